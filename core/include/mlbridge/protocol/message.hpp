@@ -1,0 +1,83 @@
+#pragma once
+
+/// @file
+/// The messages of PROTOCOL.md as C++ values, and their conversion from and to decoded payloads.
+/// Plain values and stateless functions: any thread may use them.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "mlbridge/errors/result.hpp"
+#include "mlbridge/protocol/codec.hpp"
+
+namespace mlbridge::protocol {
+
+/// The protocol version this host speaks.
+inline constexpr int kProtocolVersion = 1;
+
+/// First frame of a worker: who it is and what it serves.
+struct Hello {
+  int protocol = 0;
+  std::string worker_id;
+  std::int64_t pid = 0;
+  std::string framework;
+  std::string framework_version;
+  std::string bridge_version;
+  std::vector<std::string> commands;
+  int concurrency = 1;
+};
+
+/// A host → worker request.
+struct Request {
+  std::uint64_t id = 0;
+  std::string command;
+  json args = json::object();
+  std::optional<std::string> session_id;
+  std::optional<std::int64_t> deadline_ms;  ///< Time left for the request when sent.
+};
+
+/// The error part of a failed response, as data (PROTOCOL.md `error`).
+struct WireError {
+  std::string type;  ///< Python exception class name ("Error" for seed string errors).
+  std::string message;
+  std::string traceback;
+  std::string category;  ///< Optional hint from the worker, empty when absent.
+};
+
+/// A worker → host response; exactly one per request. `id` is empty when the worker could not
+/// tell which request it answers (e.g. an oversize frame).
+struct Response {
+  std::optional<std::uint64_t> id;
+  bool success = false;
+  json result;
+  WireError error;
+};
+
+/// One piece of a streaming command's output.
+struct Chunk {
+  std::uint64_t id = 0;
+  std::uint64_t seq = 0;
+  json data;
+};
+
+/// A log line the worker sends as a frame.
+struct Log {
+  std::string level;
+  std::string message;
+};
+
+/// Any message a worker may send.
+using WorkerMessage = std::variant<Hello, Response, Chunk, Log>;
+
+/// Reads a decoded payload as a worker message. A map without `type` is a response (seed
+/// compatibility); a plain string `error` becomes `{"type": "Error", "message": <string>}`.
+/// Fails with protocol_error naming the missing or mistyped field.
+Result<WorkerMessage> parse_worker_message(json message);
+
+/// The payload of a request. Takes the request by value so large args are moved, not copied.
+json to_json(Request request);
+
+}  // namespace mlbridge::protocol

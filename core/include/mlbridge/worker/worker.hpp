@@ -1,0 +1,120 @@
+#pragma once
+
+/// @file
+/// One supervised Python worker process speaking the wire protocol.
+///
+/// Threading: a Worker lives on one event loop (an io_context run by one thread). Every member
+/// function must be called on that loop thread, and every handler is invoked on it; handlers must
+/// not block. The Worker never blocks the loop: all I/O is asynchronous. Thread-safe use from
+/// other threads goes through `WorkerClient` (or, later, a pool).
+///
+/// Ownership: created as a shared_ptr; pending operations keep it alive. Dropping the last
+/// reference to a running worker kills its process group and reaps it.
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mlbridge/errors/result.hpp"
+#include "mlbridge/process/exit_status.hpp"
+#include "mlbridge/process/spawner.hpp"
+#include "mlbridge/protocol/message.hpp"
+#include "mlbridge/worker/worker_config.hpp"
+
+namespace mlbridge::worker {
+
+using json = protocol::json;
+
+/// Lifecycle of a worker. Calls are accepted only when ready.
+enum class WorkerState { kIdle, kStarting, kReady, kStopping, kExited };
+
+std::string_view to_string(WorkerState state);
+
+/// Identifies one call on one worker.
+using CallId = std::uint64_t;
+
+/// Per-call options.
+struct CallOptions {
+  std::optional<std::string> session_id;
+  std::chrono::milliseconds timeout = std::chrono::seconds(30);  ///< Deadline from submission.
+  std::function<void(json)> on_chunk;  ///< Streaming chunks, in order, before the result.
+};
+
+/// How and why a worker process ended, delivered once after it was reaped.
+struct WorkerExit {
+  process::ExitStatus status;
+  bool expected = false;  ///< True when the host asked it to stop.
+  std::vector<std::string> stderr_tail;
+  std::string reason;  ///< Why, in words (includes the exit description).
+};
+
+class Worker;
+using WorkerPtr = std::shared_ptr<Worker>;
+
+class Worker : public std::enable_shared_from_this<Worker> {
+ public:
+  using StartHandler = std::function<void(Result<protocol::Hello>)>;
+  using CallHandler = std::function<void(Result<json>)>;
+  using ExitHandler = std::function<void(const WorkerExit&)>;
+
+  /// Makes a worker in state kIdle; nothing is spawned until start().
+  static WorkerPtr create(boost::asio::io_context& io, WorkerConfig config,
+                          process::SpawnerPtr spawner = process::default_spawner());
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  /// Spawns the process, waits (asynchronously) for hello, sends init, and reports once: the
+  /// hello when ready, or bridge_unavailable naming the cause (with the stderr tail).
+  void start(StartHandler on_started);
+
+  /// Sends a request. `on_done` runs exactly once: with the result, or with an error (Python
+  /// exception, timeout, cancelled, worker_crashed, protocol_error). Fails at once with
+  /// bridge_unavailable when the worker is not ready.
+  CallId call(std::string command, json args, CallOptions options, CallHandler on_done);
+
+  /// Cancels a call: a running call gets SIGINT (then the group is killed after cancel_grace if
+  /// Python does not answer); the caller's handler gets `cancelled`. False if the call is unknown.
+  bool cancel(CallId id);
+
+  /// Graceful stop: `shutdown`, then SIGTERM after shutdown_timeout, then SIGKILL; the process is
+  /// always reaped. `on_stopped` runs once after it was reaped.
+  void stop(std::function<void()> on_stopped = {});
+
+  /// Kills the process group at once (SIGKILL). The exit is reported as usual.
+  void kill();
+
+  /// Called once when the process has ended and was reaped.
+  void set_exit_handler(ExitHandler on_exit) { on_exit_ = std::move(on_exit); }
+
+  WorkerState state() const { return state_; }
+  const std::string& id() const { return config_.worker_id; }
+  const WorkerConfig& config() const { return config_; }
+  pid_t pid() const { return pid_; }
+  /// Calls sent and not yet completed.
+  std::size_t in_flight() const;
+  /// The hello of a started worker.
+  const protocol::Hello& hello() const { return hello_; }
+  /// The last lines the worker wrote to stderr.
+  std::vector<std::string> stderr_tail() const;
+
+ private:
+  struct Impl;
+  Worker(boost::asio::io_context& io, WorkerConfig config, process::SpawnerPtr spawner);
+
+  WorkerConfig config_;
+  WorkerState state_ = WorkerState::kIdle;
+  pid_t pid_ = -1;
+  protocol::Hello hello_;
+  ExitHandler on_exit_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mlbridge::worker

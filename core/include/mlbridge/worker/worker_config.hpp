@@ -1,0 +1,47 @@
+#pragma once
+
+/// @file
+/// Everything needed to start and supervise one Python worker. Plain value; any thread.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mlbridge/process/spawner.hpp"
+#include "mlbridge/protocol/codec.hpp"
+#include "mlbridge/protocol/frame.hpp"
+
+namespace mlbridge::worker {
+
+using namespace std::chrono_literals;
+
+struct WorkerConfig {
+  std::string bridge = "default";  ///< Bridge name: tags logs and errors.
+  std::string worker_id = "worker-1";
+  std::string python = "python3";                   ///< Interpreter (path or name in env PATH).
+  std::string script;                               ///< The BaseBridge script to run.
+  std::vector<std::string> extra_args;              ///< Appended after the protocol arguments.
+  std::map<std::string, std::string> env;           ///< The worker's whole environment.
+  std::string working_dir;                          ///< Empty: the host's working directory.
+  std::optional<std::uint64_t> memory_limit_bytes;  ///< RLIMIT_AS of the worker.
+  protocol::Codec codec = protocol::Codec::kJson;
+  protocol::json init_options = protocol::json::object();  ///< Sent with `init`.
+  std::chrono::milliseconds startup_timeout = 60s;         ///< Spawn to ready (hello + init).
+  std::chrono::milliseconds shutdown_timeout = 5s;         ///< `shutdown` to exit, before SIGTERM.
+  std::chrono::milliseconds kill_timeout = 1s;             ///< SIGTERM to exit, before SIGKILL.
+  std::chrono::milliseconds cancel_grace = 2s;             ///< SIGINT to answer, before SIGKILL.
+  std::size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
+  std::size_t stderr_tail_lines = 40;  ///< Lines of stderr kept for error reports.
+};
+
+/// The variables a worker gets by default from the host's environment, when set: PATH, HOME,
+/// LANG, LC_ALL, TZ, TMPDIR. Everything else must be passed explicitly.
+std::map<std::string, std::string> minimal_environment();
+
+/// The process to spawn for a worker: `python script --worker-id ID --codec C --protocol 1`.
+process::ProcessSpec make_process_spec(const WorkerConfig& config);
+
+}  // namespace mlbridge::worker

@@ -1,0 +1,644 @@
+#include "mlbridge/worker/worker.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <map>
+#include <mutex>
+
+#include "stderr_collector.hpp"
+
+namespace mlbridge::worker {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+std::string_view to_string(WorkerState state) {
+  switch (state) {
+    case WorkerState::kIdle:
+      return "idle";
+    case WorkerState::kStarting:
+      return "starting";
+    case WorkerState::kReady:
+      return "ready";
+    case WorkerState::kStopping:
+      return "stopping";
+    case WorkerState::kExited:
+      return "exited";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Writing to a pipe whose reader died must give EPIPE, not kill the host.
+void ignore_sigpipe_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { ::signal(SIGPIPE, SIG_IGN); });
+}
+
+std::string ms_text(milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
+
+spdlog::level::level_enum log_level(const std::string& level) {
+  if (level == "debug") return spdlog::level::debug;
+  if (level == "warning" || level == "warn") return spdlog::level::warn;
+  if (level == "error" || level == "critical") return spdlog::level::err;
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+struct PendingCall {
+  enum class Interrupt { kNone, kTimeout, kCancel };
+  std::string command;
+  Worker::CallHandler on_done;
+  std::function<void(json)> on_chunk;
+  std::unique_ptr<asio::steady_timer> timer;
+  milliseconds timeout{0};
+  Interrupt interrupt = Interrupt::kNone;
+};
+
+struct Worker::Impl {
+  Impl(Worker& owner, asio::io_context& io, process::SpawnerPtr spawner)
+      : self(owner),
+        io(io),
+        spawner(std::move(spawner)),
+        reader(owner.config_.max_frame_bytes),
+        stderr_log(owner.config_.bridge + "/" + owner.config_.worker_id,
+                   owner.config_.stderr_tail_lines),
+        startup_timer(io),
+        stop_timer(io) {}
+
+  Worker& self;
+  asio::io_context& io;
+  process::SpawnerPtr spawner;
+  std::optional<asio::posix::stream_descriptor> stdin_pipe, stdout_pipe, stderr_pipe, pid_pipe;
+  protocol::FrameReader reader;
+  StderrCollector stderr_log;
+  std::array<char, 8192> stderr_buffer{};
+  asio::steady_timer startup_timer;
+  asio::steady_timer stop_timer;
+
+  std::map<CallId, PendingCall> pending;  // ordered by id: the oldest is the running one
+  CallId next_id = 1;
+  std::deque<std::vector<std::uint8_t>> write_queue;
+  bool writing = false;
+  bool close_stdin_when_written = false;
+
+  StartHandler on_started;
+  std::vector<std::function<void()>> on_stopped;
+  std::optional<Error> fatal;  // why the worker is being killed, when the host decided it
+  bool stop_requested = false;
+  bool reaped = false;
+
+  std::shared_ptr<Worker> keep_alive() { return self.shared_from_this(); }
+
+  // ---- errors ------------------------------------------------------------------------------
+
+  std::string prefix() const {
+    return "bridge '" + self.config_.bridge + "': worker " + self.config_.worker_id;
+  }
+
+  Error make_error(ErrorCategory category, std::string message, const std::string& command = {}) {
+    Error error = Error::make(category, std::move(message));
+    error.bridge = self.config_.bridge;
+    error.command = command;
+    error.worker_id = self.config_.worker_id;
+    return error;
+  }
+
+  std::string stderr_suffix() const {
+    const std::string tail = stderr_log.summary();
+    return tail.empty() ? "" : " (last stderr: " + tail + ")";
+  }
+
+  // ---- start -------------------------------------------------------------------------------
+
+  void start() {
+    auto child = spawner->spawn(make_process_spec(self.config_));
+    if (!child) {
+      self.state_ = WorkerState::kExited;
+      reaped = true;
+      Error error = make_error(ErrorCategory::kBridgeUnavailable,
+                               prefix() + " could not be started: " + child.error().message);
+      asio::post(io,
+                 [this, life = keep_alive(), error]() mutable { finish_start(std::move(error)); });
+      return;
+    }
+    if (!child->pid_fd.valid()) {
+      // Exit detection relies on pidfds (Linux 5.3+); without one the worker cannot be supervised.
+      process::signal_group(child->pid, SIGKILL);
+      ::waitpid(child->pid, nullptr, 0);
+      self.state_ = WorkerState::kExited;
+      reaped = true;
+      Error error = make_error(ErrorCategory::kBridgeUnavailable,
+                               prefix() +
+                                   " could not be supervised: pidfd_open is not available "
+                                   "(mlbridge needs Linux 5.3 or newer)");
+      asio::post(io,
+                 [this, life = keep_alive(), error]() mutable { finish_start(std::move(error)); });
+      return;
+    }
+    self.pid_ = child->pid;
+    stdin_pipe.emplace(io, child->stdin_fd.release());
+    stdout_pipe.emplace(io, child->stdout_fd.release());
+    stderr_pipe.emplace(io, child->stderr_fd.release());
+    pid_pipe.emplace(io, child->pid_fd.release());
+    spdlog::debug("{} started as pid {}", prefix(), self.pid_);
+    read_stdout();
+    read_stderr();
+    wait_for_exit();
+    startup_timer.expires_after(self.config_.startup_timeout);
+    startup_timer.async_wait([this, life = keep_alive()](const boost::system::error_code& ec) {
+      if (ec || self.state_ != WorkerState::kStarting) return;
+      const char* stage = self.hello_.protocol == 0 ? "sent no hello" : "did not finish init";
+      kill_for(make_error(ErrorCategory::kBridgeUnavailable,
+                          prefix() + " " + stage + " within startup_ms " +
+                              ms_text(self.config_.startup_timeout) +
+                              "; it was killed (raise timeouts.startup_ms if the framework "
+                              "imports slowly)"));
+    });
+  }
+
+  void finish_start(Result<protocol::Hello> outcome) {
+    startup_timer.cancel();
+    if (auto handler = std::exchange(on_started, nullptr)) handler(std::move(outcome));
+  }
+
+  void on_hello(protocol::Hello hello) {
+    if (self.state_ != WorkerState::kStarting || self.hello_.protocol != 0) {
+      protocol_violation("sent a second hello");
+      return;
+    }
+    if (hello.protocol != protocol::kProtocolVersion) {
+      kill_for(make_error(ErrorCategory::kBridgeUnavailable,
+                          prefix() + " speaks protocol " + std::to_string(hello.protocol) +
+                              ", but this host speaks protocol " +
+                              std::to_string(protocol::kProtocolVersion) +
+                              "; update the mlbridge Python package or the host"));
+      return;
+    }
+    self.hello_ = std::move(hello);
+    const auto remaining = std::chrono::duration_cast<milliseconds>(
+        startup_timer.expiry() - asio::steady_timer::clock_type::now());
+    send("init", json{{"options", self.config_.init_options}}, {},
+         std::max(remaining, milliseconds(1)), {}, [this](Result<json> result) {
+           if (self.state_ != WorkerState::kStarting) return;
+           if (!result) {
+             Error error = std::move(result).error();
+             error.category = ErrorCategory::kBridgeUnavailable;
+             error.message = prefix() + " failed in initialize(): " + error.message;
+             kill_for(std::move(error));
+             return;
+           }
+           self.state_ = WorkerState::kReady;
+           finish_start(self.hello_);
+         });
+  }
+
+  // ---- requests ----------------------------------------------------------------------------
+
+  CallId send(std::string command, json args, std::optional<std::string> session_id,
+              milliseconds timeout, std::function<void(json)> on_chunk, CallHandler on_done) {
+    const CallId id = next_id++;
+    protocol::Request request{id, command, std::move(args), std::move(session_id), timeout.count()};
+    auto frame = protocol::encode_frame(protocol::to_json(std::move(request)), self.config_.codec,
+                                        self.config_.max_frame_bytes);
+    if (!frame) {
+      Error error = make_error(ErrorCategory::kInvalidArgument,
+                               "request '" + command + "' is too large to send to " + prefix() +
+                                   ": " + frame.error().message,
+                               command);
+      asio::post(io,
+                 [handler = std::move(on_done), error]() mutable { handler(std::move(error)); });
+      return id;
+    }
+    PendingCall call;
+    call.command = std::move(command);
+    call.on_done = std::move(on_done);
+    call.on_chunk = std::move(on_chunk);
+    call.timeout = timeout;
+    call.timer = std::make_unique<asio::steady_timer>(io, timeout);
+    call.timer->async_wait([this, life = keep_alive(), id](const boost::system::error_code& ec) {
+      if (!ec) on_deadline(id);
+    });
+    pending.emplace(id, std::move(call));
+    enqueue(std::move(*frame));
+    return id;
+  }
+
+  void enqueue(std::vector<std::uint8_t> frame) {
+    write_queue.push_back(std::move(frame));
+    if (!writing) write_next();
+  }
+
+  void write_next() {
+    if (write_queue.empty() || !stdin_pipe || !stdin_pipe->is_open()) {
+      writing = false;
+      if (close_stdin_when_written && stdin_pipe) stdin_pipe->close();
+      return;
+    }
+    writing = true;
+    asio::async_write(
+        *stdin_pipe, asio::buffer(write_queue.front()),
+        [this, life = keep_alive()](const boost::system::error_code& ec, std::size_t) {
+          if (ec) {
+            // The worker is gone or closed stdin; its exit fails the calls.
+            write_queue.clear();
+            writing = false;
+            return;
+          }
+          write_queue.pop_front();
+          write_next();
+        });
+  }
+
+  void complete(CallId id, Result<json> outcome) {
+    auto it = pending.find(id);
+    if (it == pending.end()) return;
+    PendingCall call = std::move(it->second);
+    pending.erase(it);
+    call.timer->cancel();
+    call.on_done(std::move(outcome));
+  }
+
+  void on_response(protocol::Response response) {
+    if (!response.id) {
+      protocol_violation("answered with an error for no request id: " + response.error.type + ": " +
+                         response.error.message);
+      return;
+    }
+    auto it = pending.find(*response.id);
+    if (it == pending.end()) {
+      // A late answer for a call that already completed (timed out or cancelled) or an id that
+      // was never sent: drop it, never hand it to another caller.
+      spdlog::warn("{} answered request {} that nobody waits for; dropped", prefix(), *response.id);
+      return;
+    }
+    PendingCall& call = it->second;
+    if (response.success) {
+      complete(*response.id, std::move(response.result));
+      return;
+    }
+    const auto& wire = response.error;
+    if (wire.type == "Cancelled" && call.interrupt != PendingCall::Interrupt::kNone) {
+      complete(*response.id, interrupt_error(call, "; the worker stopped it and kept serving"));
+      return;
+    }
+    auto category = parse_error_category(wire.category).value_or(ErrorCategory::kInternal);
+    if (wire.type == "Cancelled") category = ErrorCategory::kCancelled;
+    Error error = make_error(
+        category,
+        "'" + call.command + "' failed on " + prefix() + ": " + wire.type + ": " + wire.message,
+        call.command);
+    error.python_type = wire.type;
+    error.traceback = wire.traceback;
+    complete(*response.id, std::move(error));
+  }
+
+  void on_chunk(protocol::Chunk chunk) {
+    auto it = pending.find(chunk.id);
+    if (it == pending.end()) return;  // the call is gone: drop its chunks too
+    if (it->second.on_chunk) it->second.on_chunk(std::move(chunk.data));
+  }
+
+  // ---- deadlines and cancellation ------------------------------------------------------------
+
+  Error interrupt_error(const PendingCall& call, const std::string& outcome) {
+    if (call.interrupt == PendingCall::Interrupt::kTimeout) {
+      return make_error(ErrorCategory::kTimeout,
+                        "'" + call.command + "' on " + prefix() + " did not finish within " +
+                            ms_text(call.timeout) + outcome,
+                        call.command);
+    }
+    return make_error(
+        ErrorCategory::kCancelled,
+        "'" + call.command + "' on " + prefix() + " was cancelled by the caller" + outcome,
+        call.command);
+  }
+
+  // The running call is the oldest one when the worker serves one request at a time; only then
+  // does SIGINT reach the right handler.
+  bool is_running(CallId id) const {
+    return self.hello_.concurrency == 1 && !pending.empty() && pending.begin()->first == id;
+  }
+
+  void interrupt(CallId id, PendingCall::Interrupt kind) {
+    auto it = pending.find(id);
+    if (it == pending.end() || it->second.interrupt != PendingCall::Interrupt::kNone) return;
+    PendingCall& call = it->second;
+    call.interrupt = kind;
+    if (!is_running(id) || self.pid_ <= 0 || reaped) {
+      // Not started yet (or not targetable): complete now; a later answer is dropped.
+      complete(id, interrupt_error(call, " (it had not started on the worker)"));
+      return;
+    }
+    ::kill(self.pid_, SIGINT);
+    call.timer->expires_after(self.config_.cancel_grace);
+    call.timer->async_wait([this, life = keep_alive(), id](const boost::system::error_code& ec) {
+      if (ec) return;
+      auto found = pending.find(id);
+      if (found == pending.end()) return;
+      Error error = interrupt_error(
+          found->second, "; it ignored SIGINT for " + ms_text(self.config_.cancel_grace) +
+                             ", so the worker was killed and will be replaced");
+      complete(id, error);
+      kill_for(
+          make_error(ErrorCategory::kWorkerCrashed,
+                     prefix() + " was killed because '" + error.command + "' ignored cancellation",
+                     error.command));
+    });
+  }
+
+  void on_deadline(CallId id) { interrupt(id, PendingCall::Interrupt::kTimeout); }
+
+  // ---- reading -----------------------------------------------------------------------------
+
+  void read_stdout() {
+    auto region = reader.prepare();
+    stdout_pipe->async_read_some(
+        asio::buffer(region.data(), region.size()),
+        [this, life = keep_alive()](const boost::system::error_code& ec, std::size_t n) {
+          if (ec == asio::error::operation_aborted) return;
+          if (ec || n == 0) {
+            on_stdout_closed();
+            return;
+          }
+          reader.commit(n);
+          if (drain_frames()) read_stdout();
+        });
+  }
+
+  // Handles every complete frame; false once the stream is unusable.
+  bool drain_frames() {
+    while (!fatal) {
+      auto next = reader.next();
+      if (!next) {
+        protocol_violation(next.error().message);
+        return false;
+      }
+      if (!*next) return true;
+      auto decoded = protocol::decode_payload(**next, self.config_.codec);
+      if (!decoded) {
+        protocol_violation(decoded.error().message);
+        return false;
+      }
+      auto message = protocol::parse_worker_message(std::move(*decoded));
+      if (!message) {
+        protocol_violation(message.error().message);
+        return false;
+      }
+      dispatch(std::move(*message));
+    }
+    return false;
+  }
+
+  void dispatch(protocol::WorkerMessage message) {
+    if (auto* hello = std::get_if<protocol::Hello>(&message)) {
+      on_hello(std::move(*hello));
+      return;
+    }
+    if (self.hello_.protocol == 0 && !std::holds_alternative<protocol::Log>(message)) {
+      protocol_violation("sent a message before its hello");
+      return;
+    }
+    if (auto* response = std::get_if<protocol::Response>(&message)) {
+      on_response(std::move(*response));
+    } else if (auto* chunk = std::get_if<protocol::Chunk>(&message)) {
+      on_chunk(std::move(*chunk));
+    } else if (auto* log = std::get_if<protocol::Log>(&message)) {
+      spdlog::log(log_level(log->level), "[{}/{}] {}", self.config_.bridge, self.config_.worker_id,
+                  log->message);
+    }
+  }
+
+  void on_stdout_closed() {
+    if (reader.mid_frame() && !fatal) {
+      fatal = make_error(ErrorCategory::kProtocolError,
+                         prefix() + " closed its stdout in the middle of a frame (" +
+                             std::to_string(reader.buffered()) + " bytes of it received)");
+    }
+    if (reaped) return;
+    // Without stdout the worker is useless; give it a moment to exit on its own, then kill it.
+    stop_timer.expires_after(self.config_.kill_timeout);
+    stop_timer.async_wait([this, life = keep_alive()](const boost::system::error_code& ec) {
+      if (!ec && !reaped) process::signal_group(self.pid_, SIGKILL);
+    });
+  }
+
+  void read_stderr() {
+    stderr_pipe->async_read_some(
+        asio::buffer(stderr_buffer),
+        [this, life = keep_alive()](const boost::system::error_code& ec, std::size_t n) {
+          if (ec || n == 0) return;
+          stderr_log.feed({stderr_buffer.data(), n});
+          read_stderr();
+        });
+  }
+
+  // Reads what is left in the stderr pipe without waiting (the process has exited).
+  void drain_stderr_now() {
+    if (!stderr_pipe || !stderr_pipe->is_open()) return;
+    for (;;) {
+      const ssize_t n =
+          ::read(stderr_pipe->native_handle(), stderr_buffer.data(), stderr_buffer.size());
+      if (n <= 0) break;
+      stderr_log.feed({stderr_buffer.data(), static_cast<std::size_t>(n)});
+    }
+    stderr_log.flush();
+  }
+
+  // ---- failures and exit -------------------------------------------------------------------
+
+  void protocol_violation(const std::string& what) {
+    kill_for(make_error(
+        ErrorCategory::kProtocolError,
+        prefix() + " broke the wire protocol: " + what + "; it was killed and will be replaced"));
+  }
+
+  // Records why the host is killing the worker, then kills its group. The exit handler reports it.
+  void kill_for(Error error) {
+    if (!fatal) fatal = error;
+    if (self.state_ == WorkerState::kStarting) finish_start(std::move(error));
+    if (!reaped) process::signal_group(self.pid_, SIGKILL);
+  }
+
+  void wait_for_exit() {
+    pid_pipe->async_wait(asio::posix::stream_descriptor::wait_read,
+                         [this, life = keep_alive()](const boost::system::error_code& ec) {
+                           if (ec == asio::error::operation_aborted) return;
+                           on_exit();
+                         });
+  }
+
+  void on_exit() {
+    // Kill what the worker may have left in its group, then reap the leader (pid stays reserved
+    // until then, so the group id cannot have been reused).
+    process::signal_group(self.pid_, SIGKILL);
+    int wait_status = 0;
+    pid_t reaped_pid;
+    do {
+      reaped_pid = ::waitpid(self.pid_, &wait_status, WNOHANG);
+    } while (reaped_pid < 0 && errno == EINTR);
+    if (reaped_pid == 0) {  // not yet: wait again
+      wait_for_exit();
+      return;
+    }
+    reaped = true;
+    drain_stderr_now();
+    const auto status = process::ExitStatus::from_wait_status(wait_status);
+    const bool expected = stop_requested && !fatal;
+    self.state_ = WorkerState::kExited;
+
+    std::string reason = fatal ? fatal->message : prefix() + " " + status.describe();
+    if (fatal) reason += " (the worker then " + status.describe() + ")";
+    spdlog::log(expected ? spdlog::level::debug : spdlog::level::warn, "{}{}", reason,
+                expected ? "" : stderr_suffix());
+
+    if (on_started) {
+      finish_start(make_error(
+          ErrorCategory::kBridgeUnavailable,
+          prefix() + " " + status.describe() + " before it was ready" + stderr_suffix()));
+    }
+    fail_pending(status);
+    close_pipes();
+    for (auto& callback : std::exchange(on_stopped, {})) callback();
+    if (self.on_exit_) {
+      self.on_exit_(WorkerExit{status, expected, stderr_log.tail(), reason});
+    }
+  }
+
+  void fail_pending(const process::ExitStatus& status) {
+    while (!pending.empty()) {
+      const CallId id = pending.begin()->first;
+      const std::string command = pending.begin()->second.command;
+      Error error;
+      if (fatal) {
+        error = *fatal;
+        error.command = command;
+        error.message += " [during '" + command + "']";
+      } else if (stop_requested) {
+        error = make_error(ErrorCategory::kCancelled,
+                           "'" + command + "' did not finish before " + prefix() + " was stopped",
+                           command);
+      } else {
+        error = make_error(
+            ErrorCategory::kWorkerCrashed,
+            prefix() + " " + status.describe() + " during '" + command + "'" + stderr_suffix(),
+            command);
+      }
+      complete(id, std::move(error));
+    }
+  }
+
+  void close_pipes() {
+    startup_timer.cancel();
+    stop_timer.cancel();
+    for (auto* pipe : {&stdin_pipe, &stdout_pipe, &stderr_pipe, &pid_pipe}) {
+      if (*pipe && (*pipe)->is_open()) (*pipe)->close();
+    }
+    write_queue.clear();
+  }
+
+  // ---- stop --------------------------------------------------------------------------------
+
+  void stop() {
+    stop_requested = true;
+    self.state_ = WorkerState::kStopping;
+    send("shutdown", json::object(), {}, self.config_.shutdown_timeout, {}, [](Result<json>) {});
+    close_stdin_when_written = true;
+    if (!writing) write_next();
+    stop_timer.expires_after(self.config_.shutdown_timeout);
+    stop_timer.async_wait([this, life = keep_alive()](const boost::system::error_code& ec) {
+      if (ec || reaped) return;
+      spdlog::warn("{} did not exit within shutdown_ms {}; sending SIGTERM", prefix(),
+                   ms_text(self.config_.shutdown_timeout));
+      process::signal_group(self.pid_, SIGTERM);
+      stop_timer.expires_after(self.config_.kill_timeout);
+      stop_timer.async_wait([this, life = keep_alive()](const boost::system::error_code& ec2) {
+        if (ec2 || reaped) return;
+        spdlog::warn("{} ignored SIGTERM; sending SIGKILL", prefix());
+        process::signal_group(self.pid_, SIGKILL);
+      });
+    });
+  }
+};
+
+WorkerPtr Worker::create(asio::io_context& io, WorkerConfig config, process::SpawnerPtr spawner) {
+  ignore_sigpipe_once();
+  return WorkerPtr(new Worker(io, std::move(config), std::move(spawner)));
+}
+
+Worker::Worker(asio::io_context& io, WorkerConfig config, process::SpawnerPtr spawner)
+    : config_(std::move(config)) {
+  impl_ = std::make_unique<Impl>(*this, io, std::move(spawner));
+}
+
+Worker::~Worker() {
+  if (pid_ > 0 && impl_ && !impl_->reaped) {
+    process::signal_group(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+void Worker::start(StartHandler on_started) {
+  if (state_ != WorkerState::kIdle) {
+    Error error =
+        impl_->make_error(ErrorCategory::kInternal, impl_->prefix() + " was already started");
+    asio::post(impl_->io, [handler = std::move(on_started), error]() mutable { handler(error); });
+    return;
+  }
+  state_ = WorkerState::kStarting;
+  impl_->on_started = std::move(on_started);
+  impl_->start();
+}
+
+CallId Worker::call(std::string command, json args, CallOptions options, CallHandler on_done) {
+  if (state_ != WorkerState::kReady) {
+    Error error = impl_->make_error(
+        ErrorCategory::kBridgeUnavailable,
+        impl_->prefix() + " cannot take '" + command + "': it is " + std::string(to_string(state_)),
+        command);
+    asio::post(impl_->io, [handler = std::move(on_done), error]() mutable { handler(error); });
+    return 0;
+  }
+  return impl_->send(std::move(command), std::move(args), std::move(options.session_id),
+                     options.timeout, std::move(options.on_chunk), std::move(on_done));
+}
+
+bool Worker::cancel(CallId id) {
+  if (impl_->pending.find(id) == impl_->pending.end()) return false;
+  impl_->interrupt(id, PendingCall::Interrupt::kCancel);
+  return true;
+}
+
+void Worker::stop(std::function<void()> on_stopped) {
+  if (on_stopped) impl_->on_stopped.push_back(std::move(on_stopped));
+  if (impl_->reaped || state_ == WorkerState::kIdle) {
+    state_ = WorkerState::kExited;
+    impl_->reaped = true;
+    asio::post(impl_->io, [this, life = shared_from_this()] {
+      for (auto& callback : std::exchange(impl_->on_stopped, {})) callback();
+    });
+    return;
+  }
+  if (impl_->stop_requested) return;
+  impl_->stop();
+}
+
+void Worker::kill() {
+  if (pid_ > 0 && !impl_->reaped) process::signal_group(pid_, SIGKILL);
+}
+
+std::size_t Worker::in_flight() const { return impl_->pending.size(); }
+
+std::vector<std::string> Worker::stderr_tail() const { return impl_->stderr_log.tail(); }
+
+}  // namespace mlbridge::worker

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs everything mlbridge needs on a fresh Debian 12 machine: the system packages (apt-get)
+# and the Python packages (pip, into the project's .venv). Idempotent and quiet: a second run
+# does nothing but check.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libboost-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev clang-format
+)
+
+log() { printf '[setup] %s\n' "$*"; }
+
+install_system_packages() {
+  local missing=()
+  for package in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  log "installing system packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+install_python_packages() {
+  local python="${PYTHON:-python3}"
+  if [ ! -x .venv/bin/python ]; then
+    log "creating .venv with $($python --version 2>&1)"
+    "$python" -m venv .venv
+  fi
+  # Reinstall only when the pinned requirements or the package metadata changed.
+  local stamp=.venv/.mlbridge-setup-stamp
+  local wanted
+  wanted="$(cat requirements.txt python_bridges/pyproject.toml | sha256sum | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then return 0; fi
+  log "installing Python packages into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e python_bridges
+  echo "$wanted" >"$stamp"
+}
+
+install_system_packages
+install_python_packages

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets up everything, builds, and runs every test: C++ unit and integration tests (ctest), the
+# Python tests (pytest), lint, and the C++ suite again under ASan + UBSan.
+# MLBRIDGE_SKIP_ASAN=1 skips the sanitizer pass (for a quicker local run).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh"
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "build (preset ci)"
+cmake --preset ci >/dev/null
+cmake --build --preset ci
+
+step "C++ tests (ctest, preset ci)"
+ctest --preset ci
+
+step "Python lint (ruff)"
+.venv/bin/ruff check --config python_bridges/pyproject.toml python_bridges tests
+.venv/bin/ruff format --check --config python_bridges/pyproject.toml python_bridges tests
+
+step "Python tests (pytest)"
+.venv/bin/python -m pytest -q tests/python
+
+if [ "${MLBRIDGE_SKIP_ASAN:-0}" != "1" ]; then
+  step "C++ tests under ASan + UBSan (preset asan)"
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan
+  ctest --preset asan
+fi
+
+step "all tests passed"

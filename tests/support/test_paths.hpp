@@ -1,0 +1,20 @@
+#pragma once
+
+// Where tests find the interpreter and the Python scripts of this checkout.
+
+#include <string>
+
+#include "mlbridge/config/python_locator.hpp"
+
+namespace mlbridge::testing {
+
+inline std::string source_path(const std::string& relative) {
+  return std::string(MLBRIDGE_SOURCE_DIR) + "/" + relative;
+}
+inline std::string python() { return config::default_python(MLBRIDGE_SOURCE_DIR); }
+inline std::string echo_bridge() { return source_path("python_bridges/examples/echo_bridge.py"); }
+inline std::string misbehaving_worker() {
+  return source_path("tests/support/workers/misbehaving_worker.py");
+}
+
+}  // namespace mlbridge::testing

@@ -1,0 +1,147 @@
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+
+#include "mlbridge/process/exit_status.hpp"
+#include "mlbridge/process/spawner.hpp"
+
+namespace mlbridge::process {
+namespace {
+
+// Reads a non-blocking fd until EOF, waiting at most 10 s in all.
+std::string read_all(int fd) {
+  std::string out;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  char buffer[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    ::poll(&p, 1, 100);
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n == 0) break;
+    if (n > 0) out.append(buffer, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+ExitStatus wait_for(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return ExitStatus::from_wait_status(status);
+}
+
+ProcessSpec shell(const std::string& script) {
+  ProcessSpec spec;
+  spec.executable = "/bin/sh";
+  spec.args = {"-c", script};
+  spec.env = {{"PATH", "/usr/bin:/bin"}};
+  return spec;
+}
+
+TEST(ExecSpawner, PipesStdinToStdoutAndStderrSeparately) {
+  ExecSpawner spawner;
+  auto child = spawner.spawn(shell("cat; echo oops >&2"));
+  ASSERT_TRUE(child.ok()) << child.error().message;
+  ASSERT_EQ(::write(child->stdin_fd.get(), "ping", 4), 4);
+  child->stdin_fd.reset();
+  EXPECT_EQ(read_all(child->stdout_fd.get()), "ping");
+  EXPECT_EQ(read_all(child->stderr_fd.get()), "oops\n");
+  EXPECT_TRUE(wait_for(child->pid).exited_cleanly());
+}
+
+TEST(ExecSpawner, GivesTheChildOnlyTheConfiguredEnvironment) {
+  ::setenv("MLBRIDGE_TEST_SECRET", "do-not-leak", 1);
+  ExecSpawner spawner;
+  ProcessSpec spec;
+  spec.executable = "env";
+  spec.env = {{"PATH", "/usr/bin:/bin"}, {"ONLY_THIS", "1"}};
+  auto child = spawner.spawn(spec);
+  ASSERT_TRUE(child.ok()) << child.error().message;
+  const std::string env = read_all(child->stdout_fd.get());
+  wait_for(child->pid);
+  EXPECT_NE(env.find("ONLY_THIS=1"), std::string::npos);
+  EXPECT_EQ(env.find("MLBRIDGE_TEST_SECRET"), std::string::npos) << env;
+}
+
+TEST(ExecSpawner, PutsTheChildInItsOwnProcessGroup) {
+  ExecSpawner spawner;
+  auto child = spawner.spawn(shell("sleep 30 & sleep 30"));
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ(::getpgid(child->pid), child->pid);
+  signal_group(child->pid, SIGKILL);  // takes the grandchild too
+  const auto status = wait_for(child->pid);
+  EXPECT_EQ(status.signal, SIGKILL);
+  // No member of the group is left.
+  for (int i = 0; i < 100 && ::kill(-child->pid, 0) == 0; ++i) ::usleep(10000);
+  EXPECT_NE(::kill(-child->pid, 0), 0);
+}
+
+TEST(ExecSpawner, ProvidesAPidfdThatSignalsExit) {
+  ExecSpawner spawner;
+  auto child = spawner.spawn(shell("exit 3"));
+  ASSERT_TRUE(child.ok());
+  ASSERT_TRUE(child->pid_fd.valid());
+  pollfd p{child->pid_fd.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 10000), 1);
+  EXPECT_EQ(wait_for(child->pid).exit_code, 3);
+}
+
+TEST(ExecSpawner, AppliesTheMemoryLimit) {
+  ExecSpawner spawner;
+  ProcessSpec spec = shell("ulimit -v");
+  spec.memory_limit_bytes = 512ull * 1024 * 1024;
+  auto child = spawner.spawn(spec);
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ(read_all(child->stdout_fd.get()), "524288\n");
+  wait_for(child->pid);
+}
+
+TEST(ExecSpawner, RunsInTheWorkingDirectory) {
+  ExecSpawner spawner;
+  ProcessSpec spec = shell("pwd");
+  spec.working_dir = "/tmp";
+  auto child = spawner.spawn(spec);
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ(read_all(child->stdout_fd.get()), "/tmp\n");
+  wait_for(child->pid);
+}
+
+TEST(ExecSpawner, NamesAMissingExecutable) {
+  ExecSpawner spawner;
+  ProcessSpec spec;
+  spec.executable = "/nonexistent/python3";
+  auto child = spawner.spawn(spec);
+  ASSERT_FALSE(child.ok());
+  EXPECT_EQ(child.error().category, ErrorCategory::kInvalidConfiguration);
+  EXPECT_NE(child.error().message.find("/nonexistent/python3"), std::string::npos);
+}
+
+TEST(ExecSpawner, NamesAMissingWorkingDirectory) {
+  ExecSpawner spawner;
+  ProcessSpec spec = shell("true");
+  spec.working_dir = "/nonexistent-dir";
+  auto child = spawner.spawn(spec);
+  ASSERT_FALSE(child.ok());
+  EXPECT_NE(child.error().message.find("/nonexistent-dir"), std::string::npos);
+}
+
+TEST(ExecSpawner, LeaksNoDescriptorsIntoTheChild) {
+  const int stray = ::open("/dev/null", O_RDONLY);  // not close-on-exec on purpose
+  ASSERT_GE(stray, 0);
+  ExecSpawner spawner;
+  auto child = spawner.spawn(shell("ls /proc/self/fd"));
+  ASSERT_TRUE(child.ok());
+  const std::string fds = read_all(child->stdout_fd.get());
+  wait_for(child->pid);
+  ::close(stray);
+  // stdin, stdout, stderr and the fd ls uses to read the directory.
+  EXPECT_EQ(fds, "0\n1\n2\n3\n");
+}
+
+}  // namespace
+}  // namespace mlbridge::process

@@ -1,0 +1,105 @@
+#include "mlbridge/protocol/codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include "mlbridge/protocol/frame.hpp"
+
+namespace mlbridge::protocol {
+namespace {
+
+class CodecTest : public ::testing::TestWithParam<Codec> {};
+
+json decode_frame(const std::vector<std::uint8_t>& frame, Codec codec) {
+  EXPECT_EQ(read_frame_header(frame.data()), frame.size() - 4);
+  auto decoded = decode_payload({frame.data() + 4, frame.size() - 4}, codec);
+  EXPECT_TRUE(decoded.ok()) << (decoded.ok() ? "" : decoded.error().message);
+  return decoded.ok() ? *decoded : json();
+}
+
+TEST_P(CodecTest, RoundTripsNestedValuesWithTypesPreserved) {
+  const json message = {{"type", "request"},
+                        {"id", 18446744073709551615ull},
+                        {"args", {{"n", -3}, {"f", 2.5}, {"list", {1, "two", nullptr, true}}}},
+                        {"text", "ünïcode ✓"}};
+  auto frame = encode_frame(message, GetParam(), kDefaultMaxFrameBytes);
+  ASSERT_TRUE(frame.ok());
+  const json back = decode_frame(*frame, GetParam());
+  EXPECT_EQ(back, message);
+  EXPECT_TRUE(back["args"]["n"].is_number_integer());
+  EXPECT_TRUE(back["args"]["f"].is_number_float());
+}
+
+TEST_P(CodecTest, RoundTripsBytes) {
+  std::vector<std::uint8_t> bytes{0, 1, 2, 255, 254, '"', '\\'};
+  const json message = {{"blob", json::binary(bytes)}, {"list", {json::binary({9})}}};
+  auto frame = encode_frame(message, GetParam(), kDefaultMaxFrameBytes);
+  ASSERT_TRUE(frame.ok());
+  const json back = decode_frame(*frame, GetParam());
+  ASSERT_TRUE(back["blob"].is_binary());
+  const std::vector<std::uint8_t>& got = back["blob"].get_binary();
+  EXPECT_EQ(got, bytes);
+  EXPECT_TRUE(back["list"][0].is_binary());
+}
+
+TEST_P(CodecTest, RejectsANonMapPayload) {
+  const std::vector<std::uint8_t> list = GetParam() == Codec::kJson
+                                             ? std::vector<std::uint8_t>{'[', '1', ']'}
+                                             : std::vector<std::uint8_t>{0x91, 0x01};
+  auto decoded = decode_payload(list, GetParam());
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.error().category, ErrorCategory::kProtocolError);
+  EXPECT_NE(decoded.error().message.find("array"), std::string::npos) << decoded.error().message;
+}
+
+TEST_P(CodecTest, RejectsUndecodableBytes) {
+  const std::vector<std::uint8_t> junk{0xc1, 0xc1, '{', 0xff};
+  auto decoded = decode_payload(junk, GetParam());
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.error().category, ErrorCategory::kProtocolError);
+}
+
+TEST_P(CodecTest, RefusesToEncodeOversizeFrames) {
+  const json message = {{"blob", std::string(2000, 'x')}};
+  auto frame = encode_frame(message, GetParam(), 1000);
+  ASSERT_FALSE(frame.ok());
+  EXPECT_NE(frame.error().message.find("max_frame_bytes"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothCodecs, CodecTest, ::testing::Values(Codec::kJson, Codec::kMsgpack),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+TEST(JsonCodec, WritesBytesAsBase64Objects) {
+  auto frame = encode_frame({{"b", json::binary({'h', 'i'})}}, Codec::kJson, 1024);
+  ASSERT_TRUE(frame.ok());
+  const std::string text(frame->begin() + 4, frame->end());
+  EXPECT_EQ(text, R"({"b":{"__bytes__":"aGk="}})");
+}
+
+TEST(JsonCodec, RejectsMalformedBase64) {
+  const std::string text = R"({"b":{"__bytes__":"a!=="}})";
+  auto decoded = decode_payload({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
+                                Codec::kJson);
+  ASSERT_FALSE(decoded.ok());
+}
+
+TEST(Base64, MatchesRfc4648Vectors) {
+  const std::pair<std::string, std::string> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    std::vector<std::uint8_t> bytes(plain.begin(), plain.end());
+    EXPECT_EQ(base64_encode(bytes), encoded);
+    auto decoded = base64_decode(encoded);
+    ASSERT_TRUE(decoded.has_value()) << encoded;
+    EXPECT_EQ(*decoded, bytes);
+  }
+  EXPECT_FALSE(base64_decode("abc").has_value());
+  EXPECT_FALSE(base64_decode("=abc").has_value());
+}
+
+}  // namespace
+}  // namespace mlbridge::protocol
