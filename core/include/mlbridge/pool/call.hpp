@@ -1,0 +1,31 @@
+#pragma once
+
+/// @file
+/// What a caller hands a pool, and the handle that identifies a submitted call. Plain values.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "mlbridge/protocol/codec.hpp"
+
+namespace mlbridge::pool {
+
+using json = protocol::json;
+
+struct CallRequest {
+  std::string command;
+  json args = json::object();
+  std::optional<std::string> session_id;  ///< Bound calls always run on the session's worker.
+  /// Deadline from submission, covering queueing and execution; the pool default when empty.
+  std::optional<std::chrono::milliseconds> timeout;
+  /// Streaming chunks, in order, on the event loop thread.
+  std::function<void(json)> on_chunk;
+};
+
+/// Identifies a submitted call for cancel(). 0 is never a valid handle.
+using CallHandle = std::uint64_t;
+
+}  // namespace mlbridge::pool

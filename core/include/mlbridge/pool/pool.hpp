@@ -1,0 +1,93 @@
+#pragma once
+
+/// @file
+/// A supervised pool of Python workers for one bridge: N workers serve N calls at once; a bounded
+/// FIFO queue feeds them; sessions stick to their worker; dead workers are replaced with backoff;
+/// a crash loop puts the pool in `failed`; idle workers are health-checked and recycled.
+///
+/// Threading: the dispatcher runs on the EventLoop's thread and never waits on a worker. Every
+/// public member function is thread-safe and may be called from any thread; handlers passed in
+/// (completion, chunks, telemetry) run on the loop thread and must not block. The blocking
+/// helpers (call, stats, sessions, drain_and_wait) must not be called on the loop thread.
+///
+/// Ownership: created as a shared_ptr. Call drain (or drain_and_wait) before the last reference
+/// goes; a pool dropped without draining kills its workers. The EventLoop must outlive the pool.
+
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mlbridge/errors/result.hpp"
+#include "mlbridge/pool/call.hpp"
+#include "mlbridge/pool/pool_config.hpp"
+#include "mlbridge/pool/pool_stats.hpp"
+#include "mlbridge/process/spawner.hpp"
+#include "mlbridge/runtime/event_loop.hpp"
+#include "mlbridge/session/session_table.hpp"
+#include "mlbridge/telemetry/events.hpp"
+
+namespace mlbridge::pool {
+
+class Pool;
+using PoolPtr = std::shared_ptr<Pool>;
+using CallHandler = std::function<void(Result<json>)>;
+
+class Pool : public std::enable_shared_from_this<Pool> {
+ public:
+  static PoolPtr create(runtime::EventLoop& loop, PoolConfig config,
+                        process::SpawnerPtr spawner = process::default_spawner());
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  /// Starts the workers (all of them in parallel unless lazy). `on_ready` runs once: Ok when at
+  /// least one worker is ready (at once when lazy), or the error that put the pool in `failed`.
+  void start(std::function<void(Status)> on_ready = {});
+  /// Blocking start(): waits for the outcome.
+  Status start_and_wait();
+
+  /// Submits a call; `on_done` runs exactly once on the loop thread, with the result or an error:
+  /// overloaded (queue full, or no worker within checkout_timeout), timeout, cancelled,
+  /// session_lost, bridge_unavailable (failed or draining pool), or what the worker reported.
+  CallHandle submit(CallRequest request, CallHandler on_done);
+  /// Submits a call; the future completes with the result or the error.
+  std::future<Result<json>> submit(CallRequest request);
+  /// Submits a call and waits for it.
+  Result<json> call(CallRequest request);
+  /// Cancels a call: a queued call never reaches Python; a running one is interrupted (SIGINT).
+  void cancel(CallHandle handle);
+
+  /// Creates a session (see SessionTable::create). Blocking.
+  Result<session::SessionInfo> create_session(const std::string& id);
+  /// Ends a session: its worker drops the session's resources (cleanup_session). Blocking.
+  Status end_session(const std::string& id);
+  std::vector<session::SessionInfo> sessions();
+
+  /// A snapshot of the pool. Blocking.
+  PoolStats stats();
+  /// Clears the `failed` state and starts workers again.
+  void restart();
+
+  /// Stops accepting calls, lets queued and running calls finish within shutdown_timeout, cancels
+  /// what is left, stops every worker and reaps it; then `on_drained` runs once.
+  void drain(std::function<void()> on_drained = {});
+  void drain_and_wait();
+
+  /// Telemetry of this pool. Subscribers run on the loop thread.
+  telemetry::EventBus& events() { return events_; }
+  const PoolConfig& config() const { return config_; }
+
+ private:
+  struct State;
+  Pool(runtime::EventLoop& loop, PoolConfig config, process::SpawnerPtr spawner);
+
+  runtime::EventLoop& loop_;
+  const PoolConfig config_;
+  telemetry::EventBus events_;
+  std::atomic<CallHandle> next_handle_{1};
+  std::unique_ptr<State> state_;  // touched on the loop thread only
+};
+
+}  // namespace mlbridge::pool

@@ -1,0 +1,51 @@
+#pragma once
+
+/// @file
+/// Settings of one bridge's worker pool: sizing, queueing, recycling, health checks, the
+/// crash-loop guard and sessions (the `pool`, `timeouts`, `health`, `restart`, `limits` and
+/// `sessions` keys of the YAML schema). Plain value; any thread.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "mlbridge/worker/worker_config.hpp"
+
+namespace mlbridge::pool {
+
+using namespace std::chrono_literals;
+
+struct PoolConfig {
+  /// Template for every worker; the pool fills in `worker_id` ("<bridge>-<n>").
+  worker::WorkerConfig worker;
+
+  std::size_t size = 2;            ///< Workers kept running.
+  std::size_t max_overflow = 0;    ///< Extra workers started while calls queue up.
+  bool lazy = false;               ///< Start workers on first use instead of at start().
+  std::size_t queue_limit = 1000;  ///< Calls waiting for a worker, at most.
+  std::chrono::milliseconds checkout_timeout = 5s;  ///< Longest wait for a worker.
+  std::chrono::milliseconds request_timeout = 30s;  ///< Default deadline of a call.
+  std::chrono::milliseconds idle_timeout = 60s;     ///< Overflow workers idle this long stop.
+  std::chrono::milliseconds shutdown_timeout = 5s;  ///< Drain budget.
+
+  std::uint64_t max_requests = 0;  ///< Recycle a worker after this many calls (0: never).
+  std::uint64_t max_requests_jitter =
+      0;  ///< Plus up to this many, so workers do not recycle together.
+  std::optional<std::uint64_t> max_memory_mb;  ///< Recycle a worker whose RSS passes this.
+
+  std::chrono::milliseconds health_interval = 30s;  ///< Ping idle workers this often (0: never).
+  std::chrono::milliseconds health_timeout = 5s;
+  std::size_t health_max_failures = 3;  ///< Failed pings in a row before replacement.
+
+  std::size_t max_restarts = 5;  ///< Failed starts tolerated within restart_window.
+  std::chrono::seconds restart_window = 60s;
+  std::chrono::milliseconds restart_backoff_initial = 100ms;
+  std::chrono::milliseconds restart_backoff_max = 5s;
+
+  std::chrono::seconds session_ttl = 3600s;  ///< Idle sessions end after this.
+  std::size_t max_sessions = 10000;
+  std::chrono::milliseconds maintenance_interval = 1s;  ///< TTL sweep and overflow idle checks.
+};
+
+}  // namespace mlbridge::pool

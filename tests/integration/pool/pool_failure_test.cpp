@@ -1,0 +1,103 @@
+// Pools under failure: errors and crashes stay local, the pool heals, and a crash loop ends in
+// `failed` with the cause.
+
+#include "pool_fixture.hpp"
+
+namespace mlbridge::testing {
+namespace {
+
+TEST_F(PoolTest, AFailingCallDoesNotDisturbCallsBesideIt) {
+  auto p = start(config(2));
+  auto slow = p->submit(request("sleep", {{"seconds", 0.3}}));
+  auto failing = p->call(request("fail", {{"type", "ValueError"}, {"message", "nope"}}));
+  ASSERT_FALSE(failing.ok());
+  EXPECT_EQ(failing.error().python_type, "ValueError");
+  EXPECT_TRUE(slow.get().ok());
+  EXPECT_TRUE(p->call(request("ping")).ok());
+}
+
+TEST_F(PoolTest, ACrashLeavesTheOtherWorkersServingAndThePoolHeals) {
+  auto p = start(config(2));
+  const auto before = pids(p);
+  auto beside = p->submit(sleep_for(0.5));
+  auto crashed = p->call(request("crash", {{"exit_code", 9}}));
+  ASSERT_FALSE(crashed.ok());
+  EXPECT_EQ(crashed.error().category, ErrorCategory::kWorkerCrashed);
+  EXPECT_TRUE(has(crashed.error().message, "exited with code 9")) << crashed.error().message;
+  EXPECT_TRUE(beside.get().ok()) << "the other worker keeps serving";
+  EXPECT_TRUE(eventually([&] { return ready_workers(p) == 2; })) << "the pool returns to full size";
+  EXPECT_GE(p->stats().restarts, 1u);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(p->call(request("ping")).ok());
+}
+
+TEST_F(PoolTest, ACrashLoopEndsInFailedWithTheImportError) {
+  auto c = config(1);
+  c.worker.script = source_path("tests/support/workers/import_error_bridge.py");
+  c.max_restarts = 3;
+  c.restart_backoff_initial = 20ms;
+  c.restart_backoff_max = 100ms;
+  auto p = Pool::create(loop_, c);
+  pools_.push_back(p);
+  const auto t0 = Clock::now();
+  auto status = p->start_and_wait();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().category, ErrorCategory::kBridgeUnavailable);
+  EXPECT_TRUE(has(status.error().message, "definitely_not_an_installed_module"))
+      << status.error().message;
+  auto s = p->stats();
+  EXPECT_EQ(s.state, pool::PoolState::kFailed);
+  EXPECT_EQ(s.failed_starts, 4u) << "max_restarts 3 means the 4th failure in the window fails it";
+  EXPECT_LT(Clock::now() - t0, 20s);
+
+  // Calls now fail fast with the cause.
+  const auto t1 = Clock::now();
+  auto refused = p->call(request("ping"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().category, ErrorCategory::kBridgeUnavailable);
+  EXPECT_TRUE(has(refused.error().message, "ModuleNotFoundError")) << refused.error().message;
+  EXPECT_LT(Clock::now() - t1, 1s);
+
+  // Nothing is retried while failed: the count stays put.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(p->stats().failed_starts, 4u);
+}
+
+TEST_F(PoolTest, RestartClearsTheFailedState) {
+  auto c = config(1);
+  c.worker.script = source_path("tests/support/workers/import_error_bridge.py");
+  c.max_restarts = 0;
+  auto p = Pool::create(loop_, c);
+  pools_.push_back(p);
+  ASSERT_FALSE(p->start_and_wait().ok());
+  EXPECT_EQ(p->stats().failed_starts, 1u);
+  p->restart();
+  EXPECT_TRUE(eventually([&] { return p->stats().failed_starts == 2; }));
+  EXPECT_EQ(p->stats().state, pool::PoolState::kFailed);
+}
+
+TEST_F(PoolTest, AKilledBusyWorkerFailsOnlyItsCall) {
+  auto p = start(config(2));
+  auto victim = p->submit(sleep_for(5));
+  auto bystander = p->submit(sleep_for(0.5));
+  std::this_thread::sleep_for(200ms);
+  pid_t target = -1;
+  for (const auto& w : p->stats().workers) {
+    if (w.state == "busy" && target < 0) target = w.pid;
+  }
+  ASSERT_GT(target, 0);
+  // Kill whichever worker runs the long call: it is the one still busy after the short one ends.
+  std::this_thread::sleep_for(500ms);
+  for (const auto& w : p->stats().workers) {
+    if (w.state == "busy") target = w.pid;
+  }
+  ::kill(target, SIGKILL);
+  auto result = victim.get();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().category, ErrorCategory::kWorkerCrashed);
+  EXPECT_TRUE(has(result.error().message, "SIGKILL")) << result.error().message;
+  EXPECT_TRUE(bystander.get().ok());
+  EXPECT_TRUE(eventually([&] { return ready_workers(p) == 2; }));
+}
+
+}  // namespace
+}  // namespace mlbridge::testing
