@@ -1,0 +1,148 @@
+"""The echo bridge: the smallest real bridge, used by tests, benchmarks and newcomers.
+
+Run it the way the host does::
+
+    python echo_bridge.py --worker-id echo-1 --codec json --protocol 1
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+import time
+from typing import Any
+
+try:
+    import mlbridge  # noqa: F401 - installed with `pip install -e python_bridges`
+except ImportError:  # run from a checkout without installing: use ../mlbridge
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from mlbridge import BaseBridge, BridgeError, CallContext, command
+from mlbridge.bridge import rss_bytes
+
+#: Memory held by `allocate`, so that it stays resident.
+_HELD: list[bytearray] = []
+
+#: One period of the bytes `blob` returns: byte i is i % 256.
+_PATTERN = bytes(range(256))
+
+
+def _exception_class(name: str) -> type[BaseException]:
+    """A builtin exception class by name, or a new class of that name.
+
+    A dotted name (``litellm.RateLimitError``) makes a class of that module, so the
+    host sees exactly that type name.
+    """
+    module, _, short = name.rpartition(".")
+    if not module:
+        found = getattr(builtins, name, None)
+        if isinstance(found, type) and issubclass(found, BaseException):
+            return found
+    return type(short, (Exception,), {"__module__": module or "__main__"})
+
+
+class EchoBridge(BaseBridge):
+    """Commands that exercise every part of the protocol."""
+
+    framework = "echo"
+    bridge_version = "0.1.0"
+
+    def framework_version(self) -> str:
+        return "1.0.0"
+
+    def initialize(self, options: dict[str, Any]) -> None:
+        self.options = options
+
+    @command("echo", description="Return the arguments unchanged (bytes included).")
+    def echo(self, args: Any, ctx: CallContext) -> Any:
+        return args
+
+    @command("sleep", description="Sleep for args.seconds, then answer {slept}.")
+    def sleep(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        seconds = float(args.get("seconds", 0))
+        time.sleep(seconds)
+        return {"slept": seconds}
+
+    @command("fail", description="Raise the exception type args.type with args.message.")
+    def fail(self, args: dict[str, Any], ctx: CallContext) -> None:
+        """With args.category, raise a BridgeError of that category (and type) instead."""
+        message = str(args.get("message", "failing on purpose"))
+        if args.get("category") is not None:
+            raise BridgeError(message, category=args["category"], type=args.get("type"))
+        raise _exception_class(str(args.get("type", "RuntimeError")))(message)
+
+    @command("crash", description="Exit with args.exit_code, or kill itself with args.signal.")
+    def crash(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        sys.stderr.flush()
+        if args.get("signal") is not None:
+            signum = int(args["signal"])
+            os.kill(os.getpid(), signum)
+            return {"survived_signal": signum}  # a signal this process catches or ignores
+        os._exit(int(args.get("exit_code", 1)))
+
+    @command("print", description="Write args.text to stdout (both print and fd 1).")
+    def print_(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        text = str(args.get("text", ""))
+        print(text)
+        sys.stdout.flush()
+        os.write(1, text.encode() + b"\n")
+        return {"printed": True}
+
+    @command("blob", description="Return {data: args.size bytes}, byte i being i % 256.")
+    def blob(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        size = int(args.get("size", 0))
+        return {"data": _PATTERN * (size // 256) + _PATTERN[: size % 256]}
+
+    @command("stream", description="Send args.count chunks, args.delay seconds apart.")
+    def stream(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        count = int(args.get("count", 3))
+        delay = float(args.get("delay", 0))
+        for index in range(count):
+            if index and delay:
+                time.sleep(delay)
+            ctx.stream({"index": index})
+        return {"count": count}
+
+    @command("put", description="Store args.value under args.key in the session's resources.")
+    def put(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        ctx.resources[args["key"]] = args.get("value")
+        return {"key": args["key"], "session_id": ctx.session_id}
+
+    @command("get", description="Return args.key from the session's resources.")
+    def get(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return {"key": args["key"], "value": ctx.resources[args["key"]]}
+
+    @command("spin", description="Busy-loop args.seconds; swallow_interrupt ignores SIGINT.")
+    def spin(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """Answers {spun, interrupts}: how many KeyboardInterrupts it swallowed."""
+        seconds = float(args.get("seconds", 1))
+        swallow = bool(args.get("swallow_interrupt", False))
+        end = time.monotonic() + seconds
+        interrupts = 0
+        while True:
+            try:
+                while time.monotonic() < end:
+                    pass
+                break
+            except KeyboardInterrupt:
+                if not swallow:
+                    raise
+                interrupts += 1
+        return {"spun": seconds, "interrupts": interrupts}
+
+    @command("allocate", description="Allocate and hold args.mb MiB; answer the RSS.")
+    def allocate(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        block = bytearray(int(args.get("mb", 1)) * 1024 * 1024)
+        for offset in range(0, len(block), 4096):  # touch every page so it is resident
+            block[offset] = 1
+        _HELD.append(block)
+        return {"held_mb": sum(len(b) for b in _HELD) // (1024 * 1024), "rss_bytes": rss_bytes()}
+
+    @command("env", description="Return the environment variable args.name (or null).")
+    def env(self, args: dict[str, Any], ctx: CallContext) -> str | None:
+        return os.environ.get(str(args.get("name", "")))
+
+
+if __name__ == "__main__":
+    EchoBridge.main()

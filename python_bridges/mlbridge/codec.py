@@ -1,0 +1,164 @@
+"""The two payload codecs, ``json`` and ``msgpack`` (PROTOCOL.md, "Codec").
+
+Bytes travel as MessagePack ``bin``; in JSON as ``{"__bytes__": "<base64>"}``. Both
+codecs turn Python ``bytes``/``bytearray``/``memoryview`` into that form and give
+``bytes`` back when decoding, at any depth.
+
+Both codecs are on the hot path of every call, so they skip the per-call set-up that
+``json.dumps``/``json.loads`` do: the JSON codec builds its C encoder and scanner
+once (falling back to the pure-Python ``json`` API when the accelerators are
+missing), and the MessagePack codec reuses one packer and hands its internal buffer
+to the writer instead of copying it out.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import json.decoder
+import json.encoder
+import json.scanner
+from collections.abc import Callable
+from typing import Any, Protocol
+
+Sink = Callable[[bytes | bytearray | memoryview], object]
+"""Where :meth:`Codec.encode_to` hands an encoded payload (e.g. ``FrameWriter.write``)."""
+
+BYTES_KEY = "__bytes__"
+_BYTES_MARK = BYTES_KEY.encode()
+
+
+class Codec(Protocol):
+    """What the bridge needs from a codec."""
+
+    name: str
+
+    def encode(self, obj: Any) -> bytes:
+        """Encode one message."""
+        ...
+
+    def encode_to(self, obj: Any, sink: Sink) -> None:
+        """Encode one message and pass the payload to ``sink`` (avoiding a copy if it can).
+
+        Not thread-safe: callers serialise calls (the bridge holds its send lock).
+        """
+        ...
+
+    def decode(self, data: bytes | bytearray) -> Any:
+        """Decode one message. Raises ``ValueError`` (or a subclass) on a bad payload."""
+        ...
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return {BYTES_KEY: base64.b64encode(obj).decode("ascii")}
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _json_object_hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and BYTES_KEY in obj:
+        value = obj[BYTES_KEY]
+        if isinstance(value, str):
+            return base64.b64decode(value, validate=True)
+    return obj
+
+
+class JsonCodec:
+    """Compact UTF-8 JSON; bytes as ``{"__bytes__": base64}``."""
+
+    name = "json"
+
+    def __init__(self) -> None:
+        c_encoder = json.encoder.c_make_encoder
+        if c_encoder is not None:
+            self._iterencode: Callable[[Any, int], Any] = c_encoder(
+                None,  # markers: no cycle check; a cycle ends in RecursionError
+                _json_default,
+                json.encoder.encode_basestring,  # UTF-8 output, no \u escapes
+                None,  # indent
+                ":",
+                ",",
+                False,  # sort_keys
+                False,  # skipkeys
+                False,  # allow_nan: NaN/Infinity are not JSON
+            )
+        else:  # pragma: no cover - CPython always has the accelerator
+            encoder = json.JSONEncoder(
+                ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
+            )
+            self._iterencode = lambda obj, _level: (encoder.encode(obj),)
+        self._plain = json.JSONDecoder()
+        self._bytes = json.JSONDecoder(object_hook=_json_object_hook)
+        self._scan_plain = json.scanner.make_scanner(self._plain)
+        self._scan_bytes = json.scanner.make_scanner(self._bytes)
+
+    def encode(self, obj: Any) -> bytes:
+        """Encode ``obj`` as compact UTF-8 JSON."""
+        return "".join(self._iterencode(obj, 0)).encode()
+
+    def encode_to(self, obj: Any, sink: Sink) -> None:
+        """Encode ``obj`` and pass the payload to ``sink``."""
+        sink("".join(self._iterencode(obj, 0)).encode())
+
+    def decode(self, data: bytes | bytearray) -> Any:
+        """Decode UTF-8 JSON; ``{"__bytes__": ...}`` maps become ``bytes``."""
+        text = data.decode()
+        # find(), not `in`: bytes.__contains__ first tries the needle as an int, and
+        # the TypeError it raises and clears costs more than the search itself.
+        scan = self._scan_plain if data.find(_BYTES_MARK) == -1 else self._scan_bytes
+        try:
+            obj, end = scan(text, 0)
+            if end == len(text):
+                return obj
+        except StopIteration:
+            pass  # leading whitespace, or not JSON
+        # The full parser accepts surrounding whitespace and explains errors.
+        return (self._plain if scan is self._scan_plain else self._bytes).decode(text)
+
+
+class MsgpackCodec:
+    """MessagePack with ``bin`` for bytes and ``str`` for text."""
+
+    name = "msgpack"
+
+    def __init__(self) -> None:
+        import msgpack  # here, so that JSON workers do not pay for importing it
+
+        self._packer = msgpack.Packer(use_bin_type=True, autoreset=False)
+        self._packb = msgpack.packb
+        self._unpackb = msgpack.unpackb
+
+    def encode(self, obj: Any) -> bytes:
+        """Encode ``obj`` as MessagePack."""
+        return self._packb(obj, use_bin_type=True)
+
+    def encode_to(self, obj: Any, sink: Sink) -> None:
+        """Encode ``obj`` into the reused packer buffer and pass a view of it to ``sink``."""
+        packer = self._packer
+        try:
+            packer.pack(obj)
+            view = packer.getbuffer()
+            try:
+                sink(view)
+            finally:
+                view.release()
+        finally:
+            packer.reset()
+
+    def decode(self, data: bytes | bytearray) -> Any:
+        """Decode one MessagePack object; trailing bytes are an error."""
+        return self._unpackb(data, raw=False, strict_map_key=False)
+
+
+CODECS: dict[str, type[JsonCodec] | type[MsgpackCodec]] = {
+    "json": JsonCodec,
+    "msgpack": MsgpackCodec,
+}
+
+
+def get_codec(name: str) -> Codec:
+    """Return a new codec by name (``json`` or ``msgpack``)."""
+    try:
+        return CODECS[name]()
+    except KeyError:
+        raise ValueError(f"unknown codec {name!r}; use json or msgpack") from None

@@ -1,0 +1,96 @@
+"""The ``@command`` decorator and the discovery of a bridge's commands.
+
+A framework command ``name`` is reachable as ``name`` and ``<framework>:name``; a
+built-in one as ``name`` and ``common:name``. A framework command may not reuse a
+built-in's name (the bare name would be ambiguous), and two methods may not claim
+the same name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BUILTIN_NAMESPACE = "common"
+_SPEC_ATTR = "__mlbridge_command__"
+
+
+class CommandSpec(NamedTuple):
+    """What ``@command`` records on a handler."""
+
+    name: str
+    description: str
+    builtin: bool = False
+
+
+def command(name: str | None = None, *, description: str | None = None) -> Callable[[F], F]:
+    """Mark a method ``(self, args, ctx) -> result`` as the handler of command ``name``.
+
+    ``name`` defaults to the method's name, ``description`` to the first line of
+    its docstring.
+    """
+    return _marker(name, description, builtin=False)
+
+
+def builtin_command(name: str | None = None, *, description: str | None = None) -> Callable[[F], F]:
+    """Like :func:`command`, for the built-ins of :class:`~mlbridge.bridge.BaseBridge`."""
+    return _marker(name, description, builtin=True)
+
+
+def _marker(name: str | None, description: str | None, builtin: bool) -> Callable[[F], F]:
+    if callable(name):
+        raise TypeError("use @command() or @command('name'), not a bare @command")
+    if name is not None and (not name or ":" in name):
+        raise ValueError(f"invalid command name {name!r}: non-empty, without ':'")
+
+    def mark(func: F) -> F:
+        doc = (func.__doc__ or "").strip().splitlines()
+        spec = CommandSpec(
+            name=name or func.__name__,
+            description=description if description is not None else (doc[0] if doc else ""),
+            builtin=builtin,
+        )
+        setattr(func, _SPEC_ATTR, spec)
+        return func
+
+    return mark
+
+
+def discover(cls: type) -> dict[str, tuple[str, CommandSpec]]:
+    """Return ``{command name: (attribute name, spec)}`` for ``cls`` and its bases.
+
+    The most derived decorated definition of an attribute wins; overriding a
+    decorated method without the decorator keeps the inherited command (and calls
+    the override). Raises ``TypeError`` on a name clash.
+    """
+    by_attr: dict[str, CommandSpec] = {}
+    for klass in reversed(cls.__mro__):
+        for attr, value in vars(klass).items():
+            spec = getattr(value, _SPEC_ATTR, None)
+            if isinstance(spec, CommandSpec):
+                by_attr[attr] = spec
+    found: dict[str, tuple[str, CommandSpec]] = {}
+    for attr, spec in by_attr.items():
+        if spec.name in found:
+            other_attr, other = found[spec.name]
+            kind = "the built-in" if other.builtin or spec.builtin else "command"
+            raise TypeError(
+                f"{cls.__name__}: {attr}() and {other_attr}() both claim {kind} {spec.name!r}"
+            )
+        found[spec.name] = (attr, spec)
+    return found
+
+
+def build_routes(
+    bridge: object, commands: dict[str, tuple[str, CommandSpec]], framework: str
+) -> dict[str, Callable[[Any, Any], Any]]:
+    """Map every accepted command string (bare and namespaced) to its bound handler."""
+    routes: dict[str, Callable[[Any, Any], Any]] = {}
+    for name, (attr, spec) in commands.items():
+        handler = getattr(bridge, attr)
+        namespace = BUILTIN_NAMESPACE if spec.builtin else framework
+        routes[name] = handler
+        routes[f"{namespace}:{name}"] = handler
+    return routes

@@ -1,0 +1,106 @@
+"""Unit tests of mlbridge.codec: exact encodings and bytes at any depth."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import msgpack
+import pytest
+
+from mlbridge.codec import JsonCodec, MsgpackCodec, get_codec
+
+NESTED = {
+    "text": "héllo ✓",
+    "n": -(2**63),
+    "u": 2**64 - 1,
+    "f": 1.5,
+    "none": None,
+    "flag": True,
+    "raw": b"\x00\x01\xff",
+    "list": [b"a", {"deep": [bytearray(b"bc"), memoryview(b"d")]}],
+}
+DECODED = {
+    **NESTED,
+    "list": [b"a", {"deep": [b"bc", b"d"]}],
+}
+
+
+@pytest.mark.parametrize("name", ["json", "msgpack"])
+def test_round_trip_with_bytes_at_any_depth(name: str) -> None:
+    codec = get_codec(name)
+    decoded = codec.decode(codec.encode(NESTED))
+    assert decoded == DECODED
+    assert type(decoded["list"][1]["deep"][0]) is bytes
+
+
+@pytest.mark.parametrize("name", ["json", "msgpack"])
+def test_encode_to_matches_encode(name: str) -> None:
+    codec = get_codec(name)
+    seen: list[bytes] = []
+    codec.encode_to(NESTED, lambda view: seen.append(bytes(view)))
+    codec.encode_to({"again": 1}, lambda view: seen.append(bytes(view)))
+    assert seen == [codec.encode(NESTED), codec.encode({"again": 1})]
+
+
+def test_json_is_compact_utf8_with_base64_bytes() -> None:
+    data = JsonCodec().encode({"a": [1, 2], "b": b"\x00\x01", "t": "é"})
+    assert data == '{"a":[1,2],"b":{"__bytes__":"AAE="},"t":"é"}'.encode()
+
+
+def test_json_decodes_bytes_maps_and_leaves_other_maps() -> None:
+    codec = JsonCodec()
+    doc = b'{"b":{"__bytes__":"AAE="},"two":{"__bytes__":"AAE=","x":1},"n":{"__bytes__":5}}'
+    assert codec.decode(doc) == {
+        "b": b"\x00\x01",
+        "two": {"__bytes__": "AAE=", "x": 1},
+        "n": {"__bytes__": 5},
+    }
+
+
+def test_json_accepts_surrounding_whitespace_and_bytearray() -> None:
+    assert JsonCodec().decode(bytearray(b' \n{"a": 1} \n')) == {"a": 1}
+
+
+@pytest.mark.parametrize("bad", [b'{"a":1} x', b"{", b"\xff\xfe", b'{"b":{"__bytes__":"!!"}}'])
+def test_json_rejects_bad_payloads(bad: bytes) -> None:
+    with pytest.raises(ValueError):
+        JsonCodec().decode(bad)
+
+
+def test_json_refuses_nan_and_unknown_types() -> None:
+    with pytest.raises(ValueError):
+        JsonCodec().encode({"x": math.nan})
+    with pytest.raises(TypeError, match="set"):
+        JsonCodec().encode({"x": {1, 2}})
+
+
+def test_msgpack_uses_bin_for_bytes_and_str_for_text() -> None:
+    data = MsgpackCodec().encode({"b": b"a", "s": "a"})
+    assert data == b"\x82\xa1b\xc4\x01a\xa1s\xa1a"
+    assert msgpack.unpackb(data, raw=False) == {"b": b"a", "s": "a"}
+
+
+def test_msgpack_rejects_trailing_data() -> None:
+    with pytest.raises(ValueError):
+        MsgpackCodec().decode(msgpack.packb({"a": 1}) + b"\x01")
+
+
+def test_msgpack_encode_to_recovers_after_a_failure() -> None:
+    codec = MsgpackCodec()
+    with pytest.raises(TypeError):
+        codec.encode_to({"ok": 1, "bad": object()}, lambda view: None)
+    seen: list[bytes] = []
+    codec.encode_to({"a": 1}, lambda view: seen.append(bytes(view)))
+    assert seen == [msgpack.packb({"a": 1})]
+
+
+def test_codecs_agree_with_the_standard_libraries() -> None:
+    message = {"type": "response", "id": 7, "success": True, "result": {"k": [1, "two", None]}}
+    assert json.loads(JsonCodec().encode(message)) == message
+    assert msgpack.unpackb(MsgpackCodec().encode(message)) == message
+
+
+def test_unknown_codec_is_refused() -> None:
+    with pytest.raises(ValueError, match="yaml"):
+        get_codec("yaml")
