@@ -24,6 +24,9 @@ step "Python lint (ruff)"
 step "Python tests (pytest)"
 .venv/bin/python -m pytest -q tests/python
 
+step "benchmark smoke run (the full run: bash scripts/bench.sh)"
+MLBRIDGE_BENCH_PRESET=ci bash scripts/bench.sh --smoke
+
 if [ "${MLBRIDGE_SKIP_ASAN:-0}" != "1" ]; then
   step "C++ tests under ASan + UBSan (preset asan)"
   cmake --preset asan >/dev/null

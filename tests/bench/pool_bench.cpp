@@ -131,13 +131,12 @@ void BM_PoolFloor(benchmark::State& state) {
   state.counters["calls_per_s"] = benchmark::Counter(calls, benchmark::Counter::kIsRate);
 }
 
-BENCHMARK(BM_PoolFloor)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_PoolFloor)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PoolThroughput)
     ->ArgsProduct({{1, 2}, {1, 2, 8, 64}})
     ->ArgNames({"workers", "callers"})
     ->UseRealTime()
-    ->Unit(benchmark::kMillisecond)
-    ->MinTime(2.0);
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace mlbridge::bench

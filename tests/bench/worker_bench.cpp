@@ -158,12 +158,12 @@ void BM_Echo16MiBWorker(benchmark::State& state) {
   state.SetLabel(std::string(protocol::to_string(codec_of(state))));
 }
 
-BENCHMARK(BM_PingFloor)->ArgsProduct({{0, 1}, {0, 1}})->MinTime(1.0);
-BENCHMARK(BM_PingWorkerSync)->Arg(0)->Arg(1)->MinTime(1.0);
+BENCHMARK(BM_PingFloor)->ArgsProduct({{0, 1}, {0, 1}});
+BENCHMARK(BM_PingWorkerSync)->Arg(0)->Arg(1);
 // Manual time is per ping, so a fixed count keeps the run short: 50 chains of 200 pings.
 BENCHMARK(BM_PingWorkerAsync)->Arg(0)->Arg(1)->UseManualTime()->Iterations(50);
-BENCHMARK(BM_Echo16MiBPipeFloor)->MinTime(1.0)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Echo16MiBWorker)->Arg(1)->Arg(0)->MinTime(1.0)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Echo16MiBPipeFloor)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Echo16MiBWorker)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace mlbridge::bench
