@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything, builds, and runs every test: C++ unit and integration tests (ctest), the
-# Python tests (pytest), lint, and the C++ suite again under ASan + UBSan.
-# MLBRIDGE_SKIP_ASAN=1 skips the sanitizer pass (for a quicker local run).
+# Python tests (pytest), lint, a benchmark smoke run, the C++ suite again under ASan + UBSan,
+# and the worker and pool tests under TSan.
+# MLBRIDGE_SKIP_ASAN=1 / MLBRIDGE_SKIP_TSAN=1 skip the sanitizer passes (for a quicker local run).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,6 +33,13 @@ if [ "${MLBRIDGE_SKIP_ASAN:-0}" != "1" ]; then
   cmake --preset asan >/dev/null
   cmake --build --preset asan
   ctest --preset asan
+fi
+
+if [ "${MLBRIDGE_SKIP_TSAN:-0}" != "1" ]; then
+  step "worker and pool tests under ThreadSanitizer (preset tsan)"
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan --target worker_test pool_test
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --preset tsan -R "Worker|Pool|HostDeath"
 fi
 
 step "all tests passed"
