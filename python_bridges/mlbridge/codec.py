@@ -7,15 +7,15 @@ codecs turn Python ``bytes``/``bytearray``/``memoryview`` into that form and giv
 Both codecs are on the hot path of every call, so they skip the per-call set-up that
 ``json.dumps``/``json.loads`` do: the JSON codec builds its C encoder and scanner
 once (falling back to the pure-Python ``json`` API when the accelerators are
-missing), and the MessagePack codec reuses one packer and hands its internal buffer
-to the writer instead of copying it out.
+missing) and writes the constant envelope of a success response literally, and the
+MessagePack codec reuses one packer and hands its internal buffer to the writer
+instead of copying it out.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import json.decoder
 import json.encoder
 import json.scanner
 from collections.abc import Callable
@@ -26,6 +26,12 @@ Sink = Callable[[bytes | bytearray | memoryview], object]
 
 BYTES_KEY = "__bytes__"
 _BYTES_MARK = BYTES_KEY.encode()
+
+_JSON_RESULT = b'{"type":"response","id":%d,"success":true,"result":%b}'
+
+
+def _response(request_id: Any, result: Any) -> dict[str, Any]:
+    return {"type": "response", "id": request_id, "success": True, "result": result}
 
 
 class Codec(Protocol):
@@ -41,6 +47,14 @@ class Codec(Protocol):
         """Encode one message and pass the payload to ``sink`` (avoiding a copy if it can).
 
         Not thread-safe: callers serialise calls (the bridge holds its send lock).
+        """
+        ...
+
+    def encode_result_to(self, request_id: Any, result: Any, sink: Sink) -> None:
+        """Encode the success response to ``request_id`` and pass it to ``sink``.
+
+        The same as ``encode_to({"type": "response", "id": request_id, "success": True,
+        "result": result}, sink)``; the hot message, so a codec may make it cheaper.
         """
         ...
 
@@ -100,6 +114,18 @@ class JsonCodec:
         """Encode ``obj`` and pass the payload to ``sink``."""
         sink("".join(self._iterencode(obj, 0)).encode())
 
+    def encode_result_to(self, request_id: Any, result: Any, sink: Sink) -> None:
+        """Encode a success response around a constant envelope (see :class:`Codec`).
+
+        The C encoder spends as much on the envelope's five strings as on a small
+        result; with an integer id (always, from the host) they are written literally.
+        """
+        if type(request_id) is int:
+            body = "".join(self._iterencode(result, 0)).encode()
+            sink(_JSON_RESULT % (request_id, body))  # one more copy: JSON is not the big-data codec
+        else:
+            sink(self.encode(_response(request_id, result)))
+
     def decode(self, data: bytes | bytearray) -> Any:
         """Decode UTF-8 JSON; ``{"__bytes__": ...}`` maps become ``bytes``."""
         text = data.decode()
@@ -124,13 +150,13 @@ class MsgpackCodec:
     def __init__(self) -> None:
         import msgpack  # here, so that JSON workers do not pay for importing it
 
+        self._msgpack = msgpack
         self._packer = msgpack.Packer(use_bin_type=True, autoreset=False)
-        self._packb = msgpack.packb
         self._unpackb = msgpack.unpackb
 
     def encode(self, obj: Any) -> bytes:
         """Encode ``obj`` as MessagePack."""
-        return self._packb(obj, use_bin_type=True)
+        return self._msgpack.packb(obj, use_bin_type=True)
 
     def encode_to(self, obj: Any, sink: Sink) -> None:
         """Encode ``obj`` into the reused packer buffer and pass a view of it to ``sink``."""
@@ -138,12 +164,19 @@ class MsgpackCodec:
         try:
             packer.pack(obj)
             view = packer.getbuffer()
-            try:
-                sink(view)
-            finally:
-                view.release()
-        finally:
-            packer.reset()
+            sink(view)
+        except BaseException:
+            # The packer may hold half an object or an exported view: start afresh.
+            self._packer = self._msgpack.Packer(use_bin_type=True, autoreset=False)
+            raise
+        view.release()
+        packer.reset()
+
+    def encode_result_to(self, request_id: Any, result: Any, sink: Sink) -> None:
+        """Encode a success response (see :class:`Codec`)."""
+        self.encode_to(
+            {"type": "response", "id": request_id, "success": True, "result": result}, sink
+        )
 
     def decode(self, data: bytes | bytearray) -> Any:
         """Decode one MessagePack object; trailing bytes are an error."""

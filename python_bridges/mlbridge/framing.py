@@ -132,6 +132,7 @@ class FrameWriter:
     def __init__(self, fd: int, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES):
         self.fd = fd
         self.max_frame_bytes = max_frame_bytes
+        self._small = min(max_frame_bytes, _SMALL_WRITE)
 
     def write(self, payload: bytes | bytearray | memoryview) -> None:
         """Write one frame. Raises :class:`FrameError` for an empty or oversize payload.
@@ -139,7 +140,7 @@ class FrameWriter:
         ``payload`` must be a byte buffer (a memoryview of format ``B``).
         """
         length = len(payload)
-        if 0 < length <= _SMALL_WRITE and length <= self.max_frame_bytes:
+        if 0 < length <= self._small:
             # Small: one copy into a single buffer, one system call.
             data = _pack_header(length) + payload
             done = _write(self.fd, data)

@@ -36,7 +36,7 @@ class SessionStore:
     """All sessions of one worker, created on first use."""
 
     def __init__(self) -> None:
-        self.anonymous = Session(None)
+        self.anonymous = Session(None)  #: shared by calls without a session id
         self._sessions: dict[str, Session] = {}
 
     def get(self, session_id: str | None) -> Session:
@@ -51,17 +51,21 @@ class SessionStore:
     def drop(self, session_id: str | None) -> int:
         """Forget a session (or empty the anonymous one); return how many resources it had."""
         if not session_id:
-            dropped = len(self.anonymous.resources)
-            self.anonymous = Session(None)
-            return dropped
+            return self._reset_anonymous()
         session = self._sessions.pop(session_id, None)
         return len(session.resources) if session is not None else 0
 
     def clear(self) -> int:
         """Forget every session; return how many resources they had in all."""
-        dropped = sum(self.resource_counts().values()) + len(self.anonymous.resources)
+        dropped = sum(self.resource_counts().values()) + self._reset_anonymous()
         self._sessions.clear()
-        self.anonymous = Session(None)
+        return dropped
+
+    def _reset_anonymous(self) -> int:
+        """Empty the anonymous session in place (it is never replaced); return its count."""
+        dropped = len(self.anonymous.resources)
+        self.anonymous.resources.clear()
+        self.anonymous.state.clear()
         return dropped
 
     def __len__(self) -> int:

@@ -104,3 +104,23 @@ def test_codecs_agree_with_the_standard_libraries() -> None:
 def test_unknown_codec_is_refused() -> None:
     with pytest.raises(ValueError, match="yaml"):
         get_codec("yaml")
+
+
+@pytest.mark.parametrize("name", ["json", "msgpack"])
+@pytest.mark.parametrize("request_id", [0, 17, 2**64 - 1, None, "odd"])
+def test_encode_result_to_is_the_success_response(name: str, request_id: object) -> None:
+    codec = get_codec(name)
+    seen: list[bytes] = []
+    codec.encode_result_to(request_id, {"b": b"\x00", "n": [1]}, lambda v: seen.append(bytes(v)))
+    assert codec.decode(seen[0]) == {
+        "type": "response",
+        "id": request_id,
+        "success": True,
+        "result": {"b": b"\x00", "n": [1]},
+    }
+
+
+def test_json_success_envelope_is_literal() -> None:
+    seen: list[bytes] = []
+    JsonCodec().encode_result_to(5, None, seen.append)
+    assert seen == [b'{"type":"response","id":5,"success":true,"result":null}']

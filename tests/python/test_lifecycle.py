@@ -135,3 +135,22 @@ def test_bad_command_line_exits_2(spawn: Spawn) -> None:
     assert worker.recv() is None
     assert worker.wait() == 2
     assert "unsupported --protocol 2" in worker.stderr()
+
+
+def test_sigint_never_cuts_a_frame_in_half(echo: Worker) -> None:
+    # A handler that does nothing but write chunks: most SIGINTs land inside a write.
+    request_id = echo.start_request("stream", {"count": 10**7, "delay": 0})
+    deadline = time.monotonic() + 5
+    seqs: list[int] = []
+    while True:
+        if len(seqs) % 200 == 0:  # signal now and then, and keep the pipe moving
+            assert time.monotonic() < deadline, "the stream was never cancelled"
+            echo.interrupt()
+        message = echo.recv()  # a cut frame would fail to decode or misalign what follows
+        if message["type"] == "response":
+            break
+        assert message["type"] == "chunk" and message["id"] == request_id
+        seqs.append(message["seq"])
+    assert message["id"] == request_id and message["error"]["type"] == "Cancelled"
+    assert seqs == list(range(len(seqs)))
+    assert echo.result("ping")["status"] == "ok"
