@@ -1,0 +1,57 @@
+#pragma once
+
+/// @file
+/// The host's whole configuration — the `host:` section and every bridge — loaded from a YAML
+/// deployment (`config/mlbridge.yaml`), typed and validated, and turned into pool settings.
+/// Plain values and stateless functions; any thread (loading reads the file and the environment).
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "mlbridge/config/bridge_config.hpp"
+#include "mlbridge/config/source_map.hpp"
+#include "mlbridge/errors/result.hpp"
+#include "mlbridge/pool/pool_config.hpp"
+
+namespace mlbridge::config {
+
+struct HostConfig {
+  /// `host.root`: the project root, absolute. Relative paths of the configuration (python,
+  /// plugin_dirs, scripts, working_dir) resolve against it. Default: the working directory.
+  std::string root;
+  /// `host.python`: the default interpreter, resolved against root when it is a relative path
+  /// (a bare name such as "python3" is looked up in PATH). Default: default_python(root).
+  std::string python;
+  std::vector<std::string> plugin_dirs;   ///< Resolved against root. Default: none.
+  std::string listen = "127.0.0.1:8787";  ///< HOST:PORT for `mlbridge serve`.
+  std::string auth_token_env;             ///< Variable holding the bearer token; "" = no auth.
+  std::string default_bridge;             ///< "" = none; otherwise a configured bridge.
+  bool allow_runtime_registration = true;
+  std::string log_level = "info";                   ///< trace|debug|info|warn|error|critical|off
+  std::string log_format = "text";                  ///< text|json
+  std::size_t max_body_bytes = 8u * 1024u * 1024u;  ///< Largest HTTP request body.
+  std::map<std::string, BridgeConfig> bridges;      ///< By name.
+  std::string source;                               ///< The file it came from; "" when built.
+};
+
+/// Reads a YAML deployment and types it: load_yaml_file + parse_host_config. Fails with
+/// invalid_configuration ("FILE:LINE:COL: key.path ..." where positions are known).
+Result<HostConfig> load_host_config(const std::string& path);
+
+/// Types and validates a parsed document (top-level keys `host` and `bridges`). `map` gives
+/// positions for messages and `source` (map.file). Errors in document order; the first is
+/// returned. Cross-checks (default_bridge names a configured bridge) come last.
+Result<HostConfig> parse_host_config(const json& doc, const SourceMap& map);
+
+/// The pool settings of one bridge on this host, worker template included:
+/// python (the bridge's, else the host's, resolved against root), script (resolved; its
+/// existence is checked elsewhere), environment (minimal_environment(), plus each `env.pass`
+/// variable that is set in the host's environment, plus `env.set`, which wins), codec, frame
+/// limit, init options, timeouts, working directory (default: root), and the memory limit as an
+/// RSS recycle threshold (never RLIMIT_AS). Fails with invalid_configuration when the bridge has
+/// no script (a plugin bridge whose plugin supplied none).
+Result<pool::PoolConfig> to_pool_config(const BridgeConfig& bridge, const HostConfig& host);
+
+}  // namespace mlbridge::config

@@ -1,0 +1,151 @@
+#include "mlbridge/config/host_config.hpp"
+
+#include <filesystem>
+#include <limits>
+#include <utility>
+
+#include "mlbridge/config/paths.hpp"
+#include "mlbridge/config/python_locator.hpp"
+#include "mlbridge/config/yaml_loader.hpp"
+#include "value_reader.hpp"
+
+namespace mlbridge::config {
+namespace {
+
+using detail::ValueReader;
+
+constexpr std::uint64_t kMaxBodyBytes = 1ull << 32;
+
+// HOST:PORT, HOST being a name, an IPv4 address or a bracketed IPv6 address.
+bool is_listen_address(const std::string& text) {
+  std::size_t colon;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string::npos || close < 2 || close + 1 >= text.size() ||
+        text[close + 1] != ':') {
+      return false;
+    }
+    colon = close + 1;
+  } else {
+    colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0 ||
+        text.find(':') != colon) {  // an unbracketed IPv6 address is ambiguous
+      return false;
+    }
+  }
+  const std::string port = text.substr(colon + 1);
+  if (port.empty() || port.size() > 5) return false;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  return std::stoul(port) <= 65535;
+}
+
+struct HostKeys {
+  std::string root;
+  std::string python;
+  std::vector<std::string> plugin_dirs;
+};
+
+Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) {
+  return section.for_each_member(
+      {"root", "python", "plugin_dirs", "listen", "auth_token_env", "default_bridge",
+       "allow_runtime_registration", "log_level", "log_format", "max_body_bytes"},
+      [&](const std::string& key, const ValueReader& value) -> Status {
+        const auto take = [](auto result, auto& out) -> Status {
+          if (!result) return std::move(result).error();
+          out = std::move(*result);
+          return Ok{};
+        };
+        if (key == "root") return take(value.non_empty_string(), paths.root);
+        if (key == "python") return take(value.non_empty_string(), paths.python);
+        if (key == "plugin_dirs") return take(value.string_list(), paths.plugin_dirs);
+        if (key == "listen") {
+          auto listen = value.string();
+          if (!listen) return std::move(listen).error();
+          if (!is_listen_address(*listen)) {
+            return value.error("must be HOST:PORT (e.g. 127.0.0.1:8787 or [::1]:8787), got '" +
+                               *listen + "'");
+          }
+          host.listen = std::move(*listen);
+          return Ok{};
+        }
+        if (key == "auth_token_env") {
+          auto name = value.string();
+          if (!name) return std::move(name).error();
+          if (!name->empty() && !detail::is_env_name(*name)) {
+            return value.error(
+                "must name an environment variable (letters, digits and '_'), got '" + *name + "'");
+          }
+          host.auth_token_env = std::move(*name);
+          return Ok{};
+        }
+        if (key == "default_bridge") return take(value.string(), host.default_bridge);
+        if (key == "allow_runtime_registration") {
+          return take(value.boolean(), host.allow_runtime_registration);
+        }
+        if (key == "log_level") {
+          return take(value.choice({"trace", "debug", "info", "warn", "error", "critical", "off"}),
+                      host.log_level);
+        }
+        if (key == "log_format") return take(value.choice({"text", "json"}), host.log_format);
+        auto bytes = value.integer(1, kMaxBodyBytes);
+        if (!bytes) return std::move(bytes).error();
+        host.max_body_bytes = static_cast<std::size_t>(*bytes);
+        return Ok{};
+      });
+}
+
+Status read_bridges(const ValueReader& section, HostConfig& host, const SourceMap& map) {
+  return section.for_each_member([&](const std::string& name, const ValueReader& value) -> Status {
+    auto bridge = parse_bridge_config(name, value.value(), &map, value.pointer());
+    if (!bridge) return std::move(bridge).error();
+    host.bridges.emplace(name, std::move(*bridge));
+    return Ok{};
+  });
+}
+
+std::string current_directory() {
+  std::error_code ec;
+  auto cwd = std::filesystem::current_path(ec);
+  return ec ? std::string(".") : cwd.string();
+}
+
+}  // namespace
+
+Result<HostConfig> parse_host_config(const json& doc, const SourceMap& map) {
+  const ValueReader root(doc, &map, "", "", "");
+  HostConfig host;
+  host.source = map.file;
+  HostKeys paths;
+  auto status = root.for_each_member(
+      {"host", "bridges"}, [&](const std::string& key, const ValueReader& value) {
+        return key == "host" ? read_host(value, host, paths) : read_bridges(value, host, map);
+      });
+  if (!status) return std::move(status).error();
+
+  host.root = resolve_path(current_directory(), paths.root.empty() ? "." : paths.root);
+  host.python =
+      paths.python.empty() ? default_python(host.root) : resolve_program(host.root, paths.python);
+  for (const auto& dir : paths.plugin_dirs)
+    host.plugin_dirs.push_back(resolve_path(host.root, dir));
+
+  if (!host.default_bridge.empty() && !host.bridges.count(host.default_bridge)) {
+    std::string known;
+    for (const auto& [name, bridge] : host.bridges) known += (known.empty() ? "" : ", ") + name;
+    const ValueReader value = root.member("host").member("default_bridge");
+    return value.error("names '" + host.default_bridge +
+                       "', which is not a configured bridge (configured: " +
+                       (known.empty() ? "none" : known) + ")");
+  }
+  return host;
+}
+
+Result<HostConfig> load_host_config(const std::string& path) {
+  SourceMap map;
+  auto doc = load_yaml_file(path, map);
+  if (!doc) return std::move(doc).error();
+  return parse_host_config(*doc, map);
+}
+
+}  // namespace mlbridge::config
