@@ -1,0 +1,594 @@
+"""The DSPy bridge: DSPy programs as session-scoped resources of an mlbridge worker.
+
+Run it the way the host does::
+
+    python python_bridges/dspy_bridge.py --worker-id dspy-1 --codec json --protocol 1
+
+Commands (see docs/bridges/dspy.md): ``configure_lm``, ``get_lm``, ``create_program``,
+``execute_program``, ``execute_batch``, ``list_programs``, ``get_program_info``,
+``delete_program``, ``save_program``, ``load_program``, ``inspect_history``,
+``optimize_program``, ``evaluate_program``, ``list_tools``.
+
+A program and an LM configured with a session belong to that session (``ctx.resources``);
+every call runs under ``dspy.context(lm=...)`` with the session's LM or the bridge default
+(``options.lm``; DSPy's offline DummyLM when no key and no ``api_base`` are configured).
+API keys are named by environment variable, never sent, and redacted from every answer,
+error and line of stderr (``dspy_support.secrets``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import sys
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+# dspy_support lives beside this file (and mlbridge too, in a checkout without an install).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from dspy_support import lm as lm_support  # noqa: E402
+from dspy_support import programs  # noqa: E402
+from dspy_support.errors import error_info, raise_translated  # noqa: E402
+from dspy_support.metrics import METRICS, Metric  # noqa: E402
+from dspy_support.secrets import REDACTOR, install_redacting_stdio  # noqa: E402
+from dspy_support.tools import TOOL_DESCRIPTIONS  # noqa: E402
+
+from mlbridge import BaseBridge, BridgeError, CallContext, command  # noqa: E402
+
+LM_KEY = "lm"
+HISTORY_KEY = "history"
+PROGRAM_PREFIX = "program:"
+OPTIMIZERS = {"bootstrapfewshot": "bootstrap_few_shot", "labeledfewshot": "labeled_few_shot"}
+_OPTION_KEYS = {"lm", "cache", "num_threads", "max_history", "lookup"}
+_CREATE_KEYS = programs.SPEC_ARGS | {"program_id", "replace"}
+_CANCELLED = "Execution cancelled due to errors or interruption"
+MAX_BATCH = 1000
+
+
+def dspy_command(name: str, description: str) -> Callable[[Callable[..., Any]], Any]:
+    """``@command`` plus what every DSPy command needs.
+
+    The bridge is made ready, ``args`` must be a map, errors are translated (provider
+    types, categories, no secrets: ``dspy_support.errors``) and the result is redacted.
+    """
+
+    def wrap(func: Callable[..., Any]) -> Any:
+        @functools.wraps(func)
+        def handler(self: DSPyBridge, args: Any, ctx: CallContext) -> Any:
+            if not isinstance(args, dict):
+                raise BridgeError(f"{name}: args must be a map", category="invalid_argument")
+            self._ready()
+            where = name
+            if isinstance(args.get("program_id"), str):
+                where = f"{name} {args['program_id']!r}"
+            try:
+                result = func(self, args, ctx)
+            except Exception as exc:  # KeyboardInterrupt (cancellation) passes untouched
+                if str(exc).startswith(_CANCELLED):
+                    raise KeyboardInterrupt from None  # DSPy's parallel runner saw the SIGINT
+                raise_translated(exc, where)
+                raise  # unreachable: raise_translated always raises
+            return REDACTOR.redact_value(result)
+
+        return command(name, description=description)(handler)
+
+    return wrap
+
+
+def _invalid(exc: Exception) -> BridgeError:
+    return BridgeError(REDACTOR.redact(str(exc)), category="invalid_argument")
+
+
+class DSPyBridge(BaseBridge):
+    """DSPy programs, LMs and optimizers behind the mlbridge protocol."""
+
+    framework = "dspy"
+    bridge_version = "0.1.0"
+
+    def __init__(self) -> None:
+        self.options: dict[str, Any] | None = None
+        self.default: lm_support.LMHandle | None = None
+        self.num_threads = 4
+        self.max_history = 100
+        self.lookup: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ set-up
+
+    def initialize(self, options: dict[str, Any]) -> None:
+        """Redact stdio, import DSPy, and build the default LM from ``options.lm``."""
+        install_redacting_stdio()
+        REDACTOR.add_from_env()
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch at import
+        unknown = sorted(set(options) - _OPTION_KEYS)
+        if unknown:
+            raise BridgeError(
+                f"options: unknown keys {unknown}; known: {sorted(_OPTION_KEYS)}",
+                category="invalid_configuration",
+            )
+        cache = options.get("cache") or {}
+        if not isinstance(cache, dict):
+            raise BridgeError("options.cache must be a map", category="invalid_configuration")
+        if cache.get("dir"):
+            os.environ["DSPY_CACHEDIR"] = str(cache["dir"])
+        self.num_threads = self._option_int(options, "num_threads", 4, 1, 64)
+        self.max_history = self._option_int(options, "max_history", 100, 1, 10_000)
+        lookup = options.get("lookup") or {}
+        if not isinstance(lookup, dict):
+            raise BridgeError("options.lookup must be a map", category="invalid_configuration")
+        self.lookup = lookup
+
+        import dspy
+
+        if cache.get("disk") is False or cache.get("memory") is False:
+            dspy.configure_cache(
+                enable_disk_cache=cache.get("disk", True) is not False,
+                enable_memory_cache=cache.get("memory", True) is not False,
+            )
+        try:
+            config = lm_support.LMConfig.parse(options.get("lm"), where="options.lm")
+        except BridgeError as exc:
+            raise BridgeError(exc.message, category="invalid_configuration") from None
+        self.default = lm_support.build(config, strict=False)
+        self.options = options
+        note = f" ({self.default.reason})" if self.default.reason else ""
+        print(f"dspy bridge: ready; default LM: {self.default.label}{note}", file=sys.stderr)
+
+    @staticmethod
+    def _option_int(options: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+        value = options.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise BridgeError(
+                f"options.{name} must be an integer from {low} to {high}",
+                category="invalid_configuration",
+            )
+        return value
+
+    def _ready(self) -> None:
+        if self.options is None:  # a host that skipped init: defaults
+            self.initialize({})
+
+    def capabilities(self) -> dict[str, Any]:
+        return {
+            "streaming": False,
+            "sessions": True,
+            "cancellation": True,
+            "modules": list(programs.MODULES),
+            "optimizers": sorted(OPTIMIZERS.values()),
+            "metrics": list(METRICS),
+            "tools": sorted(TOOL_DESCRIPTIONS),
+        }
+
+    # ---------------------------------------------------------------- session state
+
+    def _lm(self, ctx: CallContext) -> lm_support.LMHandle:
+        handle = ctx.resources.get(LM_KEY)
+        assert self.default is not None
+        return handle if handle is not None else self.default
+
+    def _history(self, ctx: CallContext) -> deque[dict[str, Any]]:
+        history = ctx.resources.get(HISTORY_KEY)
+        if history is None:
+            history = ctx.resources[HISTORY_KEY] = deque(maxlen=self.max_history)
+        return history
+
+    def _running(self, ctx: CallContext) -> Any:
+        return lm_support.running(self._lm(ctx), self._history(ctx))
+
+    def _program(self, args: dict[str, Any], ctx: CallContext) -> programs.Program:
+        program_id = args.get("program_id")
+        if not isinstance(program_id, str) or not program_id:
+            raise BridgeError("program_id (a string) is required", category="invalid_argument")
+        program = ctx.resources.get(PROGRAM_PREFIX + program_id)
+        if program is None:
+            where = f"session {ctx.session_id!r}" if ctx.session_id else "the anonymous session"
+            raise BridgeError(
+                f"program {program_id!r} not found in {where}; list_programs shows its programs",
+                category="not_found",
+            )
+        return program
+
+    def _store(self, program: programs.Program, ctx: CallContext, replace: Any) -> None:
+        key = PROGRAM_PREFIX + program.program_id
+        if key in ctx.resources and replace is not True:
+            raise BridgeError(
+                f"program {program.program_id!r} already exists; "
+                "pass replace: true to overwrite it",
+                category="invalid_argument",
+            )
+        ctx.resources[key] = program
+
+    def _new_id(self, args: dict[str, Any]) -> str:
+        program_id = args.get("program_id") or f"program-{uuid.uuid4().hex[:12]}"
+        try:
+            return programs.check_id(program_id)
+        except ValueError as exc:
+            raise _invalid(exc) from None
+
+    # -------------------------------------------------------------------- LM
+
+    @dspy_command("configure_lm", "Set the LM of the session (or the worker's default).")
+    def configure_lm(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """With a session: that session's LM. Without: this worker's default LM.
+
+        ``{"reset": true}`` goes back to the default (``options.lm`` for the worker).
+        """
+        settings = {k: v for k, v in args.items() if k != "reset"}
+        if args.get("reset"):
+            if settings:
+                raise BridgeError("reset takes no other settings", category="invalid_argument")
+            if ctx.session_id:
+                ctx.resources.pop(LM_KEY, None)
+            else:
+                assert self.options is not None
+                self.default = lm_support.build(
+                    lm_support.LMConfig.parse(self.options.get("lm"), where="options.lm"),
+                    strict=False,
+                )
+        else:
+            handle = lm_support.build(lm_support.LMConfig.parse(settings), strict=True)
+            if ctx.session_id:
+                ctx.resources[LM_KEY] = handle
+            else:
+                self.default = handle
+        return self._describe_lm(ctx)
+
+    @dspy_command("get_lm", "The LM that the session's calls run under.")
+    def get_lm(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return self._describe_lm(ctx)
+
+    def _describe_lm(self, ctx: CallContext) -> dict[str, Any]:
+        own = ctx.session_id is not None and LM_KEY in ctx.resources
+        return {
+            "scope": "session" if own else "default",
+            "session_id": ctx.session_id,
+            **self._lm(ctx).describe(),
+        }
+
+    # -------------------------------------------------------------- programs
+
+    @dspy_command("create_program", "Create a program from a signature and a module.")
+    def create_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        unknown = sorted(set(args) - _CREATE_KEYS)
+        if unknown:
+            raise BridgeError(
+                f"unknown arguments {unknown}; known: {sorted(_CREATE_KEYS)}",
+                category="invalid_argument",
+            )
+        program_id = self._new_id(args)
+        try:
+            spec = programs.normalize_spec(args)
+            program = programs.Program.create(program_id, spec, self.lookup)
+        except ValueError as exc:
+            raise _invalid(exc) from None
+        self._store(program, ctx, args.get("replace"))
+        return {**program.info(), "created": True}
+
+    @dspy_command("execute_program", "Run a program on one set of inputs.")
+    def execute_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """``{"program_id", "inputs", "async": false}`` → outputs, reasoning, usage, LM calls."""
+        program = self._program(args, ctx)
+        try:
+            inputs = program.check_inputs(args.get("inputs"))
+        except ValueError as exc:
+            raise _invalid(exc) from None
+        handle = self._lm(ctx)
+        with self._running(ctx) as stats:
+            if args.get("async"):
+                prediction = asyncio.run(program.module.acall(**inputs))
+            else:
+                prediction = program.module(**inputs)
+        program.calls += 1
+        return {
+            "program_id": program.program_id,
+            **program.result(prediction),
+            "lm": handle.label,
+            **stats.public(),
+        }
+
+    @dspy_command("execute_batch", "Run a program on many inputs in parallel (DSPy's batch).")
+    def execute_batch(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """``{"program_id", "inputs": [...], "num_threads"}``; a failed item has ``error``."""
+        import dspy
+
+        program = self._program(args, ctx)
+        items = args.get("inputs")
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+            raise BridgeError(
+                f"inputs must be a list of 1 to {MAX_BATCH} input maps", category="invalid_argument"
+            )
+        try:
+            checked = [program.check_inputs(item) for item in items]
+        except ValueError as exc:
+            raise _invalid(exc) from None
+        threads = self._threads(args)
+        examples = [dspy.Example(**item).with_inputs(*item) for item in checked]
+        handle = self._lm(ctx)
+        with self._running(ctx) as stats:
+            predictions, failed, exceptions = program.module.batch(
+                examples,
+                num_threads=threads,
+                max_errors=len(examples) + 1,
+                return_failed_examples=True,
+                provide_traceback=False,
+                disable_progress_bar=True,
+            )
+        errors = {id(example): exc for example, exc in zip(failed, exceptions, strict=False)}
+        results = []
+        for example, prediction in zip(examples, predictions, strict=True):
+            if prediction is None or id(example) in errors:
+                exc = errors.get(id(example))
+                results.append(
+                    {
+                        "error": error_info(exc)
+                        if exc
+                        else {"type": "RuntimeError", "message": "no prediction"}
+                    }
+                )
+            else:
+                results.append(program.result(prediction))
+        program.calls += len(examples)
+        failures = sum(1 for r in results if "error" in r)
+        return {
+            "program_id": program.program_id,
+            "results": results,
+            "succeeded": len(results) - failures,
+            "failed": failures,
+            "lm": handle.label,
+            **stats.public(),
+        }
+
+    def _threads(self, args: dict[str, Any], default: int | None = None) -> int:
+        threads = args.get("num_threads", default or self.num_threads)
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
+            raise BridgeError(
+                "num_threads must be an integer from 1 to 64", category="invalid_argument"
+            )
+        return threads
+
+    @dspy_command("list_programs", "The session's programs.")
+    def list_programs(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        found = [v.summary() for k, v in ctx.resources.items() if k.startswith(PROGRAM_PREFIX)]
+        return {"programs": found, "count": len(found), "session_id": ctx.session_id}
+
+    @dspy_command("get_program_info", "Signature, module, demos and calls of a program.")
+    def get_program_info(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return {**self._program(args, ctx).info(), "lm": self._lm(ctx).label}
+
+    @dspy_command("delete_program", "Delete a program of the session.")
+    def delete_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        program = self._program(args, ctx)
+        del ctx.resources[PROGRAM_PREFIX + program.program_id]
+        return {"program_id": program.program_id, "deleted": True}
+
+    @dspy_command("save_program", "A program as data: its spec and DSPy's JSON state.")
+    def save_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return self._program(args, ctx).save()
+
+    @dspy_command("load_program", "Create a program from save_program's data (or a DSPy state).")
+    def load_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """``{"data": <save_program result>, "program_id"?, "replace"?}``, or the arguments of
+        ``create_program`` plus ``"state"``: DSPy's own JSON state (``program.save("x.json")``)."""
+        data = args.get("data")
+        try:
+            if data is not None:
+                if not isinstance(data, dict):
+                    raise ValueError("data must be the map that save_program returned")
+                program_id = self._new_id(
+                    {"program_id": args.get("program_id") or data.get("program_id")}
+                )
+                program = programs.Program.load(program_id, data, self.lookup)
+            elif "state" in args:
+                spec_args = {
+                    k: v for k, v in args.items() if k not in ("state", "replace", "program_id")
+                }
+                program_id = self._new_id(args)
+                program = programs.Program.create(
+                    program_id, programs.normalize_spec(spec_args), self.lookup
+                )
+                program.apply_state(args["state"])
+            else:
+                raise ValueError(
+                    "load_program needs 'data' (from save_program) or 'state' with a signature"
+                )
+        except ValueError as exc:
+            raise _invalid(exc) from None
+        self._store(program, ctx, args.get("replace"))
+        return {**program.info(), "loaded": True}
+
+    @dspy_command("inspect_history", "The session's last LM calls (keys redacted).")
+    def inspect_history(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        n = args.get("n", 1)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise BridgeError("n must be a positive integer", category="invalid_argument")
+        history = self._history(ctx)
+        entries = list(history)[-n:]
+        return {
+            "entries": entries,
+            "count": len(entries),
+            "total": len(history),
+            "session_id": ctx.session_id,
+        }
+
+    @dspy_command("list_tools", "The tools a react program may use.")
+    def list_tools(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return {
+            "tools": [{"name": n, "description": d} for n, d in sorted(TOOL_DESCRIPTIONS.items())]
+        }
+
+    # ------------------------------------------------------- evaluation, optimization
+
+    def _examples(self, raw: Any, program: programs.Program, name: str) -> list[Any]:
+        """``[{"inputs": {...}, "outputs": {...}}]`` or flat maps → ``dspy.Example`` list."""
+        import dspy
+
+        if not isinstance(raw, list) or not raw:
+            raise BridgeError(
+                f"{name} must be a non-empty list of examples", category="invalid_argument"
+            )
+        inputs = list(program.signature.input_fields)
+        outputs = list(program.signature.output_fields)
+        examples = []
+        for index, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise BridgeError(f"{name}[{index}] must be a map", category="invalid_argument")
+            if "inputs" in item and isinstance(item["inputs"], dict):
+                values = {**item["inputs"], **(item.get("outputs") or {})}
+            else:
+                values = dict(item)
+            missing = [f for f in inputs if f not in values]
+            labels = [f for f in outputs if f in values]
+            unknown = [f for f in values if f not in inputs and f not in outputs]
+            if missing or not labels or unknown:
+                raise BridgeError(
+                    f"{name}[{index}] needs the inputs {inputs} and at least one of the outputs "
+                    f"{outputs}" + (f" (unknown fields {unknown})" if unknown else ""),
+                    category="invalid_argument",
+                )
+            examples.append(dspy.Example(**values).with_inputs(*inputs))
+        return examples
+
+    def _metric(self, args: dict[str, Any], program: programs.Program) -> Metric:
+        threshold = args.get("metric_threshold", 1.0)
+        try:
+            return Metric(
+                str(args.get("metric", "exact_match")),
+                list(program.signature.output_fields),
+                float(threshold),
+            )
+        except (TypeError, ValueError) as exc:
+            raise _invalid(exc) from None
+
+    @staticmethod
+    def _evaluate(module: Any, devset: list[Any], metric: Metric, threads: int) -> Any:
+        import dspy
+
+        evaluate = dspy.Evaluate(
+            devset=devset,
+            metric=metric,
+            num_threads=threads,
+            display_progress=False,
+            display_table=False,
+            max_errors=len(devset) + 1,
+            provide_traceback=False,
+        )
+        return evaluate(module)
+
+    @dspy_command("evaluate_program", "Score a program on a devset with a named metric.")
+    def evaluate_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """``{"program_id", "devset", "metric": "exact_match|contains|f1", "num_threads"}``;
+        the score is a percentage, as ``dspy.Evaluate`` reports it."""
+        program = self._program(args, ctx)
+        devset = self._examples(args.get("devset"), program, "devset")
+        metric = self._metric(args, program)
+        threads = self._threads(args)
+        handle = self._lm(ctx)
+        with self._running(ctx) as stats:
+            evaluation = self._evaluate(program.module, devset, metric, threads)
+        results = []
+        for example, prediction, score in evaluation.results:
+            item = {
+                "inputs": programs.to_wire(dict(example.inputs())),
+                "expected": programs.to_wire(dict(example.labels())),
+                "score": programs.to_wire(score),
+            }
+            if prediction is not None and hasattr(prediction, "keys"):
+                item["outputs"] = {
+                    f: programs.to_wire(prediction.get(f)) for f in program.signature.output_fields
+                }
+            results.append(item)
+        return {
+            "program_id": program.program_id,
+            "metric": metric.name,
+            "score": evaluation.score,
+            "count": len(devset),
+            "results": results if args.get("return_results", True) else [],
+            "lm": handle.label,
+            **stats.public(),
+        }
+
+    @dspy_command("optimize_program", "Compile with BootstrapFewShot or LabeledFewShot.")
+    def optimize_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """Scores the devset (default: the trainset) before and after; the compiled module
+        replaces the program's, or becomes ``target_program_id``."""
+        import dspy
+
+        program = self._program(args, ctx)
+        key = str(args.get("optimizer", "bootstrap_few_shot")).replace("_", "").lower()
+        optimizer = OPTIMIZERS.get(key)
+        if optimizer is None:
+            raise BridgeError(
+                f"unknown optimizer {args.get('optimizer')!r}; use one of "
+                f"{sorted(OPTIMIZERS.values())}",
+                category="invalid_argument",
+            )
+        trainset = self._examples(args.get("trainset"), program, "trainset")
+        devset = (
+            self._examples(args["devset"], program, "devset") if args.get("devset") else trainset
+        )
+        metric = self._metric(args, program)
+        threads = self._threads(args, default=1)
+        target_id = (
+            self._new_id({"program_id": args["target_program_id"]})
+            if args.get("target_program_id")
+            else program.program_id
+        )
+        limits = {}
+        for name, default in (
+            ("max_bootstrapped_demos", 4),
+            ("max_labeled_demos", 16),
+            ("max_rounds", 1),
+            ("k", 16),
+        ):
+            value = args.get(name, default)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+                raise BridgeError(
+                    f"{name} must be an integer from 0 to 100", category="invalid_argument"
+                )
+            limits[name] = value
+        handle = self._lm(ctx)
+        with self._running(ctx) as stats:
+            before = self._evaluate(program.module, devset, metric, threads).score
+            student = program.module.deepcopy()
+            student._compiled = False
+            if optimizer == "labeled_few_shot":
+                compiled = dspy.LabeledFewShot(k=limits["k"]).compile(student, trainset=trainset)
+            else:
+                compiled = dspy.BootstrapFewShot(
+                    metric=metric,
+                    max_bootstrapped_demos=limits["max_bootstrapped_demos"],
+                    max_labeled_demos=limits["max_labeled_demos"],
+                    max_rounds=max(limits["max_rounds"], 1),
+                    max_errors=len(trainset) + 1,
+                ).compile(student, trainset=trainset)
+            after = self._evaluate(compiled, devset, metric, threads).score
+        if target_id == program.program_id:
+            program.module = compiled
+            program.optimized_with = optimizer
+            result_program = program
+        else:
+            result_program = programs.Program(
+                target_id, program.spec, compiled, program.signature, optimized_with=optimizer
+            )
+            self._store(result_program, ctx, args.get("replace"))
+        return {
+            "program_id": result_program.program_id,
+            "source_program_id": program.program_id,
+            "optimizer": optimizer,
+            "metric": metric.name,
+            "score_before": before,
+            "score_after": after,
+            "improved": after > before,
+            "demos": result_program.demos,
+            "trainset_size": len(trainset),
+            "devset_size": len(devset),
+            "lm": handle.label,
+            **stats.public(),
+        }
+
+
+if __name__ == "__main__":
+    DSPyBridge.main()

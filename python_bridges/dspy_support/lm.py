@@ -1,0 +1,391 @@
+"""LM settings: validation, building the LM, running under it, and its call history.
+
+An :class:`LMConfig` is what ``configure_lm`` and ``options.lm`` accept::
+
+    {"model": "openai/gpt-4o-mini", "api_base": "http://127.0.0.1:8000/v1",
+     "api_key_env": "OPENAI_API_KEY", "temperature": 0.0, "max_tokens": 1000,
+     "cache": false, "num_retries": 3, "timeout_s": 60, "engine": "litellm",
+     "adapter": "chat", "model_type": "chat", "offline": false}
+
+The key itself is never accepted: ``api_key_env`` names the environment variable that
+holds it, read when the LM is built. With no key (neither ``api_key_env`` nor the
+provider's usual ``<PROVIDER>_API_KEY`` variable) and no ``api_base``, or with no
+``model``, the LM is DSPy's offline DummyLM (see :mod:`.offline`).
+
+:func:`running` applies an LM with ``dspy.context`` (never ``dspy.configure``), so that
+sessions sharing a worker never see each other's LM, and collects what the calls under
+it cost: LM calls, token usage, and the call history (redacted, kept per session).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mlbridge import BridgeError
+
+from .secrets import REDACTOR
+
+ENGINES = ("litellm", "auto", "lm15")
+ADAPTERS = ("chat", "json")
+MODEL_TYPES = ("chat", "responses", "text")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+_KEYS = {
+    "model",
+    "api_base",
+    "api_key_env",
+    "temperature",
+    "max_tokens",
+    "cache",
+    "num_retries",
+    "timeout_s",
+    "engine",
+    "adapter",
+    "model_type",
+    "offline",
+}
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    """Validated LM settings (the key's *name* only)."""
+
+    model: str | None = None
+    api_base: str | None = None
+    api_key_env: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    cache: bool = False
+    num_retries: int = 3
+    timeout_s: float | None = None
+    engine: str = "litellm"
+    adapter: str = "chat"
+    model_type: str = "chat"
+    offline: bool = False
+
+    @classmethod
+    def parse(
+        cls, raw: Any, *, base: LMConfig | None = None, where: str = "configure_lm"
+    ) -> LMConfig:
+        """Validate a settings map (over ``base``); raise ``BridgeError`` invalid_argument."""
+        if raw is None:
+            return base or cls()
+        if not isinstance(raw, dict):
+            raise BridgeError(f"{where}: LM settings must be a map", category="invalid_argument")
+        if "api_key" in raw or "key" in raw:
+            raise BridgeError(
+                f"{where}: API keys never travel in requests; set 'api_key_env' to the name of "
+                "the environment variable that holds the key "
+                "(the bridge's env.pass must let it through)",
+                category="invalid_argument",
+            )
+        unknown = sorted(set(raw) - _KEYS)
+        if unknown:
+            raise BridgeError(
+                f"{where}: unknown LM settings {unknown}; known: {sorted(_KEYS)}",
+                category="invalid_argument",
+            )
+        values = asdict(base or cls())
+        values.update(raw)
+        problems = []
+
+        def check(name: str, ok: bool, wanted: str) -> None:
+            if not ok:
+                problems.append(f"{name} must be {wanted} (got {values[name]!r})")
+
+        for name in ("model", "api_base", "api_key_env"):
+            check(
+                name,
+                values[name] is None or (isinstance(values[name], str) and values[name]),
+                "a non-empty string",
+            )
+        if isinstance(values["api_key_env"], str) and values["api_key_env"]:
+            check(
+                "api_key_env",
+                bool(_ENV_NAME.fullmatch(values["api_key_env"])),
+                "an environment variable name",
+            )
+        number = (int, float)
+        check(
+            "temperature",
+            values["temperature"] is None
+            or (
+                isinstance(values["temperature"], number)
+                and not isinstance(values["temperature"], bool)
+                and 0 <= values["temperature"] <= 2
+            ),
+            "a number from 0 to 2",
+        )
+        check(
+            "max_tokens",
+            values["max_tokens"] is None
+            or (
+                isinstance(values["max_tokens"], int)
+                and not isinstance(values["max_tokens"], bool)
+                and values["max_tokens"] > 0
+            ),
+            "a positive integer",
+        )
+        check(
+            "timeout_s",
+            values["timeout_s"] is None
+            or (
+                isinstance(values["timeout_s"], number)
+                and not isinstance(values["timeout_s"], bool)
+                and values["timeout_s"] > 0
+            ),
+            "a positive number of seconds",
+        )
+        check(
+            "num_retries",
+            isinstance(values["num_retries"], int)
+            and not isinstance(values["num_retries"], bool)
+            and 0 <= values["num_retries"] <= 10,
+            "an integer from 0 to 10",
+        )
+        for name in ("cache", "offline"):
+            check(name, isinstance(values[name], bool), "true or false")
+        check("engine", values["engine"] in ENGINES, f"one of {list(ENGINES)}")
+        check("adapter", values["adapter"] in ADAPTERS, f"one of {list(ADAPTERS)}")
+        check("model_type", values["model_type"] in MODEL_TYPES, f"one of {list(MODEL_TYPES)}")
+        if problems:
+            raise BridgeError(f"{where}: {'; '.join(problems)}", category="invalid_argument")
+        return cls(**values)
+
+    def public(self) -> dict[str, Any]:
+        """The settings as data (there is no key in them to hide)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class LMHandle:
+    """A built LM with its settings; what a session (or the bridge default) runs under."""
+
+    config: LMConfig
+    lm: Any
+    adapter: Any
+    offline: bool
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        """``"offline DummyLM"`` or the model string; every answer carries it."""
+        from .offline import LABEL
+
+        return LABEL if self.offline else str(self.config.model)
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "lm": self.label,
+            "offline": self.offline,
+            "settings": self.config.public(),
+        }
+        if self.config.api_key_env:
+            described["api_key_set"] = bool(os.environ.get(self.config.api_key_env))
+        if self.reason:
+            described["note"] = self.reason
+        return described
+
+
+def _provider_key_variable(model: str) -> str | None:
+    provider, slash, _ = model.partition("/")
+    return f"{provider.upper()}_API_KEY" if slash else "OPENAI_API_KEY"
+
+
+def build(config: LMConfig, *, strict: bool = True) -> LMHandle:
+    """Build the LM a config describes.
+
+    ``strict`` (``configure_lm``): an ``api_key_env`` naming an unset variable is an
+    ``invalid_configuration`` error. Otherwise (``options.lm`` at start) the bridge falls
+    back to the offline LM and says why.
+    """
+    import dspy
+
+    from .offline import OfflineLM
+
+    adapter = dspy.JSONAdapter() if config.adapter == "json" else dspy.ChatAdapter()
+
+    def offline(reason: str) -> LMHandle:
+        return LMHandle(config, OfflineLM(), adapter, offline=True, reason=reason)
+
+    if config.offline:
+        return offline("offline was requested")
+    if not config.model:
+        return offline("no model is configured")
+    key = None
+    if config.api_key_env:
+        key = os.environ.get(config.api_key_env) or None
+        if key is None:
+            message = (
+                f"environment variable {config.api_key_env} (api_key_env) is not set in the "
+                "worker's environment; add it to the bridge's env.pass"
+            )
+            if strict:
+                raise BridgeError(message, category="invalid_configuration")
+            if not config.api_base:
+                return offline(message)
+        REDACTOR.add(key)
+        key_available = key is not None
+    else:
+        variable = _provider_key_variable(config.model)
+        key_available = bool(variable and os.environ.get(variable))
+    if not key_available and not config.api_base:
+        return offline("no API key and no api_base are configured")
+    kwargs: dict[str, Any] = {
+        "temperature": config.temperature,
+        "max_tokens": config.max_tokens,
+        "cache": config.cache,
+        "num_retries": config.num_retries,
+        "engine": config.engine,
+        "model_type": config.model_type,
+    }
+    if config.api_base:
+        kwargs["api_base"] = config.api_base
+    if key is not None:
+        kwargs["api_key"] = key
+    if config.timeout_s is not None:
+        kwargs["timeout"] = config.timeout_s
+    try:
+        lm = dspy.LM(config.model, **kwargs)
+    except (ValueError, TypeError, dspy.LMError) as exc:
+        raise BridgeError(
+            f"cannot build LM {config.model!r}: {REDACTOR.redact(str(exc))}",
+            category="invalid_configuration",
+        ) from None
+    if config.engine == "litellm":
+        warm_up_litellm()
+    return LMHandle(config, lm, adapter, offline=False)
+
+
+def warm_up_litellm() -> None:
+    """Import LiteLLM now (seconds on a cold start) rather than inside the first call."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from dspy.clients._litellm import get_litellm
+
+    get_litellm(feature="dspy.LM")
+
+
+# ------------------------------------------------------------------- history and usage
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """A JSON-able, redacted copy of a history value."""
+    if depth > 12:
+        return str(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return REDACTOR.redact(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v, depth + 1) for v in value]
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return _plain(dump(), depth + 1)
+        except Exception:  # noqa: BLE001 - a best-effort rendering
+            pass
+    return REDACTOR.redact(str(value))
+
+
+def history_entry(raw: dict[str, Any]) -> dict[str, Any]:
+    """One of DSPy's history entries as data: model, messages, outputs, usage (redacted)."""
+    kwargs = {
+        k: v
+        for k, v in (raw.get("kwargs") or {}).items()
+        if not k.startswith("api_") and k not in ("headers", "extra_headers")
+    }
+    entry = {
+        "timestamp": raw.get("timestamp"),
+        "model": raw.get("model"),
+        "response_model": raw.get("response_model"),
+        "messages": raw.get("messages")
+        or ([{"role": "user", "content": raw["prompt"]}] if raw.get("prompt") else []),
+        "outputs": raw.get("outputs"),
+        "usage": raw.get("usage") or {},
+        "cost": raw.get("cost"),
+        "kwargs": kwargs,
+    }
+    return _plain(entry)
+
+
+def drain_global_history() -> list[dict[str, Any]]:
+    """Take (and clear) the entries DSPy recorded since the last drain.
+
+    The worker serves one request at a time, so every entry belongs to the current
+    request; per-LM and per-module histories are switched off (``max_history_size=0``)
+    so that nothing else grows without bound.
+    """
+    from dspy.clients import base_lm
+
+    entries = list(base_lm.GLOBAL_HISTORY)
+    base_lm.GLOBAL_HISTORY.clear()
+    return entries
+
+
+@dataclass
+class RunStats:
+    """What the LM calls under :func:`running` cost."""
+
+    lm_calls: int = 0
+    usage: dict[str, Any] = field(default_factory=dict)
+    elapsed_ms: int = 0
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "lm_calls": self.lm_calls,
+            "usage": _plain(self.usage),
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+
+def _add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
+    for key, value in usage.items():
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int | float):
+            total[key] = total.get(key, 0) + value
+        elif isinstance(value, dict):
+            _add_usage(total.setdefault(key, {}), value)
+
+
+def total_usage(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Token usage summed per model over DSPy history entries (cache hits add nothing)."""
+    totals: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        usage = _plain(entry.get("usage") or {})
+        if isinstance(usage, dict) and usage:
+            _add_usage(totals.setdefault(str(entry.get("model")), {}), usage)
+    return totals
+
+
+@contextmanager
+def running(handle: LMHandle, history: deque[dict[str, Any]] | None) -> Iterator[RunStats]:
+    """Run DSPy code under ``handle``'s LM; fill the stats and the session's history.
+
+    LM calls and usage are counted from DSPy's history entries, which also cover the
+    threads of ``batch``/``Evaluate`` (DSPy's usage tracker copies itself per thread).
+    """
+    import dspy
+
+    stats = RunStats()
+    drain_global_history()  # anything left by a previous failure is not this call's
+    started = time.monotonic()
+    try:
+        with dspy.context(lm=handle.lm, adapter=handle.adapter, max_history_size=0):
+            yield stats
+    finally:
+        stats.elapsed_ms = int((time.monotonic() - started) * 1000)
+        entries = drain_global_history()
+        stats.lm_calls = len(entries)
+        stats.usage = total_usage(entries)
+        if history is not None:
+            history.extend(history_entry(entry) for entry in entries)
