@@ -1,0 +1,101 @@
+#include "options_validation.hpp"
+
+#include <algorithm>
+
+#include "json_checks.hpp"
+#include "lm_settings.hpp"
+
+namespace mlbridge::dspy_plugin {
+namespace {
+
+std::string listed(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
+// DSPyBridge._option_int.
+void check_int_option(const json& options, const char* key, long low, long high,
+                      std::vector<std::string>& problems) {
+  const auto found = options.find(key);
+  if (found == options.end()) return;
+  if (!is_int(*found) || as_double(*found) < low || as_double(*found) > high) {
+    problems.push_back(std::string("options.") + key + " must be an integer from " +
+                       std::to_string(low) + " to " + std::to_string(high) + " (got " +
+                       shown(*found) + ")");
+  }
+}
+
+void check_cache(const json& cache, std::vector<std::string>& problems) {
+  if (cache.is_null()) return;
+  if (!cache.is_object()) {
+    problems.push_back("options.cache must be a map {dir, disk, memory} (got " + shown(cache) +
+                       "); to turn DSPy's cache off write cache: {disk: false, memory: false}");
+    return;
+  }
+  for (const auto& item : cache.items()) {
+    const std::string& key = item.key();
+    if (key == "dir") {
+      if (!item.value().is_null() && !item.value().is_string()) {
+        problems.push_back("options.cache.dir must be a directory path (got " +
+                           shown(item.value()) + ")");
+      }
+    } else if (key == "disk" || key == "memory") {
+      if (!item.value().is_boolean()) {
+        problems.push_back("options.cache." + key + " must be true or false (got " +
+                           shown(item.value()) + ")");
+      }
+    } else {
+      problems.push_back("options.cache." + key +
+                         " is not a cache setting (known: dir, disk, memory)");
+    }
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& option_names() {
+  static const std::vector<std::string> names = {"cache", "lm", "lookup", "max_history",
+                                                 "num_threads"};
+  return names;
+}
+
+std::vector<std::string> check_bridge_config(const json& bridge) {
+  if (!bridge.is_object()) return {"the bridge config must be a map"};
+  const auto found = bridge.find("options");
+  if (found == bridge.end() || found->is_null()) return {};
+  const json& options = *found;
+  if (!options.is_object()) return {"options must be a map (got " + shown(options) + ")"};
+
+  std::vector<std::string> problems;
+  const auto& known = option_names();
+  for (const auto& item : options.items()) {
+    if (std::find(known.begin(), known.end(), item.key()) == known.end()) {
+      problems.push_back("options." + item.key() +
+                         " is not an option of the DSPy bridge (known: " + listed(known) +
+                         "; LM settings such as model and temperature go under " + "options.lm)");
+    }
+  }
+  check_int_option(options, "num_threads", 1, 64, problems);
+  check_int_option(options, "max_history", 1, 10000, problems);
+  if (const auto cache = options.find("cache"); cache != options.end()) {
+    check_cache(*cache, problems);
+  }
+  if (const auto lookup = options.find("lookup");
+      lookup != options.end() && !lookup->is_null() && !lookup->is_object()) {
+    problems.push_back("options.lookup must be a map of key to text for the lookup tool (got " +
+                       shown(*lookup) + ")");
+  }
+  if (const auto lm = options.find("lm"); lm != options.end()) {
+    auto lm_problems = check_lm_settings(*lm, "options.lm");
+    if (lm_problems.empty()) {
+      const auto env = bridge.find("env");
+      lm_problems =
+          check_key_reaches_workers(*lm, env == bridge.end() ? json() : *env, "options.lm");
+    }
+    problems.insert(problems.end(), lm_problems.begin(), lm_problems.end());
+  }
+  return problems;
+}
+
+}  // namespace mlbridge::dspy_plugin
