@@ -2,8 +2,10 @@
 
 #include <iostream>
 #include <memory>
+#include <vector>
 
 #include "mlbridge/config/python_locator.hpp"
+#include "mlbridge/host.hpp"
 #include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/runtime/event_loop.hpp"
 #include "mlbridge/worker/worker_client.hpp"
@@ -12,22 +14,32 @@ namespace mlbridge::cli {
 namespace {
 
 struct CallArgs {
+  std::vector<std::string> names;  // [BRIDGE] COMMAND
+  std::string config = "config/mlbridge.yaml";
   std::string script;
-  std::string command;
   std::string args_json = "{}";
   std::string session;
-  int timeout_ms = 30000;
+  int timeout_ms = 0;
   std::string codec = "json";
   std::string python;
 };
 
-int run_call(const CallArgs& args) {
-  auto parsed = protocol::json::parse(args.args_json, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
-    std::cerr << "error: invalid_argument: --args must be a JSON object, got: " << args.args_json
-              << "\n";
-    return 2;
+void print_chunk(const json& chunk) {
+  std::cout << protocol::to_plain_json(chunk).dump() << "\n" << std::flush;
+}
+
+int print_result(const Result<json>& result) {
+  if (!result) {
+    std::cerr << "error: " << result.error().describe() << "\n";
+    if (!result.error().traceback.empty()) std::cerr << result.error().traceback;
+    return 1;
   }
+  std::cout << protocol::to_plain_json(*result).dump(2) << "\n";
+  return 0;
+}
+
+// --script mode: one worker of a script, no configuration, no plugin.
+int run_script(const CallArgs& args, const std::string& command, json call_args) {
   auto codec = protocol::parse_codec(args.codec);
   if (!codec) {
     std::cerr << "error: invalid_argument: --codec must be json or msgpack\n";
@@ -48,37 +60,83 @@ int run_call(const CallArgs& args) {
     return 1;
   }
   worker::CallOptions options;
-  options.timeout = std::chrono::milliseconds(args.timeout_ms);
+  options.timeout = std::chrono::milliseconds(args.timeout_ms > 0 ? args.timeout_ms : 30000);
   if (!args.session.empty()) options.session_id = args.session;
-  options.on_chunk = [](protocol::json chunk) {
-    std::cout << protocol::to_plain_json(chunk).dump() << "\n" << std::flush;
-  };
-  auto result = (*client)->call(args.command, std::move(parsed), options);
-  if (!result) {
-    std::cerr << "error: " << result.error().describe() << "\n";
-    if (!result.error().traceback.empty()) std::cerr << result.error().traceback;
+  options.on_chunk = print_chunk;
+  return print_result((*client)->call(command, std::move(call_args), options));
+}
+
+// Deployment mode: the bridge as configured (plugin, pool, environment check, error rules).
+int run_bridge(const CallArgs& args, const std::string& bridge, const std::string& command,
+               json call_args) {
+  auto host = Host::from_file(args.config);
+  if (!host) {
+    std::cerr << "error: " << host.error().describe() << "\n";
+    return 2;
+  }
+  const std::string name = bridge.empty() ? (*host)->config().default_bridge : bridge;
+  if (name.empty()) {
+    std::cerr << "error: invalid_argument: name a bridge (mlbridge call BRIDGE COMMAND); "
+              << args.config << " has no host.default_bridge\n";
+    return 2;
+  }
+  if (auto started = (*host)->start({name}); !started) {
+    std::cerr << "error: " << started.error().describe() << "\n";
     return 1;
   }
-  std::cout << protocol::to_plain_json(*result).dump(2) << "\n";
-  return 0;
+  ExecuteOptions options;
+  if (!args.session.empty()) options.session = args.session;
+  if (args.timeout_ms > 0) options.timeout = std::chrono::milliseconds(args.timeout_ms);
+  options.on_chunk = print_chunk;
+  const int status = print_result((*host)->execute(name, command, std::move(call_args), options));
+  (*host)->shutdown();
+  return status;
+}
+
+int run_call(const CallArgs& args) {
+  auto parsed = json::parse(args.args_json, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    std::cerr << "error: invalid_argument: --args must be a JSON object, got: " << args.args_json
+              << "\n";
+    return 2;
+  }
+  if (!args.script.empty()) {
+    if (args.names.size() != 1) {
+      std::cerr << "error: invalid_argument: with --script, give only the command: "
+                   "mlbridge call --script FILE COMMAND\n";
+      return 2;
+    }
+    return run_script(args, args.names[0], std::move(parsed));
+  }
+  const bool named = args.names.size() == 2;
+  return run_bridge(args, named ? args.names[0] : "", args.names.back(), std::move(parsed));
 }
 
 }  // namespace
 
 void add_call_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<CallArgs>();
-  auto* call =
-      app.add_subcommand("call", "Run one command on a bridge worker and print the result");
-  call->add_option("--script", args->script, "BaseBridge script to run")
+  auto* call = app.add_subcommand(
+      "call",
+      "Run one command on a bridge and print the result as JSON (stream chunks first, one per "
+      "line). Errors go to stderr as 'error: <category>: <message>' with exit code 1.");
+  call->add_option("names", args->names,
+                   "BRIDGE COMMAND (the bridge from --config; omitted: host.default_bridge), or "
+                   "only COMMAND with --script")
       ->required()
+      ->expected(1, 2);
+  call->add_option("--config", args->config, "Deployment YAML")->capture_default_str();
+  call->add_option("--script", args->script,
+                   "Run this BaseBridge script in one worker instead of a configured bridge")
       ->check(CLI::ExistingFile);
-  call->add_option("command", args->command, "Command name, e.g. echo or common:ping")->required();
   call->add_option("--args", args->args_json, "Arguments as a JSON object");
   call->add_option("--session", args->session, "Session id");
-  call->add_option("--timeout", args->timeout_ms, "Deadline in milliseconds")
+  call->add_option("--timeout-ms,--timeout", args->timeout_ms,
+                   "Deadline in milliseconds (default: the bridge's timeouts.request_ms)")
       ->check(CLI::PositiveNumber);
-  call->add_option("--codec", args->codec, "Wire codec: json or msgpack");
-  call->add_option("--python", args->python, "Python interpreter (default: .venv/bin/python)");
+  call->add_option("--codec", args->codec, "Wire codec with --script: json or msgpack");
+  call->add_option("--python", args->python,
+                   "Python interpreter with --script (default: .venv/bin/python)");
   call->callback([args, &exit_code] { exit_code = run_call(*args); });
 }
 

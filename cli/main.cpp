@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 
 #include "call_command.hpp"
+#include "check_command.hpp"
+#include "plugins_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"mlbridge: run Python ML frameworks in supervised worker pools"};
@@ -14,6 +16,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
   int exit_code = 0;
   mlbridge::cli::add_call_command(app, exit_code);
+  mlbridge::cli::add_check_command(app, exit_code);
+  mlbridge::cli::add_plugins_command(app, exit_code);
   app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(log_level)); });
   spdlog::set_default_logger(spdlog::stderr_color_mt("mlbridge"));
   CLI11_PARSE(app, argc, argv);

@@ -1,0 +1,119 @@
+#pragma once
+
+/// @file
+/// `mlbridge::Host`: the C++ API. A host runs the bridges of one deployment (YAML file or config
+/// object), each with its own pool of Python workers, and lets applications call them
+/// synchronously or asynchronously, use sessions and resources, and add or remove bridges while
+/// it runs.
+///
+/// Threading: every member function is thread-safe and may be called from any thread except the
+/// host's own event-loop thread (where handlers and stream chunks run). Ownership: the Host owns
+/// its event loop, bridges and workers; destroying it shuts everything down and reaps every
+/// worker.
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mlbridge/config/host_config.hpp"
+#include "mlbridge/errors/result.hpp"
+#include "mlbridge/protocol/codec.hpp"
+
+namespace mlbridge {
+
+using json = protocol::json;
+
+namespace registry {
+class Registry;
+}
+namespace runtime {
+class EventLoop;
+}
+
+/// Per-call options.
+struct ExecuteOptions {
+  std::optional<std::string> session;  ///< Session id: the call runs on its worker.
+  std::optional<std::chrono::milliseconds>
+      timeout;                         ///< Deadline; the bridge's request_ms if empty.
+  std::function<void(json)> on_chunk;  ///< Streaming chunks, on the loop thread.
+};
+
+class Host {
+ public:
+  /// Loads and validates a YAML deployment (nothing starts yet).
+  static Result<std::unique_ptr<Host>> from_file(const std::string& path);
+  /// Uses an already parsed configuration.
+  static std::unique_ptr<Host> from_config(config::HostConfig config);
+  ~Host();
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  /// Registers and starts the configured bridges (all, or only those named), in parallel. A
+  /// bridge whose workers cannot start stays listed as failed (its calls fail fast with the
+  /// cause); a bad plugin, config or environment is an error naming the bridge.
+  Status start(const std::vector<std::string>& only = {});
+
+  /// Runs a command on a bridge ("" = host.default_bridge) and waits for the result.
+  Result<json> execute(const std::string& bridge, const std::string& command,
+                       json args = json::object(), ExecuteOptions options = {});
+  /// The same; the future completes with the result or the error.
+  std::future<Result<json>> execute_async(const std::string& bridge, const std::string& command,
+                                          json args = json::object(), ExecuteOptions options = {});
+  /// The same; `on_done` runs once on the loop thread.
+  void execute_async(const std::string& bridge, const std::string& command, json args,
+                     ExecuteOptions options, std::function<void(Result<json>)> on_done);
+
+  /// Resources through the bridge adapter's mapping (e.g. kind "program": create_program, ...).
+  Result<json> create_resource(const std::string& bridge, const std::string& kind, json args,
+                               ExecuteOptions options = {});
+  Result<json> execute_resource(const std::string& bridge, const std::string& kind, json args,
+                                ExecuteOptions options = {});
+  Result<json> list_resources(const std::string& bridge, const std::string& kind,
+                              ExecuteOptions options = {});
+  Result<json> delete_resource(const std::string& bridge, const std::string& kind, json args,
+                               ExecuteOptions options = {});
+
+  /// Sessions span bridges: a session id used with several bridges has a home worker in each.
+  /// create_session makes an id when none is given.
+  Result<std::string> create_session(std::optional<std::string> id = std::nullopt);
+  Status end_session(const std::string& id);
+  std::vector<std::string> list_sessions();
+
+  /// Adds a bridge while the host runs (config: a JSON object with the YAML keys).
+  Status register_bridge(const std::string& name, const json& config);
+  /// Removes a bridge after its calls in flight finished or failed.
+  Status unregister_bridge(const std::string& name);
+  /// Each bridge's description (name, plugin, framework, state, workers, counts).
+  json bridges();
+  Result<json> bridge(const std::string& name);
+
+  /// Per-bridge statistics: calls, errors by category, queue, workers, latency quantiles.
+  json stats();
+  /// {"live": true, "ready": every bridge has a ready worker, "bridges": {name: state}}.
+  json health();
+
+  /// Drains every bridge and stops every worker. Idempotent; also done by the destructor.
+  void shutdown();
+
+  const config::HostConfig& config() const { return config_; }
+  /// The registry, for the server and advanced users.
+  registry::Registry& registry() { return *registry_; }
+
+ private:
+  explicit Host(config::HostConfig config);
+  Result<json> run_resource(const std::string& bridge, const std::string& verb,
+                            const std::string& kind, json args, ExecuteOptions options);
+
+  config::HostConfig config_;
+  std::unique_ptr<runtime::EventLoop> loop_;
+  std::unique_ptr<registry::Registry> registry_;
+  std::mutex sessions_mutex_;
+  std::vector<std::string> sessions_;
+  bool shut_down_ = false;
+};
+
+}  // namespace mlbridge

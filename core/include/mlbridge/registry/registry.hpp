@@ -1,0 +1,80 @@
+#pragma once
+
+/// @file
+/// The bridges of one host by name: registered from YAML at start or at runtime, each validated
+/// in full (plugin, config, environment) before it takes calls, each with its own pool.
+///
+/// Threading: every member function is thread-safe. register/unregister block while they check
+/// the environment, start or drain a pool; lookups never wait for them.
+
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "mlbridge/config/environment_check.hpp"
+#include "mlbridge/config/host_config.hpp"
+#include "mlbridge/plugin/plugin_loader.hpp"
+#include "mlbridge/registry/bridge.hpp"
+#include "mlbridge/runtime/event_loop.hpp"
+
+namespace mlbridge::registry {
+
+/// A bridge checked and completed (adapter loaded, defaults merged, validated), not yet started.
+struct PreparedBridge {
+  config::BridgeConfig config;
+  pool::PoolConfig pool;
+  plugin::AdapterPtr adapter;
+  /// What the environment check needs for this bridge.
+  config::EnvironmentRequirements requirements() const;
+};
+
+class Registry {
+ public:
+  Registry(runtime::EventLoop& loop, config::HostConfig host);
+
+  /// Validates and starts a bridge, then makes it callable. Fails with invalid_argument for a
+  /// duplicate name, invalid_configuration for a bad plugin, config or environment (naming the
+  /// bridge, key or package), or bridge_unavailable when its workers cannot start; on failure
+  /// nothing is registered and every other bridge is untouched.
+  Status register_bridge(const config::BridgeConfig& bridge);
+  /// The same from a JSON object with the YAML keys (runtime registration).
+  Status register_bridge(const std::string& name, const json& bridge);
+
+  /// Registers the bridges of the host config (all of them when `only` is empty), starting them
+  /// in parallel. A bridge whose workers fail to start stays listed in state `failed` (its calls
+  /// fail fast with the cause); any other error (bad plugin, config or environment, a name in
+  /// `only` that is not configured) is returned, the first one found.
+  Status register_all(const std::vector<std::string>& only = {});
+
+  /// Removes a bridge: no new calls reach it; calls in flight finish or fail cleanly; its workers
+  /// stop. not_found for an unknown name.
+  Status unregister_bridge(const std::string& name);
+
+  /// The bridge, or not_found listing the registered names. An empty name means the default.
+  Result<BridgePtr> get(const std::string& name) const;
+  std::vector<BridgePtr> list() const;
+  const config::HostConfig& host_config() const { return host_; }
+  plugin::PluginLoader& plugins() { return loader_; }
+
+  /// Loads the bridge's adapter, merges its defaults, validates everything and builds the pool
+  /// settings, without checking the environment or starting anything (`mlbridge check` uses it).
+  Result<PreparedBridge> prepare(const config::BridgeConfig& bridge);
+
+  /// Drains every bridge. Blocking.
+  void shutdown();
+
+ private:
+  Result<BridgePtr> build(const config::BridgeConfig& bridge);
+  Status add(const config::BridgeConfig& bridge, bool keep_if_start_fails);
+
+  runtime::EventLoop& loop_;
+  const config::HostConfig host_;
+  plugin::PluginLoader loader_;
+  mutable std::shared_mutex mutex_;
+  std::map<std::string, BridgePtr> bridges_;
+  std::map<std::string, bool> reserved_;  // names being registered right now
+};
+
+}  // namespace mlbridge::registry

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# End-to-end checks of the mlbridge CLI. Usage: cli_test.sh MLBRIDGE_BINARY SOURCE_DIR
+# Each check runs a command and tests its exit code and output; the first failure stops the test.
+set -uo pipefail
+MLBRIDGE=$1
+ROOT=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+cd "$ROOT"
+
+failures=0
+# expect NAME WANTED_EXIT PATTERN -- COMMAND...: runs COMMAND, checks its exit code and that its
+# stdout+stderr match the extended regex PATTERN.
+expect() {
+  local name=$1 wanted=$2 pattern=$3
+  shift 4
+  local output status
+  output=$("$@" 2>&1)
+  status=$?
+  if [[ $status -ne $wanted ]] || ! grep -Eq -- "$pattern" <<<"$output"; then
+    echo "FAIL $name: exit $status (wanted $wanted), output did not match /$pattern/:"
+    echo "$output" | sed 's/^/    /'
+    failures=$((failures + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+
+expect "check reports every bridge of the shipped config" 0 "bridge echo .*" -- \
+  "$MLBRIDGE" check --config config/mlbridge.yaml
+expect "call runs a command on a configured bridge" 0 '"x": 1' -- \
+  "$MLBRIDGE" call echo echo --config config/mlbridge.yaml --args '{"x": 1}'
+expect "call uses host.default_bridge when no bridge is named" 0 '"y": 2' -- \
+  "$MLBRIDGE" call echo --config config/mlbridge.yaml --args '{"y": 2}'
+expect "stream chunks are printed one per line before the result" 0 '"index": ?2' -- \
+  "$MLBRIDGE" call echo stream --config config/mlbridge.yaml --args '{"count": 3}'
+expect "a Python error is translated and exits 1" 1 "error: not_found: .*KeyError" -- \
+  "$MLBRIDGE" call echo fail --config config/mlbridge.yaml \
+  --args '{"type": "KeyError", "message": "k"}'
+expect "an unknown bridge names the configured ones" 1 "no bridge named 'nope'.*configured: echo" -- \
+  "$MLBRIDGE" call nope ping --config config/mlbridge.yaml
+expect "--args must be a JSON object" 2 "--args must be a JSON object" -- \
+  "$MLBRIDGE" call echo echo --config config/mlbridge.yaml --args '[1]'
+expect "--script runs a script without a config" 0 '"z": 3' -- \
+  "$MLBRIDGE" call --script python_bridges/examples/echo_bridge.py echo --args '{"z": 3}'
+
+printf 'bridges:\n  echo:\n    script: python_bridges/examples/echo_bridge.py\n    pool: {size: -1}\n' \
+  >"$TMP/negative.yaml"
+expect "check names file, line and key of a bad value" 1 "negative.yaml:4:[0-9]+: bridges.echo.pool.size" -- \
+  "$MLBRIDGE" check --config "$TMP/negative.yaml"
+printf 'bridges:\n  echo: {script: [unclosed\n' >"$TMP/syntax.yaml"
+expect "a YAML syntax error names the file and line" 2 "syntax.yaml:[0-9]+:[0-9]+" -- \
+  "$MLBRIDGE" call echo ping --config "$TMP/syntax.yaml"
+printf 'bridges:\n  echo:\n    script: python_bridges/examples/echo_bridge.py\n    required_packages: [no_such_package_xyz]\n    required_env: [MLBRIDGE_TEST_UNSET_VAR]\n' \
+  >"$TMP/environment.yaml"
+expect "check reports a missing package" 1 "FAIL.*no_such_package_xyz" -- \
+  "$MLBRIDGE" check --config "$TMP/environment.yaml"
+expect "check reports a missing variable" 1 "FAIL.*MLBRIDGE_TEST_UNSET_VAR" -- \
+  "$MLBRIDGE" check --config "$TMP/environment.yaml"
+expect "call refuses a bridge that fails its environment check" 1 \
+  "invalid_configuration: .*environment check.*no_such_package_xyz" -- \
+  "$MLBRIDGE" call echo ping --config "$TMP/environment.yaml"
+expect "a missing config file is named" 2 "not found" -- \
+  "$MLBRIDGE" call echo ping --config "$TMP/absent.yaml"
+expect "plugins lists nothing in an empty directory" 0 "no plugins" -- \
+  "$MLBRIDGE" plugins --plugin-dir "$TMP"
+echo "not a library" >"$TMP/libmlbridge_fake.so"
+expect "plugins reports a file that is not a plugin" 1 "FAIL.*libmlbridge_fake.so" -- \
+  "$MLBRIDGE" plugins --plugin-dir "$TMP"
+
+if [[ $failures -ne 0 ]]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all CLI checks passed"

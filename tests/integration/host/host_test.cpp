@@ -1,0 +1,170 @@
+// The Host API end to end: YAML deployments, several isolated bridges, error translation,
+// sessions, resources and runtime registration.
+
+#include <thread>
+
+#include "host_fixture.hpp"
+
+namespace mlbridge::testing {
+namespace {
+
+TEST_F(HostTest, RunsCommandsOnNamedAndDefaultBridges) {
+  auto& host = start(host_section("  default_bridge: first\n") + "bridges:\n" +
+                     echo_bridge_yaml("first") + echo_bridge_yaml("second"));
+  auto a = host.execute("first", "echo", {{"x", 1}});
+  ASSERT_TRUE(a.ok()) << a.error().describe();
+  EXPECT_EQ((*a)["x"], 1);
+  auto b = host.execute("", "ping");
+  ASSERT_TRUE(b.ok()) << b.error().describe();
+  auto unknown = host.execute("nope", "ping");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().category, ErrorCategory::kNotFound);
+  EXPECT_TRUE(has(unknown.error().message, "first, second")) << unknown.error().message;
+  auto async = host.execute_async("second", "echo", {{"y", 2}}).get();
+  ASSERT_TRUE(async.ok());
+  EXPECT_EQ((*async)["y"], 2);
+}
+
+TEST_F(HostTest, TranslatesPythonErrorsWithDefaultsAndYamlOverrides) {
+  auto& host =
+      start(host_section() + "bridges:\n" + echo_bridge_yaml("plain") +
+            echo_bridge_yaml("tuned", "    errors: [{type: ValueError, category: rate_limit}]\n"));
+  auto plain = host.execute("plain", "fail", {{"type", "ValueError"}, {"message", "bad"}});
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.error().category, ErrorCategory::kInvalidArgument);
+  EXPECT_EQ(plain.error().python_type, "ValueError");
+  EXPECT_TRUE(has(plain.error().traceback, "Traceback"));
+  auto tuned = host.execute("tuned", "fail", {{"type", "ValueError"}, {"message", "bad"}});
+  ASSERT_FALSE(tuned.ok());
+  EXPECT_EQ(tuned.error().category, ErrorCategory::kRateLimit);
+  EXPECT_TRUE(tuned.error().retryable);
+  auto missing = host.execute("plain", "fail", {{"type", "KeyError"}, {"message", "k"}});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().category, ErrorCategory::kNotFound);
+}
+
+TEST_F(HostTest, OneBridgesCrashLoopLeavesTheOthersServing) {
+  auto& host = start(host_section() + "bridges:\n" + echo_bridge_yaml("good") +
+                     "  broken:\n    script: tests/support/workers/import_error_bridge.py\n"
+                     "    pool: {size: 1}\n    restart: {max_restarts: 1, window_s: 60}\n");
+  auto health = host.health();
+  EXPECT_FALSE(health["ready"].get<bool>());
+  EXPECT_EQ(health["bridges"]["broken"], "failed");
+  EXPECT_EQ(health["bridges"]["good"], "running");
+  auto refused = host.execute("broken", "ping");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().category, ErrorCategory::kBridgeUnavailable);
+  EXPECT_TRUE(has(refused.error().message, "definitely_not_an_installed_module"))
+      << refused.error().message;
+  EXPECT_TRUE(host.execute("good", "ping").ok());
+}
+
+TEST_F(HostTest, NamesAMissingScript) {
+  const Error error =
+      start_error(host_section() + "bridges:\n  ghost:\n    script: nowhere/ghost_bridge.py\n");
+  EXPECT_EQ(error.category, ErrorCategory::kInvalidConfiguration);
+  EXPECT_TRUE(has(error.message, "ghost")) << error.message;
+  EXPECT_TRUE(has(error.message, "nowhere/ghost_bridge.py")) << error.message;
+}
+
+TEST_F(HostTest, NamesAMissingPackage) {
+  const Error error =
+      start_error(host_section() + "bridges:\n" +
+                  echo_bridge_yaml("needy", "    required_packages: [surely_absent_pkg]\n"));
+  EXPECT_EQ(error.category, ErrorCategory::kInvalidConfiguration);
+  EXPECT_TRUE(has(error.message, "surely_absent_pkg")) << error.message;
+  EXPECT_TRUE(has(error.message, "needy")) << error.message;
+}
+
+TEST_F(HostTest, NamesAMissingRequiredVariable) {
+  ::unsetenv("MLBRIDGE_TEST_MISSING_KEY");
+  const Error error =
+      start_error(host_section() + "bridges:\n" +
+                  echo_bridge_yaml("keyed", "    required_env: [MLBRIDGE_TEST_MISSING_KEY]\n"));
+  EXPECT_TRUE(has(error.message, "MLBRIDGE_TEST_MISSING_KEY")) << error.message;
+}
+
+TEST_F(HostTest, RegistersAndUnregistersBridgesAtRuntime) {
+  auto& host = start(host_section() + "bridges:\n" + echo_bridge_yaml("base"));
+  const json config = {{"script", "python_bridges/examples/echo_bridge.py"},
+                       {"pool", {{"size", 1}}},
+                       {"codec", "msgpack"}};
+  auto registered = host.register_bridge("extra", config);
+  ASSERT_TRUE(registered.ok()) << registered.error().describe();
+  EXPECT_TRUE(host.execute("extra", "ping").ok());
+
+  auto twice = host.register_bridge("extra", config);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().category, ErrorCategory::kInvalidArgument);
+  EXPECT_TRUE(has(twice.error().message, "already registered")) << twice.error().message;
+
+  auto bad = host.register_bridge(
+      "bad", {{"script", "python_bridges/examples/echo_bridge.py"}, {"pool", {{"size", -1}}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().category, ErrorCategory::kInvalidConfiguration);
+  EXPECT_TRUE(has(bad.error().message, "pool.size")) << bad.error().message;
+  EXPECT_TRUE(host.execute("base", "ping").ok())
+      << "a bad registration must not disturb the others";
+
+  // Unregister with calls in flight: each finishes or fails cleanly, none is lost.
+  std::vector<std::future<Result<json>>> in_flight;
+  for (int i = 0; i < 3; ++i) {
+    in_flight.push_back(host.execute_async("extra", "sleep", {{"seconds", 0.2}}));
+  }
+  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(host.unregister_bridge("extra").ok());
+  for (auto& f : in_flight) {
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready) << "a call was lost";
+    auto r = f.get();
+    if (!r.ok()) {
+      EXPECT_TRUE(r.error().category == ErrorCategory::kCancelled ||
+                  r.error().category == ErrorCategory::kBridgeUnavailable)
+          << r.error().describe();
+    }
+  }
+  auto gone = host.execute("extra", "ping");
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().category, ErrorCategory::kNotFound);
+  EXPECT_EQ(host.unregister_bridge("extra").error().category, ErrorCategory::kNotFound);
+}
+
+TEST_F(HostTest, SessionsSpanCallsAndEnd) {
+  auto& host = start(host_section() + "bridges:\n" + echo_bridge_yaml("kv"));
+  auto id = host.create_session();
+  ASSERT_TRUE(id.ok());
+  ExecuteOptions in_session;
+  in_session.session = *id;
+  ASSERT_TRUE(host.execute("kv", "put", {{"key", "k"}, {"value", 7}}, in_session).ok());
+  auto got = host.execute("kv", "get", {{"key", "k"}}, in_session);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(has(got->dump(), "7"));
+  auto sessions = host.list_sessions();
+  EXPECT_NE(std::find(sessions.begin(), sessions.end(), *id), sessions.end());
+  ASSERT_TRUE(host.end_session(*id).ok());
+  EXPECT_EQ(host.end_session(*id).error().category, ErrorCategory::kNotFound);
+}
+
+TEST_F(HostTest, GenericBridgesHaveNoResourceMapping) {
+  auto& host = start(host_section() + "bridges:\n" + echo_bridge_yaml("plain"));
+  auto created = host.create_resource("plain", "program", json::object());
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().category, ErrorCategory::kNotFound);
+  EXPECT_TRUE(has(created.error().message, "plain")) << created.error().message;
+}
+
+TEST_F(HostTest, ReportsStatsAndBridges) {
+  auto& host = start(host_section() + "bridges:\n" + echo_bridge_yaml("counted"));
+  ASSERT_TRUE(host.execute("counted", "ping").ok());
+  ASSERT_FALSE(host.execute("counted", "fail", {{"type", "ValueError"}, {"message", "x"}}).ok());
+  const json stats = host.stats();
+  EXPECT_EQ(stats["counted"]["calls"], 2);
+  EXPECT_EQ(stats["counted"]["errors_by_category"]["invalid_argument"], 1);
+  const json bridges = host.bridges();
+  ASSERT_EQ(bridges.size(), 1u);
+  EXPECT_EQ(bridges[0]["name"], "counted");
+  EXPECT_EQ(bridges[0]["plugin"], "generic");
+  EXPECT_TRUE(host.health()["ready"].get<bool>());
+}
+
+}  // namespace
+}  // namespace mlbridge::testing
