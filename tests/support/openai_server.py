@@ -24,18 +24,32 @@ Endpoints:
   ``mock answer``; numbers, booleans, lists and literals get a value of their type. A ReAct
   prompt calls the ``calculator`` tool once for an arithmetic question, then ``finish``.
   ``"stream": true`` answers with Server-Sent Events, one token per chunk.
+  A request that offers ``tools`` gets tool calls, as an OpenAI model would: the tool that
+  ``tool_choice`` forces, with arguments of its schema's types; else ``calculator`` with
+  the arithmetic expression of the last user message, or a tool whose only argument is
+  ``query`` with that message; after a ``tool`` message, ``The answer is <result>.``.
 - ``POST /v1/embeddings``: hash-based vectors of dimension 32, the same text always giving
-  the same vector.
+  the same vector. A model whose name contains ``lexical`` gets bag-of-words vectors
+  instead (dimension 64), so that texts sharing words are close and retrieval is
+  meaningful.
 - ``POST /_script``: ``{"replies": [...]}`` (or a bare list) queued and used in order. A reply
   is a string (the message content as is), a map of output fields (formatted like the
-  default replies), or ``{"status": 429}`` (that error). ``POST /_reset`` empties the script
-  and the request log; ``GET /_requests`` returns the log.
+  default replies), ``{"status": 429}`` (that error), or ``{"tool_calls": [{"name": ...,
+  "arguments": {...}}], "content": ""}`` (an assistant message calling those tools).
+  ``POST /_reset`` empties the script and the request log; ``GET /_requests`` returns the
+  log.
 
 Failure modes, by model name or by header: model ``fail-429`` / ``fail-401`` / ``fail-500``
-(or header ``X-Mock-Fail: 429``) answers that HTTP error in OpenAI's error format; model
-``slow-<ms>`` (or header ``X-Mock-Delay-Ms``) sleeps that long, then answers. The 401 error
-echoes the bearer token it received, as a careless provider might, so that tests can check
-that a bridge never repeats a key it was sent.
+/ ``fail-400`` (or header ``X-Mock-Fail: 429``) answers that HTTP error in OpenAI's error
+format (400 is a ``context_length_exceeded`` error); model ``ctx-<n>`` answers that 400 when
+the prompt has more than ``n`` words; model ``slow-<ms>`` (or header ``X-Mock-Delay-Ms``)
+sleeps that long, then answers. The 401 error echoes the bearer token it received, as a
+careless provider might, so that tests can check that a bridge never repeats a key it was
+sent.
+
+Streams can be held: ``server.hold_streams(after=1)`` makes every stream stop after that
+many tokens until ``server.release_streams()`` (or 30 s), so that a test can see the first
+chunks arrive before the rest exist.
 """
 
 from __future__ import annotations
@@ -54,6 +68,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
 EMBEDDING_DIM = 32
+LEXICAL_DIM = 64
+STREAM_HOLD_S = 30.0
 DEFAULT_TEXT = "mock answer"
 DEFAULT_STREAM_DELAY_S = 0.02
 
@@ -62,6 +78,12 @@ _OUTPUT_FIELD = re.compile(r"^\d+\. `(\w+)` \((.*?)\):?")
 _ARITHMETIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*([-+*/x×])\s*(-?\d+(?:\.\d+)?)")
 
 _ERRORS = {
+    400: (
+        "invalid_request_error",
+        "context_length_exceeded",
+        "This model's maximum context length is 16 tokens. However, your messages resulted "
+        "in more tokens. Please reduce the length of the messages.",
+    ),
     401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided: {key}."),
     429: ("rate_limit_error", "rate_limit_exceeded", "Rate limit reached for requests."),
     500: ("server_error", None, "The server had an error while processing your request."),
@@ -278,6 +300,83 @@ def embedding(text: str) -> list[float]:
     return [round(v / norm, 6) for v in raw]
 
 
+def lexical_embedding(text: str) -> list[float]:
+    """A bag-of-words unit vector of dimension 64: texts that share words are close."""
+    vector = [0.0] * LEXICAL_DIM
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        if len(word) < 3:
+            continue
+        digest = hashlib.sha256(word.encode("utf-8")).digest()
+        vector[digest[0] % LEXICAL_DIM] += 1.0 if digest[1] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vector))
+    if not norm:
+        vector[0], norm = 1.0, 1.0
+    return [round(v / norm, 6) for v in vector]
+
+
+def _tool_name(tool: Any) -> str:
+    return str(((tool or {}).get("function") or {}).get("name") or "")
+
+
+def _tool_args(tool: dict[str, Any], question: str) -> dict[str, Any]:
+    """Arguments of the types a tool's JSON Schema asks for."""
+    parameters = (tool.get("function") or {}).get("parameters") or {}
+    fields = _json_schema_fields({"type": "json_schema", "json_schema": {"schema": parameters}})
+    return {name: _default_value(name, type_, {"question": question}) for name, type_ in fields}
+
+
+def tool_reply(body: dict[str, Any]) -> dict[str, Any] | str | None:
+    """Tool calls, or the final answer after a tool result, for a request that offers tools.
+
+    ``None`` when the request offers no tools or none applies (the usual answer follows).
+    """
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and _tool_name(t)]
+    choice = body.get("tool_choice")
+    if not tools or choice == "none":
+        return None
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    users = [_text(m.get("content")) for m in messages if m.get("role") == "user"]
+    question = users[-1] if users else ""
+    forced = None
+    if isinstance(choice, dict):
+        forced = next(
+            (t for t in tools if _tool_name(t) == (choice.get("function") or {}).get("name")),
+            None,
+        )
+    elif choice == "required" and len(tools) == 1:
+        forced = tools[0]
+    if forced is not None:
+        return {
+            "tool_calls": [{"name": _tool_name(forced), "arguments": _tool_args(forced, question)}]
+        }
+    if messages and messages[-1].get("role") == "tool":
+        return f"The answer is {_text(messages[-1].get('content'))}."
+    names = {_tool_name(t): t for t in tools}
+    match = _ARITHMETIC.search(question)
+    if match and "calculator" in names:
+        return {"tool_calls": [{"name": "calculator", "arguments": {"expression": match.group(0)}}]}
+    for tool in tools:
+        properties = ((tool.get("function") or {}).get("parameters") or {}).get("properties")
+        if isinstance(properties, dict) and list(properties) == ["query"]:
+            return {"tool_calls": [{"name": _tool_name(tool), "arguments": {"query": question}}]}
+    return None
+
+
+def _wire_tool_calls(calls: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"call_{uuid.uuid4().hex[:16]}",
+            "type": "function",
+            "function": {
+                "name": str(call.get("name")),
+                "arguments": json.dumps(call.get("arguments") or {}),
+            },
+        }
+        for call in calls
+        if isinstance(call, dict)
+    ]
+
+
 def _count_tokens(text: str) -> int:
     return len(text.split())
 
@@ -295,6 +394,8 @@ class MockServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.requests: list[dict[str, Any]] = []
         self.stream_delay_s = DEFAULT_STREAM_DELAY_S
+        self.stream_hold: threading.Event | None = None
+        self.stream_hold_after = 1
         self._script: deque[Any] = deque()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -316,6 +417,16 @@ class MockServer(ThreadingHTTPServer):
     def scripted_left(self) -> int:
         with self._lock:
             return len(self._script)
+
+    def hold_streams(self, after: int = 1) -> None:
+        """Make streams stop after ``after`` tokens until :meth:`release_streams`."""
+        self.stream_hold_after = after
+        self.stream_hold = threading.Event()
+
+    def release_streams(self) -> None:
+        hold, self.stream_hold = self.stream_hold, None
+        if hold is not None:
+            hold.set()
 
     def log(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -480,6 +591,15 @@ class _Handler(BaseHTTPRequestHandler):
         status, delay = self._failure_mode(model)
         if delay:
             time.sleep(delay)
+        limit = re.fullmatch(r"(?:.*/)?ctx-(\d+)", model)
+        if limit and status is None:
+            words = sum(
+                _count_tokens(_text(m.get("content")))
+                for m in body.get("messages") or []
+                if isinstance(m, dict)
+            )
+            if words > int(limit.group(1)):
+                status = 400
         if status is not None:
             self._send_error(status, model)
             return
@@ -487,6 +607,16 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(scripted, dict) and isinstance(scripted.get("status"), int):
             self._send_error(scripted["status"], model)
             return
+        tool_calls: list[dict[str, Any]] = []
+        if scripted is None:
+            scripted = tool_reply(body)
+        if (
+            isinstance(scripted, dict)
+            and isinstance(scripted.get("tool_calls"), list)
+            and all(isinstance(c, dict) and "name" in c for c in scripted["tool_calls"])
+        ):
+            tool_calls = _wire_tool_calls(scripted["tool_calls"])
+            scripted = str(scripted.get("content") or "")
         if isinstance(scripted, str):
             content = scripted
         elif isinstance(scripted, dict):
@@ -506,8 +636,11 @@ class _Handler(BaseHTTPRequestHandler):
         }
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if body.get("stream"):
-            self._stream(completion_id, model, content, usage, body)
+            self._stream(completion_id, model, content, usage, body, tool_calls)
             return
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if tool_calls:
+            message = {"role": "assistant", "content": content or None, "tool_calls": tool_calls}
         self._send_json(
             200,
             {
@@ -519,9 +652,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": content},
+                        "message": message,
                         "logprobs": None,
-                        "finish_reason": "stop",
+                        "finish_reason": "tool_calls" if tool_calls else "stop",
                     }
                 ],
                 "usage": usage,
@@ -529,7 +662,13 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _stream(
-        self, completion_id: str, model: str, content: str, usage: dict[str, int], body: dict
+        self,
+        completion_id: str,
+        model: str,
+        content: str,
+        usage: dict[str, int],
+        body: dict,
+        tool_calls: list[dict[str, Any]] | None = None,
     ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -552,12 +691,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
         tokens = re.findall(r"\s*\S+", content) or [content]
+        if tool_calls and not content:
+            tokens = []
+        hold = self.server.stream_hold
         try:
             event({"role": "assistant", "content": ""}, None)
-            for token in tokens:
+            for index, token in enumerate(tokens):
+                if hold is not None and index == self.server.stream_hold_after:
+                    hold.wait(STREAM_HOLD_S)
                 time.sleep(self.server.stream_delay_s)
                 event({"content": token}, None)
-            event({}, "stop")
+            for index, call in enumerate(tool_calls or []):
+                event({"tool_calls": [{"index": index, **call}]}, None)
+            event({}, "tool_calls" if tool_calls else "stop")
             if (body.get("stream_options") or {}).get("include_usage"):
                 chunk = {
                     "id": completion_id,
@@ -583,13 +729,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else [str(t) for t in inputs or []]
+        vector = lexical_embedding if "lexical" in model else embedding
         tokens = sum(_count_tokens(t) for t in texts)
         self._send_json(
             200,
             {
                 "object": "list",
                 "data": [
-                    {"object": "embedding", "index": i, "embedding": embedding(t)}
+                    {"object": "embedding", "index": i, "embedding": vector(t)}
                     for i, t in enumerate(texts)
                 ],
                 "model": model,

@@ -1,0 +1,603 @@
+"""The LangChain bridge: chains, conversations, retrievers and agents as session resources.
+
+Run it the way the host does::
+
+    python python_bridges/langchain_bridge.py --worker-id langchain-1 --codec json --protocol 1
+
+What LangServe gave its users (invoke, batch, stream, schemas) behind the host's pools and
+sessions. Everything a session creates lives in its resource store; ``cleanup_session`` (or
+the session's expiry in the host) drops it.
+
+Model
+    ``configure_model`` ``{model, base_url, api_key_env, temperature, max_tokens, timeout,
+    max_retries, stream_usage, offline, replies}`` or ``{"reset": true}`` → the model
+    description ``{scope, model, offline, provider, settings, api_key_set?, note?}``. With a
+    session: that session's model; without: this worker's default (``options.model`` at
+    start). ``get_model`` → the same description. With no key and no ``base_url`` the model
+    is LangChain's offline ``GenericFakeChatModel`` (``langchain_support.offline``), and
+    every answer says ``"model": "offline GenericFakeChatModel", "offline": true``.
+
+Chains (``langchain_support.chains``)
+    ``create_chain`` ``{chain_id?, type: "llm"|"rag", prompt, template_format?, output:
+    "str"|"json"|"structured", schema?, method?, retriever_id? (rag), k? (rag), model?,
+    replace?}`` → ``{chain_id, type, input_schema, output_schema, ...}``;
+    ``get_chain_info`` ``{chain_id}`` → schemas, spec, calls; ``list_chains`` → summaries;
+    ``delete_chain`` ``{chain_id}`` (any kind: chains, conversations, agents).
+
+Running (any chain id; per-call ``config``: ``{tags, metadata, run_name, max_concurrency,
+recursion_limit}``)
+    ``invoke`` ``{chain_id, input, config?}`` → ``{chain_id, type, output, model, offline,
+    llm_calls, usage, elapsed_ms, run: {id, name, tags, metadata}}`` plus ``sources`` (rag),
+    ``tool_calls`` and ``steps`` (agent), ``turns`` (conversation).
+    ``batch`` ``{chain_id, inputs: [...], max_concurrency?, config?}`` → ``{results: [{output,
+    ...} | {error: {type, message, category, retryable}}], succeeded, failed, ...}``.
+    ``stream`` ``{chain_id, input, config?}`` → chunks as they come: ``{"token": text}``,
+    ``{"partial": value}`` (json/structured output), ``{"sources": [...]}`` (rag),
+    ``{"tool_call": {...}}`` / ``{"tool_result": {...}}`` (agent); then the ``invoke`` result
+    with ``chunks``.
+
+Conversations
+    ``create_conversation`` ``{conversation_id?, system_prompt? | prompt? | chain_id?,
+    max_messages?, model?}``; ``chat`` ``{conversation_id, message, variables?, config?,
+    stream?}`` → ``{conversation_id, reply, turns, history_length, ...}``; ``get_history``
+    ``{conversation_id, limit?}`` → ``{messages: [{role, content}], count}``;
+    ``clear_history`` ``{conversation_id}`` → ``{cleared}``.
+
+Retrieval (``langchain_support.retrieval``)
+    ``create_retriever`` ``{retriever_id?, texts + metadatas? + ids? | documents, embeddings?,
+    k?, replace?}`` → ``{retriever_id, documents, embeddings, offline, ...}``; ``retrieve``
+    ``{retriever_id, query, k?}`` → ``{documents: [{id, text, metadata, score}]}``;
+    ``list_retrievers``; ``delete_retriever``. Embeddings: an OpenAI-compatible endpoint, or
+    offline the deterministic local embedding (named as such in every answer).
+
+Agents (``langchain_support.tools``)
+    ``create_agent`` ``{agent_id?, tools: ["calculator", {"name": "retriever", "retriever_id":
+    ...}], system_prompt?, max_iterations?, model?}`` → like ``create_chain``; run it with
+    ``invoke``/``batch``/``stream`` (``input``: a string, ``{"input": ...}`` or
+    ``{"messages": [...]}``). ``list_tools`` → the registry.
+
+Errors: the bridge raises ``BridgeError`` with explicit categories for what it detects
+itself (unknown id → ``not_found``, bad arguments → ``invalid_argument``); failures of the
+model keep the provider's type name, e.g. ``openai.RateLimitError``, with a category hint
+(``langchain_support.errors``). API keys are named by environment variable, never sent,
+and redacted from every answer, chunk, error and line of stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+# langchain_support lives beside this file (and mlbridge too, in a checkout without an install).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from langchain_support import chains as chain_support  # noqa: E402
+from langchain_support import models as model_support  # noqa: E402
+from langchain_support import retrieval  # noqa: E402
+from langchain_support.errors import error_info, raise_translated  # noqa: E402
+from langchain_support.secrets import REDACTOR, install_redacting_stdio  # noqa: E402
+from langchain_support.tools import REGISTRY  # noqa: E402
+
+from mlbridge import BaseBridge, BridgeError, CallContext, command  # noqa: E402
+
+MODEL_KEY = "model"
+CHAIN_PREFIX = "chain:"
+RETRIEVER_PREFIX = "retriever:"
+_OPTION_KEYS = {"model", "embeddings", "max_concurrency", "max_batch", "max_history"}
+
+
+def langchain_command(name: str, description: str) -> Callable[[Callable[..., Any]], Any]:
+    """``@command`` plus what every LangChain command needs.
+
+    The bridge is made ready, ``args`` must be a map, errors are translated (provider types,
+    categories, no secrets: ``langchain_support.errors``) and the result is redacted.
+    """
+
+    def wrap(func: Callable[..., Any]) -> Any:
+        @functools.wraps(func)
+        def handler(self: LangChainBridge, args: Any, ctx: CallContext) -> Any:
+            if not isinstance(args, dict):
+                raise BridgeError(f"{name}: args must be a map", category="invalid_argument")
+            self._ready()
+            where = name
+            for key in ("chain_id", "conversation_id", "retriever_id", "agent_id"):
+                if isinstance(args.get(key), str):
+                    where = f"{name} {args[key]!r}"
+                    break
+            try:
+                result = func(self, args, ctx)
+            except Exception as exc:  # KeyboardInterrupt (cancellation) passes untouched
+                raise_translated(exc, where)
+                raise  # unreachable: raise_translated always raises
+            return REDACTOR.redact_value(result)
+
+        return command(name, description=description)(handler)
+
+    return wrap
+
+
+def _invalid(message: str) -> BridgeError:
+    return BridgeError(REDACTOR.redact(message), category="invalid_argument")
+
+
+def _where(ctx: CallContext) -> str:
+    return f"session {ctx.session_id!r}" if ctx.session_id else "the anonymous session"
+
+
+class LangChainBridge(BaseBridge):
+    """LangChain chains, conversations, retrievers and agents behind the mlbridge protocol."""
+
+    framework = "langchain"
+    bridge_version = "0.1.0"
+
+    def __init__(self) -> None:
+        self.options: dict[str, Any] | None = None
+        self.default: model_support.ModelHandle | None = None
+        self.embeddings: retrieval.EmbeddingsConfig = retrieval.EmbeddingsConfig()
+        self.max_concurrency = 4
+        self.max_batch = 1000
+        self.max_history = 100
+
+    def framework_version(self) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("langchain")
+        except PackageNotFoundError:
+            return "unknown"
+
+    # ------------------------------------------------------------------ set-up
+
+    def initialize(self, options: dict[str, Any]) -> None:
+        """Redact stdio and build the default model from ``options.model``."""
+        install_redacting_stdio()
+        REDACTOR.add_from_env()
+        unknown = sorted(set(options) - _OPTION_KEYS)
+        if unknown:
+            raise BridgeError(
+                f"options: unknown keys {unknown}; known: {sorted(_OPTION_KEYS)}",
+                category="invalid_configuration",
+            )
+        self.max_concurrency = self._option_int(options, "max_concurrency", 4, 1, 64)
+        self.max_batch = self._option_int(options, "max_batch", 1000, 1, 100_000)
+        self.max_history = self._option_int(options, "max_history", 100, 2, 10_000)
+        try:
+            config = model_support.ModelConfig.parse(options.get("model"), where="options.model")
+            self.embeddings = retrieval.EmbeddingsConfig.parse(
+                options.get("embeddings"), where="options.embeddings"
+            )
+        except BridgeError as exc:
+            raise BridgeError(exc.message, category="invalid_configuration") from None
+        self.default = model_support.build(config, strict=False)
+        self.options = options
+        note = f" ({self.default.reason})" if self.default.reason else ""
+        print(
+            f"langchain bridge: ready; default model: {self.default.label}{note}", file=sys.stderr
+        )
+
+    @staticmethod
+    def _option_int(options: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+        value = options.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise BridgeError(
+                f"options.{name} must be an integer from {low} to {high}",
+                category="invalid_configuration",
+            )
+        return value
+
+    def _ready(self) -> None:
+        if self.options is None:  # a host that skipped init: defaults
+            self.initialize({})
+
+    def capabilities(self) -> dict[str, Any]:
+        return {
+            "streaming": True,
+            "sessions": True,
+            "cancellation": True,
+            "chain_types": list(chain_support.KINDS),
+            "outputs": list(chain_support.OUTPUTS),
+            "tools": sorted(REGISTRY),
+            "embeddings": list(retrieval.PROVIDERS),
+        }
+
+    # ---------------------------------------------------------------- session state
+
+    def _model(self, ctx: CallContext, chain: chain_support.Chain | None = None) -> Any:
+        if chain is not None and chain.model is not None:
+            return chain.model
+        handle = ctx.resources.get(MODEL_KEY)
+        assert self.default is not None
+        return handle if handle is not None else self.default
+
+    def _chain(self, args: dict[str, Any], ctx: CallContext, key: str = "chain_id") -> Any:
+        chain_id = args.get(key)
+        if not isinstance(chain_id, str) or not chain_id:
+            raise BridgeError(f"{key} (a string) is required", category="invalid_argument")
+        chain = ctx.resources.get(CHAIN_PREFIX + chain_id)
+        if chain is None:
+            what = "conversation" if key == "conversation_id" else "chain"
+            raise BridgeError(
+                f"{what} {chain_id!r} not found in {_where(ctx)}; list_chains shows its chains",
+                category="not_found",
+            )
+        return chain
+
+    def _conversation(self, args: dict[str, Any], ctx: CallContext) -> Any:
+        key = "conversation_id" if "conversation_id" in args else "chain_id"
+        chain = self._chain(args, ctx, key)
+        if not isinstance(chain, chain_support.Conversation):
+            raise BridgeError(
+                f"{chain.chain_id!r} is a {chain.kind} chain, not a conversation",
+                category="invalid_argument",
+            )
+        return chain
+
+    def _retriever_lookup(self, ctx: CallContext) -> Callable[[str], retrieval.Retriever]:
+        def lookup(retriever_id: str) -> retrieval.Retriever:
+            found = ctx.resources.get(RETRIEVER_PREFIX + retriever_id)
+            if found is None:
+                raise BridgeError(
+                    f"retriever {retriever_id!r} not found in {_where(ctx)}; "
+                    "create_retriever makes one",
+                    category="not_found",
+                )
+            return found
+
+        return lookup
+
+    def _new_id(self, args: dict[str, Any], key: str, prefix: str) -> str:
+        value = args.get(key) or f"{prefix}-{uuid.uuid4().hex[:12]}"
+        return retrieval.check_id(value, key)
+
+    def _store(self, key: str, value: Any, ctx: CallContext, replace: Any, what: str) -> None:
+        if key in ctx.resources and replace is not True:
+            raise BridgeError(
+                f"{what} {key.partition(':')[2]!r} already exists; pass replace: true to "
+                "overwrite it",
+                category="invalid_argument",
+            )
+        ctx.resources[key] = value
+
+    def _pinned_model(self, args: dict[str, Any]) -> model_support.ModelHandle | None:
+        if args.get("model") is None:
+            return None
+        config = model_support.ModelConfig.parse(args["model"], where="model")
+        return model_support.build(config, strict=True)
+
+    def _env(self, ctx: CallContext, chain: chain_support.Chain) -> chain_support.RunEnv:
+        return chain_support.RunEnv(self._model(ctx, chain), self._retriever_lookup(ctx))
+
+    # -------------------------------------------------------------------- model
+
+    @langchain_command("configure_model", "Set the chat model of the session (or the default).")
+    def configure_model(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """With a session: that session's model. Without: this worker's default model.
+
+        ``{"reset": true}`` goes back to the default (``options.model`` for the worker).
+        """
+        settings = {k: v for k, v in args.items() if k != "reset"}
+        if args.get("reset"):
+            if settings:
+                raise _invalid("reset takes no other settings")
+            if ctx.session_id:
+                ctx.resources.pop(MODEL_KEY, None)
+            else:
+                assert self.options is not None
+                self.default = model_support.build(
+                    model_support.ModelConfig.parse(
+                        self.options.get("model"), where="options.model"
+                    ),
+                    strict=False,
+                )
+        else:
+            handle = model_support.build(model_support.ModelConfig.parse(settings), strict=True)
+            if ctx.session_id:
+                ctx.resources[MODEL_KEY] = handle
+            else:
+                self.default = handle
+        return self._describe_model(ctx)
+
+    @langchain_command("get_model", "The chat model that the session's chains run with.")
+    def get_model(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return self._describe_model(ctx)
+
+    def _describe_model(self, ctx: CallContext) -> dict[str, Any]:
+        own = ctx.session_id is not None and MODEL_KEY in ctx.resources
+        return {
+            "scope": "session" if own else "default",
+            "session_id": ctx.session_id,
+            **self._model(ctx).describe(),
+        }
+
+    # ------------------------------------------------------------------- chains
+
+    @langchain_command("create_chain", "Create a prompt | model | parser chain (llm or rag).")
+    def create_chain(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        chain_id = self._new_id(args, "chain_id", "chain")
+        chain = chain_support.create_chain(
+            chain_id, args, self._pinned_model(args), self._retriever_lookup(ctx)
+        )
+        self._store(CHAIN_PREFIX + chain_id, chain, ctx, args.get("replace"), "chain")
+        return {**chain.info(), "created": True}
+
+    @langchain_command("create_agent", "Create a tool-calling agent (LangChain create_agent).")
+    def create_agent(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        key = "agent_id" if "agent_id" in args else "chain_id"
+        chain_id = self._new_id(args, key, "agent")
+        chain = chain_support.create_agent(
+            chain_id, args, self._pinned_model(args), self._retriever_lookup(ctx)
+        )
+        chain.runnable(self._env(ctx, chain))  # build now: a model without tools fails here
+        self._store(CHAIN_PREFIX + chain_id, chain, ctx, args.get("replace"), "chain")
+        return {**chain.info(), "agent_id": chain_id, "created": True}
+
+    @langchain_command("get_chain_info", "Input and output schemas, spec and calls of a chain.")
+    def get_chain_info(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        chain = self._chain(args, ctx)
+        handle = self._model(ctx, chain)
+        return {**chain.info(), "model": handle.label, "offline": handle.offline}
+
+    @langchain_command("list_chains", "The session's chains, conversations and agents.")
+    def list_chains(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        kind = args.get("type")
+        found = [
+            v.summary()
+            for k, v in ctx.resources.items()
+            if k.startswith(CHAIN_PREFIX) and (kind is None or v.kind == kind)
+        ]
+        return {"chains": found, "count": len(found), "session_id": ctx.session_id}
+
+    @langchain_command("delete_chain", "Delete a chain, conversation or agent of the session.")
+    def delete_chain(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        key = next(
+            (k for k in ("chain_id", "conversation_id", "agent_id") if k in args), "chain_id"
+        )
+        chain = self._chain(args, ctx, key)
+        del ctx.resources[CHAIN_PREFIX + chain.chain_id]
+        return {"chain_id": chain.chain_id, "type": chain.kind, "deleted": True}
+
+    # ------------------------------------------------------------------ running
+
+    def _base_result(
+        self, chain: chain_support.Chain, handle: model_support.ModelHandle
+    ) -> dict[str, Any]:
+        return {
+            "chain_id": chain.chain_id,
+            "type": chain.kind,
+            "model": handle.label,
+            "offline": handle.offline,
+        }
+
+    def _config(self, args: dict[str, Any]) -> dict[str, Any]:
+        from langchain_support.runs import parse_config
+
+        return parse_config(args.get("config"))
+
+    def _run(
+        self,
+        chain: chain_support.Chain,
+        value: Any,
+        config: dict[str, Any],
+        ctx: CallContext,
+        stream: bool,
+    ) -> dict[str, Any]:
+        """One run of a chain (streamed or not); the invoke result."""
+        from langchain_support.runs import RunRecorder, runnable_config
+
+        handle = self._model(ctx, chain)
+        runnable = chain.runnable(self._env(ctx, chain))
+        prepared = chain.prepare(value)
+        recorder = RunRecorder(handle.label)
+        run_config = runnable_config(config, recorder)
+        chunks = 0
+        if stream:
+            output = None
+            for item in chain.stream(runnable, prepared, run_config):
+                if isinstance(item, tuple):
+                    output = item[1]
+                    break
+                chunks += 1
+                ctx.stream(REDACTOR.redact_value(item))
+        else:
+            output = runnable.invoke(prepared, run_config)
+        chain.calls += 1
+        result = {**self._base_result(chain, handle), **chain.result(output)}
+        if isinstance(chain, chain_support.Conversation):
+            chain.remember(prepared["input"], output)
+            result.update(turns=chain.turns, history_length=len(chain.history))
+        if stream:
+            result["chunks"] = chunks
+        return {**result, **recorder.public()}
+
+    @langchain_command("invoke", "Run a chain, conversation or agent on one input.")
+    def invoke(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        chain = self._chain(args, ctx)
+        return self._run(chain, args.get("input"), self._config(args), ctx, stream=False)
+
+    @langchain_command("stream", "Run a chain and stream its output as chunks.")
+    def stream(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        chain = self._chain(args, ctx)
+        return self._run(chain, args.get("input"), self._config(args), ctx, stream=True)
+
+    @langchain_command("batch", "Run a chain on many inputs, with bounded concurrency.")
+    def batch(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """``{"chain_id", "inputs": [...], "max_concurrency"}``; a failed item has ``error``."""
+        from langchain_support.runs import RunRecorder, runnable_config
+
+        chain = self._chain(args, ctx)
+        if isinstance(chain, chain_support.Conversation):
+            raise _invalid("a conversation's turns run one at a time: use chat or invoke")
+        items = args.get("inputs")
+        if not isinstance(items, list) or not 1 <= len(items) <= self.max_batch:
+            raise _invalid(f"inputs must be a list of 1 to {self.max_batch} inputs")
+        config = self._config(args)
+        concurrency = args.get("max_concurrency", config.get("max_concurrency"))
+        if concurrency is None:
+            concurrency = self.max_concurrency
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise _invalid("max_concurrency must be a positive integer")
+        config["max_concurrency"] = min(concurrency, 64)
+        prepared = [chain.prepare(item) for item in items]
+        handle = self._model(ctx, chain)
+        runnable = chain.runnable(self._env(ctx, chain))
+        recorder = RunRecorder(handle.label)
+        outputs = runnable.batch(
+            prepared, runnable_config(config, recorder), return_exceptions=True
+        )
+        results: list[dict[str, Any]] = []
+        for output in outputs:
+            if isinstance(output, KeyboardInterrupt):
+                raise output
+            if isinstance(output, Exception):
+                results.append({"error": error_info(output)})
+            else:
+                results.append(chain.result(output))
+        chain.calls += len(items)
+        failed = sum(1 for r in results if "error" in r)
+        public = recorder.public(root=False)
+        return {
+            **self._base_result(chain, handle),
+            "results": results,
+            "succeeded": len(results) - failed,
+            "failed": failed,
+            "max_concurrency": config["max_concurrency"],
+            **public,
+            "runs": [r["id"] for r in recorder.roots],
+        }
+
+    # ------------------------------------------------------------ conversations
+
+    @langchain_command("create_conversation", "A chain plus a message history in the session.")
+    def create_conversation(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        conversation_id = self._new_id(args, "conversation_id", "conversation")
+        base = self._chain(args, ctx) if args.get("chain_id") else None
+        conversation = chain_support.create_conversation(
+            conversation_id, args, self._pinned_model(args), base, self.max_history
+        )
+        self._store(CHAIN_PREFIX + conversation_id, conversation, ctx, args.get("replace"), "chain")
+        return {**conversation.info(), "conversation_id": conversation_id, "created": True}
+
+    @langchain_command("chat", "One turn of a conversation; the history stays in the session.")
+    def chat(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        conversation = self._conversation(args, ctx)
+        message = args.get("message")
+        if not isinstance(message, str) or not message.strip():
+            raise _invalid("chat needs 'message' (a non-empty string)")
+        variables = args.get("variables") or {}
+        if not isinstance(variables, dict):
+            raise _invalid("variables must be a map")
+        value = {**variables, "input": message}
+        result = self._run(
+            conversation, value, self._config(args), ctx, stream=bool(args.get("stream"))
+        )
+        result["conversation_id"] = conversation.chain_id
+        result["reply"] = result["output"]
+        return result
+
+    @langchain_command("get_history", "The messages of a conversation so far.")
+    def get_history(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        conversation = self._conversation(args, ctx)
+        limit = args.get("limit")
+        messages = conversation.messages()
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise _invalid("limit must be a positive integer")
+            messages = messages[-limit:]
+        return {
+            "conversation_id": conversation.chain_id,
+            "messages": messages,
+            "count": len(messages),
+            "total": len(conversation.history),
+            "turns": conversation.turns,
+            "session_id": ctx.session_id,
+        }
+
+    @langchain_command("clear_history", "Forget the messages of a conversation.")
+    def clear_history(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        conversation = self._conversation(args, ctx)
+        cleared = len(conversation.history)
+        conversation.history.clear()
+        conversation.turns = 0
+        return {"conversation_id": conversation.chain_id, "cleared": cleared}
+
+    # ---------------------------------------------------------------- retrieval
+
+    @langchain_command("create_retriever", "Embed texts into an in-memory vector store.")
+    def create_retriever(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        known = {"retriever_id", "texts", "metadatas", "ids", "documents", "embeddings", "k"}
+        unknown = sorted(set(args) - known - {"replace"})
+        if unknown:
+            raise _invalid(f"unknown arguments {unknown}; known: {sorted(known | {'replace'})}")
+        retriever_id = self._new_id(args, "retriever_id", "retriever")
+        key = RETRIEVER_PREFIX + retriever_id
+        if key in ctx.resources and args.get("replace") is not True:
+            raise _invalid(
+                f"retriever {retriever_id!r} already exists; pass replace: true to overwrite it"
+            )
+        documents = retrieval.parse_documents(args)
+        config = (
+            retrieval.EmbeddingsConfig.parse(args["embeddings"])
+            if args.get("embeddings") is not None
+            else self.embeddings
+        )
+        embeddings = retrieval.build_embeddings(config, strict=args.get("embeddings") is not None)
+        k = retrieval.check_k(args.get("k"), 4)
+        started = time.monotonic()
+        retriever = retrieval.Retriever.create(retriever_id, documents, embeddings, k)
+        ctx.resources[key] = retriever
+        return {
+            **retriever.info(),
+            "created": True,
+            "elapsed_ms": int((time.monotonic() - started) * 1000),
+        }
+
+    @langchain_command("retrieve", "The documents of a retriever most similar to a query.")
+    def retrieve(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        retriever_id = args.get("retriever_id")
+        if not isinstance(retriever_id, str) or not retriever_id:
+            raise _invalid("retriever_id (a string) is required")
+        retriever = self._retriever_lookup(ctx)(retriever_id)
+        query = args.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise _invalid("query must be a non-empty string")
+        documents = retriever.search(query, retrieval.check_k(args.get("k"), retriever.k))
+        return {
+            "retriever_id": retriever_id,
+            "query": query,
+            "documents": documents,
+            "count": len(documents),
+            "embeddings": retriever.embeddings.label,
+            "offline": retriever.embeddings.offline,
+        }
+
+    @langchain_command("list_retrievers", "The session's retrievers.")
+    def list_retrievers(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        found = [v.info() for k, v in ctx.resources.items() if k.startswith(RETRIEVER_PREFIX)]
+        return {"retrievers": found, "count": len(found), "session_id": ctx.session_id}
+
+    @langchain_command("delete_retriever", "Delete a retriever of the session.")
+    def delete_retriever(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        retriever_id = args.get("retriever_id")
+        if not isinstance(retriever_id, str) or not retriever_id:
+            raise _invalid("retriever_id (a string) is required")
+        retriever = self._retriever_lookup(ctx)(retriever_id)
+        del ctx.resources[RETRIEVER_PREFIX + retriever.retriever_id]
+        return {"retriever_id": retriever_id, "deleted": True}
+
+    @langchain_command("list_tools", "The tools an agent may use.")
+    def list_tools(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return {
+            "tools": [
+                {"name": name, "description": entry["description"], "settings": entry["settings"]}
+                for name, entry in sorted(REGISTRY.items())
+            ]
+        }
+
+
+if __name__ == "__main__":
+    LangChainBridge.main()

@@ -1,0 +1,10 @@
+"""Helpers of the LangChain bridge (``python_bridges/langchain_bridge.py``).
+
+One module per concern: ``secrets`` (redaction of API keys), ``models`` (chat model
+settings: langchain-openai or the offline fake model), ``offline`` (the offline chat model
+and the deterministic local embedding), ``tools`` (the agent tool registry), ``retrieval``
+(embeddings, in-memory vector stores, retrievers), ``chains`` (prompts, output parsers,
+the chain kinds and their schemas), ``runs`` (per-call config, callbacks, wire values) and
+``errors`` (turning LangChain and OpenAI errors into bridge errors). Nothing here imports
+LangChain at import time; the bridge imports it in ``initialize``.
+"""

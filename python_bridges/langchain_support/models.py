@@ -1,0 +1,277 @@
+"""Chat model settings: validation, building the model, and describing it.
+
+A :class:`ModelConfig` is what ``configure_model``, ``create_chain``'s ``model`` and the
+bridge's ``options.model`` accept::
+
+    {"model": "gpt-4o-mini", "base_url": "http://127.0.0.1:8000/v1",
+     "api_key_env": "OPENAI_API_KEY", "temperature": 0.0, "max_tokens": 512,
+     "timeout": 60, "max_retries": 2, "stream_usage": false,
+     "offline": false, "replies": ["scripted", "offline replies"]}
+
+Any OpenAI-compatible endpoint works through ``langchain_openai.ChatOpenAI`` (OpenAI,
+vLLM, Ollama, a gateway). The key itself is never accepted: ``api_key_env`` names the
+environment variable that holds it (``OPENAI_API_KEY`` is used when no name is given and
+it is set). With a ``base_url`` and no key, the placeholder key ``EMPTY`` is sent, as local
+servers expect. With no key and no ``base_url`` (or ``offline: true``) the model is the
+offline fake chat model (:mod:`.offline`), and every answer says so.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mlbridge import BridgeError
+
+from .secrets import REDACTOR
+
+DEFAULT_MODEL = "gpt-4o-mini"
+NO_KEY_PLACEHOLDER = "EMPTY"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEYS = {
+    "model",
+    "base_url",
+    "api_key_env",
+    "temperature",
+    "max_tokens",
+    "timeout",
+    "max_retries",
+    "stream_usage",
+    "offline",
+    "replies",
+}
+MAX_REPLIES = 1000
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def refuse_keys(raw: dict[str, Any], where: str) -> None:
+    """API keys never travel in requests; say how to pass one instead."""
+    if any(k in raw for k in ("api_key", "key", "openai_api_key")):
+        raise BridgeError(
+            f"{where}: API keys never travel in requests; set 'api_key_env' to the name of "
+            "the environment variable that holds the key (the bridge's env.pass must let it "
+            "through)",
+            category="invalid_argument",
+        )
+
+
+def check_env_name(value: Any, where: str) -> None:
+    if value is not None and (not isinstance(value, str) or not _ENV_NAME.fullmatch(value)):
+        raise BridgeError(
+            f"{where}: api_key_env must be an environment variable name (got {value!r})",
+            category="invalid_argument",
+        )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Validated chat model settings (the key's *name* only)."""
+
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    timeout: float | None = None
+    max_retries: int = 2
+    stream_usage: bool | None = None
+    offline: bool = False
+    replies: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, raw: Any, where: str = "configure_model") -> ModelConfig:
+        """Validate a settings map; raise ``BridgeError`` invalid_argument."""
+        if raw is None:
+            return cls()
+        if not isinstance(raw, dict):
+            raise BridgeError(f"{where}: model settings must be a map", category="invalid_argument")
+        refuse_keys(raw, where)
+        unknown = sorted(set(raw) - _KEYS)
+        if unknown:
+            raise BridgeError(
+                f"{where}: unknown model settings {unknown}; known: {sorted(_KEYS)}",
+                category="invalid_argument",
+            )
+        values = {**asdict(cls()), **raw}
+        problems: list[str] = []
+
+        def check(name: str, ok: bool, wanted: str) -> None:
+            if not ok:
+                problems.append(f"{name} must be {wanted} (got {values[name]!r})")
+
+        for name in ("model", "base_url"):
+            check(
+                name,
+                values[name] is None or (isinstance(values[name], str) and bool(values[name])),
+                "a non-empty string",
+            )
+        if isinstance(values["base_url"], str) and values["base_url"]:
+            check(
+                "base_url",
+                values["base_url"].startswith(("http://", "https://")),
+                "an http:// or https:// URL",
+            )
+        check(
+            "api_key_env",
+            values["api_key_env"] is None
+            or (
+                isinstance(values["api_key_env"], str)
+                and bool(_ENV_NAME.fullmatch(values["api_key_env"]))
+            ),
+            "an environment variable name",
+        )
+        check(
+            "temperature",
+            values["temperature"] is None
+            or (_number(values["temperature"]) and 0 <= values["temperature"] <= 2),
+            "a number from 0 to 2",
+        )
+        check(
+            "max_tokens",
+            values["max_tokens"] is None
+            or (
+                isinstance(values["max_tokens"], int)
+                and not isinstance(values["max_tokens"], bool)
+                and values["max_tokens"] > 0
+            ),
+            "a positive integer",
+        )
+        check(
+            "timeout",
+            values["timeout"] is None or (_number(values["timeout"]) and values["timeout"] > 0),
+            "a positive number of seconds",
+        )
+        check(
+            "max_retries",
+            isinstance(values["max_retries"], int)
+            and not isinstance(values["max_retries"], bool)
+            and 0 <= values["max_retries"] <= 10,
+            "an integer from 0 to 10",
+        )
+        check(
+            "stream_usage",
+            values["stream_usage"] is None or isinstance(values["stream_usage"], bool),
+            "true, false or null",
+        )
+        check("offline", isinstance(values["offline"], bool), "true or false")
+        replies = values["replies"]
+        check(
+            "replies",
+            isinstance(replies, list | tuple)
+            and len(replies) <= MAX_REPLIES
+            and all(isinstance(r, str) for r in replies),
+            f"a list of at most {MAX_REPLIES} strings",
+        )
+        if problems:
+            raise BridgeError(f"{where}: {'; '.join(problems)}", category="invalid_argument")
+        values["replies"] = tuple(replies)
+        return cls(**values)
+
+    def public(self) -> dict[str, Any]:
+        """The settings as data (there is no key in them to hide)."""
+        settings = {k: v for k, v in asdict(self).items() if v is not None and k != "replies"}
+        if self.replies:
+            settings["replies"] = len(self.replies)
+        return settings
+
+
+@dataclass
+class ModelHandle:
+    """A built chat model with its settings: what a session, a chain or the bridge uses."""
+
+    config: ModelConfig
+    model: Any
+    offline: bool
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        """``"offline GenericFakeChatModel"`` or the model name; every answer carries it."""
+        from .offline import LABEL
+
+        return LABEL if self.offline else str(self.config.model or DEFAULT_MODEL)
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "model": self.label,
+            "offline": self.offline,
+            "provider": "langchain_core GenericFakeChatModel"
+            if self.offline
+            else "langchain_openai ChatOpenAI",
+            "settings": self.config.public(),
+        }
+        if self.config.api_key_env:
+            described["api_key_set"] = bool(os.environ.get(self.config.api_key_env))
+        if self.reason:
+            described["note"] = self.reason
+        return described
+
+
+def resolve_key(
+    api_key_env: str | None, base_url: str | None, strict: bool
+) -> tuple[str | None, str]:
+    """The key to use and, when there is none, why: ``(key, reason)``.
+
+    ``strict``: an ``api_key_env`` naming an unset variable is an ``invalid_configuration``
+    error (a request); otherwise (options at start) the caller falls back and says why.
+    """
+    if api_key_env:
+        key = os.environ.get(api_key_env) or None
+        if key is None:
+            message = (
+                f"environment variable {api_key_env} (api_key_env) is not set in the "
+                "worker's environment; add it to the bridge's env.pass"
+            )
+            if strict:
+                raise BridgeError(message, category="invalid_configuration")
+            return None, message
+        REDACTOR.add(key)
+        return key, ""
+    key = os.environ.get("OPENAI_API_KEY") or None
+    if key is not None:
+        REDACTOR.add(key)
+        return key, ""
+    return None, "no API key and no base_url are configured"
+
+
+def build(config: ModelConfig, *, strict: bool = True) -> ModelHandle:
+    """Build the chat model a config describes (see the module docstring)."""
+    from .offline import OfflineChatModel
+
+    def offline(reason: str) -> ModelHandle:
+        return ModelHandle(config, OfflineChatModel(messages=iter(config.replies)), True, reason)
+
+    if config.offline:
+        return offline("offline was requested")
+    if config.replies:
+        raise BridgeError(
+            "replies are scripted replies of the offline model; set offline: true",
+            category="invalid_argument",
+        )
+    key, reason = resolve_key(config.api_key_env, config.base_url, strict)
+    if key is None and not config.base_url:
+        return offline(reason)
+    from langchain_openai import ChatOpenAI
+
+    kwargs: dict[str, Any] = {
+        "model": config.model or DEFAULT_MODEL,
+        "api_key": key or NO_KEY_PLACEHOLDER,
+        "max_retries": config.max_retries,
+    }
+    for name in ("base_url", "temperature", "max_tokens", "timeout", "stream_usage"):
+        value = getattr(config, name)
+        if value is not None:
+            kwargs[name] = value
+    try:
+        model = ChatOpenAI(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise BridgeError(
+            f"cannot build the chat model {kwargs['model']!r}: {REDACTOR.redact(str(exc))}",
+            category="invalid_configuration",
+        ) from None
+    return ModelHandle(config, model, offline=False)

@@ -1,0 +1,198 @@
+"""Per-call config, what a run cost, and LangChain values as wire data.
+
+Every ``invoke``, ``batch``, ``stream`` and ``chat`` takes an optional ``config``::
+
+    {"tags": ["prod"], "metadata": {"user": "u1"}, "run_name": "answer", "max_concurrency": 4}
+
+which becomes LangChain's ``RunnableConfig`` (so a tracer such as LangSmith, configured by
+the environment, sees it). :class:`RunRecorder` is a callback handler added to every run: it
+records the root run (id, name, tags, metadata as LangChain saw them), the chat model calls
+and their token usage, which every answer reports.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import add_usage
+from langchain_core.outputs import ChatGeneration, LLMResult
+
+from mlbridge import BridgeError
+
+from .secrets import REDACTOR
+
+_CONFIG_KEYS = {"tags", "metadata", "run_name", "max_concurrency", "recursion_limit"}
+MAX_CONCURRENCY = 64
+
+
+def parse_config(raw: Any, where: str = "config") -> dict[str, Any]:
+    """Validate a per-call config into the parts of a ``RunnableConfig`` it may set."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise BridgeError(f"{where} must be a map", category="invalid_argument")
+    unknown = sorted(set(raw) - _CONFIG_KEYS)
+    if unknown:
+        raise BridgeError(
+            f"{where}: unknown keys {unknown}; known: {sorted(_CONFIG_KEYS)}",
+            category="invalid_argument",
+        )
+    config: dict[str, Any] = {}
+    tags = raw.get("tags")
+    if tags is not None:
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise BridgeError(
+                f"{where}.tags must be a list of strings", category="invalid_argument"
+            )
+        config["tags"] = list(tags)
+    metadata = raw.get("metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
+            raise BridgeError(f"{where}.metadata must be a map", category="invalid_argument")
+        config["metadata"] = dict(metadata)
+    run_name = raw.get("run_name")
+    if run_name is not None:
+        if not isinstance(run_name, str) or not run_name:
+            raise BridgeError(
+                f"{where}.run_name must be a non-empty string", category="invalid_argument"
+            )
+        config["run_name"] = run_name
+    for name, high in (("max_concurrency", MAX_CONCURRENCY), ("recursion_limit", 1000)):
+        value = raw.get(name)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                raise BridgeError(
+                    f"{where}.{name} must be an integer from 1 to {high}",
+                    category="invalid_argument",
+                )
+            config[name] = value
+    return config
+
+
+class RunRecorder(BaseCallbackHandler):
+    """Records root runs, chat model calls and token usage (thread-safe, for batches too)."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label
+        self.roots: list[dict[str, Any]] = []
+        self.llm_calls = 0
+        self.usage: dict[str, Any] = {}
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if parent_run_id is None:
+            with self._lock:
+                self.roots.append(
+                    {
+                        "id": str(run_id),
+                        "name": kwargs.get("name") or (serialized or {}).get("name"),
+                        "tags": list(tags or []),
+                        "metadata": to_wire(
+                            {k: v for k, v in (metadata or {}).items() if not k.startswith("ls_")}
+                        ),
+                    }
+                )
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self.llm_calls += 1
+
+    def on_llm_start(self, serialized: Any, prompts: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self.llm_calls += 1
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        for generations in response.generations:
+            for generation in generations:
+                if not isinstance(generation, ChatGeneration):
+                    continue
+                message = generation.message
+                usage = getattr(message, "usage_metadata", None)
+                if not isinstance(message, AIMessage) or not usage:
+                    continue
+                name = str(message.response_metadata.get("model_name") or self.label)
+                with self._lock:
+                    known = self.usage.get(name)
+                    self.usage[name] = add_usage(known, usage) if known else dict(usage)
+
+    def public(self, root: bool = True) -> dict[str, Any]:
+        """What the run cost (and, with ``root``, the root run as LangChain saw it)."""
+        with self._lock:
+            result: dict[str, Any] = {
+                "llm_calls": self.llm_calls,
+                "usage": to_wire(self.usage),
+                "elapsed_ms": int((time.monotonic() - self.started) * 1000),
+            }
+            if root and self.roots:
+                result["run"] = self.roots[0]
+        return result
+
+
+def runnable_config(config: dict[str, Any], recorder: RunRecorder) -> dict[str, Any]:
+    """A ``RunnableConfig`` with the recorder among its callbacks."""
+    return {**config, "callbacks": [recorder]}
+
+
+def message_to_wire(message: BaseMessage) -> dict[str, Any]:
+    """A chat message as ``{"role", "content", ...}`` (tool calls included)."""
+    roles = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+    item: dict[str, Any] = {
+        "role": roles.get(message.type, message.type),
+        "content": to_wire(message.content),
+    }
+    if isinstance(message, AIMessage) and message.tool_calls:
+        item["tool_calls"] = [
+            {"name": c["name"], "args": to_wire(c["args"]), "id": c.get("id")}
+            for c in message.tool_calls
+        ]
+    if message.type == "tool":
+        item["tool_call_id"] = getattr(message, "tool_call_id", None)
+        item["name"] = message.name
+    return item
+
+
+def to_wire(value: Any, depth: int = 0) -> Any:
+    """A codec-safe, redacted copy of a LangChain value."""
+    if depth > 20:
+        return REDACTOR.redact(str(value))
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return REDACTOR.redact(value)
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, dict):
+        return {str(k): to_wire(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [to_wire(v, depth + 1) for v in value]
+    if isinstance(value, BaseMessage):
+        return message_to_wire(value)
+    page_content = getattr(value, "page_content", None)
+    if isinstance(page_content, str):
+        from .retrieval import document_to_wire
+
+        return document_to_wire(value)
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return to_wire(dump(mode="json"), depth + 1)
+        except Exception:  # noqa: BLE001 - a best-effort rendering
+            pass
+    return REDACTOR.redact(str(value))

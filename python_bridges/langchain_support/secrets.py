@@ -1,0 +1,141 @@
+"""Keep API keys out of everything the worker says: responses, errors and its stderr.
+
+Keys never travel in requests: a caller names the environment variable that holds one
+(``api_key_env``) and the bridge reads it. Every value read that way, and every environment
+variable whose name says it is a secret (``*_API_KEY``, ``*_TOKEN``, ...), is registered
+with :data:`REDACTOR`. The bridge passes each response and stream chunk through
+:meth:`Redactor.redact_value`, builds its error messages with :meth:`Redactor.redact`, and
+:func:`install_redacting_stdio` puts a redacting filter in front of ``sys.stdout`` and
+``sys.stderr``, so that a library that logs a request or an error cannot print a key either.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+REDACTED = "[REDACTED]"
+
+#: Environment variable names whose values are treated as secrets from the start.
+SECRET_NAME = re.compile(r"(?:^|_)(?:API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD)$", re.IGNORECASE)
+
+#: Shorter values are not redacted: they would match ordinary text.
+MIN_SECRET_LENGTH = 8
+
+
+class Redactor:
+    """A thread-safe set of secret strings and the means to blank them out of text."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, secret: str | None) -> None:
+        """Treat ``secret`` as a secret from now on (short or empty values are ignored)."""
+        if not secret or len(secret) < MIN_SECRET_LENGTH:
+            return
+        with self._lock:
+            if secret in self._secrets:
+                return
+            self._secrets.add(secret)
+            ordered = sorted(self._secrets, key=len, reverse=True)  # longest first
+            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+    def add_from_env(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """Register the values of secret-looking variables; return their names."""
+        environ = os.environ if environ is None else environ
+        names = [name for name, value in environ.items() if SECRET_NAME.search(name) and value]
+        for name in names:
+            self.add(environ[name])
+        return names
+
+    def __len__(self) -> int:
+        return len(self._secrets)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every registered secret replaced by ``[REDACTED]``."""
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(REDACTED, text)
+
+    def redact_value(self, value: Any) -> Any:
+        """A copy of a response value (maps, lists, strings) with secrets redacted."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {self.redact_value(k): self.redact_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.redact_value(v) for v in value]
+        return value
+
+
+#: The process-wide redactor the bridge and its helpers share.
+REDACTOR = Redactor()
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that redacts secrets line by line before writing to ``target``.
+
+    Whole lines are written (a secret split across two ``write`` calls of one line is still
+    caught); ``flush`` writes a pending partial line.
+    """
+
+    def __init__(self, target: TextIO, redactor: Redactor = REDACTOR):
+        super().__init__()
+        self._target = target
+        self._redactor = redactor
+        self._pending = ""
+        self._lock = threading.RLock()
+
+    @property
+    def target(self) -> TextIO:
+        return self._target
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            if "\n" in self._pending:
+                complete, _, self._pending = self._pending.rpartition("\n")
+                self._target.write(self._redactor.redact(complete + "\n"))
+                self._target.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self._target.write(self._redactor.redact(self._pending))
+                self._pending = ""
+            try:
+                self._target.flush()
+            except (OSError, ValueError):
+                pass
+
+
+def install_redacting_stdio() -> None:
+    """Redact ``sys.stdout`` and ``sys.stderr`` (once; both end up in the host's log)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, RedactingStream):
+            setattr(sys, name, RedactingStream(stream))

@@ -1,0 +1,180 @@
+"""The tools an agent may use, chosen by name from a registry the bridge exposes.
+
+- ``calculator``: evaluates an arithmetic expression (numbers, ``+ - * / // % **``,
+  parentheses) without ``eval``.
+- ``retriever``: searches one of the session's retrievers (``create_retriever``); named in a
+  tool list as ``{"name": "retriever", "retriever_id": "kb"}`` and exposed to the model as
+  ``search_<retriever_id>`` (or the ``tool_name`` given), so an agent may have several.
+
+:func:`build_tools` turns validated tool specs into LangChain ``StructuredTool`` objects.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Callable
+from typing import Any
+
+_BINARY: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY: dict[type, Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
+_MAX_EXPRESSION = 200
+_MAX_EXPONENT = 64
+_TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+
+#: An arithmetic expression inside free text, e.g. "6*7" in "What is 6*7?".
+ARITHMETIC_IN_TEXT = re.compile(
+    r"\(?-?\d+(?:\.\d+)?(?:\s*(?:\*\*|//|[-+*/%×x])\s*\(?-?\d+(?:\.\d+)?\)?)+"
+)
+
+#: name → description and the extra settings a tool spec takes.
+REGISTRY: dict[str, dict[str, Any]] = {
+    "calculator": {
+        "description": "Evaluates an arithmetic expression such as '(2 + 3) * 4' and returns "
+        "the number (+ - * / // % ** and parentheses).",
+        "settings": {},
+    },
+    "retriever": {
+        "description": "Searches a retriever of the session (create_retriever) and returns "
+        "the most relevant passages.",
+        "settings": {
+            "retriever_id": "the id of a retriever of the session (required)",
+            "tool_name": "the name the model sees (default search_<retriever_id>)",
+            "description": "what the model is told the tool searches",
+            "k": "how many passages to return (default: the retriever's k)",
+        },
+    },
+}
+
+
+def calculate(expression: str) -> int | float:
+    """Evaluate an arithmetic expression safely; raises ``ValueError`` on anything else."""
+    expression = str(expression).strip().replace("×", "*").replace("^", "**")
+    expression = re.sub(r"(?<=\d)\s*x\s*(?=[\d(])", "*", expression)
+    if not expression or len(expression) > _MAX_EXPRESSION:
+        raise ValueError(f"expected an arithmetic expression of 1 to {_MAX_EXPRESSION} characters")
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"not an arithmetic expression: {expression!r}") from exc
+
+    def walk(node: ast.AST) -> int | float:
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            return _UNARY[type(node.op)](walk(node.operand))
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left, right = walk(node.left), walk(node.right)
+            if isinstance(node.op, ast.Pow) and abs(right) > _MAX_EXPONENT:
+                raise ValueError(f"exponent {right} is too large (at most {_MAX_EXPONENT})")
+            return _BINARY[type(node.op)](left, right)
+        raise ValueError(f"unsupported element in {expression!r}: {type(node).__name__}")
+
+    try:
+        value = walk(tree)
+    except ZeroDivisionError as exc:
+        raise ValueError(f"division by zero in {expression!r}") from exc
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def arithmetic_in(text: str) -> tuple[str, int | float] | None:
+    """The first arithmetic expression in ``text`` and its value, or ``None``."""
+    for match in ARITHMETIC_IN_TEXT.finditer(text):
+        candidate = match.group(0).strip()
+        try:
+            return candidate, calculate(candidate)
+        except ValueError:
+            continue
+    return None
+
+
+def normalize_specs(raw: Any) -> list[dict[str, Any]]:
+    """Validate ``create_agent``'s ``tools``: names or maps; raises ``ValueError``."""
+    if raw is None:
+        raw = ["calculator"]
+    if not isinstance(raw, list) or not raw:
+        raise ValueError(f"tools must be a non-empty list of names from {sorted(REGISTRY)}")
+    specs: list[dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        spec = {"name": item} if isinstance(item, str) else item
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ValueError(f"tools[{index}] must be a tool name or a map with 'name'")
+        name = spec["name"]
+        if name not in REGISTRY:
+            raise ValueError(f"unknown tool {name!r}; the registry has {sorted(REGISTRY)}")
+        unknown = sorted(set(spec) - {"name"} - set(REGISTRY[name]["settings"]))
+        if unknown:
+            raise ValueError(f"tools[{index}] ({name}): unknown settings {unknown}")
+        if name == "retriever":
+            if not isinstance(spec.get("retriever_id"), str) or not spec["retriever_id"]:
+                raise ValueError(f"tools[{index}]: the retriever tool needs 'retriever_id'")
+            tool_name = spec.get("tool_name") or "search_" + re.sub(
+                r"[^A-Za-z0-9_-]", "_", spec["retriever_id"]
+            )
+            if not isinstance(tool_name, str) or not _TOOL_NAME.fullmatch(tool_name):
+                raise ValueError(f"tools[{index}]: tool_name {tool_name!r} is not a valid name")
+            k = spec.get("k")
+            if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+                raise ValueError(f"tools[{index}]: k must be a positive integer")
+            description = spec.get("description")
+            if description is not None and not isinstance(description, str):
+                raise ValueError(f"tools[{index}]: description must be a string")
+            spec = {**spec, "tool_name": tool_name}
+        else:
+            spec = {**spec, "tool_name": name}
+        specs.append(spec)
+    names = [s["tool_name"] for s in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"tool names must be unique; repeated: {duplicates}")
+    return specs
+
+
+def build_tools(specs: list[dict[str, Any]], retrievers: Callable[[str], Any]) -> list[Any]:
+    """LangChain tools for validated ``specs``; ``retrievers(id)`` finds a retriever."""
+    from langchain_core.tools import StructuredTool, create_retriever_tool
+
+    tools: list[Any] = []
+    for spec in specs:
+        if spec["name"] == "calculator":
+
+            def calculator(expression: str) -> str:
+                """Evaluate an arithmetic expression such as '(2 + 3) * 4'."""
+                try:
+                    return str(calculate(expression))
+                except ValueError as exc:  # the model sees the problem and may retry
+                    return f"Error: {exc}"
+
+            tools.append(
+                StructuredTool.from_function(
+                    calculator,
+                    name="calculator",
+                    description=REGISTRY["calculator"]["description"],
+                )
+            )
+        else:
+            store = retrievers(spec["retriever_id"])
+            retriever = store.as_retriever(spec.get("k"))
+            tools.append(
+                create_retriever_tool(
+                    retriever,
+                    spec["tool_name"],
+                    spec.get("description")
+                    or f"Searches the knowledge base {spec['retriever_id']!r} and returns the "
+                    "passages most relevant to a query.",
+                )
+            )
+    return tools
