@@ -55,16 +55,23 @@ std::unique_ptr<Host> Host::from_config(config::HostConfig config) {
 
 Status Host::start(const std::vector<std::string>& only) { return registry_->register_all(only); }
 
-void Host::execute_async(const std::string& bridge, const std::string& command, json args,
-                         ExecuteOptions options, std::function<void(Result<json>)> on_done) {
+CallTicket Host::execute_async(const std::string& bridge, const std::string& command, json args,
+                               ExecuteOptions options, std::function<void(Result<json>)> on_done) {
   auto target = registry_->get(bridge);
   if (!target) {
     Error error = std::move(target).error();
     error.command = command;
     on_done(std::move(error));
-    return;
+    return {};
   }
-  (*target)->execute(to_request(command, std::move(args), std::move(options)), std::move(on_done));
+  const auto handle = (*target)->execute(to_request(command, std::move(args), std::move(options)),
+                                         std::move(on_done));
+  return {*target, handle};
+}
+
+void Host::cancel(const CallTicket& ticket) {
+  if (ticket.handle == 0) return;
+  if (auto bridge = ticket.bridge.lock()) bridge->pool().cancel(ticket.handle);
 }
 
 std::future<Result<json>> Host::execute_async(const std::string& bridge, const std::string& command,
@@ -185,7 +192,7 @@ json Host::stats() {
   for (auto& bridge : registry_->list()) {
     const auto s = bridge->pool().stats();
     json by_category = json::object();
-    for (const auto& [category, count] : bridge->errors_by_category())
+    for (const auto& [category, count] : s.errors_by_category)
       by_category[std::string(to_string(category))] = count;
     out[bridge->name()] = {{"state", std::string(pool::to_string(s.state))},
                            {"calls", s.calls},

@@ -12,6 +12,7 @@
 /// worker.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <future>
 #include <memory>
@@ -28,11 +29,19 @@ namespace mlbridge {
 using json = protocol::json;
 
 namespace registry {
+class Bridge;
 class Registry;
-}
+}  // namespace registry
 namespace runtime {
 class EventLoop;
 }
+
+/// Identifies a call started with the callback form of execute_async, for cancel(). Copyable;
+/// an empty ticket (a call that failed before it reached a pool) cancels nothing.
+struct CallTicket {
+  std::weak_ptr<registry::Bridge> bridge;
+  std::uint64_t handle = 0;
+};
 
 /// Per-call options.
 struct ExecuteOptions {
@@ -63,9 +72,13 @@ class Host {
   /// The same; the future completes with the result or the error.
   std::future<Result<json>> execute_async(const std::string& bridge, const std::string& command,
                                           json args = json::object(), ExecuteOptions options = {});
-  /// The same; `on_done` runs once on the loop thread.
-  void execute_async(const std::string& bridge, const std::string& command, json args,
-                     ExecuteOptions options, std::function<void(Result<json>)> on_done);
+  /// The same; `on_done` runs once on the loop thread (or at once on the calling thread when the
+  /// call fails before reaching a pool). The ticket cancels the call.
+  CallTicket execute_async(const std::string& bridge, const std::string& command, json args,
+                           ExecuteOptions options, std::function<void(Result<json>)> on_done);
+  /// Cancels a call: a queued call never runs, a running one is interrupted; its `on_done` gets
+  /// `cancelled`. A finished call or an empty ticket is ignored.
+  void cancel(const CallTicket& ticket);
 
   /// Resources through the bridge adapter's mapping (e.g. kind "program": create_program, ...).
   Result<json> create_resource(const std::string& bridge, const std::string& kind, json args,

@@ -618,6 +618,7 @@ struct Pool::State {
     const auto now = Clock::now();
     ++counters.calls;
     if (!result) {
+      if (config().translate_error) result = config().translate_error(std::move(result).error());
       ++counters.errors;
       ++counters.errors_by_category[result.error().category];
       if (result.error().bridge.empty()) result.error().bridge = bridge();

@@ -9,14 +9,24 @@ std::vector<plugin::ErrorRule> overrides_of(const config::BridgeConfig& config) 
   return rules;
 }
 
+pool::PoolConfig with_translator(pool::PoolConfig pool, const config::BridgeConfig& config,
+                                 const plugin::Adapter& adapter) {
+  auto translator =
+      std::make_shared<const errors::ErrorTranslator>(overrides_of(config), adapter.error_rules());
+  pool.translate_error = [translator](Error error) {
+    return translator->translate(std::move(error));
+  };
+  return pool;
+}
+
 }  // namespace
 
 Bridge::Bridge(runtime::EventLoop& loop, config::BridgeConfig config, pool::PoolConfig pool_config,
                plugin::AdapterPtr adapter)
     : config_(std::move(config)),
       adapter_(std::move(adapter)),
-      translator_(overrides_of(config_), adapter_->error_rules()),
-      pool_(pool::Pool::create(loop, std::move(pool_config))) {}
+      pool_(pool::Pool::create(loop, with_translator(std::move(pool_config), config_, *adapter_))) {
+}
 
 Status Bridge::start() { return pool_->start_and_wait(); }
 
@@ -26,27 +36,11 @@ pool::CallHandle Bridge::execute(pool::CallRequest request, pool::CallHandler on
     Error error = std::move(shaped).error();
     error.bridge = name();
     error.command = request.command;
-    {
-      std::lock_guard lock(errors_mutex_);
-      ++errors_by_category_[error.category];
-    }
     on_done(std::move(error));
     return 0;
   }
   request.args = std::move(*shaped);
-  return pool_->submit(std::move(request), [self = shared_from_this(),
-                                            on_done = std::move(on_done)](Result<json> result) {
-    if (!result) {
-      Error error = self->translator_.translate(std::move(result).error());
-      {
-        std::lock_guard lock(self->errors_mutex_);
-        ++self->errors_by_category_[error.category];
-      }
-      on_done(std::move(error));
-      return;
-    }
-    on_done(std::move(result));
-  });
+  return pool_->submit(std::move(request), std::move(on_done));
 }
 
 std::future<Result<json>> Bridge::execute(pool::CallRequest request) {
@@ -97,11 +91,6 @@ json Bridge::describe() {
               {"sessions", stats.sessions}};
   if (!stats.last_error.empty()) out["last_error"] = stats.last_error;
   return out;
-}
-
-std::map<ErrorCategory, std::uint64_t> Bridge::errors_by_category() const {
-  std::lock_guard lock(errors_mutex_);
-  return errors_by_category_;
 }
 
 void Bridge::drain() { pool_->drain_and_wait(); }

@@ -8,8 +8,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 
+#include "mlbridge/errors/error.hpp"
 #include "mlbridge/worker/worker_config.hpp"
 
 namespace mlbridge::pool {
@@ -46,6 +48,11 @@ struct PoolConfig {
   std::chrono::seconds session_ttl = 3600s;  ///< Idle sessions end after this.
   std::size_t max_sessions = 10000;
   std::chrono::milliseconds maintenance_interval = 1s;  ///< TTL sweep and overflow idle checks.
+
+  /// Gives a failed call its final category (the bridge's error translator) before the pool
+  /// counts it, publishes it and hands it back, so statistics, telemetry and callers agree.
+  /// Runs on the loop thread; must not block. Empty: errors pass unchanged.
+  std::function<Error(Error)> translate_error;
 };
 
 }  // namespace mlbridge::pool

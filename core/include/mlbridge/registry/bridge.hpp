@@ -8,11 +8,8 @@
 /// Threading: every member function is thread-safe; completion handlers run on the event loop
 /// thread. Ownership: shared (BridgePtr); calls in flight keep their bridge alive.
 
-#include <cstdint>
 #include <future>
-#include <map>
 #include <memory>
-#include <mutex>
 
 #include "mlbridge/config/host_config.hpp"
 #include "mlbridge/errors/translator.hpp"
@@ -37,9 +34,10 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   /// Starts the pool and waits until a worker is ready (or the pool failed). Blocking.
   Status start();
 
-  /// Shapes the arguments through the adapter, runs the call on the pool, and translates a
-  /// Python error into its category. `on_done` runs once, on the loop thread (or at once on the
-  /// calling thread when the adapter refuses the arguments).
+  /// Shapes the arguments through the adapter and runs the call on the pool, whose errors carry
+  /// their translated category (YAML overrides, the adapter's rules, the built-in defaults).
+  /// `on_done` runs once, on the loop thread (or at once on the calling thread when the adapter
+  /// refuses the arguments).
   pool::CallHandle execute(pool::CallRequest request, pool::CallHandler on_done);
   std::future<Result<json>> execute(pool::CallRequest request);
 
@@ -49,19 +47,13 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   /// Name, plugin, framework, state and pool figures, for listings. Blocking.
   json describe();
 
-  /// Failed calls by category after translation (the pool only sees the worker's raw category).
-  std::map<ErrorCategory, std::uint64_t> errors_by_category() const;
-
   /// Stops taking calls, finishes or cancels what is in flight, stops every worker. Blocking.
   void drain();
 
  private:
   config::BridgeConfig config_;
   plugin::AdapterPtr adapter_;
-  errors::ErrorTranslator translator_;
   pool::PoolPtr pool_;
-  mutable std::mutex errors_mutex_;
-  std::map<ErrorCategory, std::uint64_t> errors_by_category_;
 };
 
 using BridgePtr = std::shared_ptr<Bridge>;
