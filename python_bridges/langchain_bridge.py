@@ -561,10 +561,10 @@ class LangChainBridge(BaseBridge):
         retriever_id = args.get("retriever_id")
         if not isinstance(retriever_id, str) or not retriever_id:
             raise _invalid("retriever_id (a string) is required")
-        retriever = self._retriever_lookup(ctx)(retriever_id)
         query = args.get("query")
         if not isinstance(query, str) or not query.strip():
             raise _invalid("query must be a non-empty string")
+        retriever = self._retriever_lookup(ctx)(retriever_id)
         documents = retriever.search(query, retrieval.check_k(args.get("k"), retriever.k))
         return {
             "retriever_id": retriever_id,

@@ -109,6 +109,7 @@ def start_bridge(
 
 
 DSPY_BRIDGE = ROOT / "python_bridges" / "dspy_bridge.py"
+LANGCHAIN_BRIDGE = ROOT / "python_bridges" / "langchain_bridge.py"
 
 
 @pytest.fixture(scope="module")
