@@ -80,6 +80,7 @@ from langchain_support import chains as chain_support  # noqa: E402
 from langchain_support import models as model_support  # noqa: E402
 from langchain_support import retrieval  # noqa: E402
 from langchain_support.errors import error_info, raise_translated  # noqa: E402
+from langchain_support.runs import RunRecorder, parse_config, runnable_config  # noqa: E402
 from langchain_support.secrets import REDACTOR, install_redacting_stdio  # noqa: E402
 from langchain_support.tools import REGISTRY  # noqa: E402
 
@@ -142,14 +143,6 @@ class LangChainBridge(BaseBridge):
         self.max_concurrency = 4
         self.max_batch = 1000
         self.max_history = 100
-
-    def framework_version(self) -> str:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return version("langchain")
-        except PackageNotFoundError:
-            return "unknown"
 
     # ------------------------------------------------------------------ set-up
 
@@ -374,8 +367,6 @@ class LangChainBridge(BaseBridge):
         }
 
     def _config(self, args: dict[str, Any]) -> dict[str, Any]:
-        from langchain_support.runs import parse_config
-
         return parse_config(args.get("config"))
 
     def _run(
@@ -387,8 +378,6 @@ class LangChainBridge(BaseBridge):
         stream: bool,
     ) -> dict[str, Any]:
         """One run of a chain (streamed or not); the invoke result."""
-        from langchain_support.runs import RunRecorder, runnable_config
-
         handle = self._model(ctx, chain)
         runnable = chain.runnable(self._env(ctx, chain))
         prepared = chain.prepare(value)
@@ -427,8 +416,6 @@ class LangChainBridge(BaseBridge):
     @langchain_command("batch", "Run a chain on many inputs, with bounded concurrency.")
     def batch(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         """``{"chain_id", "inputs": [...], "max_concurrency"}``; a failed item has ``error``."""
-        from langchain_support.runs import RunRecorder, runnable_config
-
         chain = self._chain(args, ctx)
         if isinstance(chain, chain_support.Conversation):
             raise _invalid("a conversation's turns run one at a time: use chat or invoke")

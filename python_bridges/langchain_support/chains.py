@@ -297,7 +297,11 @@ class LLMChain(Chain):
         return super().prepare(_one_variable_input(raw, self.variables()))
 
     def info(self) -> dict[str, Any]:
-        return {**super().info(), "input_variables": self.variables()}
+        return {
+            **super().info(),
+            "input_variables": self.variables(),
+            "output": self.output.public(),
+        }
 
 
 @dataclass
@@ -406,7 +410,12 @@ class RagChain(Chain):
         yield ("result", {"answer": answer, "context": sources})
 
     def info(self) -> dict[str, Any]:
-        return {**super().info(), "retriever_id": self.retriever_id, "k": self.k}
+        return {
+            **super().info(),
+            "retriever_id": self.retriever_id,
+            "k": self.k,
+            "output": self.output.public(),
+        }
 
 
 @dataclass

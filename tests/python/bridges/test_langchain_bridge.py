@@ -64,10 +64,12 @@ def session(request: pytest.FixtureRequest) -> str:
     return request.node.name
 
 
-def stream(client: BridgeClient, args: dict[str, Any], session: str) -> tuple[list[Any], Any]:
-    """Run ``stream``; return the chunk data in order and the final result."""
+def stream(
+    client: BridgeClient, args: dict[str, Any], session: str, command: str = "stream"
+) -> tuple[list[Any], Any]:
+    """Run a streaming command; return the chunk data in order and the final result."""
     worker = client.worker
-    request_id = worker.start_request("stream", args, session)
+    request_id = worker.start_request(command, args, session)
     response, before = worker.wait_response(request_id, timeout=SLOW_TIMEOUT)
     client.transcript.append(json.dumps([*before, response], default=repr))
     assert response["success"] is True, response.get("error")
@@ -162,6 +164,26 @@ def test_template_string_takes_a_bare_input(bridge: BridgeClient, session: str) 
     assert bridge.ok("invoke", {"chain_id": "t", "input": "2+3"}, session)["output"] == "5"
     plain = bridge.ok("invoke", {"chain_id": "t", "input": {"expr": "nothing"}}, session)
     assert plain["output"] == "offline answer"
+
+
+def test_mustache_prompt(bridge: BridgeClient, session: str) -> None:
+    created = bridge.ok(
+        "create_chain",
+        {
+            "chain_id": "m",
+            "template_format": "mustache",
+            "prompt": [
+                {"role": "system", "template": "Answer {{style}}; braces {like this} stay."},
+                {"role": "user", "template": "{{question}}"},
+            ],
+        },
+        session,
+    )
+    assert created["input_variables"] == ["question", "style"]
+    result = bridge.ok(
+        "invoke", {"chain_id": "m", "input": {"style": "briefly", "question": "7*6"}}, session
+    )
+    assert result["output"] == "42"
 
 
 def test_missing_prompt_variable_is_invalid_argument(bridge: BridgeClient, session: str) -> None:
@@ -357,6 +379,18 @@ def test_conversation_from_a_chain_streams_and_trims(bridge: BridgeClient, sessi
         session,
     )
     assert tokens(chunks) == "8" and result["output"] == "8" and result["turns"] == 4
+    chunks, result = stream(
+        bridge,
+        {
+            "conversation_id": "conv",
+            "message": "What is 5+5?",
+            "variables": {"language": "English"},
+            "stream": True,
+        },
+        session,
+        command="chat",
+    )
+    assert tokens(chunks) == "10" and result["reply"] == "10" and result["turns"] == 5
     error = bridge.error(
         "create_conversation", {"conversation_id": "x", "chain_id": "nope"}, session
     )
@@ -898,6 +932,21 @@ def test_http_batch_reports_failed_items(
     assert error["type"] == "openai.RateLimitError" and error["category"] == "rate_limit"
     assert error["retryable"] is True
     assert result["succeeded"] == 2 and result["failed"] == 1
+
+
+def test_http_agent_step_limit(http_bridge: BridgeClient, mock_server: MockServer) -> None:
+    """A model that never stops calling tools ends in LangGraph's recursion error."""
+    http_bridge.ok("configure_model", model_settings(mock_server), "loop")
+    http_bridge.ok("create_agent", {"agent_id": "a", "max_iterations": 1}, "loop")
+    mock_server.reset()
+    call = {"tool_calls": [{"name": "calculator", "arguments": {"expression": "1+1"}}]}
+    mock_server.script([call] * 3)
+    try:
+        error = http_bridge.error("invoke", {"chain_id": "a", "input": "Loop forever"}, "loop")
+    finally:
+        mock_server.reset()
+    assert error["type"] == "langgraph.GraphRecursionError", error
+    assert error["category"] == "model_error" and "step limit" in error["message"]
 
 
 def test_http_cancellation(http_bridge: BridgeClient, mock_server: MockServer) -> None:
