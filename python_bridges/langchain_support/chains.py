@@ -83,7 +83,11 @@ def build_prompt(raw: Any, template_format: str = "f-string") -> Any:
     for index, item in enumerate(raw):
         if isinstance(item, list | tuple) and len(item) == 2:
             item = {"role": item[0], "template": item[1]}
-        if not isinstance(item, dict) or item.get("role") not in ROLES:
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("role"), str)
+            or (item["role"] not in ROLES)
+        ):
             raise invalid(
                 f"prompt[{index}] must be a map with 'role' (one of {sorted(ROLES)}) and 'template'"
             )
@@ -104,10 +108,6 @@ def build_prompt(raw: Any, template_format: str = "f-string") -> Any:
         return ChatPromptTemplate.from_messages(messages, template_format=template_format)
     except (ValueError, KeyError, TypeError) as exc:
         raise invalid(f"invalid prompt: {exc}") from None
-
-
-def prompt_to_wire(raw: Any) -> Any:
-    return raw if isinstance(raw, str) else to_wire(raw)
 
 
 # ------------------------------------------------------------------------ outputs

@@ -10,10 +10,11 @@ bridge's ``options.model`` accept::
 
 Any OpenAI-compatible endpoint works through ``langchain_openai.ChatOpenAI`` (OpenAI,
 vLLM, Ollama, a gateway). The key itself is never accepted: ``api_key_env`` names the
-environment variable that holds it (``OPENAI_API_KEY`` is used when no name is given and
-it is set). With a ``base_url`` and no key, the placeholder key ``EMPTY`` is sent, as local
-servers expect. With no key and no ``base_url`` (or ``offline: true``) the model is the
-offline fake chat model (:mod:`.offline`), and every answer says so.
+environment variable that holds it. Without ``api_key_env``, ``OPENAI_API_KEY`` is used for
+OpenAI itself (no ``base_url``) but never sent to another endpoint: with a ``base_url`` and
+no ``api_key_env`` the placeholder key ``EMPTY`` is sent, as local servers expect. With no
+key and no ``base_url`` (or ``offline: true``) the model is the offline fake chat model
+(:mod:`.offline`), and every answer says so.
 """
 
 from __future__ import annotations
@@ -232,6 +233,8 @@ def resolve_key(
             return None, message
         REDACTOR.add(key)
         return key, ""
+    if base_url:  # never send the OpenAI key to another endpoint unless asked to
+        return None, ""
     key = os.environ.get("OPENAI_API_KEY") or None
     if key is not None:
         REDACTOR.add(key)

@@ -740,6 +740,19 @@ def test_http_default_model_comes_from_options(
     assert [r["json"]["model"] for r in mock_server.chat_requests()] == ["gpt-default"]
 
 
+def test_http_endpoint_without_key_env_gets_no_key(
+    http_bridge: BridgeClient, mock_server: MockServer
+) -> None:
+    """A local server (vLLM, Ollama) needs no key: the placeholder is sent, never a real one."""
+    settings = {"model": "local-model", "base_url": mock_server.url, "max_retries": 0}
+    configured = http_bridge.ok("configure_model", settings, "local")
+    assert configured["offline"] is False and "api_key_set" not in configured
+    http_bridge.ok("create_chain", {"chain_id": "c", "prompt": "{q}"}, "local")
+    mock_server.reset()
+    assert http_bridge.ok("invoke", {"chain_id": "c", "input": "1+1"}, "local")["output"] == "2"
+    assert mock_server.chat_requests()[0]["headers"]["authorization"] == "Bearer EMPTY"
+
+
 def test_http_stream_chunks_arrive_one_by_one(
     http_bridge: BridgeClient, mock_server: MockServer
 ) -> None:
