@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mlbridge/config/bridge_config.hpp"
+#include "mlbridge/config/host_config.hpp"
 #include "mlbridge/config/yaml_loader.hpp"
 #include "mlbridge/errors/translator.hpp"
 #include "mlbridge/plugin/plugin_loader.hpp"
@@ -319,6 +320,23 @@ TEST_F(DspyPluginTest, ValidatesYamlAsTheConfigLoaderTypesIt) {
   auto quoted = config::parse_yaml("options: {lm: {max_tokens: \"200\"}}\n", "q.yaml", map);
   ASSERT_TRUE(quoted.ok());
   EXPECT_FALSE(validate(*quoted).ok());  // a quoted number is a string to Python, too
+}
+
+TEST_F(DspyPluginTest, ShippedExampleDeploymentIsValid) {
+  auto host =
+      config::load_host_config(std::string(MLBRIDGE_SOURCE_DIR) + "/config/examples/dspy.yaml");
+  ASSERT_TRUE(host.ok()) << host.error().describe();
+  EXPECT_EQ(host->default_bridge, "dspy");
+  const config::BridgeConfig& given = host->bridges.at("dspy");
+  EXPECT_EQ(given.plugin, "dspy");
+  auto defaults = adapter_->defaults();
+  ASSERT_TRUE(defaults.ok());
+  auto merged = config::parse_bridge_config("dspy", config::merge_defaults(*defaults, given.raw));
+  ASSERT_TRUE(merged.ok()) << merged.error().describe();
+  EXPECT_EQ(merged->script, "python_bridges/dspy_bridge.py");
+  auto status = validate(merged->raw);
+  EXPECT_TRUE(status.ok()) << status.error().describe();
+  EXPECT_TRUE(config::to_pool_config(*merged, *host).ok());
 }
 
 // ----------------------------------------------------------------------------- resources
