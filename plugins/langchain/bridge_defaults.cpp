@@ -1,0 +1,62 @@
+#include "bridge_defaults.hpp"
+
+namespace mlbridge::langchain_plugin {
+
+const std::vector<std::string>& bridge_commands() {
+  static const std::vector<std::string> commands = {
+      "configure_model",
+      "get_model",
+      "create_chain",
+      "create_agent",
+      "get_chain_info",
+      "list_chains",
+      "delete_chain",
+      "invoke",
+      "stream",
+      "batch",
+      "create_conversation",
+      "chat",
+      "get_history",
+      "clear_history",
+      "create_retriever",
+      "retrieve",
+      "list_retrievers",
+      "delete_retriever",
+      "list_tools",
+  };
+  return commands;
+}
+
+const std::vector<std::string>& idempotent_commands() {
+  static const std::vector<std::string> commands = {
+      "configure_model", "get_model", "get_chain_info",  "list_chains", "get_history",
+      "clear_history",   "retrieve",  "list_retrievers", "list_tools",
+  };
+  return commands;
+}
+
+json bridge_defaults() {
+  // A worker spends almost all of a call waiting for the provider, so a pool may hold more
+  // workers than there are cores; each one costs a few hundred MB (LangChain, LangGraph and the
+  // OpenAI client), hence overflow workers for bursts rather than a large fixed pool.
+  return {
+      {"script", kScript},
+      {"codec", "msgpack"},
+      {"required_packages", {"langchain", "langchain_core", "langchain_openai"}},
+      {"pool",
+       {{"size", 2},
+        {"max_overflow", 4},
+        {"queue_limit", 1000},
+        {"checkout_timeout_ms", 10000},
+        {"max_requests", 5000},
+        {"max_requests_jitter", 500},
+        {"idle_timeout_ms", 120000}}},
+      // An agent's several model calls, or a long streamed answer, take far longer than the
+      // host's 30 s default; importing LangChain and LangGraph takes seconds on a busy machine.
+      {"timeouts", {{"request_ms", 120000}, {"startup_ms", 90000}}},
+      {"limits", {{"max_memory_mb", 2048}}},
+      {"idempotent", idempotent_commands()},
+  };
+}
+
+}  // namespace mlbridge::langchain_plugin

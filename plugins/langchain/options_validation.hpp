@@ -1,0 +1,25 @@
+#pragma once
+
+/// @file
+/// Checks a `plugin: langchain` bridge's merged config before any worker starts, so that a
+/// mistake is a config error naming its key rather than a worker that fails its init (or,
+/// worse, starts on the offline model). Mirrors langchain_bridge.py's initialize(): the keys
+/// of `options` (_OPTION_KEYS), its integer options (_option_int) and, for `options.model` and
+/// `options.embeddings`, langchain_support's parsers (see model_settings.hpp).
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace mlbridge::langchain_plugin {
+
+using json = nlohmann::json;
+
+/// The keys of `options` initialize() accepts, sorted.
+const std::vector<std::string>& option_names();
+
+/// Every problem of the bridge config `bridge` (YAML keys, plugin defaults merged), each
+/// naming its key; empty when the config is fine.
+std::vector<std::string> check_bridge_config(const json& bridge);
+
+}  // namespace mlbridge::langchain_plugin
