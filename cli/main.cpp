@@ -8,6 +8,7 @@
 #include "call_command.hpp"
 #include "check_command.hpp"
 #include "plugins_command.hpp"
+#include "serve_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"mlbridge: run Python ML frameworks in supervised worker pools"};
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   mlbridge::cli::add_call_command(app, exit_code);
   mlbridge::cli::add_check_command(app, exit_code);
   mlbridge::cli::add_plugins_command(app, exit_code);
+  mlbridge::cli::add_serve_command(app, exit_code);
   app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(log_level)); });
   spdlog::set_default_logger(spdlog::stderr_color_mt("mlbridge"));
   CLI11_PARSE(app, argc, argv);

@@ -26,6 +26,8 @@ Bridge::Bridge(runtime::EventLoop& loop, config::BridgeConfig config, pool::Pool
     : config_(std::move(config)),
       adapter_(std::move(adapter)),
       pool_(pool::Pool::create(loop, with_translator(std::move(pool_config), config_, *adapter_))) {
+  pool_->events().subscribe(
+      [metrics = metrics_](const telemetry::Event& event) { metrics->record(event); });
 }
 
 Status Bridge::start() { return pool_->start_and_wait(); }

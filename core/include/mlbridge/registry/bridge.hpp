@@ -15,6 +15,7 @@
 #include "mlbridge/errors/translator.hpp"
 #include "mlbridge/plugin/adapter.hpp"
 #include "mlbridge/pool/pool.hpp"
+#include "mlbridge/telemetry/call_metrics.hpp"
 
 namespace mlbridge::registry {
 
@@ -47,6 +48,9 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   /// Name, plugin, framework, state and pool figures, for listings. Blocking.
   json describe();
 
+  /// Per-command call metrics (outcomes and latencies), kept since the bridge was registered.
+  const telemetry::CallMetrics& call_metrics() const { return *metrics_; }
+
   /// Stops taking calls, finishes or cancels what is in flight, stops every worker. Blocking.
   void drain();
 
@@ -54,6 +58,7 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   config::BridgeConfig config_;
   plugin::AdapterPtr adapter_;
   pool::PoolPtr pool_;
+  std::shared_ptr<telemetry::CallMetrics> metrics_ = std::make_shared<telemetry::CallMetrics>();
 };
 
 using BridgePtr = std::shared_ptr<Bridge>;

@@ -1,0 +1,113 @@
+#include "serve_command.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "logging.hpp"
+#include "mlbridge/host.hpp"
+#include "mlbridge/server/http_server.hpp"
+
+namespace mlbridge::cli {
+namespace {
+
+struct ServeArgs {
+  std::string config = "config/mlbridge.yaml";
+  std::string listen;
+  std::string log_level;
+  std::size_t threads = 64;
+};
+
+// The bearer token named by host.auth_token_env: "" when no variable is named. A named but
+// unset variable is an error: starting without the protection the file asks for is worse.
+Result<std::string> auth_token(const config::HostConfig& config) {
+  if (config.auth_token_env.empty()) return std::string();
+  const char* token = std::getenv(config.auth_token_env.c_str());
+  if (token == nullptr || *token == '\0') {
+    return fail(ErrorCategory::kInvalidConfiguration,
+                "host.auth_token_env names " + config.auth_token_env +
+                    ", which is not set: export it (the token clients send as 'Authorization: "
+                    "Bearer <token>') or remove auth_token_env");
+  }
+  return std::string(token);
+}
+
+int run_serve(const ServeArgs& args) {
+  // Before any thread exists, so that every thread inherits the mask and sigwait() below is the
+  // only place these signals arrive.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto host = Host::from_file(args.config);
+  if (!host) {
+    std::cerr << "error: " << host.error().describe() << "\n";
+    return 2;
+  }
+  const auto& config = (*host)->config();
+  if (auto logging = configure_logging(args.log_level.empty() ? config.log_level : args.log_level,
+                                       config.log_format);
+      !logging) {
+    std::cerr << "error: " << logging.error().describe() << "\n";
+    return 2;
+  }
+  auto token = auth_token(config);
+  if (!token) {
+    std::cerr << "error: " << token.error().describe() << "\n";
+    return 2;
+  }
+  server::ServerOptions options;
+  options.listen = args.listen.empty() ? config.listen : args.listen;
+  options.auth_token = *token;
+  options.max_body_bytes = config.max_body_bytes;
+  options.allow_runtime_registration = config.allow_runtime_registration;
+  options.threads = args.threads;
+
+  spdlog::info("starting {} bridge(s) from {}", config.bridges.size(), args.config);
+  if (auto started = (*host)->start(); !started) {
+    std::cerr << "error: " << started.error().describe() << "\n";
+    (*host)->shutdown();
+    return 1;
+  }
+  server::HttpServer http(**host, options);
+  if (auto listening = http.start(); !listening) {
+    std::cerr << "error: " << listening.error().describe() << "\n";
+    (*host)->shutdown();
+    return 1;
+  }
+  const auto colon = options.listen.rfind(':');
+  std::cout << "mlbridge serving on http://" << options.listen.substr(0, colon) << ":"
+            << http.port() << (token->empty() ? "" : " (bearer token required)") << std::endl;
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("received {}: draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  http.stop();          // no new connections; requests in progress finish
+  (*host)->shutdown();  // calls finish within each bridge's shutdown budget; workers stop
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<ServeArgs>();
+  auto* serve = app.add_subcommand(
+      "serve", "Run the deployment's bridges behind the HTTP API until SIGTERM or SIGINT");
+  serve->add_option("--config", args->config, "Deployment YAML")->capture_default_str();
+  serve->add_option("--listen", args->listen,
+                    "HOST:PORT to listen on (default: host.listen; port 0 picks a free one)");
+  serve->add_option("--threads", args->threads, "Requests served at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  serve->add_option("--log-level", args->log_level,
+                    "trace, debug, info, warn, error or off (default: host.log_level)");
+  serve->callback([args, &exit_code] { exit_code = run_serve(*args); });
+}
+
+}  // namespace mlbridge::cli

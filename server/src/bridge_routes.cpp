@@ -1,0 +1,62 @@
+// GET /v1/bridges, GET /v1/bridges/{name}, POST /v1/bridges ({"name", "config"}: the YAML keys as
+// JSON), DELETE /v1/bridges/{name} (drain, then remove).
+
+#include "http_errors.hpp"
+#include "routes.hpp"
+
+namespace mlbridge::server {
+namespace {
+
+bool refuse_if_registration_is_off(const RouteContext& context, httplib::Response& response) {
+  if (context.options.allow_runtime_registration) return false;
+  Error error = Error::make(ErrorCategory::kInvalidConfiguration,
+                            "runtime registration is switched off on this server "
+                            "(host.allow_runtime_registration: false)");
+  send_json(response, error_body(error), 403);
+  return true;
+}
+
+}  // namespace
+
+void add_bridge_routes(httplib::Server& server, RouteContext& context) {
+  server.Get("/v1/bridges", [&context](const httplib::Request&, httplib::Response& response) {
+    send_json(response, {{"bridges", context.host.bridges()}});
+  });
+  server.Get(R"(/v1/bridges/([^/]+))",
+             [&context](const httplib::Request& request, httplib::Response& response) {
+               auto bridge = context.host.bridge(request.matches[1]);
+               if (!bridge) return send_error(response, bridge.error());
+               send_json(response, *bridge);
+             });
+  server.Post(
+      "/v1/bridges", [&context](const httplib::Request& request, httplib::Response& response) {
+        if (refuse_if_registration_is_off(context, response)) return;
+        auto body = parse_body(request);
+        if (!body) return send_error(response, body.error());
+        const auto name = body->find("name");
+        if (name == body->end() || !name->is_string()) {
+          return send_error(response, ErrorCategory::kInvalidArgument,
+                            "the body needs \"name\" (a string) and \"config\" (the bridge's YAML "
+                            "keys as a JSON object)");
+        }
+        const auto config = body->find("config");
+        if (config == body->end() || !config->is_object()) {
+          return send_error(response, ErrorCategory::kInvalidArgument,
+                            "\"config\" must be a JSON object with the bridge's YAML keys");
+        }
+        auto registered = context.host.register_bridge(name->get<std::string>(), *config);
+        if (!registered) return send_error(response, registered.error());
+        auto described = context.host.bridge(name->get<std::string>());
+        send_json(response, described ? *described : json{{"name", *name}}, 201);
+      });
+  server.Delete(R"(/v1/bridges/([^/]+))",
+                [&context](const httplib::Request& request, httplib::Response& response) {
+                  if (refuse_if_registration_is_off(context, response)) return;
+                  const std::string name = request.matches[1];
+                  auto removed = context.host.unregister_bridge(name);
+                  if (!removed) return send_error(response, removed.error());
+                  send_json(response, {{"removed", name}});
+                });
+}
+
+}  // namespace mlbridge::server

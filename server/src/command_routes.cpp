@@ -1,0 +1,143 @@
+// POST /v1/bridges/{name}/commands/{command}: JSON in and out, Server-Sent Events with
+// "stream": true, 202 with "reply": false. POST /v1/bridges/{name}/resources/{kind}/{verb}: the
+// same through the bridge adapter's resource mapping.
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <memory>
+
+#include "http_errors.hpp"
+#include "mlbridge/registry/registry.hpp"
+#include "routes.hpp"
+#include "sse_channel.hpp"
+
+namespace mlbridge::server {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The fields of a command body, checked.
+struct CommandBody {
+  json args = json::object();
+  ExecuteOptions options;
+  bool stream = false;
+  bool reply = true;
+};
+
+Result<CommandBody> read_command_body(const httplib::Request& request) {
+  auto body = parse_body(request);
+  if (!body) return std::move(body).error();
+  CommandBody out;
+  for (const auto& [key, value] : body->items()) {
+    if (key == "args") {
+      if (!value.is_object() && !value.is_null()) {
+        return fail(ErrorCategory::kInvalidArgument,
+                    std::string("\"args\" must be a JSON object, got ") + value.type_name());
+      }
+      if (value.is_object()) out.args = value;
+    } else if (key == "session") {
+      if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
+        return fail(ErrorCategory::kInvalidArgument, "\"session\" must be a non-empty string");
+      }
+      out.options.session = value.get<std::string>();
+    } else if (key == "timeout_ms") {
+      if (!value.is_number_integer() || value.get<std::int64_t>() <= 0) {
+        return fail(ErrorCategory::kInvalidArgument,
+                    "\"timeout_ms\" must be a positive integer (milliseconds)");
+      }
+      out.options.timeout = std::chrono::milliseconds(value.get<std::int64_t>());
+    } else if (key == "stream" || key == "reply") {
+      if (!value.is_boolean()) {
+        return fail(ErrorCategory::kInvalidArgument,
+                    "\"" + key + "\" must be true or false, got " + value.dump());
+      }
+      (key == "stream" ? out.stream : out.reply) = value.get<bool>();
+    } else {
+      return fail(ErrorCategory::kInvalidArgument,
+                  "unknown field \"" + key +
+                      "\" (a command body has args, session, timeout_ms, stream and reply)");
+    }
+  }
+  if (out.stream && !out.reply) {
+    return fail(ErrorCategory::kInvalidArgument, "\"stream\": true needs \"reply\": true");
+  }
+  return out;
+}
+
+void answer_streamed(Host& host, const std::string& bridge, const std::string& command,
+                     CommandBody body, httplib::Response& response) {
+  auto channel = std::make_shared<SseChannel>();
+  body.options.on_chunk = [channel](json chunk) { channel->push_chunk(chunk); };
+  const CallTicket ticket =
+      host.execute_async(bridge, command, std::move(body.args), std::move(body.options),
+                         [channel](Result<json> result) { channel->finish(result); });
+  response.set_header("Cache-Control", "no-cache");
+  response.set_chunked_content_provider(
+      "text/event-stream",
+      [channel, ticket, &host](std::size_t, httplib::DataSink& sink) {
+        auto batch = channel->next(1s);
+        // A comment line while nothing happens: a client that went away shows up as a failed
+        // write, and the call is cancelled instead of running on for nobody.
+        const std::string text = batch.text.empty() ? ": waiting\n\n" : batch.text;
+        if (!sink.write(text.data(), text.size())) {
+          host.cancel(ticket);
+          return false;
+        }
+        if (batch.finished) sink.done();
+        return true;
+      },
+      [ticket, &host](bool success) {
+        if (!success) host.cancel(ticket);
+      });
+}
+
+void answer_detached(Host& host, const std::string& bridge, const std::string& command,
+                     CommandBody body, httplib::Response& response) {
+  static std::atomic<std::uint64_t> next_id{1};
+  const std::string call_id = "call-" + std::to_string(next_id++);
+  host.execute_async(bridge, command, std::move(body.args), std::move(body.options),
+                     [call_id](Result<json> result) {
+                       if (!result) {
+                         spdlog::warn("detached call {} failed: {}", call_id,
+                                      result.error().describe());
+                       }
+                     });
+  send_json(response, {{"call_id", call_id}}, 202);
+}
+
+void run_command(RouteContext& context, const httplib::Request& request,
+                 httplib::Response& response, const std::string& bridge,
+                 const std::string& command) {
+  auto body = read_command_body(request);
+  if (!body) return send_error(response, body.error());
+  if (body->stream)
+    return answer_streamed(context.host, bridge, command, std::move(*body), response);
+  if (!body->reply)
+    return answer_detached(context.host, bridge, command, std::move(*body), response);
+  auto result =
+      context.host.execute(bridge, command, std::move(body->args), std::move(body->options));
+  if (!result) return send_error(response, result.error());
+  send_json(response, {{"result", *result}});
+}
+
+}  // namespace
+
+void add_command_routes(httplib::Server& server, RouteContext& context) {
+  server.Post(R"(/v1/bridges/([^/]+)/commands/([^/]+))",
+              [&context](const httplib::Request& request, httplib::Response& response) {
+                run_command(context, request, response, request.matches[1], request.matches[2]);
+              });
+  server.Post(R"(/v1/bridges/([^/]+)/resources/([^/]+)/([^/]+))",
+              [&context](const httplib::Request& request, httplib::Response& response) {
+                const std::string bridge = request.matches[1];
+                auto target = context.host.registry().get(bridge);
+                if (!target) return send_error(response, target.error());
+                auto command =
+                    (*target)->resource_command(request.matches[3].str(), request.matches[2].str());
+                if (!command) return send_error(response, command.error());
+                run_command(context, request, response, bridge, *command);
+              });
+}
+
+}  // namespace mlbridge::server

@@ -1,0 +1,75 @@
+#include "http_errors.hpp"
+
+namespace mlbridge::server {
+
+int http_status(ErrorCategory category) {
+  switch (category) {
+    case ErrorCategory::kInvalidArgument:
+    case ErrorCategory::kInvalidConfiguration:
+      return 400;
+    case ErrorCategory::kNotFound:
+      return 404;
+    case ErrorCategory::kSessionLost:
+      return 410;
+    case ErrorCategory::kRateLimit:
+      return 429;
+    case ErrorCategory::kModelError:
+    case ErrorCategory::kAuthentication:
+    case ErrorCategory::kWorkerCrashed:
+      return 502;
+    case ErrorCategory::kOverloaded:
+    case ErrorCategory::kBridgeUnavailable:
+      return 503;
+    case ErrorCategory::kTimeout:
+      return 504;
+    case ErrorCategory::kCancelled:
+      return 499;
+    default:
+      return 500;
+  }
+}
+
+json error_body(const Error& error) {
+  json body = {{"category", std::string(to_string(error.category))},
+               {"message", error.message},
+               {"retryable", error.retryable}};
+  if (!error.bridge.empty()) body["bridge"] = error.bridge;
+  if (!error.command.empty()) body["command"] = error.command;
+  if (!error.python_type.empty()) body["type"] = error.python_type;
+  return {{"error", body}};
+}
+
+void send_json(httplib::Response& response, const json& body, int status) {
+  response.status = status;
+  response.set_content(
+      protocol::to_plain_json(body).dump(-1, ' ', false, json::error_handler_t::replace),
+      "application/json");
+}
+
+void send_error(httplib::Response& response, const Error& error) {
+  const int status = http_status(error.category);
+  if (status == 503) response.set_header("Retry-After", "1");
+  send_json(response, error_body(error), status);
+}
+
+void send_error(httplib::Response& response, ErrorCategory category, std::string message) {
+  send_error(response, Error::make(category, std::move(message)));
+}
+
+Result<json> parse_body(const httplib::Request& request) {
+  if (request.body.empty()) return json::object();
+  json body;
+  try {
+    body = json::parse(request.body);
+  } catch (const json::parse_error& e) {
+    return fail(ErrorCategory::kInvalidArgument,
+                std::string("the request body is not valid JSON: ") + e.what());
+  }
+  if (!body.is_object()) {
+    return fail(ErrorCategory::kInvalidArgument,
+                std::string("the request body must be a JSON object, got ") + body.type_name());
+  }
+  return body;
+}
+
+}  // namespace mlbridge::server

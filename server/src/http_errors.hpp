@@ -1,0 +1,38 @@
+#pragma once
+
+// Error answers of the HTTP API: a status per category and the JSON body
+// {"error": {"category", "message", "bridge", "command", "type", "retryable"}}.
+
+#include <httplib.h>
+
+#include <optional>
+#include <string>
+
+#include "mlbridge/errors/error.hpp"
+#include "mlbridge/protocol/codec.hpp"
+
+namespace mlbridge::server {
+
+using json = protocol::json;
+
+/// 400 invalid_argument/invalid_configuration, 401 unauthorized, 404 not_found,
+/// 410 session_lost, 429 rate_limit, 502 model_error/authentication/worker_crashed,
+/// 503 overloaded/bridge_unavailable, 504 timeout, 499 cancelled, 500 otherwise.
+int http_status(ErrorCategory category);
+
+/// The error body (never the traceback: it stays in the server's log).
+json error_body(const Error& error);
+
+/// Sets status, body and (for 503) Retry-After on `response`.
+void send_error(httplib::Response& response, const Error& error);
+/// The same for an error the HTTP layer finds itself.
+void send_error(httplib::Response& response, ErrorCategory category, std::string message);
+
+/// Sends `body` as JSON with `status`.
+void send_json(httplib::Response& response, const json& body, int status = 200);
+
+/// The request body as a JSON object; an empty body reads as {}. invalid_argument naming the
+/// problem (position of a syntax error, or the type found instead of an object).
+Result<json> parse_body(const httplib::Request& request);
+
+}  // namespace mlbridge::server

@@ -1,0 +1,174 @@
+#include "mlbridge/server/http_server.hpp"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "http_errors.hpp"
+#include "routes.hpp"
+
+namespace mlbridge::server {
+namespace {
+
+// Compares without an early exit, so the time taken says nothing about where a guess went wrong.
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const std::string& longer = a.size() >= b.size() ? a : b;
+  for (std::size_t i = 0; i < longer.size(); ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= x ^ y;
+  }
+  return diff == 0;
+}
+
+struct Address {
+  std::string host;
+  int port = 0;
+};
+
+Result<Address> parse_listen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
+    return fail(ErrorCategory::kInvalidArgument,
+                "listen address '" + listen + "' must be HOST:PORT, e.g. 127.0.0.1:8787");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = -1;
+  try {
+    std::size_t used = 0;
+    port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1) port = -1;
+  } catch (const std::exception&) {
+  }
+  if (port < 0 || port > 65535) {
+    return fail(ErrorCategory::kInvalidArgument,
+                "listen address '" + listen + "' has no valid port (0-65535)");
+  }
+  return Address{host, port};
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(Host& host, ServerOptions opts)
+      : options(std::move(opts)), context{host, options, std::chrono::steady_clock::now()} {}
+
+  void configure() {
+    const std::size_t threads = options.threads;
+    server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server.set_payload_max_length(options.max_body_bytes);
+    server.set_read_timeout(30);
+    server.set_write_timeout(30);
+    server.set_pre_routing_handler([this](const httplib::Request& request,
+                                          httplib::Response& response) {
+      if (options.auth_token.empty() || request.path == "/healthz") {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      const std::string given = request.get_header_value("Authorization");
+      if (constant_time_equal(given, "Bearer " + options.auth_token)) {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      response.set_header("WWW-Authenticate", "Bearer");
+      send_json(
+          response,
+          error_body(Error::make(ErrorCategory::kAuthentication,
+                                 given.empty() ? "this server needs 'Authorization: Bearer <token>'"
+                                               : "the bearer token is not valid for this server")),
+          401);
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    server.set_error_handler([this](const httplib::Request& request, httplib::Response& response) {
+      if (!response.body.empty()) return;
+      if (response.status == 413) {
+        send_json(response,
+                  error_body(Error::make(ErrorCategory::kInvalidArgument,
+                                         "the request body is larger than the server's limit of " +
+                                             std::to_string(options.max_body_bytes) +
+                                             " bytes (host.max_body_bytes)")),
+                  413);
+      } else if (response.status == 404) {
+        send_json(response,
+                  error_body(Error::make(ErrorCategory::kNotFound, "no route " + request.method +
+                                                                       " " + request.path +
+                                                                       " (see docs/http-api.md)")),
+                  404);
+      } else {
+        send_json(response,
+                  error_body(Error::make(ErrorCategory::kInvalidArgument,
+                                         "the request could not be served (HTTP " +
+                                             std::to_string(response.status) + ")")),
+                  response.status);
+      }
+    });
+    server.set_exception_handler(
+        [](const httplib::Request& request, httplib::Response& response, std::exception_ptr ep) {
+          std::string what = "unknown exception";
+          try {
+            if (ep) std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            what = e.what();
+          } catch (...) {
+          }
+          spdlog::error("{} {} failed: {}", request.method, request.path, what);
+          send_json(response,
+                    error_body(Error::make(ErrorCategory::kInternal,
+                                           "the server failed on this request: " + what)),
+                    500);
+        });
+    server.set_logger([](const httplib::Request& request, const httplib::Response& response) {
+      spdlog::info("{} {} {}", request.method, request.path, response.status);
+    });
+    add_health_routes(server, context);
+    add_bridge_routes(server, context);
+    add_command_routes(server, context);
+    add_session_routes(server, context);
+  }
+
+  ServerOptions options;
+  RouteContext context;
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+  bool stopped = false;
+};
+
+HttpServer::HttpServer(Host& host, ServerOptions options)
+    : impl_(std::make_unique<Impl>(host, std::move(options))) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::start() {
+  auto address = parse_listen(impl_->options.listen);
+  if (!address) return std::move(address).error();
+  impl_->configure();
+  int port = address->port;
+  if (port == 0) {
+    port = impl_->server.bind_to_any_port(address->host);
+  } else if (!impl_->server.bind_to_port(address->host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    return fail(ErrorCategory::kBridgeUnavailable,
+                "cannot listen on " + impl_->options.listen +
+                    " (address in use or not allowed); choose another with --listen");
+  }
+  impl_->port = port;
+  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  return Ok{};
+}
+
+int HttpServer::port() const { return impl_->port; }
+
+void HttpServer::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->server.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+}  // namespace mlbridge::server

@@ -1,0 +1,172 @@
+#include "prometheus.hpp"
+
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include "mlbridge/registry/registry.hpp"
+
+#ifndef MLBRIDGE_VERSION
+#define MLBRIDGE_VERSION "unknown"
+#endif
+
+namespace mlbridge::server {
+namespace {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+std::string escape_label(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string label_text(const Labels& labels) {
+  if (labels.empty()) return "";
+  std::string out = "{";
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (i) out += ",";
+    out += labels[i].first + "=\"" + escape_label(labels[i].second) + "\"";
+  }
+  return out + "}";
+}
+
+std::string number(double value) {
+  std::ostringstream out;
+  out.precision(9);
+  out << value;
+  return out.str();
+}
+
+// Collects samples by metric so each metric's HELP/TYPE header is written once.
+class Exposition {
+ public:
+  void declare(const std::string& name, const std::string& type, const std::string& help) {
+    if (meta_.count(name)) return;
+    meta_[name] = "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    order_.push_back(name);
+  }
+  void sample(const std::string& metric, const std::string& series, const Labels& labels,
+              double value) {
+    samples_[metric] += series + label_text(labels) + " " + number(value) + "\n";
+  }
+  void histogram(const std::string& name, const Labels& labels,
+                 const telemetry::LatencyHistogram& h) {
+    const auto& bounds = telemetry::LatencyHistogram::kBounds;
+    for (std::size_t i = 0; i < bounds.size(); ++i) {
+      Labels with_le = labels;
+      with_le.emplace_back("le", number(bounds[i]));
+      sample(name, name + "_bucket", with_le, static_cast<double>(h.cumulative(i)));
+    }
+    Labels inf = labels;
+    inf.emplace_back("le", "+Inf");
+    sample(name, name + "_bucket", inf, static_cast<double>(h.count()));
+    sample(name, name + "_sum", labels, h.sum_seconds());
+    sample(name, name + "_count", labels, static_cast<double>(h.count()));
+  }
+  std::string text() const {
+    std::string out;
+    for (const auto& name : order_) {
+      out += meta_.at(name);
+      if (auto it = samples_.find(name); it != samples_.end()) out += it->second;
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::string> order_;
+  std::map<std::string, std::string> meta_;
+  std::map<std::string, std::string> samples_;
+};
+
+void declare_all(Exposition& out) {
+  out.declare("mlbridge_build_info", "gauge", "Version of the mlbridge host (always 1).");
+  out.declare("mlbridge_uptime_seconds", "gauge", "Seconds since the server started.");
+  out.declare("mlbridge_bridge_info", "gauge",
+              "One per registered bridge, with its plugin, framework and state.");
+  out.declare("mlbridge_calls_total", "counter",
+              "Completed calls by bridge, command, outcome (ok or error) and error category.");
+  out.declare("mlbridge_call_queue_wait_seconds", "histogram",
+              "Time from submission until a worker started the call.");
+  out.declare("mlbridge_call_execution_seconds", "histogram", "Time a worker spent on the call.");
+  out.declare("mlbridge_call_duration_seconds", "histogram", "Time from submission to completion.");
+  out.declare("mlbridge_queue_length", "gauge", "Calls waiting for a worker.");
+  out.declare("mlbridge_workers", "gauge", "Workers by state (busy, idle, starting).");
+  out.declare("mlbridge_worker_restarts_total", "counter",
+              "Workers started to replace others that exited.");
+  out.declare("mlbridge_workers_recycled_total", "counter",
+              "Workers retired for max_requests or the memory limit.");
+  out.declare("mlbridge_worker_failed_starts_total", "counter", "Worker starts that failed.");
+  out.declare("mlbridge_sessions", "gauge", "Live sessions.");
+  out.declare("mlbridge_worker_resident_memory_bytes", "gauge", "Resident memory of a worker.");
+}
+
+}  // namespace
+
+std::string render_metrics(Host& host, std::chrono::steady_clock::time_point started) {
+  Exposition out;
+  declare_all(out);
+  out.sample("mlbridge_build_info", "mlbridge_build_info", {{"version", MLBRIDGE_VERSION}}, 1);
+  out.sample("mlbridge_uptime_seconds", "mlbridge_uptime_seconds", {},
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  for (const auto& bridge : host.registry().list()) {
+    const std::string& name = bridge->name();
+    const auto stats = bridge->pool().stats();
+    const auto& info = bridge->adapter()->info();
+    out.sample("mlbridge_bridge_info", "mlbridge_bridge_info",
+               {{"bridge", name},
+                {"plugin", info.name},
+                {"framework", info.framework},
+                {"state", std::string(pool::to_string(stats.state))}},
+               1);
+    for (const auto& [command, m] : bridge->call_metrics().snapshot()) {
+      const Labels labels{{"bridge", name}, {"command", command}};
+      Labels ok = labels;
+      ok.emplace_back("outcome", "ok");
+      ok.emplace_back("category", "");
+      out.sample("mlbridge_calls_total", "mlbridge_calls_total", ok, static_cast<double>(m.ok));
+      for (const auto& [category, count] : m.failed) {
+        Labels failed = labels;
+        failed.emplace_back("outcome", "error");
+        failed.emplace_back("category", std::string(to_string(category)));
+        out.sample("mlbridge_calls_total", "mlbridge_calls_total", failed,
+                   static_cast<double>(count));
+      }
+      out.histogram("mlbridge_call_queue_wait_seconds", labels, m.queue_wait);
+      out.histogram("mlbridge_call_execution_seconds", labels, m.execution);
+      out.histogram("mlbridge_call_duration_seconds", labels, m.total);
+    }
+    const Labels bridge_label{{"bridge", name}};
+    out.sample("mlbridge_queue_length", "mlbridge_queue_length", bridge_label,
+               static_cast<double>(stats.queue_length));
+    for (const auto& [state, count] :
+         {std::pair{"busy", stats.busy}, {"idle", stats.idle}, {"starting", stats.starting}}) {
+      out.sample("mlbridge_workers", "mlbridge_workers", {{"bridge", name}, {"state", state}},
+                 static_cast<double>(count));
+    }
+    out.sample("mlbridge_worker_restarts_total", "mlbridge_worker_restarts_total", bridge_label,
+               static_cast<double>(stats.restarts));
+    out.sample("mlbridge_workers_recycled_total", "mlbridge_workers_recycled_total", bridge_label,
+               static_cast<double>(stats.recycled));
+    out.sample("mlbridge_worker_failed_starts_total", "mlbridge_worker_failed_starts_total",
+               bridge_label, static_cast<double>(stats.failed_starts));
+    out.sample("mlbridge_sessions", "mlbridge_sessions", bridge_label,
+               static_cast<double>(stats.sessions));
+    for (const auto& worker : stats.workers) {
+      out.sample("mlbridge_worker_resident_memory_bytes", "mlbridge_worker_resident_memory_bytes",
+                 {{"bridge", name}, {"worker", worker.id}}, static_cast<double>(worker.rss_bytes));
+    }
+  }
+  return out.text();
+}
+
+}  // namespace mlbridge::server
