@@ -225,6 +225,9 @@ TEST_F(DspyHostTest, SessionsDoNotSeeEachOthersPrograms) {
 
   ASSERT_TRUE(host_->end_session(alice).ok());
   EXPECT_EQ(ok("list_programs", json::object(), bob)["count"], 1);
+  // Ending a session drops its programs: the same id starts empty.
+  ASSERT_TRUE(host_->create_session(alice).ok());
+  EXPECT_EQ(ok("list_programs", json::object(), alice)["count"], 0);
 }
 
 TEST_F(DspyHostTest, SavedProgramLoadsIntoAnotherSession) {
