@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <thread>
 
@@ -10,6 +11,8 @@
 
 namespace mlbridge::server {
 namespace {
+
+constexpr int kListenBacklog = 1024;
 
 // Compares without an early exit, so the time taken says nothing about where a guess went wrong.
 bool constant_time_equal(const std::string& a, const std::string& b) {
@@ -62,6 +65,12 @@ struct HttpServer::Impl {
     const std::size_t threads = options.threads;
     server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     server.set_payload_max_length(options.max_body_bytes);
+    // Remember the listening socket: Debian's libcpp-httplib listens with a backlog of 5, which
+    // drops connections when many clients arrive at once; start() raises it.
+    server.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listen_socket = sock;
+    });
     server.set_read_timeout(30);
     server.set_write_timeout(30);
     server.set_pre_routing_handler([this](const httplib::Request& request,
@@ -134,6 +143,7 @@ struct HttpServer::Impl {
   httplib::Server server;
   std::thread thread;
   int port = 0;
+  socket_t listen_socket = -1;
   bool stopped = false;
 };
 
@@ -158,6 +168,8 @@ Status HttpServer::start() {
                     " (address in use or not allowed); choose another with --listen");
   }
   impl_->port = port;
+  // Linux lets listen() be called again on a listening socket to change its backlog.
+  if (impl_->listen_socket >= 0) ::listen(impl_->listen_socket, kListenBacklog);
   impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
   return Ok{};
 }

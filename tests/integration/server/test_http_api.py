@@ -1,0 +1,214 @@
+"""The HTTP API of `mlbridge serve` end to end, against a real server on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+from conftest import TOKEN, Server
+
+
+def command(server: Server, bridge: str, name: str, body: dict, **kw):
+    return server.request("POST", f"/v1/bridges/{bridge}/commands/{name}", body, **kw)
+
+
+def test_liveness_needs_no_token_but_everything_else_does(server: Server) -> None:
+    status, body, _ = server.request("GET", "/healthz", token=None)
+    assert (status, body) == (200, {"status": "ok"})
+    status, body, headers = server.request("GET", "/v1/bridges", token=None)
+    assert status == 401
+    assert body["error"]["category"] == "authentication"
+    assert "Bearer" in headers.get("WWW-Authenticate", "")
+    status, body, _ = server.request("GET", "/v1/bridges", token="wrong-token")
+    assert status == 401
+    assert "not valid" in body["error"]["message"]
+    status, _, _ = server.request("GET", "/metrics", token=None)
+    assert status == 401
+
+
+def test_readiness_and_bridge_listing(server: Server) -> None:
+    status, body, _ = server.request("GET", "/readyz")
+    assert status == 200 and body["ready"] is True
+    status, body, _ = server.request("GET", "/v1/bridges")
+    assert status == 200
+    assert sorted(b["name"] for b in body["bridges"]) == ["echo", "pair"]
+    status, body, _ = server.request("GET", "/v1/bridges/echo")
+    assert status == 200 and body["plugin"] == "generic"
+    status, body, _ = server.request("GET", "/v1/bridges/nope")
+    assert status == 404 and "nope" in body["error"]["message"]
+
+
+def test_command_json_in_and_out(server: Server) -> None:
+    status, body, _ = command(server, "echo", "echo", {"args": {"x": [1, 2.5, "three"]}})
+    assert (status, body) == (200, {"result": {"x": [1, 2.5, "three"]}})
+
+
+def test_python_errors_map_to_status_and_category(server: Server) -> None:
+    status, body, _ = command(
+        server, "echo", "fail", {"args": {"type": "ValueError", "message": "bad value"}}
+    )
+    assert status == 400
+    error = body["error"]
+    assert error["category"] == "invalid_argument"
+    assert error["type"] == "ValueError"
+    assert error["bridge"] == "echo" and error["command"] == "fail"
+    assert "bad value" in error["message"]
+    assert "traceback" not in error
+    status, body, _ = command(server, "echo", "sleep", {"args": {"seconds": 5}, "timeout_ms": 200})
+    assert status == 504 and body["error"]["category"] == "timeout"
+
+
+def test_bad_requests_say_what_is_wrong(server: Server) -> None:
+    status, body, _ = server.request("POST", "/v1/bridges/echo/commands/echo", raw=b"{bad json")
+    assert status == 400 and "not valid JSON" in body["error"]["message"]
+    status, body, _ = command(server, "echo", "echo", {"args": [1, 2]})
+    assert status == 400 and '"args" must be a JSON object' in body["error"]["message"]
+    status, body, _ = command(server, "echo", "echo", {"arg": {}})
+    assert status == 400 and 'unknown field "arg"' in body["error"]["message"]
+    status, body, _ = command(server, "nope", "echo", {})
+    assert status == 404 and "no bridge named 'nope'" in body["error"]["message"]
+    status, body, _ = command(server, "echo", "no_such_command", {})
+    assert status == 404 and body["error"]["category"] == "not_found"
+    status, body, _ = server.request("GET", "/v1/nothing/here")
+    assert status == 404 and "no route" in body["error"]["message"]
+
+
+def test_body_over_the_limit_is_refused_with_413(server: Server) -> None:
+    status, body, _ = command(server, "echo", "echo", {"args": {"blob": "x" * 10000}})
+    assert status == 413
+    assert "4096" in body["error"]["message"]
+
+
+def test_streaming_sends_one_event_per_chunk_then_the_result(server: Server) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request(
+        "POST",
+        "/v1/bridges/echo/commands/stream",
+        body=json.dumps({"args": {"count": 3, "delay": 0.05}, "stream": True}),
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.getheader("Content-Type", "").startswith("text/event-stream")
+    events = []
+    for block in response.read().decode().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in lines:
+            events.append((lines["event"], json.loads(lines["data"])))
+    conn.close()
+    assert events == [
+        ("chunk", {"index": 0}),
+        ("chunk", {"index": 1}),
+        ("chunk", {"index": 2}),
+        ("result", {"result": {"count": 3}}),
+    ]
+
+
+def test_a_client_leaving_mid_stream_frees_the_worker(server: Server) -> None:
+    # 'echo' has one worker: if the abandoned stream kept running, the call after it would wait
+    # ~30 s for it; it is cancelled instead, which /metrics counts.
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    body = json.dumps({"args": {"count": 600, "delay": 0.05}, "stream": True}).encode()
+    sock.sendall(
+        b"POST /v1/bridges/echo/commands/stream HTTP/1.1\r\nHost: x\r\n"
+        + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    received = b""
+    while received.count(b"event: chunk") < 2:
+        data = sock.recv(4096)
+        assert data, "the server closed the stream early"
+        received += data
+    sock.close()
+    status, body, _ = command(
+        server, "echo", "echo", {"args": {"after": True}, "timeout_ms": 20000}
+    )
+    assert (status, body) == (200, {"result": {"after": True}})
+    _, metrics, _ = server.request("GET", "/metrics")
+    cancelled = 'command="stream",outcome="error",category="cancelled"} 1'
+    assert 'mlbridge_calls_total{bridge="echo",' + cancelled in metrics
+
+
+def test_fire_and_forget_answers_202(server: Server) -> None:
+    status, body, _ = command(server, "pair", "echo", {"args": {}, "reply": False})
+    assert status == 202 and body["call_id"].startswith("call-")
+
+
+def test_sessions_keep_state_on_their_worker(server: Server) -> None:
+    status, body, _ = server.request("POST", "/v1/sessions", {"id": "s-http"})
+    assert (status, body) == (201, {"id": "s-http"})
+    status, _, _ = command(
+        server, "pair", "put", {"args": {"key": "k", "value": 42}, "session": "s-http"}
+    )
+    assert status == 200
+    for _ in range(4):  # always the session's worker, never the other one
+        status, body, _ = command(
+            server, "pair", "get", {"args": {"key": "k"}, "session": "s-http"}
+        )
+        assert status == 200 and "42" in json.dumps(body)
+    status, body, _ = server.request("GET", "/v1/sessions")
+    assert "s-http" in body["sessions"]
+    status, _, _ = server.request("DELETE", "/v1/sessions/s-http")
+    assert status == 200
+    status, body, _ = server.request("DELETE", "/v1/sessions/s-http")
+    assert status == 404
+
+
+def test_runtime_registration_validates_first_and_disturbs_nothing(server: Server) -> None:
+    bad = {
+        "name": "extra",
+        "config": {"script": "python_bridges/examples/echo_bridge.py", "pool": {"size": -1}},
+    }
+    status, body, _ = server.request("POST", "/v1/bridges", bad)
+    assert status == 400 and "pool.size" in body["error"]["message"]
+    status, body, _ = server.request("POST", "/v1/bridges", {"name": "extra"})
+    assert status == 400 and '"config"' in body["error"]["message"]
+    good = {
+        "name": "extra",
+        "config": {"script": "python_bridges/examples/echo_bridge.py", "pool": {"size": 1}},
+    }
+    status, body, _ = server.request("POST", "/v1/bridges", good)
+    assert status == 201 and body["name"] == "extra"
+    status, body, _ = server.request("POST", "/v1/bridges", good)
+    assert status == 400 and "already registered" in body["error"]["message"]
+    status, body, _ = command(server, "extra", "echo", {"args": {"n": 1}})
+    assert (status, body) == (200, {"result": {"n": 1}})
+    status, _, _ = server.request("DELETE", "/v1/bridges/extra")
+    assert status == 200
+    status, _, _ = command(server, "extra", "echo", {})
+    assert status == 404
+    status, body, _ = command(server, "echo", "echo", {"args": {"still": "here"}})
+    assert (status, body) == (200, {"result": {"still": "here"}})
+
+
+def test_generic_bridges_have_no_resource_routes(server: Server) -> None:
+    status, body, _ = server.request("POST", "/v1/bridges/echo/resources/program/create", {})
+    assert status == 404 and "resource" in body["error"]["message"]
+
+
+def test_two_hundred_concurrent_clients_each_get_their_own_answer(server: Server) -> None:
+    def one(i: int) -> tuple[int, object]:
+        status, body, _ = command(server, "pair", "echo", {"args": {"i": i}}, timeout=120)
+        return status, body
+
+    with ThreadPoolExecutor(max_workers=200) as pool:
+        futures = [pool.submit(one, i) for i in range(200)]
+        status, body, _ = server.request("GET", "/healthz", token=None, timeout=30)
+        assert (status, body) == (200, {"status": "ok"}), "the server must stay responsive"
+        results = [f.result() for f in futures]
+    assert results == [(200, {"result": {"i": i}}) for i in range(200)]
+
+
+def test_metrics_are_prometheus_text(server: Server) -> None:
+    status, metrics, headers = server.request("GET", "/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    assert "# TYPE mlbridge_calls_total counter" in metrics
+    assert 'mlbridge_calls_total{bridge="echo",command="echo",outcome="ok",category=""}' in metrics
+    assert (
+        'mlbridge_call_duration_seconds_bucket{bridge="pair",command="echo",le="+Inf"}' in metrics
+    )
+    assert 'mlbridge_workers{bridge="pair",state="idle"}' in metrics
+    assert "mlbridge_uptime_seconds" in metrics
+    assert TOKEN not in metrics
