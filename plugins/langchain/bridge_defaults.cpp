@@ -37,7 +37,7 @@ const std::vector<std::string>& idempotent_commands() {
 
 json bridge_defaults() {
   // A worker spends almost all of a call waiting for the provider, so a pool may hold more
-  // workers than there are cores; each one costs a few hundred MB (LangChain, LangGraph and the
+  // workers than there are cores; each one costs 100-200 MB (LangChain, LangGraph and the
   // OpenAI client), hence overflow workers for bursts rather than a large fixed pool.
   return {
       {"script", kScript},
@@ -54,7 +54,9 @@ json bridge_defaults() {
       // An agent's several model calls, or a long streamed answer, take far longer than the
       // host's 30 s default; importing LangChain and LangGraph takes seconds on a busy machine.
       {"timeouts", {{"request_ms", 120000}, {"startup_ms", 90000}}},
-      {"limits", {{"max_memory_mb", 2048}}},
+      // Several times a worker's usual size: room for a session's in-memory vector stores and
+      // histories, and a recycle before one runaway worker takes the machine's memory.
+      {"limits", {{"max_memory_mb", 1024}}},
       {"idempotent", idempotent_commands()},
   };
 }
