@@ -19,8 +19,8 @@ step "C++ tests (ctest, preset ci)"
 ctest --preset ci
 
 step "Python lint (ruff)"
-.venv/bin/ruff check --config python_bridges/pyproject.toml python_bridges tests
-.venv/bin/ruff format --check --config python_bridges/pyproject.toml python_bridges tests
+.venv/bin/ruff check --config python_bridges/pyproject.toml python_bridges tests examples scripts sdk
+.venv/bin/ruff format --check --config python_bridges/pyproject.toml python_bridges tests examples scripts sdk
 
 step "Python tests (pytest)"
 .venv/bin/python -m pytest -q tests/python
