@@ -15,7 +15,7 @@ smoke=0
 # The smoke run in CI reuses the ci build (optimized too); the full run uses release.
 preset="${MLBRIDGE_BENCH_PRESET:-release}"
 cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset" --target worker_bench pool_bench >/dev/null
+cmake --build --preset "$preset" --target worker_bench pool_bench http_bench >/dev/null
 bin="build/$preset/bin"
 
 out="$ROOT/docs/bench"
@@ -31,6 +31,8 @@ echo "[bench] worker round trips (ping and 16 MiB echo beside their floors)"
   ${MLBRIDGE_BENCH_FILTER:+--benchmark_filter=$MLBRIDGE_BENCH_FILTER}
 echo "[bench] pool throughput against concurrency"
 "$bin/pool_bench" "${args[@]}" --benchmark_out="$out/pool_bench.json"
+echo "[bench] a no-op call through HTTP beside the same call through the C++ API"
+"$bin/http_bench" "${args[@]}" --benchmark_out="$out/http_bench.json"
 
 if [ $smoke -eq 1 ]; then
   .venv/bin/python tests/bench/report.py "$out" --check

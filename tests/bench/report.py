@@ -18,7 +18,7 @@ def load(directory: Path) -> tuple[dict, list[dict]]:
     """Returns the context of the first file and every benchmark entry of all files."""
     context: dict = {}
     entries: list[dict] = []
-    for name in ("worker_bench.json", "pool_bench.json"):
+    for name in ("worker_bench.json", "pool_bench.json", "http_bench.json"):
         path = directory / name
         if not path.exists():
             sys.exit(f"report: {path} is missing; run scripts/bench.sh first")
@@ -126,6 +126,33 @@ def pool_section(grouped: dict[str, list[dict]]) -> list[str]:
     return lines + [""]
 
 
+def http_section(grouped: dict[str, list[dict]]) -> list[str]:
+    lines = [
+        "## HTTP layer: a no-op call over HTTP beside the C++ API",
+        "",
+        "The echo bridge's `echo` with empty arguments on a pool of 2 workers, through",
+        "`Host::execute` and through `POST /v1/bridges/echo/commands/echo` on loopback (keep-alive",
+        "client per caller thread), in one process and one run. The difference is the HTTP",
+        "layer's own cost: parsing, routing, JSON bodies, the socket round trip.",
+        "",
+        "| callers | C++ API latency | HTTP latency | C++ API calls/s | HTTP calls/s "
+        "| HTTP / C++ API latency |",
+        "|---|---|---|---|---|---|",
+    ]
+    for threads in (1, 8):
+        api = find(grouped, f"BM_NoopHostApi/real_time/threads:{threads}")
+        http = find(grouped, f"BM_NoopHttp/real_time/threads:{threads}")
+        api_time = median(grouped, api, "real_time")
+        http_time = median(grouped, http, "real_time")
+        api_rate = median(grouped, api, "calls_per_s")
+        http_rate = median(grouped, http, "calls_per_s")
+        lines.append(
+            f"| {threads} | {api_time:.0f} µs | {http_time:.0f} µs | {api_rate:,.0f} "
+            f"| {http_rate:,.0f} | {http_time / api_time:.2f}× |"
+        )
+    return lines + [""]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("directory", type=Path)
@@ -138,7 +165,12 @@ def main() -> int:
         print("benchmarks failed: " + ", ".join(failed), file=sys.stderr)
         return 1
     grouped = runs(entries)
-    body = ping_section(grouped) + echo_section(grouped) + pool_section(grouped)
+    body = (
+        ping_section(grouped)
+        + echo_section(grouped)
+        + pool_section(grouped)
+        + http_section(grouped)
+    )
     if options.check:
         print(f"bench smoke: {len(grouped)} passed, 0 failed")
         return 0
