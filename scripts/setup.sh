@@ -48,5 +48,12 @@ install_python_packages() {
   echo "$wanted" >"$stamp"
 }
 
+# The tiny local models of the Transformers bridge's tests and demo: built from the repository's
+# own corpus with random weights (nothing is downloaded); skipped when already up to date.
+build_tiny_models() {
+  .venv/bin/python scripts/build_tiny_models.py --out build/models --quiet
+}
+
 install_system_packages
 install_python_packages
+build_tiny_models
