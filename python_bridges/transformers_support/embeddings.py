@@ -59,6 +59,7 @@ def embed(
         encoded = tokenizer(
             batch,
             padding=True,
+            padding_side="right",  # real tokens keep their positions (left padding shifts them)
             truncation=max_length is not None or tokenizer.model_max_length < 10**9,
             max_length=max_length,
             return_tensors="pt",

@@ -85,6 +85,8 @@ def load_pipeline(path: Path, task: str, device: str, dtype: Any, config: Any) -
     )
     model.to(device)
     model.eval()
-    if task == "text-generation" and tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token  # batches need one; GPT-2 has none
+    if task == "text-generation":
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token  # batches need one; GPT-2 has none
+        tokenizer.padding_side = "left"  # a decoder continues the last real token
     return pipeline(task, model=model, tokenizer=tokenizer, device=model.device)
