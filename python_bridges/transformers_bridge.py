@@ -10,8 +10,8 @@ loads models only from local directories (``save_pretrained`` output), from
 (``options.cache_dir``). Nothing is ever downloaded. See docs/bridges/transformers.md.
 
 Models (``transformers_support.registry``)
-    ``load_model`` ``{model, task?, device?, dtype?, model_id?}`` → ``{model_id, task, device,
-    dtype, parameters, memory_bytes, rss_delta_bytes, rss_bytes, shared, references, ...}``.
+    ``load_model`` ``{model (or path), task?, device?, dtype?, model_id?}`` → ``{model_id, task,
+    device, dtype, parameters, memory_bytes, rss_delta_bytes, rss_bytes, shared, references}``.
     A model is loaded once per worker and shared by every session that loads it (same
     directory, task, device and dtype: ``shared: true`` and the existing ``model_id``); a
     session holds a reference and may only use the models it loaded (or the pinned ones of
@@ -97,7 +97,7 @@ _OPTION_KEYS = {
     "embed_batch_size",
     "preload",
 }
-_LOAD_KEYS = {"model", "task", "device", "dtype", "model_id"}
+_LOAD_KEYS = {"model", "path", "task", "device", "dtype", "model_id"}
 _STREAM_KEYS = {"model_id", "prompt", "kwargs", "seed", "skip_special_tokens"}
 
 
@@ -283,7 +283,9 @@ class TransformersBridge(BaseBridge):
                 f"unknown arguments {unknown}; known: {sorted(_LOAD_KEYS)}",
                 category="invalid_argument",
             )
-        reference = args.get("model")
+        reference = args.get("model", args.get("path"))  # "path" reads as well
+        if "model" in args and "path" in args:
+            raise BridgeError("give model or path, not both", category="invalid_argument")
         path = self.locator.find(reference)
         config = loader.read_config(path)
         task = tasks.canonical(args["task"]) if args.get("task") else tasks.infer(config)
