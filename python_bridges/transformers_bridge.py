@@ -26,8 +26,10 @@ Running
     ``aggregation_strategy`` of token-classification, ``candidate_labels`` of zero-shot) and,
     for text-generation, generation settings (``max_new_tokens``, ``temperature``, ``top_k``,
     ``top_p``, ``do_sample``, ``num_return_sequences``, ``repetition_penalty`` ...), checked
-    first; a sampling setting turns ``do_sample`` on. ``seed`` seeds Python, NumPy and torch
-    first: the same seed gives the same text.
+    first; a sampling setting turns ``do_sample`` on. Otherwise decoding is greedy (unless the
+    checkpoint's generation_config samples) and ``max_new_tokens`` is
+    ``options.default_max_new_tokens``. ``seed`` seeds Python, NumPy and torch first: the
+    same seed gives the same text.
     ``generate_stream`` ``{model_id, prompt, kwargs?, seed?, skip_special_tokens?}`` sends
     ``{"text": piece}`` chunks as tokens decode, then ``{model_id, text, tokens, chunks,
     finish_reason, prompt_tokens, elapsed_ms}`` (the chunks joined are ``text``).
@@ -114,6 +116,8 @@ def tf_command(name: str, description: str) -> Callable[[Callable[..., Any]], An
             self._ready()
             try:
                 return func(self, args, ctx)
+            except BridgeError:
+                raise
             except Exception as exc:  # KeyboardInterrupt (cancellation) passes untouched
                 model = args.get("model_id") or args.get("model")
                 raise_translated(exc, name, model if isinstance(model, str) else None)
@@ -450,22 +454,28 @@ class TransformersBridge(BaseBridge):
             category="invalid_argument",
         )
 
-    def _kwargs(self, args: dict[str, Any], task: str) -> dict[str, Any]:
+    def _kwargs(self, args: dict[str, Any], entry: LoadedModel) -> dict[str, Any]:
         kwargs = args.get("kwargs") or {}
         if not isinstance(kwargs, dict):
             raise BridgeError("kwargs must be a map", category="invalid_argument")
-        if task == "text-generation":
+        if entry.task == "text-generation":
             checked = generation.generation_kwargs(kwargs, self.max_new_tokens_limit)
             kwargs = {**kwargs, **checked}
-            if "max_new_tokens" not in kwargs and "max_length" not in kwargs:
-                kwargs["max_new_tokens"] = self.default_max_new_tokens
+            self._generation_defaults(kwargs, entry)
         return kwargs
+
+    def _generation_defaults(self, settings: dict[str, Any], entry: LoadedModel) -> None:
+        """Greedy unless the caller or the checkpoint's generation_config asks for sampling
+        (the pipeline alone would sample at temperature 0.7), and a bounded length."""
+        settings.setdefault("do_sample", bool(entry.model.generation_config.do_sample))
+        if "max_new_tokens" not in settings and "max_length" not in settings:
+            settings["max_new_tokens"] = self.default_max_new_tokens
 
     @tf_command("run_pipeline", "Run the model's pipeline on one input or a batch.")
     def run_pipeline(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         entry = self._model(args, ctx)
         texts, batch = self._inputs(args.get("inputs"), "inputs")
-        kwargs = self._kwargs(args, entry.task)
+        kwargs = self._kwargs(args, entry)
         seed = generation.check_seed(args.get("seed"))
         batch_size = args.get("batch_size")
         if batch_size is not None:
@@ -535,7 +545,7 @@ class TransformersBridge(BaseBridge):
                 "must be 1",
                 category="invalid_argument",
             )
-        settings.setdefault("max_new_tokens", self.default_max_new_tokens)
+        self._generation_defaults(settings, entry)
         seed = generation.check_seed(args.get("seed"))
         skip_special = _flag(args, "skip_special_tokens", True)
         import torch

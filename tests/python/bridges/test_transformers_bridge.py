@@ -401,9 +401,18 @@ def test_stream_arrives_chunk_by_chunk(bridge: BridgeClient, session: str) -> No
     assert len(chunks) == result["chunks"] >= 2
     assert "".join(c["data"]["text"] for c in chunks) == result["text"]
     assert result["tokens"] == 16 or result["finish_reason"] == "eos"
-    # The same seed streams the same text again.
+    # The same seed streams the same text again, and the pipeline generates it too.
     again, _ = stream(bridge, session, args)
     assert again["result"]["text"] == result["text"]
+    piped = run(
+        bridge,
+        session,
+        "tiny-gpt2",
+        args["prompt"],
+        kwargs={**kwargs, "return_full_text": False},
+        seed=5,
+    )
+    assert piped["outputs"][0]["generated_text"] == result["text"]
 
 
 def test_stream_refusals(bridge: BridgeClient, session: str) -> None:
