@@ -287,8 +287,13 @@ def build_one(name: str, out: Path, tokenizers: dict[str, Any], stamp: str) -> N
     )
     target = out / name
     if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
+        shutil.rmtree(target, ignore_errors=True)
+    try:
+        staging.rename(target)
+    except OSError:  # another build (a parallel test run) put it there first
+        shutil.rmtree(staging, ignore_errors=True)
+        if not is_current(target, stamp):
+            raise
 
 
 def build(out: Path, force: bool = False, quiet: bool = False) -> list[str]:
