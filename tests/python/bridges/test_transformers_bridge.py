@@ -431,6 +431,24 @@ def test_stream_refusals(bridge: BridgeClient, session: str) -> None:
         assert response["error"]["category"] == "invalid_argument", args
 
 
+def test_cancelling_a_stream_keeps_the_worker(bridge: BridgeClient, session: str) -> None:
+    load(bridge, session, "small-gpt2")
+    pid = bridge.ok("get_info")["pid"]
+    worker = bridge.worker
+    kwargs = {"max_new_tokens": 250, "min_new_tokens": 250, "do_sample": False}
+    request_id = worker.start_request(
+        "generate_stream", {"model_id": "small-gpt2", "prompt": "The", "kwargs": kwargs}, session
+    )
+    first = worker.recv(timeout=CALL)
+    assert first["type"] == "chunk" and first["id"] == request_id
+    worker.interrupt()  # what the host does on a deadline or a cancel
+    response, _ = worker.wait_response(request_id, timeout=CALL)
+    assert response["success"] is False
+    assert response["error"]["category"] == "cancelled"
+    assert bridge.ok("get_info")["pid"] == pid
+    bridge.ok("unload_model", {"model_id": "small-gpt2"}, session)
+
+
 # --------------------------------------------------------------------------- memory
 
 
