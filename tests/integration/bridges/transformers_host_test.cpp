@@ -359,14 +359,15 @@ TEST_F(TransformersHostTest, AnImpossibleAllocationIsResourceExhausted) {
   const std::string s = host_->create_session().value();
   ok("load_model", {{"model", "tiny-gpt2"}}, s);
   const long pid = worker_pid();
-  // 2^44 sequences: torch's allocator refuses at once, far beyond RAM and address space.
-  const Error error = fails(
-      "run_pipeline",
-      {{"model_id", "tiny-gpt2"},
-       {"inputs", "x"},
-       {"kwargs",
-        {{"max_new_tokens", 2}, {"do_sample", true}, {"num_return_sequences", 17592186044416LL}}}},
-      s);
+  // 2^55 sequences (2^58 bytes): beyond RAM and any x86-64 address space; refused at once.
+  const Error error = fails("run_pipeline",
+                            {{"model_id", "tiny-gpt2"},
+                             {"inputs", "x"},
+                             {"kwargs",
+                              {{"max_new_tokens", 2},
+                               {"do_sample", true},
+                               {"num_return_sequences", 36028797018963968LL}}}},
+                            s);
   EXPECT_EQ(error.category, ErrorCategory::kResourceExhausted);
   EXPECT_FALSE(error.retryable);
   EXPECT_EQ(worker_pid(), pid);

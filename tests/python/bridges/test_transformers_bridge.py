@@ -471,8 +471,8 @@ def test_unload_returns_memory(bridge: BridgeClient, session: str) -> None:
 def test_over_limit_allocation_is_resource_exhausted(bridge: BridgeClient, session: str) -> None:
     load(bridge, session, "tiny-gpt2")
     pid = bridge.ok("get_info")["pid"]
-    # 2**44 sequences: torch's allocator refuses at once (far beyond RAM and address space).
-    kwargs = {"max_new_tokens": 2, "do_sample": True, "num_return_sequences": 2**44}
+    # 2**55 sequences (2**58 bytes): beyond RAM and any x86-64 address space; refused at once.
+    kwargs = {"max_new_tokens": 2, "do_sample": True, "num_return_sequences": 2**55}
     error = bridge.error(
         "run_pipeline", {"model_id": "tiny-gpt2", "inputs": "x", "kwargs": kwargs}, session
     )
