@@ -17,7 +17,7 @@ expect() {
   local output status
   output=$("$@" 2>&1)
   status=$?
-  if [[ $status -ne $wanted ]] || ! grep -Eq -- "$pattern" <<<"$output"; then
+  if [[ $status -ne $wanted ]] || ! grep -Ezq -- "$pattern" <<<"$output"; then
     echo "FAIL $name: exit $status (wanted $wanted), output did not match /$pattern/:"
     echo "$output" | sed 's/^/    /'
     failures=$((failures + 1))
@@ -26,7 +26,8 @@ expect() {
   fi
 }
 
-expect "check reports every bridge of the shipped config" 0 "bridge echo .*" -- \
+expect "check passes on every bridge of the shipped config" 0 \
+  "bridge dspy .*bridge echo .*bridge langchain .*bridge transformers .*all checks passed" -- \
   "$MLBRIDGE" check --config config/mlbridge.yaml
 expect "call runs a command on a configured bridge" 0 '"x": 1' -- \
   "$MLBRIDGE" call echo echo --config config/mlbridge.yaml --args '{"x": 1}'
@@ -37,7 +38,7 @@ expect "stream chunks are printed one per line before the result" 0 '"index": ?2
 expect "a Python error is translated and exits 1" 1 "error: not_found: .*KeyError" -- \
   "$MLBRIDGE" call echo fail --config config/mlbridge.yaml \
   --args '{"type": "KeyError", "message": "k"}'
-expect "an unknown bridge names the configured ones" 1 "no bridge named 'nope'.*configured: echo" -- \
+expect "an unknown bridge names the configured ones" 1 "no bridge named 'nope'.*configured: dspy, echo, langchain" -- \
   "$MLBRIDGE" call nope ping --config config/mlbridge.yaml
 expect "--args must be a JSON object" 2 "--args must be a JSON object" -- \
   "$MLBRIDGE" call echo echo --config config/mlbridge.yaml --args '[1]'

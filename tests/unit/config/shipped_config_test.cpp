@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "mlbridge/config/host_config.hpp"
 
 namespace mlbridge::config {
@@ -15,7 +17,13 @@ const std::string kSourceDir = MLBRIDGE_SOURCE_DIR;
 TEST(ShippedConfig, DefaultDeploymentLoads) {
   auto host = load_host_config(kSourceDir + "/config/mlbridge.yaml");
   ASSERT_TRUE(host.ok()) << host.error().message;
-  ASSERT_EQ(host->bridges.size(), 1u);
+  ASSERT_EQ(host->bridges.size(), 4u);
+  for (const std::string name : {"echo", "dspy", "langchain", "transformers"}) {
+    EXPECT_EQ(host->bridges.count(name), 1u) << name;
+  }
+  EXPECT_EQ(host->bridges.at("dspy").plugin, "dspy");
+  EXPECT_EQ(host->bridges.at("langchain").plugin, "langchain");
+  EXPECT_EQ(host->bridges.at("transformers").plugin, "transformers");
   const BridgeConfig& echo = host->bridges.at("echo");
   EXPECT_EQ(echo.script, "python_bridges/examples/echo_bridge.py");
   EXPECT_EQ(echo.codec, protocol::Codec::kMsgpack);
@@ -49,6 +57,21 @@ TEST(ShippedConfig, MultiFrameworkExampleLoads) {
   for (const auto& [name, bridge] : host->bridges) {
     EXPECT_TRUE(to_pool_config(bridge, *host).ok()) << name;
   }
+}
+
+TEST(ShippedConfig, EveryExampleLoads) {
+  int examples = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kSourceDir + "/config/examples")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++examples;
+    auto host = load_host_config(entry.path().string());
+    ASSERT_TRUE(host.ok()) << host.error().message;
+    for (const auto& [name, bridge] : host->bridges) {
+      if (bridge.script.empty()) continue;  // the plugin supplies it (checked by the plugin tests)
+      EXPECT_TRUE(to_pool_config(bridge, *host).ok()) << entry.path() << ": " << name;
+    }
+  }
+  EXPECT_GE(examples, 3);
 }
 
 }  // namespace
