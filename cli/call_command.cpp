@@ -1,5 +1,6 @@
 #include "call_command.hpp"
 
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/runtime/event_loop.hpp"
 #include "mlbridge/worker/worker_client.hpp"
+#include "remote_call.hpp"
 
 namespace mlbridge::cli {
 namespace {
@@ -22,6 +24,8 @@ struct CallArgs {
   int timeout_ms = 0;
   std::string codec = "json";
   std::string python;
+  std::string url;
+  std::string token;
 };
 
 void print_chunk(const json& chunk) {
@@ -100,6 +104,23 @@ int run_call(const CallArgs& args) {
               << "\n";
     return 2;
   }
+  if (!args.url.empty()) {
+    if (args.names.size() != 2) {
+      std::cerr << "error: invalid_argument: with --url, name the bridge and the command: "
+                   "mlbridge call BRIDGE COMMAND --url URL\n";
+      return 2;
+    }
+    const char* env_token = std::getenv("MLBRIDGE_TOKEN");
+    return run_remote_call({.url = args.url,
+                            .token = !args.token.empty()    ? args.token
+                                     : env_token != nullptr ? env_token
+                                                            : "",
+                            .bridge = args.names[0],
+                            .command = args.names[1],
+                            .args = std::move(parsed),
+                            .session = args.session,
+                            .timeout_ms = args.timeout_ms});
+  }
   if (!args.script.empty()) {
     if (args.names.size() != 1) {
       std::cerr << "error: invalid_argument: with --script, give only the command: "
@@ -134,6 +155,10 @@ void add_call_command(CLI::App& app, int& exit_code) {
   call->add_option("--timeout-ms,--timeout", args->timeout_ms,
                    "Deadline in milliseconds (default: the bridge's timeouts.request_ms)")
       ->check(CLI::PositiveNumber);
+  call->add_option("--url", args->url,
+                   "Send the command to a running `mlbridge serve` at this URL (e.g. "
+                   "http://127.0.0.1:8787), so that calls share its workers and sessions");
+  call->add_option("--token", args->token, "Bearer token for --url (default: $MLBRIDGE_TOKEN)");
   call->add_option("--codec", args->codec, "Wire codec with --script: json or msgpack");
   call->add_option("--python", args->python,
                    "Python interpreter with --script (default: .venv/bin/python)");

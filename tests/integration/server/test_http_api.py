@@ -5,9 +5,10 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import TOKEN, Server
+from conftest import BINARY, TOKEN, Server
 
 
 def command(server: Server, bridge: str, name: str, body: dict, **kw):
@@ -212,3 +213,28 @@ def test_metrics_are_prometheus_text(server: Server) -> None:
     assert 'mlbridge_workers{bridge="pair",state="idle"}' in metrics
     assert "mlbridge_uptime_seconds" in metrics
     assert TOKEN not in metrics
+
+
+def cli(server: Server, *args: str) -> subprocess.CompletedProcess:
+    url = f"http://127.0.0.1:{server.port}"
+    return subprocess.run(
+        [BINARY, "call", *args, "--url", url, "--token", TOKEN],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_calls_share_the_servers_workers_and_sessions(server: Server) -> None:
+    put = cli(server, "pair", "put", "--session", "s-cli", "--args", '{"key": "k", "value": 7}')
+    assert put.returncode == 0, put.stderr
+    got = cli(server, "pair", "get", "--session", "s-cli", "--args", '{"key": "k"}')
+    assert got.returncode == 0 and "7" in got.stdout
+    streamed = cli(server, "echo", "stream", "--args", '{"count": 2}')
+    assert streamed.returncode == 0, streamed.stderr
+    assert streamed.stdout.splitlines()[:2] == ['{"index":0}', '{"index":1}']
+    failed = cli(server, "echo", "fail", "--args", '{"type": "KeyError", "message": "k"}')
+    assert failed.returncode == 1 and failed.stderr.startswith("error: not_found: ")
+    unknown = cli(server, "nope", "echo")
+    assert unknown.returncode == 1 and "no bridge named 'nope'" in unknown.stderr
