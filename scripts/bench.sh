@@ -15,15 +15,19 @@ smoke=0
 # The smoke run in CI reuses the ci build (optimized too); the full run uses release.
 preset="${MLBRIDGE_BENCH_PRESET:-release}"
 cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset" --target worker_bench pool_bench http_bench >/dev/null
+cmake --build --preset "$preset" --target worker_bench pool_bench http_bench transformers_bench \
+  >/dev/null
+.venv/bin/python scripts/build_tiny_models.py --out build/models --quiet
 bin="build/$preset/bin"
 
 out="$ROOT/docs/bench"
 [ $smoke -eq 1 ] && out="$(mktemp -d)"
 mkdir -p "$out"
 args=(--benchmark_out_format=json --benchmark_repetitions=3 --benchmark_min_time=1.0)
+inprocess=(--cold 3 --repetitions 3 --min-time 1.0)  # as transformers_bench runs with args
 if [ $smoke -eq 1 ]; then
   args=(--benchmark_out_format=json --benchmark_min_time=0.05)
+  inprocess=(--cold 1 --repetitions 1 --min-time 0.05)
 fi
 
 echo "[bench] worker round trips (ping and 16 MiB echo beside their floors)"
@@ -33,6 +37,11 @@ echo "[bench] pool throughput against concurrency"
 "$bin/pool_bench" "${args[@]}" --benchmark_out="$out/pool_bench.json"
 echo "[bench] a no-op call through HTTP beside the same call through the C++ API"
 "$bin/http_bench" "${args[@]}" --benchmark_out="$out/http_bench.json"
+echo "[bench] tiny-gpt2: cold start and generation through the host, then in-process in Python"
+MLBRIDGE_BENCH_MODELS="$ROOT/build/models" \
+  "$bin/transformers_bench" "${args[@]}" --benchmark_out="$out/transformers_bench.json"
+.venv/bin/python tests/bench/transformers_inprocess.py --models build/models "${inprocess[@]}" \
+  --out "$out/transformers_inprocess.json" >/dev/null
 
 if [ $smoke -eq 1 ]; then
   .venv/bin/python tests/bench/report.py "$out" --check

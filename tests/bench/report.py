@@ -2,6 +2,9 @@
 
 python tests/bench/report.py DIR --write docs/benchmarks.md   # tables and ratios
 python tests/bench/report.py DIR --check                       # smoke: all ran, none failed
+
+DIR also holds transformers_inprocess.json (tests/bench/transformers_inprocess.py), the
+in-process side of the Transformers section.
 """
 
 from __future__ import annotations
@@ -18,7 +21,12 @@ def load(directory: Path) -> tuple[dict, list[dict]]:
     """Returns the context of the first file and every benchmark entry of all files."""
     context: dict = {}
     entries: list[dict] = []
-    for name in ("worker_bench.json", "pool_bench.json", "http_bench.json"):
+    for name in (
+        "worker_bench.json",
+        "pool_bench.json",
+        "http_bench.json",
+        "transformers_bench.json",
+    ):
         path = directory / name
         if not path.exists():
             sys.exit(f"report: {path} is missing; run scripts/bench.sh first")
@@ -153,6 +161,145 @@ def http_section(grouped: dict[str, list[dict]]) -> list[str]:
     return lines + [""]
 
 
+def load_inprocess(directory: Path) -> dict:
+    """transformers_inprocess.py's JSON, checked for what the Transformers section needs."""
+    path = directory / "transformers_inprocess.json"
+    if not path.exists():
+        sys.exit(f"report: {path} is missing; run scripts/bench.sh first")
+    data = json.loads(path.read_text())
+    cold, warm = data.get("cold_median", {}), data.get("warm_median", {})
+    needed = ("startup_ms", "import_ms", "load_ms", "first_call_ms", "spawn_to_first_ms")
+    if not data.get("cold") or any(not cold.get(k, 0) > 0 for k in needed):
+        sys.exit(f"report: {path}: no cold start with every phase timed")
+    if not data.get("warm") or not warm.get("calls_per_s", 0) > 0:
+        sys.exit(f"report: {path}: no warm calls")
+    return data
+
+
+def fnv1a(text: str) -> str:
+    """The hash transformers_bench.cpp puts in its labels (FNV-1a 64 of the UTF-8 bytes)."""
+    value = 0xCBF29CE484222325
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{value:016x}"
+
+
+def ms(value: float) -> str:
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+
+
+def transformers_section(grouped: dict[str, list[dict]], inproc: dict) -> list[str]:
+    cold_name = find(grouped, "BM_TransformersColdStart")
+    warm_name = find(grouped, "BM_TransformersGenerate")
+
+    def host(field: str, name: str = cold_name) -> float:
+        return median(grouped, name, field)
+
+    py = inproc["cold_median"]
+    tokens = inproc["max_new_tokens"]
+    host_tokens = host("max_new_tokens", warm_name)
+    if host_tokens != tokens:
+        sys.exit(f"report: host generated {host_tokens:.0f} tokens a call, in-process {tokens}")
+    worker_import = host("worker_import_ms")  # -1: the bridge's "ready in" line was not seen
+    labels = {e.get("label", "") for n in (cold_name, warm_name) for e in grouped[n]}
+    same_text = labels == {f"text_fnv1a={fnv1a(inproc['text'])}"}
+    if not same_text:
+        print(
+            "report: warning: the host's generated text differs from the in-process one",
+            file=sys.stderr,
+        )
+    py_ready = py["startup_ms"] + py["import_ms"]
+
+    def row(what: str, through_host: float | None, in_process: float | None) -> str:
+        ratio = f"{through_host / in_process:.2f}×" if through_host and in_process else "—"
+        cells = [ms(v) if v is not None else "—" for v in (through_host, in_process)]
+        return f"| {what} | {cells[0]} | {cells[1]} | {ratio} |"
+
+    cold_rows = [
+        row(
+            "`Host::start()` → worker spawned (plugin, config, environment check)",
+            host("start_to_spawn_ms"),
+            None,
+        ),
+        row(
+            "spawn → ready (interpreter, bridge, `import torch, transformers`, init) / "
+            "spawn → imports done",
+            host("spawn_to_ready_ms"),
+            py_ready,
+        ),
+        row(
+            "… of which `import torch, transformers` (worker: its own log, to 0.1 s)",
+            worker_import if worker_import >= 0 else None,
+            py["import_ms"],
+        ),
+        row(
+            "… the rest (interpreter start-up; host: also the SDK, hello and init)",
+            host("spawn_to_ready_ms") - (worker_import if worker_import >= 0 else py["import_ms"]),
+            py["startup_ms"],
+        ),
+        row(
+            "load the model (`load_model` / tokenizer, model, pipeline)",
+            host("load_model_ms"),
+            py["load_ms"],
+        ),
+        row(
+            "first generation (`run_pipeline` / `pipeline(...)`)",
+            host("first_call_ms"),
+            py["first_call_ms"],
+        ),
+        row("**spawn → first answer**", host("spawn_to_first_ms"), py["spawn_to_first_ms"]),
+        row(
+            "**`Host::start()` → first answer** / spawn → first answer",
+            host("start_to_first_ms"),
+            py["spawn_to_first_ms"],
+        ),
+    ]
+    host_rate = host("calls_per_s", warm_name)
+    host_tokens_rate = host("tokens_per_s", warm_name)
+    py_rate = inproc["warm_median"]["calls_per_s"]
+    py_tokens_rate = inproc["warm_median"]["tokens_per_s"]
+    overhead = (1 / host_rate - 1 / py_rate) * 1000
+    colds = len(grouped[cold_name])
+    lines = [
+        "## Transformers: cold start and generation throughput",
+        "",
+        f"`{inproc['model']}` (scripts/build_tiny_models.py) through the host",
+        "(`tests/bench/transformers_bench.cpp`: a `plugin: transformers` bridge, one worker) and",
+        "called in-process in Python (`tests/bench/transformers_inprocess.py`: the pipeline",
+        "built the way the bridge builds it), in the same run: the same prompt",
+        f"(`{inproc['prompt']}`), greedy, seed {inproc['seed']},",
+        f"`min_new_tokens = max_new_tokens = {tokens}` (every call generates exactly {tokens}",
+        f"tokens); torch {inproc['torch']}, transformers {inproc['transformers']},",
+        f"{inproc['threads']} torch threads.",
+        "",
+        f"**Cold start**, medians of {colds} (host) and {len(inproc['cold'])} (in-process) cold",
+        "starts. Through the host: `Host::start()` → the worker's spawn (from the host's log) →",
+        "ready (`start()` returns) → `load_model` answered → first `run_pipeline` answered. The",
+        "worker's import time is what the bridge's `initialize` logs (\"ready in X.Xs\"). In",
+        "process: a fresh interpreter spawned → the script runs → `import torch, transformers` →",
+        "model loaded → first `pipeline(...)` answer. Transformers imports its pipeline and",
+        "model modules lazily, on the first load, so that cost is in *load the model* on both",
+        "sides.",
+        "",
+        "| phase | through the host | in-process Python | host / in-process |",
+        "|---|---|---|---|",
+        *cold_rows,
+        "",
+        "**Generation throughput** at concurrency 1 (closed loop; the host of the last cold",
+        "start and the interpreter of the in-process one go on after their first call):",
+        "",
+        "| path | calls/s | tokens/s | ratio to in-process |",
+        "|---|---|---|---|",
+        f"| in-process Python (`pipeline(...)`) | {py_rate:.2f} | {py_tokens_rate:.1f} | 1.00× |",
+        f'| through the host (`Host::execute("run_pipeline")`) | {host_rate:.2f} '
+        f"| {host_tokens_rate:.1f} | {host_rate / py_rate:.2f}× |",
+        "",
+        f"The host adds {overhead:+.1f} ms a call (difference of the mean call times). Same"
+        f" generated text on both sides: {'yes' if same_text else '**no**'}.",
+    ]
+    return lines + [""]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("directory", type=Path)
@@ -165,11 +312,13 @@ def main() -> int:
         print("benchmarks failed: " + ", ".join(failed), file=sys.stderr)
         return 1
     grouped = runs(entries)
+    inproc = load_inprocess(options.directory)
     body = (
         ping_section(grouped)
         + echo_section(grouped)
         + pool_section(grouped)
         + http_section(grouped)
+        + transformers_section(grouped, inproc)
     )
     if options.check:
         print(f"bench smoke: {len(grouped)} passed, 0 failed")
