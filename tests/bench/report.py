@@ -209,6 +209,11 @@ def transformers_section(grouped: dict[str, list[dict]], inproc: dict) -> list[s
             file=sys.stderr,
         )
     py_ready = py["startup_ms"] + py["import_ms"]
+    # Per cold start, then the median (the worker's own import time when it logged it).
+    rest = statistics.median(
+        e["spawn_to_ready_ms"] - (e["worker_import_ms"] if worker_import >= 0 else py["import_ms"])
+        for e in grouped[cold_name]
+    )
 
     def row(what: str, through_host: float | None, in_process: float | None) -> str:
         ratio = f"{through_host / in_process:.2f}×" if through_host and in_process else "—"
@@ -234,7 +239,7 @@ def transformers_section(grouped: dict[str, list[dict]], inproc: dict) -> list[s
         ),
         row(
             "… the rest (interpreter start-up; host: also the SDK, hello and init)",
-            host("spawn_to_ready_ms") - (worker_import if worker_import >= 0 else py["import_ms"]),
+            rest,
             py["startup_ms"],
         ),
         row(
