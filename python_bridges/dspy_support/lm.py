@@ -32,6 +32,9 @@ from mlbridge import BridgeError
 
 from .secrets import REDACTOR
 
+#: The key sent to an ``api_base`` when none is configured (local servers ignore it).
+NO_KEY_PLACEHOLDER = "EMPTY"
+
 ENGINES = ("litellm", "auto", "lm15")
 ADAPTERS = ("chat", "json")
 MODEL_TYPES = ("chat", "responses", "text")
@@ -250,6 +253,10 @@ def build(config: LMConfig, *, strict: bool = True) -> LMHandle:
         kwargs["api_base"] = config.api_base
     if key is not None:
         kwargs["api_key"] = key
+    elif config.api_base and not key_available:
+        # A local OpenAI-compatible server needs no key, but the OpenAI client refuses to
+        # start without one: send the conventional placeholder.
+        kwargs["api_key"] = NO_KEY_PLACEHOLDER
     if config.timeout_s is not None:
         kwargs["timeout"] = config.timeout_s
     try:

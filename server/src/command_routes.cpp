@@ -17,6 +17,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+constexpr std::int64_t kMaxTimeoutMs = 7LL * 24 * 3600 * 1000;
+
 // The fields of a command body, checked.
 struct CommandBody {
   json args = json::object();
@@ -42,9 +44,11 @@ Result<CommandBody> read_command_body(const httplib::Request& request) {
       }
       out.options.session = value.get<std::string>();
     } else if (key == "timeout_ms") {
-      if (!value.is_number_integer() || value.get<std::int64_t>() <= 0) {
+      if (!value.is_number_integer() || value.get<std::int64_t>() <= 0 ||
+          value.get<std::int64_t>() > kMaxTimeoutMs) {
         return fail(ErrorCategory::kInvalidArgument,
-                    "\"timeout_ms\" must be a positive integer (milliseconds)");
+                    "\"timeout_ms\" must be an integer from 1 to " + std::to_string(kMaxTimeoutMs) +
+                        " (milliseconds, at most a week)");
       }
       out.options.timeout = std::chrono::milliseconds(value.get<std::int64_t>());
     } else if (key == "stream" || key == "reply") {

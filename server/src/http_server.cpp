@@ -67,8 +67,11 @@ struct HttpServer::Impl {
     server.set_payload_max_length(options.max_body_bytes);
     // Remember the listening socket: Debian's libcpp-httplib listens with a backlog of 5, which
     // drops connections when many clients arrive at once; start() raises it.
+    // Only SO_REUSEADDR: httplib's default also sets SO_REUSEPORT, which would let a second
+    // server bind the same port and split the connections with this one.
     server.set_socket_options([this](socket_t sock) {
-      httplib::default_socket_options(sock);
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
       listen_socket = sock;
     });
     // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and

@@ -202,6 +202,11 @@ struct Pool::State {
     auto it = slots.find(number);
     if (it == slots.end()) return;
     Slot& slot = *it->second;
+    if (!hello && (pool_state == PoolState::kDraining || slot.state == SlotState::kRetiring)) {
+      slots.erase(it);  // stopped on purpose while it started: not a failure
+      if (pool_state == PoolState::kDraining) check_drained();
+      return;
+    }
     if (!hello) {
       const Error& failure = hello.error();
       ++counters.failed_starts;
@@ -908,7 +913,10 @@ CallHandle Pool::submit(CallRequest request, CallHandler on_done) {
   auto call = std::make_shared<PendingCall>();
   call->handle = handle;
   call->submitted = Clock::now();
-  call->deadline = call->submitted + request.timeout.value_or(config_.request_timeout);
+  // Capped at a week, so that a huge timeout cannot overflow the clock.
+  call->deadline = call->submitted + std::min<std::chrono::milliseconds>(
+                                         request.timeout.value_or(config_.request_timeout),
+                                         std::chrono::hours(24 * 7));
   call->request = std::move(request);
   call->on_done = std::move(on_done);
   loop_.post([self = shared_from_this(), call = std::move(call)]() mutable {

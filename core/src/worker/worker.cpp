@@ -173,6 +173,12 @@ struct Worker::Impl {
   }
 
   void on_hello(protocol::Hello hello) {
+    // A worker asked to stop before its hello arrived is on its way out: its first hello is no
+    // violation, and there is nothing left to initialise.
+    if (self.state_ == WorkerState::kStopping && self.hello_.protocol == 0) {
+      self.hello_ = std::move(hello);
+      return;
+    }
     if (self.state_ != WorkerState::kStarting || self.hello_.protocol != 0) {
       protocol_violation("sent a second hello");
       return;

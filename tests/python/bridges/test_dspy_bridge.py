@@ -721,3 +721,24 @@ def test_server_runs_as_a_script() -> None:
     finally:
         proc.kill()
         proc.wait(5)
+
+
+def test_http_local_server_without_a_key(
+    http_bridge: BridgeClient, mock_server: MockServer
+) -> None:
+    # A local OpenAI-compatible server needs no key: the bridge sends a placeholder.
+    mock_server.reset()
+    settings = lm_settings(mock_server)
+    del settings["api_key_env"]
+    configured = http_bridge.ok("configure_lm", settings, "local", timeout=SLOW_TIMEOUT)
+    assert configured["offline"] is False
+    http_bridge.ok(
+        "create_program", {"program_id": "qa", "signature": "question -> answer"}, "local"
+    )
+    result = http_bridge.ok(
+        "execute_program",
+        {"program_id": "qa", "inputs": {"question": "What is 2+2?"}},
+        "local",
+        timeout=SLOW_TIMEOUT,
+    )
+    assert result["lm"] == "openai/gpt-test" and result["lm_calls"] == 1
