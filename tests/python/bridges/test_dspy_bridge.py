@@ -723,22 +723,25 @@ def test_server_runs_as_a_script() -> None:
         proc.wait(5)
 
 
-def test_http_local_server_without_a_key(
-    http_bridge: BridgeClient, mock_server: MockServer
-) -> None:
-    # A local OpenAI-compatible server needs no key: the bridge sends a placeholder.
+def test_http_local_server_without_a_key(tmp_path: Path, mock_server: MockServer) -> None:
+    # A local OpenAI-compatible server needs no key: the bridge sends a placeholder. A worker
+    # of its own: earlier tests may have ended the shared one.
     mock_server.reset()
     settings = lm_settings(mock_server)
     del settings["api_key_env"]
-    configured = http_bridge.ok("configure_lm", settings, "local", timeout=SLOW_TIMEOUT)
-    assert configured["offline"] is False
-    http_bridge.ok(
-        "create_program", {"program_id": "qa", "signature": "question -> answer"}, "local"
-    )
-    result = http_bridge.ok(
-        "execute_program",
-        {"program_id": "qa", "inputs": {"question": "What is 2+2?"}},
-        "local",
-        timeout=SLOW_TIMEOUT,
-    )
-    assert result["lm"] == "openai/gpt-test" and result["lm_calls"] == 1
+    client = start_bridge(DSPY_BRIDGE, "json", tmp_path, worker_id="dspy-local")
+    try:
+        configured = client.ok("configure_lm", settings, "local", timeout=SLOW_TIMEOUT)
+        assert configured["offline"] is False
+        client.ok(
+            "create_program", {"program_id": "qa", "signature": "question -> answer"}, "local"
+        )
+        result = client.ok(
+            "execute_program",
+            {"program_id": "qa", "inputs": {"question": "What is 2+2?"}},
+            "local",
+            timeout=SLOW_TIMEOUT,
+        )
+        assert result["lm"] == "openai/gpt-test" and result["lm_calls"] == 1
+    finally:
+        client.worker.kill()
