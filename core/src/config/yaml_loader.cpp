@@ -164,8 +164,8 @@ class Converter {
                            const std::string& path, int depth) {
     json object = json::object();
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
-      const YAML::Node& value = it->second;
+      const YAML::Node key = it->first;  // copies: the iterator hands out a temporary pair
+      const YAML::Node value = it->second;
       if (!key.IsScalar()) {
         return error_at(key.Mark(), path,
                         "has a key that is " + describe_node(key) + "; keys must be strings");
