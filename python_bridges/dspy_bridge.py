@@ -13,7 +13,7 @@ A program and an LM configured with a session belong to that session (``ctx.reso
 every call runs under ``dspy.context(lm=...)`` with the session's LM or the bridge default
 (``options.lm``; DSPy's offline DummyLM when no key and no ``api_base`` are configured).
 API keys are named by environment variable, never sent, and redacted from every answer,
-error and line of stderr (``dspy_support.secrets``).
+error and line of stderr (``mlbridge.secrets``).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from dspy_support import lm as lm_support  # noqa: E402
 from dspy_support import programs  # noqa: E402
 from dspy_support.errors import error_info, raise_translated  # noqa: E402
 from dspy_support.metrics import METRICS, Metric  # noqa: E402
-from dspy_support.secrets import REDACTOR, install_redacting_stdio  # noqa: E402
 from dspy_support.tools import TOOL_DESCRIPTIONS  # noqa: E402
 
 from mlbridge import BaseBridge, BridgeError, CallContext, command  # noqa: E402
+from mlbridge.secrets import REDACTOR, install_redacting_stdio  # noqa: E402
 
 LM_KEY = "lm"
 HISTORY_KEY = "history"

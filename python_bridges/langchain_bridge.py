@@ -81,10 +81,10 @@ from langchain_support import models as model_support  # noqa: E402
 from langchain_support import retrieval  # noqa: E402
 from langchain_support.errors import error_info, raise_translated  # noqa: E402
 from langchain_support.runs import RunRecorder, parse_config, runnable_config  # noqa: E402
-from langchain_support.secrets import REDACTOR, install_redacting_stdio  # noqa: E402
 from langchain_support.tools import REGISTRY  # noqa: E402
 
 from mlbridge import BaseBridge, BridgeError, CallContext, command  # noqa: E402
+from mlbridge.secrets import REDACTOR, install_redacting_stdio  # noqa: E402
 
 MODEL_KEY = "model"
 CHAIN_PREFIX = "chain:"

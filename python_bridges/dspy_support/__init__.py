@@ -1,6 +1,6 @@
 """Helpers of the DSPy bridge (``python_bridges/dspy_bridge.py``).
 
-One module per concern: ``secrets`` (redaction of API keys), ``lm`` (LM settings, the
+One module per concern (API-key redaction is ``mlbridge.secrets``): ``lm`` (LM settings, the
 offline LM, history), ``offline`` (the offline DummyLM's deterministic answers),
 ``signatures`` (string and structured signatures), ``programs`` (building, running and
 saving programs), ``tools`` (the ReAct tool registry), ``metrics`` (named metrics and

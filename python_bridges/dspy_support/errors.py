@@ -20,8 +20,7 @@ from typing import Any
 
 from mlbridge import BridgeError
 from mlbridge.errors import type_name
-
-from .secrets import REDACTOR
+from mlbridge.secrets import REDACTOR
 
 #: DSPy's public LM error class name → the category the host should use.
 LM_ERROR_CATEGORIES: dict[str, str] = {

@@ -29,8 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlbridge import BridgeError
-
-from .secrets import REDACTOR
+from mlbridge.secrets import REDACTOR
 
 #: The key sent to an ``api_base`` when none is configured (local servers ignore it).
 NO_KEY_PLACEHOLDER = "EMPTY"

@@ -1,6 +1,6 @@
 """Helpers of the LangChain bridge (``python_bridges/langchain_bridge.py``).
 
-One module per concern: ``secrets`` (redaction of API keys), ``models`` (chat model
+One module per concern (API-key redaction is ``mlbridge.secrets``): ``models`` (chat model
 settings: langchain-openai or the offline fake model), ``offline`` (the offline chat model
 and the deterministic local embedding), ``tools`` (the agent tool registry), ``retrieval``
 (embeddings, in-memory vector stores, retrievers), ``chains`` (prompts, output parsers,

@@ -26,8 +26,7 @@ from typing import Any
 
 from mlbridge import BridgeError
 from mlbridge.errors import type_name
-
-from .secrets import REDACTOR
+from mlbridge.secrets import REDACTOR
 
 #: Provider and LangChain exception class names → category hint.
 CATEGORIES: dict[str, str] = {

@@ -25,8 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mlbridge import BridgeError
-
-from .secrets import REDACTOR
+from mlbridge.secrets import REDACTOR
 
 DEFAULT_MODEL = "gpt-4o-mini"
 NO_KEY_PLACEHOLDER = "EMPTY"

@@ -23,8 +23,7 @@ from langchain_core.messages.ai import add_usage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 from mlbridge import BridgeError
-
-from .secrets import REDACTOR
+from mlbridge.secrets import REDACTOR
 
 _CONFIG_KEYS = {"tags", "metadata", "run_name", "max_concurrency", "recursion_limit"}
 MAX_CONCURRENCY = 64

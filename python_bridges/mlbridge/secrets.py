@@ -1,12 +1,14 @@
 """Keep API keys out of everything the worker says: responses, errors and its stderr.
 
+Shared by the framework bridges (DSPy, LangChain): one :data:`REDACTOR` per worker process.
+
 Keys never travel in requests: a caller names the environment variable that holds one
-(``api_key_env``) and the bridge reads it. Every value read that way, and every environment
-variable whose name says it is a secret (``*_API_KEY``, ``*_TOKEN``, ...), is registered
-with :data:`REDACTOR`. The bridge passes each response and stream chunk through
+(``api_key_env``) and the bridge reads it. Every value the bridge reads that way, and every
+environment variable whose name says it is a secret (``*_API_KEY``, ``*_TOKEN``, ...), is
+registered with :data:`REDACTOR`; the bridge passes each response through
 :meth:`Redactor.redact_value`, builds its error messages with :meth:`Redactor.redact`, and
 :func:`install_redacting_stdio` puts a redacting filter in front of ``sys.stdout`` and
-``sys.stderr``, so that a library that logs a request or an error cannot print a key either.
+``sys.stderr`` so that a library that logs a request or an error cannot print one either.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class Redactor:
             if secret in self._secrets:
                 return
             self._secrets.add(secret)
-            ordered = sorted(self._secrets, key=len, reverse=True)  # longest first
+            # Longest first, so that a secret containing another is blanked whole.
+            ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
     def add_from_env(self, environ: Mapping[str, str] | None = None) -> list[str]:
@@ -85,8 +88,8 @@ REDACTOR = Redactor()
 class RedactingStream(io.TextIOBase):
     """A text stream that redacts secrets line by line before writing to ``target``.
 
-    Whole lines are written (a secret split across two ``write`` calls of one line is still
-    caught); ``flush`` writes a pending partial line.
+    Whole lines are written (a secret split across two ``write`` calls of one line is
+    still caught); ``flush`` writes a pending partial line.
     """
 
     def __init__(self, target: TextIO, redactor: Redactor = REDACTOR):
