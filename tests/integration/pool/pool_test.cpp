@@ -75,8 +75,12 @@ TEST_F(PoolTest, AnonymousCallsRunInSubmissionOrder) {
     auto promise = std::make_shared<std::promise<Result<json>>>();
     futures.push_back(promise->get_future());
     p->submit(request("echo", {{"i", i}}), [&, i, promise](Result<json> r) {
-      std::lock_guard lock(mutex);
-      order.push_back(i);
+      {
+        std::lock_guard lock(mutex);
+        order.push_back(i);
+      }
+      // Outside the lock: once the last promise is set the test may end and
+      // destroy `mutex`, which must not still be held by this thread.
       promise->set_value(std::move(r));
     });
   }
