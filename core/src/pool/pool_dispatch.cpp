@@ -1,0 +1,289 @@
+// Queueing calls, matching them to idle workers (session affinity first) and completing them
+// exactly once.
+
+#include "pool_state.hpp"
+
+namespace mlbridge::pool {
+
+void Pool::State::enqueue(PendingPtr call) {
+  const auto now = call->submitted;
+  const std::string& command = call->request.command;
+  if (pool_state == PoolState::kFailed) {
+    finish(call, error(ErrorCategory::kBridgeUnavailable, last_error, command));
+    return;
+  }
+  if (pool_state != PoolState::kRunning) {
+    finish(call, error(ErrorCategory::kBridgeUnavailable,
+                       "bridge '" + bridge() + "' is " + std::string(to_string(pool_state)) +
+                           " and takes no new calls",
+                       command));
+    return;
+  }
+  if (queued >= config().queue_limit) {
+    finish(call, error(ErrorCategory::kOverloaded,
+                       "bridge '" + bridge() + "' is overloaded: " + std::to_string(queued) +
+                           " calls are already waiting (pool.queue_limit); retry later or add "
+                           "workers",
+                       command));
+    return;
+  }
+  Slot* bound = nullptr;
+  if (call->request.session_id) {
+    auto session = sessions.find_or_create(*call->request.session_id, now);
+    if (!session) {
+      finish(call, std::move(session).error());
+      return;
+    }
+    session::Session& s = **session;
+    if (s.lost) {
+      finish(call, error(ErrorCategory::kSessionLost,
+                         "session '" + s.id + "' of bridge '" + bridge() +
+                             "' was lost: " + *s.lost + "; create the session again to continue",
+                         command));
+      return;
+    }
+    if (s.calls == 0 && s.active_calls == 0 && !s.worker) {
+      publish({.kind = telemetry::EventKind::kSessionCreated, .session_id = s.id});
+    }
+    ++s.active_calls;
+    s.last_used = now;
+    if (s.worker) {
+      auto it = slots.find(*s.worker);
+      if (it != slots.end()) bound = it->second.get();
+    }
+  }
+  ++queued;
+  calls.emplace(call->handle, call);
+  if (bound) {
+    bound->affinity.push_back(call);
+  } else {
+    queue.push_back(call);
+  }
+  const auto wait_until = std::min(call->deadline, now + config().checkout_timeout);
+  call->wait_timer = std::make_unique<asio::steady_timer>(io, wait_until);
+  call->wait_timer->async_wait(
+      guarded(weak(), [handle = call->handle](State& self, const boost::system::error_code& ec) {
+        if (!ec) self.on_wait_expired(handle);
+      }));
+  pump();
+}
+
+// Removes a queued call from whichever queue holds it.
+void Pool::State::unqueue(const PendingPtr& call) {
+  if (remove_from(queue, call->handle)) {
+    --queued;
+    return;
+  }
+  for (auto& [n, slot] : slots) {
+    if (remove_from(slot->affinity, call->handle)) {
+      --queued;
+      return;
+    }
+  }
+}
+
+void Pool::State::on_wait_expired(CallHandle handle) {
+  auto it = calls.find(handle);
+  if (it == calls.end() || it->second->phase != PendingCall::Phase::kQueued) return;
+  PendingPtr call = it->second;
+  unqueue(call);
+  const auto now = Clock::now();
+  const auto waited = ms_text(now - call->submitted);
+  if (now >= call->deadline) {
+    finish(call, error(ErrorCategory::kTimeout,
+                       "'" + call->request.command + "' reached its deadline after waiting " +
+                           waited + " for a worker of bridge '" + bridge() + "'",
+                       call->request.command));
+  } else {
+    finish(
+        call,
+        error(ErrorCategory::kOverloaded,
+              "no worker of bridge '" + bridge() + "' became free for '" + call->request.command +
+                  "' within checkout_timeout_ms " + ms_text(config().checkout_timeout) + " (" +
+                  std::to_string(slots_in(SlotState::kBusy)) + " busy, " + std::to_string(queued) +
+                  " still queued); add workers or raise pool.checkout_timeout_ms",
+              call->request.command));
+  }
+  check_drained();
+}
+
+void Pool::State::cancel(CallHandle handle) {
+  auto it = calls.find(handle);
+  if (it == calls.end()) return;
+  PendingPtr call = it->second;
+  if (call->phase == PendingCall::Phase::kQueued) {
+    unqueue(call);
+    finish(call, error(ErrorCategory::kCancelled,
+                       "'" + call->request.command + "' was cancelled while queued for bridge '" +
+                           bridge() + "'; it never reached Python",
+                       call->request.command));
+    check_drained();
+    return;
+  }
+  auto slot = slots.find(call->slot);
+  if (slot != slots.end()) slot->second->worker->cancel(call->worker_call);
+}
+
+// The next call for an idle slot: the older of its own session queue's head and the shared
+// queue's head.
+PendingPtr Pool::State::next_call_for(Slot& slot) {
+  while (!queue.empty()) {
+    PendingPtr head = queue.front();
+    if (!head->request.session_id) break;
+    session::Session* s = sessions.find(*head->request.session_id);
+    if (!s || !s->worker || *s->worker == slot.number) break;
+    // Its session was bound to another worker while it waited: it must run there, in order.
+    queue.pop_front();
+    auto owner = slots.find(*s->worker);
+    if (owner == slots.end()) {
+      --queued;
+      finish(head, error(ErrorCategory::kSessionLost,
+                         "session '" + s->id + "' of bridge '" + bridge() +
+                             "' lost its worker; create the session again to continue",
+                         head->request.command));
+      continue;
+    }
+    auto& affinity = owner->second->affinity;
+    auto pos = std::find_if(affinity.begin(), affinity.end(),
+                            [&](const PendingPtr& c) { return c->seq > head->seq; });
+    affinity.insert(pos, head);
+  }
+  PendingPtr own = slot.affinity.empty() ? nullptr : slot.affinity.front();
+  PendingPtr shared = queue.empty() ? nullptr : queue.front();
+  if (own && (!shared || own->seq < shared->seq)) {
+    slot.affinity.pop_front();
+    return own;
+  }
+  if (shared) queue.pop_front();
+  return shared;
+}
+
+void Pool::State::pump() {
+  if (pool_state != PoolState::kRunning && pool_state != PoolState::kDraining) return;
+  if (queued > 0) {
+    // Idle workers with fewer bound sessions first, so anonymous load avoids busy homes.
+    std::vector<Slot*> idle;
+    for (auto& [n, slot] : slots) {
+      if (slot->state == SlotState::kIdle) idle.push_back(slot.get());
+    }
+    std::stable_sort(idle.begin(), idle.end(), [&](Slot* a, Slot* b) {
+      return sessions.bound_to(a->number) < sessions.bound_to(b->number);
+    });
+    for (Slot* slot : idle) {
+      if (queued == 0) break;
+      if (PendingPtr call = next_call_for(*slot)) {
+        --queued;
+        run(*slot, std::move(call));
+      }
+    }
+  }
+  grow_if_needed();
+}
+
+void Pool::State::grow_if_needed() {
+  if (pool_state != PoolState::kRunning || queued == 0) return;
+  if (!restart_pending) {
+    while (live_slots() < config().size) spawn_worker(false);  // lazy start or a deficit
+  }
+  const std::size_t waiting = queue.size();
+  while (waiting > slots_in(SlotState::kStarting) && slots_in(SlotState::kIdle) == 0 &&
+         live_slots() < config().size + config().max_overflow) {
+    spawn_worker(true);
+  }
+}
+
+void Pool::State::run(Slot& slot, PendingPtr call) {
+  call->wait_timer->cancel();
+  const auto now = Clock::now();
+  if (now >= call->deadline) {
+    finish(call, error(ErrorCategory::kTimeout,
+                       "'" + call->request.command + "' reached its deadline while queued",
+                       call->request.command));
+    return;
+  }
+  if (call->request.session_id) {
+    if (auto* s = sessions.find(*call->request.session_id); s && !s->worker)
+      s->worker = slot.number;
+  }
+  call->phase = PendingCall::Phase::kRunning;
+  call->slot = slot.number;
+  call->started = now;
+  counters.queue_wait.record(now - call->submitted);
+  slot.state = SlotState::kBusy;
+  publish({.kind = telemetry::EventKind::kCallStarted,
+           .worker_id = slot.worker->id(),
+           .command = call->request.command,
+           .session_id = call->request.session_id.value_or(""),
+           .queue_wait = now - call->submitted});
+  worker::CallOptions options;
+  options.session_id = call->request.session_id;
+  options.timeout = std::chrono::duration_cast<milliseconds>(call->deadline - now);
+  options.on_chunk = std::move(call->request.on_chunk);
+  call->worker_call =
+      slot.worker->call(call->request.command, std::move(call->request.args), std::move(options),
+                        guarded(weak(), [handle = call->handle](State& self, Result<json> result) {
+                          self.on_call_done(handle, std::move(result));
+                        }));
+}
+
+void Pool::State::on_call_done(CallHandle handle, Result<json> result) {
+  auto it = calls.find(handle);
+  if (it == calls.end()) return;
+  PendingPtr call = it->second;
+  const auto now = Clock::now();
+  counters.execution.record(now - call->started);
+  auto slot_it = slots.find(call->slot);
+  if (slot_it != slots.end()) {
+    Slot& slot = *slot_it->second;
+    ++slot.calls;
+    if (!result) ++slot.errors;
+    if (slot.state == SlotState::kBusy && slot.worker->state() == worker::WorkerState::kReady) {
+      slot.state = SlotState::kIdle;
+      slot.idle_since = now;
+      recycle_if_due(slot);
+    }
+  }
+  finish(call, std::move(result));
+  pump();
+  check_drained();
+}
+
+// Completes a call exactly once: counters, session bookkeeping, telemetry, then the caller.
+void Pool::State::finish(const PendingPtr& call, Result<json> result) {
+  if (call->phase == PendingCall::Phase::kDone) return;
+  const bool was_running = call->phase == PendingCall::Phase::kRunning;
+  call->phase = PendingCall::Phase::kDone;
+  if (call->wait_timer) call->wait_timer->cancel();
+  calls.erase(call->handle);
+  const auto now = Clock::now();
+  ++counters.calls;
+  if (!result) {
+    if (config().translate_error) result = config().translate_error(std::move(result).error());
+    ++counters.errors;
+    ++counters.errors_by_category[result.error().category];
+    if (result.error().bridge.empty()) result.error().bridge = bridge();
+  }
+  if (call->request.session_id) {
+    if (auto* s = sessions.find(*call->request.session_id)) {
+      if (s->active_calls > 0) --s->active_calls;
+      s->last_used = now;
+      ++s->calls;
+    }
+  }
+  if (!pool.events_.empty()) {
+    telemetry::Event event{.kind = telemetry::EventKind::kCallFinished,
+                           .command = call->request.command,
+                           .session_id = call->request.session_id.value_or("")};
+    if (auto slot = slots.find(call->slot); was_running && slot != slots.end()) {
+      event.worker_id = slot->second->worker->id();
+    }
+    if (!result) event.error = result.error().category;
+    event.queue_wait = (was_running ? call->started : now) - call->submitted;
+    if (was_running) event.execution = now - call->started;
+    publish(std::move(event));
+  }
+  auto handler = std::move(call->on_done);
+  handler(std::move(result));
+}
+
+}  // namespace mlbridge::pool

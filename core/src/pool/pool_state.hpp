@@ -1,0 +1,256 @@
+#pragma once
+
+/// @file
+/// Private to core/src/pool: the loop-thread state of a Pool, shared by the files that implement
+/// it (workers, dispatch, sessions, maintenance, drain, snapshot). Every member runs on the pool's
+/// EventLoop thread only; nothing here is locked.
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mlbridge/health/restart_tracker.hpp"
+#include "mlbridge/pool/pool.hpp"
+#include "mlbridge/worker/worker.hpp"
+
+namespace mlbridge::pool {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+inline std::string ms_text(Clock::duration d) {
+  return std::to_string(std::chrono::duration_cast<milliseconds>(d).count()) + " ms";
+}
+
+enum class SlotState { kStarting, kIdle, kBusy, kChecking, kRetiring };
+
+inline std::string_view to_string(SlotState state) {
+  switch (state) {
+    case SlotState::kStarting:
+      return "starting";
+    case SlotState::kIdle:
+      return "idle";
+    case SlotState::kBusy:
+      return "busy";
+    case SlotState::kChecking:
+      return "checking";
+    case SlotState::kRetiring:
+      return "retiring";
+  }
+  return "unknown";
+}
+
+struct PendingCall {
+  enum class Phase { kQueued, kRunning, kDone };
+  CallHandle handle = 0;
+  std::uint64_t seq = 0;
+  CallRequest request;
+  CallHandler on_done;
+  Clock::time_point submitted;
+  Clock::time_point deadline;
+  Clock::time_point started;
+  std::unique_ptr<asio::steady_timer> wait_timer;
+  Phase phase = Phase::kQueued;
+  std::uint64_t slot = 0;
+  worker::CallId worker_call = 0;
+};
+using PendingPtr = std::shared_ptr<PendingCall>;
+
+struct Slot {
+  std::uint64_t number = 0;
+  worker::WorkerPtr worker;
+  SlotState state = SlotState::kStarting;
+  bool overflow = false;
+  bool retire_when_replaced = false;  // the last ready worker, to retire once another is ready
+  std::uint64_t calls = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t recycle_after = 0;  // 0: never
+  std::size_t health_failures = 0;
+  Clock::time_point idle_since;
+  std::deque<PendingPtr> affinity;  // calls of sessions bound to this worker, oldest first
+};
+
+inline bool remove_from(std::deque<PendingPtr>& queue, CallHandle handle) {
+  auto it = std::find_if(queue.begin(), queue.end(),
+                         [handle](const PendingPtr& call) { return call->handle == handle; });
+  if (it == queue.end()) return false;
+  queue.erase(it);
+  return true;
+}
+
+struct Pool::State {
+  State(Pool& owner, asio::io_context& io, process::SpawnerPtr spawner)
+      : pool(owner),
+        io(io),
+        spawner(std::move(spawner)),
+        sessions(owner.config_.max_sessions),
+        restarts(owner.config_.max_restarts, owner.config_.restart_window,
+                 owner.config_.restart_backoff_initial, owner.config_.restart_backoff_max),
+        maintenance_timer(io),
+        health_timer(io),
+        restart_timer(io),
+        drain_timer(io),
+        rng(std::random_device{}()) {}
+
+  Pool& pool;
+  asio::io_context& io;
+  process::SpawnerPtr spawner;
+  PoolState pool_state = PoolState::kRunning;
+  bool started = false;
+  std::string last_error;
+
+  std::map<std::uint64_t, std::unique_ptr<Slot>> slots;
+  std::uint64_t next_slot = 1;
+  std::deque<PendingPtr> queue;  // anonymous calls and calls of unbound sessions
+  std::size_t queued = 0;        // in `queue` and in every slot's affinity queue
+  std::unordered_map<CallHandle, PendingPtr> calls;  // queued or running
+  std::uint64_t next_seq = 1;
+
+  session::SessionTable sessions;
+  health::RestartTracker restarts;
+  asio::steady_timer maintenance_timer;
+  asio::steady_timer health_timer;
+  asio::steady_timer restart_timer;
+  asio::steady_timer drain_timer;
+  bool restart_pending = false;
+  std::mt19937_64 rng;
+
+  std::vector<std::function<void(Status)>> on_ready;
+  std::vector<std::function<void()>> on_drained;
+
+  PoolStats counters;  // the counting fields only; the rest is filled in by snapshot()
+
+  const PoolConfig& config() const { return pool.config_; }
+  const std::string& bridge() const { return pool.config_.worker.bridge; }
+  std::weak_ptr<Pool> weak() { return pool.weak_from_this(); }
+
+  // Runs `fn` on this state if the pool still exists: for handlers that may outlive it.
+  template <typename Fn>
+  static auto guarded(std::weak_ptr<Pool> weak, Fn fn) {
+    return [weak = std::move(weak), fn = std::move(fn)](auto&&... args) mutable {
+      if (auto pool = weak.lock()) fn(*pool->state_, std::forward<decltype(args)>(args)...);
+    };
+  }
+
+  Error error(ErrorCategory category, std::string message, const std::string& command = {}) {
+    Error e = Error::make(category, std::move(message));
+    e.bridge = bridge();
+    e.command = command;
+    return e;
+  }
+
+  void publish(telemetry::Event event) {
+    event.bridge = bridge();
+    pool.events_.publish(event);
+  }
+
+  std::size_t live_slots() const {
+    return static_cast<std::size_t>(
+        std::count_if(slots.begin(), slots.end(), [](const auto& entry) {
+          return entry.second->state != SlotState::kRetiring && !entry.second->retire_when_replaced;
+        }));
+  }
+
+  std::size_t slots_in(SlotState state) const {
+    return static_cast<std::size_t>(
+        std::count_if(slots.begin(), slots.end(),
+                      [state](const auto& entry) { return entry.second->state == state; }));
+  }
+
+  // ---- workers (pool_workers.cpp) ----------------------------------------------------------
+
+  void spawn_worker(bool overflow);
+
+  void on_worker_started(std::uint64_t number, Result<protocol::Hello> hello);
+
+  void on_worker_exit(std::uint64_t number, const worker::WorkerExit& exit);
+
+  // Brings the pool back to `size` workers, after the crash-loop backoff.
+  void schedule_replacement();
+
+  bool started_any() const { return !slots.empty() || counters.restarts > 0 || counters.calls > 0; }
+
+  void enter_failed();
+
+  void fail_all_queued(ErrorCategory category, const std::string& message);
+
+  // Retires a worker on purpose (recycling, idle overflow, drain).
+  void retire(Slot& slot, const std::string& reason);
+
+  void stop_slot(Slot& slot);
+
+  // Retires a worker that served pool.max_requests calls or grew past limits.max_memory_mb.
+  void recycle_if_due(Slot& slot);
+
+  // ---- calls (pool_dispatch.cpp) -----------------------------------------------------------
+
+  void enqueue(PendingPtr call);
+
+  // Removes a queued call from whichever queue holds it.
+  void unqueue(const PendingPtr& call);
+
+  void on_wait_expired(CallHandle handle);
+
+  void cancel(CallHandle handle);
+
+  // The next call for an idle slot: the older of its own session queue's head and the shared
+  // queue's head.
+  PendingPtr next_call_for(Slot& slot);
+
+  void pump();
+
+  void grow_if_needed();
+
+  void run(Slot& slot, PendingPtr call);
+
+  void on_call_done(CallHandle handle, Result<json> result);
+
+  // Completes a call exactly once: counters, session bookkeeping, telemetry, then the caller.
+  void finish(const PendingPtr& call, Result<json> result);
+
+  // ---- sessions (pool_sessions.cpp) --------------------------------------------------------
+
+  Result<session::SessionInfo> create_session(const std::string& id);
+
+  Status end_session(const std::string& id, const std::string& why);
+
+  session::SessionInfo info(const session::Session& s) const;
+
+  // ---- periodic work (pool_maintenance.cpp) ------------------------------------------------
+
+  void schedule_maintenance();
+
+  void maintain();
+
+  void schedule_health_check();
+
+  void check_health();
+
+  void on_health_result(std::uint64_t number, Result<json> result);
+
+  // ---- drain (pool_drain.cpp) --------------------------------------------------------------
+
+  void drain();
+
+  void cancel_running(const PendingPtr& call);
+
+  void check_drained();
+
+  void stop_all_workers();
+
+  // ---- stats (pool_snapshot.cpp) -----------------------------------------------------------
+
+  PoolStats snapshot() const;
+};
+
+}  // namespace mlbridge::pool
