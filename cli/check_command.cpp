@@ -39,7 +39,9 @@ int run_check(const std::string& path) {
     print_item(
         {"adapter", true,
          info.name + " " + info.version + (info.path.empty() ? "" : " (" + info.path + ")")});
-    const auto report = config::check_environment(prepared->requirements());
+    auto requirements = prepared->requirements();
+    requirements.package_check = config::PackageCheck::kImport;  // also catch broken installs
+    const auto report = config::check_environment(requirements);
     for (const auto& item : report.items) print_item(item);
     all_ok = all_ok && report.ok();
   }

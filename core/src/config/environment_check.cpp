@@ -8,22 +8,41 @@
 namespace mlbridge::config {
 namespace {
 
-// Imports each package named on the command line and prints one JSON object with the Python
-// version and, per package, its version or the import error.
+// argv[1] is "find" or "import"; each later argument names a package. Prints one JSON object
+// with the Python version and, per package, its version or why it cannot be used. "find" locates
+// a package without running it (find_spec); "import" imports it.
 constexpr const char* kProbe = R"PY(
-import importlib, json, sys
-report = {"python": sys.version.split()[0], "executable": sys.executable, "packages": {}}
-for name in sys.argv[1:]:
+import importlib, importlib.util, json, sys
+from importlib import metadata
+
+def version_of(name, module):
+    version = getattr(module, "__version__", None)
+    if version is not None:
+        return str(version)
+    top = name.split(".")[0]
+    for candidate in dict.fromkeys((top, top.replace("_", "-"))):
+        try:
+            return metadata.version(candidate)
+        except Exception:
+            pass
     try:
-        module = importlib.import_module(name)
-        version = getattr(module, "__version__", None)
-        if version is None:
-            try:
-                from importlib import metadata
-                version = metadata.version(name.replace("_", "-"))
-            except Exception:
-                version = "unknown version"
-        report["packages"][name] = {"ok": True, "version": str(version)}
+        for dist in metadata.packages_distributions().get(top, []):
+            return metadata.version(dist)
+    except Exception:
+        pass
+    return "unknown version"
+
+report = {"python": sys.version.split()[0], "executable": sys.executable, "packages": {}}
+deep = sys.argv[1] == "import"
+for name in sys.argv[2:]:
+    try:
+        if deep:
+            module = importlib.import_module(name)
+        elif importlib.util.find_spec(name) is None:
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        else:
+            module = None
+        report["packages"][name] = {"ok": True, "version": version_of(name, module)}
     except BaseException as exc:
         report["packages"][name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 print(json.dumps(report))
@@ -62,7 +81,7 @@ EnvironmentReport check_environment(const EnvironmentRequirements& req) {
 
   process::ProcessSpec spec;
   spec.executable = req.python;
-  spec.args = {"-c", kProbe};
+  spec.args = {"-c", kProbe, req.package_check == PackageCheck::kImport ? "import" : "find"};
   spec.args.insert(spec.args.end(), req.required_packages.begin(), req.required_packages.end());
   spec.env = req.env;
   spec.working_dir = req.working_dir;

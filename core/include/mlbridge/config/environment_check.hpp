@@ -2,7 +2,10 @@
 
 /// @file
 /// Checks a bridge's environment before any worker starts: the interpreter runs, the script
-/// exists, the required packages import (with their versions), the required variables are set.
+/// exists, the required packages are installed (with their versions), the required variables are
+/// set. Two depths: `kFind` (the default, used when a bridge starts) locates each package without
+/// importing it, so a host start does not pay a heavy import (torch) twice; `kImport` (used by
+/// `mlbridge check`) imports each one, which also catches a package that is installed but broken.
 /// Blocking (spawns the interpreter once); never call it on the event loop. Any other thread.
 
 #include <chrono>
@@ -26,6 +29,12 @@ struct EnvironmentReport {
   std::string problems() const;
 };
 
+/// How deeply required packages are checked.
+enum class PackageCheck {
+  kFind,    ///< importlib.util.find_spec: installed and locatable; nothing is imported.
+  kImport,  ///< importlib.import_module: installed and importable (slower for heavy packages).
+};
+
 struct EnvironmentRequirements {
   std::string bridge;
   std::string python;
@@ -35,6 +44,7 @@ struct EnvironmentRequirements {
   std::map<std::string, std::string> env;  ///< The worker's environment.
   std::string working_dir;
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
+  PackageCheck package_check = PackageCheck::kFind;
 };
 
 EnvironmentReport check_environment(const EnvironmentRequirements& requirements);

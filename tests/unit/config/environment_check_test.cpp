@@ -1,0 +1,112 @@
+// check_environment: the interpreter, the script, required packages at both depths (found
+// without importing when a bridge starts; imported by `mlbridge check`) and required variables.
+
+#include "mlbridge/config/environment_check.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_paths.hpp"
+
+namespace mlbridge::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+const CheckItem* find_item(const EnvironmentReport& report, const std::string& what) {
+  for (const auto& item : report.items) {
+    if (item.what == what) return &item;
+  }
+  return nullptr;
+}
+
+class EnvironmentCheckTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("mlbridge-envcheck-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_ / "broken_on_import");
+    // Installed but broken: importing it fails, and leaves a marker that shows it ran.
+    std::ofstream(dir_ / "broken_on_import" / "__init__.py")
+        << "open(" << (dir_ / "imported").string().insert(0, "r'").append("'")
+        << ", 'w').close()\nraise ImportError('a dependency of broken_on_import is missing')\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  EnvironmentRequirements requirements(std::vector<std::string> packages) const {
+    EnvironmentRequirements req;
+    req.bridge = "probe";
+    req.python = testing::python();
+    req.script = testing::echo_bridge();
+    req.required_packages = std::move(packages);
+    req.env = {{"PYTHONPATH", dir_.string()}, {"PATH", "/usr/bin:/bin"}};
+    return req;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(EnvironmentCheckTest, FindsInstalledPackagesWithTheirVersionsWithoutImportingThem) {
+  auto req = requirements({"msgpack", "broken_on_import"});
+  const auto report = check_environment(req);
+  ASSERT_TRUE(report.ok()) << report.problems();
+  const CheckItem* msgpack = find_item(report, "package msgpack");
+  ASSERT_NE(msgpack, nullptr);
+  EXPECT_NE(msgpack->detail.find('.'), std::string::npos) << "a version: " << msgpack->detail;
+  EXPECT_FALSE(fs::exists(dir_ / "imported")) << "the default depth must not import packages";
+}
+
+TEST_F(EnvironmentCheckTest, ImportDepthCatchesAnInstalledButBrokenPackage) {
+  auto req = requirements({"msgpack", "broken_on_import"});
+  req.package_check = PackageCheck::kImport;
+  const auto report = check_environment(req);
+  EXPECT_FALSE(report.ok());
+  const CheckItem* broken = find_item(report, "package broken_on_import");
+  ASSERT_NE(broken, nullptr);
+  EXPECT_FALSE(broken->ok);
+  EXPECT_NE(broken->detail.find("a dependency of broken_on_import is missing"), std::string::npos)
+      << broken->detail;
+  EXPECT_TRUE(find_item(report, "package msgpack")->ok);
+  EXPECT_TRUE(fs::exists(dir_ / "imported"));
+}
+
+TEST_F(EnvironmentCheckTest, AMissingPackageFailsAtBothDepthsAndSaysHowToInstallIt) {
+  for (auto depth : {PackageCheck::kFind, PackageCheck::kImport}) {
+    auto req = requirements({"surely_absent_pkg_xyz"});
+    req.package_check = depth;
+    const auto report = check_environment(req);
+    EXPECT_FALSE(report.ok());
+    const CheckItem* item = find_item(report, "package surely_absent_pkg_xyz");
+    ASSERT_NE(item, nullptr);
+    EXPECT_NE(item->detail.find("ModuleNotFoundError"), std::string::npos) << item->detail;
+    EXPECT_NE(item->detail.find("pip install surely_absent_pkg_xyz"), std::string::npos)
+        << item->detail;
+  }
+}
+
+TEST_F(EnvironmentCheckTest, NamesAMissingScriptInterpreterAndVariableWithoutPrintingValues) {
+  auto req = requirements({});
+  req.script = (dir_ / "no_such_bridge.py").string();
+  req.required_env = {"MLBRIDGE_SECRET_FOR_TEST", "MLBRIDGE_UNSET_FOR_TEST"};
+  req.env["MLBRIDGE_SECRET_FOR_TEST"] = "s3cr3t-value";
+  auto report = check_environment(req);
+  EXPECT_FALSE(find_item(report, "script")->ok);
+  EXPECT_TRUE(find_item(report, "env MLBRIDGE_SECRET_FOR_TEST")->ok);
+  EXPECT_FALSE(find_item(report, "env MLBRIDGE_UNSET_FOR_TEST")->ok);
+  for (const auto& item : report.items) {
+    EXPECT_EQ(item.detail.find("s3cr3t-value"), std::string::npos) << item.what;
+  }
+
+  req.python = (dir_ / "no_such_python").string();
+  report = check_environment(req);
+  const CheckItem* python = find_item(report, "python");
+  ASSERT_NE(python, nullptr);
+  EXPECT_FALSE(python->ok);
+  EXPECT_NE(python->detail.find("no_such_python"), std::string::npos) << python->detail;
+}
+
+}  // namespace
+}  // namespace mlbridge::config
