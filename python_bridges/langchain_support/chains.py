@@ -9,7 +9,8 @@ default), so that ``configure_model`` applies to chains created before it.
   or a list of messages ``{"role": "system|user|assistant|placeholder", "template": ...}``
   (a placeholder names a ``variable`` holding a list of messages). The output is ``str``
   (``StrOutputParser``), ``json`` (``JsonOutputParser``) or ``structured``: the model's
-  ``with_structured_output`` against a JSON Schema (``schema``).
+  ``with_structured_output`` against a JSON Schema (``schema``), the answer checked against
+  that schema (:mod:`.structured`).
 - ``rag``: retrieve from a session retriever, then answer from the retrieved context with
   ``{context}`` and ``{question}`` in the prompt; the answer comes with its sources.
 - ``agent``: ``langchain.agents.create_agent`` with tools from the registry (:mod:`.tools`);
@@ -143,6 +144,11 @@ class OutputSpec:
         if not str(schema["title"]).replace("_", "").replace("-", "").isalnum():
             raise invalid("the schema's title must be letters, digits, _ and -")
         schema.setdefault("description", f"The {schema['title']} to return.")
+        from .structured import checked_schema
+
+        problem = checked_schema(schema)
+        if problem is not None:
+            raise invalid(f"the schema is not a valid JSON Schema: {problem}")
         return cls(kind, schema, method)
 
     def parser(self) -> Any:
@@ -155,10 +161,14 @@ class OutputSpec:
         if self.kind != "structured":
             return model | self.parser()
         kwargs = {"method": self.method} if self.method else {}
+        from .structured import SchemaConformance
+
+        assert self.schema is not None
         try:
-            return model.with_structured_output(self.schema, **kwargs)
+            answer = model.with_structured_output(self.schema, **kwargs)
         except (ValueError, NotImplementedError) as exc:
             raise invalid(f"structured output: {exc}") from None
+        return answer | SchemaConformance(self.schema)
 
     def json_schema(self) -> dict[str, Any]:
         if self.kind == "structured":

@@ -543,6 +543,14 @@ def test_list_delete_and_not_found(bridge: BridgeClient, session: str) -> None:
         ("create_chain", {"prompt": "{x}", "output": "xml"}),
         ("create_chain", {"prompt": "{x}", "output": "structured"}),
         ("create_chain", {"prompt": "{x}", "output": "structured", "schema": {"type": "array"}}),
+        (
+            "create_chain",
+            {
+                "prompt": "{x}",
+                "output": "structured",
+                "schema": {"properties": {"a": {"type": "banana"}}},
+            },
+        ),
         ("create_chain", {"prompt": "{x}", "color": "red"}),
         ("create_chain", {"prompt": "{x}", "type": "pipeline"}),
         ("create_chain", {"prompt": "{x}", "chain_id": "bad id!"}),
@@ -800,6 +808,34 @@ def test_http_structured_output(http_bridge: BridgeClient, mock_server: MockServ
     response_format = mock_server.chat_requests()[0]["json"]["response_format"]
     assert response_format["type"] == "json_schema"
     assert response_format["json_schema"]["name"] == "Answer"
+
+
+def test_http_structured_output_is_held_to_its_schema(
+    http_bridge: BridgeClient, mock_server: MockServer
+) -> None:
+    http_bridge.ok("configure_model", model_settings(mock_server), "checked")
+    schema = {
+        "title": "Answer",
+        "type": "object",
+        "properties": {"answer": {"type": "string"}, "confidence": {"type": "number"}},
+        "required": ["answer", "confidence"],
+    }
+    args = {"chain_id": "st", "prompt": "{question}", "output": "structured", "schema": schema}
+    http_bridge.ok("create_chain", args, "checked")
+    mock_server.reset()
+    # The model answers JSON of the wrong shape: a number where a string belongs, and no
+    # confidence. The caller gets model_error naming both, never the object.
+    mock_server.script(['{"answer": 7}'])
+    error = http_bridge.error("invoke", {"chain_id": "st", "input": "What is 3+4?"}, "checked")
+    assert error["category"] == "model_error", error
+    assert error["type"] == "langchain_core.OutputParserException"
+    assert "schema 'Answer'" in error["message"]
+    assert "answer: 7 is not of type 'string'" in error["message"]
+    assert "'confidence' is a required property" in error["message"]
+    # A conforming answer still passes, and the chain keeps working after the failure.
+    mock_server.script(['{"answer": "seven", "confidence": 0.5}'])
+    result = http_bridge.ok("invoke", {"chain_id": "st", "input": "What is 3+4?"}, "checked")
+    assert result["output"] == {"answer": "seven", "confidence": 0.5}
 
 
 def test_http_conversation_sends_the_history(
