@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlbridge import BridgeError
-from mlbridge.secrets import REDACTOR
+from mlbridge.secrets import REDACTOR, refuse_keys, unset_key_variable
 
 #: The key sent to an ``api_base`` when none is configured (local servers ignore it).
 NO_KEY_PLACEHOLDER = "EMPTY"
@@ -81,13 +81,7 @@ class LMConfig:
             return base or cls()
         if not isinstance(raw, dict):
             raise BridgeError(f"{where}: LM settings must be a map", category="invalid_argument")
-        if "api_key" in raw or "key" in raw:
-            raise BridgeError(
-                f"{where}: API keys never travel in requests; set 'api_key_env' to the name of "
-                "the environment variable that holds the key "
-                "(the bridge's env.pass must let it through)",
-                category="invalid_argument",
-            )
+        refuse_keys(raw, where)
         unknown = sorted(set(raw) - _KEYS)
         if unknown:
             raise BridgeError(
@@ -225,10 +219,7 @@ def build(config: LMConfig, *, strict: bool = True) -> LMHandle:
     if config.api_key_env:
         key = os.environ.get(config.api_key_env) or None
         if key is None:
-            message = (
-                f"environment variable {config.api_key_env} (api_key_env) is not set in the "
-                "worker's environment; add it to the bridge's env.pass"
-            )
+            message = unset_key_variable(config.api_key_env)
             if strict:
                 raise BridgeError(message, category="invalid_configuration")
             if not config.api_base:

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mlbridge import BridgeError
-from mlbridge.secrets import REDACTOR
+from mlbridge.secrets import REDACTOR, refuse_keys, unset_key_variable
 
 DEFAULT_MODEL = "gpt-4o-mini"
 NO_KEY_PLACEHOLDER = "EMPTY"
@@ -47,17 +47,6 @@ MAX_REPLIES = 1000
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def refuse_keys(raw: dict[str, Any], where: str) -> None:
-    """API keys never travel in requests; say how to pass one instead."""
-    if any(k in raw for k in ("api_key", "key", "openai_api_key")):
-        raise BridgeError(
-            f"{where}: API keys never travel in requests; set 'api_key_env' to the name of "
-            "the environment variable that holds the key (the bridge's env.pass must let it "
-            "through)",
-            category="invalid_argument",
-        )
 
 
 def check_env_name(value: Any, where: str) -> None:
@@ -223,10 +212,7 @@ def resolve_key(
     if api_key_env:
         key = os.environ.get(api_key_env) or None
         if key is None:
-            message = (
-                f"environment variable {api_key_env} (api_key_env) is not set in the "
-                "worker's environment; add it to the bridge's env.pass"
-            )
+            message = unset_key_variable(api_key_env)
             if strict:
                 raise BridgeError(message, category="invalid_configuration")
             return None, message

@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlbridge import BridgeError
-from mlbridge.secrets import REDACTOR
+from mlbridge.secrets import REDACTOR, refuse_keys
 
-from .models import NO_KEY_PLACEHOLDER, check_env_name, refuse_keys, resolve_key
+from .models import NO_KEY_PLACEHOLDER, check_env_name, resolve_key
 
 PROVIDERS = ("local", "openai")
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"

@@ -142,3 +142,29 @@ def install_redacting_stdio() -> None:
         stream = getattr(sys, name)
         if not isinstance(stream, RedactingStream):
             setattr(sys, name, RedactingStream(stream))
+
+
+#: Argument names that would carry a key itself; requests name a variable instead.
+KEY_ARGUMENTS = ("api_key", "key", "openai_api_key")
+
+
+def refuse_keys(raw: Mapping[str, Any], where: str) -> None:
+    """Raise ``invalid_argument`` when ``raw`` carries a key: keys never travel in requests."""
+    if any(name in raw for name in KEY_ARGUMENTS):
+        from .errors import BridgeError
+
+        raise BridgeError(
+            f"{where}: API keys never travel in requests; set 'api_key_env' to the name of "
+            "the environment variable that holds the key (the bridge's env.pass must let it "
+            "through)",
+            category="invalid_argument",
+        )
+
+
+def unset_key_variable(name: str) -> str:
+    """Why a key named by ``api_key_env`` is missing, and what to do about it."""
+    return (
+        f"environment variable {name} (api_key_env) is not set in the worker's environment; "
+        "set it in the host's environment and list it under the bridge's env.pass "
+        "(a worker sees only the variables env.pass and env.set give it)"
+    )

@@ -265,7 +265,7 @@ def test_key_values_are_refused_in_requests(bridge: BridgeClient) -> None:
         "configure_lm", {"model": "openai/gpt-4o-mini", "api_key_env": "NOT_SET_ANYWHERE"}, "eve"
     )
     assert missing["category"] == "invalid_configuration"
-    assert "NOT_SET_ANYWHERE" in missing["message"]
+    assert "NOT_SET_ANYWHERE" in missing["message"] and "env.pass" in missing["message"]
     # No key, no api_base: DSPy's offline DummyLM, and the answer says so.
     fallback = bridge.ok("configure_lm", {"model": "openai/gpt-4o-mini"}, "eve")
     assert fallback["lm"] == OFFLINE and "no API key" in fallback["note"]

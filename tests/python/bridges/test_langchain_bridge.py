@@ -630,7 +630,7 @@ def test_keys_are_refused_in_requests(bridge: BridgeClient, session: str) -> Non
         "configure_model", {"model": "gpt-4o-mini", "api_key_env": "NOT_SET_ANYWHERE"}, session
     )
     assert missing["category"] == "invalid_configuration"
-    assert "NOT_SET_ANYWHERE" in missing["message"]
+    assert "NOT_SET_ANYWHERE" in missing["message"] and "env.pass" in missing["message"]
     # No key and no base_url: the offline fake model, and the answer says so.
     fallback = bridge.ok("configure_model", {"model": "gpt-4o-mini"}, session)
     assert fallback["model"] == OFFLINE and "no API key" in fallback["note"]
