@@ -29,7 +29,7 @@ from dspy.clients.engines.dummy_engine import AsyncDummyEngine, DummyEngine
 from dspy.lm15 import Message, Response, TextPart, Usage
 from dspy.utils.dummies import DummyLM
 
-from .tools import arithmetic_in
+from mlbridge.arithmetic import arithmetic_in
 
 LABEL = "offline DummyLM"
 OFFLINE_TEXT = "offline answer"

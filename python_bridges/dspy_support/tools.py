@@ -8,11 +8,10 @@
 
 from __future__ import annotations
 
-import ast
-import operator
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from mlbridge.arithmetic import calculate
 
 #: Facts every lookup table starts with, so that a ReAct demo works out of the box.
 BUILTIN_FACTS: dict[str, str] = {
@@ -22,68 +21,6 @@ BUILTIN_FACTS: dict[str, str] = {
     "boiling point of water": "100 degrees Celsius at sea level",
     "speed of light": "299792458 metres per second",
 }
-
-_BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-_UNARY: dict[type, Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
-_MAX_EXPRESSION = 200
-_MAX_EXPONENT = 64
-
-#: An arithmetic expression inside free text, e.g. "2+2" in "What is 2+2?".
-ARITHMETIC_IN_TEXT = re.compile(
-    r"\(?-?\d+(?:\.\d+)?(?:\s*(?:\*\*|//|[-+*/%])\s*\(?-?\d+(?:\.\d+)?\)?)+"
-)
-
-
-def calculate(expression: str) -> int | float:
-    """Evaluate an arithmetic expression safely; raises ``ValueError`` on anything else."""
-    expression = str(expression).strip().replace("×", "*").replace("^", "**")
-    if not expression or len(expression) > _MAX_EXPRESSION:
-        raise ValueError(f"expected an arithmetic expression of 1 to {_MAX_EXPRESSION} characters")
-    try:
-        tree = ast.parse(expression, mode="eval")
-    except SyntaxError as exc:
-        raise ValueError(f"not an arithmetic expression: {expression!r}") from exc
-
-    def walk(node: ast.AST) -> int | float:
-        if isinstance(node, ast.Expression):
-            return walk(node.body)
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return node.value
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            return _UNARY[type(node.op)](walk(node.operand))
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            left, right = walk(node.left), walk(node.right)
-            if isinstance(node.op, ast.Pow) and abs(right) > _MAX_EXPONENT:
-                raise ValueError(f"exponent {right} is too large (at most {_MAX_EXPONENT})")
-            return _BINARY[type(node.op)](left, right)
-        raise ValueError(f"unsupported element in {expression!r}: {type(node).__name__}")
-
-    try:
-        value = walk(tree)
-    except ZeroDivisionError as exc:
-        raise ValueError(f"division by zero in {expression!r}") from exc
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    return value
-
-
-def arithmetic_in(text: str) -> tuple[str, int | float] | None:
-    """The first arithmetic expression in ``text`` and its value, or ``None``."""
-    for match in ARITHMETIC_IN_TEXT.finditer(text):
-        candidate = match.group(0).strip()
-        try:
-            return candidate, calculate(candidate)
-        except ValueError:
-            continue
-    return None
 
 
 def _normalize_key(key: str) -> str:

@@ -44,7 +44,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from .tools import arithmetic_in
+from mlbridge.arithmetic import arithmetic_in
 
 LABEL = "offline GenericFakeChatModel"
 OFFLINE_TEXT = "offline answer"
