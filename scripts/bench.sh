@@ -31,7 +31,7 @@ args=(--benchmark_out_format=json --benchmark_repetitions=3 --benchmark_min_time
 # One cold start each (the comparison's cold-start rounds time the Transformers bridge too).
 tf_args=(--benchmark_out_format=json --benchmark_repetitions=1 --benchmark_min_time=3.0)
 inprocess=(--cold 1 --repetitions 1 --min-time 3.0)
-compare=(--rounds "${MLBRIDGE_BENCH_ROUNDS:-3}" --seconds 1.0)
+compare=(--rounds "${MLBRIDGE_BENCH_ROUNDS:-3}" --seconds 0.8)
 if [ $smoke -eq 1 ]; then
   args=(--benchmark_out_format=json --benchmark_min_time=0.05)
   tf_args=("${args[@]}")

@@ -101,7 +101,8 @@ def payload(plan: Plan) -> list[dict]:
 
 
 def embedded(plan: Plan) -> list[dict]:
-    return run_lines([str(plan.bin / "embed_bench"), str(plan.seconds), "1,2,8"], 300)
+    callers = "1,2,8" if plan.smoke else "1,2,8,64,512"
+    return run_lines([str(plan.bin / "embed_bench"), str(plan.seconds), callers], 300)
 
 
 def python_peer(name: str):
@@ -114,7 +115,8 @@ def python_peer(name: str):
 
 def fastapi(plan: Plan) -> list[dict]:
     lines: list[dict] = []
-    for workers in plan.workers.split(","):
+    # One uvicorn process in the smoke run: its start-up alone takes seconds on a loaded machine.
+    for workers in ["1"] if plan.smoke else plan.workers.split(","):
         port = free_port()
         server = subprocess.Popen(
             [
@@ -213,9 +215,16 @@ class RayPeer:
         sys.exit(f"compare: the Ray driver exited ({self.process.wait()})")
 
     def __call__(self, plan: Plan) -> list[dict]:
+        if self.process.poll() is not None:
+            print(f"[compare] the Ray driver is gone ({self.process.returncode})", flush=True)
+            return []
         self.process.stdin.write("round\n")
         self.process.stdin.flush()
-        return self._until_end()
+        try:
+            return self._until_end()
+        except SystemExit as failure:  # report the others' results all the same
+            print(f"[compare] {failure}", flush=True)
+            return []
 
     def close(self) -> None:
         self.process.stdin.close()
@@ -280,7 +289,7 @@ def main() -> int:
     parser.add_argument("--bin", required=True, help="build/<preset>/bin")
     parser.add_argument("--out", required=True, type=Path, help="the raw JSON to write")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=1.0, help="per measured cell")
+    parser.add_argument("--seconds", type=float, default=0.8, help="per measured cell")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--no-ray", action="store_true")
     options = parser.parse_args()

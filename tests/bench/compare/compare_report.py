@@ -203,9 +203,10 @@ def memory_section(r: Results) -> list[str]:
         "## Memory",
         "",
         "RSS and PSS from `/proc/<pid>/smaps_rollup`, once the bridge answered (cold-start",
-        "runs, one bridge per host; *echo ×2*: the two workers of the recovery run's pool).",
-        "The host rows are the whole host process (the driver) before any bridge and with",
-        "that bridge; PSS splits shared pages among the processes that map them.",
+        "runs, one bridge and one worker per host; *echo ×1* and *echo ×2*: the recovery runs'",
+        "pools of 1 and 2 under load from 8 callers, per worker). The host rows are the whole",
+        "host process (the driver) before any bridge and with that bridge; PSS splits shared",
+        "pages among the processes that map them.",
         "",
         "| bridge | process | RSS | PSS |",
         "|---|---|---|---|",
@@ -219,7 +220,7 @@ def memory_section(r: Results) -> list[str]:
         lines.append(
             f"| (none) | host | {mib(baseline.get('rss_kib'))} | {mib(baseline.get('pss_kib'))} |"
         )
-    for bridge in ("echo", "dspy", "langchain", "transformers"):
+    for bridge in ("echo", "echo ×1", "echo ×2", "dspy", "langchain", "transformers"):
         for process in ("host", "worker"):
             cell = r.one(kind="memory", bridge=bridge, process=process, system=None)
             if cell:

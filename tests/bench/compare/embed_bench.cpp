@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
     std::vector<std::thread> pool;
     for (int i = 0; i < threads; ++i) {
       pool.emplace_back([&] {
+        py::gil_scoped_acquire thread_state;  // kept for the thread's life: no per-call setup
+        py::gil_scoped_release between_calls;
         while (!stop.load()) {
           py::gil_scoped_acquire gil;
           call();

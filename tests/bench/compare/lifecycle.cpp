@@ -166,8 +166,13 @@ void run_recovery(int workers, int callers) {
   const auto before = worker_pids(*host, "echo");
   const std::set<int> old(before.begin(), before.end());
   for (int pid : before) {
-    emit("memory", {{"bridge", "echo"}, {"process", "worker"}, {"memory", memory_of(pid)}});
+    emit("memory", {{"bridge", "echo ×" + std::to_string(workers)},
+                    {"process", "worker"},
+                    {"memory", memory_of(pid)}});
   }
+  emit("memory", {{"bridge", "echo ×" + std::to_string(workers)},
+                  {"process", "host"},
+                  {"memory", memory_of(::getpid())}});
   // Kill the worker; failures from there on count, and the next answer is that of the first call
   // submitted after the kill.
   const auto kill_time = Clock::now();
@@ -200,13 +205,11 @@ void run_recovery(int workers, int callers) {
     changed.wait(lock, [&] { return in_flight.load() == 0; });
     next_answer = first_ok_after_kill;
   }
-  const auto stats = host->stats()["echo"];
   emit("recovery", {{"workers", workers},
                     {"callers", callers},
                     {"kill_to_next_answer_ms", next_answer ? ms(kill_time, *next_answer) : -1.0},
                     {"kill_to_full_strength_ms", replaced_ms.value_or(-1.0)},
-                    {"failed_calls", failed_after_kill.load()},
-                    {"restarts", stats.value("restarts", 0)}});
+                    {"failed_calls", failed_after_kill.load()}});
   host->shutdown();
 }
 

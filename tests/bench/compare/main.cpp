@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   } else if (group == "coldstart" && o.contains("bridge")) {
     run_cold_start(o["bridge"]);
   } else if (group == "recovery") {
-    run_recovery(std::stoi(o["workers"]), std::stoi(o.contains("callers") ? o["callers"] : "8"));
+    run_recovery(std::stoi(o["workers"]), ints(o["callers"]).front());
   } else {
     return usage();
   }
