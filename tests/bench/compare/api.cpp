@@ -43,17 +43,11 @@ json closed_loop(Host& host, const std::string& bridge, int callers, double seco
     });
   };
   for (int i = 0; i < callers; ++i) submit();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // warm-up
-  const long before = completed.load();
-  const auto start = Clock::now();
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  const long after = completed.load();
-  const double elapsed = seconds_since(start);
+  const double rate = rate_of(completed, 0.3, seconds);
   stop.store(true);
   std::unique_lock lock(mutex);
   drained.wait(lock, [&] { return in_flight.load() == 0; });
-  return {{"calls_per_s", static_cast<double>(after - before) / elapsed},
-          {"errors", errors.load()}};
+  return {{"calls_per_s", rate}, {"errors", errors.load()}};
 }
 
 }  // namespace

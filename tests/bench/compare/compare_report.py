@@ -161,7 +161,9 @@ def payload_section(r: Results) -> list[str]:
 def ms(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
 
 
 def cold_start_section(r: Results) -> list[str]:

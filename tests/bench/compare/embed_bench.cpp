@@ -54,19 +54,14 @@ int main(int argc, char** argv) {
         }
       });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    const long before = completed.load();
-    const auto start = Clock::now();
-    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-    const long after = completed.load();
-    const double elapsed = seconds_since(start);
+    const double rate = rate_of(completed, 0.2, seconds);
     stop.store(true);
     for (auto& t : pool) t.join();
     emit("throughput", {{"system", "embedded interpreter (pybind11)"},
                         {"codec", "none"},
                         {"workers", 1},
                         {"callers", threads},
-                        {"calls_per_s", static_cast<double>(after - before) / elapsed},
+                        {"calls_per_s", rate},
                         {"errors", 0}});
   }
   return 0;

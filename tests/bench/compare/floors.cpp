@@ -11,20 +11,6 @@ namespace {
 
 using protocol::Codec;
 
-process::ProcessSpec python_child(const std::string& script, Codec codec) {
-  process::ProcessSpec spec;
-  spec.executable = testing::python();
-  spec.args = {script,
-               "--worker-id",
-               "floor-1",
-               "--codec",
-               std::string(protocol::to_string(codec)),
-               "--protocol",
-               "1"};
-  spec.env = worker::minimal_environment();
-  return spec;
-}
-
 std::vector<std::uint8_t> frame_of(const protocol::Request& request, Codec codec) {
   return *protocol::encode_frame(protocol::to_json(request), codec,
                                  protocol::kDefaultMaxFrameBytes);
@@ -45,7 +31,7 @@ json time_noop(BlockingChild& child, Codec codec, double seconds) {
 
 void python_floor(const std::string& system, const std::string& script, Codec codec,
                   double seconds) {
-  BlockingChild child(python_child(script, codec));
+  BlockingChild child(python_worker_spec(script, codec));
   std::vector<std::uint8_t> reply;
   child.read_frame(reply);  // hello
   child.write_all(frame_of({1, "init", {{"options", json::object()}}, std::nullopt, 30000}, codec));

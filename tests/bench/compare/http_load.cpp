@@ -47,16 +47,10 @@ json http_throughput(const HttpTarget& target, int callers, double seconds) {
       while (!stop.load()) (post(*client, target) ? completed : errors).fetch_add(1);
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // connect and warm up
-  const long before = completed.load();
-  const auto start = Clock::now();
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  const long after = completed.load();
-  const double elapsed = seconds_since(start);
+  const double rate = rate_of(completed, 0.5, seconds);  // after connecting and warming up
   stop.store(true);
   for (auto& t : threads) t.join();
-  return {{"calls_per_s", static_cast<double>(after - before) / elapsed},
-          {"errors", errors.load()}};
+  return {{"calls_per_s", rate}, {"errors", errors.load()}};
 }
 
 void run_mlbridge_http(const std::vector<int>& workers, const std::vector<int>& callers,

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <numeric>
 #include <sstream>
+#include <thread>
 
 namespace mlbridge::bench {
 
@@ -20,6 +21,15 @@ json summarize_latencies(std::vector<double> ns) {
           {"p99_us", at(0.99)},
           {"p999_us", at(0.999)},
           {"mean_us", mean / 1000.0}};
+}
+
+double rate_of(const std::atomic<long>& completed, double warmup, double seconds) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
+  const long before = completed.load();
+  const auto start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  const long after = completed.load();
+  return static_cast<double>(after - before) / seconds_since(start);
 }
 
 json memory_of(int pid) {

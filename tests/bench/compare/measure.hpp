@@ -4,6 +4,7 @@
 // summarized as median / p99 / p99.9, and one result printed as a JSON line on stdout, which
 // tests/bench/compare.py collects. Single-threaded helpers: call them from one thread.
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -37,6 +38,10 @@ std::vector<double> time_calls(F&& one, double seconds, int warmup = 100, int mi
   }
   return ns;
 }
+
+/// Lets `warmup` seconds pass, then returns how fast `completed` grows over the next `seconds`
+/// (per second): the window of a closed-loop throughput measurement.
+double rate_of(const std::atomic<long>& completed, double warmup, double seconds);
 
 /// Prints one result line: `fields` plus {"kind": kind}.
 inline void emit(const std::string& kind, json fields) {

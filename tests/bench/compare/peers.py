@@ -103,30 +103,19 @@ class ClosedLoop:
         return {"calls_per_s": (after - before) / elapsed, "errors": self.errors}
 
 
-def run_pool(options) -> None:
-    import multiprocessing
+def pool_peer(options, name: str, make, call, submit) -> None:
+    """Latency with a pool of 1, then throughput per pool size and caller count.
 
-    name = "multiprocessing.Pool"
-    with multiprocessing.Pool(1) as pool:
-        emit(
-            "latency",
-            system=name,
-            codec="pickle",
-            **summarize(time_calls(lambda: pool.apply(noop, ({},)), options.seconds)),
-        )
+    make(workers) opens a pool (a context manager); call(pool) runs one no-op and waits;
+    submit(pool, done) starts one and calls done(ok) when it completes."""
+    with make(1) as pool:
+        latency = summarize(time_calls(lambda: call(pool), options.seconds))
+        emit("latency", system=name, codec="pickle", **latency)
     for workers in options.workers:
-        with multiprocessing.Pool(workers) as pool:
+        with make(workers) as pool:
+            call(pool)  # the workers started
             for callers in options.callers:
-
-                def submit(done, pool=pool):
-                    pool.apply_async(
-                        noop,
-                        ({},),
-                        callback=lambda _: done(True),
-                        error_callback=lambda _: done(False),
-                    )
-
-                result = ClosedLoop(submit, callers).run(options.seconds)
+                result = ClosedLoop(lambda done: submit(pool, done), callers).run(options.seconds)
                 emit(
                     "throughput",
                     system=name,
@@ -135,37 +124,34 @@ def run_pool(options) -> None:
                     callers=callers,
                     **result,
                 )
+
+
+def run_pool(options) -> None:
+    import multiprocessing
+
+    pool_peer(
+        options,
+        "multiprocessing.Pool",
+        multiprocessing.Pool,
+        lambda pool: pool.apply(noop, ({},)),
+        lambda pool, done: pool.apply_async(
+            noop, ({},), callback=lambda _: done(True), error_callback=lambda _: done(False)
+        ),
+    )
 
 
 def run_executor(options) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
-    name = "ProcessPoolExecutor"
-    with ProcessPoolExecutor(1) as executor:
-        emit(
-            "latency",
-            system=name,
-            codec="pickle",
-            **summarize(time_calls(lambda: executor.submit(noop, {}).result(), options.seconds)),
-        )
-    for workers in options.workers:
-        with ProcessPoolExecutor(workers) as executor:
-            executor.submit(noop, {}).result()  # start the workers
-            for callers in options.callers:
-
-                def submit(done, executor=executor):
-                    future = executor.submit(noop, {})
-                    future.add_done_callback(lambda f: done(f.exception() is None))
-
-                result = ClosedLoop(submit, callers).run(options.seconds)
-                emit(
-                    "throughput",
-                    system=name,
-                    codec="pickle",
-                    workers=workers,
-                    callers=callers,
-                    **result,
-                )
+    pool_peer(
+        options,
+        "ProcessPoolExecutor",
+        ProcessPoolExecutor,
+        lambda executor: executor.submit(noop, {}).result(),
+        lambda executor, done: executor.submit(noop, {}).add_done_callback(
+            lambda f: done(f.exception() is None)
+        ),
+    )
 
 
 def run_ray(options) -> None:
