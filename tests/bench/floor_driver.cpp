@@ -9,6 +9,8 @@
 #include <stdexcept>
 
 #include "mlbridge/protocol/frame.hpp"
+#include "mlbridge/worker/worker_config.hpp"
+#include "test_paths.hpp"
 
 namespace mlbridge::bench {
 namespace {
@@ -19,6 +21,20 @@ void set_blocking(int fd, bool blocking) {
 }
 
 }  // namespace
+
+process::ProcessSpec python_worker_spec(const std::string& script, protocol::Codec codec) {
+  process::ProcessSpec spec;
+  spec.executable = testing::python();
+  spec.args = {script,
+               "--worker-id",
+               "floor-1",
+               "--codec",
+               std::string(protocol::to_string(codec)),
+               "--protocol",
+               "1"};
+  spec.env = worker::minimal_environment();
+  return spec;
+}
 
 BlockingChild::BlockingChild(const process::ProcessSpec& spec) {
   auto child = process::ExecSpawner().spawn(spec);

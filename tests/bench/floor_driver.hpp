@@ -9,8 +9,13 @@
 #include <vector>
 
 #include "mlbridge/process/spawner.hpp"
+#include "mlbridge/protocol/codec.hpp"
 
 namespace mlbridge::bench {
+
+/// `python SCRIPT --worker-id floor-1 --codec CODEC --protocol 1` with the workers' minimal
+/// environment: the floor loop (floor_worker.py) or a bridge script driven as a floor.
+process::ProcessSpec python_worker_spec(const std::string& script, protocol::Codec codec);
 
 /// A child process spoken to with blocking reads and writes.
 class BlockingChild {

@@ -1,10 +1,12 @@
-"""Turns the Google Benchmark JSON of scripts/bench.sh into docs/benchmarks.md tables.
+"""Turns the JSON of scripts/bench.sh into docs/benchmarks.md: tables, plots and ratios.
 
-python tests/bench/report.py DIR --write docs/benchmarks.md   # tables and ratios
+python tests/bench/report.py DIR --write docs/benchmarks.md   # tables, ratios, DIR/*.png
 python tests/bench/report.py DIR --check                       # smoke: all ran, none failed
 
-DIR also holds transformers_inprocess.json (tests/bench/transformers_inprocess.py), the
-in-process side of the Transformers section.
+DIR holds raw.json (tests/bench/compare/compare.py: the comparison with the floors and the
+peers), the Google Benchmark JSON of worker_bench and transformers_bench, and
+transformers_inprocess.json (tests/bench/transformers_inprocess.py), the in-process side of
+the Transformers section.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import argparse
 import json
 import statistics
 import sys
-from datetime import date
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "compare"))
+import compare_report  # noqa: E402
 
 
 def load(directory: Path) -> tuple[dict, list[dict]]:
@@ -23,8 +27,6 @@ def load(directory: Path) -> tuple[dict, list[dict]]:
     entries: list[dict] = []
     for name in (
         "worker_bench.json",
-        "pool_bench.json",
-        "http_bench.json",
         "transformers_bench.json",
     ):
         path = directory / name
@@ -66,7 +68,7 @@ def us(ns: float) -> str:
 
 def ping_section(grouped: dict[str, list[dict]]) -> list[str]:
     lines = [
-        "## Ping round trip (worker API vs. the floor)",
+        "## Worker API: synchronous and asynchronous round trips (Google Benchmark)",
         "",
         "The floor sends the same request frames with blocking system calls from the calling",
         "thread to the smallest possible Python loop (`tests/bench/floor_worker.py`: read a",
@@ -94,7 +96,7 @@ def ping_section(grouped: dict[str, list[dict]]) -> list[str]:
 def echo_section(grouped: dict[str, list[dict]]) -> list[str]:
     pipe = median(grouped, find(grouped, "BM_Echo16MiBPipeFloor"), "bytes_per_second")
     lines = [
-        "## 16 MiB bytes echo (worker API vs. a plain pipe echo)",
+        "## 16 MiB bytes echo through the worker API (Google Benchmark)",
         "",
         "The floor writes 16 MiB to `cat` and reads them back over the same kind of pipes.",
         "",
@@ -108,56 +110,6 @@ def echo_section(grouped: dict[str, list[dict]]) -> list[str]:
         except KeyError:
             continue
         lines.append(f"| worker API, {codec} | {rate / 1e9:.3f} GB/s | {rate / pipe:.2f}× |")
-    return lines + [""]
-
-
-def pool_section(grouped: dict[str, list[dict]]) -> list[str]:
-    lines = [
-        "## Pool throughput of a no-op call against concurrent callers",
-        "",
-        "A caller keeps one call in flight (closed loop, MessagePack). The floor is as many",
-        "smallest Python loops as workers, each driven flat out by its own blocking thread.",
-        "",
-        "| workers | floor calls/s | callers | pool calls/s | ratio to floor | host CPU per call |",
-        "|---|---|---|---|---|---|",
-    ]
-    for workers in (1, 2):
-        floor = median(grouped, find(grouped, f"BM_PoolFloor/{workers}"), "calls_per_s")
-        for callers in (1, 2, 8, 64):
-            name = find(grouped, f"BM_PoolThroughput/workers:{workers}/callers:{callers}/")
-            rate = median(grouped, name, "calls_per_s")
-            cpu = median(grouped, name, "host_cpu_us_per_call")
-            lines.append(
-                f"| {workers} | {floor:,.0f} | {callers} | {rate:,.0f} | {rate / floor:.2f}× "
-                f"| {cpu:.1f} µs |"
-            )
-    return lines + [""]
-
-
-def http_section(grouped: dict[str, list[dict]]) -> list[str]:
-    lines = [
-        "## HTTP layer: a no-op call over HTTP beside the C++ API",
-        "",
-        "The echo bridge's `echo` with empty arguments on a pool of 2 workers, through",
-        "`Host::execute` and through `POST /v1/bridges/echo/commands/echo` on loopback (keep-alive",
-        "client per caller thread), in one process and one run. The difference is the HTTP",
-        "layer's own cost: parsing, routing, JSON bodies, the socket round trip.",
-        "",
-        "| callers | C++ API latency | HTTP latency | C++ API calls/s | HTTP calls/s "
-        "| HTTP / C++ API latency |",
-        "|---|---|---|---|---|---|",
-    ]
-    for threads in (1, 8):
-        api = find(grouped, f"BM_NoopHostApi/real_time/threads:{threads}")
-        http = find(grouped, f"BM_NoopHttp/real_time/threads:{threads}")
-        api_time = median(grouped, api, "real_time")
-        http_time = median(grouped, http, "real_time")
-        api_rate = median(grouped, api, "calls_per_s")
-        http_rate = median(grouped, http, "calls_per_s")
-        lines.append(
-            f"| {threads} | {api_time:.0f} µs | {http_time:.0f} µs | {api_rate:,.0f} "
-            f"| {http_rate:,.0f} | {http_time / api_time:.2f}× |"
-        )
     return lines + [""]
 
 
@@ -305,47 +257,77 @@ def transformers_section(grouped: dict[str, list[dict]], inproc: dict) -> list[s
     return lines + [""]
 
 
+def load_compare(directory: Path) -> dict:
+    path = directory / "raw.json"
+    if not path.exists():
+        sys.exit(f"report: {path} is missing; run scripts/bench.sh first")
+    return json.loads(path.read_text())
+
+
+def header(raw: dict) -> list[str]:
+    info = raw["info"]
+    machine, versions = info["machine"], info["versions"]
+    load = ", ".join(f"{x:.2f}" for x in machine["load_before"])
+    load_after = ", ".join(f"{x:.2f}" for x in machine["load_after"])
+    return [
+        "# Benchmarks",
+        "",
+        "Generated by `bash scripts/bench.sh` (raw JSON and plots in `docs/bench/`: `raw.json`",
+        "for the comparison, the Google Benchmark JSON of `worker_bench` and",
+        "`transformers_bench`). mlbridge, its floors and its peers are measured in the same",
+        f"run, in {info['rounds']} interleaved rounds of {info['seconds_per_cell']} s per cell;",
+        "the figures are medians over the rounds.",
+        "",
+        f"- date: {info['date']} (the comparison took {info['duration_s']:.0f} s)",
+        f"- machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB, "
+        f"Linux {machine['kernel']}",
+        f"- load average (1, 5, 15 min) before: {load}; after: {load_after}",
+        f"- mlbridge: release preset ({versions['c++']}); Python {versions['python']}, "
+        f"msgpack {versions['msgpack']}",
+        f"- peers: FastAPI {versions['fastapi']} on uvicorn {versions['uvicorn']} (uvloop "
+        f"{versions['uvloop']}, httptools {versions['httptools']}), Ray {versions['ray']} "
+        f"({info['ray']}), pybind11 {versions['pybind11']}",
+        "",
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("directory", type=Path)
     parser.add_argument("--write", type=Path)
     parser.add_argument("--check", action="store_true")
     options = parser.parse_args()
-    context, entries = load(options.directory)
+    _, entries = load(options.directory)
     failed = [e["name"] for e in entries if e.get("error_occurred")]
     if failed:
         print("benchmarks failed: " + ", ".join(failed), file=sys.stderr)
         return 1
     grouped = runs(entries)
     inproc = load_inprocess(options.directory)
+    raw = load_compare(options.directory)
+    if options.check:
+        problems = compare_report.check(raw)
+        compare_report.sections(raw, None)  # the report's code runs too
+        ping_section(grouped) + echo_section(grouped) + transformers_section(grouped, inproc)
+        if problems:
+            print("bench smoke: " + "; ".join(problems), file=sys.stderr)
+            return 1
+        print(
+            f"bench smoke: {len(grouped)} benchmarks and {len(raw['results'])} comparison "
+            "results, none failed"
+        )
+        return 0
     body = (
-        ping_section(grouped)
+        compare_report.sections(raw, options.directory)
+        + ping_section(grouped)
         + echo_section(grouped)
-        + pool_section(grouped)
-        + http_section(grouped)
         + transformers_section(grouped, inproc)
     )
-    if options.check:
-        print(f"bench smoke: {len(grouped)} passed, 0 failed")
-        return 0
-    header = [
-        "# Benchmarks",
-        "",
-        "Generated by `bash scripts/bench.sh` (raw JSON in `docs/bench/`). Medians of the",
-        "repetitions of one run; every comparison is measured beside its floor in that run.",
-        "",
-        f"- date: {date.today().isoformat()}",
-        f"- machine: {context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz,"
-        f" load average {', '.join(f'{x:.2f}' for x in context.get('load_avg', []))}",
-        f"- build: {context.get('library_build_type', '?')} Google Benchmark library, "
-        "mlbridge release preset",
-        "",
-    ]
     analysis = options.write.with_suffix(".analysis.md") if options.write else None
     footer = []
     if analysis and analysis.exists():
         footer = ["", analysis.read_text()]
-    options.write.write_text("\n".join(header + body + footer) + "\n")
+    options.write.write_text("\n".join(header(raw) + body + footer) + "\n")
     print(f"wrote {options.write}")
     return 0
 

@@ -43,18 +43,9 @@ worker::WorkerConfig echo_config(Codec codec) {
 // range(1): 0 = the smallest Python loop (the floor), 1 = the echo bridge on BaseBridge, driven
 // the same way, which separates the Python SDK's cost from the host's.
 process::ProcessSpec floor_spec(Codec codec, bool base_bridge) {
-  process::ProcessSpec spec;
-  spec.executable = testing::python();
-  spec.args = {
+  return python_worker_spec(
       base_bridge ? testing::echo_bridge() : testing::source_path("tests/bench/floor_worker.py"),
-      "--worker-id",
-      "floor-1",
-      "--codec",
-      std::string(protocol::to_string(codec)),
-      "--protocol",
-      "1"};
-  spec.env = worker::minimal_environment();
-  return spec;
+      codec);
 }
 
 std::vector<std::uint8_t> ping_frame(Codec codec, std::uint64_t id) {
@@ -158,12 +149,13 @@ void BM_Echo16MiBWorker(benchmark::State& state) {
   state.SetLabel(std::string(protocol::to_string(codec_of(state))));
 }
 
-BENCHMARK(BM_PingFloor)->ArgsProduct({{0, 1}, {0, 1}});
-BENCHMARK(BM_PingWorkerSync)->Arg(0)->Arg(1);
+// Real time: these mostly wait on pipes, so CPU time would stretch --benchmark_min_time ~20×.
+BENCHMARK(BM_PingFloor)->ArgsProduct({{0, 1}, {0, 1}})->UseRealTime();
+BENCHMARK(BM_PingWorkerSync)->Arg(0)->Arg(1)->UseRealTime();
 // Manual time is per ping, so a fixed count keeps the run short: 50 chains of 200 pings.
 BENCHMARK(BM_PingWorkerAsync)->Arg(0)->Arg(1)->UseManualTime()->Iterations(50);
-BENCHMARK(BM_Echo16MiBPipeFloor)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Echo16MiBWorker)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Echo16MiBPipeFloor)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Echo16MiBWorker)->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace mlbridge::bench

@@ -1,0 +1,111 @@
+#include "api.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "bench_host.hpp"
+#include "measure.hpp"
+#include "payloads.hpp"
+
+namespace mlbridge::bench {
+namespace {
+
+constexpr std::size_t kLarge = 8u << 20;
+
+std::unique_ptr<Host> started(const std::vector<BridgeSpec>& bridges) {
+  auto host = make_host(bridges);
+  if (auto status = host->start(); !status) {
+    std::fprintf(stderr, "compare_bench: host did not start: %s\n", status.error().message.c_str());
+    std::exit(3);
+  }
+  return host;
+}
+
+// Keeps `callers` no-op calls in flight on `bridge` for `seconds` (after a short warm-up) and
+// returns {"calls_per_s", "errors"}.
+json closed_loop(Host& host, const std::string& bridge, int callers, double seconds) {
+  std::atomic<bool> stop{false};
+  std::atomic<long> completed{0}, errors{0};
+  std::atomic<int> in_flight{0};
+  std::mutex mutex;
+  std::condition_variable drained;
+  std::function<void()> submit = [&] {
+    in_flight.fetch_add(1);
+    host.execute_async(bridge, "echo", json::object(), {}, [&](Result<json> result) {
+      (result ? completed : errors).fetch_add(1);
+      if (!stop.load()) submit();
+      if (in_flight.fetch_sub(1) == 1) {
+        std::lock_guard lock(mutex);
+        drained.notify_all();
+      }
+    });
+  };
+  for (int i = 0; i < callers; ++i) submit();
+  const double rate = rate_of(completed, 0.3, seconds);
+  stop.store(true);
+  std::unique_lock lock(mutex);
+  drained.wait(lock, [&] { return in_flight.load() == 0; });
+  return {{"calls_per_s", rate}, {"errors", errors.load()}};
+}
+
+}  // namespace
+
+void run_api_latency(double seconds) {
+  auto host = started({{"echo-json", "echo", "json", 1}, {"echo-msgpack", "echo", "msgpack", 1}});
+  for (const std::string codec : {"json", "msgpack"}) {
+    const std::string bridge = "echo-" + codec;
+    auto fields = summarize_latencies(time_calls(
+        [&] {
+          if (!host->execute(bridge, "echo")) throw std::runtime_error("no-op call failed");
+        },
+        seconds));
+    fields["system"] = "mlbridge C++ API";
+    fields["codec"] = codec;
+    emit("latency", fields);
+  }
+}
+
+void run_api_throughput(const std::vector<int>& workers, const std::vector<int>& callers,
+                        double seconds) {
+  std::vector<BridgeSpec> bridges;
+  for (int w : workers) bridges.push_back({"echo-" + std::to_string(w), "echo", "msgpack", w});
+  auto host = started(bridges);
+  for (int w : workers) {
+    for (int c : callers) {
+      auto fields = closed_loop(*host, "echo-" + std::to_string(w), c, seconds);
+      fields["system"] = "mlbridge C++ API";
+      fields["codec"] = "msgpack";
+      fields["workers"] = w;
+      fields["callers"] = c;
+      emit("throughput", fields);
+    }
+  }
+}
+
+void run_api_payload(const std::vector<std::size_t>& sizes, double seconds) {
+  auto host = started({{"echo-json", "echo", "json", 1}, {"echo-msgpack", "echo", "msgpack", 1}});
+  for (const std::size_t size : sizes) {
+    for (const std::string payload : {"bytes", "nested"}) {
+      const json args = payload == "bytes" ? bytes_args(size) : nested_args(size);
+      for (const std::string codec : {"msgpack", "json"}) {
+        auto fields = summarize_latencies(time_calls(
+            [&] {
+              if (!host->execute("echo-" + codec, "echo", args)) {
+                throw std::runtime_error("payload echo failed");
+              }
+            },
+            // A 16 MiB echo takes up to seconds: one untimed call less, one timed call enough.
+            seconds, size < kLarge ? 1 : 0, size < kLarge ? 3 : 1));
+        fields["system"] = "mlbridge C++ API";
+        fields["codec"] = codec;
+        fields["payload"] = payload;
+        fields["bytes"] = size;
+        emit("payload", fields);
+      }
+    }
+  }
+}
+
+}  // namespace mlbridge::bench

@@ -1,0 +1,56 @@
+#pragma once
+
+// Timing helpers of the comparison drivers (compare_bench, embed_bench): per-call latencies
+// summarized as median / p99 / p99.9, and one result printed as a JSON line on stdout, which
+// tests/bench/compare.py collects. Single-threaded helpers: call them from one thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace mlbridge::bench {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+inline double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// Latencies in nanoseconds → {"n", "median_us", "p99_us", "p999_us", "mean_us"}.
+json summarize_latencies(std::vector<double> ns);
+
+/// Calls `one()` `warmup` times untimed, then until `seconds` passed (at least `min_calls`
+/// times), timing each call. Returns the per-call times in nanoseconds.
+template <class F>
+std::vector<double> time_calls(F&& one, double seconds, int warmup = 100, int min_calls = 5) {
+  for (int i = 0; i < warmup; ++i) one();
+  std::vector<double> ns;
+  ns.reserve(1 << 16);
+  const auto start = Clock::now();
+  while (static_cast<int>(ns.size()) < min_calls || seconds_since(start) < seconds) {
+    const auto t0 = Clock::now();
+    one();
+    ns.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count());
+  }
+  return ns;
+}
+
+/// Lets `warmup` seconds pass, then returns how fast `completed` grows over the next `seconds`
+/// (per second): the window of a closed-loop throughput measurement.
+double rate_of(const std::atomic<long>& completed, double warmup, double seconds);
+
+/// Prints one result line: `fields` plus {"kind": kind}.
+inline void emit(const std::string& kind, json fields) {
+  fields["kind"] = kind;
+  std::printf("%s\n", fields.dump().c_str());
+  std::fflush(stdout);
+}
+
+/// RSS and PSS of a process in KiB, from /proc/<pid>/smaps_rollup ({} when unreadable).
+json memory_of(int pid);
+
+}  // namespace mlbridge::bench
