@@ -49,7 +49,10 @@ void print(std::ostream& out, const Report& report, const CallTracker& tracker,
       << ", pools back to full size: " << (report.pools_recovered ? "yes" : "NO") << ", fd growth "
       << report.fd_growth << " (after the host: " << report.fd_growth_after_host << ", allowed "
       << report.fd_allowance << "), host RSS growth " << report.rss_growth / (1024 * 1024)
-      << " MiB (allowed " << report.rss_allowance / (1024 * 1024) << ")\n";
+      << " MiB (allowed "
+      << (report.rss_allowance > (1ull << 50) ? std::string("any, under a sanitizer")
+                                              : std::to_string(report.rss_allowance >> 20))
+      << ")\n";
   for (const auto& problem : report.process_problems) out << "  process: " << problem << "\n";
   for (const auto& example : tracker.examples()) out << "  violation: " << example << "\n";
   out << "chaos: " << (report.passed() ? "PASS" : "FAIL") << std::endl;
