@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up everything, builds, and runs every test: C++ unit and integration tests (ctest), the
-# Python tests (pytest), lint, a benchmark smoke run, the C++ suite again under ASan + UBSan,
+# Sets up everything, builds, and runs every test: C++ unit and integration tests (ctest, with
+# 60 s of the chaos test and the host-kill tests of tests/chaos/), the Python tests (pytest), lint, a benchmark smoke run, the C++ suite again under ASan + UBSan,
 # and the worker and pool tests under TSan.
 # MLBRIDGE_SKIP_ASAN=1 / MLBRIDGE_SKIP_TSAN=1 skip the sanitizer passes (for a quicker local run).
 set -euo pipefail

@@ -355,11 +355,13 @@ struct Worker::Impl {
       Error error = interrupt_error(
           found->second, "; it ignored SIGINT for " + ms_text(self.config_.cancel_grace) +
                              ", so the worker was killed and will be replaced");
-      complete(id, error);
+      // Condemn the worker before its caller hears of it: the caller's handler must not see a
+      // ready worker and hand it the next call.
       kill_for(
           make_error(ErrorCategory::kWorkerCrashed,
                      prefix() + " was killed because '" + error.command + "' ignored cancellation",
                      error.command));
+      complete(id, error);
     });
   }
 
@@ -473,6 +475,8 @@ struct Worker::Impl {
   void kill_for(Error error) {
     if (!fatal) fatal = error;
     if (self.state_ == WorkerState::kStarting) finish_start(std::move(error));
+    // A condemned worker takes no more calls until its exit is reported.
+    if (self.state_ == WorkerState::kReady) self.state_ = WorkerState::kStopping;
     if (!reaped) process::signal_group(self.pid_, SIGKILL);
   }
 

@@ -75,6 +75,27 @@ TEST_F(PoolTest, RestartClearsTheFailedState) {
   EXPECT_EQ(p->stats().state, pool::PoolState::kFailed);
 }
 
+// Found by the chaos test: the worker killed for ignoring SIGINT was still "ready" when its
+// caller heard of the timeout, so the pool handed it the next call, which then failed with
+// worker_crashed although it had nothing to do with the stuck one.
+TEST_F(PoolTest, AWorkerKilledForIgnoringCancellationTakesNoFurtherCall) {
+  auto p = start(config(1));
+  auto spin = request("spin", {{"seconds", 60}, {"swallow_interrupt", true}});
+  spin.timeout = 300ms;
+  auto stuck = p->submit(std::move(spin));
+  auto next = request("echo", {{"n", 1}});
+  next.timeout = 60s;
+  auto queued = p->submit(std::move(next));
+  auto stuck_result = stuck.get();
+  ASSERT_FALSE(stuck_result.ok());
+  EXPECT_EQ(stuck_result.error().category, ErrorCategory::kTimeout);
+  auto queued_result = queued.get();
+  ASSERT_TRUE(queued_result.ok()) << "the queued call runs on the replacement worker, not the "
+                                     "killed one: "
+                                  << queued_result.error().describe();
+  EXPECT_EQ((*queued_result)["n"], 1);
+}
+
 TEST_F(PoolTest, AKilledBusyWorkerFailsOnlyItsCall) {
   auto p = start(config(2));
   auto victim = p->submit(sleep_for(5));

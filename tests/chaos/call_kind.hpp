@@ -1,0 +1,63 @@
+#pragma once
+
+// The calls of the chaos test: what they are, what a correct answer is, and what comes back when
+// one fails. Plain values; any thread.
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "fault_log.hpp"
+#include "mlbridge/errors/error.hpp"
+#include "mlbridge/protocol/codec.hpp"
+
+namespace mlbridge::chaos {
+
+using json = protocol::json;
+
+enum class CallKind {
+  // Calls of the client threads: each must succeed with its exact result, or fail only in a way
+  // that a fault explains.
+  kEcho,       ///< Fast: the arguments come back.
+  kSleep,      ///< Slow: a short sleep.
+  kStream,     ///< Chunks numbered 0..n-1, then a result.
+  kPut,        ///< Session-bound: store a value.
+  kGet,        ///< Session-bound: read back a value stored earlier in the same session.
+  kFail,       ///< Raises ValueError: invalid_argument, never a success.
+  kRateLimit,  ///< Raises RateLimitError, which the YAML maps to rate_limit.
+  // Calls of the chaos thread: faults delivered through handlers.
+  kChaosCrash,         ///< The handler exits: worker_crashed.
+  kChaosHang,          ///< Sleeps past its deadline: timeout (SIGINT ends it).
+  kChaosHangStubborn,  ///< Spins and swallows SIGINT: timeout, and the worker is killed.
+  kChaosPrint,         ///< Prints to stdout: succeeds, and disturbs nobody.
+};
+
+const char* to_string(CallKind kind);
+bool is_chaos(CallKind kind);
+
+/// What a call is and what a correct answer looks like.
+struct CallSpec {
+  CallKind kind = CallKind::kEcho;
+  std::string bridge;
+  std::string command;
+  json args = json::object();
+  std::optional<std::string> session;
+  Clock::time_point session_since;  ///< When the session's first call was made.
+  std::chrono::milliseconds timeout{5000};
+  json expected;            ///< The result a success must carry exactly.
+  int expected_chunks = 0;  ///< Streams: exactly this many chunks, {"index": 0..n-1}, in order.
+  std::optional<std::size_t> fault;  ///< Chaos commands: their entry in the fault log.
+};
+
+/// A failed call, kept for the final judgement (which needs every fault, also later ones).
+struct Failure {
+  CallKind kind = CallKind::kEcho;
+  std::string bridge;
+  bool session_bound = false;
+  Clock::time_point session_since;
+  Clock::time_point submitted;
+  Clock::time_point completed;
+  Error error;  ///< Without its traceback (kept small).
+};
+
+}  // namespace mlbridge::chaos

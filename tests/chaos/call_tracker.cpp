@@ -1,0 +1,147 @@
+#include "call_tracker.hpp"
+
+#include "invariants.hpp"
+
+namespace mlbridge::chaos {
+namespace {
+constexpr std::size_t kMaxExamples = 20;
+}
+
+CallTracker::CallTracker(FaultLog& faults, std::chrono::milliseconds grace)
+    : faults_(faults), grace_(grace) {}
+
+CallTracker::CallPtr CallTracker::begin(CallSpec spec) {
+  auto call = std::make_shared<Call>();
+  call->spec = std::move(spec);
+  call->finished = call->finished_promise.get_future().share();
+  std::lock_guard lock(mutex_);
+  call->id = next_id_++;
+  call->submitted = Clock::now();
+  in_flight_.emplace(call->id, call);
+  ++calls_;
+  return call;
+}
+
+std::function<void(Result<json>)> CallTracker::completion_handler(const CallPtr& call) {
+  return [this, call](Result<json> result) { complete(call, std::move(result)); };
+}
+
+std::function<void(json)> CallTracker::chunk_handler(const CallPtr& call) {
+  return [this, call](json chunk) {
+    std::unique_lock lock(call->mutex);
+    if (call->done) {
+      lock.unlock();
+      violation(&Violations::wrong_results, *call, "a chunk arrived after the call completed");
+      return;
+    }
+    call->chunks.push_back(std::move(chunk));
+  };
+}
+
+void CallTracker::violation(std::size_t Violations::*counter, const Call& call,
+                            const std::string& what) {
+  std::lock_guard lock(mutex_);
+  ++(violations_.*counter);
+  if (examples_.size() < kMaxExamples) {
+    examples_.push_back(std::string(to_string(call.spec.kind)) + " #" + std::to_string(call.id) +
+                        " on " + call.spec.bridge + " " + call.spec.args.dump() + ": " + what);
+  }
+}
+
+void CallTracker::complete(const CallPtr& call, Result<json> result) {
+  if (call->completions.fetch_add(1) > 0) {
+    violation(&Violations::doubled, *call, "completed a second time");
+    return;
+  }
+  const auto now = Clock::now();
+  std::vector<json> chunks;
+  {
+    std::lock_guard lock(call->mutex);
+    call->done = true;
+    chunks = call->chunks;
+    if (!result) call->failed_with = result.error().category;
+  }
+  const CallSpec& spec = call->spec;
+  const auto latest = call->submitted + spec.timeout + grace_;
+  if (now > latest) {
+    violation(&Violations::hangs, *call,
+              "completed " +
+                  std::to_string(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now - latest).count()) +
+                  " ms after its deadline plus grace");
+  }
+  if (result) {
+    if (auto wrong = wrong_success(spec, *result, chunks)) {
+      violation(&Violations::wrong_results, *call, *wrong);
+    }
+  } else if (auto wrong = wrong_chunks(spec, chunks)) {
+    violation(&Violations::wrong_results, *call, *wrong);
+  }
+  if (spec.fault) {
+    faults_.finish(*spec.fault, now, result ? std::string() : result.error().worker_id);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    in_flight_.erase(call->id);
+    const std::string label = result ? "ok" : std::string(to_string(result.error().category));
+    ++outcomes_[spec.kind][label];
+    if (!result) {
+      Failure failure;
+      failure.kind = spec.kind;
+      failure.bridge = spec.bridge;
+      failure.session_bound = spec.session.has_value();
+      failure.session_since = spec.session_since;
+      failure.submitted = call->submitted;
+      failure.completed = now;
+      failure.error = std::move(result).error();
+      failure.error.traceback.clear();
+      failures_.push_back(std::move(failure));
+    }
+  }
+  call->finished_promise.set_value();
+}
+
+std::size_t CallTracker::in_flight() const {
+  std::lock_guard lock(mutex_);
+  return in_flight_.size();
+}
+
+Violations CallTracker::judge() {
+  std::vector<Failure> failures;
+  std::vector<CallPtr> lost;
+  {
+    std::lock_guard lock(mutex_);
+    failures = failures_;
+    for (const auto& [id, call] : in_flight_) lost.push_back(call);
+  }
+  for (const auto& call : lost) violation(&Violations::lost, *call, "never completed");
+  for (const auto& failure : failures) {
+    if (auto why = unexplained(failure, faults_)) {
+      std::lock_guard lock(mutex_);
+      ++violations_.unexplained;
+      if (examples_.size() < kMaxExamples) {
+        examples_.push_back(std::string(to_string(failure.kind)) + " on " + failure.bridge + ": " +
+                            *why + " (" + failure.error.describe() + ")");
+      }
+    }
+  }
+  std::lock_guard lock(mutex_);
+  return violations_;
+}
+
+std::map<CallKind, std::map<std::string, std::size_t>> CallTracker::outcomes() const {
+  std::lock_guard lock(mutex_);
+  return outcomes_;
+}
+
+std::size_t CallTracker::calls() const {
+  std::lock_guard lock(mutex_);
+  return calls_;
+}
+
+std::vector<std::string> CallTracker::examples() const {
+  std::lock_guard lock(mutex_);
+  return examples_;
+}
+
+}  // namespace mlbridge::chaos

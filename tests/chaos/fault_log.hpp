@@ -1,0 +1,79 @@
+#pragma once
+
+// What the chaos thread did, to which bridge and worker, and when: the evidence that every failed
+// call is checked against. Thread-safe: the chaos thread writes, completion handlers on the host's
+// loop thread finish command faults, the final judgement reads.
+
+#include <chrono>
+#include <cstddef>
+#include <initializer_list>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace mlbridge::chaos {
+
+using Clock = std::chrono::steady_clock;
+
+enum class FaultKind {
+  kKill,          ///< SIGKILL sent to a worker.
+  kStop,          ///< SIGSTOP sent to a worker; ends with SIGCONT (or its death).
+  kCrash,         ///< A `crash` command: the handler exits or kills itself.
+  kHang,          ///< A `sleep` far past its deadline: interrupted by SIGINT, the worker lives.
+  kHangStubborn,  ///< A `spin` that swallows SIGINT: the worker is killed after the grace.
+  kPrint,         ///< A `print` to stdout: must disturb nothing.
+  kRaise,         ///< A `fail` command: the handler raises.
+};
+
+inline constexpr FaultKind kAllFaultKinds[] = {
+    FaultKind::kKill,         FaultKind::kStop,  FaultKind::kCrash, FaultKind::kHang,
+    FaultKind::kHangStubborn, FaultKind::kPrint, FaultKind::kRaise};
+
+const char* to_string(FaultKind kind);
+
+/// True for faults after which the worker they hit may be gone (and its sessions with it).
+bool can_end_worker(FaultKind kind);
+
+struct Fault {
+  FaultKind kind;
+  std::string bridge;
+  std::string worker_id;  ///< Known at once for signals; for commands, once they completed.
+  Clock::time_point start;
+  Clock::time_point end;  ///< Clock::time_point::max() while the fault lasts.
+};
+
+class FaultLog {
+ public:
+  /// How long after a fault ends its bridge may still be short of workers (replacements start
+  /// under load on a busy machine). Generous on purpose: this bounds attribution, not timing.
+  static constexpr std::chrono::seconds kRecovery{20};
+
+  /// Records a fault that is already over (a kill) or still open (end = max); returns its index.
+  std::size_t record(Fault fault);
+  /// Closes an open fault, and names its worker when it was not known at the start.
+  void finish(std::size_t index, Clock::time_point end, const std::string& worker_id = {});
+
+  /// A fault of one of `kinds` hit `worker_id` (exactly that worker) before `until`.
+  bool worker_hit(const std::string& worker_id, Clock::time_point until,
+                  std::initializer_list<FaultKind> kinds) const;
+  /// A fault that can end a worker hit `bridge` in [from, until] (plus recovery).
+  bool bridge_lost_worker(const std::string& bridge, Clock::time_point from,
+                          Clock::time_point until) const;
+  /// Any fault that takes capacity away (all but print and raise) touched `bridge` during
+  /// [from, until], its recovery included.
+  bool bridge_disturbed(const std::string& bridge, Clock::time_point from,
+                        Clock::time_point until) const;
+
+  std::map<FaultKind, std::size_t> counts() const;
+  std::size_t total() const;
+
+ private:
+  bool any(const std::string& bridge, Clock::time_point from, Clock::time_point until,
+           bool (*kind_matches)(FaultKind)) const;
+
+  mutable std::mutex mutex_;
+  std::vector<Fault> faults_;
+};
+
+}  // namespace mlbridge::chaos

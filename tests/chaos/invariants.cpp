@@ -1,0 +1,103 @@
+#include "invariants.hpp"
+
+namespace mlbridge::chaos {
+namespace {
+
+bool is_python_type(const Error& error, const std::string& type) {
+  const auto& t = error.python_type;
+  return t == type || (t.size() > type.size() && t.ends_with("." + type));
+}
+
+// What the call asked for: a failure that is the call's own purpose.
+bool expected_by_kind(const Failure& failure) {
+  const Error& e = failure.error;
+  switch (failure.kind) {
+    case CallKind::kFail:
+      return e.category == ErrorCategory::kInvalidArgument && is_python_type(e, "ValueError");
+    case CallKind::kRateLimit:
+      return e.category == ErrorCategory::kRateLimit && is_python_type(e, "RateLimitError");
+    case CallKind::kChaosCrash:
+      return e.category == ErrorCategory::kWorkerCrashed && !e.worker_id.empty();
+    case CallKind::kChaosHang:
+    case CallKind::kChaosHangStubborn:
+      return e.category == ErrorCategory::kTimeout;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+bool session_loss_allowed(const Failure& failure, const FaultLog& faults) {
+  if (kSessionsSurviveWorkerLoss || !failure.session_bound) return false;
+  return faults.bridge_lost_worker(failure.bridge, failure.session_since, failure.completed);
+}
+
+std::optional<std::string> wrong_success(const CallSpec& spec, const json& result,
+                                         const std::vector<json>& chunks) {
+  switch (spec.kind) {
+    case CallKind::kFail:
+    case CallKind::kRateLimit:
+    case CallKind::kChaosCrash:
+    case CallKind::kChaosHang:
+    case CallKind::kChaosHangStubborn:
+      return "succeeded although it cannot: " + result.dump();
+    default:
+      break;
+  }
+  if (result != spec.expected) {
+    return "result " + result.dump() + " instead of " + spec.expected.dump();
+  }
+  if (spec.kind == CallKind::kStream && static_cast<int>(chunks.size()) != spec.expected_chunks) {
+    return std::to_string(chunks.size()) + " chunks instead of " +
+           std::to_string(spec.expected_chunks);
+  }
+  return wrong_chunks(spec, chunks);
+}
+
+std::optional<std::string> wrong_chunks(const CallSpec& spec, const std::vector<json>& chunks) {
+  if (spec.kind != CallKind::kStream && !chunks.empty()) {
+    return std::to_string(chunks.size()) + " chunks for a command that streams none";
+  }
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    if (chunks[i] != json{{"index", i}}) {
+      return "chunk " + std::to_string(i) + " is " + chunks[i].dump();
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> unexplained(const Failure& failure, const FaultLog& faults) {
+  if (expected_by_kind(failure)) return std::nullopt;
+  const Error& e = failure.error;
+  switch (e.category) {
+    case ErrorCategory::kWorkerCrashed:
+      // The worker names itself, and it must have been killed while the call was on it. A
+      // worker runs one call at a time, so a crash or an ignored SIGINT fails only the call that
+      // caused it (that call's own kind expects it); a call of someone else handed to a worker
+      // that was already condemned would show here.
+      if (!e.worker_id.empty() &&
+          faults.worker_hit(e.worker_id, failure.completed, {FaultKind::kKill})) {
+        return std::nullopt;
+      }
+      return "worker_crashed, but nobody sent SIGKILL to worker '" + e.worker_id + "'";
+    case ErrorCategory::kSessionLost:
+      if (session_loss_allowed(failure, faults)) return std::nullopt;
+      return kSessionsSurviveWorkerLoss || !failure.session_bound
+                 ? std::string("session_lost is never acceptable here")
+                 : "session_lost, but no worker of bridge '" + failure.bridge +
+                       "' was hit while the session lived";
+    case ErrorCategory::kTimeout:
+      // A deadline can pass only while the bridge is short of workers: stopped, hung, killed or
+      // crashed ones, or their replacements still starting.
+      if (faults.bridge_disturbed(failure.bridge, failure.submitted, failure.completed)) {
+        return std::nullopt;
+      }
+      return "timeout, but bridge '" + failure.bridge + "' was not disturbed during the call";
+    default:
+      return std::string("category ") + std::string(to_string(e.category)) +
+             " matches nothing done to the call";
+  }
+}
+
+}  // namespace mlbridge::chaos

@@ -1,0 +1,37 @@
+#pragma once
+
+// The rules every call of the chaos test is held to: a success carries exactly the right result,
+// and a failure has a category that matches what was done to the call. The session rule lives in
+// one place (session_loss_allowed) so that it changes in one line when sessions survive their
+// worker. Pure functions; any thread.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "call_kind.hpp"
+#include "fault_log.hpp"
+
+namespace mlbridge::chaos {
+
+/// Today a session lives in its worker's memory: when that worker dies (killed, crashed, stopped
+/// long enough to be replaced) the session is lost and its calls fail with session_lost. When
+/// sessions survive their worker (a planned feature), set this to true: session_lost then never
+/// explains a failure, and a session's values must come back intact after any fault.
+inline constexpr bool kSessionsSurviveWorkerLoss = false;
+
+/// Whether `failure` (session_lost) is explained by what the chaos thread did.
+bool session_loss_allowed(const Failure& failure, const FaultLog& faults);
+
+/// Why a successful result is wrong, or nullopt when it is right. `chunks` are the stream chunks
+/// the call received, in order.
+std::optional<std::string> wrong_success(const CallSpec& spec, const json& result,
+                                         const std::vector<json>& chunks);
+
+/// Why chunks received by a failed call are wrong (they must be a prefix of 0..n-1).
+std::optional<std::string> wrong_chunks(const CallSpec& spec, const std::vector<json>& chunks);
+
+/// Why `failure` is not explained by its own kind nor by the faults, or nullopt when it is.
+std::optional<std::string> unexplained(const Failure& failure, const FaultLog& faults);
+
+}  // namespace mlbridge::chaos

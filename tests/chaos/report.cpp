@@ -1,0 +1,61 @@
+#include "report.hpp"
+
+#include <map>
+
+namespace mlbridge::chaos {
+
+bool Report::passed() const {
+  return violations.total() == 0 && pools_recovered && process_problems.empty() &&
+         fd_growth <= static_cast<long>(fd_allowance) &&
+         fd_growth_after_host <= static_cast<long>(fd_allowance) &&
+         rss_growth <= static_cast<long long>(rss_allowance);
+}
+
+void print(std::ostream& out, const Report& report, const CallTracker& tracker,
+           const FaultLog& faults) {
+  const auto fault_counts = faults.counts();
+  out << "chaos: faults injected: " << faults.total() << " (";
+  bool first = true;
+  for (FaultKind kind : kAllFaultKinds) {
+    out << (first ? "" : ", ") << to_string(kind) << " "
+        << (fault_counts.count(kind) ? fault_counts.at(kind) : 0);
+    first = false;
+  }
+  out << ")\n";
+
+  std::map<std::string, std::size_t> totals;
+  out << "chaos: calls: " << tracker.calls() << "\n";
+  for (const auto& [kind, outcomes] : tracker.outcomes()) {
+    std::size_t sum = 0;
+    for (const auto& [label, n] : outcomes) sum += n;
+    out << "  " << to_string(kind) << ": " << sum << " (";
+    first = true;
+    for (const auto& [label, n] : outcomes) {
+      out << (first ? "" : ", ") << label << " " << n;
+      totals[label] += n;
+      first = false;
+    }
+    out << ")\n";
+  }
+  out << "chaos: outcomes:";
+  for (const auto& [label, n] : totals) out << " " << label << " " << n << ";";
+  out << "\n";
+
+  const Violations& v = report.violations;
+  out << "chaos: lost " << v.lost << ", doubled " << v.doubled << ", hangs " << v.hangs
+      << ", wrong results " << v.wrong_results << ", unexplained failures " << v.unexplained
+      << "\n";
+  out << "chaos: leaked processes " << report.process_problems.size()
+      << ", pools back to full size: " << (report.pools_recovered ? "yes" : "NO") << ", fd growth "
+      << report.fd_growth << " (after the host: " << report.fd_growth_after_host << ", allowed "
+      << report.fd_allowance << "), host RSS growth " << report.rss_growth / (1024 * 1024)
+      << " MiB (allowed "
+      << (report.rss_allowance > (1ull << 50) ? std::string("any, under a sanitizer")
+                                              : std::to_string(report.rss_allowance >> 20))
+      << ")\n";
+  for (const auto& problem : report.process_problems) out << "  process: " << problem << "\n";
+  for (const auto& example : tracker.examples()) out << "  violation: " << example << "\n";
+  out << "chaos: " << (report.passed() ? "PASS" : "FAIL") << std::endl;
+}
+
+}  // namespace mlbridge::chaos

@@ -1,0 +1,32 @@
+#pragma once
+
+// The end of a chaos run: what was checked after the calls, and the printed summary (faults by
+// kind, outcomes by kind, every invariant with its count). One thread.
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "call_tracker.hpp"
+#include "fault_log.hpp"
+
+namespace mlbridge::chaos {
+
+struct Report {
+  Violations violations;
+  bool pools_recovered = false;
+  std::vector<std::string> process_problems;  ///< Leaked, zombie or orphaned processes.
+  long fd_growth = 0;                         ///< With the pools full again, against the start.
+  long fd_growth_after_host = 0;              ///< After the host is gone, against before it.
+  long long rss_growth = 0;                   ///< Bytes, from after warm-up to the end.
+  std::uint64_t rss_allowance = 0;
+  std::size_t fd_allowance = 0;
+
+  bool passed() const;
+};
+
+void print(std::ostream& out, const Report& report, const CallTracker& tracker,
+           const FaultLog& faults);
+
+}  // namespace mlbridge::chaos
