@@ -51,9 +51,11 @@ void add_session_routes(httplib::Server& server, RouteContext& context) {
         auto created = context.host.create_session(id, std::move(state));
         if (!created) return send_error(response, created.error());
         json answer = {{"id", *created}};
-        if (auto current = context.host.get_session_state(*created)) {
-          answer["version"] = current->version;
-          answer["state"] = current->data;
+        if (body->contains("state")) {
+          if (auto current = context.host.get_session_state(*created)) {
+            answer["version"] = current->version;
+            answer["state"] = current->data;
+          }
         }
         send_json(response, answer, 201);
       });
