@@ -163,16 +163,25 @@ ReplayRules ReplayRules::merged_with(const json& overrides) const {
   return rules ? std::move(*rules) : *this;
 }
 
+namespace {
+// "create_program" also names "dspy:create_program" (a command's namespaced form).
+bool names(const std::string& rule, const std::string& command) {
+  if (rule == command) return true;
+  const auto colon = command.find(':');
+  return colon != std::string::npos && command.compare(colon + 1, std::string::npos, rule) == 0;
+}
+}  // namespace
+
 const SetupRule* ReplayRules::setup_for(const std::string& command) const {
   for (const auto& rule : setup) {
-    if (rule.command == command) return &rule;
+    if (names(rule.command, command)) return &rule;
   }
   return nullptr;
 }
 
 const UndoRule* ReplayRules::undo_for(const std::string& command) const {
   for (const auto& rule : undo) {
-    if (rule.command == command) return &rule;
+    if (names(rule.command, command)) return &rule;
   }
   return nullptr;
 }

@@ -21,6 +21,7 @@ TEST(ReplayRules, ReadsTheJsonFormAndWritesItBack) {
   EXPECT_EQ(rules->undo_for("delete_program")->object, "program:{program_id}");
   EXPECT_TRUE(rules->journals("create_program"));
   EXPECT_FALSE(rules->journals("execute_program"));
+  EXPECT_TRUE(rules->journals("dspy:create_program"));  // the namespaced form too
   EXPECT_EQ(rules->snapshot->restore, "import");
   EXPECT_EQ(rules->max_entries, 10u);
   auto again = ReplayRules::from_json(rules->to_json(), "x");
