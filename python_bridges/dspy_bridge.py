@@ -574,6 +574,18 @@ class DSPyBridge(BaseBridge):
                 target_id, program.spec, compiled, program.signature, optimized_with=optimizer
             )
             self._store(result_program, ctx, args.get("replace"))
+        if ctx.session_id:
+            # Journal the compiled program as data: a replay on another worker loads it instead
+            # of optimising again (LM calls, and not the same demos). See docs/sessions.md.
+            ctx.session.record(
+                "load_program",
+                {
+                    "data": result_program.save(),
+                    "program_id": result_program.program_id,
+                    "replace": True,
+                },
+                object=f"program:{result_program.program_id}",
+            )
         return {
             "program_id": result_program.program_id,
             "source_program_id": program.program_id,

@@ -484,7 +484,34 @@ class LangChainBridge(BaseBridge):
         )
         result["conversation_id"] = conversation.chain_id
         result["reply"] = result["output"]
+        self._journal_history(conversation, ctx)
         return result
+
+    @staticmethod
+    def _journal_history(conversation: Any, ctx: CallContext) -> None:
+        """Journal the history as data: a replay restores it instead of asking the model again
+        (which would cost tokens and answer differently). Bounded by max_history."""
+        if ctx.session_id:
+            ctx.session.record(
+                "restore_history",
+                {
+                    "conversation_id": conversation.chain_id,
+                    "messages": conversation.messages(),
+                    "turns": conversation.turns,
+                },
+                object=f"chain:{conversation.chain_id}/history",
+            )
+
+    @langchain_command("restore_history", "Set a conversation's messages (from get_history).")
+    def restore_history(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """``{"conversation_id", "messages": [{"role", "content"}], "turns"?}``: how a session's
+        conversations come back on another worker (see docs/sessions.md)."""
+        conversation = self._conversation(args, ctx)
+        try:
+            conversation.restore(args.get("messages"), args.get("turns"))
+        except ValueError as exc:
+            raise _invalid(str(exc)) from None
+        return {"conversation_id": conversation.chain_id, "restored": len(conversation.history)}
 
     @langchain_command("get_history", "The messages of a conversation so far.")
     def get_history(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:

@@ -38,8 +38,9 @@ json histogram_json(const telemetry::LatencyHistogram& h) {
 
 Host::Host(config::HostConfig config)
     : config_(std::move(config)),
+      session_states_(std::make_shared<session::StateStore>(config_.session_state_max_bytes)),
       loop_(std::make_unique<runtime::EventLoop>()),
-      registry_(std::make_unique<registry::Registry>(*loop_, config_)) {}
+      registry_(std::make_unique<registry::Registry>(*loop_, config_, session_states_)) {}
 
 Host::~Host() { shutdown(); }
 
@@ -114,13 +115,17 @@ Result<json> Host::delete_resource(const std::string& bridge, const std::string&
   return run_resource(bridge, "delete", kind, std::move(args), std::move(options));
 }
 
-Result<std::string> Host::create_session(std::optional<std::string> id) {
+Result<std::string> Host::create_session(std::optional<std::string> id, json state) {
   const std::string session = id.value_or(new_session_id());
   {
     std::lock_guard lock(sessions_mutex_);
     if (std::find(sessions_.begin(), sessions_.end(), session) != sessions_.end()) {
       return fail(ErrorCategory::kInvalidArgument,
                   "session '" + session + "' already exists; end it first or use another id");
+    }
+    if (!state.is_null()) {
+      auto stored = session_states_->set(session, std::move(state));
+      if (!stored) return std::move(stored).error();
     }
     sessions_.push_back(session);
   }
@@ -145,8 +150,45 @@ Status Host::end_session(const std::string& id) {
   for (auto& bridge : registry_->list()) {
     if (bridge->pool().end_session(id)) known = true;
   }
+  session_states_->erase(id);
   if (!known) return fail(ErrorCategory::kNotFound, "no session '" + id + "'");
   return Ok{};
+}
+
+bool Host::session_known(const std::string& id) {
+  {
+    std::lock_guard lock(sessions_mutex_);
+    if (std::find(sessions_.begin(), sessions_.end(), id) != sessions_.end()) return true;
+  }
+  if (session_states_->version(id) != 0) return true;
+  for (auto& bridge : registry_->list()) {
+    for (const auto& s : bridge->pool().sessions()) {
+      if (s.id == id) return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+Unexpected unknown_session(const std::string& id) {
+  return fail(ErrorCategory::kNotFound,
+              "no session '" + id + "'; create it first (POST /v1/sessions, create_session)");
+}
+}  // namespace
+
+Result<session::StateSnapshot> Host::get_session_state(const std::string& id) {
+  if (!session_known(id)) return unknown_session(id);
+  return session_states_->get(id);
+}
+
+Result<std::uint64_t> Host::set_session_state(const std::string& id, json state) {
+  if (!session_known(id)) return unknown_session(id);
+  return session_states_->set(id, std::move(state));
+}
+
+Result<std::uint64_t> Host::update_session_state(const std::string& id, const json& patch) {
+  if (!session_known(id)) return unknown_session(id);
+  return session_states_->update(id, patch);
 }
 
 std::vector<std::string> Host::list_sessions() {
@@ -206,6 +248,10 @@ json Host::stats() {
                            {"recycled", s.recycled},
                            {"failed_starts", s.failed_starts},
                            {"sessions", s.sessions},
+                           {"sessions_replayed", s.sessions_replayed},
+                           {"sessions_moved", s.sessions_moved},
+                           {"sessions_lost", s.sessions_lost},
+                           {"replay_time", histogram_json(s.replay_time)},
                            {"queue_wait", histogram_json(s.queue_wait)},
                            {"execution", histogram_json(s.execution)}};
   }

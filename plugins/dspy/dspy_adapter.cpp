@@ -6,6 +6,7 @@
 #include "bridge_defaults.hpp"
 #include "error_rules.hpp"
 #include "options_validation.hpp"
+#include "session_rules.hpp"
 #include "shape_args.hpp"
 
 namespace mlbridge::dspy_plugin {
@@ -48,6 +49,8 @@ class DspyAdapter : public sdk::Adapter {
   json shape_args(std::string_view command, json args) const override {
     return shape_dspy_args(command, std::move(args));
   }
+
+  json session_rules() const override { return dspy_plugin::session_rules(); }
 
  private:
   const sdk::ResourceMap resources_;

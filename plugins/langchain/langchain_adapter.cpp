@@ -6,6 +6,7 @@
 #include "bridge_defaults.hpp"
 #include "error_rules.hpp"
 #include "options_validation.hpp"
+#include "session_rules.hpp"
 #include "shape_args.hpp"
 
 namespace mlbridge::langchain_plugin {
@@ -67,6 +68,8 @@ class LangChainAdapter : public sdk::Adapter {
   json shape_args(std::string_view command, json args) const override {
     return shape_langchain_args(command, std::move(args));
   }
+
+  json session_rules() const override { return langchain_plugin::session_rules(); }
 
  private:
   const sdk::ResourceMap resources_;

@@ -13,10 +13,9 @@ import sys
 import time
 from typing import Any
 
-try:
-    import mlbridge  # noqa: F401 - installed with `pip install -e python_bridges`
-except ImportError:  # run from a checkout without installing: use ../mlbridge
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The SDK beside this script first (like the framework bridges), so that a checkout runs its
+# own SDK even when another checkout's is installed (`pip install -e python_bridges`).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mlbridge import BaseBridge, BridgeError, CallContext, command
 from mlbridge.bridge import rss_bytes
@@ -112,6 +111,51 @@ class EchoBridge(BaseBridge):
     @command("get", description="Return args.key from the session's resources.")
     def get(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         return {"key": args["key"], "value": ctx.resources[args["key"]]}
+
+    @command("drop", description="Remove args.key from the session's resources.")
+    def drop(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        ctx.resources.pop(args["key"], None)
+        return {"key": args["key"], "dropped": True}
+
+    @command("keys", description="The sorted keys of the session's resources.")
+    def keys(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return {"keys": sorted(ctx.resources), "worker_id": ctx.worker_id}
+
+    @command("state", description="Set args.set, remove args.unset; return the session state.")
+    def state(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        state = ctx.session.state
+        state.update(args.get("set") or {})
+        for key in args.get("unset") or []:
+            state.pop(key, None)
+        if args.get("fail"):
+            raise RuntimeError("failing after changing the state (the change must not stick)")
+        return {"state": dict(state), "version": ctx.session.state_version}
+
+    @command("append", description="Append args.value to the list args.key, journaled as data.")
+    def append(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        items = ctx.resources.setdefault(args["key"], [])
+        items.append(args.get("value"))
+        ctx.session.record("put", {"key": args["key"], "value": list(items)}, object=args["key"])
+        return {"key": args["key"], "count": len(items)}
+
+    @command("pin", description="Succeed only on worker args.worker_id (default: this one).")
+    def pin(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        wanted = args.get("worker_id") or ctx.worker_id
+        if wanted != ctx.worker_id:
+            raise RuntimeError(f"pinned to worker {wanted}, this is {ctx.worker_id}")
+        return {"worker_id": ctx.worker_id}
+
+    @command("export", description="The session's resources as data (a snapshot).")
+    def export(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return {"resources": dict(ctx.resources), "worker_id": ctx.worker_id}
+
+    @command("import", description="Restore resources from export's data (args.data).")
+    def import_(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        data = args["data"]["resources"]
+        if "__refuse_import__" in data:
+            raise RuntimeError("import refused on purpose")
+        ctx.resources.update(data)
+        return {"imported": len(data)}
 
     @command("spin", description="Busy-loop args.seconds; swallow_interrupt ignores SIGINT.")
     def spin(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:

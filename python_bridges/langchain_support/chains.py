@@ -645,6 +645,24 @@ class Conversation(Chain):
         if excess > 0:
             del self.history[: excess + (excess % 2)]  # whole turns
 
+    def restore(self, messages: Any, turns: Any = None) -> None:
+        """Replace the history with ``messages`` as :meth:`messages` gives them."""
+        from langchain_core.messages import AIMessage, HumanMessage
+
+        kinds = {"user": HumanMessage, "assistant": AIMessage}
+        if not isinstance(messages, list) or len(messages) > self.max_messages:
+            raise ValueError(f"messages must be a list of at most {self.max_messages} messages")
+        history = []
+        for item in messages:
+            role = item.get("role") if isinstance(item, dict) else None
+            if role not in kinds or not isinstance(item.get("content"), str):
+                raise ValueError("each message needs a role (user, assistant) and a content string")
+            history.append(kinds[role](content=item["content"]))
+        if turns is not None and (isinstance(turns, bool) or not isinstance(turns, int)):
+            raise ValueError("turns must be an integer")
+        self.history = history
+        self.turns = len(history) // 2 if turns is None else turns
+
     def stream(self, runnable: Any, value: Any, config: dict[str, Any]) -> Iterator[Any]:
         text: list[str] = []
         for chunk in runnable.stream(value, config):

@@ -35,6 +35,7 @@ from .context import CallContext, Send
 from .errors import BridgeError, error_map, exception_to_error
 from .framing import DEFAULT_MAX_FRAME_BYTES, FrameError, FrameReader, FrameTooLarge, FrameWriter
 from .resources import SessionStore
+from .session import Session, success_response
 
 SDK_VERSION = "0.1.0"
 PROTOCOL_VERSION = 1
@@ -420,26 +421,32 @@ class BaseBridge:
                 if handler is None:
                     self._send_error(request_id, command, self._unknown_command(command))
                 else:
+                    call_session = anonymous
                     try:
                         args = message.get("args")
                         session_id = message.get("session_id")
+                        call_session = session(session_id) if session_id else anonymous
+                        synced = message.get("session_state")
+                        if synced is not None:
+                            call_session.sync(synced)
                         ctx = CallContext(
-                            request_id,
-                            session(session_id) if session_id else anonymous,
-                            message.get("deadline_ms"),
-                            worker_id,
-                            send,
+                            request_id, call_session, message.get("deadline_ms"), worker_id, send
                         )
                         state.busy = True
                         result = handler({} if args is None else args, ctx)
                         state.busy = False
                     except KeyboardInterrupt:
                         state.busy = False
+                        call_session.discard_updates()
                         self._send_error(request_id, command, _cancelled(request_id))
                     except Exception as exc:
                         state.busy = False
+                        call_session.discard_updates()
                         self._send_error(request_id, command, exception_to_error(exc))
                     else:
+                        if call_session.dirty:  # the handler touched its session: the slow path
+                            self._send_session_result(request_id, command, result, call_session)
+                            continue  # (shutdown, which sets _stopping, never touches a session)
                         acquire()  # what send_response() does, for a success response
                         try:
                             encode_result_to(request_id, result, write)
@@ -455,6 +462,15 @@ class BaseBridge:
         except BrokenPipeError:
             print("mlbridge: the host closed the pipe; exiting", file=sys.stderr)
             return EXIT_OK
+
+    def _send_session_result(
+        self, request_id: Any, command: object, result: Any, call_session: Session
+    ) -> None:
+        """Send a success response with what the handler changed in its session."""
+        try:
+            self._send_response(success_response(request_id, result, call_session))
+        except Exception as exc:
+            self._send_unencodable(request_id, command, exc)
 
     def _send_error(self, request_id: Any, command: object, error: dict[str, Any]) -> None:
         """Count an error and send its response."""

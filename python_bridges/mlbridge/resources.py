@@ -8,28 +8,9 @@ anonymous session.
 
 from __future__ import annotations
 
-from typing import Any
+from .session import ResourceStore, Session
 
-
-class ResourceStore(dict[str, Any]):
-    """The named objects of one session: a plain ``dict`` keyed by resource name."""
-
-
-class Session:
-    """One session as a handler sees it: ``id`` (``None`` when anonymous) and ``state``.
-
-    ``state`` is a dict, empty for now: the host does not send session state yet.
-    """
-
-    __slots__ = ("id", "state", "resources")
-
-    def __init__(self, session_id: str | None):
-        self.id = session_id
-        self.state: dict[str, Any] = {}
-        self.resources = ResourceStore()
-
-    def __repr__(self) -> str:
-        return f"Session(id={self.id!r}, resources={len(self.resources)})"
+__all__ = ["ResourceStore", "Session", "SessionStore"]
 
 
 class SessionStore:
@@ -64,8 +45,7 @@ class SessionStore:
     def _reset_anonymous(self) -> int:
         """Empty the anonymous session in place (it is never replaced); return its count."""
         dropped = len(self.anonymous.resources)
-        self.anonymous.resources.clear()
-        self.anonymous.state.clear()
+        self.anonymous.reset()
         return dropped
 
     def __len__(self) -> int:

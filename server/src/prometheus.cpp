@@ -107,6 +107,14 @@ void declare_all(Exposition& out) {
               "Workers retired for max_requests or the memory limit.");
   out.declare("mlbridge_worker_failed_starts_total", "counter", "Worker starts that failed.");
   out.declare("mlbridge_sessions", "gauge", "Live sessions.");
+  out.declare("mlbridge_sessions_replayed_total", "counter",
+              "Sessions rebuilt on another worker (journal replay or snapshot restore).");
+  out.declare("mlbridge_sessions_moved_total", "counter",
+              "Sessions moved off a retiring worker before it stopped.");
+  out.declare("mlbridge_sessions_lost_total", "counter",
+              "Sessions whose objects could not be rebuilt (session_lost).");
+  out.declare("mlbridge_session_replay_seconds", "histogram",
+              "Time to rebuild a session on another worker.");
   out.declare("mlbridge_worker_resident_memory_bytes", "gauge", "Resident memory of a worker.");
 }
 
@@ -161,6 +169,13 @@ std::string render_metrics(Host& host, std::chrono::steady_clock::time_point sta
                bridge_label, static_cast<double>(stats.failed_starts));
     out.sample("mlbridge_sessions", "mlbridge_sessions", bridge_label,
                static_cast<double>(stats.sessions));
+    out.sample("mlbridge_sessions_replayed_total", "mlbridge_sessions_replayed_total", bridge_label,
+               static_cast<double>(stats.sessions_replayed));
+    out.sample("mlbridge_sessions_moved_total", "mlbridge_sessions_moved_total", bridge_label,
+               static_cast<double>(stats.sessions_moved));
+    out.sample("mlbridge_sessions_lost_total", "mlbridge_sessions_lost_total", bridge_label,
+               static_cast<double>(stats.sessions_lost));
+    out.histogram("mlbridge_session_replay_seconds", bridge_label, stats.replay_time);
     for (const auto& worker : stats.workers) {
       out.sample("mlbridge_worker_resident_memory_bytes", "mlbridge_worker_resident_memory_bytes",
                  {{"bridge", name}, {"worker", worker.id}}, static_cast<double>(worker.rss_bytes));

@@ -1,9 +1,31 @@
-// POST /v1/sessions ({"id"} optional), GET /v1/sessions, DELETE /v1/sessions/{id}.
+// POST /v1/sessions ({"id"}, {"state"} optional), GET /v1/sessions, DELETE /v1/sessions/{id},
+// GET|PUT|PATCH /v1/sessions/{id}/state.
 
 #include "http_errors.hpp"
 #include "routes.hpp"
 
 namespace mlbridge::server {
+namespace {
+
+json state_body(const std::string& id, const session::StateSnapshot& state) {
+  return {{"id", id}, {"version", state.version}, {"state", state.data}};
+}
+
+// PUT: the body is the new state; PATCH: the body is a JSON merge patch (RFC 7386).
+template <typename Apply>
+void change_state(RouteContext& context, const httplib::Request& request,
+                  httplib::Response& response, Apply apply) {
+  auto body = parse_body(request);
+  if (!body) return send_error(response, body.error());
+  const std::string id = request.matches[1];
+  auto version = apply(id, std::move(*body));
+  if (!version) return send_error(response, version.error());
+  auto state = context.host.get_session_state(id);
+  if (!state) return send_error(response, state.error());
+  send_json(response, state_body(id, *state));
+}
+
+}  // namespace
 
 void add_session_routes(httplib::Server& server, RouteContext& context) {
   server.Post(
@@ -18,9 +40,24 @@ void add_session_routes(httplib::Server& server, RouteContext& context) {
           }
           id = given->get<std::string>();
         }
-        auto created = context.host.create_session(id);
+        json state = nullptr;
+        if (auto given = body->find("state"); given != body->end()) {
+          if (!given->is_object()) {
+            return send_error(response, ErrorCategory::kInvalidArgument,
+                              "\"state\" must be a JSON object (or left out)");
+          }
+          state = *given;
+        }
+        auto created = context.host.create_session(id, std::move(state));
         if (!created) return send_error(response, created.error());
-        send_json(response, {{"id", *created}}, 201);
+        json answer = {{"id", *created}};
+        if (body->contains("state")) {
+          if (auto current = context.host.get_session_state(*created)) {
+            answer["version"] = current->version;
+            answer["state"] = current->data;
+          }
+        }
+        send_json(response, answer, 201);
       });
   server.Get("/v1/sessions", [&context](const httplib::Request&, httplib::Response& response) {
     send_json(response, {{"sessions", context.host.list_sessions()}});
@@ -32,6 +69,25 @@ void add_session_routes(httplib::Server& server, RouteContext& context) {
                   if (!ended) return send_error(response, ended.error());
                   send_json(response, {{"ended", id}});
                 });
+  server.Get(R"(/v1/sessions/([^/]+)/state)",
+             [&context](const httplib::Request& request, httplib::Response& response) {
+               const std::string id = request.matches[1];
+               auto state = context.host.get_session_state(id);
+               if (!state) return send_error(response, state.error());
+               send_json(response, state_body(id, *state));
+             });
+  server.Put(R"(/v1/sessions/([^/]+)/state)",
+             [&context](const httplib::Request& request, httplib::Response& response) {
+               change_state(context, request, response, [&](const std::string& id, json value) {
+                 return context.host.set_session_state(id, std::move(value));
+               });
+             });
+  server.Patch(R"(/v1/sessions/([^/]+)/state)",
+               [&context](const httplib::Request& request, httplib::Response& response) {
+                 change_state(context, request, response, [&](const std::string& id, json value) {
+                   return context.host.update_session_state(id, value);
+                 });
+               });
 }
 
 }  // namespace mlbridge::server

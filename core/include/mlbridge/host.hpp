@@ -91,10 +91,23 @@ class Host {
                                ExecuteOptions options = {});
 
   /// Sessions span bridges: a session id used with several bridges has a home worker in each.
-  /// create_session makes an id when none is given.
-  Result<std::string> create_session(std::optional<std::string> id = std::nullopt);
+  /// create_session makes an id when none is given; `state` (a JSON object, or null for none)
+  /// is the session's initial host-side state. A session outlives its workers: see
+  /// docs/sessions.md.
+  Result<std::string> create_session(std::optional<std::string> id = std::nullopt,
+                                     json state = nullptr);
+  /// Ends a session everywhere and forgets its state.
   Status end_session(const std::string& id);
   std::vector<std::string> list_sessions();
+
+  /// A session's host-side state (one map shared by every bridge; handlers see it as
+  /// `ctx.session.state`) with its version. not_found for an unknown session.
+  Result<session::StateSnapshot> get_session_state(const std::string& id);
+  /// Replaces the state (a JSON object); returns the new version. resource_exhausted past
+  /// host.session_state_max_bytes; not_found for an unknown session.
+  Result<std::uint64_t> set_session_state(const std::string& id, json state);
+  /// Merges a JSON merge patch (RFC 7386: null removes a key) into the state.
+  Result<std::uint64_t> update_session_state(const std::string& id, const json& patch);
 
   /// Adds a bridge while the host runs (config: a JSON object with the YAML keys).
   Status register_bridge(const std::string& name, const json& config);
@@ -121,7 +134,10 @@ class Host {
   Result<json> run_resource(const std::string& bridge, const std::string& verb,
                             const std::string& kind, json args, ExecuteOptions options);
 
+  bool session_known(const std::string& id);
+
   config::HostConfig config_;
+  session::StateStorePtr session_states_;
   std::unique_ptr<runtime::EventLoop> loop_;
   std::unique_ptr<registry::Registry> registry_;
   std::mutex sessions_mutex_;

@@ -4,6 +4,7 @@
 #include <regex>
 #include <utility>
 
+#include "mlbridge/session/replay_rules.hpp"
 #include "value_reader.hpp"
 
 namespace mlbridge::config {
@@ -111,12 +112,17 @@ Status read_limits(const ValueReader& section, LimitSettings& limits) {
 }
 
 Status read_sessions(const ValueReader& section, SessionSettings& sessions) {
-  return section.for_each_member({"ttl_s", "max"},
-                                 [&](const std::string& key, const ValueReader& value) {
-                                   if (key == "ttl_s")
-                                     return read_duration(value, 1, kMaxSeconds, sessions.ttl);
-                                   return read_integer(value, 1, kMaxCount, sessions.max);
-                                 });
+  return section.for_each_member(
+      {"ttl_s", "max", "replay"}, [&](const std::string& key, const ValueReader& value) -> Status {
+        if (key == "ttl_s") return read_duration(value, 1, kMaxSeconds, sessions.ttl);
+        if (key == "replay") {
+          auto rules = session::ReplayRules::from_json(value.value(), value.path());
+          if (!rules) return value.error("is invalid: " + rules.error().message);
+          sessions.replay = value.value();
+          return Ok{};
+        }
+        return read_integer(value, 1, kMaxCount, sessions.max);
+      });
 }
 
 Status read_env(const ValueReader& section, BridgeConfig& bridge) {

@@ -50,7 +50,8 @@ struct HostKeys {
 Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) {
   return section.for_each_member(
       {"root", "python", "plugin_dirs", "listen", "auth_token_env", "default_bridge",
-       "allow_runtime_registration", "log_level", "log_format", "max_body_bytes"},
+       "allow_runtime_registration", "log_level", "log_format", "max_body_bytes",
+       "session_state_max_bytes"},
       [&](const std::string& key, const ValueReader& value) -> Status {
         const auto take = [](auto result, auto& out) -> Status {
           if (!result) return std::move(result).error();
@@ -89,6 +90,12 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
                       host.log_level);
         }
         if (key == "log_format") return take(value.choice({"text", "json"}), host.log_format);
+        if (key == "session_state_max_bytes") {
+          auto bytes = value.integer(1, kMaxBodyBytes);
+          if (!bytes) return std::move(bytes).error();
+          host.session_state_max_bytes = static_cast<std::size_t>(*bytes);
+          return Ok{};
+        }
         auto bytes = value.integer(1, kMaxBodyBytes);
         if (!bytes) return std::move(bytes).error();
         host.max_body_bytes = static_cast<std::size_t>(*bytes);

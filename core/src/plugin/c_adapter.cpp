@@ -180,7 +180,8 @@ Result<std::shared_ptr<const CAdapter>> CAdapter::create(const mlbridge_plugin_v
   }
   const bool returns_strings = table.get_defaults != nullptr || table.validate != nullptr ||
                                table.get_error_rules != nullptr ||
-                               table.resource_command != nullptr || table.shape_args != nullptr;
+                               table.resource_command != nullptr || table.shape_args != nullptr ||
+                               table.get_session_rules != nullptr;
   if (returns_strings && table.free_string == nullptr) {
     return configuration_error("plugin '" + info.name +
                                "' has hooks but no free_string, so the host cannot release the "
@@ -216,6 +217,22 @@ Result<std::shared_ptr<const CAdapter>> CAdapter::create(const mlbridge_plugin_v
     auto rules = parse_error_rules(*rules_json, name);
     if (!rules) return std::move(rules).error();
     adapter->rules_ = std::move(*rules);
+  }
+  if (table.get_session_rules != nullptr) {
+    PluginString out(table.free_string);
+    PluginString error(table.free_string);
+    if (table.get_session_rules(out.out(), error.out()) != MLBRIDGE_STATUS_OK) {
+      return configuration_error(hook_failure(name, "session_rules", error));
+    }
+    auto rules_json = parse_plugin_json(out.null() ? "{}" : out.str());
+    if (!rules_json) {
+      return configuration_error("plugin '" + name +
+                                 "': its session rules are not valid JSON: " + out.str());
+    }
+    auto rules =
+        session::ReplayRules::from_json(*rules_json, "plugin '" + name + "': session rules");
+    if (!rules) return std::move(rules).error();
+    adapter->session_rules_ = std::move(*rules);
   }
   return std::shared_ptr<const CAdapter>(std::move(adapter));
 }

@@ -37,6 +37,7 @@ class CAdapter final : public Adapter {
   std::vector<ErrorRule> error_rules() const override { return rules_; }
   Result<std::string> resource_command(std::string_view verb, std::string_view kind) const override;
   Result<json> shape_args(std::string_view command, json args) const override;
+  session::ReplayRules session_rules() const override { return session_rules_; }
 
  private:
   CAdapter(const mlbridge_plugin_v1& table, AdapterInfo info);
@@ -45,6 +46,7 @@ class CAdapter final : public Adapter {
   AdapterInfo info_;
   json defaults_ = json::object();
   std::vector<ErrorRule> rules_;
+  session::ReplayRules session_rules_;
 };
 
 /// Parses the JSON array of the get_error_rules hook. invalid_configuration naming the rule and

@@ -26,7 +26,10 @@ PoolPtr Pool::create(runtime::EventLoop& loop, PoolConfig config, process::Spawn
 }
 
 Pool::Pool(runtime::EventLoop& loop, PoolConfig config, process::SpawnerPtr spawner)
-    : loop_(loop), config_(std::move(config)) {
+    : loop_(loop),
+      config_(std::move(config)),
+      session_states_(config_.session_states ? config_.session_states
+                                             : std::make_shared<session::StateStore>()) {
   state_ = std::make_unique<State>(*this, loop.context(), std::move(spawner));
 }
 

@@ -19,7 +19,7 @@ void Pool::State::enqueue(PendingPtr call) {
                        command));
     return;
   }
-  if (queued >= config().queue_limit) {
+  if (queued >= config().queue_limit && !call->restore_only) {
     finish(call, error(ErrorCategory::kOverloaded,
                        "bridge '" + bridge() + "' is overloaded: " + std::to_string(queued) +
                            " calls are already waiting (pool.queue_limit); retry later or add "
@@ -29,6 +29,14 @@ void Pool::State::enqueue(PendingPtr call) {
   }
   Slot* bound = nullptr;
   if (call->request.session_id) {
+    if (call->restore_only) {
+      // A move whose session ended, was lost or was rebuilt meanwhile has nothing to do.
+      const session::Session* s = sessions.find(*call->request.session_id);
+      if (!s || s->lost || !s->needs_restore || s->worker) {
+        finish(call, json::object());
+        return;
+      }
+    }
     auto session = sessions.find_or_create(*call->request.session_id, now);
     if (!session) {
       finish(call, std::move(session).error());
@@ -42,7 +50,7 @@ void Pool::State::enqueue(PendingPtr call) {
                          command));
       return;
     }
-    if (s.calls == 0 && s.active_calls == 0 && !s.worker) {
+    if (s.calls == 0 && s.active_calls == 0 && !s.worker && !call->restore_only) {
       publish({.kind = telemetry::EventKind::kSessionCreated, .session_id = s.id});
     }
     ++s.active_calls;
@@ -201,24 +209,54 @@ void Pool::State::run(Slot& slot, PendingPtr call) {
                        call->request.command));
     return;
   }
+  session::Session* s = nullptr;
   if (call->request.session_id) {
-    if (auto* s = sessions.find(*call->request.session_id); s && !s->worker)
-      s->worker = slot.number;
+    s = sessions.find(*call->request.session_id);
+    if (s && !s->worker) s->worker = slot.number;
   }
   call->phase = PendingCall::Phase::kRunning;
   call->slot = slot.number;
   call->started = now;
-  counters.queue_wait.record(now - call->submitted);
   slot.state = SlotState::kBusy;
-  publish({.kind = telemetry::EventKind::kCallStarted,
-           .worker_id = slot.worker->id(),
-           .command = call->request.command,
-           .session_id = call->request.session_id.value_or(""),
-           .queue_wait = now - call->submitted});
+  if (!call->restore_only) {
+    counters.queue_wait.record(now - call->submitted);
+    publish({.kind = telemetry::EventKind::kCallStarted,
+             .worker_id = slot.worker->id(),
+             .command = call->request.command,
+             .session_id = call->request.session_id.value_or(""),
+             .queue_wait = now - call->submitted});
+  }
+  if (s && s->needs_restore && !s->lost) {
+    restore_then_run(slot, call, *s);
+    return;
+  }
+  start_call(slot, call);
+}
+
+void Pool::State::start_call(Slot& slot, const PendingPtr& call) {
+  if (call->restore_only) {
+    // Nothing to rebuild (any more): complete after the current dispatch round.
+    asio::post(io, guarded(weak(), [handle = call->handle](State& self) {
+                 self.on_call_done(handle, json{{"moved", true}});
+               }));
+    return;
+  }
   worker::CallOptions options;
   options.session_id = call->request.session_id;
-  options.timeout = std::chrono::duration_cast<milliseconds>(call->deadline - now);
+  options.timeout = std::chrono::duration_cast<milliseconds>(call->deadline - Clock::now());
   options.on_chunk = std::move(call->request.on_chunk);
+  if (call->request.session_id) {
+    if (auto* s = sessions.find(*call->request.session_id)) {
+      options.session_state = state_for(*s);
+      options.on_session_update = [call](json state_change, json journal) {
+        call->state_change = std::move(state_change);
+        call->journal_entries = std::move(journal);
+      };
+      if (config().session_rules.journals(call->request.command)) {
+        call->journal_args = call->request.args;
+      }
+    }
+  }
   call->worker_call =
       slot.worker->call(call->request.command, std::move(call->request.args), std::move(options),
                         guarded(weak(), [handle = call->handle](State& self, Result<json> result) {
@@ -231,11 +269,14 @@ void Pool::State::on_call_done(CallHandle handle, Result<json> result) {
   if (it == calls.end()) return;
   PendingPtr call = it->second;
   const auto now = Clock::now();
-  counters.execution.record(now - call->started);
+  if (!call->restore_only) {
+    counters.execution.record(now - call->started);
+    apply_session_effects(call, result);
+  }
   auto slot_it = slots.find(call->slot);
   if (slot_it != slots.end()) {
     Slot& slot = *slot_it->second;
-    ++slot.calls;
+    if (!call->restore_only) ++slot.calls;
     if (!result) ++slot.errors;
     if (slot.state == SlotState::kBusy && slot.worker->state() == worker::WorkerState::kReady) {
       slot.state = SlotState::kIdle;
@@ -256,6 +297,13 @@ void Pool::State::finish(const PendingPtr& call, Result<json> result) {
   if (call->wait_timer) call->wait_timer->cancel();
   calls.erase(call->handle);
   const auto now = Clock::now();
+  if (call->restore_only) {
+    if (auto* s = sessions.find(call->request.session_id.value_or("")); s && s->active_calls > 0)
+      --s->active_calls;
+    auto handler = std::move(call->on_done);
+    handler(std::move(result));
+    return;
+  }
   ++counters.calls;
   if (!result) {
     if (config().translate_error) result = config().translate_error(std::move(result).error());

@@ -48,6 +48,7 @@ Status Pool::State::end_session(const std::string& id, const std::string& why) {
       }
     }
   }
+  if (owns_states) states->erase(id);
   spdlog::debug("bridge '{}': session '{}' ended ({})", bridge(), id, why);
   publish({.kind = telemetry::EventKind::kSessionEnded, .session_id = id, .detail = why});
   return Ok{};

@@ -8,11 +8,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -63,8 +65,27 @@ struct PendingCall {
   Phase phase = Phase::kQueued;
   std::uint64_t slot = 0;
   worker::CallId worker_call = 0;
+  /// A session move: rebuilds the session's objects on a worker and runs no command.
+  bool restore_only = false;
+  std::optional<json> journal_args;  // the args sent, kept for the journal of setup commands
+  json state_change;                 // the response's session_state
+  json journal_entries;              // the response's session_journal
 };
 using PendingPtr = std::shared_ptr<PendingCall>;
+
+// The steps that rebuild a session on a worker: a snapshot restore, or the journal in order.
+struct RestorePlan {
+  struct Step {
+    std::string command;
+    json args;
+    std::string object;
+  };
+  std::vector<Step> steps;
+  std::size_t next = 0;
+  bool from_snapshot = false;
+  Clock::time_point started;
+};
+using RestorePlanPtr = std::shared_ptr<RestorePlan>;
 
 struct Slot {
   std::uint64_t number = 0;
@@ -94,6 +115,8 @@ struct Pool::State {
         io(io),
         spawner(std::move(spawner)),
         sessions(owner.config_.max_sessions),
+        states(owner.session_states_),
+        owns_states(!owner.config_.session_states),
         restarts(owner.config_.max_restarts, owner.config_.restart_window,
                  owner.config_.restart_backoff_initial, owner.config_.restart_backoff_max),
         maintenance_timer(io),
@@ -117,6 +140,8 @@ struct Pool::State {
   std::uint64_t next_seq = 1;
 
   session::SessionTable sessions;
+  session::StateStorePtr states;
+  bool owns_states;  // a standalone pool's own store: its sessions' states end with them
   health::RestartTracker restarts;
   asio::steady_timer maintenance_timer;
   asio::steady_timer health_timer;
@@ -213,6 +238,9 @@ struct Pool::State {
 
   void run(Slot& slot, PendingPtr call);
 
+  // Sends a call's command to its worker (after its session was rebuilt, if it had to be).
+  void start_call(Slot& slot, const PendingPtr& call);
+
   void on_call_done(CallHandle handle, Result<json> result);
 
   // Completes a call exactly once: counters, session bookkeeping, telemetry, then the caller.
@@ -225,6 +253,46 @@ struct Pool::State {
   Status end_session(const std::string& id, const std::string& why);
 
   session::SessionInfo info(const session::Session& s) const;
+
+  // ---- sessions that outlive their worker (pool_session_moves.cpp) -------------------------
+
+  // The request's session_state: the version, with the data when the worker lacks it.
+  json state_for(session::Session& s);
+
+  // Stores what a successful call changed: journal entries and the session state. May turn the
+  // result into an error (an oversize state).
+  void apply_session_effects(const PendingPtr& call, Result<json>& result);
+
+  // Unbinds the sessions of a worker that is gone or going; their queued calls go back to the
+  // shared queue (or fail with session_lost when the session cannot be rebuilt).
+  session::Released release_sessions(Slot& slot, const std::string& cause, bool planned);
+
+  // Retires a worker now, moving its sessions first (snapshot on it, then restore elsewhere).
+  void retire_now(Slot& slot, const std::string& reason);
+
+  // Once the snapshots of a retiring worker's sessions are in: releases them, stops the worker
+  // and queues their moves.
+  void finish_move_off(std::uint64_t number, const std::string& cause,
+                       const std::map<std::string, std::string>& failed);
+
+  // Queues one restore-only call per session, so each is rebuilt before its next call.
+  void enqueue_moves(const std::vector<std::string>& ids);
+
+  // ---- rebuilding a session on a worker (pool_restore.cpp) ---------------------------------
+
+  RestorePlanPtr plan_restore(const session::Session& s, bool use_snapshot) const;
+
+  void restore_then_run(Slot& slot, const PendingPtr& call, session::Session& s);
+
+  void next_restore_step(std::uint64_t slot_number, CallHandle handle, RestorePlanPtr plan);
+
+  void on_restore_step(std::uint64_t slot_number, CallHandle handle, RestorePlanPtr plan,
+                       Result<json> result);
+
+  // Marks a session lost and fails its calls waiting on its worker; `cleanup_on` is a worker
+  // that may hold part of it (a failed replay): it is told to drop the session.
+  void lose_session(session::Session& s, const std::string& why,
+                    std::optional<std::uint64_t> cleanup_on = std::nullopt);
 
   // ---- periodic work (pool_maintenance.cpp) ------------------------------------------------
 

@@ -66,7 +66,7 @@ void Pool::State::on_worker_started(std::uint64_t number, Result<protocol::Hello
   // A worker that waited for a replacement can go now.
   for (auto& [n, other] : slots) {
     if (other->retire_when_replaced && n != number && other->state == SlotState::kIdle) {
-      stop_slot(*other);
+      retire_now(*other, "replaced");
     }
   }
   pump();
@@ -84,16 +84,9 @@ void Pool::State::on_worker_exit(std::uint64_t number, const worker::WorkerExit&
            .detail = exit.reason});
   const std::string cause = "its worker " + slot->worker->id() +
                             (planned ? " was stopped (" + exit.reason + ")" : ": " + exit.reason);
-  sessions.lose_worker(number, cause);
-  // Calls waiting for this worker's sessions cannot run anywhere else.
-  for (auto& call : std::exchange(slot->affinity, {})) {
-    --queued;
-    const std::string id = call->request.session_id.value_or("");
-    finish(call, error(ErrorCategory::kSessionLost,
-                       "session '" + id + "' of bridge '" + bridge() + "' was lost: " + cause +
-                           "; create the session again to continue",
-                       call->request.command));
-  }
+  // Its sessions are rebuilt on another worker before their next call (or lost, when their
+  // journal cannot do that); calls that waited for it wait for any worker now.
+  release_sessions(*slot, cause, false);
   if (pool_state == PoolState::kDraining) {
     check_drained();
     return;
@@ -164,7 +157,7 @@ void Pool::State::retire(Slot& slot, const std::string& reason) {
     spawn_worker(false);
     return;
   }
-  stop_slot(slot);
+  retire_now(slot, reason);
   if (!slot.overflow) schedule_replacement();
 }
 

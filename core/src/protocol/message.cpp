@@ -64,6 +64,12 @@ Result<WorkerMessage> parse_response(json& message) {
     if (auto result = message.find("result"); result != message.end()) {
       response.result = std::move(*result);
     }
+    if (auto state = message.find("session_state"); state != message.end()) {
+      response.session_state = std::move(*state);
+    }
+    if (auto journal = message.find("session_journal"); journal != message.end()) {
+      response.session_journal = std::move(*journal);
+    }
     return WorkerMessage{std::move(response)};
   }
   auto error = message.find("error");
@@ -119,6 +125,7 @@ json to_json(Request request) {
   message["args"] = std::move(request.args);
   message["session_id"] = request.session_id ? json(std::move(*request.session_id)) : json(nullptr);
   if (request.deadline_ms) message["deadline_ms"] = *request.deadline_ms;
+  if (!request.session_state.is_null()) message["session_state"] = std::move(request.session_state);
   return message;
 }
 

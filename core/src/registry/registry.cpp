@@ -22,8 +22,14 @@ Error with_bridge(Error error, const std::string& bridge) {
 
 }  // namespace
 
-Registry::Registry(runtime::EventLoop& loop, config::HostConfig host)
-    : loop_(loop), host_(std::move(host)), loader_(host_.plugin_dirs) {}
+Registry::Registry(runtime::EventLoop& loop, config::HostConfig host,
+                   session::StateStorePtr session_states)
+    : loop_(loop),
+      host_(std::move(host)),
+      loader_(host_.plugin_dirs),
+      session_states_(session_states
+                          ? std::move(session_states)
+                          : std::make_shared<session::StateStore>(host_.session_state_max_bytes)) {}
 
 config::EnvironmentRequirements PreparedBridge::requirements() const {
   config::EnvironmentRequirements req;
@@ -62,6 +68,8 @@ Result<PreparedBridge> Registry::prepare(const config::BridgeConfig& given) {
   }
   auto pool_config = config::to_pool_config(bridge, host_);
   if (!pool_config) return with_bridge(std::move(pool_config).error(), given.name);
+  pool_config->session_rules = adapter->session_rules().merged_with(bridge.sessions.replay);
+  pool_config->session_states = session_states_;
   return PreparedBridge{std::move(bridge), std::move(*pool_config), std::move(adapter)};
 }
 

@@ -9,7 +9,12 @@ Result<Session*> SessionTable::create(const std::string& id, Clock::time_point n
       return fail(ErrorCategory::kInvalidArgument,
                   "session '" + id + "' already exists; end it first or use another id");
     }
-    it->second = Session{id, std::nullopt, now, now, 0, it->second.active_calls, std::nullopt};
+    const std::size_t active = it->second.active_calls;
+    it->second = Session{};
+    it->second.id = id;
+    it->second.created = it->second.last_used = now;
+    it->second.active_calls = active;
+    it->second.state_seen = kStateUnknown;  // its old worker may hold an old copy
     return &it->second;
   }
   if (sessions_.size() >= max_sessions_) {
@@ -18,8 +23,10 @@ Result<Session*> SessionTable::create(const std::string& id, Clock::time_point n
         "cannot create session '" + id + "': " + std::to_string(max_sessions_) +
             " sessions exist already (sessions.max); end unused sessions or raise the limit");
   }
-  auto [it, inserted] =
-      sessions_.emplace(id, Session{id, std::nullopt, now, now, 0, 0, std::nullopt});
+  Session session;
+  session.id = id;
+  session.created = session.last_used = now;
+  auto [it, inserted] = sessions_.emplace(id, std::move(session));
   return &it->second;
 }
 
@@ -41,16 +48,28 @@ std::optional<Session> SessionTable::remove(const std::string& id) {
   return session;
 }
 
-std::vector<std::string> SessionTable::lose_worker(std::uint64_t worker,
-                                                   const std::string& reason) {
-  std::vector<std::string> lost;
+Released SessionTable::release_worker(std::uint64_t worker, const std::string& worker_id,
+                                      const std::string& reason, bool rebuildable) {
+  Released released;
   for (auto& [id, session] : sessions_) {
-    if (session.worker == worker && !session.lost) {
+    if (session.worker != worker || session.lost) continue;
+    if (!rebuildable) {
       session.lost = reason;
-      lost.push_back(id);
+      released.lost.push_back(id);
+      continue;
     }
+    if (const auto& why = session.journal.truncated()) {
+      session.lost = reason + ", and its objects cannot be rebuilt: " + *why;
+      released.lost.push_back(id);
+      continue;
+    }
+    session.worker.reset();
+    session.state_seen = kStateUnknown;
+    session.needs_restore = true;
+    session.moved_from = worker_id;
+    released.moved.push_back(id);
   }
-  return lost;
+  return released;
 }
 
 std::vector<std::string> SessionTable::expired(Clock::time_point now,

@@ -60,10 +60,17 @@ struct PendingCall {
   std::string command;
   Worker::CallHandler on_done;
   std::function<void(json)> on_chunk;
+  std::function<void(json, json)> on_session_update;
   std::unique_ptr<asio::steady_timer> timer;
   milliseconds timeout{0};
   Interrupt interrupt = Interrupt::kNone;
 };
+
+CallOptions timeout_only(milliseconds timeout) {
+  CallOptions options;
+  options.timeout = timeout;
+  return options;
+}
 
 struct Worker::Impl {
   Impl(Worker& owner, asio::io_context& io, process::SpawnerPtr spawner)
@@ -194,8 +201,8 @@ struct Worker::Impl {
     self.hello_ = std::move(hello);
     const auto remaining = std::chrono::duration_cast<milliseconds>(
         startup_timer.expiry() - asio::steady_timer::clock_type::now());
-    send("init", json{{"options", self.config_.init_options}}, {},
-         std::max(remaining, milliseconds(1)), {}, [this](Result<json> result) {
+    send("init", json{{"options", self.config_.init_options}},
+         timeout_only(std::max(remaining, milliseconds(1))), [this](Result<json> result) {
            if (self.state_ != WorkerState::kStarting) return;
            if (!result) {
              Error error = std::move(result).error();
@@ -211,10 +218,15 @@ struct Worker::Impl {
 
   // ---- requests ----------------------------------------------------------------------------
 
-  CallId send(std::string command, json args, std::optional<std::string> session_id,
-              milliseconds timeout, std::function<void(json)> on_chunk, CallHandler on_done) {
+  CallId send(std::string command, json args, CallOptions options, CallHandler on_done) {
     const CallId id = next_id++;
-    protocol::Request request{id, command, std::move(args), std::move(session_id), timeout.count()};
+    const milliseconds timeout = options.timeout;
+    protocol::Request request{id,
+                              command,
+                              std::move(args),
+                              std::move(options.session_id),
+                              timeout.count(),
+                              std::move(options.session_state)};
     auto frame = protocol::encode_frame(protocol::to_json(std::move(request)), self.config_.codec,
                                         self.config_.max_frame_bytes);
     if (!frame) {
@@ -229,7 +241,8 @@ struct Worker::Impl {
     PendingCall call;
     call.command = std::move(command);
     call.on_done = std::move(on_done);
-    call.on_chunk = std::move(on_chunk);
+    call.on_chunk = std::move(options.on_chunk);
+    call.on_session_update = std::move(options.on_session_update);
     call.timeout = timeout;
     call.timer = std::make_unique<asio::steady_timer>(io, timeout);
     call.timer->async_wait([this, life = keep_alive(), id](const boost::system::error_code& ec) {
@@ -290,6 +303,11 @@ struct Worker::Impl {
     }
     PendingCall& call = it->second;
     if (response.success) {
+      if (call.on_session_update &&
+          (!response.session_state.is_null() || !response.session_journal.is_null())) {
+        call.on_session_update(std::move(response.session_state),
+                               std::move(response.session_journal));
+      }
       complete(*response.id, std::move(response.result));
       return;
     }
@@ -562,7 +580,8 @@ struct Worker::Impl {
   void stop() {
     stop_requested = true;
     self.state_ = WorkerState::kStopping;
-    send("shutdown", json::object(), {}, self.config_.shutdown_timeout, {}, [](Result<json>) {});
+    send("shutdown", json::object(), timeout_only(self.config_.shutdown_timeout),
+         [](Result<json>) {});
     close_stdin_when_written = true;
     if (!writing) write_next();
     stop_timer.expires_after(self.config_.shutdown_timeout);
@@ -619,8 +638,7 @@ CallId Worker::call(std::string command, json args, CallOptions options, CallHan
     asio::post(impl_->io, [handler = std::move(on_done), error]() mutable { handler(error); });
     return 0;
   }
-  return impl_->send(std::move(command), std::move(args), std::move(options.session_id),
-                     options.timeout, std::move(options.on_chunk), std::move(on_done));
+  return impl_->send(std::move(command), std::move(args), std::move(options), std::move(on_done));
 }
 
 bool Worker::cancel(CallId id) {

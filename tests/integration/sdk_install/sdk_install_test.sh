@@ -83,7 +83,7 @@ fi
 step "mlbridge plugins sees it"
 run "$mlbridge" plugins --plugin-dir "$tmp/build"
 [[ $status -eq 0 ]] || { show; fail "mlbridge plugins exited $status"; }
-grep -q '^notes  1.0.0  framework notes  ABI 1.0' "$tmp/out" || { show; fail "mlbridge plugins does not list notes"; }
+grep -q '^notes  1.0.0  framework notes  ABI 1.1' "$tmp/out" || { show; fail "mlbridge plugins does not list notes"; }
 
 write_config() {  # write_config FILE MAX_NOTES
   cat >"$1" <<EOF

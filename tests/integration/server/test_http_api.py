@@ -157,6 +157,33 @@ def test_sessions_keep_state_on_their_worker(server: Server) -> None:
     assert status == 404
 
 
+def test_session_state_is_kept_on_the_host_and_seen_by_python(server: Server) -> None:
+    status, body, _ = server.request(
+        "POST", "/v1/sessions", {"id": "s-state", "state": {"user": "ada", "n": 1}}
+    )
+    assert status == 201 and body["state"] == {"user": "ada", "n": 1}
+    first = body["version"]
+    status, body, _ = command(server, "echo", "state", {"args": {}, "session": "s-state"})
+    assert status == 200 and body["result"]["state"] == {"user": "ada", "n": 1}
+    # A handler's change comes back to the host.
+    status, body, _ = command(
+        server, "echo", "state", {"args": {"set": {"n": 2}}, "session": "s-state"}
+    )
+    assert status == 200
+    status, body, _ = server.request("GET", "/v1/sessions/s-state/state")
+    assert status == 200 and body["state"] == {"user": "ada", "n": 2} and body["version"] > first
+    # PUT replaces, PATCH merges (null removes); the worker sees each.
+    status, body, _ = server.request("PUT", "/v1/sessions/s-state/state", {"a": 1, "b": 2})
+    assert status == 200 and body["state"] == {"a": 1, "b": 2}
+    status, body, _ = server.request("PATCH", "/v1/sessions/s-state/state", {"a": None, "c": 3})
+    assert status == 200 and body["state"] == {"b": 2, "c": 3}
+    status, body, _ = command(server, "echo", "state", {"args": {}, "session": "s-state"})
+    assert body["result"]["state"] == {"b": 2, "c": 3}
+    status, body, _ = server.request("GET", "/v1/sessions/nobody/state")
+    assert status == 404
+    server.request("DELETE", "/v1/sessions/s-state")
+
+
 def test_runtime_registration_validates_first_and_disturbs_nothing(server: Server) -> None:
     bad = {
         "name": "extra",

@@ -1027,3 +1027,21 @@ def test_http_planted_key_never_leaks(http_bridge: BridgeClient, mock_server: Mo
     stderr = http_bridge.stderr()
     assert PLANTED_KEY not in stderr
     assert "[REDACTED]" in stderr  # the 401's original error was logged, redacted
+
+
+def test_chat_journals_its_history_as_data(bridge: BridgeClient) -> None:
+    """A chat turn goes to the host's replay journal as its history, never as a model call."""
+    bridge.ok("create_conversation", {"conversation_id": "j"}, "journal")
+    response = bridge.call("chat", {"conversation_id": "j", "message": "I am Ada."}, "journal")
+    assert response["success"] is True, response
+    [entry] = response["session_journal"]
+    assert entry["command"] == "restore_history" and entry["object"] == "chain:j/history"
+    assert [m["role"] for m in entry["args"]["messages"]] == ["user", "assistant"]
+    # What a replay on another worker does: the same conversation, no model asked.
+    bridge.ok("create_conversation", {"conversation_id": "j"}, "journal-copy")
+    bridge.ok("restore_history", entry["args"], "journal-copy")
+    original = bridge.ok("get_history", {"conversation_id": "j"}, "journal")
+    copy = bridge.ok("get_history", {"conversation_id": "j"}, "journal-copy")
+    assert copy["messages"] == original["messages"] and copy["turns"] == original["turns"] == 1
+    bad = bridge.error("restore_history", {"conversation_id": "j", "messages": [{}]}, "journal")
+    assert bad["category"] == "invalid_argument"

@@ -27,6 +27,21 @@ TEST(BridgeConfig, ParsesAPlainJsonObject) {
   EXPECT_EQ(bridge->raw, body);
 }
 
+TEST(BridgeConfig, SessionReplayRulesAreCheckedWhereTheyAreWritten) {
+  auto good = parse_bridge_config(
+      "echo", json::parse(R"({"script": "e.py", "sessions": {"ttl_s": 60, "replay": {
+                "setup": [{"command": "put", "object": "{key}"}], "max_entries": 10}}})"));
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  EXPECT_EQ(good->sessions.replay["max_entries"], 10);
+  auto bad = parse_bridge_config(
+      "echo", json::parse(R"({"script": "e.py", "sessions": {"replay": {"setup": [{}]}}})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("sessions.replay is invalid"), std::string::npos)
+      << bad.error().message;
+  EXPECT_NE(bad.error().message.find("needs a 'command'"), std::string::npos)
+      << bad.error().message;
+}
+
 TEST(BridgeConfig, WithoutASourceMapErrorsNameTheBridgeAndKeyPath) {
   auto bridge =
       parse_bridge_config("dspy", json::parse(R"({"plugin": "dspy", "pool": {"size": -1}})"));

@@ -59,7 +59,7 @@ TEST(PluginLoader, LoadsAPluginWithItsInfoDefaultsAndRules) {
   EXPECT_EQ(info.framework, "testing");
   EXPECT_EQ(info.description, "A plugin for the loader's tests");
   EXPECT_EQ(info.abi_major, 1);
-  EXPECT_EQ(info.abi_minor, 0);
+  EXPECT_EQ(info.abi_minor, MLBRIDGE_PLUGIN_ABI_MINOR);
   EXPECT_EQ(info.path, fs::canonical(kDir + "/libmlbridge_test_good.so").string());
 
   auto defaults = (*adapter)->defaults();
@@ -342,7 +342,7 @@ TEST(PluginLoader, RejectsANewerAbiMajorBeforeCallingIt) {
   EXPECT_EQ(adapter.error().category, ErrorCategory::kInvalidConfiguration);
   const auto& message = adapter.error().message;
   EXPECT_TRUE(contains(message, "ABI 99.0")) << message;
-  EXPECT_TRUE(contains(message, "ABI 1.0")) << message;
+  EXPECT_TRUE(contains(message, "ABI 1." + std::to_string(MLBRIDGE_PLUGIN_ABI_MINOR))) << message;
   EXPECT_TRUE(contains(message, "rebuild the plugin against this host's SDK")) << message;
 }
 

@@ -75,6 +75,9 @@ struct LimitSettings {
 struct SessionSettings {
   std::chrono::seconds ttl{3600};  ///< Idle sessions end after this.
   std::size_t max = 10000;
+  /// `sessions.replay`: how sessions are rebuilt on another worker, over the plugin's rules
+  /// (session::ReplayRules' JSON form, validated); null when absent.
+  json replay;
 };
 
 struct BridgeConfig {

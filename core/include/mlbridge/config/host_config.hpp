@@ -32,8 +32,10 @@ struct HostConfig {
   std::string log_level = "info";                   ///< trace|debug|info|warn|error|critical|off
   std::string log_format = "text";                  ///< text|json
   std::size_t max_body_bytes = 8u * 1024u * 1024u;  ///< Largest HTTP request body.
-  std::map<std::string, BridgeConfig> bridges;      ///< By name.
-  std::string source;                               ///< The file it came from; "" when built.
+  /// `host.session_state_max_bytes`: the largest session state (compact JSON bytes).
+  std::size_t session_state_max_bytes = 1024u * 1024u;
+  std::map<std::string, BridgeConfig> bridges;  ///< By name.
+  std::string source;                           ///< The file it came from; "" when built.
 };
 
 /// Reads a YAML deployment and types it: load_yaml_file + parse_host_config. Fails with

@@ -17,6 +17,7 @@
 
 #include "mlbridge/errors/result.hpp"
 #include "mlbridge/protocol/codec.hpp"
+#include "mlbridge/session/replay_rules.hpp"
 
 namespace mlbridge::plugin {
 
@@ -69,6 +70,10 @@ class Adapter {
   /// Lets the adapter rewrite a command's arguments before they are sent (e.g. fill defaults).
   /// Returns the args unchanged when it has nothing to do; invalid_argument to refuse the call.
   virtual Result<json> shape_args(std::string_view command, json args) const = 0;
+
+  /// How the bridge's sessions are rebuilt on another worker (setup/undo commands, snapshot);
+  /// the YAML `sessions.replay` overrides them. Default: none.
+  virtual session::ReplayRules session_rules() const { return {}; }
 };
 
 using AdapterPtr = std::shared_ptr<const Adapter>;

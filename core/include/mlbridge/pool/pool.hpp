@@ -25,6 +25,7 @@
 #include "mlbridge/pool/pool_stats.hpp"
 #include "mlbridge/process/spawner.hpp"
 #include "mlbridge/runtime/event_loop.hpp"
+#include "mlbridge/session/session_state.hpp"
 #include "mlbridge/session/session_table.hpp"
 #include "mlbridge/telemetry/events.hpp"
 
@@ -64,6 +65,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   /// Ends a session: its worker drops the session's resources (cleanup_session). Blocking.
   Status end_session(const std::string& id);
   std::vector<session::SessionInfo> sessions();
+  /// The host-side session state this pool sends to its workers (PoolConfig::session_states, or
+  /// the pool's own). Thread-safe.
+  session::StateStore& session_states() { return *session_states_; }
 
   /// A snapshot of the pool. Blocking.
   PoolStats stats();
@@ -87,6 +91,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   const PoolConfig config_;
   telemetry::EventBus events_;
   std::atomic<CallHandle> next_handle_{1};
+  session::StateStorePtr session_states_;
   std::unique_ptr<State> state_;  // touched on the loop thread only
 };
 

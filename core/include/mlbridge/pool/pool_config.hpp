@@ -12,6 +12,8 @@
 #include <optional>
 
 #include "mlbridge/errors/error.hpp"
+#include "mlbridge/session/replay_rules.hpp"
+#include "mlbridge/session/session_state.hpp"
 #include "mlbridge/worker/worker_config.hpp"
 
 namespace mlbridge::pool {
@@ -48,6 +50,12 @@ struct PoolConfig {
   std::chrono::seconds session_ttl = 3600s;  ///< Idle sessions end after this.
   std::size_t max_sessions = 10000;
   std::chrono::milliseconds maintenance_interval = 1s;  ///< TTL sweep and overflow idle checks.
+  /// Which commands build and remove session objects, to rebuild a session on another worker
+  /// (the plugin's session rules under the YAML `sessions.replay`). Empty: sessions keep no
+  /// journal and survive the loss of their worker with their host-side state only.
+  session::ReplayRules session_rules;
+  /// Host-side session state, shared by the host's pools; the pool makes its own when empty.
+  session::StateStorePtr session_states;
 
   /// Gives a failed call its final category (the bridge's error translator) before the pool
   /// counts it, publishes it and hands it back, so statistics, telemetry and callers agree.

@@ -46,6 +46,10 @@ struct PoolStats {
   std::uint64_t failed_starts = 0;
   std::uint64_t recycled = 0;  ///< Workers retired for max_requests or memory.
   std::size_t sessions = 0;
+  std::uint64_t sessions_replayed = 0;  ///< Sessions rebuilt on another worker (replay/restore).
+  std::uint64_t sessions_moved = 0;     ///< Sessions taken off a retiring worker before it stopped.
+  std::uint64_t sessions_lost = 0;      ///< Sessions that could not be rebuilt.
+  telemetry::LatencyHistogram replay_time;  ///< Time to rebuild a session, per rebuild.
   telemetry::LatencyHistogram queue_wait;
   telemetry::LatencyHistogram execution;
 };

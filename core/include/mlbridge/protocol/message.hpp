@@ -37,6 +37,9 @@ struct Request {
   json args = json::object();
   std::optional<std::string> session_id;
   std::optional<std::int64_t> deadline_ms;  ///< Time left for the request when sent.
+  /// The session's host-side state: `{"version"}`, plus `"data"` when the worker's copy is not
+  /// that version. Null: the session has no state (the field is left out).
+  json session_state;
 };
 
 /// The error part of a failed response, as data (PROTOCOL.md `error`).
@@ -54,6 +57,12 @@ struct Response {
   bool success = false;
   json result;
   WireError error;
+  /// What a successful handler changed in the session's state: `{"base_version", "set",
+  /// "unset"}`; null when nothing changed.
+  json session_state;
+  /// Replay journal entries the handler recorded: `[{"command", "args", "object", "append"}]`;
+  /// null when none.
+  json session_journal;
 };
 
 /// One piece of a streaming command's output.

@@ -18,6 +18,7 @@
 #include "mlbridge/plugin/plugin_loader.hpp"
 #include "mlbridge/registry/bridge.hpp"
 #include "mlbridge/runtime/event_loop.hpp"
+#include "mlbridge/session/session_state.hpp"
 
 namespace mlbridge::registry {
 
@@ -32,7 +33,10 @@ struct PreparedBridge {
 
 class Registry {
  public:
-  Registry(runtime::EventLoop& loop, config::HostConfig host);
+  /// `session_states` is the host-side session state every pool shares; the registry makes its
+  /// own (bounded by host.session_state_max_bytes) when it is empty.
+  Registry(runtime::EventLoop& loop, config::HostConfig host,
+           session::StateStorePtr session_states = nullptr);
 
   /// Validates and starts a bridge, then makes it callable. Fails with invalid_argument for a
   /// duplicate name, invalid_configuration for a bad plugin, config or environment (naming the
@@ -72,6 +76,7 @@ class Registry {
   runtime::EventLoop& loop_;
   const config::HostConfig host_;
   plugin::PluginLoader loader_;
+  session::StateStorePtr session_states_;
   mutable std::shared_mutex mutex_;
   std::map<std::string, BridgePtr> bridges_;
   std::map<std::string, bool> reserved_;  // names being registered right now

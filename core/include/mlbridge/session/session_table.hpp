@@ -1,8 +1,9 @@
 #pragma once
 
 /// @file
-/// The sessions of one pool: which worker each is bound to, when it was last used, and why it
-/// was lost if its worker died. Owned by the pool and used on its event loop thread only.
+/// The sessions of one pool: which worker each is bound to, when it was last used, the replay
+/// journal that rebuilds its objects on another worker, and why it was lost if that is no longer
+/// possible. Owned by the pool and used on its event loop thread only.
 
 #include <chrono>
 #include <cstdint>
@@ -12,10 +13,14 @@
 #include <vector>
 
 #include "mlbridge/errors/result.hpp"
+#include "mlbridge/session/session_journal.hpp"
 
 namespace mlbridge::session {
 
 using Clock = std::chrono::steady_clock;
+
+/// Session::state_seen when the worker's copy of the state is not known.
+inline constexpr std::uint64_t kStateUnknown = ~std::uint64_t{0};
 
 struct Session {
   std::string id;
@@ -25,6 +30,22 @@ struct Session {
   std::uint64_t calls = 0;
   std::size_t active_calls = 0;     ///< Queued or running; a busy session never expires.
   std::optional<std::string> lost;  ///< Why the session's objects are gone, once they are.
+
+  SessionJournal journal;  ///< The setup calls still in effect, to rebuild its objects.
+  /// Its objects must be built on its next worker (journal replay or snapshot restore) before
+  /// its next call runs there: set when its worker is gone or it was moved off on purpose.
+  bool needs_restore = false;
+  std::optional<json> snapshot;  ///< The data the snapshot `save` command returned, if taken.
+  std::string moved_from;        ///< The worker it left, for messages.
+  /// The version of the host-side state its bound worker holds: 0 (the empty state of a
+  /// session new to the worker) or kStateUnknown (send the state with the next call).
+  std::uint64_t state_seen = 0;
+};
+
+/// The outcome of releasing a worker's sessions.
+struct Released {
+  std::vector<std::string> moved;  ///< Unbound; rebuilt on their next worker.
+  std::vector<std::string> lost;   ///< Cannot be rebuilt (truncated journal): marked lost.
 };
 
 /// A plain view of a session for callers.
@@ -50,8 +71,12 @@ class SessionTable {
   Result<Session*> find_or_create(const std::string& id, Clock::time_point now);
   /// Removes a session; returns it if it existed.
   std::optional<Session> remove(const std::string& id);
-  /// Marks every session bound to `worker` as lost with `reason`; returns their ids.
-  std::vector<std::string> lose_worker(std::uint64_t worker, const std::string& reason);
+  /// Unbinds every session of `worker` (which is gone or going): a session whose journal still
+  /// describes it is flagged needs_restore; one whose journal was truncated is lost, `reason`
+  /// and the journal's reason telling why. Without `rebuildable` (the bridge declares no
+  /// session rules, so the host cannot know what the worker held) every one is lost.
+  Released release_worker(std::uint64_t worker, const std::string& worker_id,
+                          const std::string& reason, bool rebuildable);
   /// Sessions idle for longer than `ttl` with no call queued or running.
   std::vector<std::string> expired(Clock::time_point now, std::chrono::seconds ttl) const;
   /// Number of sessions bound to `worker`.

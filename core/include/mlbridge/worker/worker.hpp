@@ -45,6 +45,11 @@ struct CallOptions {
   std::optional<std::string> session_id;
   std::chrono::milliseconds timeout = std::chrono::seconds(30);  ///< Deadline from submission.
   std::function<void(json)> on_chunk;  ///< Streaming chunks, in order, before the result.
+  /// Sent as the request's `session_state` (see protocol::Request); null: left out.
+  json session_state;
+  /// Runs before `on_done` of a successful call whose response carries `session_state` or
+  /// `session_journal`, with those two fields (null when absent).
+  std::function<void(json state_change, json journal)> on_session_update;
 };
 
 /// How and why a worker process ended, delivered once after it was reaped.

@@ -178,7 +178,32 @@ class Adapter {
   /// an invalid_argument error (so do nlohmann's type_error and out_of_range). Bytes values
   /// appear as {"__bytes__": "<base64>"} objects: pass them on untouched. Default: unchanged.
   virtual json shape_args(std::string_view /*command*/, json args) const { return args; }
+
+  /// How the bridge's sessions survive the loss of their worker: which commands build session
+  /// objects (replayed in order on another worker), which remove them, and optionally a
+  /// snapshot/restore pair. Use session_setup()/session_undo() to build it, e.g.
+  /// `{{"setup", {session_setup("create_program", "program:{program_id}")}},
+  ///   {"undo", {session_undo("delete_program", "program:{program_id}")}}}`.
+  /// Default: none (see docs/sessions.md).
+  virtual json session_rules() const { return json::object(); }
 };
+
+/// One setup rule for `Adapter::session_rules()`: `command` builds the session object named
+/// `object` (`{arg}` stands for an argument, or the result's field, of that name); with `append`
+/// it adds to the object instead of replacing it.
+inline json session_setup(std::string command, std::string object, bool append = false) {
+  json rule = {{"command", std::move(command)}, {"object", std::move(object)}};
+  if (append) rule["append"] = true;
+  return rule;
+}
+
+/// One undo rule for `Adapter::session_rules()`: `command` removes the object named `object` and
+/// everything under it (`object/...`); with `appended_only`, only what was appended to it.
+inline json session_undo(std::string command, std::string object, bool appended_only = false) {
+  json rule = {{"command", std::move(command)}, {"object", std::move(object)}};
+  if (appended_only) rule["appended_only"] = true;
+  return rule;
+}
 
 // Everything below is the machinery behind MLBRIDGE_PLUGIN. Hidden, so that no two plugins (or
 // a plugin and the host) ever share it, whatever the build's visibility settings.
@@ -294,6 +319,19 @@ inline int shape_args(const char* command, const char* args_json, char** json_ou
   });
 }
 
+inline int get_session_rules(char** json_out, char** error_out) noexcept {
+  return guard(error_out, "session_rules", false, [&]() -> int {
+    const json rules = state().adapter->session_rules();
+    if (!rules.is_object()) {
+      return fail(
+          error_out, MLBRIDGE_STATUS_ERROR,
+          "session_rules() must return a JSON object, not " + std::string(rules.type_name()));
+    }
+    *json_out = copy_string(dump(rules));
+    return MLBRIDGE_STATUS_OK;
+  });
+}
+
 inline void free_string(char* str) noexcept { std::free(str); }
 
 // Builds the adapter and the table once; nullptr (with a line on stderr: the host's logger is
@@ -322,6 +360,7 @@ const mlbridge_plugin_v1* entry() noexcept {
       t.resource_command = &detail::resource_command;
       t.shape_args = &detail::shape_args;
       t.free_string = &detail::free_string;
+      t.get_session_rules = &detail::get_session_rules;
       return &t;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "mlbridge plugin: initialisation failed: %s\n", e.what());

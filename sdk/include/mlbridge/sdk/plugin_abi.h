@@ -42,7 +42,7 @@
 
 /* The ABI this header describes. A host accepts plugins of its own major and any minor. */
 #define MLBRIDGE_PLUGIN_ABI_MAJOR 1
-#define MLBRIDGE_PLUGIN_ABI_MINOR 0
+#define MLBRIDGE_PLUGIN_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define MLBRIDGE_PLUGIN_ENTRY_SYMBOL "mlbridge_plugin_entry"
@@ -152,7 +152,19 @@ typedef struct mlbridge_plugin_v1 {
    * `str` — OWNERSHIP: transferred from the host back to the plugin.
    * Required whenever a hook can return a string. */
   void (*free_string)(char* str);
-
+  /* --- ABI minor 1 ------------------------------------------------------------------------- */
+  /* How sessions of this bridge survive the loss of their worker: a JSON object
+   * {"setup": [{"command", "object", "append"?}], "undo": [{"command", "object",
+   *  "appended_only"?}], "snapshot": {"save", "restore"} (optional), "max_entries"?,
+   *  "max_bytes"?}. Setup commands build session objects (their successful calls are journaled
+   * and replayed in order on another worker); undo commands remove them. `object` names what a
+   * command builds ("program:{program_id}": {name} is the argument, or the result's field, of
+   * that name). See docs/sessions.md. The bridge's YAML `sessions.replay` overrides it key by
+   * key. Called once, when the plugin is loaded.
+   * `json_out`, `error_out` — OWNERSHIP: plugin-allocated, released by the host with
+   * free_string. NULL hook (or a plugin of ABI minor 0): no rules; sessions keep their host-side
+   * state across workers, but not their objects. */
+  int (*get_session_rules)(char** json_out, char** error_out);
   /* New fields go here, at the end, with a new ABI minor. */
 } mlbridge_plugin_v1;
 
