@@ -36,7 +36,12 @@ std::string bridge_yaml(const std::string& name, const std::string& codec) {
          "    health: {interval_ms: 2000, timeout_ms: 2000, max_failures: 1}\n"
          // Killed workers are crashes, not failed starts, but a kill can land on a starting one.
          "    restart: {max_restarts: 100000, window_s: 1}\n"
-         "    errors: [{type: RateLimitError, category: rate_limit}]\n";
+         "    errors: [{type: RateLimitError, category: rate_limit}]\n"
+         // A session's puts are journaled and replayed on the next worker when its own dies
+         // (docs/sessions.md), so a session outlives any fault.
+         "    sessions:\n"
+         "      replay:\n"
+         "        setup: [{command: put, object: \"{key}\"}]\n";
 }
 
 // Polls `check` until it reports no problem or `limit` passes; returns the last problems.

@@ -14,11 +14,12 @@
 
 namespace mlbridge::chaos {
 
-/// Today a session lives in its worker's memory: when that worker dies (killed, crashed, stopped
-/// long enough to be replaced) the session is lost and its calls fail with session_lost. When
-/// sessions survive their worker (a planned feature), set this to true: session_lost then never
-/// explains a failure, and a session's values must come back intact after any fault.
-inline constexpr bool kSessionsSurviveWorkerLoss = false;
+/// Sessions survive their worker: the chaos bridges journal every `put` (sessions.replay), so
+/// when a session's worker dies (killed, crashed, stopped long enough to be replaced) the host
+/// replays the journal on another worker before the session's next call. session_lost then never
+/// explains a failure, and a session's values must come back intact after any fault. (False
+/// would allow session_lost after a fault on the session's bridge, as before replay existed.)
+inline constexpr bool kSessionsSurviveWorkerLoss = true;
 
 /// Whether `failure` (session_lost) is explained by what the chaos thread did.
 bool session_loss_allowed(const Failure& failure, const FaultLog& faults);
