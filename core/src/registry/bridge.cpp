@@ -115,6 +115,9 @@ BridgeOperations Bridge::operations() const {
           cast_failures_.load()};
 }
 
-void Bridge::drain() { pool_->drain_and_wait(); }
+void Bridge::drain() {
+  stop_retrying();
+  pool_->drain_and_wait();
+}
 
 }  // namespace mlbridge::registry

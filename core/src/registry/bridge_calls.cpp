@@ -151,16 +151,37 @@ void Bridge::on_attempt_done(const CallPtr& call, bool probe, Result<json> resul
   call->backoff = std::make_unique<boost::asio::steady_timer>(loop_.context(), delay);
   call->backoff->async_wait([self = shared_from_this(), call,
                              error = std::move(error)](const boost::system::error_code&) mutable {
+    bool cancelled = false;
     {
       std::lock_guard lock(call->mutex);
-      if (call->cancelled) {
-        error.category = ErrorCategory::kCancelled;
-        error.retryable = false;
-        error.message = "'" + call->request.command + "' was cancelled while waiting to retry";
-        return self->complete(call, std::move(error));
-      }
+      cancelled = call->cancelled;
+    }
+    if (cancelled) {
+      error.category = ErrorCategory::kCancelled;
+      error.retryable = false;
+      error.message = "'" + call->request.command + "' was cancelled while waiting to retry";
+      return self->complete(call, std::move(error));
+    }
+    if (self->draining_) {
+      return self->complete(call, with_attempts(std::move(error), call->attempt,
+                                                "the bridge is draining"));
     }
     self->run_attempt(call);
+  });
+}
+
+void Bridge::stop_retrying() {
+  draining_ = true;
+  std::vector<CallPtr> waiting;
+  {
+    std::lock_guard lock(calls_mutex_);
+    for (const auto& [handle, call] : retriable_calls_) waiting.push_back(call);
+  }
+  // Calls waiting out a backoff end now, with their last error, instead of after the pool went.
+  loop_.run_sync([&] {
+    for (const auto& call : waiting) {
+      if (call->backoff) call->backoff->cancel();
+    }
   });
 }
 

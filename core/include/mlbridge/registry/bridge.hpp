@@ -101,6 +101,7 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   void run_attempt(const CallPtr& call);
   void on_attempt_done(const CallPtr& call, bool probe, Result<json> result);
   void complete(const CallPtr& call, Result<json> result);
+  void stop_retrying();  // drain: no new attempts; calls waiting to retry end now
 
   runtime::EventLoop& loop_;
   const std::string name_;
@@ -114,6 +115,7 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   std::mt19937_64 rng_{std::random_device{}()};  // loop thread only
   std::mutex calls_mutex_;
   std::map<pool::CallHandle, CallPtr> retriable_calls_;  // by their first pool handle
+  std::atomic<bool> draining_{false};
   std::atomic<std::uint64_t> casts_{0};
   std::atomic<std::uint64_t> cast_failures_{0};
   std::shared_ptr<telemetry::CallMetrics> metrics_ = std::make_shared<telemetry::CallMetrics>();
