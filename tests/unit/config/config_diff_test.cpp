@@ -67,7 +67,7 @@ TEST(BridgeConfig, ParsesRetryAndCircuitBreaker) {
       "echo", json::parse(R"({"script": "e.py", "circuit_breaker": {"probes": 0}})"));
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message,
-            "bridge 'echo': circuit_breaker.probes must be a positive integer, got 0");
+            "bridge 'echo': circuit_breaker.probes must be an integer from 1 to 1000000000, got 0");
   auto typo = parse_bridge_config(
       "echo", json::parse(R"({"script": "e.py", "retry": {"max_attempt": 2}})"));
   ASSERT_FALSE(typo.ok());
