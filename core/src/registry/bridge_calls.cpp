@@ -163,8 +163,8 @@ void Bridge::on_attempt_done(const CallPtr& call, bool probe, Result<json> resul
       return self->complete(call, std::move(error));
     }
     if (self->draining_) {
-      return self->complete(call, with_attempts(std::move(error), call->attempt,
-                                                "the bridge is draining"));
+      return self->complete(
+          call, with_attempts(std::move(error), call->attempt, "the bridge is draining"));
     }
     self->run_attempt(call);
   });
