@@ -121,10 +121,12 @@ void Bridge::on_attempt_done(const CallPtr& call, bool probe, Result<json> resul
   if (result || !call->retriable) return complete(call, std::move(result));
   Error error = std::move(result).error();
   const auto& settings = call->policy->settings();
+  bool cancelled = false;
   {
     std::lock_guard lock(call->mutex);
-    if (call->cancelled) return complete(call, std::move(error));
+    cancelled = call->cancelled;
   }
+  if (cancelled) return complete(call, std::move(error));  // complete() takes the lock itself
   if (!ops::RetryPolicy::is_retryable(error)) {
     return complete(call, call->attempt > 1 ? with_attempts(std::move(error), call->attempt, "")
                                             : std::move(error));

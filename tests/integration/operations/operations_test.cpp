@@ -232,6 +232,24 @@ TEST_F(OperationsTest, TheRetryBudgetRunsOutUnderAPersistentFailure) {
   EXPECT_EQ(host.stats()["echo"]["calls"], 4) << "3 attempts, then 1";
 }
 
+TEST_F(OperationsTest, CancellingARetriableCallCancelsItWhicheverAttemptItIsOn) {
+  Host& host = start(host_section() + "bridges:\n" +
+                     bridge_yaml("echo", "    pool: {size: 1}\n    idempotent: [sleep]\n"));
+  std::promise<Result<json>> done;
+  auto ticket = host.execute_async("echo", "sleep", {{"seconds", 30}}, {},
+                                   [&done](Result<json> r) { done.set_value(std::move(r)); });
+  ASSERT_NE(ticket.handle, 0u);
+  ASSERT_TRUE(eventually([&] { return host.stats()["echo"]["busy"] == 1; }));
+  host.cancel(ticket);
+  auto future = done.get_future();
+  ASSERT_EQ(future.wait_for(kHangGuard), std::future_status::ready);
+  auto result = future.get();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().category, ErrorCategory::kCancelled) << result.error().describe();
+  EXPECT_EQ(host.bridge("echo").value()["retries"]["retried"], 0);
+  EXPECT_TRUE(host.execute("echo", "echo").ok()) << "the worker goes on serving";
+}
+
 // ---------------------------------------------------------------- circuit breaker
 
 TEST_F(OperationsTest, TheCircuitOpensFailsFastProbesAndCloses) {
