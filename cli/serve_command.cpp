@@ -42,6 +42,7 @@ int run_serve(const ServeArgs& args) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reload the YAML file
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto host = Host::from_file(args.config);
@@ -85,7 +86,16 @@ int run_serve(const ServeArgs& args) {
             << http.port() << (token->empty() ? "" : " (bearer token required)") << std::endl;
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    // The signal is only recorded by sigwait; the reload runs here, on the main thread, while
+    // requests go on being served.
+    spdlog::info("received SIGHUP: reloading {}", args.config);
+    auto report = (*host)->reload(args.config);
+    if (!report) {
+      spdlog::error("reload of {} failed; nothing changed: {}", args.config,
+                    report.error().describe());
+    }
+  }
   spdlog::info("received {}: draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   http.stop();          // no new connections; requests in progress finish
   (*host)->shutdown();  // calls finish within each bridge's shutdown budget; workers stop

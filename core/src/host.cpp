@@ -1,5 +1,7 @@
 #include "mlbridge/host.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <random>
 
@@ -40,7 +42,9 @@ Host::Host(config::HostConfig config)
     : config_(std::move(config)),
       session_states_(std::make_shared<session::StateStore>(config_.session_state_max_bytes)),
       loop_(std::make_unique<runtime::EventLoop>()),
-      registry_(std::make_unique<registry::Registry>(*loop_, config_, session_states_)) {}
+      registry_(std::make_unique<registry::Registry>(*loop_, config_, session_states_)) {
+  for (const auto& [name, bridge] : config_.bridges) file_bridges_.insert(name);
+}
 
 Host::~Host() { shutdown(); }
 
@@ -65,14 +69,28 @@ CallTicket Host::execute_async(const std::string& bridge, const std::string& com
     on_done(std::move(error));
     return {};
   }
+  auto on_retry = std::move(options.on_retry);
   const auto handle = (*target)->execute(to_request(command, std::move(args), std::move(options)),
-                                         std::move(on_done));
+                                         std::move(on_done), std::move(on_retry));
   return {*target, handle};
+}
+
+Result<std::string> Host::cast(const std::string& bridge, const std::string& command, json args,
+                               ExecuteOptions options) {
+  auto target = registry_->get(bridge);
+  if (!target) {
+    Error error = std::move(target).error();
+    error.command = command;
+    return error;
+  }
+  const std::string call_id = "call-" + std::to_string(next_cast_++);
+  (*target)->cast(to_request(command, std::move(args), std::move(options)), call_id);
+  return call_id;
 }
 
 void Host::cancel(const CallTicket& ticket) {
   if (ticket.handle == 0) return;
-  if (auto bridge = ticket.bridge.lock()) bridge->pool().cancel(ticket.handle);
+  if (auto bridge = ticket.bridge.lock()) bridge->cancel(ticket.handle);
 }
 
 std::future<Result<json>> Host::execute_async(const std::string& bridge, const std::string& command,
@@ -215,6 +233,51 @@ Status Host::register_bridge(const std::string& name, const json& config) {
 
 Status Host::unregister_bridge(const std::string& name) {
   return registry_->unregister_bridge(name);
+}
+
+Result<std::vector<std::string>> Host::update_bridge(const std::string& name, const json& patch) {
+  auto changes = registry_->update_bridge(name, patch);
+  if (!changes) return std::move(changes).error();
+  std::vector<std::string> out;
+  for (const auto& change : *changes) out.push_back(change.describe());
+  return out;
+}
+
+Result<json> Host::reload(const std::string& path) {
+  const std::string file = path.empty() ? config_.source : path;
+  if (file.empty()) {
+    return fail(ErrorCategory::kInvalidArgument,
+                "this host was not built from a file; name the YAML file to reload");
+  }
+  auto next = config::load_host_config(file);
+  if (!next) return std::move(next).error();
+  std::lock_guard serial(reload_mutex_);
+  auto report = registry_->apply(*next, file_bridges_);
+  if (!report) return report;
+  file_bridges_.clear();
+  for (const auto& [name, bridge] : next->bridges) file_bridges_.insert(name);
+  json ignored = json::array();
+  const auto& now = config_;
+  const std::vector<std::pair<std::string, bool>> host_keys{
+      {"root", next->root != now.root},
+      {"python", next->python != now.python},
+      {"plugin_dirs", next->plugin_dirs != now.plugin_dirs},
+      {"listen", next->listen != now.listen},
+      {"auth_token_env", next->auth_token_env != now.auth_token_env},
+      {"default_bridge", next->default_bridge != now.default_bridge},
+      {"allow_runtime_registration",
+       next->allow_runtime_registration != now.allow_runtime_registration},
+      {"log_level", next->log_level != now.log_level},
+      {"log_format", next->log_format != now.log_format},
+      {"max_body_bytes", next->max_body_bytes != now.max_body_bytes}};
+  for (const auto& [key, changed] : host_keys) {
+    if (!changed) continue;
+    ignored.push_back("host." + key);
+    spdlog::warn("host.{} changed in {}; restart the host to apply it", key, file);
+  }
+  (*report)["host_changes_ignored"] = ignored;
+  spdlog::info("reloaded {}: {}", file, report->dump());
+  return report;
 }
 
 json Host::bridges() {

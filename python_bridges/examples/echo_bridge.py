@@ -73,6 +73,14 @@ class EchoBridge(BaseBridge):
 
     @command("crash", description="Exit with args.exit_code, or kill itself with args.signal.")
     def crash(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """With args.once_marker (a file path), crash only if that file does not exist yet,
+        creating it first: the call crashes one worker, and a retry of it succeeds."""
+        marker = args.get("once_marker")
+        if marker is not None:
+            if os.path.exists(marker):
+                return {"crashed": False}
+            with open(marker, "w", encoding="utf-8") as handle:
+                handle.write(str(os.getpid()))
         sys.stderr.flush()
         if args.get("signal") is not None:
             signum = int(args["signal"])
@@ -182,6 +190,10 @@ class EchoBridge(BaseBridge):
             block[offset] = 1
         _HELD.append(block)
         return {"held_mb": sum(len(b) for b in _HELD) // (1024 * 1024), "rss_bytes": rss_bytes()}
+
+    @command("options", description="Return the options the worker was initialized with.")
+    def options_(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return {"options": self.options, "pid": os.getpid()}
 
     @command("env", description="Return the environment variable args.name (or null).")
     def env(self, args: dict[str, Any], ctx: CallContext) -> str | None:

@@ -1,5 +1,6 @@
 // GET /v1/bridges, GET /v1/bridges/{name}, POST /v1/bridges ({"name", "config"}: the YAML keys as
-// JSON), DELETE /v1/bridges/{name} (drain, then remove).
+// JSON), PATCH /v1/bridges/{name} (the YAML keys to change), DELETE /v1/bridges/{name} (drain,
+// then remove).
 
 #include "http_errors.hpp"
 #include "routes.hpp"
@@ -49,6 +50,24 @@ void add_bridge_routes(httplib::Server& server, RouteContext& context) {
         auto described = context.host.bridge(name->get<std::string>());
         send_json(response, described ? *described : json{{"name", *name}}, 201);
       });
+  server.Patch(R"(/v1/bridges/([^/]+))",
+               [&context](const httplib::Request& request, httplib::Response& response) {
+                 if (refuse_if_registration_is_off(context, response)) return;
+                 auto body = parse_body(request);
+                 if (!body) return send_error(response, body.error());
+                 if (!body->is_object()) {
+                   return send_error(response, ErrorCategory::kInvalidArgument,
+                                     "the body must be a JSON object of the bridge's YAML keys, "
+                                     "e.g. {\"pool\": {\"size\": 4}}");
+                 }
+                 const std::string name = request.matches[1];
+                 auto changes = context.host.update_bridge(name, *body);
+                 if (!changes) return send_error(response, changes.error());
+                 auto described = context.host.bridge(name);
+                 json out = described ? *described : json{{"name", name}};
+                 out["changes"] = *changes;
+                 send_json(response, out);
+               });
   server.Delete(R"(/v1/bridges/([^/]+))",
                 [&context](const httplib::Request& request, httplib::Response& response) {
                   if (refuse_if_registration_is_off(context, response)) return;

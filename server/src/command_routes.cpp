@@ -2,8 +2,6 @@
 // "stream": true, 202 with "reply": false. POST /v1/bridges/{name}/resources/{kind}/{verb}: the
 // same through the bridge adapter's resource mapping.
 
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <memory>
 
@@ -98,16 +96,9 @@ void answer_streamed(Host& host, const std::string& bridge, const std::string& c
 
 void answer_detached(Host& host, const std::string& bridge, const std::string& command,
                      CommandBody body, httplib::Response& response) {
-  static std::atomic<std::uint64_t> next_id{1};
-  const std::string call_id = "call-" + std::to_string(next_id++);
-  host.execute_async(bridge, command, std::move(body.args), std::move(body.options),
-                     [call_id](Result<json> result) {
-                       if (!result) {
-                         spdlog::warn("detached call {} failed: {}", call_id,
-                                      result.error().describe());
-                       }
-                     });
-  send_json(response, {{"call_id", call_id}}, 202);
+  auto call_id = host.cast(bridge, command, std::move(body.args), std::move(body.options));
+  if (!call_id) return send_error(response, call_id.error());
+  send_json(response, {{"call_id", *call_id}}, 202);
 }
 
 void run_command(RouteContext& context, const httplib::Request& request,
@@ -119,10 +110,15 @@ void run_command(RouteContext& context, const httplib::Request& request,
     return answer_streamed(context.host, bridge, command, std::move(*body), response);
   if (!body->reply)
     return answer_detached(context.host, bridge, command, std::move(*body), response);
+  // Written on the loop thread before a retry, read here after the call completed.
+  auto attempts = std::make_shared<std::atomic<std::uint32_t>>(1);
+  body->options.on_retry = [attempts](std::uint32_t next, const Error&) { *attempts = next; };
   auto result =
       context.host.execute(bridge, command, std::move(body->args), std::move(body->options));
   if (!result) return send_error(response, result.error());
-  send_json(response, {{"result", *result}});
+  json out = {{"result", *result}};
+  if (*attempts > 1) out["attempts"] = attempts->load();
+  send_json(response, out);
 }
 
 }  // namespace

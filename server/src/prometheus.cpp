@@ -116,6 +116,35 @@ void declare_all(Exposition& out) {
   out.declare("mlbridge_session_replay_seconds", "histogram",
               "Time to rebuild a session on another worker.");
   out.declare("mlbridge_worker_resident_memory_bytes", "gauge", "Resident memory of a worker.");
+  out.declare("mlbridge_circuit_state", "gauge",
+              "Circuit breaker state: 0 closed, 1 open, 2 half-open (probing).");
+  out.declare("mlbridge_circuit_opened_total", "counter", "Times the circuit breaker opened.");
+  out.declare("mlbridge_circuit_rejected_total", "counter",
+              "Calls failed fast because the circuit was open.");
+  out.declare("mlbridge_retries_total", "counter", "Retries of idempotent calls.");
+  out.declare("mlbridge_retry_budget_exhausted_total", "counter",
+              "Retries refused because the bridge's retry budget was used up.");
+  out.declare("mlbridge_casts_total", "counter",
+              "Fire-and-forget calls by outcome (sent, failed).");
+}
+
+void bridge_operations(Exposition& out, const std::string& name,
+                       const registry::BridgeOperations& ops) {
+  const Labels bridge_label{{"bridge", name}};
+  out.sample("mlbridge_circuit_state", "mlbridge_circuit_state", bridge_label,
+             static_cast<double>(static_cast<int>(ops.circuit.state)));
+  out.sample("mlbridge_circuit_opened_total", "mlbridge_circuit_opened_total", bridge_label,
+             static_cast<double>(ops.circuit.opened));
+  out.sample("mlbridge_circuit_rejected_total", "mlbridge_circuit_rejected_total", bridge_label,
+             static_cast<double>(ops.circuit.rejected));
+  out.sample("mlbridge_retries_total", "mlbridge_retries_total", bridge_label,
+             static_cast<double>(ops.retry.retries));
+  out.sample("mlbridge_retry_budget_exhausted_total", "mlbridge_retry_budget_exhausted_total",
+             bridge_label, static_cast<double>(ops.retry.exhausted));
+  out.sample("mlbridge_casts_total", "mlbridge_casts_total",
+             {{"bridge", name}, {"outcome", "sent"}}, static_cast<double>(ops.casts));
+  out.sample("mlbridge_casts_total", "mlbridge_casts_total",
+             {{"bridge", name}, {"outcome", "failed"}}, static_cast<double>(ops.cast_failures));
 }
 
 }  // namespace
@@ -180,6 +209,7 @@ std::string render_metrics(Host& host, std::chrono::steady_clock::time_point sta
       out.sample("mlbridge_worker_resident_memory_bytes", "mlbridge_worker_resident_memory_bytes",
                  {{"bridge", name}, {"worker", worker.id}}, static_cast<double>(worker.rss_bytes));
     }
+    bridge_operations(out, name, bridge->operations());
   }
   return out.text();
 }

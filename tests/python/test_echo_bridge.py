@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 from conftest import Spawn
@@ -38,6 +39,7 @@ ECHO_COMMANDS = {
     "import",
     "spin",
     "allocate",
+    "options",
     "env",
 }
 
@@ -240,6 +242,28 @@ def test_env(spawn: Spawn, codec: str) -> None:
     worker.hello()
     assert worker.result("env", {"name": "MLBRIDGE_TEST_VALUE"}) == "v-42"
     assert worker.result("env", {"name": "MLBRIDGE_NOT_SET_ANYWHERE"}) is None
+
+
+def test_options_returns_the_init_options(echo: Worker) -> None:
+    answer = echo.result("options")
+    assert answer == {"options": {"greeting": "hi"}, "pid": echo.proc.pid}
+
+
+def test_crash_once_marker_crashes_only_the_first_time(
+    spawn: Spawn, codec: str, tmp_path: Path
+) -> None:
+    marker = tmp_path / "crashed"
+    args = {"once_marker": str(marker), "exit_code": 3}
+    first = spawn(ECHO_BRIDGE, codec)
+    first.hello()
+    assert first.result("init", {"options": {}}) == {"status": "ready"}
+    first.start_request("crash", args)
+    assert first.proc.wait(timeout=30) == 3
+    assert marker.read_text() == str(first.proc.pid)
+    second = spawn(ECHO_BRIDGE, codec)
+    second.hello()
+    assert second.result("init", {"options": {}}) == {"status": "ready"}
+    assert second.result("crash", args) == {"crashed": False}
 
 
 def test_allocate_reports_rss(echo: Worker) -> None:

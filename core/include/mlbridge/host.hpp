@@ -11,16 +11,20 @@
 /// its event loop, bridges and workers; destroying it shuts everything down and reaps every
 /// worker.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "mlbridge/config/host_config.hpp"
+#include "mlbridge/errors/error.hpp"
 #include "mlbridge/errors/result.hpp"
 #include "mlbridge/protocol/codec.hpp"
 
@@ -49,6 +53,9 @@ struct ExecuteOptions {
   std::optional<std::chrono::milliseconds>
       timeout;                         ///< Deadline; the bridge's request_ms if empty.
   std::function<void(json)> on_chunk;  ///< Streaming chunks, on the loop thread.
+  /// Before each retry of an idempotent call, on the loop thread: the attempt about to start
+  /// (2, 3, ...) and the error that ended the previous one.
+  std::function<void(std::uint32_t next_attempt, const Error& cause)> on_retry;
 };
 
 class Host {
@@ -76,6 +83,13 @@ class Host {
   /// call fails before reaching a pool). The ticket cancels the call.
   CallTicket execute_async(const std::string& bridge, const std::string& command, json args,
                            ExecuteOptions options, std::function<void(Result<json>)> on_done);
+  /// Fire and forget: starts the call and returns its call id ("call-<n>") at once. The call
+  /// counts in the statistics like any other; when it fails, the failure is logged (warning)
+  /// with the call id and counted in the bridge's `casts.failed`. Fails only when the bridge is
+  /// unknown (not_found).
+  Result<std::string> cast(const std::string& bridge, const std::string& command,
+                           json args = json::object(), ExecuteOptions options = {});
+
   /// Cancels a call: a queued call never runs, a running one is interrupted; its `on_done` gets
   /// `cancelled`. A finished call or an empty ticket is ignored.
   void cancel(const CallTicket& ticket);
@@ -113,6 +127,19 @@ class Host {
   Status register_bridge(const std::string& name, const json& config);
   /// Removes a bridge after its calls in flight finished or failed.
   Status unregister_bridge(const std::string& name);
+  /// Changes a running bridge without restarting it: `patch` holds the YAML keys to change
+  /// (e.g. {"pool": {"size": 4}, "timeouts": {"request_ms": 90000}}; objects merge key by key,
+  /// null resets a key to its default). Validated in full first: a bad value changes nothing and
+  /// the error names the key. Returns the changes applied ("pool.size: 1 -> 4"), each logged.
+  /// See registry::Registry::update_bridge.
+  Result<std::vector<std::string>> update_bridge(const std::string& name, const json& patch);
+  /// Reads the YAML file again (the host's own file, or `path`) and applies the difference to
+  /// the bridges: added ones start, removed ones drain, changed ones update (see
+  /// registry::Registry::apply); bridges registered at runtime are left alone. A file that does not
+  /// load or validate changes nothing. Changes of the `host:` section are not applied; the report
+  /// lists them under "host_changes_ignored".
+  Result<json> reload(const std::string& path = "");
+
   /// Each bridge's description (name, plugin, framework, state, workers, counts).
   json bridges();
   Result<json> bridge(const std::string& name);
@@ -143,6 +170,9 @@ class Host {
   std::mutex sessions_mutex_;
   std::vector<std::string> sessions_;
   bool shut_down_ = false;
+  std::atomic<std::uint64_t> next_cast_{1};
+  std::mutex reload_mutex_;
+  std::set<std::string> file_bridges_;  // the bridges the file declared at its last (re)load
 };
 
 }  // namespace mlbridge

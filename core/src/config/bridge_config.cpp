@@ -125,6 +125,35 @@ Status read_sessions(const ValueReader& section, SessionSettings& sessions) {
       });
 }
 
+Status read_retry(const ValueReader& section, ops::RetrySettings& retry) {
+  return section.for_each_member(
+      {"max_attempts", "backoff_initial_ms", "backoff_max_ms", "budget", "budget_percent"},
+      [&](const std::string& key, const ValueReader& value) -> Status {
+        if (key == "max_attempts") return read_integer(value, 1, 100, retry.max_attempts);
+        if (key == "backoff_initial_ms") {
+          return read_duration(value, 0, kMaxMilliseconds, retry.backoff_initial);
+        }
+        if (key == "backoff_max_ms") {
+          return read_duration(value, 0, kMaxMilliseconds, retry.backoff_max);
+        }
+        if (key == "budget") return read_integer(value, 0, kMaxCount, retry.budget);
+        return read_integer(value, 0, 100, retry.budget_percent);
+      });
+}
+
+Status read_circuit_breaker(const ValueReader& section, ops::CircuitBreakerSettings& breaker) {
+  return section.for_each_member({"failures", "cooldown_ms", "probes"},
+                                 [&](const std::string& key, const ValueReader& value) -> Status {
+                                   if (key == "failures")
+                                     return read_integer(value, 0, kMaxCount, breaker.failures);
+                                   if (key == "cooldown_ms") {
+                                     return read_duration(value, 1, kMaxMilliseconds,
+                                                          breaker.cooldown);
+                                   }
+                                   return read_integer(value, 1, kMaxCount, breaker.probes);
+                                 });
+}
+
 Status read_env(const ValueReader& section, BridgeConfig& bridge) {
   return section.for_each_member(
       {"pass", "set"}, [&](const std::string& key, const ValueReader& value) -> Status {
@@ -292,6 +321,8 @@ Status read_bridge_key(const std::string& key, const ValueReader& value, BridgeC
     return Ok{};
   }
   if (key == "errors") return read_errors(value, bridge.errors);
+  if (key == "retry") return read_retry(value, bridge.retry);
+  if (key == "circuit_breaker") return read_circuit_breaker(value, bridge.circuit_breaker);
   return assign_list(bridge.idempotent_commands, false);  // "idempotent"
 }
 
@@ -323,13 +354,14 @@ Result<BridgeConfig> parse_bridge_config(const std::string& name, const json& br
   BridgeConfig config;
   config.name = name;
   config.raw = bridge.is_null() ? json::object() : bridge;
-  auto status =
-      root.for_each_member({"plugin", "script", "python", "codec", "max_frame_bytes", "working_dir",
-                            "pool", "timeouts", "health", "restart", "limits", "sessions", "env",
-                            "required_env", "required_packages", "options", "errors", "idempotent"},
-                           [&](const std::string& key, const ValueReader& value) {
-                             return read_bridge_key(key, value, config);
-                           });
+  auto status = root.for_each_member(
+      {"plugin",      "script",   "python",     "codec",        "max_frame_bytes",
+       "working_dir", "pool",     "timeouts",   "health",       "restart",
+       "limits",      "sessions", "env",        "required_env", "required_packages",
+       "options",     "errors",   "idempotent", "retry",        "circuit_breaker"},
+      [&](const std::string& key, const ValueReader& value) {
+        return read_bridge_key(key, value, config);
+      });
   if (!status) return std::move(status).error();
   if (config.script.empty() && !config.plugin) {
     return root.key_error(

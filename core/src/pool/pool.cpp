@@ -70,13 +70,15 @@ CallHandle Pool::submit(CallRequest request, CallHandler on_done) {
   auto call = std::make_shared<PendingCall>();
   call->handle = handle;
   call->submitted = Clock::now();
-  // Capped at a week, so that a huge timeout cannot overflow the clock.
-  call->deadline = call->submitted + std::min<std::chrono::milliseconds>(
-                                         request.timeout.value_or(config_.request_timeout),
-                                         std::chrono::hours(24 * 7));
   call->request = std::move(request);
   call->on_done = std::move(on_done);
   loop_.post([self = shared_from_this(), call = std::move(call)]() mutable {
+    // On the loop thread, which owns the settings; capped at a week, so that a huge timeout
+    // cannot overflow the clock.
+    call->deadline =
+        call->submitted + std::min<std::chrono::milliseconds>(
+                              call->request.timeout.value_or(self->config_.request_timeout),
+                              std::chrono::hours(24 * 7));
     call->seq = self->state_->next_seq++;
     self->state_->enqueue(std::move(call));
   });
@@ -129,6 +131,25 @@ void Pool::restart() {
     state.schedule_health_check();
     while (state.live_slots() < self->config_.size) state.spawn_worker(false);
   });
+}
+
+PoolConfig Pool::config() const {
+  std::lock_guard lock(config_mutex_);
+  return config_;
+}
+
+void Pool::reconfigure(PoolConfig config, std::function<void()> on_applied) {
+  loop_.post([self = shared_from_this(), config = std::move(config),
+              on_applied = std::move(on_applied)]() mutable {
+    self->state_->reconfigure(std::move(config));
+    if (on_applied) on_applied();
+  });
+}
+
+void Pool::reconfigure_and_wait(PoolConfig config) {
+  std::promise<void> applied;
+  reconfigure(std::move(config), [&applied] { applied.set_value(); });
+  applied.get_future().wait();
 }
 
 void Pool::drain(std::function<void()> on_drained) {

@@ -17,6 +17,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -93,6 +94,8 @@ struct Slot {
   SlotState state = SlotState::kStarting;
   bool overflow = false;
   bool retire_when_replaced = false;  // the last ready worker, to retire once another is ready
+  bool retire_when_idle = false;      // beyond a reduced pool size: stops once its call ends
+  std::uint64_t generation = 0;       // the options_generation it was started with
   std::uint64_t calls = 0;
   std::uint64_t errors = 0;
   std::uint64_t recycle_after = 0;  // 0: never
@@ -138,6 +141,7 @@ struct Pool::State {
   std::size_t queued = 0;        // in `queue` and in every slot's affinity queue
   std::unordered_map<CallHandle, PendingPtr> calls;  // queued or running
   std::uint64_t next_seq = 1;
+  std::uint64_t options_generation = 0;  // bumped when the workers' init options change
 
   session::SessionTable sessions;
   session::StateStorePtr states;
@@ -179,11 +183,15 @@ struct Pool::State {
     pool.events_.publish(event);
   }
 
+  // Counted towards the pool's size: not stopping, and not waiting to stop.
+  static bool is_live(const Slot& slot) {
+    return slot.state != SlotState::kRetiring && !slot.retire_when_replaced &&
+           !slot.retire_when_idle;
+  }
+
   std::size_t live_slots() const {
-    return static_cast<std::size_t>(
-        std::count_if(slots.begin(), slots.end(), [](const auto& entry) {
-          return entry.second->state != SlotState::kRetiring && !entry.second->retire_when_replaced;
-        }));
+    return static_cast<std::size_t>(std::count_if(
+        slots.begin(), slots.end(), [](const auto& entry) { return is_live(*entry.second); }));
   }
 
   std::size_t slots_in(SlotState state) const {
@@ -315,6 +323,21 @@ struct Pool::State {
   void check_drained();
 
   void stop_all_workers();
+
+  // ---- live reconfiguration (pool_resize.cpp) ----------------------------------------------
+
+  void reconfigure(PoolConfig next);
+
+  // Stops live workers beyond `keep` among the regular (or the overflow) ones: idle ones first,
+  // then starting ones, then busy ones once their call ends; workers with bound sessions last.
+  void trim(bool overflow, std::size_t keep);
+
+  // Recycles one worker started with older init options, if no replacement is under way.
+  void recycle_outdated();
+
+  // A worker whose call just ended (or whose health check passed) and that was marked to stop:
+  // stops it and returns true.
+  bool stop_if_marked(Slot& slot);
 
   // ---- stats (pool_snapshot.cpp) -----------------------------------------------------------
 

@@ -10,6 +10,7 @@ void Pool::State::spawn_worker(bool overflow) {
   auto slot = std::make_unique<Slot>();
   slot->number = number;
   slot->overflow = overflow;
+  slot->generation = options_generation;
   worker::WorkerConfig worker_config = config().worker;
   worker_config.worker_id = bridge() + "-" + std::to_string(number);
   slot->worker = worker::Worker::create(io, std::move(worker_config), spawner);
@@ -70,6 +71,7 @@ void Pool::State::on_worker_started(std::uint64_t number, Result<protocol::Hello
     }
   }
   pump();
+  recycle_outdated();
 }
 
 void Pool::State::on_worker_exit(std::uint64_t number, const worker::WorkerExit& exit) {
@@ -167,7 +169,12 @@ void Pool::State::stop_slot(Slot& slot) {
 }
 
 void Pool::State::recycle_if_due(Slot& slot) {
+  if (stop_if_marked(slot)) return;
   if (slot.retire_when_replaced || pool_state != PoolState::kRunning) return;
+  if (slot.generation < options_generation) {
+    recycle_outdated();
+    return;
+  }
   if (slot.recycle_after > 0 && slot.calls >= slot.recycle_after) {
     ++counters.recycled;
     retire(slot, "served " + std::to_string(slot.calls) + " calls (pool.max_requests)");

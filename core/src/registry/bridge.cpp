@@ -23,34 +23,35 @@ pool::PoolConfig with_translator(pool::PoolConfig pool, const config::BridgeConf
 
 Bridge::Bridge(runtime::EventLoop& loop, config::BridgeConfig config, pool::PoolConfig pool_config,
                plugin::AdapterPtr adapter)
-    : config_(std::move(config)),
+    : loop_(loop),
+      name_(config.name),
       adapter_(std::move(adapter)),
-      pool_(pool::Pool::create(loop, with_translator(std::move(pool_config), config_, *adapter_))) {
+      config_(std::move(config)),
+      policy_(std::make_shared<const ops::RetryPolicy>(config_.retry, config_.idempotent_commands)),
+      pool_(pool::Pool::create(loop, with_translator(std::move(pool_config), config_, *adapter_))),
+      breaker_(config_.circuit_breaker),
+      budget_(config_.retry) {
   pool_->events().subscribe(
       [metrics = metrics_](const telemetry::Event& event) { metrics->record(event); });
 }
 
-Status Bridge::start() { return pool_->start_and_wait(); }
-
-pool::CallHandle Bridge::execute(pool::CallRequest request, pool::CallHandler on_done) {
-  auto shaped = adapter_->shape_args(request.command, std::move(request.args));
-  if (!shaped) {
-    Error error = std::move(shaped).error();
-    error.bridge = name();
-    error.command = request.command;
-    on_done(std::move(error));
-    return 0;
-  }
-  request.args = std::move(*shaped);
-  return pool_->submit(std::move(request), std::move(on_done));
+config::BridgeConfig Bridge::config() const {
+  std::lock_guard lock(mutex_);
+  return config_;
 }
 
-std::future<Result<json>> Bridge::execute(pool::CallRequest request) {
-  auto promise = std::make_shared<std::promise<Result<json>>>();
-  auto future = promise->get_future();
-  execute(std::move(request),
-          [promise](Result<json> result) { promise->set_value(std::move(result)); });
-  return future;
+Status Bridge::start() { return pool_->start_and_wait(); }
+
+void Bridge::update(config::BridgeConfig config, pool::PoolConfig pool_config) {
+  auto pool_settings = with_translator(std::move(pool_config), config, *adapter_);
+  breaker_.configure(config.circuit_breaker);
+  budget_.configure(config.retry);
+  {
+    std::lock_guard lock(mutex_);
+    policy_ = std::make_shared<const ops::RetryPolicy>(config.retry, config.idempotent_commands);
+    config_ = std::move(config);
+  }
+  pool_->reconfigure_and_wait(std::move(pool_settings));
 }
 
 Result<std::string> Bridge::resource_command(std::string_view verb, std::string_view kind) const {
@@ -92,9 +93,31 @@ json Bridge::describe() {
               {"restarts", stats.restarts},
               {"sessions", stats.sessions}};
   if (!stats.last_error.empty()) out["last_error"] = stats.last_error;
+  const auto ops = operations();
+  out["circuit"] = {{"enabled", ops.circuit.enabled},
+                    {"state", std::string(ops::to_string(ops.circuit.state))},
+                    {"consecutive_failures", ops.circuit.consecutive_failures},
+                    {"opened", ops.circuit.opened},
+                    {"rejected", ops.circuit.rejected}};
+  if (!ops.circuit.opened_at.empty()) {
+    out["circuit"]["opened_at"] = ops.circuit.opened_at;
+    out["circuit"]["last_error"] = ops.circuit.last_error;
+  }
+  out["retries"] = {{"retried", ops.retry.retries},
+                    {"budget_exhausted", ops.retry.exhausted},
+                    {"budget_tokens", ops.retry.tokens}};
+  out["casts"] = {{"sent", ops.casts}, {"failed", ops.cast_failures}};
   return out;
 }
 
-void Bridge::drain() { pool_->drain_and_wait(); }
+BridgeOperations Bridge::operations() const {
+  return {breaker_.snapshot(ops::CircuitBreaker::Clock::now()), budget_.snapshot(), casts_.load(),
+          cast_failures_.load()};
+}
+
+void Bridge::drain() {
+  stop_retrying();
+  pool_->drain_and_wait();
+}
 
 }  // namespace mlbridge::registry

@@ -4,7 +4,6 @@
 // plugin's rules translate. A planted API key must never come back in any result or error.
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include <sstream>
 #include <string>
 
+#include "log_capture.hpp"
 #include "mlbridge/host.hpp"
 #include "openai_server_process.hpp"
 #include "test_paths.hpp"
@@ -32,26 +32,6 @@ constexpr const char* kOffline = "offline DummyLM";
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
-
-/// Everything the host logs (the workers' stderr included) while it lives.
-class LogCapture {
- public:
-  LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_)) {
-    spdlog::default_logger()->sinks().push_back(sink_);
-  }
-  ~LogCapture() {
-    auto& sinks = spdlog::default_logger()->sinks();
-    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
-  }
-  std::string text() {
-    sink_->flush();
-    return stream_.str();
-  }
-
- private:
-  std::ostringstream stream_;
-  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
-};
 
 class DspyHostTest : public ::testing::Test {
  protected:

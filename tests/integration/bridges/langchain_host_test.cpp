@@ -10,7 +10,6 @@
 //   error or line of the host's log. One host (and one mock server) serves the whole suite.
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -29,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "log_capture.hpp"
 #include "mlbridge/config/bridge_config.hpp"
 #include "mlbridge/config/host_config.hpp"
 #include "mlbridge/config/yaml_loader.hpp"
@@ -630,40 +630,6 @@ TEST_F(LangChainPluginTest, PassesOtherArgumentsUnchanged) {
 }
 
 // ================================================================================ Host API
-
-/// Everything the host logs (the workers' stderr included) while it lives; readable while the
-/// host's threads log.
-class LogCapture {
- public:
-  LogCapture() : sink_(std::make_shared<Sink>()) {
-    spdlog::default_logger()->sinks().push_back(sink_);
-  }
-  ~LogCapture() {
-    auto& sinks = spdlog::default_logger()->sinks();
-    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
-  }
-  std::string text() { return sink_->text(); }
-
- private:
-  class Sink : public spdlog::sinks::base_sink<std::mutex> {
-   public:
-    std::string text() {
-      std::lock_guard lock(mutex_);
-      return text_;
-    }
-
-   protected:
-    void sink_it_(const spdlog::details::log_msg& msg) override {
-      text_.append(msg.payload.data(), msg.payload.size());
-      text_ += '\n';
-    }
-    void flush_() override {}
-
-   private:
-    std::string text_;
-  };
-  std::shared_ptr<Sink> sink_;
-};
 
 /// A deployment with one `plugin: langchain` bridge; everything else comes from the plugin's
 /// defaults. `options` is YAML for the bridge's options (flow style), "" for none.

@@ -46,13 +46,19 @@ bridges:
 
 
 class Server:
-    """A running `mlbridge serve`; stop() sends SIGTERM and waits for a clean exit."""
+    """A running `mlbridge serve`; stop() sends SIGTERM and waits for a clean exit.
 
-    def __init__(self, config: Path, env: dict[str, str]):
+    With ``log``, the server's stderr goes to that file (readable while it runs) instead of a
+    pipe read at stop().
+    """
+
+    def __init__(self, config: Path, env: dict[str, str], log: Path | None = None):
+        self.log = log
+        self._log_file = open(log, "w", encoding="utf-8") if log else None  # noqa: SIM115
         self.process = subprocess.Popen(
             [BINARY, "serve", "--config", str(config), "--listen", "127.0.0.1:0"],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._log_file or subprocess.PIPE,
             text=True,
             env=env,
             cwd=ROOT,
@@ -97,7 +103,15 @@ class Server:
             self.process.kill()
             _, err = self.process.communicate()
             raise
+        if self._log_file is not None:
+            self._log_file.close()
+            err = self.log_text()
         return self.process.returncode, err
+
+    def log_text(self) -> str:
+        """What the server logged so far (only with ``log``)."""
+        assert self.log is not None, "start the server with log=PATH to read its log"
+        return self.log.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,8 @@
 
 #include "mlbridge/config/source_map.hpp"
 #include "mlbridge/errors/result.hpp"
+#include "mlbridge/ops/circuit_breaker.hpp"
+#include "mlbridge/ops/retry_policy.hpp"
 #include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/protocol/frame.hpp"
 
@@ -106,6 +108,8 @@ struct BridgeConfig {
   json options = json::object();  ///< Handed to the plugin and to the bridge's initialize().
   std::vector<ErrorOverride> errors;
   std::vector<std::string> idempotent_commands;  ///< `idempotent:`: commands safe to retry.
+  ops::RetrySettings retry;                      ///< `retry:`: how idempotent calls retry.
+  ops::CircuitBreakerSettings circuit_breaker;   ///< `circuit_breaker:` (off by default).
   json raw = json::object();  ///< The bridge's JSON as given (for plugin validation and merging).
 };
 

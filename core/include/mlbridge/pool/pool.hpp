@@ -16,6 +16,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -79,16 +80,31 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void drain(std::function<void()> on_drained = {});
   void drain_and_wait();
 
+  /// Applies new settings to the running pool (live reconfiguration), then `on_applied` runs on
+  /// the loop thread. Growing starts workers; shrinking stops idle workers first, lets busy ones
+  /// finish their call before they stop (never killing one), and stops workers with bound
+  /// sessions last (their sessions are lost). Changed init options recycle the workers one at a
+  /// time, each replacement ready before the next goes. Queue, timeout, health, recycling,
+  /// memory and restart settings and the error translator take effect at once. The worker's
+  /// program (python, script, env, codec, working dir) must not change: the caller checks.
+  void reconfigure(PoolConfig config, std::function<void()> on_applied = {});
+  /// Blocking reconfigure(): waits until it is applied (not until workers started or stopped).
+  void reconfigure_and_wait(PoolConfig config);
+
   /// Telemetry of this pool. Subscribers run on the loop thread.
   telemetry::EventBus& events() { return events_; }
-  const PoolConfig& config() const { return config_; }
+  /// A copy of the current settings. Any thread.
+  PoolConfig config() const;
 
  private:
   struct State;
   Pool(runtime::EventLoop& loop, PoolConfig config, process::SpawnerPtr spawner);
 
   runtime::EventLoop& loop_;
-  const PoolConfig config_;
+  // Written on the loop thread only (reconfigure), under config_mutex_; the loop thread reads it
+  // without the lock, other threads through config(), with it.
+  PoolConfig config_;
+  mutable std::mutex config_mutex_;
   telemetry::EventBus events_;
   std::atomic<CallHandle> next_handle_{1};
   session::StateStorePtr session_states_;

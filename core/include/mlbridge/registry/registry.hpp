@@ -9,10 +9,13 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "mlbridge/config/config_diff.hpp"
 #include "mlbridge/config/environment_check.hpp"
 #include "mlbridge/config/host_config.hpp"
 #include "mlbridge/plugin/plugin_loader.hpp"
@@ -56,6 +59,23 @@ class Registry {
   /// stop. not_found for an unknown name.
   Status unregister_bridge(const std::string& name);
 
+  /// Changes a running bridge: `patch` holds the YAML keys to change (objects merge key by key,
+  /// null resets a key to its default). The result is validated in full (types, ranges, the
+  /// adapter's rules) before anything changes: a bad value changes nothing, and the error names
+  /// the key. Keys that need new worker programs (config::needs_new_bridge) are refused with
+  /// invalid_configuration. Returns the changes applied, each also logged; empty when the patch
+  /// changes nothing. Blocking until the pool applied them.
+  Result<std::vector<config::KeyChange>> update_bridge(const std::string& name, const json& patch);
+
+  /// Applies a new deployment's bridges (a reloaded YAML file): bridges only in `next` are
+  /// registered (a failed start keeps them listed as failed), bridges of `previous` (the names
+  /// the file declared before) that are no longer in it drain and go (bridges registered at
+  /// runtime are left alone), changed ones are updated in place, or registered again when a key
+  /// that needs new workers changed. Every bridge of `next` is validated first; an invalid one
+  /// changes nothing. Returns {"added", "removed", "updated": {name: [changes]}, "replaced",
+  /// "unchanged", "failed": {name: error}}. The `host:` section is not applied (the caller warns).
+  Result<json> apply(const config::HostConfig& next, const std::set<std::string>& previous);
+
   /// The bridge, or not_found listing the registered names. An empty name means the default.
   Result<BridgePtr> get(const std::string& name) const;
   std::vector<BridgePtr> list() const;
@@ -75,6 +95,7 @@ class Registry {
 
   runtime::EventLoop& loop_;
   const config::HostConfig host_;
+  std::mutex update_mutex_;  // one live reconfiguration at a time
   plugin::PluginLoader loader_;
   session::StateStorePtr session_states_;
   mutable std::shared_mutex mutex_;
