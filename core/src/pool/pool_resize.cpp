@@ -69,11 +69,11 @@ void Pool::State::trim(bool overflow, std::size_t keep) {
     const std::string& id = slot.worker->id();
     const std::size_t bound = sessions.bound_to(slot.number);
     const std::string sessions_note =
-        bound == 0 ? "" : " (its " + std::to_string(bound) + " session(s) will be lost)";
+        bound == 0 ? "" : " (its " + std::to_string(bound) + " session(s) move to other workers)";
     if (slot.state == SlotState::kIdle || slot.state == SlotState::kStarting) {
       spdlog::info("bridge '{}': stopping {} worker {} to shrink the pool{}", bridge(),
                    std::string(to_string(slot.state)), id, sessions_note);
-      stop_slot(slot);
+      retire_now(slot, "the pool shrinks");  // moves its sessions first (docs/sessions.md)
     } else {
       spdlog::info("bridge '{}': worker {} stops when its call ends, to shrink the pool{}",
                    bridge(), id, sessions_note);
@@ -99,7 +99,7 @@ bool Pool::State::stop_if_marked(Slot& slot) {
   if (!slot.retire_when_idle || slot.state != SlotState::kIdle) return false;
   spdlog::info("bridge '{}': worker {} finished its call; stopping it to shrink the pool", bridge(),
                slot.worker->id());
-  stop_slot(slot);
+  retire_now(slot, "the pool shrinks");
   return true;
 }
 

@@ -115,6 +115,35 @@ TEST_F(OperationsTest, ShrinkingLetsBusyWorkersFinishTheirCall) {
   EXPECT_TRUE(eventually([&] { return live_workers(host, "echo") == 0; }));
 }
 
+TEST_F(OperationsTest, ShrinkingMovesTheSessionsOfTheWorkersItStops) {
+  Host& host = start(host_section() + "bridges:\n" +
+                     bridge_yaml("echo",
+                                 "    pool: {size: 2}\n"
+                                 "    sessions:\n"
+                                 "      replay:\n"
+                                 "        setup: [{command: put, object: \"{key}\"}]\n"));
+  ASSERT_TRUE(eventually([&] { return serving_workers(host, "echo") == 2; }));
+  ExecuteOptions in_a;
+  in_a.session = "a";
+  ExecuteOptions in_b;
+  in_b.session = "b";
+  // A new session goes to the idle worker with fewer sessions: one session on each worker.
+  ASSERT_TRUE(host.execute("echo", "put", {{"key", "k"}, {"value", 1}}, in_a).ok());
+  ASSERT_TRUE(host.execute("echo", "put", {{"key", "k"}, {"value", 2}}, in_b).ok());
+  for (const auto& w : host.bridge("echo").value()["workers"]) {
+    ASSERT_EQ(w["sessions"], 1) << "precondition: each worker holds one session";
+  }
+  ASSERT_TRUE(host.update_bridge("echo", {{"pool", {{"size", 1}}}}).ok());
+  ASSERT_TRUE(eventually([&] { return live_workers(host, "echo") == 1; }));
+  auto a = host.execute("echo", "get", {{"key", "k"}}, in_a);
+  auto b = host.execute("echo", "get", {{"key", "k"}}, in_b);
+  ASSERT_TRUE(a.ok()) << a.error().describe();
+  ASSERT_TRUE(b.ok()) << b.error().describe();
+  EXPECT_EQ((*a)["value"], 1);
+  EXPECT_EQ((*b)["value"], 2);
+  EXPECT_EQ(host.stats()["echo"]["sessions_moved"], 1);
+}
+
 TEST_F(OperationsTest, ABadUpdateChangesNothingAndNamesTheKey) {
   Host& host = start(host_section() + "bridges:\n" + bridge_yaml("echo", "    pool: {size: 1}\n"));
   const auto before = host.registry().get("echo").value()->config().raw;

@@ -83,7 +83,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   /// Applies new settings to the running pool (live reconfiguration), then `on_applied` runs on
   /// the loop thread. Growing starts workers; shrinking stops idle workers first, lets busy ones
   /// finish their call before they stop (never killing one), and stops workers with bound
-  /// sessions last (their sessions are lost). Changed init options recycle the workers one at a
+  /// sessions last (their sessions move to other workers: snapshot/restore or journal replay,
+  /// see docs/sessions.md). Changed init options recycle the workers one at a
   /// time, each replacement ready before the next goes. Queue, timeout, health, recycling,
   /// memory and restart settings and the error translator take effect at once. The worker's
   /// program (python, script, env, codec, working dir) must not change: the caller checks.
