@@ -35,6 +35,7 @@ from .context import CallContext, Send
 from .errors import BridgeError, error_map, exception_to_error
 from .framing import DEFAULT_MAX_FRAME_BYTES, FrameError, FrameReader, FrameTooLarge, FrameWriter
 from .resources import SessionStore
+from .secrets import REDACTOR, install_redacting_stdio
 
 SDK_VERSION = "0.1.0"
 PROTOCOL_VERSION = 1
@@ -263,6 +264,9 @@ class BaseBridge:
     def main(cls, argv: list[str] | None = None) -> NoReturn:
         """Run this bridge as a worker process; never returns (see the module docstring)."""
         in_fd, out_fd = protect_stdio()
+        # Secrets in the environment never reach the host's log or an error message.
+        install_redacting_stdio()
+        REDACTOR.add_from_env()
         signal.signal(signal.SIGINT, _on_sigint)
         options = _parse_args(argv)
         try:
@@ -438,6 +442,7 @@ class BaseBridge:
                         self._send_error(request_id, command, _cancelled(request_id))
                     except Exception as exc:
                         state.busy = False
+                        REDACTOR.add_from_args(message.get("args"))
                         self._send_error(request_id, command, exception_to_error(exc))
                     else:
                         acquire()  # what send_response() does, for a success response
@@ -457,8 +462,9 @@ class BaseBridge:
             return EXIT_OK
 
     def _send_error(self, request_id: Any, command: object, error: dict[str, Any]) -> None:
-        """Count an error and send its response."""
+        """Count an error and send its response, with every known secret redacted."""
         self._errors += 1
+        error = REDACTOR.redact_value(error)
         response = {"type": "response", "id": request_id, "success": False, "error": error}
         try:
             self._send_response(response)
@@ -499,6 +505,7 @@ class BaseBridge:
             error["category"] = "internal"
         if not counted:
             self._errors += 1
+        error = REDACTOR.redact_value(error)
         failure = {"type": "response", "id": request_id, "success": False, "error": error}
         try:
             self._send_response(failure)
