@@ -11,6 +11,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev clang-format
+  clang libclang-rt-14-dev
 )
 
 log() { printf '[setup] %s\n' "$*"; }
