@@ -48,9 +48,15 @@ bridges:
 class Server:
     """A running `mlbridge serve`; stop() sends SIGTERM and waits for a clean exit."""
 
-    def __init__(self, config: Path, env: dict[str, str]):
+    def __init__(
+        self,
+        config: Path,
+        env: dict[str, str],
+        listen: str = "127.0.0.1:0",
+        extra_args: tuple[str, ...] = (),
+    ):
         self.process = subprocess.Popen(
-            [BINARY, "serve", "--config", str(config), "--listen", "127.0.0.1:0"],
+            [BINARY, "serve", "--config", str(config), "--listen", listen, *extra_args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -59,7 +65,7 @@ class Server:
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        match = re.search(r"http://[^ ]+:(\d+)", line)
         if not match:
             self.process.kill()
             _, err = self.process.communicate(timeout=30)
