@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything, builds, and runs every test: C++ unit and integration tests (ctest), the
 # Python tests (pytest), lint, a benchmark smoke run, the C++ suite again under ASan + UBSan,
-# and the worker and pool tests under TSan.
-# MLBRIDGE_SKIP_ASAN=1 / MLBRIDGE_SKIP_TSAN=1 skip the sanitizer passes (for a quicker local run).
+# the worker, pool and HTTP server tests under TSan, and each libFuzzer target for a short time.
+# MLBRIDGE_SKIP_ASAN=1 / MLBRIDGE_SKIP_TSAN=1 / MLBRIDGE_SKIP_FUZZ=1 skip those passes (for a
+# quicker local run); MLBRIDGE_FUZZ_SECONDS sets the time per fuzzer (default 20).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,10 +37,17 @@ if [ "${MLBRIDGE_SKIP_ASAN:-0}" != "1" ]; then
 fi
 
 if [ "${MLBRIDGE_SKIP_TSAN:-0}" != "1" ]; then
-  step "worker and pool tests under ThreadSanitizer (preset tsan)"
+  step "worker, pool and HTTP server tests under ThreadSanitizer (preset tsan)"
   cmake --preset tsan >/dev/null
-  cmake --build --preset tsan --target worker_test pool_test
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --preset tsan -R "Worker|Pool|HostDeath"
+  # mlbridge: the server tests (pytest, Server.HttpApi) drive a TSan build of `mlbridge serve`.
+  cmake --build --preset tsan --target worker_test pool_test mlbridge
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    ctest --preset tsan -R "Worker|Pool|HostDeath|Server\."
+fi
+
+if [ "${MLBRIDGE_SKIP_FUZZ:-0}" != "1" ]; then
+  step "fuzzers, ${MLBRIDGE_FUZZ_SECONDS:-20} s each (preset fuzz; longer: bash scripts/fuzz.sh 600)"
+  bash scripts/fuzz.sh "${MLBRIDGE_FUZZ_SECONDS:-20}"
 fi
 
 step "all tests passed"
