@@ -41,7 +41,8 @@ if [ "${MLBRIDGE_SKIP_TSAN:-0}" != "1" ]; then
   cmake --preset tsan >/dev/null
   # mlbridge: the server tests (pytest, Server.HttpApi) drive a TSan build of `mlbridge serve`.
   cmake --build --preset tsan --target worker_test pool_test mlbridge
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  # tests/tsan.supp: reports from inside Debian's uninstrumented cpp-httplib library.
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp" \
     ctest --preset tsan -R "Worker|Pool|HostDeath|Server\."
 fi
 
