@@ -3,7 +3,7 @@
 # Python tests (pytest), lint, a benchmark smoke run, the C++ suite again under ASan + UBSan,
 # the worker, pool and HTTP server tests under TSan, and each libFuzzer target for a short time.
 # MLBRIDGE_SKIP_ASAN=1 / MLBRIDGE_SKIP_TSAN=1 / MLBRIDGE_SKIP_FUZZ=1 skip those passes (for a
-# quicker local run); MLBRIDGE_FUZZ_SECONDS sets the time per fuzzer (default 20).
+# quicker local run); MLBRIDGE_FUZZ_SECONDS sets the time per fuzzer (default 10).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,8 +47,8 @@ if [ "${MLBRIDGE_SKIP_TSAN:-0}" != "1" ]; then
 fi
 
 if [ "${MLBRIDGE_SKIP_FUZZ:-0}" != "1" ]; then
-  step "fuzzers, ${MLBRIDGE_FUZZ_SECONDS:-20} s each (preset fuzz; longer: bash scripts/fuzz.sh 600)"
-  bash scripts/fuzz.sh "${MLBRIDGE_FUZZ_SECONDS:-20}"
+  step "fuzzers, ${MLBRIDGE_FUZZ_SECONDS:-10} s each (preset fuzz; longer: bash scripts/fuzz.sh 600)"
+  bash scripts/fuzz.sh "${MLBRIDGE_FUZZ_SECONDS:-10}"
 fi
 
 step "all tests passed"
