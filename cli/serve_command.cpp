@@ -19,6 +19,7 @@ struct ServeArgs {
   std::string listen;
   std::string log_level;
   std::size_t threads = 64;
+  bool allow_unauthenticated_remote = false;
 };
 
 // The bearer token named by host.auth_token_env: "" when no variable is named. A named but
@@ -67,7 +68,14 @@ int run_serve(const ServeArgs& args) {
   options.auth_token = *token;
   options.max_body_bytes = config.max_body_bytes;
   options.allow_runtime_registration = config.allow_runtime_registration;
+  options.allow_unauthenticated_remote =
+      args.allow_unauthenticated_remote || config.allow_unauthenticated_remote;
   options.threads = args.threads;
+
+  if (auto address = server::check_listen_address(options); !address) {
+    std::cerr << "error: " << address.error().describe() << "\n";
+    return 2;
+  }
 
   spdlog::info("starting {} bridge(s) from {}", config.bridges.size(), args.config);
   if (auto started = (*host)->start(); !started) {
@@ -115,6 +123,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   serve->add_option("--threads", args->threads, "Requests served at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  serve->add_flag("--allow-unauthenticated-remote", args->allow_unauthenticated_remote,
+                  "Serve a non-loopback address without a bearer token (default: refused; "
+                  "host.allow_unauthenticated_remote)");
   serve->add_option("--log-level", args->log_level,
                     "trace, debug, info, warn, error or off (default: host.log_level)");
   serve->callback([args, &exit_code] { exit_code = run_serve(*args); });

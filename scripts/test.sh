@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Sets up everything, builds, and runs every test: C++ unit and integration tests (ctest, with
-# 60 s of the chaos test and the host-kill tests of tests/chaos/), the Python tests (pytest), lint, a benchmark smoke run, the C++ suite again under ASan + UBSan,
-# and the worker and pool tests under TSan.
-# MLBRIDGE_SKIP_ASAN=1 / MLBRIDGE_SKIP_TSAN=1 skip the sanitizer passes (for a quicker local run).
+# 60 s of the chaos test and the host-kill tests of tests/chaos/), the Python tests (pytest),
+# lint, a benchmark smoke run, the C++ suite again under ASan + UBSan (20 s of chaos), the worker,
+# pool, session-replay, operations and HTTP server tests under TSan, and each libFuzzer target
+# for a short time.
+# MLBRIDGE_SKIP_ASAN=1 / MLBRIDGE_SKIP_TSAN=1 / MLBRIDGE_SKIP_FUZZ=1 skip those passes (for a
+# quicker local run); MLBRIDGE_FUZZ_SECONDS sets the time per fuzzer (default 10).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,10 +39,18 @@ if [ "${MLBRIDGE_SKIP_ASAN:-0}" != "1" ]; then
 fi
 
 if [ "${MLBRIDGE_SKIP_TSAN:-0}" != "1" ]; then
-  step "worker and pool tests under ThreadSanitizer (preset tsan)"
+  step "worker, pool, session-replay, operations and HTTP server tests under ThreadSanitizer (preset tsan)"
   cmake --preset tsan >/dev/null
-  cmake --build --preset tsan --target worker_test pool_test
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --preset tsan -R "Worker|Pool|HostDeath"
+  # mlbridge: the server tests (pytest, Server.HttpApi) drive a TSan build of `mlbridge serve`.
+  cmake --build --preset tsan --target worker_test pool_test operations_test mlbridge
+  # tests/tsan.supp: reports from inside Debian's uninstrumented cpp-httplib library.
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp" \
+    ctest --preset tsan -R "Worker|Pool|SessionReplay|HostDeath|Operations|Server\."
+fi
+
+if [ "${MLBRIDGE_SKIP_FUZZ:-0}" != "1" ]; then
+  step "fuzzers, ${MLBRIDGE_FUZZ_SECONDS:-10} s each (preset fuzz; longer: bash scripts/fuzz.sh 600)"
+  bash scripts/fuzz.sh "${MLBRIDGE_FUZZ_SECONDS:-10}"
 fi
 
 step "all tests passed"

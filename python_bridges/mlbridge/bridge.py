@@ -35,6 +35,7 @@ from .context import CallContext, Send
 from .errors import BridgeError, error_map, exception_to_error
 from .framing import DEFAULT_MAX_FRAME_BYTES, FrameError, FrameReader, FrameTooLarge, FrameWriter
 from .resources import SessionStore
+from .secrets import REDACTOR, install_redacting_stdio
 from .session import Session, success_response
 
 SDK_VERSION = "0.1.0"
@@ -264,6 +265,9 @@ class BaseBridge:
     def main(cls, argv: list[str] | None = None) -> NoReturn:
         """Run this bridge as a worker process; never returns (see the module docstring)."""
         in_fd, out_fd = protect_stdio()
+        # Secrets in the environment never reach the host's log or an error message.
+        install_redacting_stdio()
+        REDACTOR.add_from_env()
         signal.signal(signal.SIGINT, _on_sigint)
         options = _parse_args(argv)
         try:
@@ -442,6 +446,7 @@ class BaseBridge:
                     except Exception as exc:
                         state.busy = False
                         call_session.discard_updates()
+                        REDACTOR.add_from_args(message.get("args"))
                         self._send_error(request_id, command, exception_to_error(exc))
                     else:
                         if call_session.dirty:  # the handler touched its session: the slow path
@@ -473,8 +478,9 @@ class BaseBridge:
             self._send_unencodable(request_id, command, exc)
 
     def _send_error(self, request_id: Any, command: object, error: dict[str, Any]) -> None:
-        """Count an error and send its response."""
+        """Count an error and send its response, with every known secret redacted."""
         self._errors += 1
+        error = REDACTOR.redact_value(error)
         response = {"type": "response", "id": request_id, "success": False, "error": error}
         try:
             self._send_response(response)
@@ -515,6 +521,7 @@ class BaseBridge:
             error["category"] = "internal"
         if not counted:
             self._errors += 1
+        error = REDACTOR.redact_value(error)
         failure = {"type": "response", "id": request_id, "success": False, "error": error}
         try:
             self._send_response(failure)

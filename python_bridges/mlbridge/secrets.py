@@ -1,6 +1,9 @@
 """Keep API keys out of everything the worker says: responses, errors and its stderr.
 
-Shared by the framework bridges (DSPy, LangChain): one :data:`REDACTOR` per worker process.
+One :data:`REDACTOR` per worker process. :class:`~mlbridge.BaseBridge` sets it up for every
+bridge: at start it registers the secret-looking environment variables and installs the
+redacting stdio; every error response (message and traceback) is redacted, after the values of
+the failed request's secret-named arguments (``api_key``, ``token``, ...) were registered too.
 
 Keys never travel in requests: a caller names the environment variable that holds one
 (``api_key_env``) and the bridge reads it. Every value the bridge reads that way, and every
@@ -25,6 +28,12 @@ REDACTED = "[REDACTED]"
 
 #: Environment variable names whose values are treated as secrets from the start.
 SECRET_NAME = re.compile(r"(?:^|_)(?:API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD)$", re.IGNORECASE)
+
+#: Request argument names whose (string) values are secrets: ``api_key``, ``openai_token``,
+#: ``password``... (not a bare ``key``, which commands use for ordinary names).
+SECRET_ARG_NAME = re.compile(
+    r"(?:^|[_-])(?:API_?KEY|APIKEY|TOKEN|SECRET|PASSWORD|PASSWD|AUTHORIZATION)$", re.IGNORECASE
+)
 
 #: Shorter values are not redacted: they would match ordinary text.
 MIN_SECRET_LENGTH = 8
@@ -57,6 +66,21 @@ class Redactor:
         for name in names:
             self.add(environ[name])
         return names
+
+    def add_from_args(self, args: Any, depth: int = 0) -> None:
+        """Register the string values of secret-named keys anywhere in request ``args``."""
+        if depth > 32:
+            return
+        if isinstance(args, dict):
+            for name, value in args.items():
+                if isinstance(value, str):
+                    if isinstance(name, str) and SECRET_ARG_NAME.search(name):
+                        self.add(value)
+                else:
+                    self.add_from_args(value, depth + 1)
+        elif isinstance(args, list | tuple):
+            for value in args:
+                self.add_from_args(value, depth + 1)
 
     def __len__(self) -> int:
         return len(self._secrets)

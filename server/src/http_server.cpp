@@ -1,18 +1,33 @@
 #include "mlbridge/server/http_server.hpp"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <thread>
 
 #include "http_errors.hpp"
+#include "memory_stream.hpp"
 #include "routes.hpp"
 
 namespace mlbridge::server {
 namespace {
 
 constexpr int kListenBacklog = 1024;
+// Requests served from one serve_in_memory() input at most (keep-alive), as a bound on the work.
+constexpr int kMaxInMemoryRequests = 16;
+
+// httplib's Server with its request processing (protected) reachable for serve_in_memory().
+class Server : public httplib::Server {
+ public:
+  // One request from `stream`; false when none could be read. `closed` becomes true when the
+  // request asked for the connection to close.
+  bool serve_one(httplib::Stream& stream, bool last, bool& closed) {
+    return process_request(stream, last, closed, nullptr);
+  }
+};
 
 // Compares without an early exit, so the time taken says nothing about where a guess went wrong.
 bool constant_time_equal(const std::string& a, const std::string& b) {
@@ -55,11 +70,46 @@ Result<Address> parse_listen(const std::string& listen) {
   return Address{host, port};
 }
 
+// Only addresses that no other machine can reach: 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z)
+// and the name localhost. Anything else, host names included, counts as remote.
+bool is_loopback(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+Status check_exposure(const ServerOptions& options, const Address& address) {
+  if (!options.auth_token.empty() || options.allow_unauthenticated_remote ||
+      is_loopback(address.host)) {
+    return Ok{};
+  }
+  return fail(ErrorCategory::kInvalidConfiguration,
+              "refusing to listen on " + options.listen +
+                  " without a bearer token: anyone who can reach that address could run "
+                  "commands and register bridges. Set host.auth_token_env to a variable holding "
+                  "a token, or listen on 127.0.0.1, or accept the risk with "
+                  "host.allow_unauthenticated_remote: true (--allow-unauthenticated-remote)");
+}
+
 }  // namespace
+
+Status check_listen_address(const ServerOptions& options) {
+  auto address = parse_listen(options.listen);
+  if (!address) return std::move(address).error();
+  return check_exposure(options, *address);
+}
 
 struct HttpServer::Impl {
   Impl(Host& host, ServerOptions opts)
-      : options(std::move(opts)), context{host, options, std::chrono::steady_clock::now()} {}
+      : options(std::move(opts)), context{host, options, std::chrono::steady_clock::now()} {
+    configure();
+  }
 
   void configure() {
     const std::size_t threads = options.threads;
@@ -146,7 +196,7 @@ struct HttpServer::Impl {
 
   ServerOptions options;
   RouteContext context;
-  httplib::Server server;
+  Server server;
   std::thread thread;
   int port = 0;
   socket_t listen_socket = -1;
@@ -161,7 +211,7 @@ HttpServer::~HttpServer() { stop(); }
 Status HttpServer::start() {
   auto address = parse_listen(impl_->options.listen);
   if (!address) return std::move(address).error();
-  impl_->configure();
+  if (auto checked = check_listen_address(impl_->options); !checked) return checked;
   int port = address->port;
   if (port == 0) {
     port = impl_->server.bind_to_any_port(address->host);
@@ -181,6 +231,16 @@ Status HttpServer::start() {
 }
 
 int HttpServer::port() const { return impl_->port; }
+
+std::string HttpServer::serve_in_memory(std::string_view raw_requests) {
+  MemoryStream stream(raw_requests);
+  bool closed = false;
+  for (int served = 0; served < kMaxInMemoryRequests && !closed && !stream.exhausted(); ++served) {
+    const bool last = served + 1 == kMaxInMemoryRequests;
+    if (!impl_->server.serve_one(stream, last, closed)) break;
+  }
+  return stream.output();
+}
 
 void HttpServer::stop() {
   if (impl_->stopped) return;

@@ -50,8 +50,8 @@ struct HostKeys {
 Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) {
   return section.for_each_member(
       {"root", "python", "plugin_dirs", "listen", "auth_token_env", "default_bridge",
-       "allow_runtime_registration", "log_level", "log_format", "max_body_bytes",
-       "session_state_max_bytes"},
+       "allow_runtime_registration", "allow_unauthenticated_remote", "log_level", "log_format",
+       "max_body_bytes", "session_state_max_bytes"},
       [&](const std::string& key, const ValueReader& value) -> Status {
         const auto take = [](auto result, auto& out) -> Status {
           if (!result) return std::move(result).error();
@@ -84,6 +84,9 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
         if (key == "default_bridge") return take(value.string(), host.default_bridge);
         if (key == "allow_runtime_registration") {
           return take(value.boolean(), host.allow_runtime_registration);
+        }
+        if (key == "allow_unauthenticated_remote") {
+          return take(value.boolean(), host.allow_unauthenticated_remote);
         }
         if (key == "log_level") {
           return take(value.choice({"trace", "debug", "info", "warn", "error", "critical", "off"}),

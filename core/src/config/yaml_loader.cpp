@@ -1,5 +1,6 @@
 #include "mlbridge/config/yaml_loader.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -235,26 +236,58 @@ class Converter {
   const EnvLookup& lookup_;
 };
 
+// Counts the documents of `text`, stopping at `at_most`. Not YAML::LoadAll: in Debian's yaml-cpp
+// 0.7 it loops forever, filling memory, on some malformed input (found by the yaml_config
+// fuzzer): HandleNextDocument keeps answering true with an empty document (fixed upstream by
+// yaml-cpp PR #1319). Throws YAML::Exception for a syntax error, as LoadAll does.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+std::size_t count_documents(const std::string& text, std::size_t at_most) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentCounter counter;
+  std::size_t documents = 0;
+  while (documents < at_most && parser.HandleNextDocument(counter)) ++documents;
+  return documents;
+}
+
 Result<json> parse_document(std::string_view text, const std::string& source_name, SourceMap& map,
                             const EnvLookup& lookup) {
   map.file = source_name;
   map.positions.clear();
   map.key_positions.clear();
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
+  std::size_t documents = 0;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    const std::string copy(text);
+    documents = count_documents(copy, 2);
+    if (documents == 1) root = YAML::Load(copy);
   } catch (const YAML::Exception& e) {
     return fail(ErrorCategory::kInvalidConfiguration,
                 prefixed(format_mark(source_name, e.mark), "invalid YAML: " + e.msg));
   }
   const std::string name = source_name.empty() ? "the configuration" : source_name;
-  if (documents.empty()) return json::object();  // empty, or only comments: every default
-  if (documents.size() > 1) {
+  if (documents == 0) return json::object();  // empty, or only comments: every default
+  if (documents > 1) {
     return fail(ErrorCategory::kInvalidConfiguration,
-                name + " holds " + std::to_string(documents.size()) +
-                    " YAML documents (separated by '---'); a configuration is one document");
+                name +
+                    " holds 2 YAML documents or more (separated by '---'), or text after its "
+                    "first document that does not parse; a configuration is one document");
   }
-  const YAML::Node& root = documents.front();
   if (root.IsNull()) return json::object();
   if (!root.IsMap()) {
     return fail(ErrorCategory::kInvalidConfiguration,

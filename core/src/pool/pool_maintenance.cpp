@@ -47,7 +47,7 @@ void Pool::State::check_health() {
     worker::CallOptions options;
     options.timeout = config().health_timeout;
     slot->worker->call("ping", json::object(), std::move(options),
-                       guarded(weak(), [number](State& self, Result<json> result) {
+                       guarded(weak(), [number = number](State& self, Result<json> result) {
                          self.on_health_result(number, std::move(result));
                        }));
   }

@@ -30,6 +30,7 @@ void StderrCollector::flush() {
 void StderrCollector::emit(std::string line) {
   partial_.clear();
   if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (!redactor_.empty()) line = redactor_.redact(std::move(line));
   spdlog::info("[{}] {}", tag_, line);
   lines_.push_back(std::move(line));
   while (lines_.size() > max_lines_) lines_.pop_front();

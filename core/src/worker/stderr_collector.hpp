@@ -1,7 +1,7 @@
 #pragma once
 
 // Splits a worker's stderr into lines, logs each one tagged with bridge and worker, and keeps the
-// last lines for error reports. Loop-thread only.
+// last lines for error reports, with the worker's secrets redacted from both. Loop-thread only.
 
 #include <cstddef>
 #include <deque>
@@ -9,12 +9,14 @@
 #include <string_view>
 #include <vector>
 
+#include "mlbridge/telemetry/redactor.hpp"
+
 namespace mlbridge::worker {
 
 class StderrCollector {
  public:
-  StderrCollector(std::string tag, std::size_t max_lines)
-      : tag_(std::move(tag)), max_lines_(max_lines) {}
+  StderrCollector(std::string tag, std::size_t max_lines, telemetry::Redactor redactor = {})
+      : tag_(std::move(tag)), max_lines_(max_lines), redactor_(std::move(redactor)) {}
 
   void feed(std::string_view bytes);
   /// Emits a final unterminated line, if any.
@@ -28,6 +30,7 @@ class StderrCollector {
 
   std::string tag_;
   std::size_t max_lines_;
+  telemetry::Redactor redactor_;
   std::string partial_;
   std::deque<std::string> lines_;
 };

@@ -78,8 +78,9 @@ struct Worker::Impl {
         io(io),
         spawner(std::move(spawner)),
         reader(owner.config_.max_frame_bytes),
+        redactor(telemetry::Redactor::for_environment(owner.config_.env)),
         stderr_log(owner.config_.bridge + "/" + owner.config_.worker_id,
-                   owner.config_.stderr_tail_lines),
+                   owner.config_.stderr_tail_lines, redactor),
         startup_timer(io),
         stop_timer(io) {}
 
@@ -88,6 +89,8 @@ struct Worker::Impl {
   process::SpawnerPtr spawner;
   std::optional<asio::posix::stream_descriptor> stdin_pipe, stdout_pipe, stderr_pipe, pid_pipe;
   protocol::FrameReader reader;
+  // The worker's secrets (env values), blanked out of its stderr, log frames and errors.
+  telemetry::Redactor redactor;
   StderrCollector stderr_log;
   std::array<char, 8192> stderr_buffer{};
   asio::steady_timer startup_timer;
@@ -318,12 +321,12 @@ struct Worker::Impl {
     }
     auto category = parse_error_category(wire.category).value_or(ErrorCategory::kInternal);
     if (wire.type == "Cancelled") category = ErrorCategory::kCancelled;
-    Error error = make_error(
-        category,
-        "'" + call.command + "' failed on " + prefix() + ": " + wire.type + ": " + wire.message,
-        call.command);
+    Error error = make_error(category,
+                             redactor.redact("'" + call.command + "' failed on " + prefix() + ": " +
+                                             wire.type + ": " + wire.message),
+                             call.command);
     error.python_type = wire.type;
-    error.traceback = wire.traceback;
+    error.traceback = redactor.redact(wire.traceback);
     complete(*response.id, std::move(error));
   }
 
@@ -441,7 +444,7 @@ struct Worker::Impl {
       on_chunk(std::move(*chunk));
     } else if (auto* log = std::get_if<protocol::Log>(&message)) {
       spdlog::log(log_level(log->level), "[{}/{}] {}", self.config_.bridge, self.config_.worker_id,
-                  log->message);
+                  redactor.redact(std::move(log->message)));
     }
   }
 

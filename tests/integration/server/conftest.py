@@ -52,11 +52,18 @@ class Server:
     pipe read at stop().
     """
 
-    def __init__(self, config: Path, env: dict[str, str], log: Path | None = None):
+    def __init__(
+        self,
+        config: Path,
+        env: dict[str, str],
+        log: Path | None = None,
+        listen: str = "127.0.0.1:0",
+        extra_args: tuple[str, ...] = (),
+    ):
         self.log = log
         self._log_file = open(log, "w", encoding="utf-8") if log else None  # noqa: SIM115
         self.process = subprocess.Popen(
-            [BINARY, "serve", "--config", str(config), "--listen", "127.0.0.1:0"],
+            [BINARY, "serve", "--config", str(config), "--listen", listen, *extra_args],
             stdout=subprocess.PIPE,
             stderr=self._log_file or subprocess.PIPE,
             text=True,
@@ -65,7 +72,7 @@ class Server:
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        match = re.search(r"http://[^ ]+:(\d+)", line)
         if not match:
             self.process.kill()
             _, err = self.process.communicate(timeout=30)

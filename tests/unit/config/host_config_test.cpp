@@ -38,6 +38,7 @@ TEST(HostConfig, EveryHostKeyHasADefault) {
   EXPECT_EQ(host->auth_token_env, "");
   EXPECT_EQ(host->default_bridge, "");
   EXPECT_TRUE(host->allow_runtime_registration);
+  EXPECT_FALSE(host->allow_unauthenticated_remote);
   EXPECT_EQ(host->log_level, "info");
   EXPECT_EQ(host->log_format, "text");
   EXPECT_EQ(host->max_body_bytes, 8u * 1024 * 1024);
@@ -102,6 +103,7 @@ TEST(HostConfig, EveryKeyIsParsed) {
   auth_token_env: MY_TOKEN
   default_bridge: dspy
   allow_runtime_registration: false
+  allow_unauthenticated_remote: true
   log_level: debug
   log_format: json
   max_body_bytes: 1024
@@ -139,6 +141,7 @@ bridges:
   EXPECT_EQ(host->auth_token_env, "MY_TOKEN");
   EXPECT_EQ(host->default_bridge, "dspy");
   EXPECT_FALSE(host->allow_runtime_registration);
+  EXPECT_TRUE(host->allow_unauthenticated_remote);
   EXPECT_EQ(host->log_level, "debug");
   EXPECT_EQ(host->log_format, "json");
   EXPECT_EQ(host->max_body_bytes, 1024u);

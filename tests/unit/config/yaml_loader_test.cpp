@@ -196,6 +196,18 @@ TEST(YamlLoader, TopLevelMustBeAMap) {
   EXPECT_NE(two.error().message.find("2 YAML documents"), std::string::npos) << message_of(two);
 }
 
+// Found by the yaml_config fuzzer: YAML::LoadAll of yaml-cpp 0.7 never returns on this text (it
+// keeps adding empty documents until memory runs out). The loader reads at most two documents.
+TEST(YamlLoader, TextThatMadeYamlCppLoopForeverIsAnError) {
+  SourceMap map;
+  auto looped = parse("%bridges:\n  ,:\n    pool: {size: ma\x07ny}\n \n    =", map);
+  ASSERT_FALSE(looped.ok());
+  EXPECT_EQ(looped.error().category, ErrorCategory::kInvalidConfiguration);
+  auto comma = parse(",\n", map);
+  ASSERT_FALSE(comma.ok());
+  EXPECT_EQ(comma.error().category, ErrorCategory::kInvalidConfiguration);
+}
+
 TEST(YamlLoader, EmptyDocumentIsAnEmptyMap) {
   SourceMap map;
   auto empty = parse("", map);

@@ -29,6 +29,8 @@ struct HostConfig {
   std::string auth_token_env;             ///< Variable holding the bearer token; "" = no auth.
   std::string default_bridge;             ///< "" = none; otherwise a configured bridge.
   bool allow_runtime_registration = true;
+  /// `mlbridge serve` refuses a non-loopback `listen` address without a token unless this is set.
+  bool allow_unauthenticated_remote = false;
   std::string log_level = "info";                   ///< trace|debug|info|warn|error|critical|off
   std::string log_format = "text";                  ///< text|json
   std::size_t max_body_bytes = 8u * 1024u * 1024u;  ///< Largest HTTP request body.

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "mlbridge/errors/result.hpp"
 #include "mlbridge/host.hpp"
@@ -25,8 +26,16 @@ struct ServerOptions {
   std::string auth_token;
   std::size_t max_body_bytes = 8 * 1024 * 1024;  ///< Larger request bodies get 413.
   bool allow_runtime_registration = true;        ///< POST/DELETE /v1/bridges.
-  std::size_t threads = 64;                      ///< Requests served at once.
+  /// Without a token, start() refuses any address but loopback (127.0.0.0/8, ::1, localhost)
+  /// unless this is true: anyone who reaches the port could run commands.
+  bool allow_unauthenticated_remote = false;
+  std::size_t threads = 64;  ///< Requests served at once.
 };
+
+/// What start() checks before it binds: a well-formed HOST:PORT (invalid_argument), and a token
+/// or a loopback address or allow_unauthenticated_remote (invalid_configuration, saying what to
+/// do). `mlbridge serve` calls it before it starts any worker. Any thread.
+Status check_listen_address(const ServerOptions& options);
 
 class HttpServer {
  public:
@@ -36,13 +45,20 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   /// Binds the listening socket and starts serving on a background thread. invalid_argument for
-  /// a malformed address, bridge_unavailable when the address cannot be bound (in use, denied).
+  /// a malformed address, invalid_configuration for a non-loopback address without a token
+  /// (see allow_unauthenticated_remote), bridge_unavailable when the address cannot be bound.
   Status start();
   /// The port actually bound (after start()).
   int port() const;
   /// Stops accepting connections, lets requests in progress finish, joins the threads.
   /// Idempotent.
   void stop();
+
+  /// Serves raw HTTP/1.1 request bytes from memory through the same handlers as a socket
+  /// connection (auth, routes, error bodies) and returns the raw response bytes: the requests
+  /// read one after another while the connection stays open. No socket, no thread; the fuzzer of
+  /// tests/fuzz/ and tests use it. Any thread; independent of start() and stop().
+  std::string serve_in_memory(std::string_view raw_requests);
 
   struct Impl;
 

@@ -1,0 +1,42 @@
+#pragma once
+
+/// @file
+/// Keeps secrets out of what the host says about a worker: its stderr lines (logged and kept for
+/// error reports), its `log` frames and the message and traceback of its errors. The secrets are
+/// the values of the worker's environment variables whose names say they are secrets
+/// (`*_API_KEY`, `*_TOKEN`, `*_SECRET`, `*_PASSWORD`, ...; the same rule as the Python SDK's
+/// mlbridge.secrets), so a key given to a bridge through `env.pass` or `env.set` is blanked out
+/// even when a C library writes it straight to fd 2.
+/// Immutable after construction: any thread may call redact().
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mlbridge::telemetry {
+
+class Redactor {
+ public:
+  /// What a secret becomes.
+  static constexpr std::string_view kRedacted = "[REDACTED]";
+  /// Shorter values are not secrets to blank out: they would match ordinary text.
+  static constexpr std::size_t kMinSecretLength = 8;
+
+  Redactor() = default;
+  /// The secrets of an environment (name → value), chosen by name as described above.
+  static Redactor for_environment(const std::map<std::string, std::string>& env);
+
+  /// Whether a variable of that name holds a secret.
+  static bool is_secret_name(std::string_view name);
+
+  /// `text` with every secret replaced by kRedacted (longest secrets first).
+  std::string redact(std::string text) const;
+
+  bool empty() const { return secrets_.empty(); }
+
+ private:
+  std::vector<std::string> secrets_;  // longest first
+};
+
+}  // namespace mlbridge::telemetry
