@@ -130,7 +130,9 @@ TEST_F(OperationsTest, ShrinkingMovesTheSessionsOfTheWorkersItStops) {
   // A new session goes to the idle worker with fewer sessions: one session on each worker.
   ASSERT_TRUE(host.execute("echo", "put", {{"key", "k"}, {"value", 1}}, in_a).ok());
   ASSERT_TRUE(host.execute("echo", "put", {{"key", "k"}, {"value", 2}}, in_b).ok());
-  for (const auto& w : host.bridge("echo").value()["workers"]) {
+  auto described = host.bridge("echo");  // kept: the loop below reads into it
+  ASSERT_TRUE(described.ok());
+  for (const auto& w : (*described)["workers"]) {
     ASSERT_EQ(w["sessions"], 1) << "precondition: each worker holds one session";
   }
   ASSERT_TRUE(host.update_bridge("echo", {{"pool", {{"size", 1}}}}).ok());
