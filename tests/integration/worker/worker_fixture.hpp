@@ -44,6 +44,18 @@ inline bool wait_until_gone(pid_t pid, std::chrono::milliseconds limit = 5s) {
   return !process_alive(pid);
 }
 
+/// Waits up to `limit` for the client's worker to reach `state` (the loop thread notices a dead
+/// child a moment after it became a zombie, so the pid can be gone before the state changes).
+inline bool wait_for_state(const WorkerClient& client, worker::WorkerState state,
+                           std::chrono::milliseconds limit = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (client.state() == state) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return client.state() == state;
+}
+
 inline CallOptions with_timeout(std::chrono::milliseconds timeout) {
   CallOptions options;
   options.timeout = timeout;

@@ -146,7 +146,7 @@ TEST_F(WorkerTest, AHandlerThatSwallowsCancellationGetsItsWorkerKilled) {
   EXPECT_EQ(stuck.error().category, ErrorCategory::kTimeout);
   EXPECT_TRUE(contains(stuck.error().message, "ignored SIGINT")) << stuck.error().message;
   EXPECT_TRUE(wait_until_gone(pid));
-  EXPECT_EQ(worker->state(), worker::WorkerState::kExited);
+  EXPECT_TRUE(wait_for_state(*worker, worker::WorkerState::kExited)) << to_string(worker->state());
   auto after = worker->call("ping");
   ASSERT_FALSE(after.ok());
   EXPECT_EQ(after.error().category, ErrorCategory::kBridgeUnavailable);
