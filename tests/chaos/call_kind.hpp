@@ -42,7 +42,6 @@ struct CallSpec {
   std::string command;
   json args = json::object();
   std::optional<std::string> session;
-  Clock::time_point session_since;  ///< When the session's first call was made.
   std::chrono::milliseconds timeout{5000};
   json expected;            ///< The result a success must carry exactly.
   int expected_chunks = 0;  ///< Streams: exactly this many chunks, {"index": 0..n-1}, in order.
@@ -54,7 +53,6 @@ struct Failure {
   CallKind kind = CallKind::kEcho;
   std::string bridge;
   bool session_bound = false;
-  Clock::time_point session_since;
   Clock::time_point submitted;
   Clock::time_point completed;
   Error error;  ///< Without its traceback (kept small).

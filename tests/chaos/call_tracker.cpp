@@ -90,7 +90,6 @@ void CallTracker::complete(const CallPtr& call, Result<json> result) {
       failure.kind = spec.kind;
       failure.bridge = spec.bridge;
       failure.session_bound = spec.session.has_value();
-      failure.session_since = spec.session_since;
       failure.submitted = call->submitted;
       failure.completed = now;
       failure.error = std::move(result).error();

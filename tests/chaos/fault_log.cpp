@@ -22,12 +22,6 @@ const char* to_string(FaultKind kind) {
   return "unknown";
 }
 
-bool can_end_worker(FaultKind kind) {
-  // A stopped worker misses its deadlines and health checks, and is then killed.
-  return kind == FaultKind::kKill || kind == FaultKind::kStop || kind == FaultKind::kCrash ||
-         kind == FaultKind::kHangStubborn;
-}
-
 namespace {
 bool takes_capacity(FaultKind kind) {
   return kind != FaultKind::kPrint && kind != FaultKind::kRaise;
@@ -68,11 +62,6 @@ bool FaultLog::any(const std::string& bridge, Clock::time_point from, Clock::tim
     if (still_open || f.end + kRecovery >= from) return true;
   }
   return false;
-}
-
-bool FaultLog::bridge_lost_worker(const std::string& bridge, Clock::time_point from,
-                                  Clock::time_point until) const {
-  return any(bridge, from, until, can_end_worker);
 }
 
 bool FaultLog::bridge_disturbed(const std::string& bridge, Clock::time_point from,

@@ -32,9 +32,6 @@ inline constexpr FaultKind kAllFaultKinds[] = {
 
 const char* to_string(FaultKind kind);
 
-/// True for faults after which the worker they hit may be gone (and its sessions with it).
-bool can_end_worker(FaultKind kind);
-
 struct Fault {
   FaultKind kind;
   std::string bridge;
@@ -57,9 +54,6 @@ class FaultLog {
   /// A fault of one of `kinds` hit `worker_id` (exactly that worker) before `until`.
   bool worker_hit(const std::string& worker_id, Clock::time_point until,
                   std::initializer_list<FaultKind> kinds) const;
-  /// A fault that can end a worker hit `bridge` in [from, until] (plus recovery).
-  bool bridge_lost_worker(const std::string& bridge, Clock::time_point from,
-                          Clock::time_point until) const;
   /// Any fault that takes capacity away (all but print and raise) touched `bridge` during
   /// [from, until], its recovery included.
   bool bridge_disturbed(const std::string& bridge, Clock::time_point from,

@@ -28,11 +28,6 @@ bool expected_by_kind(const Failure& failure) {
 
 }  // namespace
 
-bool session_loss_allowed(const Failure& failure, const FaultLog& faults) {
-  if (kSessionsSurviveWorkerLoss || !failure.session_bound) return false;
-  return faults.bridge_lost_worker(failure.bridge, failure.session_since, failure.completed);
-}
-
 std::optional<std::string> wrong_success(const CallSpec& spec, const json& result,
                                          const std::vector<json>& chunks) {
   switch (spec.kind) {
@@ -82,11 +77,8 @@ std::optional<std::string> unexplained(const Failure& failure, const FaultLog& f
       }
       return "worker_crashed, but nobody sent SIGKILL to worker '" + e.worker_id + "'";
     case ErrorCategory::kSessionLost:
-      if (session_loss_allowed(failure, faults)) return std::nullopt;
-      return kSessionsSurviveWorkerLoss || !failure.session_bound
-                 ? std::string("session_lost is never acceptable here")
-                 : "session_lost, but no worker of bridge '" + failure.bridge +
-                       "' was hit while the session lived";
+      // The host replays a session's journal on another worker when its worker dies.
+      return std::string("session_lost is never acceptable here: sessions survive their worker");
     case ErrorCategory::kTimeout:
       // A deadline can pass only while the bridge is short of workers: stopped, hung, killed or
       // crashed ones, or their replacements still starting.

@@ -23,7 +23,6 @@ int pick(std::mt19937_64& rng, int low, int high) {
 struct LoadDriver::Session {
   std::string id;
   std::string bridge;
-  Clock::time_point since;
   int calls = 0;
   int serial = 0;
   std::map<std::string, int> stored;  // key -> value, for puts known to have succeeded
@@ -58,7 +57,6 @@ void LoadDriver::renew(Session& session, std::mt19937_64& rng, int index) {
   if (!session.id.empty()) (void)host_.end_session(session.id);
   session.id = "client" + std::to_string(index) + "-session" + std::to_string(++session.serial);
   session.bridge = bridges_[pick(rng, 0, static_cast<int>(bridges_.size()) - 1)];
-  session.since = Clock::now();
   session.calls = 0;
   session.stored.clear();
 }
@@ -91,7 +89,6 @@ CallSpec LoadDriver::next_call(std::mt19937_64& rng, Session& session, int index
     ++session.calls;
     spec.bridge = session.bridge;
     spec.session = session.id;
-    spec.session_since = session.since;
     if (session.stored.empty() || pick(rng, 0, 1) == 0) {
       spec.kind = CallKind::kPut;
       spec.command = "put";
