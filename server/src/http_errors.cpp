@@ -1,6 +1,6 @@
 #include "http_errors.hpp"
 
-#include <algorithm>
+#include "mlbridge/protocol/nesting.hpp"
 
 namespace mlbridge::server {
 
@@ -58,40 +58,14 @@ void send_error(httplib::Response& response, ErrorCategory category, std::string
   send_error(response, Error::make(category, std::move(message)));
 }
 
-std::size_t json_nesting_depth(std::string_view text, std::size_t stop_above) {
-  std::size_t depth = 0;
-  std::size_t deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-      if (deepest > stop_above) return deepest;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 Result<json> parse_body(const httplib::Request& request) {
   if (request.body.empty()) return json::object();
   // Checked before parsing: nlohmann::json parses any depth, but copying, encoding and printing
   // a value recurse once per level, and a few megabytes of '[' overflow the stack.
-  if (json_nesting_depth(request.body, kMaxBodyNesting) > kMaxBodyNesting) {
+  if (protocol::json_nesting_depth(request.body) > protocol::kMaxNesting) {
     return fail(ErrorCategory::kInvalidArgument,
                 "the request body nests arrays and objects more than " +
-                    std::to_string(kMaxBodyNesting) + " levels deep; flatten it");
+                    std::to_string(protocol::kMaxNesting) + " levels deep; flatten it");
   }
   json body;
   try {

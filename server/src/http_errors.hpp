@@ -32,16 +32,9 @@ void send_error(httplib::Response& response, ErrorCategory category, std::string
 /// Sends `body` as JSON with `status`.
 void send_json(httplib::Response& response, const json& body, int status = 200);
 
-/// Deepest accepted nesting of arrays and objects in a request body.
-inline constexpr std::size_t kMaxBodyNesting = 256;
-
-/// The deepest nesting of arrays and objects in JSON text (brackets inside strings do not count),
-/// counting no further once it passes `stop_above`. Reads the text only; any thread.
-std::size_t json_nesting_depth(std::string_view text, std::size_t stop_above);
-
 /// The request body as a JSON object; an empty body reads as {}. invalid_argument naming the
-/// problem (position of a syntax error, nesting deeper than kMaxBodyNesting, or the type found
-/// instead of an object).
+/// problem (position of a syntax error, nesting deeper than protocol::kMaxNesting, or the type
+/// found instead of an object).
 Result<json> parse_body(const httplib::Request& request);
 
 }  // namespace mlbridge::server

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "mlbridge/protocol/frame.hpp"
+#include "mlbridge/protocol/nesting.hpp"
 #include "msgpack_reader.hpp"
 
 namespace mlbridge::protocol {
@@ -140,6 +141,12 @@ Result<json> decode_payload(std::span<const std::uint8_t> payload, Codec codec) 
     auto decoded = read_msgpack(payload);
     value = decoded ? std::move(*decoded) : json(json::value_t::discarded);
   } else {
+    const std::string_view text(reinterpret_cast<const char*>(payload.data()), payload.size());
+    if (json_nesting_depth(text) > kMaxNesting) {
+      return fail(ErrorCategory::kProtocolError, "payload of " + std::to_string(payload.size()) +
+                                                     " bytes nests arrays and objects more than " +
+                                                     std::to_string(kMaxNesting) + " levels deep");
+    }
     value = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
   }
   if (value.is_discarded()) {

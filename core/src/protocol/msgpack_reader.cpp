@@ -18,7 +18,7 @@ class Reader {
 
   // Reads one value into `out`; false on malformed input.
   bool value(json& out, int depth) {
-    if (depth > kMaxMsgpackDepth) return false;
+    if (depth > static_cast<int>(kMaxNesting)) return false;
     std::uint8_t marker = 0;
     if (!byte(marker)) return false;
     if (marker <= 0x7f) return out = json(static_cast<std::uint64_t>(marker)), true;

@@ -11,14 +11,14 @@
 #include <optional>
 #include <span>
 
-namespace mlbridge::protocol {
+#include "mlbridge/protocol/nesting.hpp"
 
-/// Nesting deeper than this is refused (the decoder recurses).
-inline constexpr int kMaxMsgpackDepth = 256;
+namespace mlbridge::protocol {
 
 /// Decodes exactly one MessagePack value filling all of `bytes`; nullopt when the bytes are not
 /// one well-formed value (truncated, trailing bytes, the reserved 0xc1 marker, a map key that is
-/// not a string, a count larger than the bytes left could hold, nesting past kMaxMsgpackDepth).
+/// not a string, a count larger than the bytes left could hold, nesting past kMaxNesting, see
+/// mlbridge/protocol/nesting.hpp; the decoder recurses once per level).
 std::optional<nlohmann::json> read_msgpack(std::span<const std::uint8_t> bytes);
 
 }  // namespace mlbridge::protocol

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "mlbridge/protocol/frame.hpp"
+#include "mlbridge/protocol/nesting.hpp"
 
 namespace mlbridge::protocol {
 namespace {
@@ -56,6 +57,44 @@ TEST_P(CodecTest, RejectsUndecodableBytes) {
   auto decoded = decode_payload(junk, GetParam());
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.error().category, ErrorCategory::kProtocolError);
+}
+
+// A worker's frame nested past kMaxNesting is refused before anything recurses over it; one
+// at the limit decodes.
+TEST_P(CodecTest, RefusesPayloadsNestedPastTheLimit) {
+  auto nested = [](std::size_t levels) {
+    json value = nullptr;
+    for (std::size_t i = 0; i < levels; ++i) value = json::array({std::move(value)});
+    return json{{"result", std::move(value)}};  // the map adds one level
+  };
+  auto encoded = [&](const json& message) {
+    const std::string text = message.dump();
+    return GetParam() == Codec::kJson ? std::vector<std::uint8_t>(text.begin(), text.end())
+                                      : json::to_msgpack(message);
+  };
+  auto at_limit = decode_payload(encoded(nested(kMaxNesting - 1)), GetParam());
+  EXPECT_TRUE(at_limit.ok()) << (at_limit.ok() ? "" : at_limit.error().message);
+  auto past_limit = decode_payload(encoded(nested(kMaxNesting)), GetParam());
+  ASSERT_FALSE(past_limit.ok());
+  EXPECT_EQ(past_limit.error().category, ErrorCategory::kProtocolError);
+}
+
+TEST(JsonCodec, NamesTheNestingLimitWhenItRefusesAFrame) {
+  const std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  auto decoded = decode_payload(std::vector<std::uint8_t>(deep.begin(), deep.end()), Codec::kJson);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.error().category, ErrorCategory::kProtocolError);
+  EXPECT_NE(decoded.error().message.find("256 levels deep"), std::string::npos)
+      << decoded.error().message;
+}
+
+TEST(JsonNestingDepth, CountsBracketsOutsideStringsOnly) {
+  EXPECT_EQ(json_nesting_depth("{}"), 1u);
+  EXPECT_EQ(json_nesting_depth(R"({"a": [1, {"b": []}]})"), 4u);
+  EXPECT_EQ(json_nesting_depth(R"({"a": "[[[[{{{{", "b": "\"[[["})"), 1u);
+  EXPECT_EQ(json_nesting_depth("12"), 0u);
+  // Stops counting once past the limit it was given.
+  EXPECT_EQ(json_nesting_depth(std::string(1000, '['), 10), 11u);
 }
 
 TEST_P(CodecTest, RefusesToEncodeOversizeFrames) {

@@ -132,7 +132,7 @@ TEST(MsgpackReaderTest, RefusesNestingDeeperThanItsLimitInsteadOfOverflowingTheS
   Bytes deep(100000, 0x91);  // [[[[...
   deep.push_back(0xc0);
   EXPECT_FALSE(read_msgpack(deep).has_value());
-  Bytes fine(kMaxMsgpackDepth, 0x91);
+  Bytes fine(kMaxNesting, 0x91);
   fine.push_back(0xc0);
   EXPECT_TRUE(read_msgpack(fine).has_value());
 }
