@@ -321,6 +321,8 @@ json Host::stats() {
   return out;
 }
 
+std::chrono::nanoseconds Host::event_loop_cpu_time() const { return loop_->cpu_time(); }
+
 json Host::health() {
   json bridges = json::object();
   bool ready = true;

@@ -91,6 +91,8 @@ class Exposition {
 void declare_all(Exposition& out) {
   out.declare("mlbridge_build_info", "gauge", "Version of the mlbridge host (always 1).");
   out.declare("mlbridge_uptime_seconds", "gauge", "Seconds since the server started.");
+  out.declare("mlbridge_event_loop_cpu_seconds_total", "counter",
+              "CPU time of the host's event-loop thread (dispatch and worker I/O of every pool).");
   out.declare("mlbridge_bridge_info", "gauge",
               "One per registered bridge, with its plugin, framework and state.");
   out.declare("mlbridge_calls_total", "counter",
@@ -155,6 +157,8 @@ std::string render_metrics(Host& host, std::chrono::steady_clock::time_point sta
   out.sample("mlbridge_build_info", "mlbridge_build_info", {{"version", MLBRIDGE_VERSION}}, 1);
   out.sample("mlbridge_uptime_seconds", "mlbridge_uptime_seconds", {},
              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  out.sample("mlbridge_event_loop_cpu_seconds_total", "mlbridge_event_loop_cpu_seconds_total", {},
+             std::chrono::duration<double>(host.event_loop_cpu_time()).count());
   for (const auto& bridge : host.registry().list()) {
     const std::string& name = bridge->name();
     const auto stats = bridge->pool().stats();

@@ -146,6 +146,9 @@ class Host {
 
   /// Per-bridge statistics: calls, errors by category, queue, workers, latency quantiles.
   json stats();
+  /// CPU time the host's event-loop thread (every pool's dispatcher, every worker's I/O) has used
+  /// so far. Any thread.
+  std::chrono::nanoseconds event_loop_cpu_time() const;
   /// {"live": true, "ready": every bridge has a ready worker, "bridges": {name: state}}.
   json health();
 

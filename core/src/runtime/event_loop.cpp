@@ -1,17 +1,35 @@
 #include "mlbridge/runtime/event_loop.hpp"
 
+#include <pthread.h>
+#include <time.h>
+
 #include <boost/asio/post.hpp>
 
 namespace mlbridge::runtime {
 
 EventLoop::EventLoop() : io_(1), work_(boost::asio::make_work_guard(io_)) {
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "mlbridge-loop");
+    io_.run();
+  });
 }
 
 EventLoop::~EventLoop() {
   work_.reset();
   io_.stop();
   if (thread_.joinable()) thread_.join();
+}
+
+std::chrono::nanoseconds EventLoop::cpu_time() const {
+  clockid_t clock;
+  timespec spent{};
+  // const_cast: native_handle() is not const, but asking for the thread's clock changes nothing.
+  auto& thread = const_cast<std::thread&>(thread_);
+  if (::pthread_getcpuclockid(thread.native_handle(), &clock) != 0 ||
+      ::clock_gettime(clock, &spent) != 0) {
+    return std::chrono::nanoseconds{0};
+  }
+  return std::chrono::seconds{spent.tv_sec} + std::chrono::nanoseconds{spent.tv_nsec};
 }
 
 void EventLoop::post(std::function<void()> task) { boost::asio::post(io_, std::move(task)); }

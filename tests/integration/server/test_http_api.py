@@ -239,6 +239,10 @@ def test_metrics_are_prometheus_text(server: Server) -> None:
     )
     assert 'mlbridge_workers{bridge="pair",state="idle"}' in metrics
     assert "mlbridge_uptime_seconds" in metrics
+    loop_cpu = [
+        line for line in metrics.splitlines() if line.startswith("mlbridge_event_loop_cpu_seconds")
+    ]
+    assert len(loop_cpu) == 1 and float(loop_cpu[0].split()[-1]) > 0, loop_cpu
     assert TOKEN not in metrics
 
 

@@ -7,6 +7,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <functional>
 #include <future>
 #include <thread>
@@ -16,7 +17,7 @@ namespace mlbridge::runtime {
 
 class EventLoop {
  public:
-  /// Starts the loop thread.
+  /// Starts the loop thread, named `mlbridge-loop` (as `top -H` and /proc/<pid>/task show it).
   EventLoop();
   /// Stops the loop and joins its thread. Pending handlers are destroyed without running.
   ~EventLoop();
@@ -27,6 +28,10 @@ class EventLoop {
 
   /// Runs `task` on the loop thread later. Any thread.
   void post(std::function<void()> task);
+
+  /// CPU time (user + system) the loop thread has used since it started: the dispatcher's own
+  /// cost, whatever the workers do. Any thread.
+  std::chrono::nanoseconds cpu_time() const;
 
   /// True on the loop thread.
   bool in_loop_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
