@@ -24,7 +24,8 @@ std::unique_ptr<Host> started(const std::vector<BridgeSpec>& bridges) {
 }
 
 // Keeps `callers` no-op calls in flight on `bridge` for `seconds` (after a short warm-up) and
-// returns {"calls_per_s", "errors"}.
+// returns {"calls_per_s", "errors", "loop_cpu_us_per_call" (the event-loop thread: dispatch and
+// worker I/O), "host_cpu_us_per_call" (the whole host process)}.
 json closed_loop(Host& host, const std::string& bridge, int callers, double seconds) {
   std::atomic<bool> stop{false};
   std::atomic<long> completed{0}, errors{0};
@@ -43,11 +44,14 @@ json closed_loop(Host& host, const std::string& bridge, int callers, double seco
     });
   };
   for (int i = 0; i < callers; ++i) submit();
-  const double rate = rate_of(completed, 0.3, seconds);
+  json fields = measure_window(
+      completed, 0.3, seconds,
+      {{"loop", [&] { return host.event_loop_cpu_time(); }}, {"host", process_cpu_time}});
   stop.store(true);
   std::unique_lock lock(mutex);
   drained.wait(lock, [&] { return in_flight.load() == 0; });
-  return {{"calls_per_s", rate}, {"errors", errors.load()}};
+  fields["errors"] = errors.load();
+  return fields;
 }
 
 }  // namespace

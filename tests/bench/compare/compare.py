@@ -71,7 +71,7 @@ class Plan:
         self.seconds = 0.05 if options.smoke else options.seconds
         self.rounds = 1 if options.smoke else options.rounds
         self.workers = "1,2"
-        self.callers = "1,8" if options.smoke else "1,8,64,512"
+        self.callers = "1,2,8" if options.smoke else "1,2,8,64,512"
         self.sizes = "1024" if options.smoke else "1024,1048576,16777216"
         self.bridges = ["echo"] if options.smoke else ["echo", "dspy", "langchain", "transformers"]
         self.ray = not options.smoke and not options.no_ray
@@ -81,7 +81,7 @@ class Plan:
 
 
 def floors(plan: Plan) -> list[dict]:
-    return plan.bench("floors", "--seconds", str(plan.seconds))
+    return plan.bench("floors", "--seconds", str(plan.seconds), "--workers", plan.workers)
 
 
 def api(plan: Plan) -> list[dict]:

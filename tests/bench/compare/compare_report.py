@@ -69,46 +69,50 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}×" if a and b else "—"
 
 
+def section(title: str, prose: list[str], columns: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown section: its heading, a paragraph of `prose` lines, a table of `rows`."""
+    lines = [f"## {title}", ""]
+    if prose:
+        lines += [*prose, ""]
+    lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines + [""]
+
+
 def latency_section(r: Results) -> list[str]:
     floor = {
         c: r.value("median_us", kind="latency", system=FLOOR_PY, codec=c)
         for c in ("json", "msgpack")
     }
-    lines = [
-        "## No-op latency at concurrency 1",
-        "",
-        "One caller, one call at a time: `echo` of an empty object (each peer: a function",
-        "returning its argument). Medians over rounds of each round's median, p99 and p99.9.",
-        "*Ratio* is to the C++ ↔ Python floor of the same codec (MessagePack for the peers).",
-        "",
-        "| system | codec | median | p99 | p99.9 | ratio to floor |",
-        "|---|---|---|---|---|---|",
-    ]
-    order = [FLOOR_CPP, FLOOR_PY, SDK_RAW, API, HTTP, *PEERS]
-    for system in order:
+    rows = []
+    for system in [FLOOR_CPP, FLOOR_PY, SDK_RAW, API, HTTP, *PEERS]:
         for cell in sorted(r.find(kind="latency", system=system), key=lambda c: c["codec"]):
             base = floor.get(cell["codec"], floor["msgpack"])
-            lines.append(
-                f"| {system} | {cell['codec']} | {us(cell['median_us'])} | {us(cell['p99_us'])} "
-                f"| {us(cell['p999_us'])} | {ratio(cell['median_us'], base)} |"
+            rows.append(
+                [
+                    system,
+                    cell["codec"],
+                    us(cell["median_us"]),
+                    us(cell["p99_us"]),
+                    us(cell["p999_us"]),
+                    ratio(cell["median_us"], base),
+                ]
             )
-    return lines + [""]
+    return section(
+        "No-op latency at concurrency 1",
+        [
+            "One caller, one call at a time: `echo` of an empty object (each peer: a function",
+            "returning its argument). Medians over rounds of each round's median, p99 and p99.9.",
+            "*Ratio* is to the C++ ↔ Python floor of the same codec (MessagePack for the peers).",
+        ],
+        ["system", "codec", "median", "p99", "p99.9", "ratio to floor"],
+        rows,
+    )
 
 
 def throughput_section(r: Results, callers: list[int]) -> list[str]:
-    lines = [
-        "## No-op throughput against concurrent callers",
-        "",
-        "Calls per second with 1, 8, 64 and 512 callers, each keeping one call in flight",
-        "(closed loop), on pools of 1 and 2 worker processes (Ray: actors; FastAPI: uvicorn",
-        "workers; the embedded interpreter has one GIL, its callers are threads). The C++ and",
-        "HTTP APIs use MessagePack to the workers; HTTP clients are keep-alive connections,",
-        "one per caller thread.",
-        "",
-        "| system | workers | " + " | ".join(f"{c} callers" for c in callers) + " |",
-        "|---|---|" + "---|" * len(callers),
-    ]
-    for system in [API, HTTP, *PEERS]:
+    rows = []
+    for system in [FLOOR_PY, API, HTTP, *PEERS]:
         for workers in sorted({c["workers"] for c in r.find(kind="throughput", system=system)}):
             cells = []
             for c in callers:
@@ -116,29 +120,63 @@ def throughput_section(r: Results, callers: list[int]) -> list[str]:
                     "calls_per_s", kind="throughput", system=system, workers=workers, callers=c
                 )
                 cells.append(f"{rate:,.0f}" if rate is not None else "—")
-            lines.append(f"| {system} | {workers} | " + " | ".join(cells) + " |")
-    lines += ["", "![throughput against callers](bench/throughput.png)", ""]
-    return lines
+            rows.append([system, workers, *cells])
+    return section(
+        "No-op throughput against concurrent callers",
+        [
+            "Calls per second with 1, 2, 8, 64 and 512 callers, each keeping one call in flight",
+            "(closed loop), on pools of 1 and 2 worker processes (Ray: actors; FastAPI: uvicorn",
+            "workers; the embedded interpreter has one GIL, its callers are threads). The C++ and",
+            "HTTP APIs use MessagePack to the workers; HTTP clients are keep-alive connections,",
+            "one per caller thread. The floor row is 1 or 2 of the smallest Python loops, each",
+            "driven flat out by its own C++ thread over blocking pipes: the most a pool of that",
+            "size could answer.",
+        ],
+        ["system", "workers", *(f"{c} callers" for c in callers)],
+        rows,
+    ) + ["![throughput against callers](bench/throughput.png)", ""]
+
+
+def dispatcher_section(r: Results) -> list[str]:
+    """CPU per call of the host's event-loop thread and of the whole host, under load."""
+    rows = [
+        [
+            cell["system"],
+            cell["workers"],
+            cell["callers"],
+            f"{cell['calls_per_s']:,.0f}",
+            us(cell.get("loop_cpu_us_per_call")),
+            us(cell.get("host_cpu_us_per_call")),
+        ]
+        for cell in r.find(kind="throughput", system=FLOOR_PY)
+        + r.find(kind="throughput", system=API)
+    ]
+    return section(
+        "The dispatcher's own cost",
+        [
+            "CPU time per completed call in the throughput runs above (C++ API, MessagePack): the",
+            "host's event-loop thread (which dispatches every pool's calls and does every worker's",
+            "pipe I/O), and the whole host process (the loop thread and the threads driving the",
+            "calls). The floor row is the C++ driver threads of the flat-out Python loops.",
+        ],
+        [
+            "system",
+            "workers",
+            "callers",
+            "calls/s",
+            "loop thread CPU per call",
+            "host CPU per call",
+        ],
+        rows,
+    )
 
 
 def payload_section(r: Results) -> list[str]:
-    lines = [
-        "## Payloads",
-        "",
-        'Echo of `{"data": …}` through the C++ API at concurrency 1 (pool of 1): *bytes* is a',
-        "binary blob (MessagePack `bin`; base64 in JSON), *nested* a list of JSON-like records",
-        "(numbers, strings, a list, a sub-object) of about that size as JSON. Throughput is",
-        "payload bytes per round trip time; the plain pipe writes the bytes to `cat` and reads",
-        "them back.",
-        "",
-        "| size | payload | codec | round trip (median) | MB/s | ratio to the pipe |",
-        "|---|---|---|---|---|---|",
-    ]
-    sizes = sorted({c["bytes"] for c in r.find(kind="payload")})
-    for size in sizes:
+    rows = []
+    for size in sorted({c["bytes"] for c in r.find(kind="payload")}):
         pipe = r.value("median_us", kind="payload", system="plain pipe echo (cat)", bytes=size)
         label = f"{size // 1024} KiB" if size < 2**20 else f"{size // 2**20} MiB"
-        lines.append(f"| {label} | bytes | pipe | {us(pipe)} | {size / pipe:,.0f} | 1.00× |")
+        rows.append([label, "bytes", "pipe", us(pipe), f"{size / pipe:,.0f}", "1.00×"])
         for payload in ("bytes", "nested"):
             for codec in ("msgpack", "json"):
                 t = r.value(
@@ -149,13 +187,21 @@ def payload_section(r: Results) -> list[str]:
                     codec=codec,
                     bytes=size,
                 )
-                if t is None:
-                    continue
-                pipe_ratio = ratio(pipe, t) if payload == "bytes" else "—"
-                lines.append(
-                    f"| {label} | {payload} | {codec} | {us(t)} | {size / t:,.0f} | {pipe_ratio} |"
-                )
-    return lines + [""]
+                if t is not None:
+                    pipe_ratio = ratio(pipe, t) if payload == "bytes" else "—"
+                    rows.append([label, payload, codec, us(t), f"{size / t:,.0f}", pipe_ratio])
+    return section(
+        "Payloads",
+        [
+            'Echo of `{"data": …}` through the C++ API at concurrency 1 (pool of 1): *bytes* is a',
+            "binary blob (MessagePack `bin`; base64 in JSON), *nested* a list of JSON-like records",
+            "(numbers, strings, a list, a sub-object) of about that size as JSON. Throughput is",
+            "payload bytes per round trip time; the plain pipe writes the bytes to `cat` and reads",
+            "them back.",
+        ],
+        ["size", "payload", "codec", "round trip (median)", "MB/s", "ratio to the pipe"],
+        rows,
+    )
 
 
 def ms(value: float | None) -> str:
@@ -167,92 +213,102 @@ def ms(value: float | None) -> str:
 
 
 def cold_start_section(r: Results) -> list[str]:
-    lines = [
-        "## Cold start per bridge",
-        "",
-        "`Host::start()` with one bridge (pool of 1) → the worker spawned (the host's log: plugin,",
-        "config, environment check, which imports the bridge's required packages in a separate",
-        "interpreter) → ready (hello and init answered) → the first answer (a `ping`). Beside it,",
-        "measured in the same round: a bare interpreter start (`python -c pass`) and the",
-        "bridge's imports timed inside a fresh interpreter (the SDK and the plugin's",
-        "`required_packages`).",
-        "",
-        "| bridge | interpreter start | imports | `start()` → spawn | spawn → ready "
-        "| ready → first answer | **`start()` → first answer** |",
-        "|---|---|---|---|---|---|---|",
+    rows = [
+        [
+            cell["bridge"],
+            ms(cell["interpreter_start_ms"]),
+            ms(cell["imports_ms"]),
+            ms(cell["start_to_spawn_ms"]),
+            ms(cell["spawn_to_ready_ms"]),
+            ms(cell["ready_to_first_answer_ms"]),
+            f"**{ms(cell['start_to_first_answer_ms'])}**",
+        ]
+        for cell in r.find(kind="coldstart")
+        if not cell["bridge"].startswith("Ray")
     ]
-    for cell in r.find(kind="coldstart"):
-        if cell["bridge"].startswith("Ray"):
-            continue
-        lines.append(
-            f"| {cell['bridge']} | {ms(cell['interpreter_start_ms'])} | {ms(cell['imports_ms'])} "
-            f"| {ms(cell['start_to_spawn_ms'])} | {ms(cell['spawn_to_ready_ms'])} "
-            f"| {ms(cell['ready_to_first_answer_ms'])} "
-            f"| **{ms(cell['start_to_first_answer_ms'])}** |"
-        )
+    lines = section(
+        "Cold start per bridge",
+        [
+            "`Host::start()` with one bridge (pool of 1) → the worker spawned (the host's log:",
+            "plugin, config, environment check, which imports the bridge's required packages in a",
+            "separate interpreter) → ready (hello and init answered) → the first answer (a",
+            "`ping`). Beside it, measured in the same round: a bare interpreter start",
+            "(`python -c pass`) and the bridge's imports timed inside a fresh interpreter (the SDK",
+            "and the plugin's `required_packages`).",
+        ],
+        [
+            "bridge",
+            "interpreter start",
+            "imports",
+            "`start()` → spawn",
+            "spawn → ready",
+            "ready → first answer",
+            "**`start()` → first answer**",
+        ],
+        rows,
+    )
     ray = r.find(kind="coldstart", bridge="Ray (ray.init + first actor calls)")
     if ray:
         lines += [
-            "",
             f"For comparison, `ray.init()` and the first calls to two actors took "
             f"{ms(ray[0]['start_to_first_answer_ms'])} (once per run).",
+            "",
         ]
-    return lines + [""]
+    return lines
 
 
 def memory_section(r: Results) -> list[str]:
-    lines = [
-        "## Memory",
-        "",
-        "RSS and PSS from `/proc/<pid>/smaps_rollup`, once the bridge answered (cold-start",
-        "runs, one bridge and one worker per host; *echo ×1* and *echo ×2*: the recovery runs'",
-        "pools of 1 and 2 under load from 8 callers, per worker). The host rows are the whole",
-        "host process (the driver) before any bridge and with that bridge; PSS splits shared",
-        "pages among the processes that map them.",
-        "",
-        "| bridge | process | RSS | PSS |",
-        "|---|---|---|---|",
-    ]
-
     def mib(kib: float | None) -> str:
         return f"{kib / 1024:.1f} MiB" if kib else "—"
 
-    baseline = r.one(kind="memory", bridge="(none)", process="host")
-    if baseline:
-        lines.append(
-            f"| (none) | host | {mib(baseline.get('rss_kib'))} | {mib(baseline.get('pss_kib'))} |"
-        )
+    cells = [("(none)", "host", r.one(kind="memory", bridge="(none)", process="host"))]
     for bridge in ("echo", "echo ×1", "echo ×2", "dspy", "langchain", "transformers"):
         for process in ("host", "worker"):
-            cell = r.one(kind="memory", bridge=bridge, process=process, system=None)
-            if cell:
-                lines.append(
-                    f"| {bridge} | {process} | {mib(cell.get('rss_kib'))} "
-                    f"| {mib(cell.get('pss_kib'))} |"
-                )
-    return lines + [""]
+            cells.append(
+                (bridge, process, r.one(kind="memory", bridge=bridge, process=process, system=None))
+            )
+    rows = [
+        [bridge, process, mib(cell.get("rss_kib")), mib(cell.get("pss_kib"))]
+        for bridge, process, cell in cells
+        if cell
+    ]
+    return section(
+        "Memory",
+        [
+            "RSS and PSS from `/proc/<pid>/smaps_rollup`, once the bridge answered (cold-start",
+            "runs, one bridge and one worker per host; *echo ×1* and *echo ×2*: the recovery runs'",
+            "pools of 1 and 2 under load from 8 callers, per worker). The host rows are the whole",
+            "host process (the driver) before any bridge and with that bridge; PSS splits shared",
+            "pages among the processes that map them.",
+        ],
+        ["bridge", "process", "RSS", "PSS"],
+        rows,
+    )
 
 
 def recovery_section(r: Results) -> list[str]:
-    lines = [
-        "## Recovery after SIGKILL of a busy worker",
-        "",
-        "8 callers keep no-op calls in flight on the echo bridge; one worker is killed with",
-        "SIGKILL. *Next answer*: until a call submitted after the kill is answered. *Full",
-        "strength*: until the pool again has all its workers serving. *Failed calls*: calls that",
-        "failed from the kill on (the one the killed worker was running; the echo command is",
-        "not marked idempotent, so it is not retried).",
-        "",
-        "| workers | kill → next answer | kill → full strength | failed calls | rounds |",
-        "|---|---|---|---|---|",
+    rows = [
+        [
+            cell["workers"],
+            f"{cell['kill_to_next_answer_ms']:.1f} ms",
+            f"{cell['kill_to_full_strength_ms']:.1f} ms",
+            f"{cell['failed_calls']:.0f}",
+            cell["rounds"],
+        ]
+        for cell in sorted(r.find(kind="recovery"), key=lambda c: c["workers"])
     ]
-    for cell in sorted(r.find(kind="recovery"), key=lambda c: c["workers"]):
-        lines.append(
-            f"| {cell['workers']} | {cell['kill_to_next_answer_ms']:.1f} ms "
-            f"| {cell['kill_to_full_strength_ms']:.1f} ms "
-            f"| {cell['failed_calls']:.0f} | {cell['rounds']} |"
-        )
-    return lines + [""]
+    return section(
+        "Recovery after SIGKILL of a busy worker",
+        [
+            "8 callers keep no-op calls in flight on the echo bridge; one worker is killed with",
+            "SIGKILL. *Next answer*: until a call submitted after the kill is answered. *Full",
+            "strength*: until the pool again has all its workers serving. *Failed calls*: calls",
+            "that failed from the kill on (the one the killed worker was running; the echo",
+            "command is not marked idempotent, so it is not retried).",
+        ],
+        ["workers", "kill → next answer", "kill → full strength", "failed calls", "rounds"],
+        rows,
+    )
 
 
 def breakdown(r: Results) -> dict[str, float | None]:
@@ -276,22 +332,19 @@ def breakdown(r: Results) -> dict[str, float | None]:
 
 
 def breakdown_section(r: Results) -> list[str]:
-    lines = [
-        "## Where a no-op call's time goes",
-        "",
-        "Medians at concurrency 1 with MessagePack, each layer the difference between two",
-        "measured paths of the table above (so the parts add up to the C++ API's median).",
-        "",
-        "| part | time per call |",
-        "|---|---|",
-    ]
-    for part, value in breakdown(r).items():
-        lines.append(f"| {part} | {us(value)} |")
-    return lines + [""]
+    return section(
+        "Where a no-op call's time goes",
+        [
+            "Medians at concurrency 1 with MessagePack, each layer the difference between two",
+            "measured paths of the table above (so the parts add up to the C++ API's median).",
+        ],
+        ["part", "time per call"],
+        [[part, us(value)] for part, value in breakdown(r).items()],
+    )
 
 
 def targets(r: Results) -> list[tuple[str, str, bool | None]]:
-    """(target, measured, met) for the targets of issue 9."""
+    """(target, measured, met) for the benchmark targets of issues 2, 3 and 9."""
     lat = {
         s: r.value("median_us", kind="latency", system=s, codec=c)
         for s, c in (
@@ -335,6 +388,27 @@ def targets(r: Results) -> list[tuple[str, str, bool | None]]:
         ours / theirs if ours and theirs else None,
         lambda v: v >= 1.5,
     )
+    floor_2 = r.value("calls_per_s", kind="throughput", system=FLOOR_PY, workers=2, callers=2)
+    add(
+        "throughput, 2 workers, 64 callers ≥ 0.8× two Python loops flat out",
+        ours / floor_2 if ours and floor_2 else None,
+        lambda v: v >= 0.8,
+    )
+    for workers in (1, 2):
+        at_pool = r.value(
+            "calls_per_s", kind="throughput", system=API, workers=workers, callers=workers
+        )
+        beyond = [
+            c["calls_per_s"]
+            for c in r.find(kind="throughput", system=API, workers=workers)
+            if c["callers"] > workers
+        ]
+        add(
+            f"throughput, {workers} worker(s), does not fall past {workers} caller(s) "
+            "(lowest ≥ 0.9× the rate at the pool size)",
+            min(beyond) / at_pool if beyond and at_pool else None,
+            lambda v: v >= 0.9,
+        )
     size = 16 * 2**20
     pipe = r.value("median_us", kind="payload", system="plain pipe echo (cat)", bytes=size)
     echo = r.value(
@@ -349,11 +423,15 @@ def targets(r: Results) -> list[tuple[str, str, bool | None]]:
 
 
 def targets_section(r: Results) -> list[str]:
-    lines = ["## Targets", "", "| target | this run | status |", "|---|---|---|"]
-    for name, measured, met in targets(r):
-        status = "met" if met else ("**missed**" if met is False else "—")
-        lines.append(f"| {name} | {measured} | {status} |")
-    return lines + [""]
+    def status(met: bool | None) -> str:
+        return "met" if met else ("**missed**" if met is False else "—")
+
+    return section(
+        "Targets",
+        [],
+        ["target", "this run", "status"],
+        [[name, measured, status(met)] for name, measured, met in targets(r)],
+    )
 
 
 def plots(r: Results, directory: Path, callers: list[int]) -> None:
@@ -425,6 +503,7 @@ def sections(raw: dict, plot_dir: Path | None) -> list[str]:
         + (["![no-op latency](bench/latency.png)", ""] if plot_dir else [])
         + breakdown_section(r)
         + throughput_section(r, callers)
+        + dispatcher_section(r)
         + payload_section(r)
         + cold_start_section(r)
         + memory_section(r)
@@ -439,7 +518,7 @@ def check(raw: dict) -> list[str]:
     for system in [FLOOR_CPP, FLOOR_PY, SDK_RAW, API, HTTP, *PEERS[:4]]:
         if not r.find(kind="latency", system=system):
             problems.append(f"no latency for {system}")
-    for system in [API, HTTP, *PEERS[:4]]:
+    for system in [FLOOR_PY, API, HTTP, *PEERS[:4]]:
         if not r.find(kind="throughput", system=system):
             problems.append(f"no throughput for {system}")
     for kind in ("payload", "coldstart", "memory", "recovery"):

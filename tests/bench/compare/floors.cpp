@@ -1,5 +1,9 @@
 #include "floors.hpp"
 
+#include <atomic>
+#include <memory>
+#include <thread>
+
 #include "../floor_driver.hpp"
 #include "measure.hpp"
 #include "mlbridge/protocol/message.hpp"
@@ -29,14 +33,21 @@ json time_noop(BlockingChild& child, Codec codec, double seconds) {
   return summarize_latencies(time_calls(one, seconds));
 }
 
+// A floor loop started and initialized, ready for no-op calls.
+std::unique_ptr<BlockingChild> ready_floor(const std::string& script, Codec codec) {
+  auto child = std::make_unique<BlockingChild>(python_worker_spec(script, codec));
+  std::vector<std::uint8_t> reply;
+  child->read_frame(reply);  // hello
+  child->write_all(
+      frame_of({1, "init", {{"options", json::object()}}, std::nullopt, 30000}, codec));
+  child->read_frame(reply);
+  return child;
+}
+
 void python_floor(const std::string& system, const std::string& script, Codec codec,
                   double seconds) {
-  BlockingChild child(python_worker_spec(script, codec));
-  std::vector<std::uint8_t> reply;
-  child.read_frame(reply);  // hello
-  child.write_all(frame_of({1, "init", {{"options", json::object()}}, std::nullopt, 30000}, codec));
-  child.read_frame(reply);
-  auto fields = time_noop(child, codec, seconds);
+  auto child = ready_floor(script, codec);
+  auto fields = time_noop(*child, codec, seconds);
   fields["system"] = system;
   fields["codec"] = std::string(protocol::to_string(codec));
   emit("latency", fields);
@@ -57,6 +68,38 @@ void run_floor_latency(double seconds) {
     python_floor("floor: C++ ↔ Python loop", testing::source_path("tests/bench/floor_worker.py"),
                  codec, seconds);
     python_floor("BaseBridge, raw pipe", testing::echo_bridge(), codec, seconds);
+  }
+}
+
+void run_floor_throughput(const std::vector<int>& workers, double seconds) {
+  const Codec codec = Codec::kMsgpack;
+  const std::string script = testing::source_path("tests/bench/floor_worker.py");
+  for (const int count : workers) {
+    std::vector<std::unique_ptr<BlockingChild>> loops;
+    for (int i = 0; i < count; ++i) loops.push_back(ready_floor(script, codec));
+    std::atomic<bool> stop{false};
+    std::atomic<long> completed{0};
+    std::vector<std::thread> drivers;
+    for (auto& loop : loops) {
+      drivers.emplace_back([&, child = loop.get()] {
+        std::vector<std::uint8_t> reply;
+        std::uint64_t id = 2;
+        while (!stop.load(std::memory_order_relaxed)) {
+          child->write_all(frame_of({id++, "echo", json::object(), std::nullopt, 30000}, codec));
+          child->read_frame(reply);
+          completed.fetch_add(1, std::memory_order_relaxed);
+        }
+      });
+    }
+    json fields = measure_window(completed, 0.3, seconds, {{"host", process_cpu_time}});
+    stop.store(true);
+    for (auto& driver : drivers) driver.join();
+    fields["system"] = "floor: C++ ↔ Python loop";
+    fields["codec"] = std::string(protocol::to_string(codec));
+    fields["workers"] = count;
+    fields["callers"] = count;
+    fields["errors"] = 0;
+    emit("throughput", fields);
   }
 }
 

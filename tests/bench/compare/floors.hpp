@@ -6,11 +6,17 @@
 // SDK's own cost). Main thread only.
 
 #include <string>
+#include <vector>
 
 namespace mlbridge::bench {
 
 /// Emits one "latency" line per floor and codec (json, msgpack).
 void run_floor_latency(double seconds);
+
+/// Emits one "throughput" line per entry of `workers`: that many smallest Python loops
+/// (MessagePack) driven flat out, each by its own thread with one call in flight: the most calls
+/// per second any pool of that size could answer over the same pipes.
+void run_floor_throughput(const std::vector<int>& workers, double seconds);
 
 /// Emits "payload" lines for a plain pipe echo through `cat` of `bytes` bytes.
 void run_pipe_echo(std::size_t bytes, double seconds);

@@ -1,7 +1,8 @@
 // compare_bench: mlbridge's side of the comparison in tests/bench/compare.py. Each subcommand
 // measures one group and prints one JSON object per result on stdout.
 //
-//   compare_bench floors     --seconds S          the C++ ↔ C++ and C++ ↔ Python floors
+//   compare_bench floors     --seconds S --workers 1,2   the C++ ↔ C++ and C++ ↔ Python floors
+//                                                        (latency; throughput of W Python loops)
 //   compare_bench api        --seconds S --workers 1,2 --callers 1,8,64,512
 //   compare_bench http       --seconds S --workers 1,2 --callers 1,8,64,512
 //   compare_bench http       --seconds S --port P --path /noop --body '{}' --label NAME
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
   const double seconds = std::stod(o["seconds"]);
   if (group == "floors") {
     run_floor_latency(seconds);
+    run_floor_throughput(ints(o["workers"]), seconds);
   } else if (group == "api") {
     run_api_latency(seconds);
     run_api_throughput(ints(o["workers"]), ints(o["callers"]), seconds);

@@ -1,5 +1,7 @@
 #include "measure.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <fstream>
 #include <numeric>
@@ -23,13 +25,33 @@ json summarize_latencies(std::vector<double> ns) {
           {"mean_us", mean / 1000.0}};
 }
 
-double rate_of(const std::atomic<long>& completed, double warmup, double seconds) {
+json measure_window(const std::atomic<long>& completed, double warmup, double seconds,
+                    const std::vector<std::pair<std::string, CpuClock>>& clocks) {
   std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
-  const long before = completed.load();
+  std::vector<std::chrono::nanoseconds> before;
+  for (const auto& [name, clock] : clocks) before.push_back(clock());
+  const long calls_before = completed.load();
   const auto start = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  const long after = completed.load();
-  return static_cast<double>(after - before) / seconds_since(start);
+  const long calls = completed.load() - calls_before;
+  const double elapsed = seconds_since(start);
+  json out = {{"calls_per_s", static_cast<double>(calls) / elapsed}};
+  for (std::size_t i = 0; i < clocks.size(); ++i) {
+    const auto spent = clocks[i].second() - before[i];
+    out[clocks[i].first + "_cpu_us_per_call"] =
+        calls > 0 ? std::chrono::duration<double, std::micro>(spent).count() / calls : 0.0;
+  }
+  return out;
+}
+
+double rate_of(const std::atomic<long>& completed, double warmup, double seconds) {
+  return measure_window(completed, warmup, seconds, {})["calls_per_s"].get<double>();
+}
+
+std::chrono::nanoseconds process_cpu_time() {
+  timespec spent{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spent);
+  return std::chrono::seconds{spent.tv_sec} + std::chrono::nanoseconds{spent.tv_nsec};
 }
 
 json memory_of(int pid) {

@@ -7,8 +7,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mlbridge::bench {
@@ -42,6 +44,17 @@ std::vector<double> time_calls(F&& one, double seconds, int warmup = 100, int mi
 /// Lets `warmup` seconds pass, then returns how fast `completed` grows over the next `seconds`
 /// (per second): the window of a closed-loop throughput measurement.
 double rate_of(const std::atomic<long>& completed, double warmup, double seconds);
+
+/// A CPU clock read at both ends of a measurement window (any thread may read it).
+using CpuClock = std::function<std::chrono::nanoseconds()>;
+
+/// The window of `rate_of`, also charging each clock's advance to the calls completed in it:
+/// {"calls_per_s", "<name>_cpu_us_per_call" for each named clock}.
+json measure_window(const std::atomic<long>& completed, double warmup, double seconds,
+                    const std::vector<std::pair<std::string, CpuClock>>& clocks);
+
+/// CPU time (user + system) of this whole process so far.
+std::chrono::nanoseconds process_cpu_time();
 
 /// Prints one result line: `fields` plus {"kind": kind}.
 inline void emit(const std::string& kind, json fields) {
