@@ -12,7 +12,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 "$ROOT/scripts/setup.sh"
 
-step() { printf '\n==== %s\n' "$*"; }
+# Each step prints the wall time since the start, so a slow CI run shows where its time went.
+step() { printf '\n==== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 step "build (preset ci)"
 cmake --preset ci >/dev/null
@@ -38,7 +39,7 @@ if [ "${MLBRIDGE_SKIP_ASAN:-0}" != "1" ]; then
   step "C++ tests under ASan + UBSan (preset asan)"
   cmake --preset asan >/dev/null
   cmake --build --preset asan --target errors_test protocol_test process_test config_test \
-    plugin_test session_test ops_test telemetry_test worker_test pool_test host_test \
+    plugin_test session_test ops_test runtime_test telemetry_test worker_test pool_test host_test \
     operations_test chaos_test host_kill_test
   # Not built here, so left out: the targets above are all the tests this pass runs.
   ctest --preset asan -E "_NOT_BUILT$|^(Server|Cli|SdkInstall|LangChainHost|TransformersHost)\\."
@@ -55,7 +56,7 @@ if [ "${MLBRIDGE_SKIP_TSAN:-0}" != "1" ]; then
 fi
 
 if [ "${MLBRIDGE_SKIP_FUZZ:-0}" != "1" ]; then
-  step "fuzzers, ${MLBRIDGE_FUZZ_SECONDS:-10} s each (preset fuzz; longer: bash scripts/fuzz.sh 600)"
+  step "fuzzers, ${MLBRIDGE_FUZZ_SECONDS:-10} s each (in the asan tree; longer: bash scripts/fuzz.sh 600)"
   bash scripts/fuzz.sh "${MLBRIDGE_FUZZ_SECONDS:-10}"
 fi
 
