@@ -38,6 +38,7 @@ from dspy_support.tools import TOOL_DESCRIPTIONS  # noqa: E402
 
 from mlbridge import BaseBridge, BridgeError, CallContext, command  # noqa: E402
 from mlbridge.secrets import REDACTOR, install_redacting_stdio  # noqa: E402
+from mlbridge.settings import ScopedSetting, option_int  # noqa: E402
 
 LM_KEY = "lm"
 HISTORY_KEY = "history"
@@ -91,7 +92,7 @@ class DSPyBridge(BaseBridge):
 
     def __init__(self) -> None:
         self.options: dict[str, Any] | None = None
-        self.default: lm_support.LMHandle | None = None
+        self.lm: ScopedSetting[lm_support.LMHandle] = ScopedSetting(LM_KEY)
         self.num_threads = 4
         self.max_history = 100
         self.lookup: dict[str, Any] = {}
@@ -114,8 +115,8 @@ class DSPyBridge(BaseBridge):
             raise BridgeError("options.cache must be a map", category="invalid_configuration")
         if cache.get("dir"):
             os.environ["DSPY_CACHEDIR"] = str(cache["dir"])
-        self.num_threads = self._option_int(options, "num_threads", 4, 1, 64)
-        self.max_history = self._option_int(options, "max_history", 100, 1, 10_000)
+        self.num_threads = option_int(options, "num_threads", 4, 1, 64)
+        self.max_history = option_int(options, "max_history", 100, 1, 10_000)
         lookup = options.get("lookup") or {}
         if not isinstance(lookup, dict):
             raise BridgeError("options.lookup must be a map", category="invalid_configuration")
@@ -132,20 +133,10 @@ class DSPyBridge(BaseBridge):
             config = lm_support.LMConfig.parse(options.get("lm"), where="options.lm")
         except BridgeError as exc:
             raise BridgeError(exc.message, category="invalid_configuration") from None
-        self.default = lm_support.build(config, strict=False)
+        default = self.lm.default = lm_support.build(config, strict=False)
         self.options = options
-        note = f" ({self.default.reason})" if self.default.reason else ""
-        print(f"dspy bridge: ready; default LM: {self.default.label}{note}", file=sys.stderr)
-
-    @staticmethod
-    def _option_int(options: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
-        value = options.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise BridgeError(
-                f"options.{name} must be an integer from {low} to {high}",
-                category="invalid_configuration",
-            )
-        return value
+        note = f" ({default.reason})" if default.reason else ""
+        print(f"dspy bridge: ready; default LM: {default.label}{note}", file=sys.stderr)
 
     def _ready(self) -> None:
         if self.options is None:  # a host that skipped init: defaults
@@ -165,9 +156,7 @@ class DSPyBridge(BaseBridge):
     # ---------------------------------------------------------------- session state
 
     def _lm(self, ctx: CallContext) -> lm_support.LMHandle:
-        handle = ctx.resources.get(LM_KEY)
-        assert self.default is not None
-        return handle if handle is not None else self.default
+        return self.lm.current(ctx)
 
     def _history(self, ctx: CallContext) -> deque[dict[str, Any]]:
         history = ctx.resources.get(HISTORY_KEY)
@@ -216,24 +205,16 @@ class DSPyBridge(BaseBridge):
 
         ``{"reset": true}`` goes back to the default (``options.lm`` for the worker).
         """
-        settings = {k: v for k, v in args.items() if k != "reset"}
-        if args.get("reset"):
-            if settings:
-                raise BridgeError("reset takes no other settings", category="invalid_argument")
-            if ctx.session_id:
-                ctx.resources.pop(LM_KEY, None)
-            else:
-                assert self.options is not None
-                self.default = lm_support.build(
-                    lm_support.LMConfig.parse(self.options.get("lm"), where="options.lm"),
-                    strict=False,
-                )
-        else:
-            handle = lm_support.build(lm_support.LMConfig.parse(settings), strict=True)
-            if ctx.session_id:
-                ctx.resources[LM_KEY] = handle
-            else:
-                self.default = handle
+
+        def build(settings: dict[str, Any]) -> lm_support.LMHandle:
+            return lm_support.build(lm_support.LMConfig.parse(settings), strict=True)
+
+        def initial() -> lm_support.LMHandle:
+            assert self.options is not None
+            config = lm_support.LMConfig.parse(self.options.get("lm"), where="options.lm")
+            return lm_support.build(config, strict=False)
+
+        self.lm.configure(args, ctx, build, initial)
         return self._describe_lm(ctx)
 
     @dspy_command("get_lm", "The LM that the session's calls run under.")
@@ -241,12 +222,7 @@ class DSPyBridge(BaseBridge):
         return self._describe_lm(ctx)
 
     def _describe_lm(self, ctx: CallContext) -> dict[str, Any]:
-        own = ctx.session_id is not None and LM_KEY in ctx.resources
-        return {
-            "scope": "session" if own else "default",
-            "session_id": ctx.session_id,
-            **self._lm(ctx).describe(),
-        }
+        return self.lm.describe(ctx, self._lm(ctx).describe())
 
     # -------------------------------------------------------------- programs
 

@@ -85,6 +85,7 @@ from langchain_support.tools import REGISTRY  # noqa: E402
 
 from mlbridge import BaseBridge, BridgeError, CallContext, command  # noqa: E402
 from mlbridge.secrets import REDACTOR, install_redacting_stdio  # noqa: E402
+from mlbridge.settings import ScopedSetting, option_int  # noqa: E402
 
 MODEL_KEY = "model"
 CHAIN_PREFIX = "chain:"
@@ -138,7 +139,7 @@ class LangChainBridge(BaseBridge):
 
     def __init__(self) -> None:
         self.options: dict[str, Any] | None = None
-        self.default: model_support.ModelHandle | None = None
+        self.model: ScopedSetting[model_support.ModelHandle] = ScopedSetting(MODEL_KEY)
         self.embeddings: retrieval.EmbeddingsConfig = retrieval.EmbeddingsConfig()
         self.max_concurrency = 4
         self.max_batch = 1000
@@ -156,9 +157,9 @@ class LangChainBridge(BaseBridge):
                 f"options: unknown keys {unknown}; known: {sorted(_OPTION_KEYS)}",
                 category="invalid_configuration",
             )
-        self.max_concurrency = self._option_int(options, "max_concurrency", 4, 1, 64)
-        self.max_batch = self._option_int(options, "max_batch", 1000, 1, 100_000)
-        self.max_history = self._option_int(options, "max_history", 100, 2, 10_000)
+        self.max_concurrency = option_int(options, "max_concurrency", 4, 1, 64)
+        self.max_batch = option_int(options, "max_batch", 1000, 1, 100_000)
+        self.max_history = option_int(options, "max_history", 100, 2, 10_000)
         try:
             config = model_support.ModelConfig.parse(options.get("model"), where="options.model")
             self.embeddings = retrieval.EmbeddingsConfig.parse(
@@ -166,22 +167,10 @@ class LangChainBridge(BaseBridge):
             )
         except BridgeError as exc:
             raise BridgeError(exc.message, category="invalid_configuration") from None
-        self.default = model_support.build(config, strict=False)
+        default = self.model.default = model_support.build(config, strict=False)
         self.options = options
-        note = f" ({self.default.reason})" if self.default.reason else ""
-        print(
-            f"langchain bridge: ready; default model: {self.default.label}{note}", file=sys.stderr
-        )
-
-    @staticmethod
-    def _option_int(options: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
-        value = options.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise BridgeError(
-                f"options.{name} must be an integer from {low} to {high}",
-                category="invalid_configuration",
-            )
-        return value
+        note = f" ({default.reason})" if default.reason else ""
+        print(f"langchain bridge: ready; default model: {default.label}{note}", file=sys.stderr)
 
     def _ready(self) -> None:
         if self.options is None:  # a host that skipped init: defaults
@@ -203,9 +192,7 @@ class LangChainBridge(BaseBridge):
     def _model(self, ctx: CallContext, chain: chain_support.Chain | None = None) -> Any:
         if chain is not None and chain.model is not None:
             return chain.model
-        handle = ctx.resources.get(MODEL_KEY)
-        assert self.default is not None
-        return handle if handle is not None else self.default
+        return self.model.current(ctx)
 
     def _chain(self, args: dict[str, Any], ctx: CallContext, key: str = "chain_id") -> Any:
         chain_id = args.get(key)
@@ -273,26 +260,18 @@ class LangChainBridge(BaseBridge):
 
         ``{"reset": true}`` goes back to the default (``options.model`` for the worker).
         """
-        settings = {k: v for k, v in args.items() if k != "reset"}
-        if args.get("reset"):
-            if settings:
-                raise _invalid("reset takes no other settings")
-            if ctx.session_id:
-                ctx.resources.pop(MODEL_KEY, None)
-            else:
-                assert self.options is not None
-                self.default = model_support.build(
-                    model_support.ModelConfig.parse(
-                        self.options.get("model"), where="options.model"
-                    ),
-                    strict=False,
-                )
-        else:
-            handle = model_support.build(model_support.ModelConfig.parse(settings), strict=True)
-            if ctx.session_id:
-                ctx.resources[MODEL_KEY] = handle
-            else:
-                self.default = handle
+
+        def build(settings: dict[str, Any]) -> model_support.ModelHandle:
+            return model_support.build(model_support.ModelConfig.parse(settings), strict=True)
+
+        def initial() -> model_support.ModelHandle:
+            assert self.options is not None
+            config = model_support.ModelConfig.parse(
+                self.options.get("model"), where="options.model"
+            )
+            return model_support.build(config, strict=False)
+
+        self.model.configure(args, ctx, build, initial)
         return self._describe_model(ctx)
 
     @langchain_command("get_model", "The chat model that the session's chains run with.")
@@ -300,12 +279,7 @@ class LangChainBridge(BaseBridge):
         return self._describe_model(ctx)
 
     def _describe_model(self, ctx: CallContext) -> dict[str, Any]:
-        own = ctx.session_id is not None and MODEL_KEY in ctx.resources
-        return {
-            "scope": "session" if own else "default",
-            "session_id": ctx.session_id,
-            **self._model(ctx).describe(),
-        }
+        return self.model.describe(ctx, self._model(ctx).describe())
 
     # ------------------------------------------------------------------- chains
 
