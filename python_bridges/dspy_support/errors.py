@@ -14,13 +14,18 @@ secret, its traceback is not sent: a redacted copy goes to stderr instead.
 
 from __future__ import annotations
 
-import sys
-import traceback
 from typing import Any
 
 from mlbridge import BridgeError
 from mlbridge.errors import type_name
-from mlbridge.secrets import REDACTOR
+from mlbridge.translation import (
+    category_by_mro,
+    cause_chain,
+    holds_secret,
+    redacted_bridge_error,
+    short,
+)
+from mlbridge.translation import raise_translated as _raise
 
 #: DSPy's public LM error class name → the category the host should use.
 LM_ERROR_CATEGORIES: dict[str, str] = {
@@ -63,33 +68,6 @@ PROVIDER_CATEGORIES: dict[str, str] = {
 }
 
 _PROVIDER_PACKAGES = ("litellm", "openai", "httpx")
-_MAX_MESSAGE = 2000
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or (
-            None if current.__suppress_context__ else current.__context__
-        )
-    return seen
-
-
-def _short(text: str) -> str:
-    text = REDACTOR.redact(text.strip())
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
-
-
-def _holds_secret(exc: BaseException) -> bool:
-    text = "".join(traceback.format_exception(exc))
-    return REDACTOR.redact(text) != text
-
-
-def _log_redacted(exc: BaseException, where: str) -> None:
-    print(f"dspy bridge: {where} failed; the original error (redacted):", file=sys.stderr)
-    print(REDACTOR.redact("".join(traceback.format_exception(exc))), file=sys.stderr, flush=True)
 
 
 def translate(exc: Exception, where: str) -> Exception:
@@ -97,11 +75,8 @@ def translate(exc: Exception, where: str) -> Exception:
     from dspy.utils.exceptions import AdapterParseError, LMError
 
     if isinstance(exc, BridgeError):
-        redacted = REDACTOR.redact(exc.message)
-        if redacted == exc.message:
-            return exc
-        return BridgeError(redacted, category=exc.category, type=exc.type)
-    chain = _chain(exc)
+        return redacted_bridge_error(exc)
+    chain = cause_chain(exc)
     adapter_error = next((e for e in chain if isinstance(e, AdapterParseError)), None)
     if adapter_error is not None:
         response = str(getattr(adapter_error, "lm_response", "") or "")
@@ -112,7 +87,7 @@ def translate(exc: Exception, where: str) -> Exception:
         )
         return BridgeError(
             f"{where}: the LM's answer could not be parsed into the output fields [{fields}] "
-            f"({adapter_error.adapter_name}): {_short(response)[:500]!r}",
+            f"({adapter_error.adapter_name}): {short(response)[:500]!r}",
             category="model_error",
             type="dspy.AdapterParseError",
         )
@@ -124,46 +99,26 @@ def translate(exc: Exception, where: str) -> Exception:
         origin = provider or lm_error
         assert origin is not None
         name = type_name(type(origin))
-        category = None
-        if lm_error is not None:
-            category = next(
-                (
-                    LM_ERROR_CATEGORIES[c.__name__]
-                    for c in type(lm_error).__mro__
-                    if c.__name__ in LM_ERROR_CATEGORIES
-                ),
-                "model_error",
-            )
-        else:
-            category = next(
-                (
-                    PROVIDER_CATEGORIES[c.__name__]
-                    for c in type(origin).__mro__
-                    if c.__name__ in PROVIDER_CATEGORIES
-                ),
-                "model_error",
-            )
+        category = (
+            category_by_mro(type(lm_error), LM_ERROR_CATEGORIES)
+            if lm_error is not None
+            else category_by_mro(type(origin), PROVIDER_CATEGORIES)
+        )
         model = getattr(lm_error, "model", None) or getattr(origin, "model", None)
         about = f" (model {model})" if model else ""
         return BridgeError(
-            f"{where}: the LM call failed{about}: {_short(str(origin) or name)}",
+            f"{where}: the LM call failed{about}: {short(str(origin) or name)}",
             category=category,
             type=name,
         )
-    if _holds_secret(exc):
-        return BridgeError(_short(f"{where}: {exc}"), type=type_name(type(exc)))
+    if holds_secret(exc):
+        return BridgeError(short(f"{where}: {exc}"), type=type_name(type(exc)))
     return exc
 
 
 def raise_translated(exc: Exception, where: str) -> None:
     """Raise ``translate(exc)``, keeping the original chain unless it holds a secret."""
-    translated = translate(exc, where)
-    if translated is exc:
-        raise exc
-    if _holds_secret(exc):
-        _log_redacted(exc, where)
-        raise translated from None
-    raise translated from exc
+    _raise(exc, translate(exc, where), where, "dspy")
 
 
 def error_info(exc: BaseException) -> dict[str, Any]:
@@ -175,4 +130,4 @@ def error_info(exc: BaseException) -> dict[str, Any]:
             "message": translated.message,
             **({"category": translated.category} if translated.category else {}),
         }
-    return {"type": type_name(type(exc)), "message": _short(str(exc))}
+    return {"type": type_name(type(exc)), "message": short(str(exc))}

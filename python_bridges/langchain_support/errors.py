@@ -20,13 +20,18 @@ its traceback is not sent: a redacted copy goes to stderr instead.
 
 from __future__ import annotations
 
-import sys
-import traceback
 from typing import Any
 
 from mlbridge import BridgeError
 from mlbridge.errors import type_name
-from mlbridge.secrets import REDACTOR
+from mlbridge.translation import (
+    category_by_mro,
+    cause_chain,
+    holds_secret,
+    redacted_bridge_error,
+    short,
+)
+from mlbridge.translation import raise_translated as _raise
 
 #: Provider and LangChain exception class names → category hint.
 CATEGORIES: dict[str, str] = {
@@ -60,35 +65,6 @@ CATEGORIES: dict[str, str] = {
 #: Categories where the same request may succeed later.
 RETRYABLE = {"rate_limit", "model_error", "timeout", "overloaded"}
 
-_MAX_MESSAGE = 2000
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or (
-            None if current.__suppress_context__ else current.__context__
-        )
-    return seen
-
-
-def _short(text: str) -> str:
-    text = REDACTOR.redact(text.strip())
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
-
-
-def _holds_secret(exc: BaseException) -> bool:
-    text = "".join(traceback.format_exception(exc))
-    return REDACTOR.redact(text) != text
-
-
-def _category(cls: type) -> str:
-    return next(
-        (CATEGORIES[c.__name__] for c in cls.__mro__ if c.__name__ in CATEGORIES), "model_error"
-    )
-
 
 def _openai_class(cls: type) -> type | None:
     """The first class of the ``openai`` package in ``cls``'s MRO."""
@@ -104,11 +80,8 @@ def _is_context_overflow(exc: BaseException) -> bool:
 def translate(exc: Exception, where: str) -> Exception:
     """The exception to raise in place of ``exc`` (``exc`` itself when it is fine as is)."""
     if isinstance(exc, BridgeError):
-        redacted = REDACTOR.redact(exc.message)
-        if redacted == exc.message:
-            return exc
-        return BridgeError(redacted, category=exc.category, type=exc.type)
-    chain = _chain(exc)
+        return redacted_bridge_error(exc)
+    chain = cause_chain(exc)
     provider = next((e for e in chain if _openai_class(type(e)) is not None), None)
     if provider is not None:
         origin = _openai_class(type(provider))
@@ -116,54 +89,47 @@ def translate(exc: Exception, where: str) -> Exception:
         overflow = _is_context_overflow(provider)
         about = " (the prompt exceeds the model's context length)" if overflow else ""
         return BridgeError(
-            f"{where}: the model call failed{about}: {_short(str(provider) or origin.__name__)}",
-            category="invalid_argument" if overflow else _category(type(provider)),
+            f"{where}: the model call failed{about}: {short(str(provider) or origin.__name__)}",
+            category="invalid_argument"
+            if overflow
+            else category_by_mro(type(provider), CATEGORIES),
             type=type_name(origin),
         )
     for error in chain:
         names = {c.__name__ for c in type(error).__mro__}
         if "OutputParserException" in names:
             return BridgeError(
-                f"{where}: the model's answer could not be parsed: {_short(str(error))}",
+                f"{where}: the model's answer could not be parsed: {short(str(error))}",
                 category="model_error",
                 type="langchain_core.OutputParserException",
             )
         if isinstance(error, KeyError) and "missing variables" in str(error):
             message = str(error.args[0]) if error.args else str(error)
             return BridgeError(
-                f"{where}: {_short(message.split(chr(10))[0])}",
+                f"{where}: {short(message.split(chr(10))[0])}",
                 category="invalid_argument",
                 type="KeyError",
             )
         if "GraphRecursionError" in names:
             return BridgeError(
-                f"{where}: the agent did not finish within its step limit: {_short(str(error))}",
+                f"{where}: the agent did not finish within its step limit: {short(str(error))}",
                 category="model_error",
                 type=type_name(type(error)),
             )
         if "ModelError" in names:  # a LangChain-classified provider error without openai
             return BridgeError(
-                f"{where}: the model call failed: {_short(str(error))}",
-                category=_category(type(error)),
+                f"{where}: the model call failed: {short(str(error))}",
+                category=category_by_mro(type(error), CATEGORIES),
                 type=type_name(type(error)),
             )
-    if _holds_secret(exc):
-        return BridgeError(_short(f"{where}: {exc}"), type=type_name(type(exc)))
+    if holds_secret(exc):
+        return BridgeError(short(f"{where}: {exc}"), type=type_name(type(exc)))
     return exc
 
 
 def raise_translated(exc: Exception, where: str) -> None:
     """Raise ``translate(exc)``, keeping the original chain unless it holds a secret."""
-    translated = translate(exc, where)
-    if translated is exc:
-        raise exc
-    if _holds_secret(exc):
-        print(f"langchain bridge: {where} failed; the original error (redacted):", file=sys.stderr)
-        print(
-            REDACTOR.redact("".join(traceback.format_exception(exc))), file=sys.stderr, flush=True
-        )
-        raise translated from None
-    raise translated from exc
+    _raise(exc, translate(exc, where), where, "langchain")
 
 
 def error_info(exc: BaseException) -> dict[str, Any]:
@@ -178,4 +144,4 @@ def error_info(exc: BaseException) -> dict[str, Any]:
             info["category"] = translated.category
             info["retryable"] = translated.category in RETRYABLE
         return info
-    return {"type": type_name(type(exc)), "message": _short(str(exc) or type(exc).__name__)}
+    return {"type": type_name(type(exc)), "message": short(str(exc) or type(exc).__name__)}

@@ -21,6 +21,8 @@ import re
 
 from mlbridge import BridgeError
 from mlbridge.errors import type_name
+from mlbridge.translation import raise_translated as _raise
+from mlbridge.translation import short
 
 _OOM = re.compile(
     r"out of memory|can't allocate memory|not enough memory|cannot allocate memory", re.I
@@ -38,12 +40,6 @@ _NO_CUDA = re.compile(
 )
 _BAD_ARGUMENT = re.compile(r"unexpected keyword argument|are not used by the model", re.I)
 _TOO_LONG = "index out of range in self"  # an input past the model's position embeddings
-_MAX_MESSAGE = 2000
-
-
-def _short(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 
 def category_of(exc: BaseException) -> str | None:
@@ -74,7 +70,7 @@ def translate(exc: Exception, where: str, model: str | None = None) -> Exception
     category = category_of(exc)
     if category is None:
         return exc
-    message = _short(str(exc) or type(exc).__name__)
+    message = short(str(exc) or type(exc).__name__)
     about = f" (model {model})" if model else ""
     if category == "resource_exhausted":
         text = f"{where}{about}: out of memory: {message}"
@@ -88,7 +84,5 @@ def translate(exc: Exception, where: str, model: str | None = None) -> Exception
 
 
 def raise_translated(exc: Exception, where: str, model: str | None = None) -> None:
-    translated = translate(exc, where, model)
-    if translated is exc:
-        raise exc
-    raise translated from exc
+    """Raise ``translate(exc)``, keeping the original chain unless it holds a secret."""
+    _raise(exc, translate(exc, where, model), where, "transformers")
