@@ -282,7 +282,8 @@ def header(raw: dict) -> list[str]:
         f"- machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB, "
         f"Linux {machine['kernel']}",
         f"- load average (1, 5, 15 min) before: {load}; after: {load_after}",
-        f"- mlbridge: release preset ({versions['c++']}); Python {versions['python']}, "
+        f"- mlbridge: {info.get('preset', 'release')} preset ({versions['c++']}); "
+        f"Python {versions['python']}, "
         f"msgpack {versions['msgpack']}",
         f"- peers: FastAPI {versions['fastapi']} on uvicorn {versions['uvicorn']} (uvloop "
         f"{versions['uvloop']}, httptools {versions['httptools']}), Ray {versions['ray']} "

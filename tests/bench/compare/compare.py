@@ -299,6 +299,7 @@ def main() -> int:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": versions(),
+        "preset": plan.bin.parent.name,  # build/<preset>/bin
         "rounds": plan.rounds,
         "seconds_per_cell": plan.seconds,
         "ray": "not run (--smoke or --no-ray)",
