@@ -1,9 +1,29 @@
 // Rebuilding a session on a worker before its next call: a snapshot restore when one was taken,
-// else the replay of its journal in order. A failed step loses the session, honestly.
+// else the replay of its journal in order. A step that fails on its own (the handler raised)
+// loses the session, honestly; a step cut short by its worker (stopped, hung, killed) or by the
+// call's deadline fails only that call, and the session's next call rebuilds it again.
 
 #include "pool_state.hpp"
 
 namespace mlbridge::pool {
+namespace {
+
+// Failures that say nothing about the step itself: the worker stopped answering or died, or the
+// call ran out of time or was cancelled. Replaying the same journal elsewhere can still succeed.
+bool cut_short_by_the_worker(ErrorCategory category) {
+  switch (category) {
+    case ErrorCategory::kTimeout:
+    case ErrorCategory::kWorkerCrashed:
+    case ErrorCategory::kBridgeUnavailable:
+    case ErrorCategory::kCancelled:
+    case ErrorCategory::kOverloaded:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 RestorePlanPtr Pool::State::plan_restore(const session::Session& s, bool use_snapshot) const {
   auto plan = std::make_shared<RestorePlan>();
@@ -93,6 +113,21 @@ void Pool::State::on_restore_step(std::uint64_t slot_number, CallHandle handle, 
   std::string worker_id;
   if (auto slot = slots.find(slot_number); slot != slots.end())
     worker_id = slot->second->worker->id();
+  if (cut_short_by_the_worker(failure.category)) {
+    const std::string what = "rebuilding session '" + s->id + "' on worker " + worker_id +
+                             " was cut short at step " + std::to_string(plan->next + 1) + " of " +
+                             std::to_string(plan->steps.size()) + " ('" + step.command + "')";
+    spdlog::warn("bridge '{}': {}: {}; its next call rebuilds it again", bridge(), what,
+                 failure.message);
+    // Nothing half-restored stays on that worker; the journal is intact for the next attempt.
+    s->snapshot.reset();
+    discard_session_on(slot_number, s->id);
+    Error cut = failure;
+    cut.message =
+        what + ": " + failure.message + " (the session is kept; its next call rebuilds it)";
+    on_call_done(handle, std::move(cut));
+    return;
+  }
   const std::string why = "it left worker " + s->moved_from + " and rebuilding it on worker " +
                           worker_id + " failed at step " + std::to_string(plan->next + 1) + " of " +
                           std::to_string(plan->steps.size()) + " ('" + step.command + "' for " +
@@ -104,6 +139,15 @@ void Pool::State::on_restore_step(std::uint64_t slot_number, CallHandle handle, 
                              call->request.command));
 }
 
+void Pool::State::discard_session_on(std::uint64_t slot_number, const std::string& session_id) {
+  auto slot = slots.find(slot_number);
+  if (slot == slots.end()) return;
+  worker::CallOptions options;
+  options.timeout = config().health_timeout;
+  slot->second->worker->call("cleanup_session", json{{"session_id", session_id}},
+                             std::move(options), [](Result<json>) {});
+}
+
 void Pool::State::lose_session(session::Session& s, const std::string& why,
                                std::optional<std::uint64_t> cleanup_on) {
   s.lost = why;
@@ -112,13 +156,8 @@ void Pool::State::lose_session(session::Session& s, const std::string& why,
   s.journal.clear();
   ++counters.sessions_lost;
   spdlog::warn("bridge '{}': session '{}' lost: {}", bridge(), s.id, why);
-  if (auto slot = cleanup_on ? slots.find(*cleanup_on) : slots.end(); slot != slots.end()) {
-    // Nothing half-restored stays behind for a session created again under this id.
-    worker::CallOptions options;
-    options.timeout = config().health_timeout;
-    slot->second->worker->call("cleanup_session", json{{"session_id", s.id}}, std::move(options),
-                               [](Result<json>) {});
-  }
+  // Nothing half-restored stays behind for a session created again under this id.
+  if (cleanup_on) discard_session_on(*cleanup_on, s.id);
   if (!s.worker) return;
   auto slot = slots.find(*s.worker);
   if (slot == slots.end()) return;

@@ -301,6 +301,8 @@ struct Pool::State {
   // that may hold part of it (a failed replay): it is told to drop the session.
   void lose_session(session::Session& s, const std::string& why,
                     std::optional<std::uint64_t> cleanup_on = std::nullopt);
+  // Tells the worker of `slot_number` (if it still exists) to drop what it holds of a session.
+  void discard_session_on(std::uint64_t slot_number, const std::string& session_id);
 
   // ---- periodic work (pool_maintenance.cpp) ------------------------------------------------
 

@@ -121,6 +121,34 @@ TEST_F(SessionReplayTest, AFailingReplayLosesTheSessionNamingTheStep) {
   EXPECT_EQ(ok(p, request("keys", {}, "s"))["keys"], json::array());
 }
 
+// A replay that runs out of the call's time (or whose worker is stopped or killed meanwhile)
+// fails that call only: the step did not fail on its own, so the session is kept and its next
+// call rebuilds it from the journal.
+TEST_F(SessionReplayTest, AReplayCutShortByTheDeadlineKeepsTheSessionForTheNextCall) {
+  auto c = config(2);
+  c.session_rules = rules(
+      {{"setup",
+        {{{"command", "put"}, {"object", "{key}"}}, {{"command", "sleep"}, {"object", "nap"}}}}});
+  auto p = start(c);
+  ok(p, request("put", {{"key", "k"}, {"value", 7}}, "s"));
+  ok(p, request("sleep", {{"seconds", 1}}, "s"));  // journaled: replaying it takes a second
+  kill_home(p, "s", 2);
+
+  auto hurried = request("get", {{"key", "k"}}, "s");
+  hurried.timeout = std::chrono::milliseconds(300);
+  auto cut = p->call(std::move(hurried));
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.error().category, ErrorCategory::kTimeout) << cut.error().describe();
+  EXPECT_TRUE(has(cut.error().message, "cut short at step 2 of 2 ('sleep')"))
+      << cut.error().message;
+  EXPECT_TRUE(has(cut.error().message, "the session is kept")) << cut.error().message;
+
+  EXPECT_EQ(ok(p, request("get", {{"key", "k"}}, "s"))["value"], 7);
+  const auto stats = p->stats();
+  EXPECT_EQ(stats.sessions_lost, 0u);
+  EXPECT_EQ(stats.sessions_replayed, 1u);
+}
+
 TEST_F(SessionReplayTest, AJournalPastItsBoundCannotRebuildTheSession) {
   auto c = config(2);
   c.session_rules = rules({{"max_entries", 2}});
