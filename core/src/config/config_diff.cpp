@@ -3,8 +3,37 @@
 #include <array>
 #include <string_view>
 
+#include "mlbridge/telemetry/redactor.hpp"
+
 namespace mlbridge::config {
 namespace {
+
+using telemetry::Redactor;
+
+// The last segment of a dotted key path ("env.set.OPENAI_API_KEY" -> "OPENAI_API_KEY").
+std::string_view last_segment(std::string_view key) {
+  const auto dot = key.rfind('.');
+  return dot == std::string_view::npos ? key : key.substr(dot + 1);
+}
+
+// A value as a change description may show it: anything stored under a secret-looking name
+// (env.set.OPENAI_API_KEY, options.lm.api_key), at any depth, becomes [REDACTED]. Descriptions go
+// to the log and back to the caller of a PATCH or a reload, and `raw` holds ${ENV}-expanded text.
+json shown(const json& value, std::string_view name) {
+  if (value.is_null()) return value;
+  if (!name.empty() && Redactor::is_secret_name(name)) return std::string(Redactor::kRedacted);
+  if (value.is_object()) {
+    json out = json::object();
+    for (const auto& [key, member] : value.items()) out[key] = shown(member, key);
+    return out;
+  }
+  if (value.is_array()) {
+    json out = json::array();
+    for (const auto& element : value) out.push_back(shown(element, {}));
+    return out;
+  }
+  return value;
+}
 
 void diff_into(const json& before, const json& after, const std::string& prefix,
                std::vector<KeyChange>& out) {
@@ -25,8 +54,11 @@ void diff_into(const json& before, const json& after, const std::string& prefix,
 }  // namespace
 
 std::string KeyChange::describe() const {
-  return key + ": " + (before.is_null() ? "(default)" : before.dump()) + " -> " +
-         (after.is_null() ? "(default)" : after.dump());
+  const std::string_view name = last_segment(key);
+  const auto side = [name](const json& value) {
+    return value.is_null() ? std::string("(default)") : shown(value, name).dump();
+  };
+  return key + ": " + side(before) + " -> " + side(after);
 }
 
 std::vector<KeyChange> diff_keys(const json& before, const json& after) {

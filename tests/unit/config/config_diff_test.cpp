@@ -23,6 +23,32 @@ TEST(ConfigDiff, ListsChangedKeysByDottedPath) {
   EXPECT_TRUE(diff_keys(before, before).empty());
 }
 
+TEST(ConfigDiff, DescriptionsNeverShowASecretValue) {
+  const std::string secret = "sk-planted-secret-0123456789";
+  const json before = json::parse(R"({"env": {"set": {"OPENAI_API_KEY": "sk-old-secret-99999"}},
+                                      "options": {"lm": {"model": "a"}}})");
+  json after = json::parse(R"({"env": {"set": {"OPENAI_API_KEY": ""}},
+                               "options": {"lm": {"model": "b", "api_key": ""},
+                                           "extra": [{"token": ""}]}})");
+  after["env"]["set"]["OPENAI_API_KEY"] = secret;
+  after["options"]["lm"]["api_key"] = secret;
+  after["options"]["extra"][0]["token"] = secret;
+  const auto changes = diff_keys(before, after);
+  ASSERT_EQ(changes.size(), 4u);
+  for (const auto& change : changes) {
+    const std::string text = change.describe();
+    EXPECT_EQ(text.find(secret), std::string::npos) << text;
+    EXPECT_EQ(text.find("sk-old-secret"), std::string::npos) << text;
+  }
+  EXPECT_EQ(changes[0].describe(), R"(env.set.OPENAI_API_KEY: "[REDACTED]" -> "[REDACTED]")");
+  EXPECT_EQ(changes[1].describe(), R"(options.extra: (default) -> [{"token":"[REDACTED]"}])");
+  EXPECT_EQ(changes[2].describe(), R"(options.lm.api_key: (default) -> "[REDACTED]")");
+  EXPECT_EQ(changes[3].describe(), R"(options.lm.model: "a" -> "b")");
+  // The name of the variable that holds a key is no secret.
+  EXPECT_EQ((KeyChange{"options.lm.api_key_env", json(), "MY_KEY"}.describe()),
+            R"(options.lm.api_key_env: (default) -> "MY_KEY")");
+}
+
 TEST(ConfigDiff, MergePatchMergesObjectsAndNullRemoves) {
   const json target = json::parse(R"({"pool": {"size": 1, "lazy": true}, "options": {"a": 1}})");
   const json patched =

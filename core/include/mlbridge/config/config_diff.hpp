@@ -19,7 +19,9 @@ struct KeyChange {
   std::string key;
   json before;
   json after;
-  /// "pool.size: 1 -> 3"; an absent side reads "(default)".
+  /// "pool.size: 1 -> 3"; an absent side reads "(default)". Values under a secret-looking name
+  /// (telemetry::Redactor::is_secret_name: `env.set.OPENAI_API_KEY`, `options.lm.api_key`, at
+  /// any depth) read "[REDACTED]", so the description is safe to log and to return.
   std::string describe() const;
 };
 
