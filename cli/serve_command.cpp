@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "logging.hpp"
 #include "mlbridge/host.hpp"
@@ -105,8 +106,12 @@ int run_serve(const ServeArgs& args) {
     }
   }
   spdlog::info("received {}: draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-  http.stop();          // no new connections; requests in progress finish
-  (*host)->shutdown();  // calls finish within each bridge's shutdown budget; workers stop
+  // Both at once: the server stops accepting and waits for the requests in progress, while the
+  // host's drain lets their calls finish within each bridge's shutdown_ms and then cancels
+  // them, so a long call or an open stream cannot hold the exit back.
+  std::thread stop_http([&http] { http.stop(); });
+  (*host)->shutdown();
+  stop_http.join();
   spdlog::info("stopped cleanly");
   return 0;
 }

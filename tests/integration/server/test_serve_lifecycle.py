@@ -42,28 +42,63 @@ def test_a_bad_config_refuses_to_start_naming_the_key(tmp_path: Path) -> None:
     assert "m.yaml:4:" in done.stderr and "bridges.e.pool.size" in done.stderr
 
 
+def sleep_in_background(server: Server, bridge: str, seconds: int) -> tuple[threading.Thread, dict]:
+    """Starts a `sleep` call on `bridge` from a thread and returns once it runs on a worker; the
+    dict gets the call's (status, body, headers) under "reply" when it ends."""
+    answer: dict = {}
+
+    def call() -> None:
+        answer["reply"] = server.request(
+            "POST",
+            f"/v1/bridges/{bridge}/commands/sleep",
+            {"args": {"seconds": seconds}},
+            token=None,
+        )
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    busy = f'mlbridge_workers{{bridge="{bridge}",state="busy"}} 1'
+    for _ in range(200):
+        _, metrics, _ = server.request("GET", "/metrics", token=None)
+        if busy in metrics:
+            break
+        threading.Event().wait(0.05)
+    return caller, answer
+
+
 def test_sigterm_lets_a_call_in_flight_finish_then_exits_zero(tmp_path: Path) -> None:
     config = tmp_path / "m.yaml"
     config.write_text(deployment())
     server = Server(config, dict(os.environ))
-    answer: dict = {}
-
-    def slow_call() -> None:
-        answer["reply"] = server.request(
-            "POST", "/v1/bridges/pair/commands/sleep", {"args": {"seconds": 1}}, token=None
-        )
-
-    caller = threading.Thread(target=slow_call)
-    caller.start()
-    # Wait until the call is running on a worker, then ask the server to stop.
-    for _ in range(200):
-        _, metrics, _ = server.request("GET", "/metrics", token=None)
-        if 'mlbridge_workers{bridge="pair",state="busy"} 1' in metrics:
-            break
-        threading.Event().wait(0.05)
+    caller, answer = sleep_in_background(server, "pair", 1)
     code, err = server.stop()
     caller.join(timeout=60)
     assert code == 0, err
     assert "stopped cleanly" in err
     status, body, _ = answer["reply"]
     assert (status, body) == (200, {"result": {"slept": 1}})
+
+
+def test_sigterm_cancels_a_call_that_outlasts_the_shutdown_budget(tmp_path: Path) -> None:
+    # A call (or stream) that would run for ten minutes must not hold the exit back: the drain
+    # waits shutdown_ms (1 s) for it, then cancels it, and the server exits 0 (Server.stop
+    # gives it 60 s).
+    config = tmp_path / "m.yaml"
+    config.write_text(
+        deployment(
+            extra_bridges="""  slow:
+    script: python_bridges/examples/echo_bridge.py
+    pool: {size: 1}
+    timeouts: {request_ms: 900000, shutdown_ms: 1000}
+"""
+        )
+    )
+    server = Server(config, dict(os.environ))
+    caller, answer = sleep_in_background(server, "slow", 600)
+    code, err = server.stop()
+    caller.join(timeout=60)
+    assert code == 0, err
+    assert "drain budget of 1000 ms used up" in err
+    assert "stopped cleanly" in err
+    status, body, _ = answer["reply"]
+    assert (status, body["error"]["category"]) == (499, "cancelled"), body
