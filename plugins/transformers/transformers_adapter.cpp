@@ -6,6 +6,7 @@
 #include "bridge_defaults.hpp"
 #include "error_rules.hpp"
 #include "options_validation.hpp"
+#include "session_rules.hpp"
 
 namespace mlbridge::transformers_plugin {
 
@@ -44,6 +45,8 @@ class TransformersAdapter : public sdk::Adapter {
                                               std::string_view kind) const override {
     return resources_.find(verb, kind);
   }
+
+  json session_rules() const override { return transformers_plugin::session_rules(); }
 
  private:
   const sdk::ResourceMap resources_;

@@ -42,8 +42,9 @@ class SessionReplayHostTest : public ::testing::Test {
   }
 
   // A host with one bridge of `plugin` from `plugin_dir`, two workers (so one is ready at once
-  // when the other dies).
-  void start(const std::string& plugin, const std::string& plugin_dir) {
+  // when the other dies); `extra` adds YAML lines to the bridge.
+  void start(const std::string& plugin, const std::string& plugin_dir,
+             const std::string& extra = "") {
     bridge_ = plugin;
     dir_ = std::filesystem::temp_directory_path() /
            ("mlbridge-replay-" + plugin + "-" + std::to_string(::getpid()));
@@ -53,7 +54,7 @@ class SessionReplayHostTest : public ::testing::Test {
         "\n  plugin_dirs: [" + plugin_dir + "]\nbridges:\n  " + plugin +
         ":\n    plugin: " + plugin +
         "\n    pool: {size: 2, max_overflow: 0}\n    timeouts: {shutdown_ms: 5000}\n" +
-        "    env: {set: {DSPY_CACHEDIR: " + (dir_ / "cache").string() + "}}\n";
+        "    env: {set: {DSPY_CACHEDIR: " + (dir_ / "cache").string() + "}}\n" + extra;
     std::ofstream(dir_ / "mlbridge.yaml") << yaml;
     auto host = Host::from_file((dir_ / "mlbridge.yaml").string());
     ASSERT_TRUE(host.ok()) << host.error().describe();
@@ -190,6 +191,42 @@ TEST_F(SessionReplayHostTest, ALangChainSessionKeepsItsChainsAndChatHistory) {
   report_replay();
   // The session's host-side state went along untouched.
   EXPECT_EQ(host_->get_session_state("s")->data, (json{{"user", "ada"}}));
+}
+
+// The names and tasks of the models a list_models answer shows (their memory figures differ on a
+// fresh worker).
+json model_names(const json& listing) {
+  json names = json::array();
+  for (const auto& model : listing["models"]) {
+    names.push_back({model["model_id"], model["task"], model["path"]});
+  }
+  return names;
+}
+
+TEST_F(SessionReplayHostTest, ATransformersSessionKeepsItsModels) {
+  // The tiny local models (scripts/build_tiny_models.py; setup.sh builds them).
+  const std::string models = source_path("build/models");
+  ASSERT_TRUE(std::filesystem::exists(models + "/tiny-gpt2")) << "run scripts/setup.sh";
+  start("transformers", TRANSFORMERS_PLUGIN_DIR, "    options: {model_dirs: [" + models + "]}\n");
+  ok("load_model", {{"model", "tiny-gpt2"}});  // an id the worker chooses
+  ok("load_model", {{"model", "tiny-bert-sentiment"}, {"model_id", "mood"}});
+  ok("load_model", {{"model", "tiny-bert"}, {"model_id", "gone"}});
+  ok("unload_model", {{"model_id", "gone"}});
+  const json listing = ok("list_models", json::object());
+  ASSERT_EQ(listing["count"], 2) << listing.dump();
+  const json generate = {{"model_id", "tiny-gpt2"},
+                         {"inputs", "The river"},
+                         {"kwargs", {{"max_new_tokens", 8}}},
+                         {"seed", 7}};
+  const json text = ok("run_pipeline", generate);
+  const json mood = ok("run_pipeline", {{"model_id", "mood"}, {"inputs", "a fine day"}});
+
+  kill_home();
+  EXPECT_EQ(model_names(ok("list_models", json::object())), model_names(listing));
+  EXPECT_EQ(ok("run_pipeline", generate)["outputs"], text["outputs"]);
+  EXPECT_EQ(ok("run_pipeline", {{"model_id", "mood"}, {"inputs", "a fine day"}})["outputs"],
+            mood["outputs"]);
+  report_replay();
 }
 
 }  // namespace
