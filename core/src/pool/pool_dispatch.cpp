@@ -177,6 +177,12 @@ void Pool::State::pump() {
     std::stable_sort(idle.begin(), idle.end(), [&](Slot* a, Slot* b) {
       return sessions.bound_to(a->number) < sessions.bound_to(b->number);
     });
+    // A retry goes to another worker than the one its last attempt failed on, when one is idle.
+    if (!queue.empty() && queue.front()->request.avoid_worker) {
+      const std::string& avoid = *queue.front()->request.avoid_worker;
+      std::stable_partition(idle.begin(), idle.end(),
+                            [&](Slot* slot) { return slot->worker->id() != avoid; });
+    }
     for (Slot* slot : idle) {
       if (queued == 0) break;
       if (PendingPtr call = next_call_for(*slot)) {

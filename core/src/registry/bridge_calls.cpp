@@ -95,6 +95,7 @@ void Bridge::run_attempt(const CallPtr& call) {
   attempt.session_id = call->request.session_id;
   attempt.on_chunk = std::move(call->request.on_chunk);
   attempt.timeout = call->request.timeout;
+  attempt.avoid_worker = call->request.avoid_worker;
   if (call->retriable) {  // later attempts get what is left of the call's deadline
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(call->deadline - Clock::now());
@@ -150,6 +151,7 @@ void Bridge::on_attempt_done(const CallPtr& call, bool probe, Result<json> resul
                call->request.command, call->attempt + 1, settings.max_attempts, delay.count(),
                error.describe());
   if (call->on_retry) call->on_retry(call->attempt + 1, error);
+  if (!error.worker_id.empty()) call->request.avoid_worker = error.worker_id;
   call->backoff = std::make_unique<boost::asio::steady_timer>(loop_.context(), delay);
   call->backoff->async_wait([self = shared_from_this(), call,
                              error = std::move(error)](const boost::system::error_code&) mutable {

@@ -263,6 +263,31 @@ TEST_F(OperationsTest, TheRetryBudgetRunsOutUnderAPersistentFailure) {
   EXPECT_EQ(host.stats()["echo"]["calls"], 4) << "3 attempts, then 1";
 }
 
+TEST_F(OperationsTest, ARetryRunsOnAnotherWorkerThanTheAttemptThatFailed) {
+  Host& host = start(host_section() + "bridges:\n" +
+                     bridge_yaml("echo",
+                                 "    pool: {size: 2}\n    idempotent: [fail]\n"
+                                 "    retry: {max_attempts: 4, backoff_initial_ms: 1, "
+                                 "backoff_max_ms: 5}\n"));
+  ASSERT_TRUE(eventually([&] { return serving_workers(host, "echo") == 2; }));
+  std::vector<std::string> failed_on;  // the worker of each failed attempt, in order
+  ExecuteOptions options;
+  options.on_retry = [&](std::uint32_t, const Error& error) {
+    failed_on.push_back(error.worker_id);
+  };
+  auto result = host.execute("echo", "fail", {{"category", "rate_limit"}, {"message", "later"}},
+                             std::move(options));
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(has(result.error().message, "gave up after 4 attempts")) << result.error().message;
+  failed_on.push_back(result.error().worker_id);
+  ASSERT_EQ(failed_on.size(), 4u);
+  // Both workers are idle at every retry, so each attempt goes to the other one.
+  for (std::size_t i = 1; i < failed_on.size(); ++i) {
+    EXPECT_FALSE(failed_on[i].empty());
+    EXPECT_NE(failed_on[i], failed_on[i - 1]) << "attempt " << i + 1;
+  }
+}
+
 TEST_F(OperationsTest, CancellingARetriableCallCancelsItWhicheverAttemptItIsOn) {
   Host& host = start(host_section() + "bridges:\n" +
                      bridge_yaml("echo", "    pool: {size: 1}\n    idempotent: [sleep]\n"));

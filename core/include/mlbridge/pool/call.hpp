@@ -23,6 +23,9 @@ struct CallRequest {
   std::optional<std::chrono::milliseconds> timeout;
   /// Streaming chunks, in order, on the event loop thread.
   std::function<void(json)> on_chunk;
+  /// A worker id this call should not run on when another worker is idle: a retry after a
+  /// failure there (registry::Bridge sets it). Ignored by session-bound calls.
+  std::optional<std::string> avoid_worker;
 };
 
 /// Identifies a submitted call for cancel(). 0 is never a valid handle.
