@@ -105,6 +105,8 @@ void Pool::State::on_restore_step(std::uint64_t slot_number, CallHandle handle, 
         "its journal instead",
         bridge(), s->id, failure.message);
     s->snapshot.reset();
+    // The replay starts from nothing: drop whatever the failed restore left on that worker.
+    discard_session_on(slot_number, s->id);
     auto replay = plan_restore(*s, false);
     replay->started = plan->started;
     next_restore_step(slot_number, handle, std::move(replay));
