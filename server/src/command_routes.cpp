@@ -16,6 +16,8 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::int64_t kMaxTimeoutMs = 7LL * 24 * 3600 * 1000;
+// How long a streamed answer's headers wait for the call's first event.
+constexpr auto kFirstEventWait = 1s;
 
 // The fields of a command body, checked.
 struct CommandBody {
@@ -74,6 +76,12 @@ void answer_streamed(Host& host, const std::string& bridge, const std::string& c
   const CallTicket ticket =
       host.execute_async(bridge, command, std::move(body.args), std::move(body.options),
                          [channel](Result<json> result) { channel->finish(result); });
+  // The headers wait for the call's first event, a second at most: a call that fails before it
+  // streams anything (an unknown bridge or command, overloaded, an open circuit, a bad argument)
+  // is answered with its own status code and error body, as a call without "stream" would be.
+  if (auto early = channel->error_before_first_chunk(kFirstEventWait)) {
+    return send_error(response, *early);
+  }
   response.set_header("Cache-Control", "no-cache");
   response.set_chunked_content_provider(
       "text/event-stream",

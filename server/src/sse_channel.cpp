@@ -1,5 +1,7 @@
 #include "sse_channel.hpp"
 
+#include <utility>
+
 #include "http_errors.hpp"
 
 namespace mlbridge::server {
@@ -14,6 +16,7 @@ void SseChannel::push_chunk(const protocol::json& chunk) {
   std::lock_guard lock(mutex_);
   if (finished_) return;
   events_.push_back(sse_event("chunk", chunk));
+  chunked_ = true;
   ready_.notify_one();
 }
 
@@ -22,6 +25,7 @@ void SseChannel::finish(const Result<protocol::json>& result) {
   if (finished_) return;
   events_.push_back(result ? sse_event("result", {{"result", *result}})
                            : sse_event("error", error_body(result.error())));
+  if (!result && !chunked_) early_error_ = result.error();
   finished_ = true;
   ready_.notify_one();
 }
@@ -36,6 +40,14 @@ SseChannel::Batch SseChannel::next(std::chrono::milliseconds wait) {
   }
   batch.finished = finished_;
   return batch;
+}
+
+std::optional<Error> SseChannel::error_before_first_chunk(std::chrono::milliseconds wait) {
+  std::unique_lock lock(mutex_);
+  ready_.wait_for(lock, wait, [this] { return !events_.empty(); });
+  if (!early_error_) return std::nullopt;
+  events_.clear();
+  return std::exchange(early_error_, std::nullopt);
 }
 
 }  // namespace mlbridge::server

@@ -31,11 +31,19 @@ class SseChannel {
   };
   Batch next(std::chrono::milliseconds wait);
 
+  /// Waits up to `wait` for the call's first event. When that event ends the call with an error
+  /// (no chunk came first), takes it and returns the error, so that the request can be answered
+  /// with the error's own status instead of a stream; otherwise leaves every event queued. HTTP
+  /// thread, before streaming starts.
+  std::optional<Error> error_before_first_chunk(std::chrono::milliseconds wait);
+
  private:
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::string> events_;
   bool finished_ = false;
+  bool chunked_ = false;              // a chunk was pushed
+  std::optional<Error> early_error_;  // the call's error, when it came before any chunk
 };
 
 /// One SSE event: "event: <name>\ndata: <json>\n\n" (JSON never holds a raw newline).

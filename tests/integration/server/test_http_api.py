@@ -107,6 +107,21 @@ def test_streaming_sends_one_event_per_chunk_then_the_result(server: Server) -> 
     ]
 
 
+def test_a_stream_that_fails_before_its_first_chunk_gets_the_errors_status(
+    server: Server,
+) -> None:
+    # Nothing was streamed yet, so the answer is the plain error, with DESIGN.md's status.
+    cases = [
+        ("nope", "x", {}, 404, "not_found"),
+        ("echo", "no_such_command", {}, 404, "not_found"),
+        ("echo", "fail", {"type": "ValueError", "message": "bad value"}, 400, "invalid_argument"),
+    ]
+    for bridge, name, args, status, category in cases:
+        got, body, headers = command(server, bridge, name, {"args": args, "stream": True})
+        assert (got, body["error"]["category"]) == (status, category), (bridge, name, body)
+        assert headers["Content-Type"].startswith("application/json")
+
+
 def test_a_client_leaving_mid_stream_frees_the_worker(server: Server) -> None:
     # 'echo' has one worker: if the abandoned stream kept running, the call after it would wait
     # ~30 s for it; it is cancelled instead, which /metrics counts.
