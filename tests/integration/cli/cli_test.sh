@@ -26,9 +26,48 @@ expect() {
   fi
 }
 
+PYTHON="$ROOT/.venv/bin/python"
+# expect_json NAME PYTHON_EXPRESSION -- COMMAND...: runs COMMAND, checks that it exits 0 and that
+# its stdout is one JSON document for which the Python expression (over `r`, the document) holds.
+expect_json() {
+  local name=$1 check=$2
+  shift 3
+  local output status
+  output=$("$@" 2>"$TMP/stderr")
+  status=$?
+  if [[ $status -ne 0 ]] || ! "$PYTHON" -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+sys.exit(0 if eval(sys.argv[1], {}, {"r": r}) else 1)
+' "$check" <<<"$output" 2>>"$TMP/stderr"; then
+    echo "FAIL $name: exit $status (wanted 0), output did not satisfy: $check"
+    echo "$output" | sed 's/^/    /'
+    sed 's/^/    stderr: /' "$TMP/stderr"
+    failures=$((failures + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+
 expect "check passes on every bridge of the shipped config" 0 \
   "bridge dspy .*bridge echo .*bridge langchain .*bridge transformers .*all checks passed" -- \
   "$MLBRIDGE" check --config config/mlbridge.yaml
+# One real command per framework bridge of the shipped config, offline: without OPENAI_API_KEY
+# DSPy and LangChain use their offline models, and Transformers loads a tiny local model that
+# scripts/setup.sh builds into build/models.
+expect_json "call dspy create_program parses a signature" \
+  'r["created"] is True and r["program_id"] == "qa" and r["module"] == "predict" and r["signature"] == "question: str -> answer: str"' -- \
+  env -u OPENAI_API_KEY "$MLBRIDGE" call dspy create_program --config config/mlbridge.yaml \
+  --args '{"program_id": "qa", "signature": "question -> answer"}'
+expect_json "call langchain get_model answers with the offline model" \
+  'r["offline"] is True and r["model"] == "offline GenericFakeChatModel" and r["api_key_set"] is False' -- \
+  env -u OPENAI_API_KEY "$MLBRIDGE" call langchain get_model --config config/mlbridge.yaml
+expect_json "call langchain list_tools lists the tool registry" \
+  'sorted(t["name"] for t in r["tools"]) == ["calculator", "retriever"]' -- \
+  env -u OPENAI_API_KEY "$MLBRIDGE" call langchain list_tools --config config/mlbridge.yaml
+expect_json "call transformers load_model loads a local model from model_dirs" \
+  'r["model_id"] == "tiny-gpt2" and r["task"] == "text-generation" and r["parameters"] > 0 and r["path"].endswith("build/models/tiny-gpt2")' -- \
+  "$MLBRIDGE" call transformers load_model --config config/mlbridge.yaml --args '{"path": "tiny-gpt2"}'
 expect "call runs a command on a configured bridge" 0 '"x": 1' -- \
   "$MLBRIDGE" call echo echo --config config/mlbridge.yaml --args '{"x": 1}'
 expect "call uses host.default_bridge when no bridge is named" 0 '"y": 2' -- \

@@ -138,6 +138,72 @@ def test_an_idempotent_command_is_retried_across_a_worker_crash(
     assert bridge(ops, "flaky")["retries"]["retried"] == 1
 
 
+def register(server: Server, name: str, settings: dict[str, Any]) -> None:
+    """Registers an echo bridge at runtime (POST /v1/bridges) and waits for its workers."""
+    config = {
+        "script": "python_bridges/examples/echo_bridge.py",
+        "timeouts": {"startup_ms": 30000, "shutdown_ms": 2000},
+        **settings,
+    }
+    status, body, _ = server.request("POST", "/v1/bridges", {"name": name, "config": config})
+    assert status == 201, body
+    eventually(lambda: serving(server, name) == config["pool"]["size"])
+
+
+def test_a_command_that_is_not_idempotent_is_never_retried(ops: Server, tmp_path: Path) -> None:
+    register(ops, "strict", {"pool": {"size": 2}})
+    marker = tmp_path / "crashed"
+    args = {"once_marker": str(marker), "exit_code": 3}
+    status, body = call(ops, "strict", "crash", {"args": args})
+    assert status == 502, body
+    error = body["error"]
+    assert error["category"] == "worker_crashed", body
+    assert error["bridge"] == "strict" and error["command"] == "crash", body
+    assert error["retryable"] is True, body
+    assert "exited with code 3" in error["message"], body
+    assert "attempts" not in body
+    assert marker.exists(), "the one attempt ran and crashed"
+    described = bridge(ops, "strict")
+    assert described["retries"]["retried"] == 0
+    assert described["calls"] == 1
+    status, _, _ = ops.request("DELETE", "/v1/bridges/strict")
+    assert status == 200
+
+
+def test_the_retry_budget_runs_out_under_a_persistent_failure(ops: Server) -> None:
+    register(
+        ops,
+        "budgeted",
+        {
+            "pool": {"size": 1},
+            "idempotent": ["fail"],
+            "retry": {
+                "max_attempts": 3,
+                "backoff_initial_ms": 1,
+                "budget": 2,
+                "budget_percent": 0,
+            },
+        },
+    )
+    limited = {"args": {"category": "rate_limit", "message": "slow down"}}
+    status, body = call(ops, "budgeted", "fail", limited)
+    assert status == 429, body
+    assert body["error"]["category"] == "rate_limit", body
+    assert "gave up after 3 attempts" in body["error"]["message"], body
+    status, body = call(ops, "budgeted", "fail", limited)
+    assert status == 429, body
+    assert "gave up after 1 attempt; the retry budget" in body["error"]["message"], body
+    described = bridge(ops, "budgeted")
+    assert described["retries"]["retried"] == 2
+    assert described["retries"]["budget_exhausted"] == 1
+    assert described["calls"] == 4, "3 attempts, then 1"
+    _, metrics, _ = ops.request("GET", "/metrics")
+    assert 'mlbridge_retries_total{bridge="budgeted"} 2' in metrics
+    assert 'mlbridge_retry_budget_exhausted_total{bridge="budgeted"} 1' in metrics
+    status, _, _ = ops.request("DELETE", "/v1/bridges/budgeted")
+    assert status == 200
+
+
 def test_the_circuit_breaker_against_a_backend_that_fails_then_recovers(ops: Server) -> None:
     with start_server() as (url, backend):
         config = {
