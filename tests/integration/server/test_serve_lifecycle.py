@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
@@ -102,3 +103,57 @@ def test_sigterm_cancels_a_call_that_outlasts_the_shutdown_budget(tmp_path: Path
     assert "stopped cleanly" in err
     status, body, _ = answer["reply"]
     assert (status, body["error"]["category"]) == (499, "cancelled"), body
+
+
+def test_readiness_is_false_while_a_bridge_cannot_serve(tmp_path: Path) -> None:
+    config = tmp_path / "m.yaml"
+    config.write_text(deployment())
+    server = Server(config, dict(os.environ))
+    try:
+        status, body, _ = server.request("GET", "/readyz", token=None)
+        assert (status, body["ready"]) == (200, True)
+        # A lazy bridge whose script cannot import: its first call starts the crash loop.
+        broken = {
+            "script": "tests/support/workers/import_error_bridge.py",
+            "pool": {"size": 1, "lazy": True},
+            "restart": {"max_restarts": 1, "window_s": 60},
+        }
+        status, _, _ = server.request(
+            "POST", "/v1/bridges", {"name": "broken", "config": broken}, token=None
+        )
+        assert status == 201
+        status, body, _ = server.request("POST", "/v1/bridges/broken/commands/ping", {}, token=None)
+        assert (status, body["error"]["category"]) == (503, "bridge_unavailable"), body
+        assert "definitely_not_an_installed_module" in body["error"]["message"]
+        status, body, _ = server.request("GET", "/readyz", token=None)
+        assert status == 503
+        assert body["ready"] is False and body["bridges"]["broken"] == "failed", body
+        assert body["live"] is True
+        # Liveness is not readiness: the process is fine.
+        assert server.request("GET", "/healthz", token=None)[0] == 200
+        status, _, _ = server.request("DELETE", "/v1/bridges/broken", token=None)
+        assert status == 200
+        status, body, _ = server.request("GET", "/readyz", token=None)
+        assert (status, body["ready"]) == (200, True)
+    finally:
+        code, err = server.stop()
+    assert code == 0, err
+
+
+def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    config = tmp_path / "m.yaml"
+    config.write_text(deployment("  log_format: json"))
+    server = Server(config, dict(os.environ), log=tmp_path / "serve.log")
+    status, _, _ = server.request(
+        "POST", "/v1/bridges/echo/commands/print", {"args": {"text": "hi"}}
+    )
+    assert status == 200
+    code, err = server.stop()
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines, "the server logged nothing"
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert all(set(r) == {"time", "level", "logger", "message"} for r in records), records
+    assert any(r["message"] == "stopped cleanly" and r["level"] == "info" for r in records)
+    # What the worker printed to stdout is logged as one of those objects too.
+    assert any("hi" in r["message"] for r in records), records
