@@ -157,3 +157,28 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     assert any(r["message"] == "stopped cleanly" and r["level"] == "info" for r in records)
     # What the worker printed to stdout is logged as one of those objects too.
     assert any("hi" in r["message"] for r in records), records
+
+
+def test_runtime_registration_switched_off_refuses_every_change(tmp_path: Path) -> None:
+    config = tmp_path / "m.yaml"
+    config.write_text(deployment("  allow_runtime_registration: false"))
+    server = Server(config, dict(os.environ))
+    try:
+        extra = {"name": "extra", "config": {"script": "python_bridges/examples/echo_bridge.py"}}
+        for method, path, body in [
+            ("POST", "/v1/bridges", extra),
+            ("PATCH", "/v1/bridges/echo", {"pool": {"size": 2}}),
+            ("DELETE", "/v1/bridges/echo", None),
+        ]:
+            status, answer, _ = server.request(method, path, body, token=None)
+            assert status == 403, (method, answer)
+            assert answer["error"]["category"] == "invalid_configuration"
+            assert "allow_runtime_registration" in answer["error"]["message"]
+        status, answer, _ = server.request("GET", "/v1/bridges/echo", token=None)
+        assert status == 200 and answer["state"] == "running"
+        assert len(answer["workers"]) == 1, "the refused PATCH changed nothing"
+        status, answer, _ = server.request("GET", "/v1/bridges/extra", token=None)
+        assert status == 404
+    finally:
+        code, err = server.stop()
+    assert code == 0, err
