@@ -27,6 +27,11 @@ void Pool::State::apply_session_effects(const PendingPtr& call, Result<json>& re
   if (call->journal_args) {
     s->journal.record(rules, call->request.command, *call->journal_args, *result);
   }
+  if (rules.is_not_replayable(call->request.command)) {
+    s->journal.truncate("'" + call->request.command +
+                        "' changed the session in a way no replay can repeat "
+                        "(sessions.replay.not_replayable)");
+  }
   if (call->journal_entries.is_array()) {
     for (const auto& entry : call->journal_entries) s->journal.record_entry(rules, entry);
   } else if (!call->journal_entries.is_null()) {

@@ -79,8 +79,9 @@ Result<ReplayRules> ReplayRules::from_json(const json& rules, const std::string&
   ReplayRules out;
   if (rules.is_null()) return out;
   if (!rules.is_object()) return invalid(where, "must be a map (setup, undo, snapshot, ...)");
-  if (auto known =
-          check_keys(rules, {"setup", "undo", "snapshot", "max_entries", "max_bytes"}, where);
+  if (auto known = check_keys(
+          rules, {"setup", "undo", "snapshot", "not_replayable", "max_entries", "max_bytes"},
+          where);
       !known) {
     return std::move(known).error();
   }
@@ -122,6 +123,17 @@ Result<ReplayRules> ReplayRules::from_json(const json& rules, const std::string&
     if (!restore) return std::move(restore).error();
     out.snapshot = SnapshotRule{*save, *restore};
   }
+  if (auto listed = rules.find("not_replayable"); listed != rules.end() && !listed->is_null()) {
+    const std::string at = where + ".not_replayable";
+    if (!listed->is_array()) return invalid(at, "must be a list of command names");
+    for (std::size_t i = 0; i < listed->size(); ++i) {
+      const json& name = (*listed)[i];
+      if (!name.is_string() || name.get_ref<const std::string&>().empty()) {
+        return invalid(at + "[" + std::to_string(i) + "]", "must be a non-empty command name");
+      }
+      out.not_replayable.push_back(name.get<std::string>());
+    }
+  }
   auto entries = size_key(rules, "max_entries", where, out.max_entries, kMaxEntriesBound);
   if (!entries) return std::move(entries).error();
   out.max_entries = *entries;
@@ -146,6 +158,7 @@ json ReplayRules::to_json() const {
   }
   json out = {{"setup", std::move(setup_list)},
               {"undo", std::move(undo_list)},
+              {"not_replayable", not_replayable},
               {"max_entries", max_entries},
               {"max_bytes", max_bytes}};
   if (snapshot) out["snapshot"] = {{"save", snapshot->save}, {"restore", snapshot->restore}};
@@ -177,6 +190,13 @@ const SetupRule* ReplayRules::setup_for(const std::string& command) const {
     if (names(rule.command, command)) return &rule;
   }
   return nullptr;
+}
+
+bool ReplayRules::is_not_replayable(const std::string& command) const {
+  for (const auto& rule : not_replayable) {
+    if (names(rule, command)) return true;
+  }
+  return false;
 }
 
 const UndoRule* ReplayRules::undo_for(const std::string& command) const {

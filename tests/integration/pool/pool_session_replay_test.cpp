@@ -162,6 +162,21 @@ TEST_F(SessionReplayTest, AJournalPastItsBoundCannotRebuildTheSession) {
   EXPECT_TRUE(has(lost.error().message, "sessions.replay.max_entries")) << lost.error().message;
 }
 
+TEST_F(SessionReplayTest, ANotReplayableCommandMakesTheNextRebuildFailNamingIt) {
+  auto c = config(2);
+  c.session_rules = rules({{"not_replayable", {"print"}}});
+  auto p = start(c);
+  ok(p, request("put", {{"key", "k"}, {"value", 1}}, "s"));
+  ok(p, request("print", {{"text", "a side effect no replay repeats"}}, "s"));
+  EXPECT_EQ(ok(p, request("get", {{"key", "k"}}, "s"))["value"], 1);  // the session itself is fine
+  kill_home(p, "s", 2);
+  auto lost = p->call(request("get", {{"key", "k"}}, "s"));
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().category, ErrorCategory::kSessionLost);
+  EXPECT_TRUE(has(lost.error().message, "'print' changed the session")) << lost.error().message;
+  EXPECT_TRUE(has(lost.error().message, "not_replayable")) << lost.error().message;
+}
+
 TEST_F(SessionReplayTest, WithoutSessionRulesASessionIsLostWithItsWorker) {
   auto p = start(config(2));
   ok(p, request("put", {{"key", "k"}, {"value", 1}}, "s"));

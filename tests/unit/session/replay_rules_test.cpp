@@ -12,6 +12,7 @@ TEST(ReplayRules, ReadsTheJsonFormAndWritesItBack) {
         {{"command", "add"}, {"object", "log"}, {"append", true}}}},
       {"undo", {{{"command", "delete_program"}, {"object", "program:{program_id}"}}}},
       {"snapshot", {{"save", "export"}, {"restore", "import"}}},
+      {"not_replayable", {"fine_tune"}},
       {"max_entries", 10},
       {"max_bytes", 1000}};
   auto rules = ReplayRules::from_json(given, "sessions.replay");
@@ -23,6 +24,9 @@ TEST(ReplayRules, ReadsTheJsonFormAndWritesItBack) {
   EXPECT_FALSE(rules->journals("execute_program"));
   EXPECT_TRUE(rules->journals("dspy:create_program"));  // the namespaced form too
   EXPECT_EQ(rules->snapshot->restore, "import");
+  EXPECT_TRUE(rules->is_not_replayable("fine_tune"));
+  EXPECT_TRUE(rules->is_not_replayable("dspy:fine_tune"));
+  EXPECT_FALSE(rules->is_not_replayable("create_program"));
   EXPECT_EQ(rules->max_entries, 10u);
   auto again = ReplayRules::from_json(rules->to_json(), "x");
   ASSERT_TRUE(again.ok());
@@ -37,6 +41,10 @@ TEST(ReplayRules, NamesTheBadKey) {
   ASSERT_FALSE(no_command.ok());
   EXPECT_NE(no_command.error().message.find("r.setup[0] needs a 'command'"), std::string::npos)
       << no_command.error().message;
+  auto listed = ReplayRules::from_json({{"not_replayable", {"a", ""}}}, "r");
+  ASSERT_FALSE(listed.ok());
+  EXPECT_NE(listed.error().message.find("r.not_replayable[1]"), std::string::npos)
+      << listed.error().message;
   auto bound = ReplayRules::from_json({{"max_entries", 0}}, "r");
   ASSERT_FALSE(bound.ok());
   EXPECT_EQ(bound.error().category, ErrorCategory::kInvalidConfiguration);

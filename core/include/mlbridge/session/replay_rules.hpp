@@ -10,6 +10,7 @@
 ///            {"command": "configure_lm", "object": "lm"}],
 ///  "undo":  [{"command": "delete_program", "object": "program:{program_id}"}],
 ///  "snapshot": {"save": "export_session", "restore": "import_session"},
+///  "not_replayable": ["fine_tune"],
 ///  "max_entries": 256, "max_bytes": 4194304}
 /// ```
 ///
@@ -18,7 +19,10 @@
 /// writes it into the journaled arguments, so a replay builds the same id). A setup command
 /// replaces what was built under the same name before (and everything under `name/...`);
 /// `"append": true` adds to it instead. An undo command removes the object and everything under
-/// it (`"appended_only": true`: only what was appended to it). Plain values; any thread.
+/// it (`"appended_only": true`: only what was appended to it). A `not_replayable` command changes
+/// a session's objects in a way no replay can repeat: once one succeeds in a session, its journal
+/// is marked truncated, so a later rebuild fails with `session_lost` naming the command instead
+/// of bringing the session back different. Plain values; any thread.
 
 #include <cstddef>
 #include <optional>
@@ -56,6 +60,7 @@ struct ReplayRules {
   std::vector<SetupRule> setup;
   std::vector<UndoRule> undo;
   std::optional<SnapshotRule> snapshot;
+  std::vector<std::string> not_replayable;  ///< Commands whose effects no replay can repeat.
   std::size_t max_entries = 256;            ///< Journal entries kept per session, at most.
   std::size_t max_bytes = 4 * 1024 * 1024;  ///< Bytes of journaled arguments per session.
 
@@ -70,6 +75,8 @@ struct ReplayRules {
 
   const SetupRule* setup_for(const std::string& command) const;
   const UndoRule* undo_for(const std::string& command) const;
+  /// True when `command` (or its namespaced form) is listed in `not_replayable`.
+  bool is_not_replayable(const std::string& command) const;
   /// True when `command` is a setup or an undo command (its arguments must be kept).
   bool journals(const std::string& command) const {
     return setup_for(command) != nullptr || undo_for(command) != nullptr;
