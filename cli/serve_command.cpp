@@ -19,7 +19,7 @@ struct ServeArgs {
   std::string config = "config/mlbridge.yaml";
   std::string listen;
   std::string log_level;
-  std::size_t threads = 64;
+  std::size_t threads = 256;  // server::ServerOptions::threads
   bool allow_unauthenticated_remote = false;
 };
 
@@ -125,7 +125,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   serve->add_option("--config", args->config, "Deployment YAML")->capture_default_str();
   serve->add_option("--listen", args->listen,
                     "HOST:PORT to listen on (default: host.listen; port 0 picks a free one)");
-  serve->add_option("--threads", args->threads, "Requests served at once")
+  serve
+      ->add_option("--threads", args->threads,
+                   "Connections served at once (keep it above the clients you expect)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
   serve->add_flag("--allow-unauthenticated-remote", args->allow_unauthenticated_remote,

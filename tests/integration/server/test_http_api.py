@@ -6,6 +6,7 @@ import http.client
 import json
 import socket
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import BINARY, TOKEN, Server
@@ -242,6 +243,40 @@ def test_two_hundred_concurrent_clients_each_get_their_own_answer(server: Server
         assert (status, body) == (200, {"status": "ok"}), "the server must stay responsive"
         results = [f.result() for f in futures]
     assert results == [(200, {"result": {"i": i}}) for i in range(200)]
+
+
+def test_healthz_answers_while_two_hundred_slow_calls_wait(server: Server) -> None:
+    # 200 clients each hold a connection with a call queued on 'pair' (2 workers, 50 ms a call,
+    # so they take 5 s to drain). /healthz, asked once all 200 are sent, must not queue behind
+    # them: it answers while most of them are still waiting.
+    sent = threading.Semaphore(0)
+    done: list[int] = []
+
+    def one(i: int) -> tuple[int, object]:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        conn.request(
+            "POST",
+            "/v1/bridges/pair/commands/sleep",
+            body=json.dumps({"args": {"seconds": 0.05}}),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        sent.release()
+        response = conn.getresponse()
+        body = json.loads(response.read())
+        conn.close()
+        done.append(i)
+        return response.status, body
+
+    with ThreadPoolExecutor(max_workers=200) as pool:
+        futures = [pool.submit(one, i) for i in range(200)]
+        for _ in range(200):
+            assert sent.acquire(timeout=60), "a client could not send its request"
+        status, body, _ = server.request("GET", "/healthz", token=None, timeout=60)
+        finished_before_healthz = len(done)
+        results = [f.result() for f in futures]
+    assert (status, body) == (200, {"status": "ok"})
+    assert finished_before_healthz < 100, f"/healthz waited for {finished_before_healthz} calls"
+    assert all(r == (200, {"result": {"slept": 0.05}}) for r in results)
 
 
 def test_metrics_are_prometheus_text(server: Server) -> None:

@@ -29,7 +29,9 @@ struct ServerOptions {
   /// Without a token, start() refuses any address but loopback (127.0.0.0/8, ::1, localhost)
   /// unless this is true: anyone who reaches the port could run commands.
   bool allow_unauthenticated_remote = false;
-  std::size_t threads = 64;  ///< Requests served at once.
+  /// Connections served at once (each holds a thread while a request of it runs, and while it
+  /// is kept alive between requests); more wait for a free thread.
+  std::size_t threads = 256;
 };
 
 /// What start() checks before it binds: a well-formed HOST:PORT (invalid_argument), and a token
