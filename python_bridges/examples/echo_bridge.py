@@ -59,8 +59,13 @@ class EchoBridge(BaseBridge):
 
     @command("sleep", description="Sleep for args.seconds, then answer {slept}.")
     def sleep(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """With args.report, also answer the worker's pid and the wall-clock start and end of the
+        sleep (seconds since the epoch), so a test can see which calls ran at the same time."""
         seconds = float(args.get("seconds", 0))
+        started = time.time()
         time.sleep(seconds)
+        if args.get("report"):
+            return {"slept": seconds, "pid": os.getpid(), "started": started, "ended": time.time()}
         return {"slept": seconds}
 
     @command("fail", description="Raise the exception type args.type with args.message.")

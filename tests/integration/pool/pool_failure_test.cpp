@@ -38,7 +38,6 @@ TEST_F(PoolTest, ACrashLoopEndsInFailedWithTheImportError) {
   c.restart_backoff_max = 100ms;
   auto p = Pool::create(loop_, c);
   pools_.push_back(p);
-  const auto t0 = Clock::now();
   auto status = p->start_and_wait();
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().category, ErrorCategory::kBridgeUnavailable);
@@ -47,15 +46,12 @@ TEST_F(PoolTest, ACrashLoopEndsInFailedWithTheImportError) {
   auto s = p->stats();
   EXPECT_EQ(s.state, pool::PoolState::kFailed);
   EXPECT_EQ(s.failed_starts, 4u) << "max_restarts 3 means the 4th failure in the window fails it";
-  EXPECT_LT(Clock::now() - t0, 20s);
 
-  // Calls now fail fast with the cause.
-  const auto t1 = Clock::now();
+  // Calls now fail fast with the cause: no worker is started for them.
   auto refused = p->call(request("ping"));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().category, ErrorCategory::kBridgeUnavailable);
   EXPECT_TRUE(has(refused.error().message, "ModuleNotFoundError")) << refused.error().message;
-  EXPECT_LT(Clock::now() - t1, 1s);
 
   // Nothing is retried while failed: the count stays put.
   std::this_thread::sleep_for(300ms);
