@@ -235,6 +235,13 @@ Status Host::unregister_bridge(const std::string& name) {
   return registry_->unregister_bridge(name);
 }
 
+Status Host::restart_bridge(const std::string& name) {
+  auto target = registry_->get(name);
+  if (!target) return std::move(target).error();
+  (*target)->pool().restart();
+  return Ok{};
+}
+
 Result<std::vector<std::string>> Host::update_bridge(const std::string& name, const json& patch) {
   auto changes = registry_->update_bridge(name, patch);
   if (!changes) return std::move(changes).error();

@@ -50,6 +50,17 @@ void add_bridge_routes(httplib::Server& server, RouteContext& context) {
         auto described = context.host.bridge(name->get<std::string>());
         send_json(response, described ? *described : json{{"name", *name}}, 201);
       });
+  // Not a change of the deployment (allow_runtime_registration does not apply): an operator's
+  // "try again" for a bridge whose workers kept failing to start.
+  server.Post(R"(/v1/bridges/([^/]+)/restart)",
+              [&context](const httplib::Request& request, httplib::Response& response) {
+                const std::string name = request.matches[1];
+                if (auto restarted = context.host.restart_bridge(name); !restarted) {
+                  return send_error(response, restarted.error());
+                }
+                auto described = context.host.bridge(name);
+                send_json(response, described ? *described : json{{"name", name}});
+              });
   server.Patch(R"(/v1/bridges/([^/]+))",
                [&context](const httplib::Request& request, httplib::Response& response) {
                  if (refuse_if_registration_is_off(context, response)) return;

@@ -133,6 +133,11 @@ class Host {
   /// the error names the key. Returns the changes applied ("pool.size: 1 -> 4"), each logged.
   /// See registry::Registry::update_bridge.
   Result<std::vector<std::string>> update_bridge(const std::string& name, const json& patch);
+  /// Starts a bridge in state `failed` (its crash-loop guard tripped: restart.max_restarts) again:
+  /// the restart count is cleared and its workers start; once one is ready its calls work. Fix
+  /// the cause first (the last start error is in bridge(name)["last_error"]). A bridge that has
+  /// not failed is left as it is. not_found for an unknown bridge. Any thread.
+  Status restart_bridge(const std::string& name);
   /// Reads the YAML file again (the host's own file, or `path`) and applies the difference to
   /// the bridges: added ones start, removed ones drain, changed ones update (see
   /// registry::Registry::apply); bridges registered at runtime are left alone. A file that does not

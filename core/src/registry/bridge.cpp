@@ -52,6 +52,9 @@ void Bridge::update(config::BridgeConfig config, pool::PoolConfig pool_config) {
     config_ = std::move(config);
   }
   pool_->reconfigure_and_wait(std::move(pool_settings));
+  // A changed configuration is a reason to try a failed bridge again: what changed may be what
+  // made its workers fail to start.
+  pool_->restart();
 }
 
 Result<std::string> Bridge::resource_command(std::string_view verb, std::string_view kind) const {

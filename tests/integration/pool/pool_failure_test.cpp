@@ -1,6 +1,9 @@
 // Pools under failure: errors and crashes stay local, the pool heals, and a crash loop ends in
 // `failed` with the cause.
 
+#include <filesystem>
+#include <fstream>
+
 #include "pool_fixture.hpp"
 
 namespace mlbridge::testing {
@@ -68,7 +71,30 @@ TEST_F(PoolTest, RestartClearsTheFailedState) {
   EXPECT_EQ(p->stats().failed_starts, 1u);
   p->restart();
   EXPECT_TRUE(eventually([&] { return p->stats().failed_starts == 2; }));
-  EXPECT_EQ(p->stats().state, pool::PoolState::kFailed);
+  EXPECT_EQ(p->stats().state, pool::PoolState::kFailed) << "the cause is still there";
+}
+
+TEST_F(PoolTest, RestartAfterTheCauseIsFixedServesAgain) {
+  // A script that cannot import until the test fixes it.
+  const auto script = std::filesystem::temp_directory_path() /
+                      ("mlbridge-fixable-" + std::to_string(::getpid()) + ".py");
+  std::ofstream(script) << "import definitely_not_an_installed_module  # noqa: F401\n";
+  auto c = config(1);
+  c.worker.script = script.string();
+  c.max_restarts = 0;
+  auto p = Pool::create(loop_, c);
+  pools_.push_back(p);
+  ASSERT_FALSE(p->start_and_wait().ok());
+  ASSERT_EQ(p->stats().state, pool::PoolState::kFailed);
+  std::ofstream(script) << "import runpy\nrunpy.run_path(" << json(echo_bridge()).dump()
+                        << ", run_name='__main__')\n";
+  p->restart();
+  EXPECT_TRUE(eventually([&] { return p->stats().idle == 1; }));
+  EXPECT_EQ(p->stats().state, pool::PoolState::kRunning);
+  auto pong = p->call(request("echo", {{"back", true}}));
+  ASSERT_TRUE(pong.ok()) << pong.error().describe();
+  EXPECT_EQ(*pong, (json{{"back", true}}));
+  std::filesystem::remove(script);
 }
 
 // Found by the chaos test: the worker killed for ignoring SIGINT was still "ready" when its

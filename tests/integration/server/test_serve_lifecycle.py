@@ -105,36 +105,60 @@ def test_sigterm_cancels_a_call_that_outlasts_the_shutdown_budget(tmp_path: Path
     assert (status, body["error"]["category"]) == (499, "cancelled"), body
 
 
-def test_readiness_is_false_while_a_bridge_cannot_serve(tmp_path: Path) -> None:
+def test_readiness_is_false_while_a_bridge_cannot_serve_until_it_is_fixed(tmp_path: Path) -> None:
     config = tmp_path / "m.yaml"
     config.write_text(deployment())
+    script = tmp_path / "fixable_bridge.py"
+    script.write_text("import definitely_not_an_installed_module  # noqa: F401\n")
     server = Server(config, dict(os.environ))
     try:
         status, body, _ = server.request("GET", "/readyz", token=None)
         assert (status, body["ready"]) == (200, True)
-        # A lazy bridge whose script cannot import: its first call starts the crash loop.
+        # Lazy bridges whose script cannot import: the first call starts the crash loop.
         broken = {
-            "script": "tests/support/workers/import_error_bridge.py",
+            "script": str(script),
             "pool": {"size": 1, "lazy": True},
             "restart": {"max_restarts": 1, "window_s": 60},
         }
-        status, _, _ = server.request(
-            "POST", "/v1/bridges", {"name": "broken", "config": broken}, token=None
-        )
-        assert status == 201
-        status, body, _ = server.request("POST", "/v1/bridges/broken/commands/ping", {}, token=None)
-        assert (status, body["error"]["category"]) == (503, "bridge_unavailable"), body
-        assert "definitely_not_an_installed_module" in body["error"]["message"]
+        for name in ("restarted", "patched"):
+            status, _, _ = server.request(
+                "POST", "/v1/bridges", {"name": name, "config": broken}, token=None
+            )
+            assert status == 201
+            status, body, _ = server.request(
+                "POST", f"/v1/bridges/{name}/commands/ping", {}, token=None
+            )
+            assert (status, body["error"]["category"]) == (503, "bridge_unavailable"), body
+            assert "definitely_not_an_installed_module" in body["error"]["message"]
         status, body, _ = server.request("GET", "/readyz", token=None)
         assert status == 503
-        assert body["ready"] is False and body["bridges"]["broken"] == "failed", body
+        assert body["ready"] is False and body["bridges"]["restarted"] == "failed", body
         assert body["live"] is True
         # Liveness is not readiness: the process is fine.
         assert server.request("GET", "/healthz", token=None)[0] == 200
-        status, _, _ = server.request("DELETE", "/v1/bridges/broken", token=None)
-        assert status == 200
-        status, body, _ = server.request("GET", "/readyz", token=None)
-        assert (status, body["ready"]) == (200, True)
+
+        # The cause fixed, an explicit restart or a configuration change brings each back.
+        echo = ROOT / "python_bridges" / "examples" / "echo_bridge.py"
+        script.write_text(f"import runpy\nrunpy.run_path({str(echo)!r}, run_name='__main__')\n")
+        status, body, _ = server.request("POST", "/v1/bridges/restarted/restart", token=None)
+        assert status == 200, body
+        status, body, _ = server.request(
+            "PATCH", "/v1/bridges/patched", {"options": {"fixed": True}}, token=None
+        )
+        assert status == 200, body
+        for _ in range(600):  # hang guard only
+            status, body, _ = server.request("GET", "/readyz", token=None)
+            if status == 200:
+                break
+            threading.Event().wait(0.05)
+        assert (status, body["ready"]) == (200, True), body
+        for name in ("restarted", "patched"):
+            status, body, _ = server.request(
+                "POST", f"/v1/bridges/{name}/commands/echo", {"args": {"n": 1}}, token=None
+            )
+            assert (status, body) == (200, {"result": {"n": 1}})
+        status, body, _ = server.request("POST", "/v1/bridges/nope/restart", token=None)
+        assert status == 404, body
     finally:
         code, err = server.stop()
     assert code == 0, err

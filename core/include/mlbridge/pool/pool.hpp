@@ -72,7 +72,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   /// A snapshot of the pool. Blocking.
   PoolStats stats();
-  /// Clears the `failed` state and starts workers again.
+  /// Clears the `failed` state (and the restart count) and starts workers again; does nothing
+  /// to a pool that has not failed. Asynchronous: returns at once. Any thread.
   void restart();
 
   /// Stops accepting calls, lets queued and running calls finish within shutdown_timeout, cancels
