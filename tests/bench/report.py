@@ -81,6 +81,7 @@ def ping_section(grouped: dict[str, list[dict]]) -> list[str]:
         "| async / floor | sync / floor |",
         "|---|---|---|---|---|---|---|",
     ]
+    ratios: dict[str, float] = {}
     for arg, codec in ((0, "json"), (1, "msgpack")):
         floor = median(grouped, find(grouped, f"BM_PingFloor/{arg}/0"), "real_time")
         sdk = median(grouped, find(grouped, f"BM_PingFloor/{arg}/1"), "real_time")
@@ -90,6 +91,16 @@ def ping_section(grouped: dict[str, list[dict]]) -> list[str]:
             f"| {codec} | {us(floor)} | {us(sdk)} | {us(async_)} | {us(sync)} "
             f"| {async_ / floor:.2f}× | {sync / floor:.2f}× |"
         )
+        if codec == "msgpack":
+            ratios = {"sync": sync / floor, "async": async_ / floor}
+    verdicts = ", ".join(
+        f"{api} {ratio:.2f}× ({'met' if ratio <= 1.5 else '**missed**'})"
+        for api, ratio in ratios.items()
+    )
+    lines += [
+        "",
+        f"Target (issue 2): median ping at most 1.5× its floor with MessagePack: {verdicts}.",
+    ]
     return lines + [""]
 
 
@@ -104,13 +115,20 @@ def echo_section(grouped: dict[str, list[dict]]) -> list[str]:
         "|---|---|---|",
         f"| plain pipe echo through `cat` | {pipe / 1e9:.3f} GB/s | 1.00× |",
     ]
+    target = "Target (issue 2): the 16 MiB echo with MessagePack did not run."
     for arg, codec in ((1, "msgpack"), (0, "json")):
         try:
             rate = median(grouped, find(grouped, f"BM_Echo16MiBWorker/{arg}"), "bytes_per_second")
         except KeyError:
             continue
         lines.append(f"| worker API, {codec} | {rate / 1e9:.3f} GB/s | {rate / pipe:.2f}× |")
-    return lines + [""]
+        if codec == "msgpack":
+            met = "met" if rate / pipe >= 0.8 else "**missed**"
+            target = (
+                "Target (issue 2): the 16 MiB echo at least 0.8× the pipe's throughput with "
+                f"MessagePack: {rate / pipe:.2f}× ({met})."
+            )
+    return lines + ["", target, ""]
 
 
 def load_inprocess(directory: Path) -> dict:
