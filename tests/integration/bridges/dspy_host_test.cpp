@@ -3,17 +3,22 @@
 // the mock OpenAI server (tests/support/openai_server.py) for the provider errors that the
 // plugin's rules translate. A planted API key must never come back in any result or error.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "log_capture.hpp"
 #include "mlbridge/host.hpp"
@@ -32,6 +37,37 @@ constexpr const char* kOffline = "offline DummyLM";
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
+
+/// A loopback port that refuses connections: bound, so that nothing else can take it while the
+/// test runs, but never listening, so every connect gets ECONNREFUSED at once.
+class RefusingPort {
+ public:
+  RefusingPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) throw std::runtime_error("socket failed");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t length = sizeof(address);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ::close(fd_);
+      throw std::runtime_error("bind failed");
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  ~RefusingPort() { ::close(fd_); }
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+
+  /// "http://127.0.0.1:PORT/v1".
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
 
 class DspyHostTest : public ::testing::Test {
  protected:
@@ -262,6 +298,169 @@ TEST_F(DspyHostTest, BadLmOptionsStopTheBridgeBeforeAnyWorkerStarts) {
   EXPECT_TRUE(has(started.error().message, "dspy")) << started.error().message;
 }
 
+TEST_F(DspyHostTest, ExecuteBatchAnswersEveryInputInOrder) {
+  start();
+  const std::string s = session();
+  ok("create_program", {{"program_id", "calc"}, {"signature", "question -> answer: int"}}, s);
+  // Distinct answers, several threads: a result out of place would show.
+  json inputs = json::array();
+  for (int n = 1; n <= 6; ++n) {
+    inputs.push_back({{"question", "What is " + std::to_string(n) + "*7?"}});
+  }
+  const json batch =
+      ok("execute_batch", {{"program_id", "calc"}, {"num_threads", 3}, {"inputs", inputs}}, s);
+  ASSERT_EQ(batch["results"].size(), 6u) << batch.dump();
+  for (int n = 1; n <= 6; ++n) {
+    EXPECT_EQ(batch["results"][n - 1]["outputs"]["answer"], 7 * n) << batch["results"][n - 1];
+  }
+  EXPECT_EQ(batch["program_id"], "calc");
+  EXPECT_EQ(batch["succeeded"], 6);
+  EXPECT_EQ(batch["failed"], 0);
+  EXPECT_EQ(batch["lm"], kOffline);
+  EXPECT_EQ(batch["lm_calls"], 6);
+  EXPECT_EQ(ok("get_program_info", {{"program_id", "calc"}}, s)["calls"], 6);
+
+  // An item without the program's inputs refuses the whole batch, naming the field.
+  const Error missing =
+      fails("execute_batch",
+            {{"program_id", "calc"}, {"inputs", {{{"question", "1+1"}}, {{"q", "x"}}}}}, s);
+  EXPECT_EQ(missing.category, ErrorCategory::kInvalidArgument) << missing.describe();
+  EXPECT_TRUE(has(missing.message, "question")) << missing.message;
+  EXPECT_EQ(fails("execute_batch", {{"program_id", "calc"}, {"inputs", json::array()}}, s).category,
+            ErrorCategory::kInvalidArgument);
+  EXPECT_EQ(
+      fails("execute_batch", {{"program_id", "calc"}, {"inputs", inputs}, {"num_threads", 0}}, s)
+          .category,
+      ErrorCategory::kInvalidArgument);
+}
+
+TEST_F(DspyHostTest, ExecuteProgramWithTheAsyncOptionThroughExecuteAsync) {
+  start();
+  const std::string s = session();
+  ok("create_program",
+     {{"program_id", "cot"},
+      {"module", "chain_of_thought"},
+      {"signature", "question -> answer: int"}},
+     s);
+  const json args = {{"program_id", "cot"}, {"inputs", {{"question", "What is 5*5?"}}}};
+  const json sync = ok("execute_program", args, s);
+  json async_args = args;
+  async_args["async"] = true;  // the module's acall under asyncio, in the worker
+  auto future = host_->execute_async("dspy", "execute_program", async_args, in(s));
+  ASSERT_EQ(future.wait_for(120s), std::future_status::ready) << "hang guard";
+  auto async = future.get();
+  ASSERT_TRUE(async.ok()) << async.error().describe();
+  transcript_ += async->dump() + "\n";
+  EXPECT_EQ((*async)["outputs"]["answer"], 25);
+  EXPECT_EQ((*async)["outputs"], sync["outputs"]);
+  EXPECT_FALSE((*async)["reasoning"].get<std::string>().empty());
+  EXPECT_EQ((*async)["lm"], kOffline);
+  EXPECT_EQ((*async)["lm_calls"], 1);
+  EXPECT_EQ(ok("get_program_info", {{"program_id", "cot"}}, s)["calls"], 2);
+}
+
+TEST_F(DspyHostTest, EvaluateProgramScoresADevsetItemByItem) {
+  start();
+  const std::string s = session();
+  ok("create_program", {{"program_id", "ev"}, {"signature", "question -> answer"}}, s);
+  // The offline LM computes arithmetic: the second label is wrong on purpose.
+  const json devset = {
+      {{"question", "What is 2+2?"}, {"answer", "4"}},
+      {{"inputs", {{"question", "What is 2+3?"}}}, {"outputs", {{"answer", "6"}}}},
+      {{"question", "What is 3*3?"}, {"answer", "9"}},
+      {{"question", "What is 10-4?"}, {"answer", "6"}},
+  };
+  const json evaluation = ok(
+      "evaluate_program",
+      {{"program_id", "ev"}, {"metric", "exact_match"}, {"num_threads", 2}, {"devset", devset}}, s);
+  EXPECT_EQ(evaluation["program_id"], "ev");
+  EXPECT_EQ(evaluation["metric"], "exact_match");
+  EXPECT_EQ(evaluation["count"], 4);
+  EXPECT_DOUBLE_EQ(evaluation["score"].get<double>(), 75.0);  // a percentage, as dspy.Evaluate
+  ASSERT_EQ(evaluation["results"].size(), 4u) << evaluation.dump();
+  std::vector<double> scores;
+  for (const auto& item : evaluation["results"]) scores.push_back(item["score"].get<double>());
+  EXPECT_EQ(scores, (std::vector<double>{1.0, 0.0, 1.0, 1.0}));
+  const json& wrong = evaluation["results"][1];
+  EXPECT_EQ(wrong["inputs"]["question"], "What is 2+3?");
+  EXPECT_EQ(wrong["expected"]["answer"], "6");
+  EXPECT_EQ(wrong["outputs"]["answer"], "5");
+  EXPECT_EQ(evaluation["lm"], kOffline);
+  EXPECT_EQ(evaluation["lm_calls"], 4);
+
+  const Error metric =
+      fails("evaluate_program", {{"program_id", "ev"}, {"metric", "bleu"}, {"devset", devset}}, s);
+  EXPECT_EQ(metric.category, ErrorCategory::kInvalidArgument) << metric.describe();
+  EXPECT_TRUE(has(metric.message, "bleu")) << metric.message;
+  const Error unlabeled =
+      fails("evaluate_program", {{"program_id", "ev"}, {"devset", {{{"question", "2+2"}}}}}, s);
+  EXPECT_EQ(unlabeled.category, ErrorCategory::kInvalidArgument) << unlabeled.describe();
+}
+
+TEST_F(DspyHostTest, OptimizeProgramReportsTheScoreBeforeAndAfter) {
+  start();
+  const std::string s = session();
+  const json trainset = {
+      {{"question", "Capital of France?"}, {"answer", "Paris"}},
+      {{"question", "Capital of Japan?"}, {"answer", "Tokyo"}},
+      {{"question", "Capital of Italy?"}, {"answer", "Rome"}},
+  };
+  ok("create_program", {{"program_id", "capitals"}, {"signature", "question -> answer"}}, s);
+
+  // BootstrapFewShot (the default optimizer) into a new program: the offline LM knows no
+  // capital (score 0 before), but answers a question it has a demo for as the demo did.
+  const json boot = ok("optimize_program",
+                       {{"program_id", "capitals"},
+                        {"trainset", trainset},
+                        {"metric", "exact_match"},
+                        {"target_program_id", "boot"}},
+                       s);
+  EXPECT_EQ(boot["optimizer"], "bootstrap_few_shot");
+  EXPECT_EQ(boot["program_id"], "boot");
+  EXPECT_EQ(boot["source_program_id"], "capitals");
+  EXPECT_DOUBLE_EQ(boot["score_before"].get<double>(), 0.0) << boot.dump();
+  EXPECT_DOUBLE_EQ(boot["score_after"].get<double>(), 100.0) << boot.dump();
+  EXPECT_EQ(boot["improved"], true);
+  EXPECT_EQ(boot["trainset_size"], 3);
+  EXPECT_EQ(boot["devset_size"], 3);  // the trainset when no devset is given
+  EXPECT_EQ(boot["lm"], kOffline);
+  EXPECT_EQ(ok("get_program_info", {{"program_id", "boot"}}, s)["optimized_with"],
+            "bootstrap_few_shot");
+  EXPECT_EQ(ok("get_program_info", {{"program_id", "capitals"}}, s)["demos"], 0)
+      << "the source program is left as it was";
+
+  // LabeledFewShot in place, scored on a devset of its own.
+  const json devset = {{{"question", "Capital of Japan?"}, {"answer", "Tokyo"}},
+                       {{"question", "Capital of Peru?"}, {"answer", "Lima"}}};
+  const json labeled = ok("optimize_program",
+                          {{"program_id", "capitals"},
+                           {"optimizer", "labeled_few_shot"},
+                           {"trainset", trainset},
+                           {"devset", devset},
+                           {"metric", "exact_match"}},
+                          s);
+  EXPECT_EQ(labeled["optimizer"], "labeled_few_shot");
+  EXPECT_EQ(labeled["program_id"], "capitals");
+  EXPECT_DOUBLE_EQ(labeled["score_before"].get<double>(), 0.0) << labeled.dump();
+  EXPECT_DOUBLE_EQ(labeled["score_after"].get<double>(), 50.0) << labeled.dump();  // not Peru
+  EXPECT_EQ(labeled["improved"], true);
+  EXPECT_EQ(labeled["demos"], 3);
+  EXPECT_EQ(labeled["devset_size"], 2);
+  const json info = ok("get_program_info", {{"program_id", "capitals"}}, s);
+  EXPECT_EQ(info["optimized_with"], "labeled_few_shot");
+  EXPECT_EQ(info["demos"], 3);
+  EXPECT_EQ(ok("execute_program",
+               {{"program_id", "capitals"}, {"inputs", {{"question", "Capital of Italy?"}}}},
+               s)["outputs"]["answer"],
+            "Rome");
+
+  const Error unknown =
+      fails("optimize_program",
+            {{"program_id", "capitals"}, {"optimizer", "mipro"}, {"trainset", trainset}}, s);
+  EXPECT_EQ(unknown.category, ErrorCategory::kInvalidArgument) << unknown.describe();
+  EXPECT_TRUE(has(unknown.message, "mipro")) << unknown.message;
+}
+
 // ----------------------------------------------------------------------------- HTTP path
 
 TEST_F(DspyHostTest, ProviderErrorsAreTranslatedByThePluginAndTheKeyNeverLeaks) {
@@ -323,6 +522,125 @@ TEST_F(DspyHostTest, ProviderErrorsAreTranslatedByThePluginAndTheKeyNeverLeaks) 
   const std::string logged = log.text();
   EXPECT_TRUE(has(logged, "AuthenticationError")) << "the workers' stderr was not captured";
   EXPECT_FALSE(has(logged, kPlantedKey)) << "the key reached the host's log";
+}
+
+TEST_F(DspyHostTest, SessionsOnOneWorkerEachRunUnderTheirOwnLm) {
+  OpenAIServerProcess server(python(), source_path("tests/support/openai_server.py"));
+  start();  // pool size 1: every session below is served by the same worker
+  const std::string alpha = session();
+  const std::string beta = session();
+  const std::string gamma = session();  // configures nothing: the bridge default
+  const json http = ok("configure_lm",
+                       {{"model", "openai/gpt-alpha"},
+                        {"api_base", server.url()},
+                        {"api_key_env", kKeyVariable},
+                        {"num_retries", 0},
+                        {"cache", false}},
+                       alpha);
+  EXPECT_EQ(http["scope"], "session");
+  EXPECT_EQ(http["lm"], "openai/gpt-alpha");
+  const json offline = ok("configure_lm", {{"offline", true}, {"temperature", 0.5}}, beta);
+  EXPECT_EQ(offline["scope"], "session");
+  EXPECT_EQ(offline["lm"], kOffline);
+
+  const long pid = ok("get_info", json::object(), alpha)["pid"].get<long>();
+  for (const auto& s : {beta, gamma}) {
+    EXPECT_EQ(ok("get_info", json::object(), s)["pid"].get<long>(), pid) << "one worker";
+  }
+  // Each session's get_lm shows its own LM, whatever was configured since in the others.
+  const json a = ok("get_lm", json::object(), alpha);
+  EXPECT_EQ(a["scope"], "session");
+  EXPECT_EQ(a["session_id"], alpha);
+  EXPECT_EQ(a["lm"], "openai/gpt-alpha");
+  EXPECT_EQ(a["offline"], false);
+  EXPECT_EQ(a["settings"]["api_base"], server.url());
+  EXPECT_EQ(a["api_key_set"], true);
+  const json b = ok("get_lm", json::object(), beta);
+  EXPECT_EQ(b["scope"], "session");
+  EXPECT_EQ(b["session_id"], beta);
+  EXPECT_EQ(b["lm"], kOffline);
+  EXPECT_EQ(b["settings"]["temperature"], 0.5);
+  EXPECT_FALSE(b["settings"].contains("api_base")) << b.dump();
+  const json c = ok("get_lm", json::object(), gamma);
+  EXPECT_EQ(c["scope"], "default");
+  EXPECT_EQ(c["lm"], kOffline);
+  EXPECT_FALSE(c["settings"].contains("temperature")) << c.dump();
+
+  // And each session's calls run under it: the mock server's answer, the offline one.
+  const json run = {{"program_id", "p"}, {"inputs", {{"question", "Say hello."}}}};
+  for (const auto& s : {alpha, beta, gamma}) {
+    ok("create_program", {{"program_id", "p"}, {"signature", "question -> answer"}}, s);
+  }
+  const json from_alpha = ok("execute_program", run, alpha);
+  EXPECT_EQ(from_alpha["lm"], "openai/gpt-alpha");
+  EXPECT_EQ(from_alpha["outputs"]["answer"], "mock answer");
+  const json from_beta = ok("execute_program", run, beta);
+  EXPECT_EQ(from_beta["lm"], kOffline);
+  EXPECT_EQ(from_beta["outputs"]["answer"], "offline answer");
+  EXPECT_EQ(ok("execute_program", run, gamma)["lm"], kOffline);
+
+  // A reset drops the session's own LM; the other session keeps its own.
+  EXPECT_EQ(ok("configure_lm", {{"reset", true}}, alpha)["scope"], "default");
+  EXPECT_EQ(ok("get_lm", json::object(), alpha)["lm"], kOffline);
+  EXPECT_EQ(ok("get_lm", json::object(), beta)["settings"]["temperature"], 0.5);
+  EXPECT_FALSE(has(transcript_, kPlantedKey)) << transcript_;
+}
+
+TEST_F(DspyHostTest, BadRequestContextWindowAndARefusedConnectionAreTranslated) {
+  OpenAIServerProcess server(python(), source_path("tests/support/openai_server.py"));
+  RefusingPort closed;
+  start();
+  auto lm = [&](const std::string& base, const std::string& model) {
+    return json{{"model", "openai/" + model},
+                {"api_base", base},
+                {"api_key_env", kKeyVariable},
+                {"num_retries", 0},
+                {"cache", false},
+                {"temperature", 0.0},
+                {"timeout_s", 30}};
+  };
+  // ctx-<n> answers 400 only when the prompt has more than n words: a large n answers.
+  const std::string fits = session();
+  ok("configure_lm", lm(server.url(), "ctx-100000"), fits);
+  ok("create_program", kQa, fits);
+  EXPECT_EQ(ok("execute_program", kTwoPlusTwo, fits)["outputs"]["answer"], "4");
+
+  struct Case {
+    std::string base;
+    const char* model;
+    const char* type;  // nullptr: see below
+    ErrorCategory category;
+    bool retryable;
+  };
+  for (const Case& c : {
+           // The mock's 400 is OpenAI's context_length_exceeded; LiteLLM names it so.
+           Case{server.url(), "fail-400", "litellm.ContextWindowExceededError",
+                ErrorCategory::kInvalidArgument, false},
+           Case{server.url(), "ctx-5", "litellm.ContextWindowExceededError",
+                ErrorCategory::kInvalidArgument, false},
+           // LiteLLM reports the refused connection (openai.APIConnectionError, from
+           // httpx.ConnectError) as its own InternalServerError "Connection error.", so the type
+           // that reaches the host is not a connection error's; the category and retryable are.
+           Case{closed.url(), "gpt-unreachable", nullptr, ErrorCategory::kModelError, true},
+       }) {
+    SCOPED_TRACE(c.model);
+    const std::string s = session();
+    ok("configure_lm", lm(c.base, c.model), s);
+    ok("create_program", kQa, s);
+    const Error error = fails("execute_program", kTwoPlusTwo, s);
+    if (c.type != nullptr) {
+      EXPECT_EQ(error.python_type, c.type) << error.describe();
+    } else {
+      EXPECT_EQ(error.python_type.rfind("litellm.", 0), 0u) << error.describe();
+      EXPECT_TRUE(has(error.message, "Connection error")) << error.message;
+    }
+    EXPECT_EQ(error.category, c.category) << error.describe();
+    EXPECT_EQ(error.retryable, c.retryable) << error.describe();
+    EXPECT_EQ(error.bridge, "dspy");
+    EXPECT_EQ(error.command, "execute_program");
+    EXPECT_TRUE(has(error.message, c.model)) << error.message;  // the model is named
+  }
+  EXPECT_FALSE(has(transcript_, kPlantedKey)) << transcript_;
 }
 
 }  // namespace

@@ -9,8 +9,11 @@
 //   the plugin's rules translate. A planted API key must never come back in any result, chunk,
 //   error or line of the host's log. One host (and one mock server) serves the whole suite.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,8 +23,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -51,6 +56,37 @@ constexpr const char* kOffline = "offline GenericFakeChatModel";
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
+
+/// A loopback port that refuses connections: bound, so that nothing else can take it while the
+/// test runs, but never listening, so every connect gets ECONNREFUSED at once.
+class RefusingPort {
+ public:
+  RefusingPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) throw std::runtime_error("socket failed");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t length = sizeof(address);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ::close(fd_);
+      throw std::runtime_error("bind failed");
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  ~RefusingPort() { ::close(fd_); }
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+
+  /// "http://127.0.0.1:PORT/v1".
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
 
 std::vector<std::string> strings(const json& list) {
   std::vector<std::string> out;
@@ -845,6 +881,116 @@ TEST_F(LangChainHostTest, StreamDeliversTokenChunksBeforeTheResult) {
   EXPECT_EQ((*result)["output"], reply);
 }
 
+TEST_F(LangChainHostTest, BatchAnswersEveryInputInOrder) {
+  const std::string s = session();
+  ok("create_chain", {{"chain_id", "calc"}, {"prompt", "{question}"}}, s);
+  // Distinct answers, run three at a time: a result out of place would show.
+  json inputs = json::array();
+  for (int n = 1; n <= 6; ++n) inputs.push_back("What is " + std::to_string(n) + "*7?");
+  const json batch =
+      ok("batch", {{"chain_id", "calc"}, {"inputs", inputs}, {"max_concurrency", 3}}, s);
+  ASSERT_EQ(batch["results"].size(), 6u) << batch.dump();
+  for (int n = 1; n <= 6; ++n) {
+    EXPECT_EQ(batch["results"][n - 1]["output"], std::to_string(7 * n)) << batch["results"][n - 1];
+  }
+  EXPECT_EQ(batch["chain_id"], "calc");
+  EXPECT_EQ(batch["succeeded"], 6);
+  EXPECT_EQ(batch["failed"], 0);
+  EXPECT_EQ(batch["max_concurrency"], 3);
+  EXPECT_EQ(batch["model"], kOffline);
+  EXPECT_EQ(batch["runs"].size(), 6u);  // one root run per input
+  EXPECT_EQ(ok("get_chain_info", {{"chain_id", "calc"}}, s)["calls"], 6);
+
+  // max_concurrency also comes from the call's config, and is capped at 64.
+  const json configured =
+      ok("batch", {{"chain_id", "calc"}, {"inputs", {"1+1"}}, {"config", {{"max_concurrency", 2}}}},
+         s);
+  EXPECT_EQ(configured["max_concurrency"], 2);
+  EXPECT_EQ(configured["results"][0]["output"], "2");
+  EXPECT_EQ(ok("batch", {{"chain_id", "calc"}, {"inputs", {"1+1"}}, {"max_concurrency", 1000}},
+               s)["max_concurrency"],
+            64);
+  const Error zero =
+      fails("batch", {{"chain_id", "calc"}, {"inputs", {"1+1"}}, {"max_concurrency", 0}}, s);
+  EXPECT_EQ(zero.category, ErrorCategory::kInvalidArgument) << zero.describe();
+  EXPECT_TRUE(has(zero.message, "max_concurrency")) << zero.message;
+  EXPECT_EQ(fails("batch", {{"chain_id", "calc"}, {"inputs", json::array()}}, s).category,
+            ErrorCategory::kInvalidArgument);
+}
+
+TEST_F(LangChainHostTest, AStreamCancelledFromItsFirstChunkEndsCancelled) {
+  const std::string s = session();
+  // The offline model streams one chunk per word, as fast as it can: 100000 words take it
+  // seconds, far longer than the cancellation below needs to reach it.
+  constexpr int kWords = 100000;
+  std::string reply;
+  for (int i = 0; i < kWords; ++i) reply += (i == 0 ? "w" : " w") + std::to_string(i);
+  ok("configure_model", {{"offline", true}, {"replies", {reply}}}, s);
+  ok("create_chain", {{"chain_id", "long"}, {"prompt", "{topic}"}}, s);
+
+  // The first chunk cancels the call through its ticket (which the chunk may beat: then the
+  // cancel waits for the ticket). A cancelled outcome proves that chunk reached the host while
+  // the call was still running.
+  struct Shared {
+    std::mutex mutex;
+    std::optional<CallTicket> ticket;
+    bool cancel_wanted = false;
+    std::size_t chunks = 0;
+    json first;
+  };
+  auto shared = std::make_shared<Shared>();
+  Host* host = host_;
+  ExecuteOptions options = in(s);
+  options.on_chunk = [shared, host](json chunk) {
+    std::optional<CallTicket> cancel;
+    {
+      std::lock_guard lock(shared->mutex);
+      if (++shared->chunks > 1) return;
+      shared->first = std::move(chunk);
+      if (shared->ticket) {
+        cancel = shared->ticket;
+      } else {
+        shared->cancel_wanted = true;
+      }
+    }
+    if (cancel) host->cancel(*cancel);
+  };
+  auto done = std::make_shared<std::promise<Result<json>>>();
+  auto outcome = done->get_future();
+  const CallTicket ticket = host_->execute_async(
+      "langchain", "stream", {{"chain_id", "long"}, {"input", "anything"}}, options,
+      [done](Result<json> result) { done->set_value(std::move(result)); });
+  ASSERT_NE(ticket.handle, 0u);
+  bool cancel_now = false;
+  {
+    std::lock_guard lock(shared->mutex);
+    shared->ticket = ticket;
+    cancel_now = shared->cancel_wanted;
+  }
+  if (cancel_now) host_->cancel(ticket);
+  ASSERT_EQ(outcome.wait_for(120s), std::future_status::ready) << "hang guard";
+  const Result<json> result = outcome.get();
+  record(result);
+  ASSERT_FALSE(result.ok()) << "the stream ran to its end before the cancel reached it: "
+                            << result->dump().substr(0, 200);
+  EXPECT_EQ(result.error().category, ErrorCategory::kCancelled) << result.error().describe();
+  EXPECT_EQ(result.error().command, "stream");
+  {
+    std::lock_guard lock(shared->mutex);
+    EXPECT_GE(shared->chunks, 1u);
+    EXPECT_EQ(shared->first, (json{{"token", "w0"}})) << shared->first.dump();
+  }
+  // The session goes on being served, though not always by the same process: a SIGINT that
+  // arrives while a chunk is written is raised after the write, in the bridge's own loop over
+  // chain.stream; closing that generator makes LangChain run the model's stream to its end
+  // (langchain_core's _transform_stream_with_config swallows GeneratorExit, then drains its
+  // input for tracing), which outlasts cancel_grace here, so the host kills the worker and
+  // replays the session on a new one. Either way the call ended cancelled.
+  ok("configure_model", {{"reset", true}}, s);
+  EXPECT_EQ(ok("invoke", {{"chain_id", "long"}, {"input", "What is 2+3?"}}, s)["output"], "5");
+  EXPECT_EQ(ok("get_model", json::object(), s)["model"], kOffline);
+}
+
 TEST_F(LangChainHostTest, ConversationHistoryIsIsolatedPerSession) {
   const std::string alice = session();
   const std::string bob = session();
@@ -1088,6 +1234,27 @@ TEST_F(LangChainHostTest, ProviderErrorsAreTranslatedByThePluginAndTheKeyNeverLe
   }
   EXPECT_TRUE(has(logged, "original error (redacted)")) << "the workers' stderr was not captured";
   EXPECT_FALSE(has(logged, kPlantedKey)) << "the key reached the host's log";
+}
+
+TEST_F(LangChainHostTest, ARefusedConnectionIsARetryableModelError) {
+  RefusingPort closed;
+  const std::string s = session();
+  json model = mock_model("gpt-unreachable");
+  model["base_url"] = closed.url();
+  ok("configure_model", model, s);
+  ok("create_chain", {{"chain_id", "p"}, {"prompt", "{question}"}}, s);
+  for (const char* command : {"invoke", "stream"}) {
+    const Error error = fails(command, {{"chain_id", "p"}, {"input", "Are you there?"}}, s);
+    EXPECT_EQ(error.python_type, "openai.APIConnectionError")
+        << command << ": " << error.describe();
+    EXPECT_EQ(error.category, ErrorCategory::kModelError) << command << ": " << error.describe();
+    EXPECT_TRUE(error.retryable) << command << ": " << error.describe();
+    EXPECT_EQ(error.bridge, "langchain");
+    EXPECT_EQ(error.command, command);
+  }
+  // The same session answers again once its model points at a server that listens.
+  ok("configure_model", mock_model("gpt-test"), s);
+  EXPECT_EQ(ok("invoke", {{"chain_id", "p"}, {"input", "What is 2+2?"}}, s)["output"], "4");
 }
 
 // ----------------------------------------------------------------------------- config refusal

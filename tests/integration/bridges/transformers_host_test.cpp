@@ -9,11 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -373,6 +376,213 @@ TEST_F(TransformersHostTest, AnImpossibleAllocationIsResourceExhausted) {
   EXPECT_EQ(worker_pid(), pid);
   ok("run_pipeline",
      {{"model_id", "tiny-gpt2"}, {"inputs", "x"}, {"kwargs", {{"max_new_tokens", 1}}}}, s);
+}
+
+TEST_F(TransformersHostTest, TokenizeAndDetokenizeRoundTrip) {
+  const std::string s = host_->create_session().value();
+  ok("load_model", {{"model", "tiny-gpt2"}}, s);
+  ok("load_model", {{"model", "tiny-bert"}}, s);
+  const std::string text = "Anna walked from the station to the harbour.";
+  const json gpt =
+      ok("tokenize", {{"model_id", "tiny-gpt2"}, {"text", text}, {"return_offsets", true}}, s);
+  EXPECT_EQ(gpt["model_id"], "tiny-gpt2");
+  const std::size_t count = gpt["count"].get<std::size_t>();
+  EXPECT_GT(count, 1u);
+  EXPECT_EQ(gpt["ids"].size(), count);
+  EXPECT_EQ(gpt["tokens"].size(), count);
+  ASSERT_EQ(gpt["offsets"].size(), count);
+  std::string spans;
+  for (const auto& offset : gpt["offsets"]) {
+    spans += text.substr(offset[0].get<std::size_t>(),
+                         offset[1].get<std::size_t>() - offset[0].get<std::size_t>());
+  }
+  EXPECT_EQ(spans, text);
+  // Byte-level BPE gives the text back exactly.
+  EXPECT_EQ(ok("detokenize", {{"model_id", "tiny-gpt2"}, {"ids", gpt["ids"]}}, s)["text"], text);
+
+  // WordPiece adds [CLS] and [SEP], lower-cases, and rejoins the final " ." when decoding.
+  const json bert = ok("tokenize", {{"model_id", "tiny-bert"}, {"text", text}}, s);
+  EXPECT_EQ(bert["tokens"].front(), "[CLS]");
+  EXPECT_EQ(bert["tokens"].back(), "[SEP]");
+  std::string lower = text;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  EXPECT_EQ(ok("detokenize",
+               {{"model_id", "tiny-bert"}, {"ids", bert["ids"]}, {"skip_special_tokens", true}},
+               s)["text"],
+            lower);
+
+  // A batch both ways, in order.
+  const json many = ok("tokenize", {{"model_id", "tiny-gpt2"}, {"text", {"a", "b c"}}}, s);
+  ASSERT_EQ(many["count"], 2);
+  json rows = json::array();
+  for (const auto& item : many["items"]) rows.push_back(item["ids"]);
+  EXPECT_EQ(many["items"][0]["count"], 1);
+  EXPECT_EQ(many["items"][1]["count"], 2);
+  const json texts = ok("detokenize", {{"model_id", "tiny-gpt2"}, {"ids", rows}}, s);
+  EXPECT_EQ(texts["texts"], json::array({"a", "b c"}));
+  EXPECT_EQ(texts["count"], 2);
+
+  const Error bad = fails("detokenize", {{"model_id", "tiny-gpt2"}, {"ids", {1000000000}}}, s);
+  EXPECT_EQ(bad.category, ErrorCategory::kInvalidArgument) << bad.describe();
+  EXPECT_EQ(fails("tokenize", {{"model_id", "not-loaded"}, {"text", "x"}}, s).category,
+            ErrorCategory::kNotFound);
+}
+
+TEST_F(TransformersHostTest, GetModelInfoDescribesTheLoadedModel) {
+  const std::string s = host_->create_session().value();
+  const json loaded = ok("load_model", {{"model", "tiny-bert-sentiment"}}, s);
+  const std::string id = loaded["model_id"];
+  const json info = ok("get_model_info", {{"model_id", id}}, s);
+  EXPECT_EQ(info["model_id"], id);
+  EXPECT_EQ(info["task"], "text-classification");
+  EXPECT_EQ(info["device"], "cpu");
+  EXPECT_EQ(info["parameters"], loaded["parameters"]);
+  EXPECT_EQ(info["memory_bytes"], loaded["memory_bytes"]);
+  EXPECT_GT(info["memory_bytes"].get<long>(), 0);
+  EXPECT_EQ(info["model_type"], "bert");
+  EXPECT_GT(info["hidden_size"].get<int>(), 0);
+  EXPECT_GT(info["num_layers"].get<int>(), 0);
+  EXPECT_GT(info["vocab_size"].get<int>(), 0);
+  std::vector<std::string> labels;
+  for (const auto& [index, label] : info["labels"].items()) labels.push_back(label);
+  std::sort(labels.begin(), labels.end());
+  EXPECT_EQ(labels, (std::vector<std::string>{"negative", "neutral", "positive"}));
+  EXPECT_FALSE(info["tokenizer"]["class"].get<std::string>().empty());
+  EXPECT_GT(info["tokenizer"]["vocab_size"].get<int>(), 0) << info["tokenizer"].dump();
+  EXPECT_EQ(info["tokenizer"]["special_tokens"]["cls_token"], "[CLS]");
+  EXPECT_GE(info["references"], 1);
+
+  // A generative model carries its generation config.
+  ok("load_model", {{"model", "tiny-gpt2"}}, s);
+  const json gpt = ok("get_model_info", {{"model_id", "tiny-gpt2"}}, s);
+  EXPECT_EQ(gpt["task"], "text-generation");
+  EXPECT_EQ(gpt["model_type"], "gpt2");
+  EXPECT_TRUE(gpt["generation_config"].is_object()) << gpt["generation_config"].dump();
+
+  // Another session sees nothing it did not load.
+  const std::string other = host_->create_session().value();
+  EXPECT_EQ(fails("get_model_info", {{"model_id", id}}, other).category, ErrorCategory::kNotFound);
+  ASSERT_TRUE(host_->end_session(s).ok());
+}
+
+TEST_F(TransformersHostTest, UnloadModelFreesItsMemory) {
+  const std::string s = host_->create_session().value();
+  const json loaded = ok("load_model", {{"model", "small-gpt2"}}, s);  // ~35 MB of weights
+  const std::string id = loaded["model_id"];
+  const long weights = loaded["memory_bytes"].get<long>();
+  EXPECT_GT(weights, 30L * 1024 * 1024);
+  // The weights are memory-mapped from model.safetensors: a call touches every page.
+  ok("run_pipeline",
+     {{"model_id", id}, {"inputs", "The river"}, {"kwargs", {{"max_new_tokens", 2}}}}, s);
+  auto held = [&](const json& listed) {
+    for (const auto& model : listed["models"]) {
+      if (model["model_id"] == id) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(held(ok("list_models", json::object(), s)));
+
+  const json dropped = ok("unload_model", {{"model_id", id}}, s);
+  EXPECT_EQ(dropped["model_id"], id);
+  EXPECT_EQ(dropped["unloaded"], true);
+  EXPECT_EQ(dropped["references"], 0);
+  EXPECT_EQ(dropped["memory_bytes"], weights);
+  const long before = dropped["rss_before_bytes"].get<long>();
+  const long after = dropped["rss_after_bytes"].get<long>();
+  const long freed = dropped["freed_bytes"].get<long>();
+  EXPECT_GT(freed, 0) << dropped.dump();
+  EXPECT_EQ(freed, before - after) << dropped.dump();
+  EXPECT_GE(freed, weights / 2) << "most of the weights went back to the system: "
+                                << dropped.dump();
+
+  // Gone from the session and from the worker.
+  const json mine = ok("list_models", json::object(), s);
+  EXPECT_FALSE(held(mine)) << mine.dump();
+  EXPECT_EQ(mine["count"], 0);
+  const json every = ok("list_models", {{"all", true}}, s);
+  EXPECT_FALSE(held(every)) << every.dump();
+  EXPECT_EQ(fails("get_model_info", {{"model_id", id}}, s).category, ErrorCategory::kNotFound);
+  EXPECT_EQ(fails("unload_model", {{"model_id", id}}, s).category, ErrorCategory::kNotFound);
+}
+
+TEST_F(TransformersHostTest, AStreamCancelledFromItsFirstChunkEndsCancelledAndTheWorkerServes) {
+  const std::string s = host_->create_session().value();
+  ok("load_model", {{"model", "small-gpt2"}}, s);
+  const long pid = worker_pid();
+  // 250 tokens of greedy generation: long enough for the cancellation below to reach it.
+  const json args = {
+      {"model_id", "small-gpt2"},
+      {"prompt", "The"},
+      {"kwargs", {{"max_new_tokens", 250}, {"min_new_tokens", 250}, {"do_sample", false}}}};
+
+  // The first chunk cancels the call through its ticket (which the chunk may beat: then the
+  // cancel waits for the ticket). A cancelled outcome proves that chunk reached the host while
+  // the call was still running.
+  struct Shared {
+    std::mutex mutex;
+    std::optional<CallTicket> ticket;
+    bool cancel_wanted = false;
+    std::size_t chunks = 0;
+  };
+  auto shared = std::make_shared<Shared>();
+  Host* host = host_.get();
+  ExecuteOptions options = in(s);
+  options.on_chunk = [shared, host](json) {
+    std::optional<CallTicket> cancel;
+    {
+      std::lock_guard lock(shared->mutex);
+      if (++shared->chunks > 1) return;
+      if (shared->ticket) {
+        cancel = shared->ticket;
+      } else {
+        shared->cancel_wanted = true;
+      }
+    }
+    if (cancel) host->cancel(*cancel);
+  };
+  auto done = std::make_shared<std::promise<Result<json>>>();
+  auto outcome = done->get_future();
+  const CallTicket ticket =
+      host_->execute_async("transformers", "generate_stream", args, options,
+                           [done](Result<json> result) { done->set_value(std::move(result)); });
+  ASSERT_NE(ticket.handle, 0u);
+  bool cancel_now = false;
+  {
+    std::lock_guard lock(shared->mutex);
+    shared->ticket = ticket;
+    cancel_now = shared->cancel_wanted;
+  }
+  if (cancel_now) host_->cancel(ticket);
+  ASSERT_EQ(outcome.wait_for(300s), std::future_status::ready) << "hang guard";
+  const Result<json> result = outcome.get();
+  ASSERT_FALSE(result.ok()) << "the stream ran to its end before the cancel reached it: "
+                            << result->dump();
+  EXPECT_EQ(result.error().category, ErrorCategory::kCancelled) << result.error().describe();
+  EXPECT_EQ(result.error().command, "generate_stream");
+  {
+    std::lock_guard lock(shared->mutex);
+    EXPECT_GE(shared->chunks, 1u);
+  }
+
+  // The same worker goes on serving: a short stream of the same model runs to its end.
+  EXPECT_EQ(worker_pid(), pid);
+  std::mutex mutex;
+  std::size_t chunks = 0;
+  ExecuteOptions again = in(s);
+  again.on_chunk = [&](json) {
+    std::lock_guard lock(mutex);
+    ++chunks;
+  };
+  json short_args = args;
+  short_args["kwargs"] = {{"max_new_tokens", 4}, {"min_new_tokens", 4}, {"do_sample", false}};
+  auto after = host_->execute("transformers", "generate_stream", short_args, again);
+  ASSERT_TRUE(after.ok()) << after.error().describe();
+  EXPECT_EQ((*after)["tokens"], 4);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ((*after)["chunks"].get<std::size_t>(), chunks);
+  EXPECT_GE(chunks, 1u);
+  ASSERT_TRUE(host_->end_session(s).ok());  // its reference to small-gpt2 goes
 }
 
 // A worker whose RSS passes limits.max_memory_mb after a call is replaced by a fresh one, and no
