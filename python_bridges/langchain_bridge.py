@@ -65,6 +65,7 @@ and redacted from every answer, chunk, error and line of stderr.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -80,7 +81,12 @@ from langchain_support import chains as chain_support  # noqa: E402
 from langchain_support import models as model_support  # noqa: E402
 from langchain_support import retrieval  # noqa: E402
 from langchain_support.errors import error_info, raise_translated  # noqa: E402
-from langchain_support.runs import RunRecorder, parse_config, runnable_config  # noqa: E402
+from langchain_support.runs import (  # noqa: E402
+    RunRecorder,
+    StreamStopper,
+    parse_config,
+    runnable_config,
+)
 from langchain_support.tools import REGISTRY  # noqa: E402
 
 from mlbridge import BaseBridge, BridgeError, CallContext, command  # noqa: E402
@@ -356,16 +362,26 @@ class LangChainBridge(BaseBridge):
         runnable = chain.runnable(self._env(ctx, chain))
         prepared = chain.prepare(value)
         recorder = RunRecorder(handle.label)
-        run_config = runnable_config(config, recorder)
+        stopper = StreamStopper()
+        run_config = runnable_config(config, recorder, stopper)
         chunks = 0
         if stream:
             output = None
-            for item in chain.stream(runnable, prepared, run_config):
-                if isinstance(item, tuple):
-                    output = item[1]
-                    break
-                chunks += 1
-                ctx.stream(REDACTOR.redact_value(item))
+            items = chain.stream(runnable, prepared, run_config)
+            try:
+                for item in items:
+                    if isinstance(item, tuple):
+                        output = item[1]
+                        break
+                    chunks += 1
+                    ctx.stream(REDACTOR.redact_value(item))
+            except KeyboardInterrupt:
+                # Cancelled: stop the model before closing the stream, which would otherwise
+                # drain the model's whole output first (see StreamStopper).
+                stopper.stop()
+                with contextlib.suppress(Exception):
+                    items.close()
+                raise
         else:
             output = runnable.invoke(prepared, run_config)
         chain.calls += 1

@@ -144,9 +144,38 @@ class RunRecorder(BaseCallbackHandler):
         return result
 
 
-def runnable_config(config: dict[str, Any], recorder: RunRecorder) -> dict[str, Any]:
-    """A ``RunnableConfig`` with the recorder among its callbacks."""
-    return {**config, "callbacks": [recorder]}
+class StreamCancelled(Exception):  # noqa: N818 - it names what happened, not an error
+    """Raised into a chat model's stream by :class:`StreamStopper` once the call was cancelled."""
+
+
+class StreamStopper(BaseCallbackHandler):
+    """Ends a cancelled stream at the model's next token.
+
+    Closing a cancelled ``Runnable.stream`` makes langchain-core drain the rest of the model's
+    output (for tracing): a fake model's whole script, a real model's tokens, billed, until the
+    host kills the worker for ignoring the cancellation. After :meth:`stop`, the next
+    ``on_llm_new_token`` raises instead (``raise_error`` lets it through), which ends the
+    model's stream and with it the drain.
+    """
+
+    raise_error = True
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        if self.stopped:
+            raise StreamCancelled("the call was cancelled; the model's stream is stopped")
+
+
+def runnable_config(
+    config: dict[str, Any], recorder: RunRecorder, *handlers: BaseCallbackHandler
+) -> dict[str, Any]:
+    """A ``RunnableConfig`` with the recorder (and ``handlers``) among its callbacks."""
+    return {**config, "callbacks": [recorder, *handlers]}
 
 
 def message_to_wire(message: BaseMessage) -> dict[str, Any]:

@@ -975,17 +975,16 @@ TEST_F(LangChainHostTest, AStreamCancelledFromItsFirstChunkEndsCancelled) {
                             << result->dump().substr(0, 200);
   EXPECT_EQ(result.error().category, ErrorCategory::kCancelled) << result.error().describe();
   EXPECT_EQ(result.error().command, "stream");
+  // The worker stopped the model and answered: it was not killed for ignoring the cancel. (A
+  // SIGINT raised in the bridge's loop over chain.stream closes that generator, and
+  // langchain_core then drains the model's stream to its end for tracing; the bridge's
+  // StreamStopper ends the model's stream at its next token instead.)
+  EXPECT_TRUE(has(result.error().message, "kept serving")) << result.error().describe();
   {
     std::lock_guard lock(shared->mutex);
     EXPECT_GE(shared->chunks, 1u);
     EXPECT_EQ(shared->first, (json{{"token", "w0"}})) << shared->first.dump();
   }
-  // The session goes on being served, though not always by the same process: a SIGINT that
-  // arrives while a chunk is written is raised after the write, in the bridge's own loop over
-  // chain.stream; closing that generator makes LangChain run the model's stream to its end
-  // (langchain_core's _transform_stream_with_config swallows GeneratorExit, then drains its
-  // input for tracing), which outlasts cancel_grace here, so the host kills the worker and
-  // replays the session on a new one. Either way the call ended cancelled.
   ok("configure_model", {{"reset", true}}, s);
   EXPECT_EQ(ok("invoke", {{"chain_id", "long"}, {"input", "What is 2+3?"}}, s)["output"], "5");
   EXPECT_EQ(ok("get_model", json::object(), s)["model"], kOffline);
