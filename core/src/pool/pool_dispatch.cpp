@@ -285,9 +285,8 @@ void Pool::State::on_call_done(CallHandle handle, Result<json> result) {
     if (!call->restore_only) ++slot.calls;
     if (!result) ++slot.errors;
     if (slot.state == SlotState::kBusy && slot.worker->state() == worker::WorkerState::kReady) {
-      slot.state = SlotState::kIdle;
       slot.idle_since = now;
-      recycle_if_due(slot);
+      became_idle(slot);
     }
   }
   finish(call, std::move(result));

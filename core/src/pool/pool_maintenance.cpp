@@ -67,8 +67,7 @@ void Pool::State::on_health_result(std::uint64_t number, Result<json> result) {
     return;
   }
   if (slot.state == SlotState::kChecking && slot.worker->state() == worker::WorkerState::kReady) {
-    slot.state = SlotState::kIdle;
-    recycle_if_due(slot);
+    became_idle(slot);
   }
   pump();
 }

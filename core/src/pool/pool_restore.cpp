@@ -150,6 +150,44 @@ void Pool::State::discard_session_on(std::uint64_t slot_number, const std::strin
                              std::move(options), [](Result<json>) {});
 }
 
+void Pool::State::queue_cleanup(Slot& slot, const std::string& session_id) {
+  slot.cleanups.push_back(session_id);
+  run_cleanups(slot);
+}
+
+void Pool::State::run_cleanups(Slot& slot) {
+  if (slot.cleanups.empty() || slot.state != SlotState::kIdle ||
+      slot.worker->state() != worker::WorkerState::kReady) {
+    return;
+  }
+  const std::string id = slot.cleanups.front();
+  slot.cleanups.pop_front();
+  slot.state = SlotState::kChecking;  // held, like a health check
+  worker::CallOptions options;
+  options.timeout = config().health_timeout;
+  slot.worker->call("cleanup_session", json{{"session_id", id}}, std::move(options),
+                    guarded(weak(), [number = slot.number, id](State& self, Result<json> result) {
+                      if (!result) {
+                        spdlog::warn("bridge '{}': cleanup of session '{}' failed: {}",
+                                     self.bridge(), id, result.error().describe());
+                      }
+                      auto found = self.slots.find(number);
+                      if (found == self.slots.end()) return;
+                      Slot& slot = *found->second;
+                      if (slot.state == SlotState::kChecking &&
+                          slot.worker->state() == worker::WorkerState::kReady) {
+                        self.became_idle(slot);
+                      }
+                      self.pump();
+                    }));
+}
+
+void Pool::State::became_idle(Slot& slot) {
+  slot.state = SlotState::kIdle;  // idle_since stays: it counts from the last caller's call
+  run_cleanups(slot);
+  if (slot.state == SlotState::kIdle) recycle_if_due(slot);
+}
+
 void Pool::State::lose_session(session::Session& s, const std::string& why,
                                std::optional<std::uint64_t> cleanup_on) {
   s.lost = why;
@@ -159,7 +197,10 @@ void Pool::State::lose_session(session::Session& s, const std::string& why,
   ++counters.sessions_lost;
   spdlog::warn("bridge '{}': session '{}' lost: {}", bridge(), s.id, why);
   // Nothing half-restored stays behind for a session created again under this id.
-  if (cleanup_on) discard_session_on(*cleanup_on, s.id);
+  if (cleanup_on) {
+    if (auto slot = slots.find(*cleanup_on); slot != slots.end())
+      queue_cleanup(*slot->second, s.id);
+  }
   if (!s.worker) return;
   auto slot = slots.find(*s.worker);
   if (slot == slots.end()) return;

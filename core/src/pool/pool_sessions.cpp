@@ -35,17 +35,7 @@ Status Pool::State::end_session(const std::string& id, const std::string& why) {
                            "session '" + id + "' ended before '" + call->request.command + "' ran",
                            call->request.command));
       }
-      if (slot.worker->state() == worker::WorkerState::kReady) {
-        worker::CallOptions options;
-        options.timeout = config().health_timeout;
-        slot.worker->call("cleanup_session", json{{"session_id", id}}, std::move(options),
-                          [bridge = bridge(), id](Result<json> result) {
-                            if (!result) {
-                              spdlog::warn("bridge '{}': cleanup of session '{}' failed: {}",
-                                           bridge, id, result.error().describe());
-                            }
-                          });
-      }
+      if (slot.worker->state() == worker::WorkerState::kReady) queue_cleanup(slot, id);
     }
   }
   if (owns_states) states->erase(id);

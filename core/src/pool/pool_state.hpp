@@ -102,6 +102,8 @@ struct Slot {
   std::size_t health_failures = 0;
   Clock::time_point idle_since;
   std::deque<PendingPtr> affinity;  // calls of sessions bound to this worker, oldest first
+  // Sessions this worker must drop (ended or lost ones), sent one at a time while it is idle.
+  std::deque<std::string> cleanups;
 };
 
 inline bool remove_from(std::deque<PendingPtr>& queue, CallHandle handle) {
@@ -301,8 +303,17 @@ struct Pool::State {
   // that may hold part of it (a failed replay): it is told to drop the session.
   void lose_session(session::Session& s, const std::string& why,
                     std::optional<std::uint64_t> cleanup_on = std::nullopt);
-  // Tells the worker of `slot_number` (if it still exists) to drop what it holds of a session.
+  // Tells the worker of `slot_number` (if it still exists) to drop what it holds of a session,
+  // now: for a restore running on that worker, whose next steps must find the session empty.
   void discard_session_on(std::uint64_t slot_number, const std::string& session_id);
+  // The same for a session that ended or was lost, once the worker is idle (queue_cleanup), and
+  // holding it meanwhile (run_cleanups): no caller's call ever waits behind the cleanup on the
+  // worker, so a worker that hangs on it and is killed takes no one else's call with it.
+  void queue_cleanup(Slot& slot, const std::string& session_id);
+  void run_cleanups(Slot& slot);
+  // A slot whose call, health check or cleanup ended: idle again, then its cleanups, then
+  // recycling when due.
+  void became_idle(Slot& slot);
 
   // ---- periodic work (pool_maintenance.cpp) ------------------------------------------------
 

@@ -529,7 +529,11 @@ struct Worker::Impl {
     self.state_ = WorkerState::kExited;
 
     std::string reason = fatal ? fatal->message : prefix() + " " + status.describe();
-    if (fatal) reason += " (the worker then " + status.describe() + ")";
+    if (fatal) {
+      // kill_for() sent that SIGKILL: no need to guess at the out-of-memory killer.
+      reason += status.signal == SIGKILL ? " (the host killed its process group with SIGKILL)"
+                                         : " (the worker then " + status.describe() + ")";
+    }
     spdlog::log(expected ? spdlog::level::debug : spdlog::level::warn, "{}{}", reason,
                 expected ? "" : stderr_suffix());
 

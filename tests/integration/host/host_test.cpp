@@ -128,6 +128,32 @@ TEST_F(HostTest, RegistersAndUnregistersBridgesAtRuntime) {
   EXPECT_EQ(host.unregister_bridge("extra").error().category, ErrorCategory::kNotFound);
 }
 
+TEST_F(HostTest, BadRegistrationsAreNamedAndTheOtherBridgesKeepServing) {
+  auto& host = start(host_section() + "bridges:\n" + echo_bridge_yaml("base"));
+  ::unsetenv("MLBRIDGE_TEST_MISSING_KEY");
+  const auto echo_with = [](const json& extra) {
+    json config = {{"script", "python_bridges/examples/echo_bridge.py"}};
+    config.update(extra);
+    return config;
+  };
+  const std::vector<std::pair<json, std::string>> refused = {
+      {{{"script", "nowhere/ghost_bridge.py"}}, "nowhere/ghost_bridge.py"},
+      {echo_with({{"required_packages", {"surely_absent_pkg"}}}), "surely_absent_pkg"},
+      {echo_with({{"required_env", {"MLBRIDGE_TEST_MISSING_KEY"}}}), "MLBRIDGE_TEST_MISSING_KEY"},
+      {echo_with({{"pool", {{"size", "many"}}}}), "pool.size"},
+  };
+  for (const auto& [config, named] : refused) {
+    auto result = host.register_bridge("newcomer", config);
+    ASSERT_FALSE(result.ok()) << config.dump();
+    EXPECT_EQ(result.error().category, ErrorCategory::kInvalidConfiguration)
+        << result.error().describe();
+    EXPECT_TRUE(has(result.error().message, named)) << result.error().message;
+    EXPECT_TRUE(has(result.error().message, "newcomer")) << result.error().message;
+    EXPECT_EQ(host.execute("newcomer", "ping").error().category, ErrorCategory::kNotFound);
+    EXPECT_TRUE(host.execute("base", "ping").ok()) << "after refusing " << config.dump();
+  }
+}
+
 TEST_F(HostTest, SessionsSpanCallsAndEnd) {
   auto& host = start(host_section() + "bridges:\n" + echo_bridge_yaml("kv"));
   auto id = host.create_session();
