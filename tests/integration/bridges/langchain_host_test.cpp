@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "cancel_on_first_chunk.hpp"
 #include "log_capture.hpp"
 #include "mlbridge/config/bridge_config.hpp"
 #include "mlbridge/config/host_config.hpp"
@@ -42,6 +43,7 @@
 #include "mlbridge/plugin/plugin_loader.hpp"
 #include "mlbridge/sdk/plugin_abi.h"
 #include "openai_server_process.hpp"
+#include "refusing_port.hpp"
 #include "test_paths.hpp"
 
 namespace mlbridge::testing {
@@ -56,37 +58,6 @@ constexpr const char* kOffline = "offline GenericFakeChatModel";
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
-
-/// A loopback port that refuses connections: bound, so that nothing else can take it while the
-/// test runs, but never listening, so every connect gets ECONNREFUSED at once.
-class RefusingPort {
- public:
-  RefusingPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) throw std::runtime_error("socket failed");
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    socklen_t length = sizeof(address);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      ::close(fd_);
-      throw std::runtime_error("bind failed");
-    }
-    port_ = ntohs(address.sin_port);
-  }
-  ~RefusingPort() { ::close(fd_); }
-  RefusingPort(const RefusingPort&) = delete;
-  RefusingPort& operator=(const RefusingPort&) = delete;
-
-  /// "http://127.0.0.1:PORT/v1".
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 std::vector<std::string> strings(const json& list) {
   std::vector<std::string> out;
@@ -928,48 +899,10 @@ TEST_F(LangChainHostTest, AStreamCancelledFromItsFirstChunkEndsCancelled) {
   ok("configure_model", {{"offline", true}, {"replies", {reply}}}, s);
   ok("create_chain", {{"chain_id", "long"}, {"prompt", "{topic}"}}, s);
 
-  // The first chunk cancels the call through its ticket (which the chunk may beat: then the
-  // cancel waits for the ticket). A cancelled outcome proves that chunk reached the host while
-  // the call was still running.
-  struct Shared {
-    std::mutex mutex;
-    std::optional<CallTicket> ticket;
-    bool cancel_wanted = false;
-    std::size_t chunks = 0;
-    json first;
-  };
-  auto shared = std::make_shared<Shared>();
-  Host* host = host_;
-  ExecuteOptions options = in(s);
-  options.on_chunk = [shared, host](json chunk) {
-    std::optional<CallTicket> cancel;
-    {
-      std::lock_guard lock(shared->mutex);
-      if (++shared->chunks > 1) return;
-      shared->first = std::move(chunk);
-      if (shared->ticket) {
-        cancel = shared->ticket;
-      } else {
-        shared->cancel_wanted = true;
-      }
-    }
-    if (cancel) host->cancel(*cancel);
-  };
-  auto done = std::make_shared<std::promise<Result<json>>>();
-  auto outcome = done->get_future();
-  const CallTicket ticket = host_->execute_async(
-      "langchain", "stream", {{"chain_id", "long"}, {"input", "anything"}}, options,
-      [done](Result<json> result) { done->set_value(std::move(result)); });
-  ASSERT_NE(ticket.handle, 0u);
-  bool cancel_now = false;
-  {
-    std::lock_guard lock(shared->mutex);
-    shared->ticket = ticket;
-    cancel_now = shared->cancel_wanted;
-  }
-  if (cancel_now) host_->cancel(ticket);
-  ASSERT_EQ(outcome.wait_for(120s), std::future_status::ready) << "hang guard";
-  const Result<json> result = outcome.get();
+  const CancelledStream cancelled = cancel_on_first_chunk(
+      *host_, "langchain", "stream", {{"chain_id", "long"}, {"input", "anything"}}, in(s), 120s);
+  ASSERT_TRUE(cancelled.finished) << "hang guard";
+  const Result<json>& result = cancelled.result;
   record(result);
   ASSERT_FALSE(result.ok()) << "the stream ran to its end before the cancel reached it: "
                             << result->dump().substr(0, 200);
@@ -980,11 +913,8 @@ TEST_F(LangChainHostTest, AStreamCancelledFromItsFirstChunkEndsCancelled) {
   // langchain_core then drains the model's stream to its end for tracing; the bridge's
   // StreamStopper ends the model's stream at its next token instead.)
   EXPECT_TRUE(has(result.error().message, "kept serving")) << result.error().describe();
-  {
-    std::lock_guard lock(shared->mutex);
-    EXPECT_GE(shared->chunks, 1u);
-    EXPECT_EQ(shared->first, (json{{"token", "w0"}})) << shared->first.dump();
-  }
+  EXPECT_GE(cancelled.chunks, 1u);
+  EXPECT_EQ(cancelled.first, (json{{"token", "w0"}})) << cancelled.first.dump();
   ok("configure_model", {{"reset", true}}, s);
   EXPECT_EQ(ok("invoke", {{"chain_id", "long"}, {"input", "What is 2+3?"}}, s)["output"], "5");
   EXPECT_EQ(ok("get_model", json::object(), s)["model"], kOffline);

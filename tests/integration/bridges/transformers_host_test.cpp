@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "cancel_on_first_chunk.hpp"
 #include "mlbridge/errors/translator.hpp"
 #include "mlbridge/host.hpp"
 #include "mlbridge/plugin/plugin_loader.hpp"
@@ -516,54 +517,15 @@ TEST_F(TransformersHostTest, AStreamCancelledFromItsFirstChunkEndsCancelledAndTh
       {"prompt", "The"},
       {"kwargs", {{"max_new_tokens", 250}, {"min_new_tokens", 250}, {"do_sample", false}}}};
 
-  // The first chunk cancels the call through its ticket (which the chunk may beat: then the
-  // cancel waits for the ticket). A cancelled outcome proves that chunk reached the host while
-  // the call was still running.
-  struct Shared {
-    std::mutex mutex;
-    std::optional<CallTicket> ticket;
-    bool cancel_wanted = false;
-    std::size_t chunks = 0;
-  };
-  auto shared = std::make_shared<Shared>();
-  Host* host = host_.get();
-  ExecuteOptions options = in(s);
-  options.on_chunk = [shared, host](json) {
-    std::optional<CallTicket> cancel;
-    {
-      std::lock_guard lock(shared->mutex);
-      if (++shared->chunks > 1) return;
-      if (shared->ticket) {
-        cancel = shared->ticket;
-      } else {
-        shared->cancel_wanted = true;
-      }
-    }
-    if (cancel) host->cancel(*cancel);
-  };
-  auto done = std::make_shared<std::promise<Result<json>>>();
-  auto outcome = done->get_future();
-  const CallTicket ticket =
-      host_->execute_async("transformers", "generate_stream", args, options,
-                           [done](Result<json> result) { done->set_value(std::move(result)); });
-  ASSERT_NE(ticket.handle, 0u);
-  bool cancel_now = false;
-  {
-    std::lock_guard lock(shared->mutex);
-    shared->ticket = ticket;
-    cancel_now = shared->cancel_wanted;
-  }
-  if (cancel_now) host_->cancel(ticket);
-  ASSERT_EQ(outcome.wait_for(300s), std::future_status::ready) << "hang guard";
-  const Result<json> result = outcome.get();
+  const CancelledStream cancelled =
+      cancel_on_first_chunk(*host_, "transformers", "generate_stream", args, in(s), 300s);
+  ASSERT_TRUE(cancelled.finished) << "hang guard";
+  const Result<json>& result = cancelled.result;
   ASSERT_FALSE(result.ok()) << "the stream ran to its end before the cancel reached it: "
                             << result->dump();
   EXPECT_EQ(result.error().category, ErrorCategory::kCancelled) << result.error().describe();
   EXPECT_EQ(result.error().command, "generate_stream");
-  {
-    std::lock_guard lock(shared->mutex);
-    EXPECT_GE(shared->chunks, 1u);
-  }
+  EXPECT_GE(cancelled.chunks, 1u);
 
   // The same worker goes on serving: a short stream of the same model runs to its end.
   EXPECT_EQ(worker_pid(), pid);
