@@ -141,13 +141,18 @@ void Pool::State::on_restore_step(std::uint64_t slot_number, CallHandle handle, 
                              call->request.command));
 }
 
+void Pool::State::send_cleanup(Slot& slot, const std::string& session_id,
+                               worker::Worker::CallHandler on_done) {
+  worker::CallOptions options;
+  options.timeout = config().health_timeout;
+  slot.worker->call("cleanup_session", json{{"session_id", session_id}}, std::move(options),
+                    std::move(on_done));
+}
+
 void Pool::State::discard_session_on(std::uint64_t slot_number, const std::string& session_id) {
   auto slot = slots.find(slot_number);
   if (slot == slots.end()) return;
-  worker::CallOptions options;
-  options.timeout = config().health_timeout;
-  slot->second->worker->call("cleanup_session", json{{"session_id", session_id}},
-                             std::move(options), [](Result<json>) {});
+  send_cleanup(*slot->second, session_id, [](Result<json>) {});
 }
 
 void Pool::State::queue_cleanup(Slot& slot, const std::string& session_id) {
@@ -163,23 +168,21 @@ void Pool::State::run_cleanups(Slot& slot) {
   const std::string id = slot.cleanups.front();
   slot.cleanups.pop_front();
   slot.state = SlotState::kChecking;  // held, like a health check
-  worker::CallOptions options;
-  options.timeout = config().health_timeout;
-  slot.worker->call("cleanup_session", json{{"session_id", id}}, std::move(options),
-                    guarded(weak(), [number = slot.number, id](State& self, Result<json> result) {
-                      if (!result) {
-                        spdlog::warn("bridge '{}': cleanup of session '{}' failed: {}",
-                                     self.bridge(), id, result.error().describe());
-                      }
-                      auto found = self.slots.find(number);
-                      if (found == self.slots.end()) return;
-                      Slot& slot = *found->second;
-                      if (slot.state == SlotState::kChecking &&
-                          slot.worker->state() == worker::WorkerState::kReady) {
-                        self.became_idle(slot);
-                      }
-                      self.pump();
-                    }));
+  send_cleanup(slot, id,
+               guarded(weak(), [number = slot.number, id](State& self, Result<json> result) {
+                 if (!result) {
+                   spdlog::warn("bridge '{}': cleanup of session '{}' failed: {}", self.bridge(),
+                                id, result.error().describe());
+                 }
+                 auto found = self.slots.find(number);
+                 if (found == self.slots.end()) return;
+                 Slot& slot = *found->second;
+                 if (slot.state == SlotState::kChecking &&
+                     slot.worker->state() == worker::WorkerState::kReady) {
+                   self.became_idle(slot);
+                 }
+                 self.pump();
+               }));
 }
 
 void Pool::State::became_idle(Slot& slot) {

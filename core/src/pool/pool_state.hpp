@@ -310,6 +310,8 @@ struct Pool::State {
   // holding it meanwhile (run_cleanups): no caller's call ever waits behind the cleanup on the
   // worker, so a worker that hangs on it and is killed takes no one else's call with it.
   void queue_cleanup(Slot& slot, const std::string& session_id);
+  // The `cleanup_session` call itself, with the health-check timeout.
+  void send_cleanup(Slot& slot, const std::string& session_id, worker::Worker::CallHandler on_done);
   void run_cleanups(Slot& slot);
   // A slot whose call, health check or cleanup ended: idle again, then its cleanups, then
   // recycling when due.
