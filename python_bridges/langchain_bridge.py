@@ -362,12 +362,11 @@ class LangChainBridge(BaseBridge):
         runnable = chain.runnable(self._env(ctx, chain))
         prepared = chain.prepare(value)
         recorder = RunRecorder(handle.label)
-        stopper = StreamStopper()
-        run_config = runnable_config(config, recorder, stopper)
         chunks = 0
         if stream:
             output = None
-            items = chain.stream(runnable, prepared, run_config)
+            stopper = StreamStopper()
+            items = chain.stream(runnable, prepared, runnable_config(config, recorder, stopper))
             try:
                 for item in items:
                     if isinstance(item, tuple):
@@ -383,7 +382,7 @@ class LangChainBridge(BaseBridge):
                     items.close()
                 raise
         else:
-            output = runnable.invoke(prepared, run_config)
+            output = runnable.invoke(prepared, runnable_config(config, recorder))
         chain.calls += 1
         result = {**self._base_result(chain, handle), **chain.result(output)}
         if isinstance(chain, chain_support.Conversation):
