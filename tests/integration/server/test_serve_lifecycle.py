@@ -67,15 +67,22 @@ def sleep_in_background(server: Server, bridge: str, seconds: int) -> tuple[thre
     return caller, answer
 
 
+def stop_cleanly(server: Server, caller: threading.Thread) -> str:
+    """SIGTERMs the server and waits for it and for the caller; it must exit 0 having logged a
+    clean stop. Returns its log."""
+    code, err = server.stop()
+    caller.join(timeout=60)
+    assert code == 0, err
+    assert "stopped cleanly" in err
+    return err
+
+
 def test_sigterm_lets_a_call_in_flight_finish_then_exits_zero(tmp_path: Path) -> None:
     config = tmp_path / "m.yaml"
     config.write_text(deployment())
     server = Server(config, dict(os.environ))
     caller, answer = sleep_in_background(server, "pair", 1)
-    code, err = server.stop()
-    caller.join(timeout=60)
-    assert code == 0, err
-    assert "stopped cleanly" in err
+    stop_cleanly(server, caller)
     status, body, _ = answer["reply"]
     assert (status, body) == (200, {"result": {"slept": 1}})
 
@@ -96,11 +103,8 @@ def test_sigterm_cancels_a_call_that_outlasts_the_shutdown_budget(tmp_path: Path
     )
     server = Server(config, dict(os.environ))
     caller, answer = sleep_in_background(server, "slow", 600)
-    code, err = server.stop()
-    caller.join(timeout=60)
-    assert code == 0, err
+    err = stop_cleanly(server, caller)
     assert "drain budget of 1000 ms used up" in err
-    assert "stopped cleanly" in err
     status, body, _ = answer["reply"]
     assert (status, body["error"]["category"]) == (499, "cancelled"), body
 
