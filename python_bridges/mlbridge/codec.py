@@ -58,7 +58,7 @@ class Codec(Protocol):
         """
         ...
 
-    def decode(self, data: bytes | bytearray) -> Any:
+    def decode(self, data: bytes | bytearray | memoryview) -> Any:
         """Decode one message. Raises ``ValueError`` (or a subclass) on a bad payload."""
         ...
 
@@ -126,8 +126,10 @@ class JsonCodec:
         else:
             sink(self.encode(_response(request_id, result)))
 
-    def decode(self, data: bytes | bytearray) -> Any:
+    def decode(self, data: bytes | bytearray | memoryview) -> Any:
         """Decode UTF-8 JSON; ``{"__bytes__": ...}`` maps become ``bytes``."""
+        if type(data) is memoryview:  # a large frame in the reader's buffer (see framing)
+            data = data.tobytes()  # a copy; JSON's base64 costs far more at that size
         text = data.decode()
         # find(), not `in`: bytes.__contains__ first tries the needle as an int, and
         # the TypeError it raises and clears costs more than the search itself.
@@ -178,7 +180,7 @@ class MsgpackCodec:
             {"type": "response", "id": request_id, "success": True, "result": result}, sink
         )
 
-    def decode(self, data: bytes | bytearray) -> Any:
+    def decode(self, data: bytes | bytearray | memoryview) -> Any:
         """Decode one MessagePack object; trailing bytes are an error."""
         return self._unpackb(data, raw=False, strict_map_key=False)
 

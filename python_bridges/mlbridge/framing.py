@@ -6,9 +6,12 @@ of reads and several frames in one read.
 
 Cost model (the ping round trip is benchmarked): a small frame costs one ``read``
 and one ``write`` system call. A frame that is not already buffered is read straight
-into a preallocated ``bytearray`` of its exact size, and a large outgoing payload is
+into a receive buffer the reader keeps and reuses, and a large outgoing payload is
 written with one ``writev`` of header and payload, so a 16 MiB payload is never
-copied by this layer.
+copied by this layer. Reusing the receive buffer matters more than the copy: a fresh
+16 MiB buffer per frame costs the allocator's growing and trimming of the heap and a
+page fault per page, about 16 ms a frame here against 2.6 ms for the whole
+decode-and-encode of a reused one (measured).
 """
 
 from __future__ import annotations
@@ -63,9 +66,15 @@ class FrameReader:
         self.max_frame_bytes = max_frame_bytes
         self._buf = b""  # bytes read but not yet returned start at _buf[_pos]
         self._pos = 0
+        # Receive buffer for frames larger than one read, reused from frame to frame;
+        # it keeps the size of the largest such frame (at most max_frame_bytes).
+        self._large = bytearray()
 
-    def read_frame(self) -> bytes | bytearray | None:
+    def read_frame(self) -> bytes | memoryview | None:
         """Return the next payload, or ``None`` at end of input on a frame boundary.
+
+        A large payload is a view of the reader's receive buffer, valid until the next
+        call: decode it before reading on.
 
         Raises :class:`FrameError` (or :class:`FrameTooLarge`) on a bad length or
         on end of input inside a frame.
@@ -84,7 +93,7 @@ class FrameReader:
         self._buf = buf
         return self._read_buffered()
 
-    def _read_buffered(self) -> bytes | bytearray:
+    def _read_buffered(self) -> bytes | memoryview:
         """The general case: frames split over reads, or several frames in one read."""
         buf, pos = self._buf, self._pos
         while len(buf) - pos < 4:
@@ -107,19 +116,20 @@ class FrameReader:
             return buf[start:]
         return self._read_rest(memoryview(buf)[start:], length)
 
-    def _read_rest(self, head: memoryview, length: int) -> bytearray:
-        """Read the rest of a frame into a buffer of its exact size, ``head`` first."""
-        frame = bytearray(length)
+    def _read_rest(self, head: memoryview, length: int) -> memoryview:
+        """Read the rest of a frame into the receive buffer, ``head`` first."""
+        if len(self._large) < length:
+            self._large = bytearray(length)  # the old one may still be exported: replace it
+        view = memoryview(self._large)[:length]
         have = len(head)
-        frame[:have] = head
-        view = memoryview(frame)
+        view[:have] = head
         fd = self.fd
         while have < length:
             got = os.readv(fd, (view[have:],))
             if got == 0:
                 raise FrameError(f"end of input inside a frame ({have} of {length} bytes)")
             have += got
-        return frame
+        return view
 
 
 class FrameWriter:

@@ -35,6 +35,15 @@ def test_round_trip_with_bytes_at_any_depth(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["json", "msgpack"])
+def test_decodes_a_view_of_a_reused_buffer_into_objects_of_its_own(name: str) -> None:
+    codec = get_codec(name)
+    buffer = bytearray(codec.encode(NESTED))  # as the frame reader hands over a large frame
+    decoded = codec.decode(memoryview(buffer))
+    buffer[:] = b"\0" * len(buffer)  # the reader overwrites it with the next frame
+    assert decoded == DECODED
+
+
+@pytest.mark.parametrize("name", ["json", "msgpack"])
 def test_encode_to_matches_encode(name: str) -> None:
     codec = get_codec(name)
     seen: list[bytes] = []

@@ -84,6 +84,25 @@ def test_large_frame_is_read_whole(pipe: tuple[int, int]) -> None:
     thread.join(5)
 
 
+def test_large_frames_of_other_sizes_reuse_the_buffer_without_stale_bytes(
+    pipe: tuple[int, int],
+) -> None:
+    read_fd, write_fd = pipe
+    big, smaller, biggest = (
+        bytes([n]) * size for n, size in ((1, 300_000), (2, 200_000), (3, 500_000))
+    )
+    thread = feed(write_fd, frame(big) + frame(smaller) + frame(biggest), pieces=11)
+    reader = FrameReader(read_fd)
+    first = reader.read_frame()
+    assert first == big
+    second = reader.read_frame()  # the same buffer, shorter: only its own bytes
+    assert second == smaller and len(second) == len(smaller)
+    third = reader.read_frame()  # larger than the buffer while `second` still views it
+    assert third == biggest
+    assert second == smaller  # the old buffer was replaced, not resized under the view
+    thread.join(5)
+
+
 @pytest.mark.parametrize(
     "data, message",
     [
