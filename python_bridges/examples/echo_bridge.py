@@ -57,6 +57,10 @@ class EchoBridge(BaseBridge):
     def echo(self, args: Any, ctx: CallContext) -> Any:
         return args
 
+    @command("types", description="The Python type name of each argument, by name.")
+    def types(self, args: dict[str, Any], ctx: CallContext) -> dict[str, str]:
+        return {name: type(value).__name__ for name, value in args.items()}
+
     @command("sleep", description="Sleep for args.seconds, then answer {slept}.")
     def sleep(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         """With args.report, also answer the worker's pid and the wall-clock start and end of the

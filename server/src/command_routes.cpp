@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "http_errors.hpp"
+#include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/registry/registry.hpp"
 #include "routes.hpp"
 #include "sse_channel.hpp"
@@ -37,7 +38,14 @@ Result<CommandBody> read_command_body(const httplib::Request& request) {
         return fail(ErrorCategory::kInvalidArgument,
                     std::string("\"args\" must be a JSON object, got ") + value.type_name());
       }
-      if (value.is_object()) out.args = value;
+      if (value.is_object()) {
+        out.args = value;
+        // Bytes travel in HTTP bodies as {"__bytes__": base64}, as answers carry them.
+        if (auto bytes = protocol::from_plain_json(out.args); !bytes) {
+          return fail(ErrorCategory::kInvalidArgument,
+                      "\"args\" holds a \"__bytes__\" value that is not valid base64");
+        }
+      }
     } else if (key == "session") {
       if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
         return fail(ErrorCategory::kInvalidArgument, "\"session\" must be a non-empty string");

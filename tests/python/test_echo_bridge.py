@@ -22,6 +22,7 @@ BUILTINS = {
 }
 ECHO_COMMANDS = {
     "echo",
+    "types",
     "sleep",
     "fail",
     "crash",

@@ -165,4 +165,6 @@ Result<json> decode_payload(std::span<const std::uint8_t> payload, Codec codec) 
   return value;
 }
 
+Status from_plain_json(json& value) { return restore_bytes(value); }
+
 }  // namespace mlbridge::protocol

@@ -47,6 +47,17 @@ def test_command_json_in_and_out(server: Server) -> None:
     assert (status, body) == (200, {"result": {"x": [1, 2.5, "three"]}})
 
 
+def test_bytes_in_a_body_reach_python_as_bytes_with_either_codec(server: Server) -> None:
+    data = {"__bytes__": "AAECAwQ="}  # the form answers carry bytes in
+    for bridge in ("echo", "pair"):  # MessagePack and JSON to the worker
+        status, body, _ = command(server, bridge, "types", {"args": {"data": data, "n": 1}})
+        assert (status, body) == (200, {"result": {"data": "bytes", "n": "int"}}), bridge
+        status, body, _ = command(server, bridge, "echo", {"args": {"nested": [data]}})
+        assert (status, body) == (200, {"result": {"nested": [data]}}), bridge
+    status, body, _ = command(server, "echo", "types", {"args": {"data": {"__bytes__": "no!"}}})
+    assert status == 400 and "not valid base64" in body["error"]["message"]
+
+
 def test_python_errors_map_to_status_and_category(server: Server) -> None:
     status, body, _ = command(
         server, "echo", "fail", {"args": {"type": "ValueError", "message": "bad value"}}

@@ -121,6 +121,19 @@ TEST(JsonCodec, RejectsMalformedBase64) {
   ASSERT_FALSE(decoded.ok());
 }
 
+TEST(PlainJson, FromPlainJsonUndoesToPlainJsonAtAnyDepth) {
+  const json original = {{"b", json::binary({1, 2, 3})},
+                         {"list", {json::binary({'h', 'i'}), 7, {{"deep", json::binary({})}}}},
+                         {"text", "__bytes__"},
+                         {"two_keys", {{"__bytes__", "aGk="}, {"other", 1}}}};
+  json value = to_plain_json(original);
+  ASSERT_TRUE(value["b"].is_object());
+  ASSERT_TRUE(from_plain_json(value).ok());
+  EXPECT_EQ(value, original);
+  json bad = {{"b", {{"__bytes__", "a!=="}}}};
+  EXPECT_FALSE(from_plain_json(bad).ok());
+}
+
 TEST(Base64, MatchesRfc4648Vectors) {
   const std::pair<std::string, std::string> vectors[] = {{"", ""},
                                                          {"f", "Zg=="},

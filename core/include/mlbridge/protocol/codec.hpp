@@ -39,6 +39,11 @@ Result<json> decode_payload(std::span<const std::uint8_t> payload, Codec codec);
 /// can be printed or sent as plain JSON (the CLI and the HTTP API use it).
 json to_plain_json(const json& value);
 
+/// The inverse of to_plain_json, in place: every `{"__bytes__": "<base64>"}` object becomes a bytes
+/// value, so that plain JSON from a client reaches the worker as bytes with either codec (the
+/// HTTP API uses it on a command's args). Fails with protocol_error on malformed base64.
+Status from_plain_json(json& value);
+
 /// Encodes bytes as standard base64 (with padding).
 std::string base64_encode(std::span<const std::uint8_t> bytes);
 /// Decodes standard base64; nullopt on a malformed input.
