@@ -12,8 +12,6 @@
 namespace mlbridge::bench {
 namespace {
 
-constexpr std::size_t kLarge = 8u << 20;
-
 std::unique_ptr<Host> started(const std::vector<BridgeSpec>& bridges) {
   auto host = make_host(bridges);
   if (auto status = host->start(); !status) {
@@ -94,19 +92,13 @@ void run_api_payload(const std::vector<std::size_t>& sizes, double seconds) {
     for (const std::string payload : {"bytes", "nested"}) {
       const json args = payload == "bytes" ? bytes_args(size) : nested_args(size);
       for (const std::string codec : {"msgpack", "json"}) {
-        auto fields = summarize_latencies(time_calls(
+        emit_payload_echo(
             [&] {
               if (!host->execute("echo-" + codec, "echo", args)) {
                 throw std::runtime_error("payload echo failed");
               }
             },
-            // A 16 MiB echo takes up to seconds: one untimed call less, one timed call enough.
-            seconds, size < kLarge ? 1 : 0, size < kLarge ? 3 : 1));
-        fields["system"] = "mlbridge C++ API";
-        fields["codec"] = codec;
-        fields["payload"] = payload;
-        fields["bytes"] = size;
-        emit("payload", fields);
+            seconds, "mlbridge C++ API", codec, payload, size);
       }
     }
   }

@@ -176,30 +176,42 @@ def payload_section(r: Results) -> list[str]:
     for size in sorted({c["bytes"] for c in r.find(kind="payload")}):
         pipe = r.value("median_us", kind="payload", system="plain pipe echo (cat)", bytes=size)
         label = f"{size // 1024} KiB" if size < 2**20 else f"{size // 2**20} MiB"
-        rows.append([label, "bytes", "pipe", us(pipe), f"{size / pipe:,.0f}", "1.00×"])
-        for payload in ("bytes", "nested"):
-            for codec in ("msgpack", "json"):
-                t = r.value(
-                    "median_us",
-                    kind="payload",
-                    system=API,
-                    payload=payload,
-                    codec=codec,
-                    bytes=size,
-                )
-                if t is not None:
-                    pipe_ratio = ratio(pipe, t) if payload == "bytes" else "—"
-                    rows.append([label, payload, codec, us(t), f"{size / t:,.0f}", pipe_ratio])
+        rows.append([label, "plain pipe", "bytes", "—", us(pipe), f"{size / pipe:,.0f}", "1.00×"])
+        for system, api in ((API, "C++"), (HTTP, "HTTP")):
+            for payload in ("bytes", "nested"):
+                for codec in ("msgpack", "json"):
+                    t = r.value(
+                        "median_us",
+                        kind="payload",
+                        system=system,
+                        payload=payload,
+                        codec=codec,
+                        bytes=size,
+                    )
+                    if t is not None:
+                        pipe_ratio = ratio(pipe, t) if payload == "bytes" else "—"
+                        rate = f"{size / t:,.0f}"
+                        rows.append([label, api, payload, codec, us(t), rate, pipe_ratio])
     return section(
         "Payloads",
         [
-            'Echo of `{"data": …}` through the C++ API at concurrency 1 (pool of 1): *bytes* is a',
-            "binary blob (MessagePack `bin`; base64 in JSON), *nested* a list of JSON-like records",
-            "(numbers, strings, a list, a sub-object) of about that size as JSON. Throughput is",
-            "payload bytes per round trip time; the plain pipe writes the bytes to `cat` and reads",
-            "them back.",
+            'Echo of `{"data": …}` at concurrency 1 (pool of 1) through the C++ API and',
+            "through the HTTP API (one keep-alive connection; the body is JSON, so bytes travel",
+            'as `{"__bytes__": base64}` between client and server whatever the worker codec).',
+            "*bytes* is a binary blob (MessagePack `bin` to the worker; base64 in JSON),",
+            "*nested* a list of JSON-like records (numbers, strings, a list, a sub-object) of",
+            "about that size as JSON. Throughput is payload bytes per round trip time; the plain",
+            "pipe writes the bytes to `cat` and reads them back.",
         ],
-        ["size", "payload", "codec", "round trip (median)", "MB/s", "ratio to the pipe"],
+        [
+            "size",
+            "API",
+            "payload",
+            "worker codec",
+            "round trip (median)",
+            "MB/s",
+            "ratio to the pipe",
+        ],
         rows,
     )
 
@@ -525,6 +537,8 @@ def check(raw: dict) -> list[str]:
     for kind in ("payload", "coldstart", "memory", "recovery"):
         if not r.find(kind=kind):
             problems.append(f"no {kind} results")
+    if not r.find(kind="payload", system=HTTP):
+        problems.append(f"no payload results for {HTTP}")
     for cell in r.find(kind="throughput"):
         if not cell.get("calls_per_s") or cell.get("errors"):
             problems.append(

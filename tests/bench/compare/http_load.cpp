@@ -7,10 +7,22 @@
 
 #include "bench_host.hpp"
 #include "measure.hpp"
+#include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/server/http_server.hpp"
+#include "payloads.hpp"
 
 namespace mlbridge::bench {
 namespace {
+
+// mlbridge serve in this process on an ephemeral loopback port; exits the driver if it does not
+// start (a driver bug, not a measurement).
+std::unique_ptr<server::HttpServer> serving(Host& host, std::size_t max_body_bytes) {
+  if (!host.start()) std::exit(3);
+  auto http = std::make_unique<server::HttpServer>(
+      host, server::ServerOptions{.listen = "127.0.0.1:0", .max_body_bytes = max_body_bytes});
+  if (!http->start()) std::exit(3);
+  return http;
+}
 
 std::unique_ptr<httplib::Client> client_for(const HttpTarget& target) {
   auto client = std::make_unique<httplib::Client>(target.host, target.port);
@@ -58,11 +70,9 @@ void run_mlbridge_http(const std::vector<int>& workers, const std::vector<int>& 
   std::vector<BridgeSpec> bridges = {{"echo-json", "echo", "json", 1}};
   for (int w : workers) bridges.push_back({"echo-" + std::to_string(w), "echo", "msgpack", w});
   auto host = make_host(bridges);
-  if (!host->start()) std::exit(3);
-  server::HttpServer http(*host, server::ServerOptions{.listen = "127.0.0.1:0"});
-  if (!http.start()) std::exit(3);
+  auto http = serving(*host, server::ServerOptions{}.max_body_bytes);
   auto target = [&](const std::string& bridge) {
-    return HttpTarget{"127.0.0.1", http.port(), "/v1/bridges/" + bridge + "/commands/echo",
+    return HttpTarget{"127.0.0.1", http->port(), "/v1/bridges/" + bridge + "/commands/echo",
                       R"({"args": {}})"};
   };
   const std::string first = "echo-" + std::to_string(workers.front());
@@ -83,7 +93,29 @@ void run_mlbridge_http(const std::vector<int>& workers, const std::vector<int>& 
       emit("throughput", fields);
     }
   }
-  http.stop();
+  http->stop();
+}
+
+void run_http_payload(const std::vector<std::size_t>& sizes, double seconds) {
+  auto host = make_host({{"echo-json", "echo", "json", 1}, {"echo-msgpack", "echo", "msgpack", 1}});
+  auto http = serving(*host, 64u << 20);  // 16 MiB as base64, or as nested JSON, with room
+  for (const std::size_t size : sizes) {
+    for (const std::string payload : {"bytes", "nested"}) {
+      const json args = payload == "bytes" ? bytes_args(size) : nested_args(size);
+      const std::string body = json{{"args", protocol::to_plain_json(args)}}.dump();
+      for (const std::string codec : {"msgpack", "json"}) {
+        const HttpTarget target{"127.0.0.1", http->port(),
+                                "/v1/bridges/echo-" + codec + "/commands/echo", body};
+        auto client = client_for(target);
+        emit_payload_echo(
+            [&] {
+              if (!post(*client, target)) throw std::runtime_error("HTTP payload echo failed");
+            },
+            seconds, "mlbridge HTTP API", codec, payload, size);
+      }
+    }
+  }
+  http->stop();
 }
 
 }  // namespace mlbridge::bench

@@ -5,6 +5,7 @@
 // concurrent callers. The same client measures mlbridge serve and the peers (FastAPI + uvicorn).
 // Main thread only; the caller threads are its own.
 
+#include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -27,5 +28,9 @@ nlohmann::json http_throughput(const HttpTarget& target, int callers, double sec
 /// lines for both worker codecs and "throughput" lines for pools of `workers`.
 void run_mlbridge_http(const std::vector<int>& workers, const std::vector<int>& callers,
                        double seconds);
+
+/// The payload echoes of payloads.hpp through mlbridge serve (JSON bodies, bytes as
+/// {"__bytes__": base64}) to a JSON and a MessagePack worker: "payload" lines.
+void run_http_payload(const std::vector<std::size_t>& sizes, double seconds);
 
 }  // namespace mlbridge::bench

@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
     std::vector<std::size_t> sizes;
     for (auto size : list_of(o["sizes"])) sizes.push_back(static_cast<std::size_t>(size));
     run_api_payload(sizes, seconds);
+    run_http_payload(sizes, seconds);
   } else if (group == "coldstart" && o.contains("bridge")) {
     run_cold_start(o["bridge"]);
   } else if (group == "recovery") {

@@ -63,6 +63,20 @@ inline void emit(const std::string& kind, json fields) {
   std::fflush(stdout);
 }
 
+/// Times a payload echo with `one()` and prints its "payload" line. Payloads from 8 MiB up take
+/// up to seconds per echo: no untimed call, and one timed call is enough.
+template <class F>
+void emit_payload_echo(F&& one, double seconds, const std::string& system, const std::string& codec,
+                       const std::string& payload, std::size_t size) {
+  const bool large = size >= (8u << 20);
+  json fields = summarize_latencies(time_calls(one, seconds, large ? 0 : 1, large ? 1 : 3));
+  fields["system"] = system;
+  fields["codec"] = codec;
+  fields["payload"] = payload;
+  fields["bytes"] = size;
+  emit("payload", std::move(fields));
+}
+
 /// RSS and PSS of a process in KiB, from /proc/<pid>/smaps_rollup ({} when unreadable).
 json memory_of(int pid);
 
