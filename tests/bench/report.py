@@ -128,6 +128,13 @@ def echo_section(grouped: dict[str, list[dict]]) -> list[str]:
                 "Target (issue 2): the 16 MiB echo at least 0.8× the pipe's throughput with "
                 f"MessagePack: {rate / pipe:.2f}× ({met})."
             )
+    try:
+        rate = median(grouped, find(grouped, "BM_Copy16MiB"), "bytes_per_second")
+    except KeyError:
+        rate = None
+    if rate:
+        copy = "one memory copy between warm buffers (`std::copy`)"
+        lines.append(f"| {copy} | {rate / 1e9:.3f} GB/s | {rate / pipe:.2f}× |")
     return lines + ["", target, ""]
 
 
