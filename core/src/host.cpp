@@ -41,7 +41,7 @@ json histogram_json(const telemetry::LatencyHistogram& h) {
 Host::Host(config::HostConfig config)
     : config_(std::move(config)),
       session_states_(std::make_shared<session::StateStore>(config_.session_state_max_bytes)),
-      loop_(std::make_unique<runtime::EventLoop>()),
+      loop_(std::make_unique<runtime::EventLoop>(std::chrono::microseconds(config_.loop_spin_us))),
       registry_(std::make_unique<registry::Registry>(*loop_, config_, session_states_)) {
   for (const auto& [name, bridge] : config_.bridges) file_bridges_.insert(name);
 }
@@ -276,7 +276,8 @@ Result<json> Host::reload(const std::string& path) {
        next->allow_runtime_registration != now.allow_runtime_registration},
       {"log_level", next->log_level != now.log_level},
       {"log_format", next->log_format != now.log_format},
-      {"max_body_bytes", next->max_body_bytes != now.max_body_bytes}};
+      {"max_body_bytes", next->max_body_bytes != now.max_body_bytes},
+      {"loop_spin_us", next->loop_spin_us != now.loop_spin_us}};
   for (const auto& [key, changed] : host_keys) {
     if (!changed) continue;
     ignored.push_back("host." + key);

@@ -15,6 +15,8 @@ namespace {
 using detail::ValueReader;
 
 constexpr std::uint64_t kMaxBodyBytes = 1ull << 32;
+// Polling longer than a tenth of a second would only burn CPU: no call is that fast.
+constexpr std::uint64_t kMaxLoopSpinUs = 100000;
 
 // HOST:PORT, HOST being a name, an IPv4 address or a bracketed IPv6 address.
 bool is_listen_address(const std::string& text) {
@@ -51,7 +53,7 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
   return section.for_each_member(
       {"root", "python", "plugin_dirs", "listen", "auth_token_env", "default_bridge",
        "allow_runtime_registration", "allow_unauthenticated_remote", "log_level", "log_format",
-       "max_body_bytes", "session_state_max_bytes"},
+       "max_body_bytes", "session_state_max_bytes", "loop_spin_us"},
       [&](const std::string& key, const ValueReader& value) -> Status {
         const auto take = [](auto result, auto& out) -> Status {
           if (!result) return std::move(result).error();
@@ -93,6 +95,12 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
                       host.log_level);
         }
         if (key == "log_format") return take(value.choice({"text", "json"}), host.log_format);
+        if (key == "loop_spin_us") {
+          auto spin = value.integer(0, kMaxLoopSpinUs);
+          if (!spin) return std::move(spin).error();
+          host.loop_spin_us = static_cast<int>(*spin);
+          return Ok{};
+        }
         if (key == "session_state_max_bytes") {
           auto bytes = value.integer(1, kMaxBodyBytes);
           if (!bytes) return std::move(bytes).error();

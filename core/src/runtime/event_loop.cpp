@@ -3,15 +3,37 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 namespace mlbridge::runtime {
 
-EventLoop::EventLoop() : io_(1), work_(boost::asio::make_work_guard(io_)) {
+EventLoop::EventLoop(std::chrono::microseconds spin)
+    : spin_(std::max(spin, std::chrono::microseconds{0})),
+      io_(1),
+      work_(boost::asio::make_work_guard(io_)) {
   thread_ = std::thread([this] {
     ::pthread_setname_np(::pthread_self(), "mlbridge-loop");
-    io_.run();
+    run();
   });
+}
+
+void EventLoop::run() {
+  if (spin_.count() == 0) {
+    io_.run();
+    return;
+  }
+  using Clock = std::chrono::steady_clock;
+  auto last_work = Clock::now();
+  while (!io_.stopped()) {
+    // poll() runs what is ready, the reactor's events included, without sleeping.
+    if (io_.poll() > 0) {
+      last_work = Clock::now();
+    } else if (Clock::now() - last_work >= spin_) {
+      io_.run_one();  // sleeps until there is work (or stop())
+      last_work = Clock::now();
+    }
+  }
 }
 
 EventLoop::~EventLoop() {

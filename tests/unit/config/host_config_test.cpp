@@ -42,6 +42,7 @@ TEST(HostConfig, EveryHostKeyHasADefault) {
   EXPECT_EQ(host->log_level, "info");
   EXPECT_EQ(host->log_format, "text");
   EXPECT_EQ(host->max_body_bytes, 8u * 1024 * 1024);
+  EXPECT_EQ(host->loop_spin_us, 100);
   EXPECT_TRUE(host->bridges.empty());
   EXPECT_EQ(host->source, "test.yaml");
 
@@ -107,6 +108,7 @@ TEST(HostConfig, EveryKeyIsParsed) {
   log_level: debug
   log_format: json
   max_body_bytes: 1024
+  loop_spin_us: 0
 bridges:
   dspy:
     plugin: dspy
@@ -145,6 +147,7 @@ bridges:
   EXPECT_EQ(host->log_level, "debug");
   EXPECT_EQ(host->log_format, "json");
   EXPECT_EQ(host->max_body_bytes, 1024u);
+  EXPECT_EQ(host->loop_spin_us, 0);
 
   const BridgeConfig& b = host->bridges.at("dspy");
   EXPECT_EQ(b.plugin, "dspy");
@@ -253,6 +256,10 @@ TEST(HostConfig, WrongTypesSayWhatIsExpected) {
                "test.yaml:4:11: bridges.d.pool must be a map of keys, got 4");
   expect_error(parse_text("host:\n  max_body_bytes: 1.5\n"),
                "test.yaml:2:19: host.max_body_bytes must be an integer from 1 to", {"got 1.5"});
+  expect_error(parse_text("host:\n  loop_spin_us: -1\n"),
+               "test.yaml:2:17: host.loop_spin_us must be an integer from 0 to 100000", {"got -1"});
+  expect_error(parse_text("host:\n  loop_spin_us: 200000\n"),
+               "test.yaml:2:17: host.loop_spin_us must be", {"100000"});
   expect_error(parse_text("host: [a]\n"), "test.yaml:1:7: host must be a map of keys, got a list");
   expect_error(parse_text("bridges:\n  d:\n    script: d.py\n    required_packages: dspy\n"),
                "test.yaml:4:24: bridges.d.required_packages must be a list of strings");

@@ -36,6 +36,9 @@ struct HostConfig {
   std::size_t max_body_bytes = 8u * 1024u * 1024u;  ///< Largest HTTP request body.
   /// `host.session_state_max_bytes`: the largest session state (compact JSON bytes).
   std::size_t session_state_max_bytes = 1024u * 1024u;
+  /// `host.loop_spin_us`: how long the event loop polls for more work before it sleeps
+  /// (runtime::EventLoop::kDefaultSpin explains the trade); 0 = sleep at once. 0 to 100000.
+  int loop_spin_us = 100;
   std::map<std::string, BridgeConfig> bridges;  ///< By name.
   std::string source;                           ///< The file it came from; "" when built.
 };
