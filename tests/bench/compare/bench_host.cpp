@@ -15,7 +15,11 @@ namespace mlbridge::bench {
 std::unique_ptr<Host> make_host(const std::vector<BridgeSpec>& bridges) {
   std::ostringstream yaml;
   yaml << "host:\n  root: " << MLBRIDGE_SOURCE_DIR << "\n  python: " << testing::python()
-       << "\n  plugin_dirs: [" << MLBRIDGE_PLUGIN_DIR << "]\n  log_level: warn\nbridges:\n";
+       << "\n  plugin_dirs: [" << MLBRIDGE_PLUGIN_DIR << "]\n  log_level: warn\n";
+  if (const char* spin = std::getenv("MLBRIDGE_BENCH_LOOP_SPIN_US")) {
+    yaml << "  loop_spin_us: " << spin << "\n";
+  }
+  yaml << "bridges:\n";
   for (const auto& b : bridges) {
     yaml << "  " << b.name << ":\n";
     if (b.kind == "echo") {

@@ -35,9 +35,10 @@ ROOT = HERE.parents[2]
 PYTHON = sys.executable
 
 
-def run_lines(command: list[str], timeout: float) -> list[dict]:
+def run_lines(command: list[str], timeout: float, env: dict | None = None) -> list[dict]:
     """Runs a driver and returns its JSON lines; fails loudly with its stderr."""
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    environment = {**os.environ, **env} if env else None
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=environment)
     if done.returncode != 0:
         sys.exit(f"compare: {' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -76,24 +77,44 @@ class Plan:
         self.bridges = ["echo"] if options.smoke else ["echo", "dspy", "langchain", "transformers"]
         self.ray = not options.smoke and not options.no_ray
 
-    def bench(self, *args: str, timeout: float = 600) -> list[dict]:
-        return run_lines([str(self.bin / "compare_bench"), *args], timeout)
+    def bench(self, *args: str, timeout: float = 600, env: dict | None = None) -> list[dict]:
+        return run_lines([str(self.bin / "compare_bench"), *args], timeout, env)
 
 
 def floors(plan: Plan) -> list[dict]:
     return plan.bench("floors", "--seconds", str(plan.seconds), "--workers", plan.workers)
 
 
-def api(plan: Plan) -> list[dict]:
+def api(plan: Plan, env: dict | None = None) -> list[dict]:
     return plan.bench(
-        "api", "--seconds", str(plan.seconds), "--workers", plan.workers, "--callers", plan.callers
+        "api",
+        *("--seconds", str(plan.seconds), "--workers", plan.workers, "--callers", plan.callers),
+        env=env,
     )
 
 
-def http(plan: Plan) -> list[dict]:
+def http(plan: Plan, env: dict | None = None) -> list[dict]:
     return plan.bench(
-        "http", "--seconds", str(plan.seconds), "--workers", plan.workers, "--callers", plan.callers
+        "http",
+        *("--seconds", str(plan.seconds), "--workers", plan.workers, "--callers", plan.callers),
+        env=env,
     )
+
+
+SLEEPING = ", loop sleeps at once"
+"""Suffix of the API systems measured with host.loop_spin_us: 0 (the event loop never polls)."""
+
+
+def sleeping(group):
+    """The same group with the host's event loop sleeping as soon as it is idle."""
+
+    def run(plan: Plan) -> list[dict]:
+        lines = group(plan, env={"MLBRIDGE_BENCH_LOOP_SPIN_US": "0"})
+        for line in lines:
+            line["system"] += SLEEPING
+        return lines
+
+    return run
 
 
 def payload(plan: Plan) -> list[dict]:
@@ -308,7 +329,9 @@ def main() -> int:
     groups = [
         ("floors", floors),
         ("api", api),
+        ("api-sleeping", sleeping(api)),
         ("http", http),
+        ("http-sleeping", sleeping(http)),
         ("embedded", embedded),
         ("multiprocessing", python_peer("pool")),
         ("executor", python_peer("executor")),

@@ -13,6 +13,9 @@ FLOOR_PY = "floor: C++ ↔ Python loop"
 SDK_RAW = "BaseBridge, raw pipe"
 API = "mlbridge C++ API"
 HTTP = "mlbridge HTTP API"
+# The same, with host.loop_spin_us: 0 (compare.py's "sleeping" groups).
+API_SLEEPING = API + ", loop sleeps at once"
+HTTP_SLEEPING = HTTP + ", loop sleeps at once"
 PEERS = [
     "embedded interpreter (pybind11)",
     "multiprocessing.Pool",
@@ -85,7 +88,7 @@ def latency_section(r: Results) -> list[str]:
         for c in ("json", "msgpack")
     }
     rows = []
-    for system in [FLOOR_CPP, FLOOR_PY, SDK_RAW, API, HTTP, *PEERS]:
+    for system in [FLOOR_CPP, FLOOR_PY, SDK_RAW, API, API_SLEEPING, HTTP, HTTP_SLEEPING, *PEERS]:
         for cell in sorted(r.find(kind="latency", system=system), key=lambda c: c["codec"]):
             base = floor.get(cell["codec"], floor["msgpack"])
             rows.append(
@@ -112,7 +115,7 @@ def latency_section(r: Results) -> list[str]:
 
 def throughput_section(r: Results, callers: list[int]) -> list[str]:
     rows = []
-    for system in [FLOOR_PY, API, HTTP, *PEERS]:
+    for system in [FLOOR_PY, API, API_SLEEPING, HTTP, HTTP_SLEEPING, *PEERS]:
         for workers in sorted({c["workers"] for c in r.find(kind="throughput", system=system)}):
             cells = []
             for c in callers:
@@ -128,9 +131,9 @@ def throughput_section(r: Results, callers: list[int]) -> list[str]:
             "(closed loop), on pools of 1 and 2 worker processes (Ray: actors; FastAPI: uvicorn",
             "workers; the embedded interpreter has one GIL, its callers are threads). The C++ and",
             "HTTP APIs use MessagePack to the workers; HTTP clients are keep-alive connections,",
-            "one per caller thread. The floor row is 1 or 2 of the smallest Python loops, each",
-            "driven flat out by its own C++ thread over blocking pipes: the most a pool of that",
-            "size could answer.",
+            "one per caller thread; *loop sleeps at once* is the same with `host.loop_spin_us: 0`.",
+            "The floor row is 1 or 2 of the smallest Python loops, each driven flat out by its",
+            "own C++ thread over blocking pipes: the most a pool of that size could answer.",
         ],
         ["system", "workers", *(f"{c} callers" for c in callers)],
         rows,
@@ -150,6 +153,7 @@ def dispatcher_section(r: Results) -> list[str]:
         ]
         for cell in r.find(kind="throughput", system=FLOOR_PY)
         + r.find(kind="throughput", system=API)
+        + r.find(kind="throughput", system=API_SLEEPING)
     ]
     return section(
         "The dispatcher's own cost",
@@ -157,7 +161,10 @@ def dispatcher_section(r: Results) -> list[str]:
             "CPU time per completed call in the throughput runs above (C++ API, MessagePack): the",
             "host's event-loop thread (which dispatches every pool's calls and does every worker's",
             "pipe I/O), and the whole host process (the loop thread and the threads driving the",
-            "calls). The floor row is the C++ driver threads of the flat-out Python loops.",
+            "calls). The loop thread's time includes its polling for more work before it sleeps",
+            "(`host.loop_spin_us`, 100 µs by default); the rows *loop sleeps at once* are the same",
+            "runs with it set to 0, where the figure is the dispatch alone. The floor row is the",
+            "C++ driver threads of the flat-out Python loops.",
         ],
         [
             "system",
