@@ -50,30 +50,6 @@ json with_bytes_as_base64(const json& value) {
   }
 }
 
-// Turns {"__bytes__": base64} objects back into binary values, in place.
-Status restore_bytes(json& value) {
-  if (value.is_object()) {
-    if (value.size() == 1) {
-      auto it = value.find(kBytesKey);
-      if (it != value.end() && it->is_string()) {
-        auto bytes = base64_decode(it->get_ref<const std::string&>());
-        if (!bytes)
-          return fail(ErrorCategory::kProtocolError, "malformed base64 in a __bytes__ value");
-        value = json::binary(std::move(*bytes));
-        return Ok{};
-      }
-    }
-    for (auto& item : value.items()) {
-      if (auto status = restore_bytes(item.value()); !status) return status;
-    }
-  } else if (value.is_array()) {
-    for (auto& item : value) {
-      if (auto status = restore_bytes(item); !status) return status;
-    }
-  }
-  return Ok{};
-}
-
 // An upper bound of `value`'s MessagePack size, so that a frame is allocated once: growing it
 // while encoding copied a 16 MiB payload about twice over and faulted in every new page.
 std::size_t msgpack_size_bound(const json& value) {
@@ -160,11 +136,32 @@ Result<json> decode_payload(std::span<const std::uint8_t> payload, Codec codec) 
                                                    ", but every protocol message is a map");
   }
   if (codec == Codec::kJson) {
-    if (auto status = restore_bytes(value); !status) return std::move(status).error();
+    if (auto status = from_plain_json(value); !status) return std::move(status).error();
   }
   return value;
 }
 
-Status from_plain_json(json& value) { return restore_bytes(value); }
+Status from_plain_json(json& value) {
+  if (value.is_object()) {
+    if (value.size() == 1) {
+      auto it = value.find(kBytesKey);
+      if (it != value.end() && it->is_string()) {
+        auto bytes = base64_decode(it->get_ref<const std::string&>());
+        if (!bytes)
+          return fail(ErrorCategory::kProtocolError, "malformed base64 in a __bytes__ value");
+        value = json::binary(std::move(*bytes));
+        return Ok{};
+      }
+    }
+    for (auto& item : value.items()) {
+      if (auto status = from_plain_json(item.value()); !status) return status;
+    }
+  } else if (value.is_array()) {
+    for (auto& item : value) {
+      if (auto status = from_plain_json(item); !status) return status;
+    }
+  }
+  return Ok{};
+}
 
 }  // namespace mlbridge::protocol

@@ -20,8 +20,8 @@ struct BridgeSpec {
 };
 
 /// A host with these bridges, not started yet; host.loop_spin_us is $MLBRIDGE_BENCH_LOOP_SPIN_US
-/// when set (the comparison measures the API with the loop's polling off too). Aborts with a message when the config is invalid
-/// (a driver bug, not a measurement).
+/// when set (the comparison measures the API with the loop's polling off too). Aborts with a
+/// message when the config is invalid (a driver bug, not a measurement).
 std::unique_ptr<Host> make_host(const std::vector<BridgeSpec>& bridges);
 
 /// The pids of a bridge's workers (from Host::bridge).
