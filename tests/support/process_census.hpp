@@ -6,9 +6,12 @@
 // descriptors we hold and how much memory is resident. Plain functions; any thread.
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -28,9 +31,22 @@ struct ProcessEntry {
   std::string cmdline;  ///< Arguments joined by spaces.
 };
 
+/// The bytes of `path`, or as many as could be read. A /proc file of a process that is reaped
+/// while it is read fails with ESRCH; std::istreambuf_iterator turns that into an exception, so
+/// this reads with plain read(2) and ends the text at the first error.
 inline std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::string text;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char chunk[4096];
+  for (;;) {
+    const ssize_t got = ::read(fd, chunk, sizeof chunk);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    text.append(chunk, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
+  return text;
 }
 
 /// Reads one process; nullopt when it is gone (or was never there).
@@ -49,6 +65,13 @@ inline std::optional<ProcessEntry> read_process(pid_t pid) {
     if (c == '\0') c = ' ';
   }
   return entry;
+}
+
+/// True while `pid` exists and is not a zombie (a process that is gone reads as not alive).
+inline bool process_alive(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  const auto entry = read_process(pid);
+  return entry.has_value() && entry->state != 'Z';
 }
 
 /// Every process visible in /proc.

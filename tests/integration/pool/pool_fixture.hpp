@@ -6,10 +6,10 @@
 #include <signal.h>
 
 #include <chrono>
-#include <fstream>
 #include <thread>
 
 #include "mlbridge/pool/pool.hpp"
+#include "process_census.hpp"
 #include "test_paths.hpp"
 
 namespace mlbridge::testing {
@@ -21,14 +21,6 @@ using pool::PoolConfig;
 using pool::PoolPtr;
 using protocol::json;
 using Clock = std::chrono::steady_clock;
-
-inline bool alive(pid_t pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const auto paren = text.rfind(')');
-  return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
-}
 
 inline bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -98,7 +90,7 @@ class PoolTest : public ::testing::Test {
       for (pid_t pid : pids(p)) all.push_back(pid);
       p->drain_and_wait();
     }
-    for (pid_t pid : all) EXPECT_FALSE(alive(pid)) << "worker " << pid << " outlived drain";
+    for (pid_t pid : all) EXPECT_FALSE(process_alive(pid)) << "worker " << pid << " outlived drain";
     pools_.clear();
   }
 

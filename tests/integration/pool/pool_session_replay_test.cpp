@@ -38,7 +38,7 @@ class SessionReplayTest : public PoolTest {
     const pid_t victim = home_of(p, session);
     ASSERT_GT(victim, 0);
     ::kill(victim, SIGKILL);
-    ASSERT_TRUE(eventually([&] { return !alive(victim) && ready_workers(p) == size; }));
+    ASSERT_TRUE(eventually([&] { return !process_alive(victim) && ready_workers(p) == size; }));
   }
 
   json ok(const PoolPtr& p, CallRequest r) {

@@ -63,7 +63,7 @@ TEST_F(PoolTest, ASessionWhoseWorkerDiedIsLostUntilRecreated) {
   }
   ASSERT_GT(victim, 0);
   ::kill(victim, SIGKILL);
-  EXPECT_TRUE(eventually([&] { return !alive(victim) && ready_workers(p) == 2; }));
+  EXPECT_TRUE(eventually([&] { return !process_alive(victim) && ready_workers(p) == 2; }));
   auto lost = p->call(request("get", {{"key", "k"}}, "s"));
   ASSERT_FALSE(lost.ok());
   EXPECT_EQ(lost.error().category, ErrorCategory::kSessionLost);

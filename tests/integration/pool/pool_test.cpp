@@ -216,7 +216,7 @@ TEST_F(PoolTest, RecyclesAWorkerAfterMaxRequests) {
     auto now = pids(p);
     return now.size() == 1 && now[0] != first && ready_workers(p) == 1;
   }));
-  EXPECT_TRUE(eventually([&] { return !alive(first); }));
+  EXPECT_TRUE(eventually([&] { return !process_alive(first); }));
   EXPECT_TRUE(p->call(request("ping")).ok());
   EXPECT_GE(p->stats().recycled, 1u);
 }
@@ -247,7 +247,7 @@ TEST_F(PoolTest, HealthCheckReplacesAFrozenWorker) {
     auto now = pids(p);
     return now.size() == 1 && now[0] != frozen && ready_workers(p) == 1;
   })) << "a worker frozen with SIGSTOP must be replaced";
-  EXPECT_FALSE(alive(frozen));
+  EXPECT_FALSE(process_alive(frozen));
   EXPECT_TRUE(p->call(request("ping")).ok());
 }
 
@@ -259,7 +259,7 @@ TEST_F(PoolTest, DrainLetsRunningCallsFinishAndReapsEverything) {
   std::this_thread::sleep_for(100ms);
   p->drain_and_wait();
   EXPECT_TRUE(running.get().ok()) << "a running call finishes within the drain budget";
-  for (pid_t pid : before) EXPECT_FALSE(alive(pid));
+  for (pid_t pid : before) EXPECT_FALSE(process_alive(pid));
   auto refused = p->call(request("ping"));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().category, ErrorCategory::kBridgeUnavailable);

@@ -7,13 +7,13 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "mlbridge/runtime/event_loop.hpp"
 #include "mlbridge/worker/worker_client.hpp"
+#include "process_census.hpp"
 #include "test_paths.hpp"
 
 namespace mlbridge::testing {
@@ -23,16 +23,6 @@ using protocol::json;
 using worker::CallOptions;
 using worker::WorkerClient;
 using worker::WorkerConfig;
-
-/// True while `pid` exists and is not a zombie.
-inline bool process_alive(pid_t pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const auto close_paren = text.rfind(')');
-  return close_paren == std::string::npos || close_paren + 2 >= text.size() ||
-         text[close_paren + 2] != 'Z';
-}
 
 /// Waits up to `limit` for `pid` to be gone.
 inline bool wait_until_gone(pid_t pid, std::chrono::milliseconds limit = 5s) {

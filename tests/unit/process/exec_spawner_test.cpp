@@ -7,12 +7,12 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 
 #include "mlbridge/process/exit_status.hpp"
 #include "mlbridge/process/spawner.hpp"
+#include "process_census.hpp"
 
 namespace mlbridge::process {
 namespace {
@@ -45,8 +45,8 @@ int live_members(pid_t group) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Any process on the machine may exit while it is read: read_whole_file returns what it got.
+    const std::string text = testing::read_whole_file((entry.path() / "stat").string());
     const auto paren = text.rfind(')');
     if (paren == std::string::npos) continue;
     std::istringstream fields(text.substr(paren + 2));
