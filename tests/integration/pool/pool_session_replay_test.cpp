@@ -221,7 +221,18 @@ TEST_F(SessionReplayTest, APlannedMoveUsesTheSnapshotWhenTheBridgeHasOne) {
   }
   EXPECT_GE(workers.size(), 2u) << "the session never moved";
   EXPECT_TRUE(eventually([&] { return p->stats().sessions_moved >= 1; }));
-  // A crash cannot use a snapshot: with no journal, the session is lost.
+}
+
+TEST_F(SessionReplayTest, ACrashCannotUseTheSnapshotSoWithoutAJournalTheSessionIsLost) {
+  // No recycling here: with max_requests the session would keep moving, and the worker found as
+  // its home a moment ago could be one it has just left.
+  auto c = config(2);
+  auto given = session::ReplayRules::from_json(
+      {{"snapshot", {{"save", "export"}, {"restore", "import"}}}}, "test");
+  ASSERT_TRUE(given.ok());
+  c.session_rules = *given;
+  auto p = start(c);
+  ok(p, request("put", {{"key", "k"}, {"value", "only in the worker"}}, "s"));
   kill_home(p, "s", 2);
   auto lost = p->call(request("get", {{"key", "k"}}, "s"));
   ASSERT_FALSE(lost.ok());
