@@ -29,7 +29,7 @@ import threading
 import time
 from typing import Any, ClassVar, NoReturn
 
-from .codec import Codec, get_codec
+from .codec import Codec, MsgpackCodec, get_codec
 from .command import BUILTIN_NAMESPACE, CommandSpec, build_routes, builtin_command, discover
 from .context import CallContext, Send
 from .errors import BridgeError, error_map, exception_to_error
@@ -37,6 +37,7 @@ from .framing import DEFAULT_MAX_FRAME_BYTES, FrameError, FrameReader, FrameTooL
 from .resources import SessionStore
 from .secrets import REDACTOR, install_redacting_stdio
 from .session import Session, success_response
+from .shared_blobs import attach_from_environment
 
 SDK_VERSION = "0.1.0"
 PROTOCOL_VERSION = 1
@@ -290,6 +291,11 @@ class BaseBridge:
         self._worker_id: str = options.worker_id
         self._max_frame_bytes: int = options.max_frame_bytes
         self._codec: Codec = get_codec(options.codec)
+        blobs = None
+        if isinstance(self._codec, MsgpackCodec):
+            blobs = attach_from_environment(options.max_frame_bytes)
+            if blobs is not None:
+                self._codec.use_shared_blobs(blobs)
         self._reader = FrameReader(in_fd, options.max_frame_bytes)
         self._writer = FrameWriter(out_fd, options.max_frame_bytes)
         self._send_lock = threading.Lock()
@@ -322,6 +328,7 @@ class BaseBridge:
                 "bridge_version": self.bridge_version,
                 "commands": list(self._commands),
                 "concurrency": self.concurrency,
+                "shared_blobs": blobs is not None,
             }
         )
 

@@ -19,7 +19,10 @@ import json
 import json.encoder
 import json.scanner
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .shared_blobs import SharedBlobs
 
 Sink = Callable[[bytes | bytearray | memoryview], object]
 """Where :meth:`Codec.encode_to` hands an encoded payload (e.g. ``FrameWriter.write``)."""
@@ -155,6 +158,13 @@ class MsgpackCodec:
         self._msgpack = msgpack
         self._packer = msgpack.Packer(use_bin_type=True, autoreset=False)
         self._unpackb = msgpack.unpackb
+        self._ext_hook: Callable[[int, bytes], Any] = msgpack.ExtType
+        self._blobs: SharedBlobs | None = None
+
+    def use_shared_blobs(self, blobs: SharedBlobs) -> None:
+        """Take large bytes from, and put large results' bytes into, shared memory."""
+        self._blobs = blobs
+        self._ext_hook = blobs.ext_hook
 
     def encode(self, obj: Any) -> bytes:
         """Encode ``obj`` as MessagePack."""
@@ -175,14 +185,21 @@ class MsgpackCodec:
         packer.reset()
 
     def encode_result_to(self, request_id: Any, result: Any, sink: Sink) -> None:
-        """Encode a success response (see :class:`Codec`)."""
-        self.encode_to(
-            {"type": "response", "id": request_id, "success": True, "result": result}, sink
-        )
+        """Encode a success response (see :class:`Codec`); large bytes to shared memory."""
+        blobs = self._blobs
+        if blobs is None:
+            self.encode_to(_response(request_id, result), sink)
+            return
+        mark = blobs.outbound.mark()
+        try:
+            self.encode_to(_response(request_id, blobs.move_result(result)), sink)
+        except BaseException:
+            blobs.outbound.rollback(mark)  # the frame was not sent: nor were its blobs
+            raise
 
     def decode(self, data: bytes | bytearray | memoryview) -> Any:
         """Decode one MessagePack object; trailing bytes are an error."""
-        return self._unpackb(data, raw=False, strict_map_key=False)
+        return self._unpackb(data, raw=False, strict_map_key=False, ext_hook=self._ext_hook)
 
 
 CODECS: dict[str, type[JsonCodec] | type[MsgpackCodec]] = {

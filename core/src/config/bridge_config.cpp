@@ -298,6 +298,9 @@ Status read_bridge_key(const std::string& key, const ValueReader& value, BridgeC
   if (key == "max_frame_bytes") {
     return read_integer(value, kMinFrameBytes, kMaxFrameBytes, bridge.max_frame_bytes);
   }
+  if (key == "shared_blob_min_bytes") {
+    return read_integer(value, 0, kMaxFrameBytes, bridge.shared_blob_min_bytes);
+  }
   if (key == "working_dir") {
     return assign_string([&] { return value.string(); }, bridge.working_dir);
   }
@@ -354,14 +357,20 @@ Result<BridgeConfig> parse_bridge_config(const std::string& name, const json& br
   BridgeConfig config;
   config.name = name;
   config.raw = bridge.is_null() ? json::object() : bridge;
-  auto status = root.for_each_member(
-      {"plugin",      "script",   "python",     "codec",        "max_frame_bytes",
-       "working_dir", "pool",     "timeouts",   "health",       "restart",
-       "limits",      "sessions", "env",        "required_env", "required_packages",
-       "options",     "errors",   "idempotent", "retry",        "circuit_breaker"},
-      [&](const std::string& key, const ValueReader& value) {
-        return read_bridge_key(key, value, config);
-      });
+  auto status = root.for_each_member({"plugin",          "script",
+                                      "python",          "codec",
+                                      "max_frame_bytes", "shared_blob_min_bytes",
+                                      "working_dir",     "pool",
+                                      "timeouts",        "health",
+                                      "restart",         "limits",
+                                      "sessions",        "env",
+                                      "required_env",    "required_packages",
+                                      "options",         "errors",
+                                      "idempotent",      "retry",
+                                      "circuit_breaker"},
+                                     [&](const std::string& key, const ValueReader& value) {
+                                       return read_bridge_key(key, value, config);
+                                     });
   if (!status) return std::move(status).error();
   if (config.script.empty() && !config.plugin) {
     return root.key_error(

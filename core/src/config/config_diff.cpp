@@ -82,10 +82,12 @@ json merge_patch(json target, const json& patch) {
 }
 
 bool needs_new_bridge(const KeyChange& change) {
-  static constexpr std::array<std::string_view, 10> kFixed{
-      "plugin",      "script",          "python",
-      "codec",       "max_frame_bytes", "working_dir",
-      "env",         "required_env",    "required_packages",
+  static constexpr std::array<std::string_view, 11> kFixed{
+      "plugin",          "script",
+      "python",          "codec",
+      "max_frame_bytes", "shared_blob_min_bytes",
+      "working_dir",     "env",
+      "required_env",    "required_packages",
       "sessions.max"};
   for (std::string_view fixed : kFixed) {
     if (change.key == fixed || change.key.rfind(std::string(fixed) + ".", 0) == 0) return true;

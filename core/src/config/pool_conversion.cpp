@@ -43,6 +43,7 @@ Result<pool::PoolConfig> to_pool_config(const BridgeConfig& bridge, const HostCo
   w.working_dir = bridge.working_dir.empty() ? root : resolve_path(root, bridge.working_dir);
   w.codec = bridge.codec;
   w.max_frame_bytes = bridge.max_frame_bytes;
+  w.shared_blob_min_bytes = bridge.shared_blob_min_bytes;
   w.init_options = bridge.options;
   w.startup_timeout = bridge.timeouts.startup;
   w.shutdown_timeout = bridge.timeouts.shutdown;

@@ -71,10 +71,12 @@ Result<std::string> resolve_executable(const ProcessSpec& spec) {
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // Runs in the child between fork and exec: async-signal-safe calls only.
+// `inherited` holds the parent's fds to pass on as 3, 4, ...; `scratch` has as many slots.
 [[noreturn]] void exec_child(const char* path, char* const* argv, char* const* envp, int stdin_fd,
                              int stdout_fd, int stderr_fd, int error_fd, pid_t parent,
-                             const char* working_dir, const rlimit* memory_limit) {
-  auto die = [error_fd](int error) {
+                             const char* working_dir, const rlimit* memory_limit,
+                             const std::vector<int>& inherited, std::vector<int>& scratch) {
+  auto die = [&error_fd](int error) {  // by reference: error_fd may move below
     [[maybe_unused]] auto ignored = ::write(error_fd, &error, sizeof error);
     ::_exit(127);
   };
@@ -88,10 +90,27 @@ void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NON
   default_action.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &default_action, nullptr);
   if (::dup2(stdin_fd, 0) < 0 || ::dup2(stdout_fd, 1) < 0 || ::dup2(stderr_fd, 2) < 0) die(errno);
+  // Inherited fds go to 3, 4, ...: first everything involved moves above that block (so no dup2
+  // below overwrites a descriptor still needed), then each lands in its place without CLOEXEC.
+  const int first_free = 3 + static_cast<int>(inherited.size());
+  if (!inherited.empty()) {
+    error_fd = ::fcntl(error_fd, F_DUPFD_CLOEXEC, first_free);
+    if (error_fd < 0) ::_exit(127);
+    for (std::size_t i = 0; i < inherited.size(); ++i) {
+      scratch[i] = ::fcntl(inherited[i], F_DUPFD_CLOEXEC, first_free);
+      if (scratch[i] < 0) die(errno);
+    }
+    for (std::size_t i = 0; i < inherited.size(); ++i) {
+      if (::dup2(scratch[i], 3 + static_cast<int>(i)) < 0) die(errno);
+    }
+  }
   if (working_dir != nullptr && ::chdir(working_dir) != 0) die(errno);
   if (memory_limit != nullptr && ::setrlimit(RLIMIT_AS, memory_limit) != 0) die(errno);
-  // Close everything but stdio and the error pipe (which closes itself on exec).
-  if (error_fd > 3) ::syscall(SYS_close_range, 3u, static_cast<unsigned>(error_fd - 1), 0u);
+  // Close everything but stdio, the inherited fds and the error pipe (closed on exec).
+  if (error_fd > first_free) {
+    ::syscall(SYS_close_range, static_cast<unsigned>(first_free),
+              static_cast<unsigned>(error_fd - 1), 0u);
+  }
   ::syscall(SYS_close_range, static_cast<unsigned>(error_fd + 1), ~0u, 0u);
   ::execve(path, argv, envp);
   die(errno);
@@ -128,6 +147,7 @@ Result<ChildProcess> ExecSpawner::spawn(const ProcessSpec& spec) {
   ::fcntl(in->write_end.get(), F_SETPIPE_SZ, kPipeBytes);
   ::fcntl(out->write_end.get(), F_SETPIPE_SZ, kPipeBytes);
 
+  std::vector<int> scratch(spec.inherited_fds.size(), -1);  // allocated before fork
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return system_failure("fork", errno);
@@ -135,7 +155,7 @@ Result<ChildProcess> ExecSpawner::spawn(const ProcessSpec& spec) {
     exec_child(argv[0], argv.data(), envp.data(), in->read_end.get(), out->write_end.get(),
                err->write_end.get(), status_pipe->write_end.get(), parent,
                spec.working_dir.empty() ? nullptr : spec.working_dir.c_str(),
-               spec.memory_limit_bytes ? &memory_limit : nullptr);
+               spec.memory_limit_bytes ? &memory_limit : nullptr, spec.inherited_fds, scratch);
   }
   // Also set the group from the parent side so signal_group works even before the child runs.
   ::setpgid(pid, pid);

@@ -45,6 +45,9 @@ Result<WorkerMessage> parse_hello(const json& message) {
       if (name.is_string()) hello.commands.push_back(name.get<std::string>());
     }
   }
+  if (auto shared = message.find("shared_blobs"); shared != message.end() && shared->is_boolean()) {
+    hello.shared_blobs = shared->get<bool>();
+  }
   if (auto concurrency = message.find("concurrency");
       concurrency != message.end() && concurrency->is_number_integer()) {
     hello.concurrency = std::max(1, concurrency->get<int>());

@@ -95,6 +95,10 @@ struct Worker::Impl {
   asio::io_context& io;
   process::SpawnerPtr spawner;
   std::optional<asio::posix::stream_descriptor> stdin_pipe, stdout_pipe, stderr_pipe, pid_pipe;
+  // Shared memory for large bytes (protocol/shared_blobs.hpp): created at spawn, used once the
+  // hello says the worker mapped them, dropped otherwise.
+  std::optional<protocol::SharedBlobs> blobs_out, blobs_in;
+  bool shared_blobs = false;
   protocol::FrameReader reader;
   // The worker's secrets (env values), blanked out of its stderr, log frames and errors.
   telemetry::Redactor redactor;
@@ -138,8 +142,32 @@ struct Worker::Impl {
 
   // ---- start -------------------------------------------------------------------------------
 
+  // The spec to spawn, with the shared-memory files when this worker may use them. A system that
+  // refuses them costs nothing but speed: every byte then goes through the pipe.
+  process::ProcessSpec spawn_spec() {
+    auto spec = make_process_spec(self.config_);
+    if (self.config_.codec != protocol::Codec::kMsgpack ||
+        self.config_.shared_blob_min_bytes == 0) {
+      return spec;
+    }
+    const std::size_t bound = 2 * self.config_.max_frame_bytes;
+    auto out = protocol::SharedBlobs::create("mlbridge-to-" + self.config_.worker_id, bound);
+    auto in = protocol::SharedBlobs::create("mlbridge-from-" + self.config_.worker_id, bound);
+    if (!out || !in) {
+      spdlog::warn("{}: large bytes go through the pipe: {}", prefix(),
+                   (out ? in.error() : out.error()).message);
+      return spec;
+    }
+    spec.inherited_fds = {out->fd(), in->fd()};
+    spec.env["MLBRIDGE_SHARED_BLOBS"] =
+        "3,4," + std::to_string(self.config_.shared_blob_min_bytes) + "," + std::to_string(bound);
+    blobs_out.emplace(std::move(*out));
+    blobs_in.emplace(std::move(*in));
+    return spec;
+  }
+
   void start() {
-    auto child = spawner->spawn(make_process_spec(self.config_));
+    auto child = spawner->spawn(spawn_spec());
     if (!child) {
       self.state_ = WorkerState::kExited;
       reaped = true;
@@ -209,6 +237,11 @@ struct Worker::Impl {
       return;
     }
     self.hello_ = std::move(hello);
+    shared_blobs = self.hello_.shared_blobs && blobs_out && blobs_in;
+    if (!shared_blobs) {
+      blobs_out.reset();
+      blobs_in.reset();
+    }
     const auto remaining = std::chrono::duration_cast<milliseconds>(
         startup_timer.expiry() - asio::steady_timer::clock_type::now());
     send("init", json{{"options", self.config_.init_options}},
@@ -237,8 +270,7 @@ struct Worker::Impl {
                               std::move(options.session_id),
                               timeout.count(),
                               std::move(options.session_state)};
-    auto frame = protocol::encode_frame(protocol::to_json(std::move(request)), self.config_.codec,
-                                        self.config_.max_frame_bytes);
+    auto frame = encode_request(std::move(request));
     if (!frame) {
       Error error = make_error(ErrorCategory::kInvalidArgument,
                                "request '" + command + "' is too large to send to " + prefix() +
@@ -261,6 +293,26 @@ struct Worker::Impl {
     pending.emplace(id, std::move(call));
     enqueue(std::move(*frame));
     return id;
+  }
+
+  // The request's frame, its large bytes moved to shared memory when the worker takes them. The
+  // frame limit covers the moved bytes too, as if they were inline.
+  Result<std::vector<std::uint8_t>> encode_request(protocol::Request request) {
+    json message = protocol::to_json(std::move(request));
+    if (!shared_blobs) {
+      return protocol::encode_frame(message, self.config_.codec, self.config_.max_frame_bytes);
+    }
+    const auto mark = blobs_out->mark();
+    const std::size_t moved =
+        protocol::move_blobs_out(message, *blobs_out, self.config_.shared_blob_min_bytes);
+    const std::size_t limit = self.config_.max_frame_bytes;
+    auto frame = moved > limit ? Result<std::vector<std::uint8_t>>(fail(
+                                     ErrorCategory::kProtocolError,
+                                     "its bytes add up to " + std::to_string(moved) +
+                                         ", more than max_frame_bytes " + std::to_string(limit)))
+                               : protocol::encode_frame(message, self.config_.codec, limit - moved);
+    if (!frame) blobs_out->rollback(mark);
+    return frame;
   }
 
   void enqueue(std::vector<std::uint8_t> frame) {
@@ -425,6 +477,13 @@ struct Worker::Impl {
       if (!decoded) {
         protocol_violation(decoded.error().message);
         return false;
+      }
+      if (shared_blobs) {
+        const std::size_t budget = self.config_.max_frame_bytes - (*next)->size();
+        if (auto in = protocol::bring_blobs_in(*decoded, *blobs_in, budget); !in) {
+          protocol_violation(in.error().message);
+          return false;
+        }
       }
       auto message = protocol::parse_worker_message(std::move(*decoded));
       if (!message) {

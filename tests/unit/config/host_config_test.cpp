@@ -62,6 +62,7 @@ TEST(HostConfig, EveryBridgeKeyHasADefault) {
   EXPECT_FALSE(b.python.has_value());
   EXPECT_EQ(b.codec, protocol::Codec::kJson);
   EXPECT_EQ(b.max_frame_bytes, 64u * 1024 * 1024);
+  EXPECT_EQ(b.shared_blob_min_bytes, 1u << 20);
   EXPECT_EQ(b.working_dir, "");
   EXPECT_EQ(b.pool.size, 2u);
   EXPECT_EQ(b.pool.max_overflow, 0u);
@@ -116,6 +117,7 @@ bridges:
     python: /usr/bin/python3.11
     codec: msgpack
     max_frame_bytes: 2048
+    shared_blob_min_bytes: 0
     working_dir: work
     pool: {size: 3, max_overflow: 4, lazy: true, queue_limit: 5, checkout_timeout_ms: 6,
            max_requests: 7, max_requests_jitter: 8, idle_timeout_ms: 9}
@@ -155,6 +157,7 @@ bridges:
   EXPECT_EQ(b.python, "/usr/bin/python3.11");
   EXPECT_EQ(b.codec, protocol::Codec::kMsgpack);
   EXPECT_EQ(b.max_frame_bytes, 2048u);
+  EXPECT_EQ(b.shared_blob_min_bytes, 0u);
   EXPECT_EQ(b.working_dir, "work");
   EXPECT_EQ(b.pool.size, 3u);
   EXPECT_EQ(b.pool.max_overflow, 4u);
@@ -284,6 +287,8 @@ TEST(HostConfig, BadValues) {
   expect_error(parse_text(head + "    max_frame_bytes: 10\n"),
                "test.yaml:4:22: bridges.d.max_frame_bytes must be an integer from 1024 to "
                "4294967295, got 10");
+  expect_error(parse_text(head + "    shared_blob_min_bytes: -1\n"),
+               "test.yaml:4:28: bridges.d.shared_blob_min_bytes must be an integer from 0 to");
   expect_error(parse_text(head + "    env: {pass: [NOT-A-NAME]}\n"),
                "test.yaml:4:18: bridges.d.env.pass[0] must be an environment variable name");
   expect_error(parse_text(head + "    plugin: ../evil\n"),

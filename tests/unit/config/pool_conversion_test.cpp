@@ -84,7 +84,7 @@ TEST(PoolConversion, EnvironmentIsMinimalPlusPassedPlusSet) {
 
 TEST(PoolConversion, CopiesEverySetting) {
   auto parsed = parse_bridge_config("tf", json::parse(R"({
-    "script": "t.py", "codec": "msgpack", "max_frame_bytes": 4096,
+    "script": "t.py", "codec": "msgpack", "max_frame_bytes": 4096, "shared_blob_min_bytes": 8192,
     "pool": {"size": 1, "max_overflow": 3, "lazy": true, "queue_limit": 7,
              "checkout_timeout_ms": 11, "max_requests": 13, "max_requests_jitter": 17,
              "idle_timeout_ms": 19},
@@ -102,6 +102,7 @@ TEST(PoolConversion, CopiesEverySetting) {
   EXPECT_EQ(c.worker.bridge, "tf");
   EXPECT_EQ(c.worker.codec, protocol::Codec::kMsgpack);
   EXPECT_EQ(c.worker.max_frame_bytes, 4096u);
+  EXPECT_EQ(c.worker.shared_blob_min_bytes, 8192u);
   EXPECT_EQ(c.worker.init_options, json::parse(R"({"model": "m"})"));
   EXPECT_EQ(c.worker.startup_timeout, 29ms);
   EXPECT_EQ(c.worker.shutdown_timeout, 31ms);

@@ -77,6 +77,29 @@ TEST(ExecSpawner, PipesStdinToStdoutAndStderrSeparately) {
   EXPECT_TRUE(wait_for(child->pid).exited_cleanly());
 }
 
+TEST(ExecSpawner, PassesInheritedFdsAsThreeFourAndNothingElse) {
+  int first[2], second[2], unlisted[2];
+  ASSERT_EQ(::pipe2(first, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(second, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe(unlisted), 0);  // not close-on-exec, yet not listed: must not reach the child
+  const std::string leak = std::to_string(unlisted[1]);
+  ProcessSpec spec =
+      shell("cat <&3; cat <&4; [ -e /proc/$$/fd/" + leak + " ] && echo leaked >&2; true");
+  spec.inherited_fds = {first[0], second[0]};
+  ExecSpawner spawner;
+  auto child = spawner.spawn(spec);
+  ASSERT_TRUE(child.ok()) << child.error().message;
+  for (int fd : {first[0], second[0], unlisted[0], unlisted[1]}) ::close(fd);
+  ASSERT_EQ(::write(first[1], "one ", 4), 4);
+  ASSERT_EQ(::write(second[1], "two", 3), 3);
+  ::close(first[1]);
+  ::close(second[1]);
+  child->stdin_fd.reset();
+  EXPECT_EQ(read_all(child->stdout_fd.get()), "one two");
+  EXPECT_EQ(read_all(child->stderr_fd.get()), "");
+  EXPECT_TRUE(wait_for(child->pid).exited_cleanly());
+}
+
 TEST(ExecSpawner, GivesTheChildOnlyTheConfiguredEnvironment) {
   ::setenv("MLBRIDGE_TEST_SECRET", "do-not-leak", 1);
   ExecSpawner spawner;

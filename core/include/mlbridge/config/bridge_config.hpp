@@ -19,6 +19,7 @@
 #include "mlbridge/ops/retry_policy.hpp"
 #include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/protocol/frame.hpp"
+#include "mlbridge/protocol/shared_blobs.hpp"
 
 namespace mlbridge::config {
 
@@ -92,6 +93,8 @@ struct BridgeConfig {
   std::optional<std::string> python;  ///< Overrides host.python.
   protocol::Codec codec = protocol::Codec::kJson;
   std::size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
+  /// MessagePack: bytes at least this long go through shared memory; 0 = always the pipe.
+  std::size_t shared_blob_min_bytes = protocol::kDefaultSharedBlobMinBytes;
   std::string working_dir;  ///< "" = the host root.
 
   PoolSettings pool;

@@ -25,6 +25,9 @@ struct ProcessSpec {
   std::map<std::string, std::string> env;           ///< The child's whole environment.
   std::string working_dir;                          ///< Empty: the host's current directory.
   std::optional<std::uint64_t> memory_limit_bytes;  ///< RLIMIT_AS when set.
+  /// Parent descriptors the child inherits as fds 3, 4, ... in this order (every other
+  /// descriptor beyond stdio is closed). The parent keeps its own copies.
+  std::vector<int> inherited_fds;
 };
 
 /// A started child: its pid, the parent's ends of its three pipes (non-blocking, close-on-exec)

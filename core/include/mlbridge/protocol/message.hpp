@@ -28,6 +28,8 @@ struct Hello {
   std::string bridge_version;
   std::vector<std::string> commands;
   int concurrency = 1;
+  bool shared_blobs =
+      false;  ///< Mapped the shared-memory files the host passed (shared_blobs.hpp).
 };
 
 /// A host → worker request.

@@ -13,6 +13,7 @@
 #include "mlbridge/process/spawner.hpp"
 #include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/protocol/frame.hpp"
+#include "mlbridge/protocol/shared_blobs.hpp"
 
 namespace mlbridge::worker {
 
@@ -34,6 +35,10 @@ struct WorkerConfig {
   std::chrono::milliseconds kill_timeout = 1s;             ///< SIGTERM to exit, before SIGKILL.
   std::chrono::milliseconds cancel_grace = 2s;             ///< SIGINT to answer, before SIGKILL.
   std::size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
+  /// MessagePack workers: bytes values at least this long travel through shared memory
+  /// (mlbridge/protocol/shared_blobs.hpp) when the worker supports it; 0 sends every byte
+  /// through the pipe.
+  std::size_t shared_blob_min_bytes = protocol::kDefaultSharedBlobMinBytes;
   std::size_t stderr_tail_lines = 40;  ///< Lines of stderr kept for error reports.
 };
 
