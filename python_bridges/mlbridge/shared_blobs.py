@@ -205,7 +205,12 @@ def attach_from_environment(max_frame_bytes: int) -> SharedBlobs | None:
         return None
     try:
         in_fd, out_fd, min_bytes, max_file_bytes = (int(part) for part in spec.split(","))
-        for fd in (in_fd, out_fd):
+        # A spawner that did not pass the files on leaves other descriptors (or none) there:
+        # never map, let alone write to, anything but the host's memfds.
+        for fd, name in ((in_fd, "/memfd:mlbridge-to-"), (out_fd, "/memfd:mlbridge-from-")):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if not target.startswith(name):
+                raise ValueError(f"fd {fd} is {target!r}, not the host's shared file")
             os.set_inheritable(fd, False)
         inbound = SharedFile(in_fd, max_file_bytes)
         outbound = SharedFile(out_fd, max_file_bytes)

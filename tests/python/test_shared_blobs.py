@@ -21,8 +21,8 @@ from mlbridge.shared_blobs import (
 BOUND = 16 << 20
 
 
-def _memfd() -> int:
-    fd = os.memfd_create("test-shared-blobs")
+def _memfd(name: str = "test-shared-blobs") -> int:
+    fd = os.memfd_create(name)
     os.ftruncate(fd, HEADER_BYTES)
     return fd
 
@@ -128,12 +128,17 @@ def test_codec_decodes_references_into_bytes() -> None:
 
 
 def test_attach_reads_the_environment_and_hides_it(monkeypatch, capsys) -> None:
-    in_fd, out_fd = _memfd(), _memfd()
+    in_fd, out_fd = _memfd("mlbridge-to-w"), _memfd("mlbridge-from-w")
     monkeypatch.setenv(ENV_NAME, f"{in_fd},{out_fd},4096,{BOUND}")
     blobs = attach_from_environment(BOUND)
     assert blobs is not None and blobs.min_bytes == 4096
     assert ENV_NAME not in os.environ
     assert not os.get_inheritable(in_fd)
+
+    with open(os.devnull, "rb") as other:  # not a shared file: never mapped
+        monkeypatch.setenv(ENV_NAME, f"{other.fileno()},{out_fd},4096,{BOUND}")
+        assert attach_from_environment(BOUND) is None
+    assert "not the host's shared file" in capsys.readouterr().err
 
     monkeypatch.setenv(ENV_NAME, "3,oops")
     assert attach_from_environment(BOUND) is None

@@ -105,5 +105,27 @@ TEST_F(SharedBlobsWorkerTest, TurnedOffOrWithJsonEveryByteGoesThroughThePipe) {
   EXPECT_FALSE(json_worker->hello().shared_blobs);
 }
 
+// A spawner (say, a fork server) that does not pass the files on: the worker must notice, never
+// touch whatever sits at fds 3 and 4, and speak inline.
+class SpawnerWithoutInheritedFds final : public process::Spawner {
+ public:
+  Result<process::ChildProcess> spawn(const process::ProcessSpec& spec) override {
+    process::ProcessSpec stripped = spec;
+    stripped.inherited_fds.clear();
+    return process::ExecSpawner().spawn(stripped);
+  }
+};
+
+TEST_F(SharedBlobsWorkerTest, AWorkerWithoutTheFilesSpeaksInline) {
+  auto client =
+      WorkerClient::start(loop_, msgpack_config(), std::make_shared<SpawnerWithoutInheritedFds>());
+  ASSERT_TRUE(client.ok()) << client.error().describe();
+  EXPECT_FALSE((*client)->hello().shared_blobs);
+  const json args = {{"data", json::binary(bytes_of(2 << 20, 8))}};
+  auto echoed = (*client)->call("echo", args);
+  ASSERT_TRUE(echoed.ok()) << echoed.error().describe();
+  EXPECT_EQ(*echoed, args);
+}
+
 }  // namespace
 }  // namespace mlbridge::testing
