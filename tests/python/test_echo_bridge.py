@@ -58,6 +58,7 @@ def test_hello(spawn: Spawn, codec: str) -> None:
         "bridge_version": "0.1.0",
         "commands": hello["commands"],
         "concurrency": 1,
+        "shared_blobs": False,  # the host passed no shared-memory files
     }
     assert set(hello["commands"]) == BUILTINS | ECHO_COMMANDS
     assert len(hello["commands"]) == len(BUILTINS | ECHO_COMMANDS)
