@@ -162,10 +162,11 @@ class SharedBlobs:
         """
         kind = type(value)
         if kind is bytes or kind is bytearray or kind is memoryview:
-            if memoryview(value).nbytes >= self.min_bytes:
+            size = memoryview(value).nbytes
+            if size >= self.min_bytes:
                 reference = self.outbound.store(value)
                 if reference is not None:
-                    self._moved += memoryview(value).nbytes
+                    self._moved += size
                     return reference
             return value
         if kind is dict:

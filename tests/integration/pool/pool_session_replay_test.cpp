@@ -9,15 +9,24 @@
 namespace mlbridge::testing {
 namespace {
 
+session::ReplayRules parse_rules(const json& given) {
+  auto parsed = session::ReplayRules::from_json(given, "test");
+  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().describe());
+  return *parsed;
+}
+
 session::ReplayRules rules(json extra = json::object()) {
   json given = {{"setup",
                  {{{"command", "put"}, {"object", "{key}"}},
                   {{"command", "pin"}, {"object", "pin:{worker_id}"}}}},
                 {"undo", {{{"command", "drop"}, {"object", "{key}"}}}}};
   for (const auto& [key, value] : extra.items()) given[key] = value;
-  auto parsed = session::ReplayRules::from_json(given, "test");
-  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().describe());
-  return *parsed;
+  return parse_rules(given);
+}
+
+// Rules with a snapshot (export / import) and no journal.
+session::ReplayRules snapshot_rules() {
+  return parse_rules({{"snapshot", {{"save", "export"}, {"restore", "import"}}}});
 }
 
 class SessionReplayTest : public PoolTest {
@@ -205,10 +214,7 @@ TEST_F(SessionReplayTest, RecyclingMovesSessionsBeforeTheWorkerIsRetired) {
 TEST_F(SessionReplayTest, APlannedMoveUsesTheSnapshotWhenTheBridgeHasOne) {
   auto c = config(2);
   // No setup commands: only the snapshot can carry what `put` stored.
-  auto given = session::ReplayRules::from_json(
-      {{"snapshot", {{"save", "export"}, {"restore", "import"}}}}, "test");
-  ASSERT_TRUE(given.ok());
-  c.session_rules = *given;
+  c.session_rules = snapshot_rules();
   c.max_requests = 3;
   auto p = start(c);
   ASSERT_TRUE(eventually([&] { return ready_workers(p) == 2; }));
@@ -227,10 +233,7 @@ TEST_F(SessionReplayTest, ACrashCannotUseTheSnapshotSoWithoutAJournalTheSessionI
   // No recycling here: with max_requests the session would keep moving, and the worker found as
   // its home a moment ago could be one it has just left.
   auto c = config(2);
-  auto given = session::ReplayRules::from_json(
-      {{"snapshot", {{"save", "export"}, {"restore", "import"}}}}, "test");
-  ASSERT_TRUE(given.ok());
-  c.session_rules = *given;
+  c.session_rules = snapshot_rules();
   auto p = start(c);
   ok(p, request("put", {{"key", "k"}, {"value", "only in the worker"}}, "s"));
   kill_home(p, "s", 2);
