@@ -16,7 +16,10 @@ or non-map payload).
 
 Cancellation: SIGINT raises ``KeyboardInterrupt`` only while a handler runs (once per
 request, and never in the middle of writing a frame); the request is answered with a
-``Cancelled`` error and the worker keeps serving. A SIGINT while idle is ignored.
+``Cancelled`` error and the worker keeps serving. A SIGINT while idle is ignored. With
+a cancel pipe (``MLBRIDGE_CANCEL_FD``, see :mod:`mlbridge.cancel_pipe`) a SIGINT
+interrupts only the request the pipe names, and a named request still waiting in
+stdin is answered ``Cancelled`` without running.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import threading
 import time
 from typing import Any, ClassVar, NoReturn
 
+from . import cancel_pipe
 from .codec import Codec, MsgpackCodec, get_codec
 from .command import BUILTIN_NAMESPACE, CommandSpec, build_routes, builtin_command, discover
 from .context import CallContext, Send
@@ -296,6 +300,9 @@ class BaseBridge:
             blobs = attach_from_environment(options.max_frame_bytes)
             if blobs is not None:
                 self._codec.use_shared_blobs(blobs)
+        # Requests may then wait in stdin behind the running one (see cancel_pipe).
+        cancel_fd = cancel_pipe.attach_from_environment()
+        pipelining = self.concurrency == 1 and _SIGINT.attach(cancel_fd)
         self._reader = FrameReader(in_fd, options.max_frame_bytes)
         self._writer = FrameWriter(out_fd, options.max_frame_bytes)
         self._send_lock = threading.Lock()
@@ -329,6 +336,7 @@ class BaseBridge:
                 "commands": list(self._commands),
                 "concurrency": self.concurrency,
                 "shared_blobs": blobs is not None,
+                "pipelining": pipelining,
             }
         )
 
@@ -401,6 +409,7 @@ class BaseBridge:
         write = self._writer.write
         worker_id = self._worker_id
         state = _SIGINT
+        cancelled = state.cancelled
         try:
             while True:
                 try:
@@ -443,11 +452,17 @@ class BaseBridge:
                         ctx = CallContext(
                             request_id, call_session, message.get("deadline_ms"), worker_id, send
                         )
+                        state.running = request_id
                         state.busy = True
+                        if cancelled:  # a request the host cancelled while it waited in stdin
+                            if request_id in cancelled:
+                                raise KeyboardInterrupt
+                            cancel_pipe.forget_older(cancelled, request_id)
                         result = handler({} if args is None else args, ctx)
                         state.busy = False
                     except KeyboardInterrupt:
                         state.busy = False
+                        cancelled.discard(request_id)
                         call_session.discard_updates()
                         self._send_error(request_id, command, _cancelled(request_id))
                     except Exception as exc:
@@ -563,22 +578,39 @@ class BaseBridge:
 
 
 class _SigintState:
-    """Shared with the SIGINT handler: is a handler running, is a frame being written."""
+    """Shared with the SIGINT handler: is a handler running (which request), is a frame
+    being written, and the cancel pipe with the ids read from it."""
 
-    __slots__ = ("busy", "writing", "deferred")
+    __slots__ = ("busy", "writing", "deferred", "running", "cancel_fd", "cancelled")
 
     def __init__(self) -> None:
         self.busy = False
         self.writing = False
         self.deferred = False
+        self.running: object = None
+        self.cancel_fd: int | None = None
+        self.cancelled: set[int] = set()
+
+    def attach(self, cancel_fd: int | None) -> bool:
+        """Read request ids from ``cancel_fd`` on SIGINT; True if there is one."""
+        self.cancel_fd = cancel_fd
+        return cancel_fd is not None
 
 
 _SIGINT = _SigintState()
 
 
 def _on_sigint(signum: int, frame: object) -> None:
-    """Raise KeyboardInterrupt in a running handler, at most once per request."""
+    """Raise KeyboardInterrupt in a running handler, at most once per request.
+
+    With a cancel pipe, only when the pipe names the running request; the other ids
+    it names wait in ``cancelled`` for the serving loop.
+    """
     state = _SIGINT
+    if state.cancel_fd is not None:
+        cancel_pipe.read_cancelled(state.cancel_fd, state.cancelled)
+        if state.running not in state.cancelled:
+            return
     if not state.busy:
         return
     if state.writing:

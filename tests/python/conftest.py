@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,18 @@ except ImportError:  # not installed: test the checkout
     sys.path.insert(0, str(ROOT / "python_bridges"))
 
 Spawn = Callable[..., Worker]
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    """An os.pipe() (read end, write end), both closed after the test if still open."""
+    read_fd, write_fd = os.pipe()
+    yield read_fd, write_fd
+    for fd in (read_fd, write_fd):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 @pytest.fixture(params=["json", "msgpack"])

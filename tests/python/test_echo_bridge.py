@@ -59,6 +59,7 @@ def test_hello(spawn: Spawn, codec: str) -> None:
         "commands": hello["commands"],
         "concurrency": 1,
         "shared_blobs": False,  # the host passed no shared-memory files
+        "pipelining": False,  # nor a cancel pipe
     }
     assert set(hello["commands"]) == BUILTINS | ECHO_COMMANDS
     assert len(hello["commands"]) == len(BUILTINS | ECHO_COMMANDS)

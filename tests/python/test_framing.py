@@ -6,7 +6,6 @@ import os
 import re
 import struct
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,17 +16,6 @@ from mlbridge.framing import (
     FrameTooLarge,
     FrameWriter,
 )
-
-
-@pytest.fixture
-def pipe() -> Iterator[tuple[int, int]]:
-    read_fd, write_fd = os.pipe()
-    yield read_fd, write_fd
-    for fd in (read_fd, write_fd):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 def frame(payload: bytes) -> bytes:

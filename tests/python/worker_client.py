@@ -72,6 +72,7 @@ class Worker:
         env: dict[str, str] | None = None,
         stderr_path: Path | None = None,
         worker_id: str = "t1",
+        pass_fds: Sequence[int] = (),
     ):
         self.codec = codec
         self.stderr_path = stderr_path
@@ -86,6 +87,7 @@ class Worker:
             env=env,
             cwd=ROOT,
             start_new_session=True,  # a terminal's Ctrl-C must not reach it
+            pass_fds=tuple(pass_fds),
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in = self.proc.stdin.fileno()

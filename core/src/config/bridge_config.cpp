@@ -17,6 +17,7 @@ constexpr std::uint64_t kUnbounded = std::numeric_limits<std::uint64_t>::max();
 // Bounds that stop typos (an extra zero) from spawning thousands of interpreters or overflowing
 // clock arithmetic; real deployments sit far below them.
 constexpr std::uint64_t kMaxWorkers = 1024;
+constexpr std::uint64_t kMaxPipelineDepth = 16;
 constexpr std::uint64_t kMaxMilliseconds = 365ull * 24 * 3600 * 1000;  // a year
 constexpr std::uint64_t kMaxSeconds = kMaxMilliseconds / 1000;
 constexpr std::uint64_t kMaxCount = 1'000'000'000;
@@ -45,7 +46,7 @@ Status read_duration(const ValueReader& value, std::uint64_t min, std::uint64_t 
 Status read_pool(const ValueReader& section, PoolSettings& pool) {
   return section.for_each_member(
       {"size", "max_overflow", "lazy", "queue_limit", "checkout_timeout_ms", "max_requests",
-       "max_requests_jitter", "idle_timeout_ms"},
+       "max_requests_jitter", "idle_timeout_ms", "pipeline_depth"},
       [&](const std::string& key, const ValueReader& value) -> Status {
         if (key == "size") return read_integer(value, 0, kMaxWorkers, pool.size);
         if (key == "max_overflow") return read_integer(value, 0, kMaxWorkers, pool.max_overflow);
@@ -62,6 +63,9 @@ Status read_pool(const ValueReader& section, PoolSettings& pool) {
         if (key == "max_requests") return read_integer(value, 0, kUnbounded / 2, pool.max_requests);
         if (key == "max_requests_jitter") {
           return read_integer(value, 0, kUnbounded / 2, pool.max_requests_jitter);
+        }
+        if (key == "pipeline_depth") {
+          return read_integer(value, 1, kMaxPipelineDepth, pool.pipeline_depth);
         }
         return read_duration(value, 1, kMaxMilliseconds, pool.idle_timeout);
       });

@@ -55,6 +55,7 @@ Result<pool::PoolConfig> to_pool_config(const BridgeConfig& bridge, const HostCo
   config.max_overflow = bridge.pool.max_overflow;
   config.lazy = bridge.pool.lazy;
   config.queue_limit = bridge.pool.queue_limit;
+  config.pipeline_depth = bridge.pool.pipeline_depth;
   config.checkout_timeout = bridge.pool.checkout_timeout;
   config.request_timeout = bridge.timeouts.request;
   config.idle_timeout = bridge.pool.idle_timeout;

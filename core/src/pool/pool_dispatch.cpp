@@ -1,6 +1,7 @@
 // Queueing calls, matching them to idle workers (session affinity first) and completing them
 // exactly once.
 
+#include "mlbridge/health/process_memory.hpp"
 #include "pool_state.hpp"
 
 namespace mlbridge::pool {
@@ -67,13 +68,27 @@ void Pool::State::enqueue(PendingPtr call) {
   } else {
     queue.push_back(call);
   }
+  arm_wait_timer(call, now);
+  pump();
+}
+
+void Pool::State::arm_wait_timer(const PendingPtr& call, Clock::time_point now) {
   const auto wait_until = std::min(call->deadline, now + config().checkout_timeout);
   call->wait_timer = std::make_unique<asio::steady_timer>(io, wait_until);
   call->wait_timer->async_wait(
       guarded(weak(), [handle = call->handle](State& self, const boost::system::error_code& ec) {
         if (!ec) self.on_wait_expired(handle);
       }));
-  pump();
+}
+
+void Pool::State::requeue(const PendingPtr& call) {
+  call->phase = PendingCall::Phase::kQueued;
+  call->worker_call = 0;
+  auto pos = std::find_if(queue.begin(), queue.end(),
+                          [&](const PendingPtr& c) { return c->seq > call->seq; });
+  queue.insert(pos, call);
+  ++queued;
+  arm_wait_timer(call, Clock::now());
 }
 
 // Removes a queued call from whichever queue holds it.
@@ -190,8 +205,43 @@ void Pool::State::pump() {
         run(*slot, std::move(call));
       }
     }
+    pipeline();
   }
   grow_if_needed();
+}
+
+void Pool::State::pipeline() {
+  const std::size_t depth = config().pipeline_depth;
+  for (std::size_t round = 1; round < depth && queued > 0; ++round) {
+    for (auto& [n, slot] : slots) {
+      if (queue.empty()) return;
+      const PendingPtr& head = queue.front();
+      // Sessions keep their order on their home worker, and moves and retries their own rules.
+      if (head->request.session_id || head->restore_only || head->request.avoid_worker) return;
+      if (slot->in_flight > round || !takes_early_call(*slot)) continue;
+      PendingPtr call = head;
+      queue.pop_front();
+      --queued;
+      run(*slot, std::move(call));
+    }
+  }
+}
+
+bool Pool::State::takes_early_call(const Slot& slot) const {
+  if (slot.state != SlotState::kBusy || slot.exclusive || !slot.worker->pipelining() ||
+      slot.worker->state() != worker::WorkerState::kReady ||
+      slot.in_flight >= config().pipeline_depth || !slot.cleanups.empty() ||
+      slot.retire_when_idle || slot.retire_when_replaced || slot.generation < options_generation) {
+    return false;
+  }
+  if (slot.recycle_after > 0 && slot.calls + slot.in_flight >= slot.recycle_after) return false;
+  if (config().max_memory_mb) {
+    // What recycle_if_due checks when a worker goes idle: a worker past the limit is left to
+    // finish what it holds, go idle and be recycled.
+    const auto rss = health::resident_bytes(slot.worker->pid());
+    if (rss && *rss > *config().max_memory_mb * 1024 * 1024) return false;
+  }
+  return true;
 }
 
 void Pool::State::grow_if_needed() {
@@ -224,6 +274,8 @@ void Pool::State::run(Slot& slot, PendingPtr call) {
   call->slot = slot.number;
   call->started = now;
   slot.state = SlotState::kBusy;
+  ++slot.in_flight;
+  if (call->request.session_id || call->restore_only) slot.exclusive = true;
   if (!call->restore_only) {
     counters.queue_wait.record(now - call->submitted);
     publish({.kind = telemetry::EventKind::kCallStarted,
@@ -247,10 +299,13 @@ void Pool::State::start_call(Slot& slot, const PendingPtr& call) {
                }));
     return;
   }
+  // A call sent behind another keeps its request: the worker may die before it starts, and the
+  // call then goes back to the queue (on_call_done).
+  const bool early = slot.in_flight > 1;
   worker::CallOptions options;
   options.session_id = call->request.session_id;
   options.timeout = std::chrono::duration_cast<milliseconds>(call->deadline - Clock::now());
-  options.on_chunk = std::move(call->request.on_chunk);
+  options.on_chunk = early ? call->request.on_chunk : std::move(call->request.on_chunk);
   if (call->request.session_id) {
     if (auto* s = sessions.find(*call->request.session_id)) {
       options.session_state = state_for(*s);
@@ -263,11 +318,12 @@ void Pool::State::start_call(Slot& slot, const PendingPtr& call) {
       }
     }
   }
-  call->worker_call =
-      slot.worker->call(call->request.command, std::move(call->request.args), std::move(options),
-                        guarded(weak(), [handle = call->handle](State& self, Result<json> result) {
-                          self.on_call_done(handle, std::move(result));
-                        }));
+  call->worker_call = slot.worker->call(
+      call->request.command, early ? json(call->request.args) : std::move(call->request.args),
+      std::move(options),
+      guarded(weak(), [handle = call->handle](State& self, Result<json> result) {
+        self.on_call_done(handle, std::move(result));
+      }));
 }
 
 void Pool::State::on_call_done(CallHandle handle, Result<json> result) {
@@ -275,16 +331,29 @@ void Pool::State::on_call_done(CallHandle handle, Result<json> result) {
   if (it == calls.end()) return;
   PendingPtr call = it->second;
   const auto now = Clock::now();
+  auto slot_it = slots.find(call->slot);
+  if (slot_it != slots.end()) {
+    Slot& slot = *slot_it->second;
+    if (slot.in_flight > 0) --slot.in_flight;
+    if (slot.in_flight == 0) slot.exclusive = false;
+    if (!result && slot.worker->state() == worker::WorkerState::kExited &&
+        !slot.worker->has_started(call->worker_call)) {
+      // It waited behind the call the worker died in, and never reached Python.
+      requeue(call);
+      pump();
+      return;
+    }
+  }
   if (!call->restore_only) {
     counters.execution.record(now - call->started);
     apply_session_effects(call, result);
   }
-  auto slot_it = slots.find(call->slot);
   if (slot_it != slots.end()) {
     Slot& slot = *slot_it->second;
     if (!call->restore_only) ++slot.calls;
     if (!result) ++slot.errors;
-    if (slot.state == SlotState::kBusy && slot.worker->state() == worker::WorkerState::kReady) {
+    if (slot.state == SlotState::kBusy && slot.in_flight == 0 &&
+        slot.worker->state() == worker::WorkerState::kReady) {
       slot.idle_since = now;
       became_idle(slot);
     }

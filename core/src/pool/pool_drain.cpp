@@ -23,7 +23,10 @@ void Pool::State::drain() {
                  ms_text(self.config().shutdown_timeout));
     self.fail_all_queued(ErrorCategory::kCancelled,
                          "bridge '" + self.bridge() + "' shut down before the call ran");
-    for (auto& [handle, call] : self.calls) self.cancel_running(call);
+    // A cancelled call may complete at once and leave `calls`: walk a copy.
+    std::vector<PendingPtr> running;
+    for (auto& [handle, call] : self.calls) running.push_back(call);
+    for (auto& call : running) self.cancel_running(call);
     self.stop_all_workers();
   }));
   check_drained();

@@ -98,6 +98,8 @@ struct Slot {
   std::uint64_t generation = 0;       // the options_generation it was started with
   std::uint64_t calls = 0;
   std::uint64_t errors = 0;
+  std::size_t in_flight = 0;  // the pool's calls this worker holds (more than 1: pipelined)
+  bool exclusive = false;     // it holds a session's call or a session move: nothing sent early
   std::uint64_t recycle_after = 0;  // 0: never
   std::size_t health_failures = 0;
   Clock::time_point idle_since;
@@ -231,6 +233,12 @@ struct Pool::State {
 
   void enqueue(PendingPtr call);
 
+  // Starts the timer that fails a call still queued at its deadline or checkout_timeout.
+  void arm_wait_timer(const PendingPtr& call, Clock::time_point now);
+
+  // A call a worker's exit stranded in its stdin, never started: back to its place in the queue.
+  void requeue(const PendingPtr& call);
+
   // Removes a queued call from whichever queue holds it.
   void unqueue(const PendingPtr& call);
 
@@ -243,6 +251,15 @@ struct Pool::State {
   PendingPtr next_call_for(Slot& slot);
 
   void pump();
+
+  // pool.pipeline_depth above 1: writes queued anonymous calls to busy workers behind their
+  // running call, one more per worker per round, up to the depth.
+  void pipeline();
+
+  // A busy worker that may be sent an anonymous call now: it reads the cancel pipe, holds fewer
+  // than pipeline_depth calls, none of them a session's, and nothing is due on it (cleanups,
+  // recycling, retirement) that needs it idle first.
+  bool takes_early_call(const Slot& slot) const;
 
   void grow_if_needed();
 

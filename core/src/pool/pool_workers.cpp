@@ -13,6 +13,7 @@ void Pool::State::spawn_worker(bool overflow) {
   slot->generation = options_generation;
   worker::WorkerConfig worker_config = config().worker;
   worker_config.worker_id = bridge() + "-" + std::to_string(number);
+  worker_config.cancel_pipe = config().pipeline_depth > 1;
   slot->worker = worker::Worker::create(io, std::move(worker_config), spawner);
   slot->worker->set_exit_handler(
       guarded(weak(), [number](State& self, const worker::WorkerExit& exit) {

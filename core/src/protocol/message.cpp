@@ -48,6 +48,10 @@ Result<WorkerMessage> parse_hello(const json& message) {
   if (auto shared = message.find("shared_blobs"); shared != message.end() && shared->is_boolean()) {
     hello.shared_blobs = shared->get<bool>();
   }
+  if (auto pipelining = message.find("pipelining");
+      pipelining != message.end() && pipelining->is_boolean()) {
+    hello.pipelining = pipelining->get<bool>();
+  }
   if (auto concurrency = message.find("concurrency");
       concurrency != message.end() && concurrency->is_number_integer()) {
     hello.concurrency = std::max(1, concurrency->get<int>());

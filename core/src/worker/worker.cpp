@@ -1,14 +1,18 @@
 #include "mlbridge/worker/worker.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <map>
@@ -99,6 +103,13 @@ struct Worker::Impl {
   // hello says the worker mapped them, dropped otherwise.
   std::optional<protocol::SharedBlobs> blobs_out, blobs_in;
   bool shared_blobs = false;
+  // The cancel pipe (WorkerConfig::cancel_pipe): the host writes the 8-byte big-endian id of each
+  // request it cancels, then sends SIGINT; the worker's SIGINT handler reads the ids. The read end
+  // is the child's, closed here once it was spawned.
+  process::UniqueFd cancel_read, cancel_write;
+  // Requests written to the worker and not yet answered by it, oldest first. A worker serving one
+  // request at a time runs the front one; the others wait in its stdin.
+  std::deque<CallId> unanswered;
   protocol::FrameReader reader;
   // The worker's secrets (env values), blanked out of its stderr, log frames and errors.
   telemetry::Redactor redactor;
@@ -146,9 +157,15 @@ struct Worker::Impl {
   // refuses them costs nothing but speed: every byte then goes through the pipe.
   process::ProcessSpec spawn_spec() {
     auto spec = make_process_spec(self.config_);
+    add_shared_blobs(spec);
+    add_cancel_pipe(spec);
+    return spec;
+  }
+
+  void add_shared_blobs(process::ProcessSpec& spec) {
     if (self.config_.codec != protocol::Codec::kMsgpack ||
         self.config_.shared_blob_min_bytes == 0) {
-      return spec;
+      return;
     }
     const std::size_t bound = 2 * self.config_.max_frame_bytes;
     auto out = protocol::SharedBlobs::create("mlbridge-to-" + self.config_.worker_id, bound);
@@ -156,18 +173,48 @@ struct Worker::Impl {
     if (!out || !in) {
       spdlog::warn("{}: large bytes go through the pipe: {}", prefix(),
                    (out ? in.error() : out.error()).message);
-      return spec;
+      return;
     }
     spec.inherited_fds = {out->fd(), in->fd()};
     spec.env["MLBRIDGE_SHARED_BLOBS"] =
         "3,4," + std::to_string(self.config_.shared_blob_min_bytes) + "," + std::to_string(bound);
     blobs_out.emplace(std::move(*out));
     blobs_in.emplace(std::move(*in));
-    return spec;
+  }
+
+  // Without the pipe (none asked for, or none to be had) the worker gets one request at a time.
+  void add_cancel_pipe(process::ProcessSpec& spec) {
+    if (!self.config_.cancel_pipe) return;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      spdlog::warn("{}: no cancel pipe ({}); it gets one request at a time", prefix(),
+                   std::strerror(errno));
+      return;
+    }
+    cancel_read = process::UniqueFd(fds[0]);
+    cancel_write = process::UniqueFd(fds[1]);
+    ::fcntl(fds[1], F_SETFL, ::fcntl(fds[1], F_GETFL) | O_NONBLOCK);
+    spec.env["MLBRIDGE_CANCEL_FD"] = std::to_string(3 + spec.inherited_fds.size());
+    spec.inherited_fds.push_back(fds[0]);
+  }
+
+  // Tells the worker which request to drop or interrupt: the id on the cancel pipe, then SIGINT,
+  // whose handler reads it. An 8-byte write to a pipe is atomic; false if it could not be made.
+  bool signal_cancel(CallId id) {
+    std::array<std::uint8_t, 8> bytes{};
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<std::uint8_t>(id >> (56 - 8 * i));
+    ssize_t written;
+    do {
+      written = ::write(cancel_write.get(), bytes.data(), bytes.size());
+    } while (written < 0 && errno == EINTR);
+    if (written != static_cast<ssize_t>(bytes.size())) return false;
+    ::kill(self.pid_, SIGINT);
+    return true;
   }
 
   void start() {
     auto child = spawner->spawn(spawn_spec());
+    cancel_read.reset();  // the child has its copy
     if (!child) {
       self.state_ = WorkerState::kExited;
       reaped = true;
@@ -237,6 +284,9 @@ struct Worker::Impl {
       return;
     }
     self.hello_ = std::move(hello);
+    self.pipelining_ =
+        self.hello_.pipelining && self.hello_.concurrency == 1 && cancel_write.valid();
+    if (!self.pipelining_) cancel_write.reset();
     shared_blobs = self.hello_.shared_blobs && blobs_out && blobs_in;
     if (!shared_blobs) {
       blobs_out.reset();
@@ -291,6 +341,7 @@ struct Worker::Impl {
       if (!ec) on_deadline(id);
     });
     pending.emplace(id, std::move(call));
+    unanswered.push_back(id);
     enqueue(std::move(*frame));
     return id;
   }
@@ -356,11 +407,13 @@ struct Worker::Impl {
                          response.error.message);
       return;
     }
+    const bool was_sent = answered(*response.id);
     auto it = pending.find(*response.id);
     if (it == pending.end()) {
       // A late answer for a call that already completed (timed out or cancelled) or an id that
       // was never sent: drop it, never hand it to another caller.
-      spdlog::warn("{} answered request {} that nobody waits for; dropped", prefix(), *response.id);
+      spdlog::log(was_sent ? spdlog::level::debug : spdlog::level::warn,
+                  "{} answered request {} that nobody waits for; dropped", prefix(), *response.id);
       return;
     }
     PendingCall& call = it->second;
@@ -410,10 +463,18 @@ struct Worker::Impl {
         call.command);
   }
 
-  // The running call is the oldest one when the worker serves one request at a time; only then
-  // does SIGINT reach the right handler.
+  // Takes an answered request off `unanswered` (with any older ones: a worker serving one request
+  // at a time answers in order). False if the worker was never sent that id.
+  bool answered(CallId id) {
+    if (std::find(unanswered.begin(), unanswered.end(), id) == unanswered.end()) return false;
+    while (!unanswered.empty() && unanswered.front() <= id) unanswered.pop_front();
+    return true;
+  }
+
+  // The running call is the oldest unanswered one when the worker serves one request at a time;
+  // only then does SIGINT reach the right handler.
   bool is_running(CallId id) const {
-    return self.hello_.concurrency == 1 && !pending.empty() && pending.begin()->first == id;
+    return self.hello_.concurrency == 1 && !unanswered.empty() && unanswered.front() == id;
   }
 
   void interrupt(CallId id, PendingCall::Interrupt kind) {
@@ -421,12 +482,16 @@ struct Worker::Impl {
     if (it == pending.end() || it->second.interrupt != PendingCall::Interrupt::kNone) return;
     PendingCall& call = it->second;
     call.interrupt = kind;
-    if (!is_running(id) || self.pid_ <= 0 || reaped) {
-      // Not started yet (or not targetable): complete now; a later answer is dropped.
+    const bool running = is_running(id) && self.pid_ > 0 && !reaped;
+    if (!running) {
+      // Not started yet (or not targetable): complete now; a later answer is dropped. A request
+      // waiting in a pipelining worker's stdin is named on the cancel pipe, so that the worker
+      // answers it without running it.
+      if (self.pipelining_ && self.pid_ > 0 && !reaped) signal_cancel(id);
       complete(id, interrupt_error(call, " (it had not started on the worker)"));
       return;
     }
-    ::kill(self.pid_, SIGINT);
+    if (!self.pipelining_ || !signal_cancel(id)) ::kill(self.pid_, SIGINT);
     call.timer->expires_after(self.config_.cancel_grace);
     call.timer->async_wait([this, life = keep_alive(), id](const boost::system::error_code& ec) {
       if (ec) return;
@@ -621,7 +686,13 @@ struct Worker::Impl {
       const CallId id = pending.begin()->first;
       const std::string command = pending.begin()->second.command;
       Error error;
-      if (fatal) {
+      if (!self.has_started(id)) {
+        // It waited in the worker's stdin behind the request that was running: never started.
+        error = make_error(ErrorCategory::kWorkerCrashed,
+                           prefix() + " " + status.describe() + " before it started '" + command +
+                               "' (it was waiting behind another request)",
+                           command);
+      } else if (fatal) {
         error = *fatal;
         error.command = command;
         error.message += " [during '" + command + "']";
@@ -739,6 +810,12 @@ void Worker::kill() {
 }
 
 std::size_t Worker::in_flight() const { return impl_->pending.size(); }
+
+bool Worker::has_started(CallId id) const {
+  const auto& unanswered = impl_->unanswered;
+  if (std::find(unanswered.begin(), unanswered.end(), id) == unanswered.end()) return true;
+  return hello_.concurrency != 1 || unanswered.front() == id;
+}
 
 std::vector<std::string> Worker::stderr_tail() const { return impl_->stderr_log.tail(); }
 

@@ -70,18 +70,27 @@ void run_api_latency(double seconds) {
 }
 
 void run_api_throughput(const std::vector<int>& workers, const std::vector<int>& callers,
-                        double seconds) {
+                        const std::vector<int>& depths, double seconds) {
+  auto name = [](int w, int depth) {
+    return "echo-" + std::to_string(w) + (depth > 1 ? "-depth-" + std::to_string(depth) : "");
+  };
   std::vector<BridgeSpec> bridges;
-  for (int w : workers) bridges.push_back({"echo-" + std::to_string(w), "echo", "msgpack", w});
+  for (int depth : depths) {
+    for (int w : workers) bridges.push_back({name(w, depth), "echo", "msgpack", w, depth});
+  }
   auto host = started(bridges);
-  for (int w : workers) {
-    for (int c : callers) {
-      auto fields = closed_loop(*host, "echo-" + std::to_string(w), c, seconds);
-      fields["system"] = "mlbridge C++ API";
-      fields["codec"] = "msgpack";
-      fields["workers"] = w;
-      fields["callers"] = c;
-      emit("throughput", fields);
+  for (int depth : depths) {
+    for (int w : workers) {
+      for (int c : callers) {
+        auto fields = closed_loop(*host, name(w, depth), c, seconds);
+        fields["system"] = depth > 1 ? "mlbridge C++ API, pipeline_depth " + std::to_string(depth)
+                                     : std::string("mlbridge C++ API");
+        fields["codec"] = "msgpack";
+        fields["workers"] = w;
+        fields["callers"] = c;
+        fields["pipeline_depth"] = depth;
+        emit("throughput", fields);
+      }
     }
   }
 }

@@ -12,8 +12,9 @@ namespace mlbridge::bench {
 /// "latency" lines: Host::execute of the no-op, JSON and MessagePack, pool of 1.
 void run_api_latency(double seconds);
 /// "throughput" lines: closed loops of execute_async (each caller keeps one call in flight).
+/// One set of rows per pool.pipeline_depth in `depths`.
 void run_api_throughput(const std::vector<int>& workers, const std::vector<int>& callers,
-                        double seconds);
+                        const std::vector<int>& depths, double seconds);
 /// "payload" lines: echo of `sizes` bytes (binary) and of nested JSON-like data of about that
 /// size, both codecs, concurrency 1.
 void run_api_payload(const std::vector<std::size_t>& sizes, double seconds);

@@ -28,7 +28,8 @@ std::unique_ptr<Host> make_host(const std::vector<BridgeSpec>& bridges) {
       yaml << "    plugin: " << b.kind << "\n";
     }
     yaml << "    codec: " << b.codec << "\n    pool: {size: " << b.pool_size
-         << ", queue_limit: 100000}\n    health: {interval_ms: 0}\n";
+         << ", queue_limit: 100000, pipeline_depth: " << b.pipeline_depth
+         << "}\n    health: {interval_ms: 0}\n";
     if (b.kind == "transformers") {
       yaml << "    options: {model_dirs: [" << testing::source_path("build/models") << "]}\n";
     }

@@ -17,6 +17,7 @@ struct BridgeSpec {
   std::string kind = "echo";      ///< echo (the example bridge), dspy, langchain or transformers
   std::string codec = "msgpack";  ///< json | msgpack
   int pool_size = 1;
+  int pipeline_depth = 1;  ///< pool.pipeline_depth
 };
 
 /// A host with these bridges, not started yet; host.loop_spin_us is $MLBRIDGE_BENCH_LOOP_SPIN_US

@@ -93,6 +93,19 @@ def api(plan: Plan, env: dict | None = None) -> list[dict]:
     )
 
 
+PIPELINE_DEPTH = "4"
+
+
+def api_pipelined(plan: Plan) -> list[dict]:
+    """Throughput with pool.pipeline_depth 4 (its latency rows repeat the api group's)."""
+    lines = plan.bench(
+        "api",
+        *("--seconds", str(plan.seconds), "--workers", plan.workers, "--callers", plan.callers),
+        *("--depths", PIPELINE_DEPTH),
+    )
+    return [line for line in lines if line["kind"] == "throughput"]
+
+
 def http(plan: Plan, env: dict | None = None) -> list[dict]:
     return plan.bench(
         "http",
@@ -330,6 +343,7 @@ def main() -> int:
         ("floors", floors),
         ("api", api),
         ("api-sleeping", sleeping(api)),
+        ("api-pipelined", api_pipelined),
         ("http", http),
         ("http-sleeping", sleeping(http)),
         ("embedded", embedded),

@@ -15,6 +15,7 @@ API = "mlbridge C++ API"
 HTTP = "mlbridge HTTP API"
 # The same, with host.loop_spin_us: 0 (compare.py's "sleeping" groups).
 API_SLEEPING = API + ", loop sleeps at once"
+API_PIPELINED = API + ", pipeline_depth 4"
 HTTP_SLEEPING = HTTP + ", loop sleeps at once"
 PEERS = [
     "embedded interpreter (pybind11)",
@@ -115,7 +116,8 @@ def latency_section(r: Results) -> list[str]:
 
 def throughput_section(r: Results, callers: list[int]) -> list[str]:
     rows = []
-    for system in [FLOOR_PY, API, API_SLEEPING, HTTP, HTTP_SLEEPING, *PEERS]:
+    systems = [FLOOR_PY, SDK_RAW, API, API_PIPELINED, API_SLEEPING, HTTP, HTTP_SLEEPING, *PEERS]
+    for system in systems:
         for workers in sorted({c["workers"] for c in r.find(kind="throughput", system=system)}):
             cells = []
             for c in callers:
@@ -412,6 +414,14 @@ def targets(r: Results) -> list[tuple[str, str, bool | None]]:
     add(
         "throughput, 2 workers, 64 callers ≥ 0.8× two Python loops flat out",
         ours / floor_2 if ours and floor_2 else None,
+        lambda v: v >= 0.8,
+    )
+    pipelined = r.value(
+        "calls_per_s", kind="throughput", system=API_PIPELINED, workers=2, callers=64
+    )
+    add(
+        "the same with pool.pipeline_depth 4",
+        pipelined / floor_2 if pipelined and floor_2 else None,
         lambda v: v >= 0.8,
     )
     for workers in (1, 2):

@@ -53,6 +53,37 @@ void python_floor(const std::string& system, const std::string& script, Codec co
   emit("latency", fields);
 }
 
+// `count` copies of `script`, each driven flat out over its pipes by a thread of its own.
+void loops_throughput(const std::string& system, const std::string& script, int count,
+                      double seconds) {
+  const Codec codec = Codec::kMsgpack;
+  std::vector<std::unique_ptr<BlockingChild>> loops;
+  for (int i = 0; i < count; ++i) loops.push_back(ready_floor(script, codec));
+  std::atomic<bool> stop{false};
+  std::atomic<long> completed{0};
+  std::vector<std::thread> drivers;
+  for (auto& loop : loops) {
+    drivers.emplace_back([&, child = loop.get()] {
+      std::vector<std::uint8_t> reply;
+      std::uint64_t id = 2;
+      while (!stop.load(std::memory_order_relaxed)) {
+        child->write_all(frame_of({id++, "echo", json::object(), std::nullopt, 30000}, codec));
+        child->read_frame(reply);
+        completed.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  json fields = measure_window(completed, 0.3, seconds, {{"host", process_cpu_time}});
+  stop.store(true);
+  for (auto& driver : drivers) driver.join();
+  fields["system"] = system;
+  fields["codec"] = std::string(protocol::to_string(codec));
+  fields["workers"] = count;
+  fields["callers"] = count;
+  fields["errors"] = 0;
+  emit("throughput", fields);
+}
+
 }  // namespace
 
 void run_floor_latency(double seconds) {
@@ -72,34 +103,10 @@ void run_floor_latency(double seconds) {
 }
 
 void run_floor_throughput(const std::vector<int>& workers, double seconds) {
-  const Codec codec = Codec::kMsgpack;
-  const std::string script = testing::source_path("tests/bench/floor_worker.py");
   for (const int count : workers) {
-    std::vector<std::unique_ptr<BlockingChild>> loops;
-    for (int i = 0; i < count; ++i) loops.push_back(ready_floor(script, codec));
-    std::atomic<bool> stop{false};
-    std::atomic<long> completed{0};
-    std::vector<std::thread> drivers;
-    for (auto& loop : loops) {
-      drivers.emplace_back([&, child = loop.get()] {
-        std::vector<std::uint8_t> reply;
-        std::uint64_t id = 2;
-        while (!stop.load(std::memory_order_relaxed)) {
-          child->write_all(frame_of({id++, "echo", json::object(), std::nullopt, 30000}, codec));
-          child->read_frame(reply);
-          completed.fetch_add(1, std::memory_order_relaxed);
-        }
-      });
-    }
-    json fields = measure_window(completed, 0.3, seconds, {{"host", process_cpu_time}});
-    stop.store(true);
-    for (auto& driver : drivers) driver.join();
-    fields["system"] = "floor: C++ ↔ Python loop";
-    fields["codec"] = std::string(protocol::to_string(codec));
-    fields["workers"] = count;
-    fields["callers"] = count;
-    fields["errors"] = 0;
-    emit("throughput", fields);
+    loops_throughput("floor: C++ ↔ Python loop",
+                     testing::source_path("tests/bench/floor_worker.py"), count, seconds);
+    loops_throughput("BaseBridge, raw pipe", testing::echo_bridge(), count, seconds);
   }
 }
 

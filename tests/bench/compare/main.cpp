@@ -3,7 +3,8 @@
 //
 //   compare_bench floors     --seconds S --workers 1,2   the C++ ↔ C++ and C++ ↔ Python floors
 //                                                        (latency; throughput of W Python loops)
-//   compare_bench api        --seconds S --workers 1,2 --callers 1,8,64,512
+//   compare_bench api        --seconds S --workers 1,2 --callers 1,8,64,512 --depths 1,2
+//                            (--depths: pool.pipeline_depth values, one set of rows each)
 //   compare_bench http       --seconds S --workers 1,2 --callers 1,8,64,512
 //   compare_bench http       --seconds S --port P --path /noop --body '{}' --label NAME
 //                            --workers W --callers ...   (an external server, e.g. FastAPI)
@@ -45,10 +46,11 @@ std::vector<int> ints(const std::string& text) {
 }
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: compare_bench floors|api|http|payload|coldstart|recovery [--seconds S] "
-               "[--workers LIST] [--callers LIST] [--sizes LIST] [--bridge KIND] [--port P "
-               "--path PATH --body JSON --label NAME]\n");
+  std::fprintf(
+      stderr,
+      "usage: compare_bench floors|api|http|payload|coldstart|recovery [--seconds S] "
+      "[--workers LIST] [--callers LIST] [--depths LIST] [--sizes LIST] [--bridge KIND] [--port P "
+      "--path PATH --body JSON --label NAME]\n");
   return 2;
 }
 
@@ -76,8 +78,11 @@ void external_http(const std::map<std::string, std::string>& o, double seconds) 
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string group = argv[1];
-  std::map<std::string, std::string> o = {
-      {"seconds", "1"}, {"workers", "1,2"}, {"callers", "1,8,64,512"}, {"sizes", "1024"}};
+  std::map<std::string, std::string> o = {{"seconds", "1"},
+                                          {"workers", "1,2"},
+                                          {"callers", "1,8,64,512"},
+                                          {"sizes", "1024"},
+                                          {"depths", "1"}};
   for (int i = 2; i < argc; ++i) {
     const std::string key = argv[i];
     if (key == "--latency") {
@@ -94,7 +99,7 @@ int main(int argc, char** argv) {
     run_floor_throughput(ints(o["workers"]), seconds);
   } else if (group == "api") {
     run_api_latency(seconds);
-    run_api_throughput(ints(o["workers"]), ints(o["callers"]), seconds);
+    run_api_throughput(ints(o["workers"]), ints(o["callers"]), ints(o["depths"]), seconds);
   } else if (group == "http" && o.contains("port")) {
     external_http(o, seconds);
   } else if (group == "http") {

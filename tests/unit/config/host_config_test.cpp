@@ -72,6 +72,7 @@ TEST(HostConfig, EveryBridgeKeyHasADefault) {
   EXPECT_EQ(b.pool.max_requests, 0u);
   EXPECT_EQ(b.pool.max_requests_jitter, 0u);
   EXPECT_EQ(b.pool.idle_timeout, 60000ms);
+  EXPECT_EQ(b.pool.pipeline_depth, 1u);
   EXPECT_EQ(b.timeouts.request, 30000ms);
   EXPECT_EQ(b.timeouts.startup, 60000ms);
   EXPECT_EQ(b.timeouts.shutdown, 5000ms);
@@ -120,7 +121,7 @@ bridges:
     shared_blob_min_bytes: 0
     working_dir: work
     pool: {size: 3, max_overflow: 4, lazy: true, queue_limit: 5, checkout_timeout_ms: 6,
-           max_requests: 7, max_requests_jitter: 8, idle_timeout_ms: 9}
+           max_requests: 7, max_requests_jitter: 8, idle_timeout_ms: 9, pipeline_depth: 4}
     timeouts: {request_ms: 10, startup_ms: 11, shutdown_ms: 12, cancel_grace_ms: 13}
     health: {interval_ms: 14, timeout_ms: 15, max_failures: 16}
     restart: {max_restarts: 17, window_s: 18}
@@ -167,6 +168,7 @@ bridges:
   EXPECT_EQ(b.pool.max_requests, 7u);
   EXPECT_EQ(b.pool.max_requests_jitter, 8u);
   EXPECT_EQ(b.pool.idle_timeout, 9ms);
+  EXPECT_EQ(b.pool.pipeline_depth, 4u);
   EXPECT_EQ(b.timeouts.request, 10ms);
   EXPECT_EQ(b.timeouts.startup, 11ms);
   EXPECT_EQ(b.timeouts.shutdown, 12ms);
@@ -278,6 +280,9 @@ TEST(HostConfig, BadValues) {
                {"did you mean 'msgpack'?"});
   expect_error(parse_text(head + "    pool: {queue_limit: 0}\n"),
                "test.yaml:4:25: bridges.d.pool.queue_limit must be an integer from 1 to");
+  expect_error(parse_text(head + "    pool: {pipeline_depth: 17}\n"),
+               "test.yaml:4:28: bridges.d.pool.pipeline_depth must be an integer from 1 to 16, "
+               "got 17");
   expect_error(parse_text(head + "    timeouts: {request_ms: 0}\n"),
                "test.yaml:4:28: bridges.d.timeouts.request_ms must be an integer from 1 to");
   expect_error(parse_text(head + "    pool: {checkout_timeout_ms: 0}\n"),

@@ -60,6 +60,14 @@ TEST(PoolConversion, HostPythonFromYamlIsResolvedAgainstRoot) {
   EXPECT_EQ(config->worker.script, "/srv/app/e.py");
 }
 
+TEST(PoolConversion, PipelineDepthReachesThePool) {
+  BridgeConfig bridge = bridge_with_script("e.py");
+  bridge.pool.pipeline_depth = 3;
+  auto config = to_pool_config(bridge, host_at("/srv/app"));
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->pipeline_depth, 3u);
+}
+
 TEST(PoolConversion, EnvironmentIsMinimalPlusPassedPlusSet) {
   ScopedEnv passed("MLBRIDGE_CONFIG_TEST_PASSED", "secret-1");
   ScopedEnv unset("MLBRIDGE_CONFIG_TEST_NOT_SET", std::nullopt);

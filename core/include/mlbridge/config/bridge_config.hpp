@@ -44,6 +44,7 @@ struct PoolSettings {
   std::uint64_t max_requests = 0;  ///< Recycle a worker after this many calls (0: never).
   std::uint64_t max_requests_jitter = 0;
   std::chrono::milliseconds idle_timeout{60000};  ///< Overflow workers idle this long stop.
+  std::size_t pipeline_depth = 1;  ///< Anonymous calls a busy worker may hold (1: one at a time).
 };
 
 /// `timeouts:`.

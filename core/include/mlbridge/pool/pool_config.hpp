@@ -28,6 +28,13 @@ struct PoolConfig {
   std::size_t max_overflow = 0;    ///< Extra workers started while calls queue up.
   bool lazy = false;               ///< Start workers on first use instead of at start().
   std::size_t queue_limit = 1000;  ///< Calls waiting for a worker, at most.
+  /// Anonymous calls a busy worker may hold: above 1, while calls queue and no worker is idle,
+  /// the next one is written to a worker behind its running call, so that the worker never waits
+  /// for the host between short calls. Only for workers that read the cancel pipe
+  /// (Worker::pipelining): a cancelled waiting call is then answered without running. The price
+  /// is head-of-line waiting: a call held behind a long one waits for it even if another worker
+  /// becomes free. For calls of well under a millisecond; 1 (the default) sends none early.
+  std::size_t pipeline_depth = 1;
   std::chrono::milliseconds checkout_timeout = 5s;  ///< Longest wait for a worker.
   std::chrono::milliseconds request_timeout = 30s;  ///< Default deadline of a call.
   std::chrono::milliseconds idle_timeout = 60s;     ///< Overflow workers idle this long stop.

@@ -30,6 +30,9 @@ struct Hello {
   int concurrency = 1;
   bool shared_blobs =
       false;  ///< Mapped the shared-memory files the host passed (shared_blobs.hpp).
+  /// Reads the cancel pipe the host passed: requests may wait in its stdin behind the running
+  /// one, and a cancelled waiting request is answered `Cancelled` without running.
+  bool pipelining = false;
 };
 
 /// A host → worker request.

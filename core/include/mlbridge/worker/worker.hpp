@@ -105,6 +105,16 @@ class Worker : public std::enable_shared_from_this<Worker> {
   pid_t pid() const { return pid_; }
   /// Calls sent and not yet completed.
   std::size_t in_flight() const;
+  /// Whether calls may be sent while another runs and still be cancelled before they start: the
+  /// config asked for a cancel pipe (WorkerConfig::cancel_pipe) and the hello says the worker
+  /// reads it and serves one request at a time. Without it, calls sent together still work, but
+  /// a cancelled waiting call still runs (its answer is dropped).
+  bool pipelining() const { return pipelining_; }
+  /// False for a call written to a worker that serves one request at a time while an older
+  /// request still runs there: it waits in the worker's stdin. True once the worker started it
+  /// (or answered it), and for workers serving several at once. Valid in a call's handler too,
+  /// so a pool can tell the calls a crash took from those it merely stranded.
+  bool has_started(CallId id) const;
   /// The hello of a started worker.
   const protocol::Hello& hello() const { return hello_; }
   /// The last lines the worker wrote to stderr.
@@ -118,6 +128,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   WorkerState state_ = WorkerState::kIdle;
   pid_t pid_ = -1;
   protocol::Hello hello_;
+  bool pipelining_ = false;
   ExitHandler on_exit_;
   std::unique_ptr<Impl> impl_;
 };

@@ -40,6 +40,10 @@ struct WorkerConfig {
   /// through the pipe.
   std::size_t shared_blob_min_bytes = protocol::kDefaultSharedBlobMinBytes;
   std::size_t stderr_tail_lines = 40;  ///< Lines of stderr kept for error reports.
+  /// Pass the worker a cancel pipe (MLBRIDGE_CANCEL_FD), so that requests may be sent while
+  /// another runs (Worker::pipelining) and still be cancelled before they start. Set by a pool
+  /// with pipeline_depth above 1.
+  bool cancel_pipe = false;
 };
 
 /// The variables a worker gets by default from the host's environment, when set: PATH, HOME,
