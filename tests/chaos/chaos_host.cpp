@@ -15,7 +15,7 @@ namespace {
 using testing::describe;
 using testing::ProcessEntry;
 
-std::string bridge_yaml(const std::string& name, const std::string& codec) {
+std::string bridge_yaml(const std::string& name, const std::string& codec, int pipeline_depth) {
   return "  " + name +
          ":\n"
          "    script: python_bridges/examples/echo_bridge.py\n"
@@ -27,7 +27,9 @@ std::string bridge_yaml(const std::string& name, const std::string& codec) {
          "    pool: {size: " +
          std::to_string(kPoolSize) +
          ", max_overflow: 1, queue_limit: 10000, checkout_timeout_ms: 600000,"
-         " idle_timeout_ms: 2000}\n"
+         " idle_timeout_ms: 2000, pipeline_depth: " +
+         std::to_string(pipeline_depth) +
+         "}\n"
          "    timeouts: {request_ms: 10000, startup_ms: 60000, shutdown_ms: 3000,"
          " cancel_grace_ms: " +
          std::to_string(kCancelGrace.count()) +
@@ -65,7 +67,9 @@ std::string chaos_yaml(const std::string& marker) {
   const auto names = bridge_names(marker);
   return "host:\n  root: " + std::string(MLBRIDGE_SOURCE_DIR) +
          "\n  python: " + config::default_python(MLBRIDGE_SOURCE_DIR) + "\nbridges:\n" +
-         bridge_yaml(names[0], "json") + bridge_yaml(names[1], "msgpack");
+         // One bridge writes calls to busy workers early (docs/operations.md, pipelining), so
+         // every fault also lands on calls waiting in a worker's stdin.
+         bridge_yaml(names[0], "json", 1) + bridge_yaml(names[1], "msgpack", 3);
 }
 
 std::vector<WorkerInfo> workers(Host& host) {
