@@ -491,7 +491,13 @@ struct Worker::Impl {
       complete(id, interrupt_error(call, " (it had not started on the worker)"));
       return;
     }
-    if (!self.pipelining_ || !signal_cancel(id)) ::kill(self.pid_, SIGINT);
+    // A pipelining worker acts only on a SIGINT whose id is on the pipe (should the write fail,
+    // the grace period below ends it like any worker that ignores SIGINT).
+    if (self.pipelining_) {
+      signal_cancel(id);
+    } else {
+      ::kill(self.pid_, SIGINT);
+    }
     call.timer->expires_after(self.config_.cancel_grace);
     call.timer->async_wait([this, life = keep_alive(), id](const boost::system::error_code& ec) {
       if (ec) return;
