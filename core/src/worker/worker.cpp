@@ -286,7 +286,13 @@ struct Worker::Impl {
     self.hello_ = std::move(hello);
     self.pipelining_ =
         self.hello_.pipelining && self.hello_.concurrency == 1 && cancel_write.valid();
-    if (!self.pipelining_) cancel_write.reset();
+    if (!self.pipelining_ && cancel_write.valid()) {
+      spdlog::info(
+          "{} gets one call at a time whatever pool.pipeline_depth says: its hello "
+          "does not say it reads the cancel pipe (\"pipelining\": true)",
+          prefix());
+      cancel_write.reset();
+    }
     shared_blobs = self.hello_.shared_blobs && blobs_out && blobs_in;
     if (!shared_blobs) {
       blobs_out.reset();
