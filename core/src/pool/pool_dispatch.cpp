@@ -1,7 +1,6 @@
 // Queueing calls, matching them to idle workers (session affinity first) and completing them
 // exactly once.
 
-#include "mlbridge/health/process_memory.hpp"
 #include "pool_state.hpp"
 
 namespace mlbridge::pool {
@@ -84,9 +83,7 @@ void Pool::State::arm_wait_timer(const PendingPtr& call, Clock::time_point now) 
 void Pool::State::requeue(const PendingPtr& call) {
   call->phase = PendingCall::Phase::kQueued;
   call->worker_call = 0;
-  auto pos = std::find_if(queue.begin(), queue.end(),
-                          [&](const PendingPtr& c) { return c->seq > call->seq; });
-  queue.insert(pos, call);
+  insert_in_order(queue, call);
   ++queued;
   arm_wait_timer(call, Clock::now());
 }
@@ -166,10 +163,7 @@ PendingPtr Pool::State::next_call_for(Slot& slot) {
                          head->request.command));
       continue;
     }
-    auto& affinity = owner->second->affinity;
-    auto pos = std::find_if(affinity.begin(), affinity.end(),
-                            [&](const PendingPtr& c) { return c->seq > head->seq; });
-    affinity.insert(pos, head);
+    insert_in_order(owner->second->affinity, head);
   }
   PendingPtr own = slot.affinity.empty() ? nullptr : slot.affinity.front();
   PendingPtr shared = queue.empty() ? nullptr : queue.front();
@@ -235,13 +229,8 @@ bool Pool::State::takes_early_call(const Slot& slot) const {
     return false;
   }
   if (slot.recycle_after > 0 && slot.calls + slot.in_flight >= slot.recycle_after) return false;
-  if (config().max_memory_mb) {
-    // What recycle_if_due checks when a worker goes idle: a worker past the limit is left to
-    // finish what it holds, go idle and be recycled.
-    const auto rss = health::resident_bytes(slot.worker->pid());
-    if (rss && *rss > *config().max_memory_mb * 1024 * 1024) return false;
-  }
-  return true;
+  // A worker past the memory limit is left to finish what it holds, go idle and be recycled.
+  return !rss_above_limit(slot);
 }
 
 void Pool::State::grow_if_needed() {

@@ -79,9 +79,7 @@ session::Released Pool::State::release_sessions(Slot& slot, const std::string& c
                          call->request.command));
       continue;
     }
-    auto pos = std::find_if(queue.begin(), queue.end(),
-                            [&](const PendingPtr& c) { return c->seq > call->seq; });
-    queue.insert(pos, call);
+    insert_in_order(queue, call);
   }
   return released;
 }

@@ -116,6 +116,13 @@ inline bool remove_from(std::deque<PendingPtr>& queue, CallHandle handle) {
   return true;
 }
 
+// Puts a call into a queue by submission order (seq), behind every older call.
+inline void insert_in_order(std::deque<PendingPtr>& queue, PendingPtr call) {
+  auto pos = std::find_if(queue.begin(), queue.end(),
+                          [&](const PendingPtr& c) { return c->seq > call->seq; });
+  queue.insert(pos, std::move(call));
+}
+
 struct Pool::State {
   State(Pool& owner, asio::io_context& io, process::SpawnerPtr spawner)
       : pool(owner),
@@ -228,6 +235,10 @@ struct Pool::State {
 
   // Retires a worker that served pool.max_requests calls or grew past limits.max_memory_mb.
   void recycle_if_due(Slot& slot);
+
+  // The worker's RSS in bytes when limits.max_memory_mb is set and the RSS is above it (from
+  // /proc); nullopt otherwise.
+  std::optional<std::uint64_t> rss_above_limit(const Slot& slot) const;
 
   // ---- calls (pool_dispatch.cpp) -----------------------------------------------------------
 

@@ -181,16 +181,19 @@ void Pool::State::recycle_if_due(Slot& slot) {
     retire(slot, "served " + std::to_string(slot.calls) + " calls (pool.max_requests)");
     return;
   }
-  if (config().max_memory_mb) {
-    const auto rss = health::resident_bytes(slot.worker->pid());
-    const std::uint64_t limit = *config().max_memory_mb * 1024 * 1024;
-    if (rss && *rss > limit) {
-      ++counters.recycled;
-      retire(slot, "RSS " + std::to_string(*rss / (1024 * 1024)) +
-                       " MiB is above limits.max_memory_mb " +
-                       std::to_string(*config().max_memory_mb));
-    }
+  if (const auto rss = rss_above_limit(slot)) {
+    ++counters.recycled;
+    retire(slot, "RSS " + std::to_string(*rss / (1024 * 1024)) +
+                     " MiB is above limits.max_memory_mb " +
+                     std::to_string(*config().max_memory_mb));
   }
+}
+
+std::optional<std::uint64_t> Pool::State::rss_above_limit(const Slot& slot) const {
+  if (!config().max_memory_mb) return std::nullopt;
+  const auto rss = health::resident_bytes(slot.worker->pid());
+  if (!rss || *rss <= *config().max_memory_mb * 1024 * 1024) return std::nullopt;
+  return *rss;
 }
 
 }  // namespace mlbridge::pool

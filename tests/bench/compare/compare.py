@@ -85,10 +85,11 @@ def floors(plan: Plan) -> list[dict]:
     return plan.bench("floors", "--seconds", str(plan.seconds), "--workers", plan.workers)
 
 
-def api(plan: Plan, env: dict | None = None) -> list[dict]:
+def api(plan: Plan, env: dict | None = None, depths: str = "1") -> list[dict]:
     return plan.bench(
         "api",
         *("--seconds", str(plan.seconds), "--workers", plan.workers, "--callers", plan.callers),
+        *("--depths", depths),
         env=env,
     )
 
@@ -98,12 +99,7 @@ PIPELINE_DEPTH = "4"
 
 def api_pipelined(plan: Plan) -> list[dict]:
     """Throughput with pool.pipeline_depth 4 (its latency rows repeat the api group's)."""
-    lines = plan.bench(
-        "api",
-        *("--seconds", str(plan.seconds), "--workers", plan.workers, "--callers", plan.callers),
-        *("--depths", PIPELINE_DEPTH),
-    )
-    return [line for line in lines if line["kind"] == "throughput"]
+    return [line for line in api(plan, depths=PIPELINE_DEPTH) if line["kind"] == "throughput"]
 
 
 def http(plan: Plan, env: dict | None = None) -> list[dict]:
