@@ -72,12 +72,13 @@ void Pool::State::enqueue(PendingPtr call) {
 }
 
 void Pool::State::arm_wait_timer(const PendingPtr& call, Clock::time_point now) {
-  const auto wait_until = std::min(call->deadline, now + config().checkout_timeout);
-  call->wait_timer = std::make_unique<asio::steady_timer>(io, wait_until);
-  call->wait_timer->async_wait(
-      guarded(weak(), [handle = call->handle](State& self, const boost::system::error_code& ec) {
-        if (!ec) self.on_wait_expired(handle);
-      }));
+  call->wait_ticket =
+      waits.arm(std::min(call->deadline, now + config().checkout_timeout), call->handle);
+}
+
+void Pool::State::disarm_wait_timer(PendingCall& call) {
+  if (call.wait_ticket) waits.disarm(*call.wait_ticket);
+  call.wait_ticket.reset();
 }
 
 void Pool::State::requeue(const PendingPtr& call) {
@@ -104,8 +105,10 @@ void Pool::State::unqueue(const PendingPtr& call) {
 
 void Pool::State::on_wait_expired(CallHandle handle) {
   auto it = calls.find(handle);
-  if (it == calls.end() || it->second->phase != PendingCall::Phase::kQueued) return;
+  if (it == calls.end()) return;
   PendingPtr call = it->second;
+  call->wait_ticket.reset();  // expired: the queue forgot it already
+  if (call->phase != PendingCall::Phase::kQueued) return;
   unqueue(call);
   const auto now = Clock::now();
   const auto waited = ms_text(now - call->submitted);
@@ -246,7 +249,7 @@ void Pool::State::grow_if_needed() {
 }
 
 void Pool::State::run(Slot& slot, PendingPtr call) {
-  call->wait_timer->cancel();
+  disarm_wait_timer(*call);
   const auto now = Clock::now();
   if (now >= call->deadline) {
     finish(call, error(ErrorCategory::kTimeout,
@@ -357,7 +360,7 @@ void Pool::State::finish(const PendingPtr& call, Result<json> result) {
   if (call->phase == PendingCall::Phase::kDone) return;
   const bool was_running = call->phase == PendingCall::Phase::kRunning;
   call->phase = PendingCall::Phase::kDone;
-  if (call->wait_timer) call->wait_timer->cancel();
+  disarm_wait_timer(*call);
   calls.erase(call->handle);
   const auto now = Clock::now();
   if (call->restore_only) {

@@ -23,6 +23,7 @@
 
 #include "mlbridge/health/restart_tracker.hpp"
 #include "mlbridge/pool/pool.hpp"
+#include "mlbridge/runtime/deadline_queue.hpp"
 #include "mlbridge/worker/worker.hpp"
 
 namespace mlbridge::pool {
@@ -62,7 +63,8 @@ struct PendingCall {
   Clock::time_point submitted;
   Clock::time_point deadline;
   Clock::time_point started;
-  std::unique_ptr<asio::steady_timer> wait_timer;
+  // Its checkout deadline in State::waits while it is queued.
+  std::optional<runtime::DeadlineQueue::Ticket> wait_ticket;
   Phase phase = Phase::kQueued;
   std::uint64_t slot = 0;
   worker::CallId worker_call = 0;
@@ -137,6 +139,7 @@ struct Pool::State {
         health_timer(io),
         restart_timer(io),
         drain_timer(io),
+        waits(io, [this](CallHandle handle) { on_wait_expired(handle); }),
         rng(std::random_device{}()) {}
 
   Pool& pool;
@@ -162,6 +165,7 @@ struct Pool::State {
   asio::steady_timer health_timer;
   asio::steady_timer restart_timer;
   asio::steady_timer drain_timer;
+  runtime::DeadlineQueue waits;  // queued calls' deadlines and checkout timeouts
   bool restart_pending = false;
   std::mt19937_64 rng;
 
@@ -244,8 +248,10 @@ struct Pool::State {
 
   void enqueue(PendingPtr call);
 
-  // Starts the timer that fails a call still queued at its deadline or checkout_timeout.
+  // Arms the deadline that fails a call still queued at its deadline or checkout_timeout, and
+  // disarms it when the call leaves the queue.
   void arm_wait_timer(const PendingPtr& call, Clock::time_point now);
+  void disarm_wait_timer(PendingCall& call);
 
   // A call a worker's exit stranded in its stdin, never started: back to its place in the queue.
   void requeue(const PendingPtr& call);

@@ -30,12 +30,20 @@ std::uint64_t EventBus::subscribe(Subscriber subscriber) {
   std::lock_guard lock(mutex_);
   const auto token = next_token_++;
   subscribers_.emplace(token, std::make_shared<Subscriber>(std::move(subscriber)));
+  rebuild_snapshot();
   return token;
 }
 
 void EventBus::unsubscribe(std::uint64_t token) {
   std::lock_guard lock(mutex_);
   subscribers_.erase(token);
+  rebuild_snapshot();
+}
+
+void EventBus::rebuild_snapshot() {
+  auto next = std::make_shared<Snapshot>();
+  for (const auto& [token, subscriber] : subscribers_) next->push_back(subscriber);
+  snapshot_ = std::move(next);
 }
 
 bool EventBus::empty() const {
@@ -44,14 +52,14 @@ bool EventBus::empty() const {
 }
 
 void EventBus::publish(const Event& event) const {
-  std::vector<std::shared_ptr<Subscriber>> targets;
+  std::shared_ptr<const Snapshot> targets;
   {
     std::lock_guard lock(mutex_);
-    if (subscribers_.empty()) return;
-    for (const auto& [token, subscriber] : subscribers_) targets.push_back(subscriber);
+    if (snapshot_->empty()) return;
+    targets = snapshot_;
   }
   // Called outside the lock so that a subscriber may unsubscribe itself.
-  for (const auto& subscriber : targets) (*subscriber)(event);
+  for (const auto& subscriber : *targets) (*subscriber)(event);
 }
 
 }  // namespace mlbridge::telemetry

@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 
+#include "mlbridge/runtime/deadline_queue.hpp"
 #include "stderr_collector.hpp"
 
 namespace mlbridge::worker {
@@ -72,7 +73,10 @@ struct PendingCall {
   Worker::CallHandler on_done;
   std::function<void(json)> on_chunk;
   std::function<void(json, json)> on_session_update;
-  std::unique_ptr<asio::steady_timer> timer;
+  // Its deadline in Impl::deadlines, until it completes or the deadline passed.
+  std::optional<runtime::DeadlineQueue::Ticket> deadline;
+  // Started when the call was interrupted: how long the worker has to honour SIGINT.
+  std::unique_ptr<asio::steady_timer> grace_timer;
   milliseconds timeout{0};
   Interrupt interrupt = Interrupt::kNone;
 };
@@ -93,7 +97,8 @@ struct Worker::Impl {
         stderr_log(owner.config_.bridge + "/" + owner.config_.worker_id,
                    owner.config_.stderr_tail_lines, redactor),
         startup_timer(io),
-        stop_timer(io) {}
+        stop_timer(io),
+        deadlines(io, [this](CallId id) { on_deadline(id); }) {}
 
   Worker& self;
   asio::io_context& io;
@@ -117,10 +122,15 @@ struct Worker::Impl {
   std::array<char, 8192> stderr_buffer{};
   asio::steady_timer startup_timer;
   asio::steady_timer stop_timer;
+  runtime::DeadlineQueue deadlines;  // every pending call's timeout
 
   std::map<CallId, PendingCall> pending;  // ordered by id: the oldest is the running one
   CallId next_id = 1;
-  std::deque<std::vector<std::uint8_t>> write_queue;
+  // Frames waiting for the next write, and the ones the current write carries. Everything queued
+  // while a write is under way goes out together in the next one (one writev, one wake-up of the
+  // worker), so a burst of pipelined requests costs the worker one read.
+  std::vector<std::vector<std::uint8_t>> write_queue, being_written;
+  std::vector<asio::const_buffer> write_buffers;
   bool writing = false;
   bool close_stdin_when_written = false;
 
@@ -342,10 +352,10 @@ struct Worker::Impl {
     call.on_chunk = std::move(options.on_chunk);
     call.on_session_update = std::move(options.on_session_update);
     call.timeout = timeout;
-    call.timer = std::make_unique<asio::steady_timer>(io, timeout);
-    call.timer->async_wait([this, life = keep_alive(), id](const boost::system::error_code& ec) {
-      if (!ec) on_deadline(id);
-    });
+    // Capped at a week, like the pool's, so that a huge timeout cannot overflow the clock.
+    call.deadline = deadlines.arm(asio::steady_timer::clock_type::now() +
+                                      std::min<milliseconds>(timeout, std::chrono::hours(24 * 7)),
+                                  id);
     pending.emplace(id, std::move(call));
     unanswered.push_back(id);
     enqueue(std::move(*frame));
@@ -378,22 +388,26 @@ struct Worker::Impl {
   }
 
   void write_next() {
+    being_written.clear();
     if (write_queue.empty() || !stdin_pipe || !stdin_pipe->is_open()) {
       writing = false;
       if (close_stdin_when_written && stdin_pipe) stdin_pipe->close();
       return;
     }
     writing = true;
+    being_written.swap(write_queue);
+    write_buffers.clear();
+    for (const auto& frame : being_written) write_buffers.push_back(asio::buffer(frame));
     asio::async_write(
-        *stdin_pipe, asio::buffer(write_queue.front()), whole_pipe_writes,
+        *stdin_pipe, write_buffers, whole_pipe_writes,
         [this, life = keep_alive()](const boost::system::error_code& ec, std::size_t) {
           if (ec) {
             // The worker is gone or closed stdin; its exit fails the calls.
             write_queue.clear();
+            being_written.clear();
             writing = false;
             return;
           }
-          write_queue.pop_front();
           write_next();
         });
   }
@@ -403,7 +417,7 @@ struct Worker::Impl {
     if (it == pending.end()) return;
     PendingCall call = std::move(it->second);
     pending.erase(it);
-    call.timer->cancel();
+    if (call.deadline) deadlines.disarm(*call.deadline);
     call.on_done(std::move(outcome));
   }
 
@@ -504,25 +518,32 @@ struct Worker::Impl {
     } else {
       ::kill(self.pid_, SIGINT);
     }
-    call.timer->expires_after(self.config_.cancel_grace);
-    call.timer->async_wait([this, life = keep_alive(), id](const boost::system::error_code& ec) {
-      if (ec) return;
-      auto found = pending.find(id);
-      if (found == pending.end()) return;
-      Error error = interrupt_error(
-          found->second, "; it ignored SIGINT for " + ms_text(self.config_.cancel_grace) +
-                             ", so the worker was killed and will be replaced");
-      // Condemn the worker before its caller hears of it: the caller's handler must not see a
-      // ready worker and hand it the next call.
-      kill_for(
-          make_error(ErrorCategory::kWorkerCrashed,
-                     prefix() + " was killed because '" + error.command + "' ignored cancellation",
-                     error.command));
-      complete(id, error);
-    });
+    call.grace_timer = std::make_unique<asio::steady_timer>(io, self.config_.cancel_grace);
+    call.grace_timer->async_wait(
+        [this, life = keep_alive(), id](const boost::system::error_code& ec) {
+          if (ec) return;
+          auto found = pending.find(id);
+          if (found == pending.end()) return;
+          Error error = interrupt_error(
+              found->second, "; it ignored SIGINT for " + ms_text(self.config_.cancel_grace) +
+                                 ", so the worker was killed and will be replaced");
+          // Condemn the worker before its caller hears of it: the caller's handler must not see a
+          // ready worker and hand it the next call.
+          kill_for(make_error(
+              ErrorCategory::kWorkerCrashed,
+              prefix() + " was killed because '" + error.command + "' ignored cancellation",
+              error.command));
+          complete(id, error);
+        });
   }
 
-  void on_deadline(CallId id) { interrupt(id, PendingCall::Interrupt::kTimeout); }
+  void on_deadline(CallId id) {
+    auto it = pending.find(id);
+    if (it == pending.end()) return;
+    it->second.deadline.reset();  // expired: the queue forgot it already
+    auto life = keep_alive();     // the caller may drop the worker when it hears of the timeout
+    interrupt(id, PendingCall::Interrupt::kTimeout);
+  }
 
   // ---- reading -----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "mlbridge/errors/error.hpp"
 
@@ -57,9 +58,16 @@ class EventBus {
   bool empty() const;
 
  private:
+  using Snapshot = std::vector<std::shared_ptr<Subscriber>>;
+
   mutable std::mutex mutex_;
   std::uint64_t next_token_ = 1;
   std::map<std::uint64_t, std::shared_ptr<Subscriber>> subscribers_;
+  // The subscribers in order, rebuilt on (un)subscribe, so that publish() (on every call) only
+  // copies a pointer under the lock instead of the list.
+  std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<const Snapshot>();
+
+  void rebuild_snapshot();  // with mutex_ held
 };
 
 }  // namespace mlbridge::telemetry
