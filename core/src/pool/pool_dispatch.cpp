@@ -76,11 +76,6 @@ void Pool::State::arm_wait_timer(const PendingPtr& call, Clock::time_point now) 
       waits.arm(std::min(call->deadline, now + config().checkout_timeout), call->handle);
 }
 
-void Pool::State::disarm_wait_timer(PendingCall& call) {
-  if (call.wait_ticket) waits.disarm(*call.wait_ticket);
-  call.wait_ticket.reset();
-}
-
 void Pool::State::requeue(const PendingPtr& call) {
   call->phase = PendingCall::Phase::kQueued;
   call->worker_call = 0;
@@ -249,7 +244,7 @@ void Pool::State::grow_if_needed() {
 }
 
 void Pool::State::run(Slot& slot, PendingPtr call) {
-  disarm_wait_timer(*call);
+  waits.disarm(call->wait_ticket);
   const auto now = Clock::now();
   if (now >= call->deadline) {
     finish(call, error(ErrorCategory::kTimeout,
@@ -360,7 +355,7 @@ void Pool::State::finish(const PendingPtr& call, Result<json> result) {
   if (call->phase == PendingCall::Phase::kDone) return;
   const bool was_running = call->phase == PendingCall::Phase::kRunning;
   call->phase = PendingCall::Phase::kDone;
-  disarm_wait_timer(*call);
+  waits.disarm(call->wait_ticket);
   calls.erase(call->handle);
   const auto now = Clock::now();
   if (call->restore_only) {

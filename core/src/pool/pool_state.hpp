@@ -248,10 +248,9 @@ struct Pool::State {
 
   void enqueue(PendingPtr call);
 
-  // Arms the deadline that fails a call still queued at its deadline or checkout_timeout, and
-  // disarms it when the call leaves the queue.
+  // Arms the deadline that fails a call still queued at its deadline or checkout_timeout (in
+  // `waits`; run() and finish() disarm it).
   void arm_wait_timer(const PendingPtr& call, Clock::time_point now);
-  void disarm_wait_timer(PendingCall& call);
 
   // A call a worker's exit stranded in its stdin, never started: back to its place in the queue.
   void requeue(const PendingPtr& call);

@@ -1,7 +1,5 @@
 #include "mlbridge/runtime/deadline_queue.hpp"
 
-#include <optional>
-
 namespace mlbridge::runtime {
 
 struct DeadlineQueue::State : std::enable_shared_from_this<State> {
@@ -58,6 +56,11 @@ DeadlineQueue::Ticket DeadlineQueue::arm(Clock::time_point when, Key key) {
 }
 
 void DeadlineQueue::disarm(Ticket ticket) { state_->entries.erase(ticket); }
+
+void DeadlineQueue::disarm(std::optional<Ticket>& ticket) {
+  if (ticket) disarm(*ticket);
+  ticket.reset();
+}
 
 std::size_t DeadlineQueue::size() const { return state_->entries.size(); }
 

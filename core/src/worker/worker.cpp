@@ -417,7 +417,7 @@ struct Worker::Impl {
     if (it == pending.end()) return;
     PendingCall call = std::move(it->second);
     pending.erase(it);
-    if (call.deadline) deadlines.disarm(*call.deadline);
+    deadlines.disarm(call.deadline);
     call.on_done(std::move(outcome));
   }
 

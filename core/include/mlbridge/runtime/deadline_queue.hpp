@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 
 namespace mlbridge::runtime {
 
@@ -41,6 +42,8 @@ class DeadlineQueue {
   Ticket arm(Clock::time_point when, Key key);
   /// Forgets a deadline that has not expired yet.
   void disarm(Ticket ticket);
+  /// The same for a ticket an owner keeps while it is armed: disarms it if set, then clears it.
+  void disarm(std::optional<Ticket>& ticket);
 
   /// Deadlines armed and not yet expired or disarmed.
   std::size_t size() const;
