@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from compare_report import PIPELINE_DEPTH
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 PYTHON = sys.executable
@@ -94,12 +96,10 @@ def api(plan: Plan, env: dict | None = None, depths: str = "1") -> list[dict]:
     )
 
 
-PIPELINE_DEPTH = "16"  # pool.pipeline_depth's maximum
-
-
 def api_pipelined(plan: Plan) -> list[dict]:
-    """Throughput with pool.pipeline_depth 16 (its latency rows repeat the api group's)."""
-    return [line for line in api(plan, depths=PIPELINE_DEPTH) if line["kind"] == "throughput"]
+    """Throughput at pool.pipeline_depth PIPELINE_DEPTH (latency rows repeat the api group's)."""
+    lines = api(plan, depths=str(PIPELINE_DEPTH))
+    return [line for line in lines if line["kind"] == "throughput"]
 
 
 def http(plan: Plan, env: dict | None = None) -> list[dict]:

@@ -15,7 +15,9 @@ API = "mlbridge C++ API"
 HTTP = "mlbridge HTTP API"
 # The same, with host.loop_spin_us: 0 (compare.py's "sleeping" groups).
 API_SLEEPING = API + ", loop sleeps at once"
-API_PIPELINED = API + ", pipeline_depth 16"
+# compare.py's pipelined group runs at this pool.pipeline_depth (its maximum).
+PIPELINE_DEPTH = 16
+API_PIPELINED = f"{API}, pipeline_depth {PIPELINE_DEPTH}"
 HTTP_SLEEPING = HTTP + ", loop sleeps at once"
 PEERS = [
     "embedded interpreter (pybind11)",
@@ -167,8 +169,8 @@ def dispatcher_section(r: Results) -> list[str]:
             "calls). The loop thread's time includes its polling for more work before it sleeps",
             "(`host.loop_spin_us`, 100 µs by default); the rows *loop sleeps at once* are the same",
             "runs with it set to 0, where the figure is the dispatch alone; in the rows",
-            "*pipeline_depth 16* the loop rarely waits for work under load. The floor row is the",
-            "C++ driver threads of the flat-out Python loops.",
+            f"*pipeline_depth {PIPELINE_DEPTH}* the loop rarely waits for work under load.",
+            "The floor row is the C++ driver threads of the flat-out Python loops.",
         ],
         [
             "system",
@@ -422,7 +424,7 @@ def targets(r: Results) -> list[tuple[str, str, bool | None]]:
         "calls_per_s", kind="throughput", system=API_PIPELINED, workers=2, callers=64
     )
     add(
-        "the same with pool.pipeline_depth 16",
+        f"the same with pool.pipeline_depth {PIPELINE_DEPTH}",
         pipelined / floor_2 if pipelined and floor_2 else None,
         lambda v: v >= 0.8,
     )
