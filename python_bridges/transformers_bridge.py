@@ -13,7 +13,8 @@ Models (``transformers_support.registry``)
     ``load_model`` ``{model (or path), task?, device?, dtype?, model_id?}`` → ``{model_id, task,
     device, dtype, parameters, memory_bytes, rss_delta_bytes, rss_bytes, shared, references}``.
     A model is loaded once per worker and shared by every session that loads it (same
-    directory, task, device and dtype: ``shared: true`` and the existing ``model_id``); a
+    directory, task, device and dtype: ``shared: true``; a ``model_id`` the caller gives
+    becomes an alias of the loaded model, and every alias resolves to it); a
     session holds a reference and may only use the models it loaded (or the pinned ones of
     ``options.preload``). ``unload_model`` ``{model_id, force?}`` drops the session's
     reference; the last one frees the model (``gc`` + ``malloc_trim``) and the answer reports
@@ -26,8 +27,9 @@ Running
     ``aggregation_strategy`` of token-classification, ``candidate_labels`` of zero-shot) and,
     for text-generation, generation settings (``max_new_tokens``, ``temperature``, ``top_k``,
     ``top_p``, ``do_sample``, ``num_return_sequences``, ``repetition_penalty`` ...), checked
-    first; a sampling setting turns ``do_sample`` on. Otherwise decoding is greedy (unless the
-    checkpoint's generation_config samples) and ``max_new_tokens`` is
+    first; a sampling setting turns ``do_sample`` on. What the caller leaves out comes from the
+    checkpoint's generation_config (``do_sample``, ``max_new_tokens``, ``max_length``), and
+    only where that says nothing decoding is greedy and ``max_new_tokens`` is
     ``options.default_max_new_tokens``. ``seed`` seeds Python, NumPy and torch first: the
     same seed gives the same text.
     ``generate_stream`` ``{model_id, prompt, kwargs?, seed?, skip_special_tokens?}`` sends
@@ -230,7 +232,7 @@ class TransformersBridge(BaseBridge):
         self.ready = True
         for spec in preload:
             try:
-                entry = self._load(spec, WORKER)
+                entry, _ = self._load(spec, WORKER)
             except BridgeError as exc:
                 raise BridgeError(
                     f"options.preload {spec.get('model')!r}: {exc.message}",
@@ -279,8 +281,9 @@ class TransformersBridge(BaseBridge):
 
     # ------------------------------------------------------------------ models
 
-    def _load(self, args: dict[str, Any], holder: str) -> LoadedModel:
-        """Load (or share) the model ``args`` describe and add ``holder``'s reference."""
+    def _load(self, args: dict[str, Any], holder: str) -> tuple[LoadedModel, str]:
+        """Load (or share) the model ``args`` describe and add ``holder``'s reference; the
+        model and the id the caller names it by (its ``model_id``, when given)."""
         unknown = sorted(set(args) - _LOAD_KEYS)
         if unknown:
             raise BridgeError(
@@ -297,8 +300,9 @@ class TransformersBridge(BaseBridge):
         dtype = devices.resolve_dtype(args.get("dtype") or self.default_dtype, device)
         existing = self.registry.find((str(path), task, device, devices.dtype_name(dtype)))
         if existing is not None:
+            name = self.registry.name(existing, args.get("model_id"))
             existing.holders.add(holder)
-            return existing
+            return existing, name
         model_id = self.registry.new_id(args.get("model_id"), path, task)
         _, estimate = loader.estimate(task, config, dtype)
         loader.check_budget(
@@ -327,7 +331,7 @@ class TransformersBridge(BaseBridge):
             holders={holder},
         )
         self.registry.add(entry)
-        return entry
+        return entry, model_id
 
     def _model(self, args: dict[str, Any], ctx: CallContext) -> LoadedModel:
         return self.registry.get(args.get("model_id"), holder_of(ctx.session_id))
@@ -340,11 +344,11 @@ class TransformersBridge(BaseBridge):
     def load_model(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         holder = holder_of(ctx.session_id)
         known = {m.model_id for m in self.registry.models.values()}
-        entry = self._load(args, holder)
+        entry, name = self._load(args, holder)
         ctx.resources[REF_PREFIX + entry.model_id] = ModelRef(entry.model_id)
         shared = entry.model_id in known
         return {
-            **entry.summary(),
+            **entry.summary(name),
             "shared": shared,
             "rss_delta_bytes": 0 if shared else entry.rss_delta_bytes,
             "load_ms": 0 if shared else entry.load_ms,
@@ -358,8 +362,9 @@ class TransformersBridge(BaseBridge):
         force = _flag(args, "force", False)
         holder = holder_of(ctx.session_id)
         model_id = args.get("model_id")
-        if force and isinstance(model_id, str) and model_id in self.registry.models:
-            entry = self.registry.models[model_id]
+        forced = self.registry.resolve(model_id) if isinstance(model_id, str) else None
+        if force and forced is not None:
+            entry = forced
         else:
             entry = self._model(args, ctx)
         ctx.resources.pop(REF_PREFIX + entry.model_id, None)
@@ -377,7 +382,7 @@ class TransformersBridge(BaseBridge):
         self._free(freed)
         after = memory.rss_bytes() or 0
         return {
-            "model_id": entry.model_id,
+            "model_id": model_id,
             "unloaded": bool(freed),
             "references": len(entry.holders),
             "memory_bytes": entry.weight_bytes,
@@ -413,7 +418,7 @@ class TransformersBridge(BaseBridge):
         labels = getattr(config, "id2label", None) or {}
         gen_config = getattr(entry.model, "generation_config", None)
         return {
-            **entry.summary(),
+            **entry.summary(args["model_id"]),
             "load_ms": entry.load_ms,
             "rss_delta_bytes": entry.rss_delta_bytes,
             "loaded_at": entry.loaded_at,
@@ -465,11 +470,14 @@ class TransformersBridge(BaseBridge):
         return kwargs
 
     def _generation_defaults(self, settings: dict[str, Any], entry: LoadedModel) -> None:
-        """Greedy unless the caller or the checkpoint's generation_config asks for sampling
-        (the pipeline alone would sample at temperature 0.7), and a bounded length."""
-        settings.setdefault("do_sample", bool(entry.model.generation_config.do_sample))
-        if "max_new_tokens" not in settings and "max_length" not in settings:
-            settings["max_new_tokens"] = self.default_max_new_tokens
+        """The caller's settings, then the checkpoint's generation_config, then the bridge's
+        defaults (greedy, options.default_max_new_tokens): ``generation.fill_defaults``."""
+        generation.fill_defaults(
+            settings,
+            getattr(entry.model, "generation_config", None),
+            self.default_max_new_tokens,
+            self.max_new_tokens_limit,
+        )
 
     @tf_command("run_pipeline", "Run the model's pipeline on one input or a batch.")
     def run_pipeline(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
@@ -501,7 +509,7 @@ class TransformersBridge(BaseBridge):
             outputs = entry.pipeline(texts if batch else texts[0], **kwargs)
         entry.calls += 1
         return {
-            "model_id": entry.model_id,
+            "model_id": args["model_id"],
             "task": entry.task,
             "outputs": tasks.to_wire(outputs),
             "batch": batch,
@@ -573,7 +581,7 @@ class TransformersBridge(BaseBridge):
         eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
         finished = bool(new) and new[-1] in eos_ids
         return {
-            "model_id": entry.model_id,
+            "model_id": args["model_id"],
             "text": streamer.sent,
             "tokens": len(new),
             "prompt_tokens": prompt_tokens,
@@ -615,8 +623,8 @@ class TransformersBridge(BaseBridge):
                 item["offsets"] = [list(pair) for pair in encoded["offset_mapping"][i]]
             items.append(item)
         if batch:
-            return {"model_id": entry.model_id, "items": items, "count": len(items)}
-        return {"model_id": entry.model_id, **items[0]}
+            return {"model_id": args["model_id"], "items": items, "count": len(items)}
+        return {"model_id": args["model_id"], **items[0]}
 
     @tf_command("detokenize", "Text of a list of token ids (or of several lists).")
     def detokenize(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
@@ -637,8 +645,8 @@ class TransformersBridge(BaseBridge):
         skip = _flag(args, "skip_special_tokens", False)
         texts = [entry.tokenizer.decode(row, skip_special_tokens=skip) for row in rows]
         if batch:
-            return {"model_id": entry.model_id, "texts": texts, "count": len(texts)}
-        return {"model_id": entry.model_id, "text": texts[0]}
+            return {"model_id": args["model_id"], "texts": texts, "count": len(texts)}
+        return {"model_id": args["model_id"], "text": texts[0]}
 
     @tf_command("embed", "Pooled feature vectors (float32 bytes or lists) of texts.")
     def embed(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
@@ -663,7 +671,7 @@ class TransformersBridge(BaseBridge):
         )
         entry.calls += 1
         return {
-            "model_id": entry.model_id,
+            "model_id": args["model_id"],
             **embeddings.pack(vectors, fmt),
             "pooling": pooling,
             "normalized": normalize,

@@ -1,7 +1,10 @@
 """Generation settings, seeds, and streaming generated text as protocol chunks.
 
 ``generation_kwargs`` checks the settings a caller may give (names, types, ranges) and turns
-sampling on when a sampling setting is given without ``do_sample``. ``seeded`` seeds Python,
+sampling on when a sampling setting is given without ``do_sample``. ``fill_defaults`` adds
+what the caller left out: the model's own ``generation_config`` first (as the installed
+pipeline does), the bridge's defaults (greedy, ``options.default_max_new_tokens``) only where
+the checkpoint says nothing. ``seeded`` seeds Python,
 NumPy and torch right before a call, so the same seed gives the same text. ``ChunkStreamer``
 is a transformers streamer that sends each new piece of text as soon as it decodes, from the
 thread that runs ``generate`` (the worker's main thread, so cancellation interrupts it).
@@ -62,6 +65,34 @@ def generation_kwargs(args: dict[str, Any], max_new_tokens_limit: int) -> dict[s
     if "do_sample" not in found and any(name in found for name in SAMPLING):
         found["do_sample"] = True
     return found
+
+
+def fill_defaults(
+    settings: dict[str, Any],
+    generation_config: Any,
+    default_max_new_tokens: int,
+    max_new_tokens_limit: int,
+) -> None:
+    """Complete a call's generation ``settings`` in place: what the caller set stays; what
+    the checkpoint's ``generation_config`` sets (``do_sample``, ``max_new_tokens`` or
+    ``max_length``) is left to it; otherwise decoding is greedy and at most
+    ``default_max_new_tokens`` long. A checkpoint's length is capped at
+    ``max_new_tokens_limit`` like a caller's."""
+    model = generation_config.to_diff_dict() if generation_config is not None else {}
+    if "do_sample" not in settings:
+        # Said explicitly: the pipeline alone would sample at temperature 0.7.
+        settings["do_sample"] = bool(model.get("do_sample", False))
+    if "max_new_tokens" in settings or "max_length" in settings:
+        return
+    if model.get("max_new_tokens") is not None:
+        if model["max_new_tokens"] > max_new_tokens_limit:
+            settings["max_new_tokens"] = max_new_tokens_limit
+    elif model.get("max_length") is not None:
+        # max_length counts the prompt too, so it never gives more new tokens than itself.
+        if model["max_length"] > max_new_tokens_limit:
+            settings["max_new_tokens"] = max_new_tokens_limit
+    else:
+        settings["max_new_tokens"] = default_max_new_tokens
 
 
 def check_seed(seed: Any) -> int | None:

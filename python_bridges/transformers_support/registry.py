@@ -3,9 +3,12 @@
 A model is loaded once per worker: loading the same directory with the same task, device and
 dtype again (from any session) returns the loaded one and adds a reference. A session holds
 references, never the model; the bridge keeps a ``ModelRef`` in the session's resource store
-so a session only uses what it loaded. When the last reference goes (``unload_model``,
-``cleanup_session``, ``cleanup``) the model is dropped and its memory given back. Models
-preloaded from ``options.preload`` are pinned: every session may use them and they stay.
+so a session only uses what it loaded. A ``model_id`` the caller gives always names the model
+it loaded: when the model is already loaded under another id, the caller's id becomes an alias
+of it (every alias resolves to the one loaded model; ids are unique across models and
+aliases). When the last reference goes (``unload_model``, ``cleanup_session``, ``cleanup``)
+the model is dropped (with its aliases) and its memory given back. Models preloaded from
+``options.preload`` are pinned: every session may use them and they stay.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class LoadedModel:
     rss_delta_bytes: int
     load_ms: int
     requested_dtype: str = ""  #: the dtype asked for ("auto" on a GPU), part of the key
+    aliases: set[str] = field(default_factory=set)  #: other ids callers gave this model
     pinned: bool = False
     holders: set[str] = field(default_factory=set)
     calls: int = 0
@@ -63,9 +67,17 @@ class LoadedModel:
     def key(self) -> tuple[str, str, str, str]:
         return (str(self.path), self.task, self.device, self.requested_dtype or self.dtype)
 
-    def summary(self) -> dict[str, Any]:
+    def ids(self) -> set[str]:
+        """Every id that names this model: the first one and the aliases."""
+        return {self.model_id, *self.aliases}
+
+    def summary(self, called: str | None = None) -> dict[str, Any]:
+        """The model as data, named by ``called`` (the id a caller used) or its first id;
+        ``aliases`` are the other ids that name it."""
+        name = called or self.model_id
         return {
-            "model_id": self.model_id,
+            "model_id": name,
+            "aliases": sorted(self.ids() - {name}),
             "model": self.reference,
             "path": str(self.path),
             "task": self.task,
@@ -83,35 +95,60 @@ class ModelRegistry:
     """Every model of this worker, by id."""
 
     def __init__(self) -> None:
-        self.models: dict[str, LoadedModel] = {}
+        self.models: dict[str, LoadedModel] = {}  #: by each model's first id
+        self.aliases: dict[str, str] = {}  #: alias → the first id of the model it names
+
+    def resolve(self, model_id: str) -> LoadedModel | None:
+        """The model ``model_id`` names (its first id or an alias), if any."""
+        return self.models.get(self.aliases.get(model_id, model_id))
 
     def find(self, key: tuple[str, str, str, str]) -> LoadedModel | None:
         return next((m for m in self.models.values() if m.key() == key), None)
 
+    @staticmethod
+    def _check_id(wanted: Any) -> str:
+        if not isinstance(wanted, str) or not wanted or len(wanted) > 200 or ":" in wanted:
+            raise BridgeError(
+                "model_id must be a non-empty string without ':' (at most 200 characters)",
+                category="invalid_argument",
+            )
+        return wanted
+
+    def _refuse_taken(self, wanted: str, model: LoadedModel | None = None) -> None:
+        """invalid_argument when ``wanted`` names a model other than ``model``."""
+        other = self.resolve(wanted)
+        if other is not None and other is not model:
+            raise BridgeError(
+                f"model_id {wanted!r} is already taken by {other.reference!r} "
+                f"({other.task}, {other.device}, {other.dtype}); choose another model_id",
+                category="invalid_argument",
+            )
+
     def new_id(self, wanted: Any, path: Path, task: str) -> str:
         """``wanted`` if free, else a name from the directory (and the task when needed)."""
         if wanted is not None:
-            if not isinstance(wanted, str) or not wanted or len(wanted) > 200 or ":" in wanted:
-                raise BridgeError(
-                    "model_id must be a non-empty string without ':' (at most 200 characters)",
-                    category="invalid_argument",
-                )
-            if wanted in self.models:
-                other = self.models[wanted]
-                raise BridgeError(
-                    f"model_id {wanted!r} is already taken by {other.reference!r} "
-                    f"({other.task}, {other.device}, {other.dtype}); choose another model_id",
-                    category="invalid_argument",
-                )
+            self._refuse_taken(self._check_id(wanted))
             return wanted
         base = path.name or "model"
         for candidate in (base, f"{base}-{task}"):
-            if candidate not in self.models:
+            if self.resolve(candidate) is None:
                 return candidate
         n = 2
-        while f"{base}-{task}-{n}" in self.models:
+        while self.resolve(f"{base}-{task}-{n}") is not None:
             n += 1
         return f"{base}-{task}-{n}"
+
+    def name(self, model: LoadedModel, wanted: Any) -> str:
+        """The id a caller who asked for ``wanted`` (or nothing) uses for the loaded ``model``:
+        ``wanted`` becomes an alias of it when free, so the caller's id always resolves."""
+        if wanted is None:
+            return model.model_id
+        wanted = self._check_id(wanted)
+        self._refuse_taken(wanted, model)
+        if wanted != model.model_id:
+            model.aliases.add(wanted)
+            self.aliases[wanted] = model.model_id
+        return wanted
 
     def add(self, model: LoadedModel) -> None:
         self.models[model.model_id] = model
@@ -120,7 +157,7 @@ class ModelRegistry:
         """The model ``model_id`` if ``holder`` holds it (or it is pinned), else not_found."""
         if not isinstance(model_id, str) or not model_id:
             raise BridgeError("model_id (a string) is required", category="invalid_argument")
-        model = self.models.get(model_id)
+        model = self.resolve(model_id)
         if model is None or not (model.pinned or holder in model.holders):
             where = "this session" if holder != ANONYMOUS else "the anonymous session"
             raise BridgeError(
@@ -148,6 +185,8 @@ class ModelRegistry:
     def drop(self, model_id: str) -> LoadedModel:
         """Forget a model whatever holds it; the caller releases the memory."""
         model = self.models.pop(model_id)
+        for alias in model.aliases:
+            self.aliases.pop(alias, None)
         model.pipeline = None
         model.holders.clear()
         return model

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,6 +216,26 @@ def test_models_are_shared_by_sessions_through_references(bridge: BridgeClient) 
     assert model_id not in [m["model_id"] for m in everything["models"]]
 
 
+def test_a_callers_model_id_names_a_model_another_session_loaded(bridge: BridgeClient) -> None:
+    first = load(bridge, "alias-a", "tiny-gpt2")
+    # The same model under the caller's own id: shared, and answered by that id.
+    mine = load(bridge, "alias-b", "tiny-gpt2", model_id="mygen")
+    assert mine["model_id"] == "mygen" and mine["shared"] is True
+    assert first["model_id"] in mine["aliases"]
+    ran = run(bridge, "alias-b", "mygen", "The river", kwargs={"max_new_tokens": 2})
+    assert ran["model_id"] == "mygen" and ran["outputs"][0]["generated_text"]
+    assert bridge.ok("get_model_info", {"model_id": "mygen"}, "alias-b")["model_id"] == "mygen"
+    # A session that loaded nothing still cannot use it, and the alias is taken.
+    missing = bridge.error("run_pipeline", {"model_id": "mygen", "inputs": "x"}, "alias-c")
+    assert missing["category"] == "not_found"
+    taken = bridge.error("load_model", {"model": "tiny-bert", "model_id": "mygen"}, "alias-c")
+    assert taken["category"] == "invalid_argument" and "already taken" in taken["message"]
+    dropped = bridge.ok("unload_model", {"model_id": "mygen"}, "alias-b")
+    assert dropped["model_id"] == "mygen"
+    assert bridge.error("run_pipeline", {"model_id": "mygen", "inputs": "x"}, "alias-b")
+    bridge.ok("unload_model", {"model_id": first["model_id"]}, "alias-a")
+
+
 # ----------------------------------------------------------------------- pipelines
 
 
@@ -229,6 +250,50 @@ def test_generation_same_seed_same_text(bridge: BridgeClient, session: str) -> N
     assert text.startswith("The river") and len(text) > len("The river")
     assert second["outputs"] == first["outputs"]
     assert other["outputs"] != first["outputs"]
+
+
+@pytest.fixture(scope="module")
+def sampling_gpt2(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tiny-gpt2 whose generation_config.json says: sample, and exactly 4 new tokens."""
+    out = tmp_path_factory.mktemp("checkpoints") / "sampling-gpt2"
+    shutil.copytree(models_dir / "tiny-gpt2", out)
+    config_file = out / "generation_config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    config.update(do_sample=True, max_new_tokens=4, min_new_tokens=4)
+    config_file.write_text(json.dumps(config))
+    return out
+
+
+def test_generation_follows_the_checkpoints_generation_config(
+    bridge: BridgeClient, session: str, sampling_gpt2: Path
+) -> None:
+    model_id = load(bridge, session, str(sampling_gpt2))["model_id"]
+    # Nothing set by the caller: the checkpoint's 4 tokens (not the bridge's 32) ...
+    response, _ = stream(bridge, session, {"model_id": model_id, "prompt": "The river"})
+    assert response["success"], response.get("error")
+    assert response["result"]["tokens"] == 4
+    # ... and its sampling: another seed, another text.
+    texts = {
+        run(bridge, session, model_id, "The river", seed=seed)["outputs"][0]["generated_text"]
+        for seed in (1, 2, 3)
+    }
+    assert len(texts) > 1
+    # The caller's settings win: 6 tokens, greedy (every seed gives the same text).
+    kwargs = {"max_new_tokens": 6, "min_new_tokens": 6}
+    response, _ = stream(
+        bridge, session, {"model_id": model_id, "prompt": "The river", "kwargs": kwargs}
+    )
+    assert response["success"], response.get("error")
+    assert response["result"]["tokens"] == 6
+    greedy = {"max_new_tokens": 6, "do_sample": False}
+    texts = {
+        run(bridge, session, model_id, "The river", kwargs=greedy, seed=seed)["outputs"][0][
+            "generated_text"
+        ]
+        for seed in (1, 2, 3)
+    }
+    assert len(texts) == 1
+    bridge.ok("unload_model", {"model_id": model_id}, session)
 
 
 def test_generation_batch(bridge: BridgeClient, session: str) -> None:
