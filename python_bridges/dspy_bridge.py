@@ -246,6 +246,10 @@ class DSPyBridge(BaseBridge):
     @dspy_command("execute_program", "Run a program on one set of inputs.")
     def execute_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         """``{"program_id", "inputs", "async": false}`` → outputs, reasoning, usage, LM calls."""
+        try:
+            programs.check_execute_args(args)
+        except ValueError as exc:
+            raise _invalid(exc) from None
         program = self._program(args, ctx)
         try:
             inputs = program.check_inputs(args.get("inputs"))

@@ -44,6 +44,21 @@ SPEC_ARGS = {
     "reward",
 }
 
+#: The arguments ``execute_program`` accepts.
+EXECUTE_ARGS = {"program_id", "inputs", "async"}
+
+
+def check_execute_args(args: dict[str, Any]) -> None:
+    """Refuse ``execute_program`` arguments it does not know (a misspelt ``input`` would
+    otherwise be ignored) and a non-boolean ``async``; raises ``ValueError``."""
+    unknown = sorted(set(args) - EXECUTE_ARGS)
+    if unknown:
+        raise ValueError(
+            f"execute_program: unknown arguments {unknown}; accepted: {sorted(EXECUTE_ARGS)}"
+        )
+    if not isinstance(args.get("async", False), bool):
+        raise ValueError(f"execute_program: async must be true or false (got {args['async']!r})")
+
 
 def check_id(program_id: Any) -> str:
     if not isinstance(program_id, str) or not _ID.fullmatch(program_id):

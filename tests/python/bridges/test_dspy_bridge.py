@@ -215,6 +215,23 @@ def test_bad_arguments_are_invalid(bridge: BridgeClient, session: str) -> None:
         assert bridge.error("create_program", args, session)["category"] == "invalid_argument"
 
 
+def test_execute_program_refuses_unknown_arguments(bridge: BridgeClient, session: str) -> None:
+    bridge.ok("create_program", {"program_id": "p", "signature": "question -> answer"}, session)
+    # "input" for "inputs": refused by name, with the accepted keys, before the program runs.
+    error = bridge.error(
+        "execute_program", {"program_id": "p", "input": {"question": "x"}}, session
+    )
+    assert error["category"] == "invalid_argument"
+    assert "unknown arguments ['input']" in error["message"], error
+    assert "accepted: ['async', 'inputs', 'program_id']" in error["message"], error
+    error = bridge.error(
+        "execute_program", {"program_id": "p", "inputs": {"question": "x"}, "async": "yes"}, session
+    )
+    assert error["category"] == "invalid_argument" and "async" in error["message"], error
+    ran = bridge.ok("execute_program", {"program_id": "p", "inputs": {"question": "x"}}, session)
+    assert "answer" in ran["outputs"]
+
+
 def test_sessions_do_not_share_programs(bridge: BridgeClient) -> None:
     bridge.ok("create_program", {"program_id": "mine", "signature": "question -> answer"}, "alice")
     assert bridge.ok("list_programs", None, "bob")["programs"] == []
