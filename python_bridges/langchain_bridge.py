@@ -361,7 +361,7 @@ class LangChainBridge(BaseBridge):
         handle = self._model(ctx, chain)
         runnable = chain.runnable(self._env(ctx, chain))
         prepared = chain.prepare(value)
-        recorder = RunRecorder(handle.label)
+        recorder = RunRecorder(handle.label, stream_usage=handle.config.stream_usage is True)
         chunks = 0
         if stream:
             output = None

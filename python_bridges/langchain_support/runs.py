@@ -7,7 +7,10 @@ Every ``invoke``, ``batch``, ``stream`` and ``chat`` takes an optional ``config`
 which becomes LangChain's ``RunnableConfig`` (so a tracer such as LangSmith, configured by
 the environment, sees it). :class:`RunRecorder` is a callback handler added to every run: it
 records the root run (id, name, tags, metadata as LangChain saw them), the chat model calls
-and their token usage, which every answer reports.
+and their token usage. Every answer reports the usage, except a streamed run's unless the
+model's ``stream_usage`` is true: that setting is what asks a provider for the usage of a
+stream (OpenAI's ``stream_options.include_usage``), so a streamed answer carries ``usage``
+exactly when it was asked for, whatever the model (the offline one included).
 """
 
 from __future__ import annotations
@@ -74,15 +77,22 @@ def parse_config(raw: Any, where: str = "config") -> dict[str, Any]:
 
 
 class RunRecorder(BaseCallbackHandler):
-    """Records root runs, chat model calls and token usage (thread-safe, for batches too)."""
+    """Records root runs, chat model calls and token usage (thread-safe, for batches too).
 
-    def __init__(self, label: str) -> None:
+    ``stream_usage``: the model's setting of that name is true, so the usage of streamed model
+    calls was asked for and is reported; otherwise a run whose model streamed reports none
+    (``public`` leaves ``usage`` out)."""
+
+    def __init__(self, label: str, stream_usage: bool = False) -> None:
         super().__init__()
         self.label = label
+        self.stream_usage = stream_usage
         self.roots: list[dict[str, Any]] = []
         self.llm_calls = 0
         self.usage: dict[str, Any] = {}
+        self.streamed = False  #: a model call of this run streamed its tokens
         self.started = time.monotonic()
+        self._streaming_calls: set[UUID] = set()
         self._lock = threading.Lock()
 
     def on_chain_start(
@@ -117,7 +127,17 @@ class RunRecorder(BaseCallbackHandler):
         with self._lock:
             self.llm_calls += 1
 
-    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            self.streamed = True
+            self._streaming_calls.add(run_id)
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            streamed = run_id in self._streaming_calls
+            self._streaming_calls.discard(run_id)
+        if streamed and not self.stream_usage:
+            return  # not asked for: a real provider would not have sent it
         for generations in response.generations:
             for generation in generations:
                 if not isinstance(generation, ChatGeneration):
@@ -134,11 +154,10 @@ class RunRecorder(BaseCallbackHandler):
     def public(self, root: bool = True) -> dict[str, Any]:
         """What the run cost (and, with ``root``, the root run as LangChain saw it)."""
         with self._lock:
-            result: dict[str, Any] = {
-                "llm_calls": self.llm_calls,
-                "usage": to_wire(self.usage),
-                "elapsed_ms": int((time.monotonic() - self.started) * 1000),
-            }
+            result: dict[str, Any] = {"llm_calls": self.llm_calls}
+            if self.stream_usage or not self.streamed:
+                result["usage"] = to_wire(self.usage)
+            result["elapsed_ms"] = int((time.monotonic() - self.started) * 1000)
             if root and self.roots:
                 result["run"] = self.roots[0]
         return result

@@ -283,6 +283,21 @@ def test_stream_sends_tokens_then_the_result(bridge: BridgeClient, session: str)
     assert result["chunks"] == len(chunks) and result["model"] == OFFLINE
 
 
+def test_streamed_usage_only_when_stream_usage_asks(bridge: BridgeClient, session: str) -> None:
+    bridge.ok("configure_model", {"offline": True}, session)
+    bridge.ok("create_chain", {"chain_id": "u", "prompt": "{topic}"}, session)
+    # Not asked for: a streamed answer has no usage (a real provider would send none) ...
+    _, streamed = stream(bridge, {"chain_id": "u", "input": "What is 2+3?"}, session)
+    assert "usage" not in streamed and streamed["llm_calls"] == 1
+    # ... while invoke always reports it.
+    invoked = bridge.ok("invoke", {"chain_id": "u", "input": "What is 2+3?"}, session)
+    assert invoked["usage"][OFFLINE]["total_tokens"] > 0
+    # stream_usage: true asks for it.
+    bridge.ok("configure_model", {"offline": True, "stream_usage": True}, session)
+    _, asked = stream(bridge, {"chain_id": "u", "input": "What is 2+3?"}, session)
+    assert asked["usage"][OFFLINE]["total_tokens"] > 0
+
+
 def test_scripted_offline_replies(bridge: BridgeClient, session: str) -> None:
     configured = bridge.ok(
         "configure_model", {"offline": True, "replies": ["first", "second"]}, session
@@ -787,6 +802,20 @@ def test_http_stream_chunks_arrive_one_by_one(
     assert response["result"]["output"] == "Tokens flow as they are made."
     assert response["result"]["chunks"] == 6
     assert mock_server.chat_requests()[0]["json"]["stream"] is True
+    assert "usage" not in response["result"]  # stream_usage was not asked for
+
+
+def test_http_stream_usage_when_asked(http_bridge: BridgeClient, mock_server: MockServer) -> None:
+    settings = model_settings(mock_server, stream_usage=True)
+    http_bridge.ok("configure_model", settings, "stream-usage")
+    http_bridge.ok("create_chain", {"chain_id": "s", "prompt": "{topic}"}, "stream-usage")
+    mock_server.reset()
+    mock_server.script(["Counted tokens."])
+    _, result = stream(http_bridge, {"chain_id": "s", "input": "usage"}, "stream-usage")
+    assert result["output"] == "Counted tokens."
+    assert result["usage"]["gpt-test"]["output_tokens"] > 0
+    body = mock_server.chat_requests()[0]["json"]
+    assert body["stream_options"] == {"include_usage": True}
 
 
 def test_http_structured_output(http_bridge: BridgeClient, mock_server: MockServer) -> None:
