@@ -84,22 +84,29 @@ Result<mlbridge_plugin_v1> copy_plugin_table(const mlbridge_plugin_v1* table,
   const std::string theirs = std::to_string(major) + "." + std::to_string(minor);
   const std::string ours =
       std::to_string(MLBRIDGE_PLUGIN_ABI_MAJOR) + "." + std::to_string(MLBRIDGE_PLUGIN_ABI_MINOR);
+  // Named for C plugins (and Rust or any other language's), which include plugin_abi.h alone,
+  // as well as for C++ ones.
+  const std::string sdk_headers =
+      "mlbridge/sdk/plugin_abi.h, the C ABI header; C++ plugins include it through "
+      "mlbridge/sdk/plugin.hpp";
   if (major > MLBRIDGE_PLUGIN_ABI_MAJOR) {
     return configuration_error("plugin '" + path + "' was built against mlbridge plugin ABI " +
                                theirs + ", newer than this host's ABI " + ours +
-                               ": rebuild the plugin against this host's SDK "
-                               "(mlbridge/sdk/plugin.hpp), or upgrade the host");
+                               ": rebuild the plugin against this host's SDK (" + sdk_headers +
+                               "), or upgrade the host");
   }
   if (major < MLBRIDGE_PLUGIN_ABI_MAJOR) {
-    return configuration_error("plugin '" + path + "' was built against mlbridge plugin ABI " +
-                               theirs + ", which this host (ABI " + ours +
-                               ") no longer supports: rebuild the plugin against this SDK");
+    return configuration_error(
+        "plugin '" + path + "' was built against mlbridge plugin ABI " + theirs +
+        ", which this host (ABI " + ours +
+        ") no longer supports: rebuild the plugin against this host's SDK (" + sdk_headers + ")");
   }
   if (size < kMinTableSize) {
     return configuration_error("plugin '" + path + "' has a table of " + std::to_string(size) +
                                " bytes, too small for ABI " + theirs + " (at least " +
                                std::to_string(kMinTableSize) +
-                               "): the plugin is corrupt or not built with the mlbridge SDK");
+                               "): the plugin is corrupt or its struct_size is not "
+                               "sizeof(mlbridge_plugin_v1) of mlbridge/sdk/plugin_abi.h");
   }
   mlbridge_plugin_v1 copy;
   std::memset(&copy, 0, sizeof copy);

@@ -260,7 +260,9 @@ Result<AdapterPtr> PluginLoader::load_canonical(const std::string& path,
   if (entry == nullptr) {
     return configuration_error("'" + path + "' is not an mlbridge plugin: no " +
                                MLBRIDGE_PLUGIN_ENTRY_SYMBOL +
-                               " (build it with mlbridge_add_plugin() and MLBRIDGE_PLUGIN(...))");
+                               " (build it with mlbridge_add_plugin() and MLBRIDGE_PLUGIN(...) "
+                               "from mlbridge/sdk/plugin.hpp, or in C define "
+                               "mlbridge_plugin_entry as mlbridge/sdk/plugin_abi.h declares)");
   }
 
   // Only the table's fixed header is read until its ABI major is known to be ours.

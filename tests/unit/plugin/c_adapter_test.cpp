@@ -123,6 +123,9 @@ TEST(CopyPluginTable, RejectsANewerMajorNamingBothVersions) {
   EXPECT_NE(message.find("1." + std::to_string(MLBRIDGE_PLUGIN_ABI_MINOR)), std::string::npos)
       << message;
   EXPECT_NE(message.find("rebuild the plugin"), std::string::npos) << message;
+  // A C plugin has no plugin.hpp: the message names the C header it builds against.
+  EXPECT_NE(message.find("mlbridge/sdk/plugin_abi.h"), std::string::npos) << message;
+  EXPECT_NE(message.find("mlbridge/sdk/plugin.hpp"), std::string::npos) << message;
 }
 
 TEST(CopyPluginTable, RejectsAnOlderMajor) {
@@ -130,7 +133,9 @@ TEST(CopyPluginTable, RejectsAnOlderMajor) {
   raw.abi_major = 0;
   auto table = copy_plugin_table(&raw, "/p/libmlbridge_x.so");
   ASSERT_FALSE(table.ok());
-  EXPECT_NE(table.error().message.find("no longer supports"), std::string::npos);
+  const auto& message = table.error().message;
+  EXPECT_NE(message.find("no longer supports"), std::string::npos) << message;
+  EXPECT_NE(message.find("mlbridge/sdk/plugin_abi.h"), std::string::npos) << message;
 }
 
 TEST(CopyPluginTable, RejectsATableTooSmallForItsIdentity) {
@@ -138,7 +143,9 @@ TEST(CopyPluginTable, RejectsATableTooSmallForItsIdentity) {
   raw.struct_size = 12;
   auto table = copy_plugin_table(&raw, "/p/libmlbridge_x.so");
   ASSERT_FALSE(table.ok());
-  EXPECT_NE(table.error().message.find("too small"), std::string::npos);
+  const auto& message = table.error().message;
+  EXPECT_NE(message.find("too small"), std::string::npos) << message;
+  EXPECT_NE(message.find("mlbridge/sdk/plugin_abi.h"), std::string::npos) << message;
 }
 
 TEST(CopyPluginTable, AnOlderMinorsMissingHooksReadAsNull) {
