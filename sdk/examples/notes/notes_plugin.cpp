@@ -2,16 +2,15 @@
 //
 // It shows every hook of mlbridge::sdk::Adapter on a bridge small enough to read in one sitting:
 //   info()             who the plugin is (the name matches the file: libmlbridge_notes.so)
-//   defaults()         the script beside this library, no packages to check, one worker,
-//                      options.max_notes = 100
+//   defaults()         no packages to check, one worker, options.max_notes = 100; the script is
+//                      the notes_bridge.py that mlbridge_add_plugin(... BRIDGE_SCRIPT) copies
+//                      beside this library (the SDK's default when defaults() names none)
 //   validate()         options.max_notes must be a positive integer; no unknown options
 //   error_rules()      the bridge's NoteNotFound → not_found, NotebookFull → resource_exhausted
 //   resource_command() the resource kind "note" (create/get/list/delete)
 //   shape_args()       fills defaults and refuses bad arguments before a worker sees them
 //
 // Every hook is const and reads only constant data, so the host may call them from any thread.
-
-#include <dlfcn.h>  // dladdr: where this library was loaded from
 
 #include <mlbridge/sdk/plugin.hpp>
 #include <stdexcept>
@@ -24,18 +23,6 @@ using mlbridge::sdk::json;
 
 constexpr long long kDefaultMaxNotes = 100;
 constexpr long long kDefaultSearchLimit = 10;
-
-// The directory holding this shared library (with a trailing '/'), or "" when unknown.
-std::string library_directory() {
-  Dl_info where{};
-  if (dladdr(reinterpret_cast<const void*>(&library_directory), &where) == 0 ||
-      where.dli_fname == nullptr) {
-    return {};
-  }
-  const std::string path = where.dli_fname;
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
-}
 
 // args[key] as a non-empty string; std::invalid_argument (→ invalid_argument) otherwise.
 void require_text(const json& args, const char* key) {
@@ -52,17 +39,14 @@ class NotesAdapter final : public mlbridge::sdk::Adapter {
   }
 
   json defaults() const override {
-    json defaults = {
+    // No "script": deployed as two files side by side, libmlbridge_notes.so and notes_bridge.py
+    // (mlbridge_add_plugin's BRIDGE_SCRIPT copies it there), the SDK makes that copy the
+    // default (mlbridge::sdk::bridge_script()). A YAML `script:` overrides it.
+    return {
         {"required_packages", json::array()},  // the bridge needs nothing beyond mlbridge
         {"pool", {{"size", 1}}},
         {"options", {{"max_notes", kDefaultMaxNotes}}},
     };
-    // Deployed as two files side by side: libmlbridge_notes.so and notes_bridge.py (the build
-    // copies the script there). A YAML `script:` overrides this.
-    if (const std::string dir = library_directory(); !dir.empty()) {
-      defaults["script"] = dir + "notes_bridge.py";
-    }
-    return defaults;
   }
 
   std::string validate(const json& bridge_config) const override {

@@ -406,6 +406,20 @@ TEST(PluginLoader, RejectsAPluginWhoseNameIsNotItsFileName) {
   EXPECT_TRUE(contains(message, "must match its file name")) << message;
 }
 
+TEST(PluginLoader, TheBridgeScriptCopiedBesideAPluginIsItsDefaultScript) {
+  // Built with mlbridge_add_plugin(... BRIDGE_SCRIPT echo_bridge.py); its defaults() name no
+  // script, so the SDK answers with the copy beside the library (found with dladdr).
+  PluginLoader loader({kDir});
+  auto adapter = loader.load("test_scripted");
+  ASSERT_TRUE(adapter.ok()) << adapter.error().message;
+  auto defaults = (*adapter)->defaults();
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message;
+  const std::string script = fs::canonical(kDir).string() + "/echo_bridge.py";
+  EXPECT_EQ(defaults->value("script", ""), script) << defaults->dump();
+  EXPECT_TRUE(fs::is_regular_file(script)) << script;
+  EXPECT_EQ(defaults->value("pool", json::object()), (json{{"size", 1}}));
+}
+
 TEST(PluginLoader, LoadPathReportsAMissingFile) {
   PluginLoader loader({});
   auto adapter = loader.load_path(kDir + "/libmlbridge_absent.so");
@@ -428,7 +442,7 @@ TEST(PluginLoader, DiscoverListsGoodAndBadPlugins) {
       errors.push_back(entry.error().message);
     }
   }
-  EXPECT_EQ(good, (std::vector<std::string>{"test_good", "test_throwing"}));
+  EXPECT_EQ(good, (std::vector<std::string>{"test_good", "test_scripted", "test_throwing"}));
   // By file name: notalib, bad_rules, misnamed, newer_abi, noentry, throwing_load.
   ASSERT_EQ(errors.size(), 6u);
   EXPECT_TRUE(contains(errors[0], "libmlbridge_notalib.so' is not a shared library")) << errors[0];

@@ -8,7 +8,9 @@
 ///
 /// Header-only; needs C++17 and nlohmann/json. Build the plugin with `mlbridge_add_plugin()`
 /// (CMake package `mlbridge`), which names it libmlbridge_<name>.so, hides every symbol but the
-/// entry point and links `mlbridge::sdk`.
+/// entry point, links `mlbridge::sdk`, fails the link when MLBRIDGE_PLUGIN is missing, and with
+/// `BRIDGE_SCRIPT` copies the Python bridge script beside the library and makes it the default
+/// `script` (see bridge_script()).
 ///
 /// Threading: the host constructs the adapter once (on the first call of the entry point) and
 /// then calls its const hooks from any thread, concurrently; keep them free of unguarded mutable
@@ -20,7 +22,7 @@
 ///   mlbridge::sdk::PluginInfo info() const override {
 ///     return {"notes", "1.0.0", "notes", "Notes for mlbridge"};
 ///   }
-///   mlbridge::sdk::json defaults() const override { return {{"script", "notes_bridge.py"}}; }
+///   mlbridge::sdk::json defaults() const override { return {{"pool", {{"size", 1}}}}; }
 /// };
 /// MLBRIDGE_PLUGIN(NotesAdapter)
 /// ```
@@ -43,6 +45,11 @@
 #include <vector>
 
 #include "mlbridge/sdk/plugin_abi.h"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <dlfcn.h>  // dladdr: where this plugin's library was loaded from
+#define MLBRIDGE_SDK_HAS_DLADDR 1
+#endif
 
 #if defined(__GNUC__) && !defined(_WIN32)
 #define MLBRIDGE_SDK_HIDDEN __attribute__((visibility("hidden")))
@@ -74,6 +81,32 @@ enum class LogLevel : int {
 /// Writes one line to the host's log (tagged there with the plugin's name). Before the host has
 /// handed over its logger the line goes to stderr. Any thread; never throws.
 void log(LogLevel level, std::string_view message) noexcept;
+
+/// The directory this plugin's shared library was loaded from, with a trailing '/', or "" when
+/// the platform cannot tell. Any thread; never throws (out of memory gives "").
+inline std::string library_directory() noexcept;
+
+/// The path of `file_name` in library_directory(), or "" when that is unknown. Any thread.
+inline std::string beside_library(std::string_view file_name) noexcept {
+  try {
+    std::string directory = library_directory();
+    return directory.empty() ? std::string() : directory.append(file_name);
+  } catch (...) {
+    return {};
+  }
+}
+
+/// The bridge script that `mlbridge_add_plugin(... BRIDGE_SCRIPT <file>)` copies beside this
+/// plugin's library: its full path, or "" when the plugin was built without BRIDGE_SCRIPT (or
+/// the library's directory is unknown). When `Adapter::defaults()` has no "script", the SDK
+/// makes this the default `script` itself, so most plugins never call it. Any thread.
+inline std::string bridge_script() noexcept {
+#ifdef MLBRIDGE_PLUGIN_BRIDGE_SCRIPT
+  return beside_library(MLBRIDGE_PLUGIN_BRIDGE_SCRIPT);
+#else
+  return {};
+#endif
+}
 
 /// One error translation rule for `Adapter::error_rules()`: Python exception `type` (qualified,
 /// "litellm.RateLimitError", or its last part, "RateLimitError"; empty matches any type) →
@@ -146,6 +179,8 @@ class Adapter {
   /// Defaults for the bridge config: a JSON object with YAML bridge keys, e.g.
   /// `{"script": "python_bridges/dspy_bridge.py", "required_packages": ["dspy"],
   /// "pool": {"size": 2}}`. The bridge's YAML overrides them key by key. Default: {}.
+  /// Without a "script" here, a plugin built with `mlbridge_add_plugin(... BRIDGE_SCRIPT f)`
+  /// gets the copy of `f` beside its library as its default script (bridge_script()).
   virtual json defaults() const { return json::object(); }
 
   /// Checks the bridge's merged config (YAML keys, defaults applied). Returns an empty string
@@ -209,6 +244,10 @@ inline json session_undo(std::string command, std::string object, bool appended_
 // a plugin and the host) ever share it, whatever the build's visibility settings.
 namespace detail MLBRIDGE_SDK_HIDDEN {
 
+// Any address inside the plugin's library tells dladdr which file it is (library_directory());
+// hidden like the rest of detail, so every plugin has its own.
+inline const char kAddressInThisLibrary = 0;
+
 struct State {
   std::atomic<const mlbridge_host_logger*> logger{nullptr};
   const Adapter* adapter = nullptr;
@@ -268,10 +307,13 @@ inline int set_logger(const mlbridge_host_logger* logger) noexcept {
 
 inline int get_defaults(char** json_out, char** error_out) noexcept {
   return guard(error_out, "defaults", false, [&]() -> int {
-    const json defaults = state().adapter->defaults();
+    json defaults = state().adapter->defaults();
     if (!defaults.is_object()) {
       return fail(error_out, MLBRIDGE_STATUS_ERROR,
                   "defaults() must return a JSON object, not " + std::string(defaults.type_name()));
+    }
+    if (!defaults.contains("script")) {
+      if (std::string script = bridge_script(); !script.empty()) defaults["script"] = script;
     }
     *json_out = copy_string(dump(defaults));
     return MLBRIDGE_STATUS_OK;
@@ -373,6 +415,24 @@ const mlbridge_plugin_v1* entry() noexcept {
 }
 
 }  // namespace MLBRIDGE_SDK_HIDDEN
+
+inline std::string library_directory() noexcept {
+#ifdef MLBRIDGE_SDK_HAS_DLADDR
+  try {
+    Dl_info where{};
+    if (dladdr(&detail::kAddressInThisLibrary, &where) == 0 || where.dli_fname == nullptr) {
+      return {};
+    }
+    const std::string path = where.dli_fname;
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+  } catch (...) {
+    return {};
+  }
+#else
+  return {};
+#endif
+}
 
 inline void log(LogLevel level, std::string_view message) noexcept {
   try {

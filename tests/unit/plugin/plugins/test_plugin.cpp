@@ -4,6 +4,7 @@
 //   BAD_RULES  error_rules returns a malformed rule (the load fails)
 //   MISNAMED   reports a name that is not its file name
 //   THROWING_LOAD  defaults throws (the load fails)
+//   SCRIPTED   defaults name no script; built with BRIDGE_SCRIPT, so the SDK fills it in
 
 #include <mlbridge/sdk/plugin.hpp>
 #include <stdexcept>
@@ -22,7 +23,11 @@ class TestAdapter : public mlbridge::sdk::Adapter {
 #ifdef TEST_PLUGIN_THROWING_LOAD
     throw std::runtime_error("defaults exploded");
 #endif
+#ifdef TEST_PLUGIN_SCRIPTED
+    return {{ "pool", { { "size", 1 } } }};
+#else
     return {{"script", "bridge.py"}, {"pool", {{"size", 1}}}, {"required_packages", {"pytest"}}};
+#endif
   }
 
   std::string validate(const json& config) const override {
