@@ -97,8 +97,16 @@ Result<std::vector<std::uint8_t>> encode_frame(const json& message, Codec codec,
     frame.reserve(kFrameHeaderBytes + msgpack_size_bound(message));
     json::to_msgpack(message, frame);  // appends after the header placeholder
   } else {
-    const std::string text =
-        contains_binary(message) ? with_bytes_as_base64(message).dump() : message.dump();
+    std::string text;
+    try {
+      text = contains_binary(message) ? with_bytes_as_base64(message).dump() : message.dump();
+    } catch (const json::type_error& error) {
+      // nlohmann throws on a string that is not UTF-8; on the event loop that would end the host.
+      return fail(ErrorCategory::kInvalidArgument,
+                  std::string("a string in the message is not valid UTF-8, which the JSON codec "
+                              "cannot carry (send such data as bytes, or use codec: msgpack): ") +
+                      error.what());
+    }
     frame.insert(frame.end(), text.begin(), text.end());
   }
   const std::size_t payload_size = frame.size() - kFrameHeaderBytes;

@@ -17,6 +17,15 @@ json decode_frame(const std::vector<std::uint8_t>& frame, Codec codec) {
   return decoded.ok() ? *decoded : json();
 }
 
+TEST(JsonCodecTest, AStringThatIsNotUtf8IsAnInvalidArgumentNotAThrow) {
+  const json message = {{"type", "request"}, {"args", {{"text", std::string("ab\xff\xfe")}}}};
+  auto frame = encode_frame(message, Codec::kJson, kDefaultMaxFrameBytes);
+  ASSERT_FALSE(frame.ok());
+  EXPECT_EQ(frame.error().category, ErrorCategory::kInvalidArgument);
+  EXPECT_NE(frame.error().message.find("not valid UTF-8"), std::string::npos)
+      << frame.error().message;
+}
+
 TEST_P(CodecTest, RoundTripsNestedValuesWithTypesPreserved) {
   const json message = {{"type", "request"},
                         {"id", 18446744073709551615ull},
