@@ -117,7 +117,9 @@ def test_a_bad_patch_changes_nothing_and_names_the_key(ops: Server) -> None:
     assert status == 400, body
     assert body["error"]["category"] == "invalid_configuration"
     assert "timeouts.request_ms" in body["error"]["message"]
-    status, body, _ = ops.request("PATCH", "/v1/bridges/pair", {"script": "python_bridges/other.py"})
+    status, body, _ = ops.request(
+        "PATCH", "/v1/bridges/pair", {"script": "python_bridges/other.py"}
+    )
     assert status == 400 and "script cannot change" in body["error"]["message"], body
     status, body, _ = ops.request("PATCH", "/v1/bridges/nope", {"pool": {"size": 2}})
     assert status == 404, body
