@@ -68,13 +68,18 @@ int run_serve(const ServeArgs& args) {
   options.listen = args.listen.empty() ? config.listen : args.listen;
   options.auth_token = *token;
   options.max_body_bytes = config.max_body_bytes;
-  options.allow_runtime_registration = config.allow_runtime_registration;
+  options.allowed_origins = config.allowed_origins;
+  options.allowed_hosts = config.allowed_hosts;
   options.allow_unauthenticated_remote =
       args.allow_unauthenticated_remote || config.allow_unauthenticated_remote;
   options.threads = args.threads;
 
   if (auto address = server::check_listen_address(options); !address) {
     std::cerr << "error: " << address.error().describe() << "\n";
+    return 2;
+  }
+  if (auto registration = server::check_runtime_registration(options, config); !registration) {
+    std::cerr << "error: " << registration.error().describe() << "\n";
     return 2;
   }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "mlbridge/registry/host_commands.hpp"
 #include "mlbridge/registry/registry.hpp"
 #include "mlbridge/runtime/event_loop.hpp"
 
@@ -83,6 +84,10 @@ Result<std::string> Host::cast(const std::string& bridge, const std::string& com
     error.command = command;
     return error;
   }
+  // Refused here too (Bridge::execute refuses every client call of one), so that a
+  // fire-and-forget call of a host-only built-in fails at once instead of in the log.
+  if (registry::is_host_command(command))
+    return registry::no_such_command((*target)->name(), command);
   const std::string call_id = "call-" + std::to_string(next_cast_++);
   (*target)->cast(to_request(command, std::move(args), std::move(options)), call_id);
   return call_id;
@@ -223,11 +228,8 @@ std::vector<std::string> Host::list_sessions() {
   return ids;
 }
 
+// The registry applies host.runtime_registration (registry::RegistrationPolicy) to these four.
 Status Host::register_bridge(const std::string& name, const json& config) {
-  if (!config_.allow_runtime_registration) {
-    return fail(ErrorCategory::kInvalidConfiguration,
-                "runtime registration is switched off (host.allow_runtime_registration: false)");
-  }
   return registry_->register_bridge(name, config);
 }
 
@@ -235,12 +237,7 @@ Status Host::unregister_bridge(const std::string& name) {
   return registry_->unregister_bridge(name);
 }
 
-Status Host::restart_bridge(const std::string& name) {
-  auto target = registry_->get(name);
-  if (!target) return std::move(target).error();
-  (*target)->pool().restart();
-  return Ok{};
-}
+Status Host::restart_bridge(const std::string& name) { return registry_->restart_bridge(name); }
 
 Result<std::vector<std::string>> Host::update_bridge(const std::string& name, const json& patch) {
   auto changes = registry_->update_bridge(name, patch);
@@ -272,8 +269,9 @@ Result<json> Host::reload(const std::string& path) {
       {"listen", next->listen != now.listen},
       {"auth_token_env", next->auth_token_env != now.auth_token_env},
       {"default_bridge", next->default_bridge != now.default_bridge},
-      {"allow_runtime_registration",
-       next->allow_runtime_registration != now.allow_runtime_registration},
+      {"runtime_registration", next->runtime_registration != now.runtime_registration},
+      {"allowed_origins", next->allowed_origins != now.allowed_origins},
+      {"allowed_hosts", next->allowed_hosts != now.allowed_hosts},
       {"log_level", next->log_level != now.log_level},
       {"log_format", next->log_format != now.log_format},
       {"max_body_bytes", next->max_body_bytes != now.max_body_bytes},

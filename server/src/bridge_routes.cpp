@@ -1,20 +1,26 @@
 // GET /v1/bridges, GET /v1/bridges/{name}, POST /v1/bridges ({"name", "config"}: the YAML keys as
 // JSON), PATCH /v1/bridges/{name} (the YAML keys to change), DELETE /v1/bridges/{name} (drain,
-// then remove).
+// then remove), POST /v1/bridges/{name}/restart. The four changes obey the host's registration
+// policy (host.runtime_registration; refusals are 403).
 
 #include "http_errors.hpp"
+#include "mlbridge/config/bridge_config.hpp"
+#include "mlbridge/registry/registry.hpp"
 #include "routes.hpp"
 
 namespace mlbridge::server {
 namespace {
 
-bool refuse_if_registration_is_off(const RouteContext& context, httplib::Response& response) {
-  if (context.options.allow_runtime_registration) return false;
-  Error error = Error::make(ErrorCategory::kInvalidConfiguration,
-                            "runtime registration is switched off on this server "
-                            "(host.allow_runtime_registration: false)");
-  send_json(response, error_body(error), 403);
+// A refusal of the operator's registration policy (host.runtime_registration) is a 403: the
+// request is well-formed, but this host does not allow it.
+bool refused_by_policy(const Status& allowed, httplib::Response& response) {
+  if (allowed) return false;
+  send_json(response, error_body(allowed.error()), 403);
   return true;
+}
+
+const registry::RegistrationPolicy& policy(const RouteContext& context) {
+  return context.host.registry().policy();
 }
 
 }  // namespace
@@ -31,7 +37,6 @@ void add_bridge_routes(httplib::Server& server, RouteContext& context) {
              });
   server.Post(
       "/v1/bridges", [&context](const httplib::Request& request, httplib::Response& response) {
-        if (refuse_if_registration_is_off(context, response)) return;
         auto body = parse_body(request);
         if (!body) return send_error(response, body.error());
         const auto name = body->find("name");
@@ -45,16 +50,27 @@ void add_bridge_routes(httplib::Server& server, RouteContext& context) {
           return send_error(response, ErrorCategory::kInvalidArgument,
                             "\"config\" must be a JSON object with the bridge's YAML keys");
         }
+        // The host checks the policy again; these checks only tell a refusal (403) from a bad
+        // configuration (400). Nothing is loaded or run before them.
+        if (refused_by_policy(policy(context).allow_change("register", name->get<std::string>()),
+                              response))
+          return;
+        auto parsed = config::parse_bridge_config(name->get<std::string>(), *config);
+        if (!parsed) return send_error(response, parsed.error());
+        if (refused_by_policy(policy(context).check_bridge(*parsed), response)) return;
         auto registered = context.host.register_bridge(name->get<std::string>(), *config);
         if (!registered) return send_error(response, registered.error());
         auto described = context.host.bridge(name->get<std::string>());
         send_json(response, described ? *described : json{{"name", *name}}, 201);
       });
-  // Not a change of the deployment (allow_runtime_registration does not apply): an operator's
-  // "try again" for a bridge whose workers kept failing to start.
+  // An operator's "try again" for a bridge whose workers kept failing to start: it starts
+  // programs, so it is a runtime change like the others.
   server.Post(R"(/v1/bridges/([^/]+)/restart)",
               [&context](const httplib::Request& request, httplib::Response& response) {
                 const std::string name = request.matches[1];
+                if (refused_by_policy(policy(context).allow_change("restart", name), response)) {
+                  return;
+                }
                 if (auto restarted = context.host.restart_bridge(name); !restarted) {
                   return send_error(response, restarted.error());
                 }
@@ -63,7 +79,10 @@ void add_bridge_routes(httplib::Server& server, RouteContext& context) {
               });
   server.Patch(R"(/v1/bridges/([^/]+))",
                [&context](const httplib::Request& request, httplib::Response& response) {
-                 if (refuse_if_registration_is_off(context, response)) return;
+                 const std::string name = request.matches[1];
+                 if (refused_by_policy(policy(context).allow_change("change", name), response)) {
+                   return;
+                 }
                  auto body = parse_body(request);
                  if (!body) return send_error(response, body.error());
                  if (!body->is_object()) {
@@ -71,7 +90,6 @@ void add_bridge_routes(httplib::Server& server, RouteContext& context) {
                                      "the body must be a JSON object of the bridge's YAML keys, "
                                      "e.g. {\"pool\": {\"size\": 4}}");
                  }
-                 const std::string name = request.matches[1];
                  auto changes = context.host.update_bridge(name, *body);
                  if (!changes) return send_error(response, changes.error());
                  auto described = context.host.bridge(name);
@@ -81,8 +99,10 @@ void add_bridge_routes(httplib::Server& server, RouteContext& context) {
                });
   server.Delete(R"(/v1/bridges/([^/]+))",
                 [&context](const httplib::Request& request, httplib::Response& response) {
-                  if (refuse_if_registration_is_off(context, response)) return;
                   const std::string name = request.matches[1];
+                  if (refused_by_policy(policy(context).allow_change("remove", name), response)) {
+                    return;
+                  }
                   auto removed = context.host.unregister_bridge(name);
                   if (!removed) return send_error(response, removed.error());
                   send_json(response, {{"removed", name}});

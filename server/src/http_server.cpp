@@ -6,10 +6,12 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <thread>
 
 #include "http_errors.hpp"
 #include "memory_stream.hpp"
+#include "request_guard.hpp"
 #include "routes.hpp"
 
 namespace mlbridge::server {
@@ -70,23 +72,9 @@ Result<Address> parse_listen(const std::string& listen) {
   return Address{host, port};
 }
 
-// Only addresses that no other machine can reach: 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z)
-// and the name localhost. Anything else, host names included, counts as remote.
-bool is_loopback(const std::string& host) {
-  if (host == "localhost") return true;
-  in_addr v4{};
-  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
-    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
-    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
-  }
-  return false;
-}
-
 Status check_exposure(const ServerOptions& options, const Address& address) {
   if (!options.auth_token.empty() || options.allow_unauthenticated_remote ||
-      is_loopback(address.host)) {
+      is_loopback_host(address.host)) {
     return Ok{};
   }
   return fail(ErrorCategory::kInvalidConfiguration,
@@ -105,9 +93,19 @@ Status check_listen_address(const ServerOptions& options) {
   return check_exposure(options, *address);
 }
 
+Status check_runtime_registration(const ServerOptions& options, const config::HostConfig& host) {
+  if (!host.runtime_registration.enabled || !options.auth_token.empty()) return Ok{};
+  return fail(ErrorCategory::kInvalidConfiguration,
+              "host.runtime_registration.enabled is true, but no bearer token is set: "
+              "registering a bridge runs programs, so it always needs the token, on loopback "
+              "too. Set host.auth_token_env to the name of a variable holding a token (and "
+              "export it), or set host.runtime_registration.enabled: false");
+}
+
 struct HttpServer::Impl {
   Impl(Host& host, ServerOptions opts)
       : options(std::move(opts)), context{host, options, std::chrono::steady_clock::now()} {
+    if (auto address = parse_listen(options.listen)) set_guard(address->host, address->port);
     configure();
   }
 
@@ -131,6 +129,10 @@ struct HttpServer::Impl {
     server.set_write_timeout(30);
     server.set_pre_routing_handler([this](const httplib::Request& request,
                                           httplib::Response& response) {
+      if (auto refused = guard_request(guard, facts_of(request))) {
+        send_json(response, error_body(refused->error), refused->status);
+        return httplib::Server::HandlerResponse::Handled;
+      }
       if (options.auth_token.empty() || request.path == "/healthz") {
         return httplib::Server::HandlerResponse::Unhandled;
       }
@@ -194,8 +196,35 @@ struct HttpServer::Impl {
     add_session_routes(server, context);
   }
 
+  // The request facts the guard reads (request_guard.hpp), from httplib's request.
+  static RequestFacts facts_of(const httplib::Request& request) {
+    const auto header = [&request](const char* name) -> std::optional<std::string_view> {
+      if (!request.has_header(name)) return std::nullopt;
+      const auto it = request.headers.find(name);
+      return std::string_view(it->second);
+    };
+    RequestFacts facts;
+    facts.method = request.method;
+    facts.path = request.path;
+    facts.host = header("Host");
+    facts.origin = header("Origin");
+    facts.content_type = header("Content-Type");
+    facts.has_body = request.has_header("Transfer-Encoding") ||
+                     request.get_header_value<std::uint64_t>("Content-Length") > 0;
+    return facts;
+  }
+
+  // The listener the guard compares Host with: as configured until start() bound the port.
+  void set_guard(const std::string& host, int port) {
+    guard.listen_host = host;
+    guard.port = port;
+    guard.allowed_hosts = options.allowed_hosts;
+    guard.allowed_origins = options.allowed_origins;
+  }
+
   ServerOptions options;
   RouteContext context;
+  GuardSettings guard;  // written before serving starts, read-only afterwards
   Server server;
   std::thread thread;
   int port = 0;
@@ -212,6 +241,10 @@ Status HttpServer::start() {
   auto address = parse_listen(impl_->options.listen);
   if (!address) return std::move(address).error();
   if (auto checked = check_listen_address(impl_->options); !checked) return checked;
+  if (auto checked = check_runtime_registration(impl_->options, impl_->context.host.config());
+      !checked) {
+    return checked;
+  }
   int port = address->port;
   if (port == 0) {
     port = impl_->server.bind_to_any_port(address->host);
@@ -224,6 +257,7 @@ Status HttpServer::start() {
                     " (address in use or not allowed); choose another with --listen");
   }
   impl_->port = port;
+  impl_->set_guard(address->host, port);
   // Linux lets listen() be called again on a listening socket to change its backlog.
   if (impl_->listen_socket >= 0) ::listen(impl_->listen_socket, kListenBacklog);
   impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });

@@ -1,8 +1,9 @@
 // Fuzzes the HTTP API's request handling without sockets: raw request bytes (request line, path,
 // headers, JSON body; several requests on one keep-alive connection) go through
-// HttpServer::serve_in_memory, i.e. httplib's request parsing, the bearer-token check, the routes
-// and the error bodies, over a real Host. The host has no bridges and runtime registration is off,
-// so no input can start a Python worker; commands, resources and bridge lookups answer not_found,
+// HttpServer::serve_in_memory, i.e. httplib's request parsing, the request guard (Host, Origin,
+// Content-Type), the bearer-token check, the routes and the error bodies, over a real Host. The
+// host has no bridges and runtime registration is off (host.runtime_registration's default), so no
+// input can start a Python worker; commands, resources and bridge lookups answer not_found,
 // sessions are created and listed. The first byte picks the server with or without a token.
 // Every answer must be a well-formed HTTP response.
 
@@ -36,8 +37,8 @@ Servers& servers() {
     made->host = mlbridge::Host::from_config(config);
     if (!made->host->start()) std::abort();
     mlbridge::server::ServerOptions options;
-    options.listen = "127.0.0.1:0";
-    options.allow_runtime_registration = false;
+    // Never bound (serve_in_memory); the corpus's Host headers name this address.
+    options.listen = "127.0.0.1:8787";
     options.max_body_bytes = 64 * 1024;
     made->open = std::make_unique<mlbridge::server::HttpServer>(*made->host, options);
     options.auth_token = "fuzz-token";

@@ -73,7 +73,9 @@ class Host {
   /// cause); a bad plugin, config or environment is an error naming the bridge.
   Status start(const std::vector<std::string>& only = {});
 
-  /// Runs a command on a bridge ("" = host.default_bridge) and waits for the result.
+  /// Runs a command on a bridge ("" = host.default_bridge) and waits for the result. The
+  /// host-only built-ins (init, shutdown, cleanup, cleanup_session, by any spelling) are not
+  /// commands a client can call: not_found, as for any command the bridge does not have.
   Result<json> execute(const std::string& bridge, const std::string& command,
                        json args = json::object(), ExecuteOptions options = {});
   /// The same; the future completes with the result or the error.
@@ -123,7 +125,14 @@ class Host {
   /// Merges a JSON merge patch (RFC 7386: null removes a key) into the state.
   Result<std::uint64_t> update_session_state(const std::string& id, const json& patch);
 
-  /// Adds a bridge while the host runs (config: a JSON object with the YAML keys).
+  /// Runtime changes of the bridges (these four) need host.runtime_registration.enabled and stay
+  /// within its allow-lists (registry::RegistrationPolicy); otherwise invalid_configuration
+  /// saying what to change, before anything is loaded or started.
+  ///
+  /// Adds a bridge while the host runs (config: a JSON object with the YAML keys). It may name
+  /// only host.python or an interpreter of host.runtime_registration.pythons, a script in one of
+  /// its script_dirs, env.pass variables of its env_pass, and no env.set variable that changes
+  /// how an interpreter, loader or shell starts.
   Status register_bridge(const std::string& name, const json& config);
   /// Removes a bridge after its calls in flight finished or failed.
   Status unregister_bridge(const std::string& name);

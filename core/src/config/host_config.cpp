@@ -1,5 +1,6 @@
 #include "mlbridge/config/host_config.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <utility>
@@ -43,17 +44,73 @@ bool is_listen_address(const std::string& text) {
   return std::stoul(port) <= 65535;
 }
 
+// A browser origin as browsers send it: http:// or https://, a host, an optional port, no path.
+bool is_origin(const std::string& text) {
+  for (const std::string scheme : {"http://", "https://"}) {
+    if (text.rfind(scheme, 0) != 0) continue;
+    const std::string rest = text.substr(scheme.size());
+    return !rest.empty() && rest.find_first_of("/?#@ \t") == std::string::npos;
+  }
+  return false;
+}
+
+// A Host header value: a name or address, optionally ":port"; no scheme, path or spaces.
+bool is_host_value(const std::string& text) {
+  return !text.empty() && text.find_first_of("/?#@ \t") == std::string::npos;
+}
+
+Result<std::vector<std::string>> read_checked_list(const ValueReader& value,
+                                                   bool (*valid)(const std::string&),
+                                                   const std::string& expected) {
+  auto list = value.string_list();
+  if (!list) return std::move(list).error();
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    if (!valid((*list)[i])) {
+      return value.element(i).error("must be " + expected + ", got '" + (*list)[i] + "'");
+    }
+  }
+  return list;
+}
+
 struct HostKeys {
   std::string root;
   std::string python;
   std::vector<std::string> plugin_dirs;
+  std::vector<std::string> registration_pythons;
+  std::vector<std::string> registration_script_dirs;
+  // Which spelling switched runtime registration on or off, for the "both given" check.
+  bool old_registration_key = false;
+  bool new_registration_key = false;
 };
+
+Status read_runtime_registration(const ValueReader& section, HostConfig& host, HostKeys& keys) {
+  return section.for_each_member({"enabled", "pythons", "script_dirs", "env_pass"},
+                                 [&](const std::string& key, const ValueReader& value) -> Status {
+                                   if (key == "enabled") {
+                                     auto enabled = value.boolean();
+                                     if (!enabled) return std::move(enabled).error();
+                                     host.runtime_registration.enabled = *enabled;
+                                     keys.new_registration_key = true;
+                                     return Ok{};
+                                   }
+                                   auto list = value.string_list(/*env_names=*/key == "env_pass");
+                                   if (!list) return std::move(list).error();
+                                   if (key == "pythons")
+                                     keys.registration_pythons = std::move(*list);
+                                   if (key == "script_dirs")
+                                     keys.registration_script_dirs = std::move(*list);
+                                   if (key == "env_pass")
+                                     host.runtime_registration.env_pass = std::move(*list);
+                                   return Ok{};
+                                 });
+}
 
 Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) {
   return section.for_each_member(
       {"root", "python", "plugin_dirs", "listen", "auth_token_env", "default_bridge",
-       "allow_runtime_registration", "allow_unauthenticated_remote", "log_level", "log_format",
-       "max_body_bytes", "session_state_max_bytes", "loop_spin_us"},
+       "runtime_registration", "allow_runtime_registration", "allowed_origins", "allowed_hosts",
+       "allow_unauthenticated_remote", "log_level", "log_format", "max_body_bytes",
+       "session_state_max_bytes", "loop_spin_us"},
       [&](const std::string& key, const ValueReader& value) -> Status {
         const auto take = [](auto result, auto& out) -> Status {
           if (!result) return std::move(result).error();
@@ -84,8 +141,22 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
           return Ok{};
         }
         if (key == "default_bridge") return take(value.string(), host.default_bridge);
-        if (key == "allow_runtime_registration") {
-          return take(value.boolean(), host.allow_runtime_registration);
+        if (key == "runtime_registration") return read_runtime_registration(value, host, paths);
+        if (key == "allow_runtime_registration") {  // the old spelling of .enabled
+          paths.old_registration_key = true;
+          return take(value.boolean(), host.runtime_registration.enabled);
+        }
+        if (key == "allowed_origins") {
+          return take(read_checked_list(value, is_origin,
+                                        "a browser origin such as https://ops.example.com "
+                                        "(scheme, host and optional port; no path)"),
+                      host.allowed_origins);
+        }
+        if (key == "allowed_hosts") {
+          return take(read_checked_list(value, is_host_value,
+                                        "a Host header value such as api.example.com or "
+                                        "api.example.com:8787 (no scheme, no path)"),
+                      host.allowed_hosts);
         }
         if (key == "allow_unauthenticated_remote") {
           return take(value.boolean(), host.allow_unauthenticated_remote);
@@ -147,6 +218,28 @@ Result<HostConfig> parse_host_config(const json& doc, const SourceMap& map) {
       paths.python.empty() ? default_python(host.root) : resolve_program(host.root, paths.python);
   for (const auto& dir : paths.plugin_dirs)
     host.plugin_dirs.push_back(resolve_path(host.root, dir));
+  for (const auto& python : paths.registration_pythons)
+    host.runtime_registration.pythons.push_back(resolve_program(host.root, python));
+  for (const auto& dir : paths.registration_script_dirs)
+    host.runtime_registration.script_dirs.push_back(resolve_path(host.root, dir));
+
+  if (paths.old_registration_key && paths.new_registration_key) {
+    return root.member("host")
+        .member("allow_runtime_registration")
+        .key_error(
+            "is the old spelling of host.runtime_registration.enabled; keep only the new key");
+  }
+  const auto& passable = host.runtime_registration.env_pass;
+  if (!host.auth_token_env.empty() &&
+      std::find(passable.begin(), passable.end(), host.auth_token_env) != passable.end()) {
+    return root.member("host")
+        .member("runtime_registration")
+        .member("env_pass")
+        .error(
+            "lists " + host.auth_token_env +
+            ", the host's own token (host.auth_token_env): a registered bridge must never see it; "
+            "remove it from the list");
+  }
 
   if (!host.default_bridge.empty() && !host.bridges.count(host.default_bridge)) {
     std::string known;

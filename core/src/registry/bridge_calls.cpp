@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "mlbridge/registry/bridge.hpp"
+#include "mlbridge/registry/host_commands.hpp"
 
 namespace mlbridge::registry {
 
@@ -46,6 +47,11 @@ Error with_attempts(Error error, std::uint32_t attempts, const std::string& why_
 
 pool::CallHandle Bridge::execute(pool::CallRequest request, pool::CallHandler on_done,
                                  RetryObserver on_retry) {
+  // Every client call enters here; the host's own built-ins reach workers by other roads.
+  if (is_host_command(request.command)) {
+    on_done(no_such_command(name(), request.command));
+    return 0;
+  }
   auto shaped = adapter_->shape_args(request.command, std::move(request.args));
   if (!shaped) {
     Error error = std::move(shaped).error();

@@ -26,6 +26,7 @@ Registry::Registry(runtime::EventLoop& loop, config::HostConfig host,
                    session::StateStorePtr session_states)
     : loop_(loop),
       host_(std::move(host)),
+      policy_(host_),
       loader_(host_.plugin_dirs),
       session_states_(session_states
                           ? std::move(session_states)
@@ -127,12 +128,18 @@ Status Registry::add(const config::BridgeConfig& config, bool keep_if_start_fail
   return Ok{};
 }
 
-Status Registry::register_bridge(const config::BridgeConfig& bridge) { return add(bridge, false); }
+Status Registry::register_bridge(const config::BridgeConfig& bridge) {
+  if (auto allowed = policy_.allow_change("register", bridge.name); !allowed) return allowed;
+  if (auto allowed = policy_.check_bridge(bridge); !allowed) return allowed;
+  return add(bridge, false);
+}
 
 Status Registry::register_bridge(const std::string& name, const json& bridge) {
+  // Refused before the body is even read when registration is off.
+  if (auto allowed = policy_.allow_change("register", name); !allowed) return allowed;
   auto parsed = config::parse_bridge_config(name, bridge);
   if (!parsed) return std::move(parsed).error();
-  return add(*parsed, false);
+  return register_bridge(*parsed);
 }
 
 Status Registry::register_all(const std::vector<std::string>& only) {
@@ -162,6 +169,19 @@ Status Registry::register_all(const std::vector<std::string>& only) {
 }
 
 Status Registry::unregister_bridge(const std::string& name) {
+  if (auto allowed = policy_.allow_change("remove", name); !allowed) return allowed;
+  return remove(name);
+}
+
+Status Registry::restart_bridge(const std::string& name) {
+  if (auto allowed = policy_.allow_change("restart", name); !allowed) return allowed;
+  auto bridge = get(name);
+  if (!bridge) return std::move(bridge).error();
+  (*bridge)->pool().restart();
+  return Ok{};
+}
+
+Status Registry::remove(const std::string& name) {
   BridgePtr bridge;
   {
     std::unique_lock lock(mutex_);

@@ -42,12 +42,18 @@ Result<std::vector<config::KeyChange>> Registry::update_bridge(const std::string
     return fail(ErrorCategory::kInvalidArgument,
                 "a bridge update is a JSON object of YAML keys, e.g. {\"pool\": {\"size\": 4}}");
   }
+  if (auto allowed = policy_.allow_change("change", name); !allowed)
+    return std::move(allowed).error();
   std::lock_guard serial(update_mutex_);
   auto bridge = get(name);
   if (!bridge) return std::move(bridge).error();
   const config::BridgeConfig current = (*bridge)->config();
   auto parsed = config::parse_bridge_config(current.name, config::merge_patch(current.raw, patch));
   if (!parsed) return std::move(parsed).error();
+  // Before prepare(), which loads the plugin a patch might name.
+  if (auto allowed = policy_.check_change(current, *parsed); !allowed) {
+    return std::move(allowed).error();
+  }
   auto prepared = prepare(*parsed);
   if (!prepared) return std::move(prepared).error();
   auto changes = config::diff_keys(current.raw, prepared->config.raw);
@@ -94,7 +100,7 @@ Result<json> Registry::apply(const config::HostConfig& next,
   for (const auto& bridge : list()) {
     const std::string name = bridge->name();
     if (next.bridges.count(name) || !previous.count(name)) continue;
-    if (auto removed = unregister_bridge(name); removed) {
+    if (auto removed = remove(name); removed) {
       report["removed"].push_back(name);
     } else {
       report["failed"][name] = removed.error().describe();
@@ -114,7 +120,7 @@ Result<json> Registry::apply(const config::HostConfig& next,
     }
     if (plan.action == Plan::kReplace) {
       spdlog::info("bridge '{}' is registered again: {}", plan.name, describe(plan.changes));
-      (void)unregister_bridge(plan.name);
+      (void)remove(plan.name);
     }
     if (auto added = add(plan.given, /*keep_if_start_fails=*/true); !added) {
       report["failed"][plan.name] = added.error().describe();

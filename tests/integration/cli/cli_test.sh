@@ -100,6 +100,12 @@ expect "check reports a missing variable" 1 "FAIL.*MLBRIDGE_TEST_UNSET_VAR" -- \
 expect "call refuses a bridge that fails its environment check" 1 \
   "invalid_configuration: .*environment check.*no_such_package_xyz" -- \
   "$MLBRIDGE" call echo ping --config "$TMP/environment.yaml"
+# init, shutdown, cleanup and cleanup_session belong to the host: not commands, by any spelling.
+for builtin in init shutdown common:cleanup_session; do
+  expect "call refuses the host-only built-in $builtin as an unknown command" 1 \
+    "not_found: bridge 'echo' has no command '$builtin'" -- \
+    "$MLBRIDGE" call echo "$builtin" --config config/mlbridge.yaml --args '{"options": {"api_base": "http://attacker.example"}}'
+done
 expect "a missing config file is named" 2 "not found" -- \
   "$MLBRIDGE" call echo ping --config "$TMP/absent.yaml"
 expect "plugins lists nothing in an empty directory" 0 "no plugins" -- \

@@ -39,6 +39,13 @@ class HostTest : public ::testing::Test {
            extra;
   }
 
+  /// A host-section line that switches runtime registration on (host.runtime_registration) with
+  /// the repository's bridge folders as script directories.
+  static std::string runtime_registration(
+      const std::string& script_dirs = "[python_bridges, tests/support/workers]") {
+    return "  runtime_registration: {enabled: true, script_dirs: " + script_dirs + "}\n";
+  }
+
   /// An echo bridge entry with small, fast settings.
   static std::string echo_bridge_yaml(const std::string& name, const std::string& extra = "") {
     return "  " + name +

@@ -85,7 +85,8 @@ TEST_F(HostTest, NamesAMissingRequiredVariable) {
 }
 
 TEST_F(HostTest, RegistersAndUnregistersBridgesAtRuntime) {
-  auto& host = start(host_section() + "bridges:\n" + echo_bridge_yaml("base"));
+  auto& host =
+      start(host_section(runtime_registration()) + "bridges:\n" + echo_bridge_yaml("base"));
   const json config = {{"script", "python_bridges/examples/echo_bridge.py"},
                        {"pool", {{"size", 1}}},
                        {"codec", "msgpack"}};
@@ -129,7 +130,8 @@ TEST_F(HostTest, RegistersAndUnregistersBridgesAtRuntime) {
 }
 
 TEST_F(HostTest, BadRegistrationsAreNamedAndTheOtherBridgesKeepServing) {
-  auto& host = start(host_section() + "bridges:\n" + echo_bridge_yaml("base"));
+  auto& host = start(host_section(runtime_registration("[python_bridges, nowhere]")) +
+                     "bridges:\n" + echo_bridge_yaml("base"));
   ::unsetenv("MLBRIDGE_TEST_MISSING_KEY");
   const auto echo_with = [](const json& extra) {
     json config = {{"script", "python_bridges/examples/echo_bridge.py"}};
@@ -152,6 +154,97 @@ TEST_F(HostTest, BadRegistrationsAreNamedAndTheOtherBridgesKeepServing) {
     EXPECT_EQ(host.execute("newcomer", "ping").error().category, ErrorCategory::kNotFound);
     EXPECT_TRUE(host.execute("base", "ping").ok()) << "after refusing " << config.dump();
   }
+}
+
+TEST_F(HostTest, RuntimeChangesAreOffUnlessTheOperatorSwitchesThemOn) {
+  auto& host = start(host_section() + "bridges:\n" + echo_bridge_yaml("base"));
+  const json extra = {{"script", "python_bridges/examples/echo_bridge.py"}};
+  std::vector<std::pair<std::string, Status>> refused;
+  refused.emplace_back("register", host.register_bridge("extra", extra));
+  auto update = host.update_bridge("base", {{"pool", {{"size", 2}}}});
+  refused.emplace_back("change", update ? Status(Ok{}) : Status(Unexpected{update.error()}));
+  refused.emplace_back("restart", host.restart_bridge("base"));
+  refused.emplace_back("remove", host.unregister_bridge("base"));
+  for (const auto& [action, status] : refused) {
+    ASSERT_FALSE(status.ok()) << action;
+    EXPECT_EQ(status.error().category, ErrorCategory::kInvalidConfiguration);
+    EXPECT_TRUE(has(status.error().message, "cannot " + action + " bridge"))
+        << status.error().message;
+    EXPECT_TRUE(has(status.error().message, "host.runtime_registration.enabled: true"));
+  }
+  EXPECT_EQ(host.execute("extra", "ping").error().category, ErrorCategory::kNotFound);
+  EXPECT_EQ((*host.bridge("base"))["workers"].size(), 1u) << "the refused update changed nothing";
+  EXPECT_TRUE(host.execute("base", "ping").ok()) << "the refused removal removed nothing";
+}
+
+TEST_F(HostTest, ARegistrationNamesOnlyWhatTheOperatorAllowedAndRunsNothingElse) {
+  auto& host = start(host_section(runtime_registration("[python_bridges]")) + "bridges:\n" +
+                     echo_bridge_yaml("base"));
+  const auto marker = dir_ / "pwned";
+  const std::string echo = "python_bridges/examples/echo_bridge.py";
+  const std::vector<std::pair<json, std::string>> refused = {
+      {{{"python", "/bin/bash"},
+        {"script", "/etc/hostname"},
+        {"env", {{"set", {{"BASH_ENV", "$(touch " + marker.string() + ")"}}}}}},
+       "python '/bin/bash' is not an interpreter"},
+      {{{"script", "/etc/hostname"}}, "is outside the script directories"},
+      {{{"script", "python_bridges/../tests/support/workers/upstream_bridge.py"}},
+       "is outside the script directories"},
+      {{{"script", echo}, {"env", {{"set", {{"BASH_ENV", "$(touch " + marker.string() + ")"}}}}}},
+       "env.set may not set BASH_ENV"},
+      {{{"script", echo}, {"env", {{"set", {{"PYTHONSTARTUP", marker.string()}}}}}},
+       "env.set may not set PYTHONSTARTUP"},
+      {{{"script", echo}, {"env", {{"pass", {"HOME"}}}}}, "env.pass names HOME"},
+      {{{"script", echo}, {"working_dir", "/tmp"}}, "working_dir '/tmp'"},
+  };
+  for (const auto& [config, named] : refused) {
+    auto result = host.register_bridge("newcomer", config);
+    ASSERT_FALSE(result.ok()) << config.dump();
+    EXPECT_EQ(result.error().category, ErrorCategory::kInvalidConfiguration);
+    EXPECT_TRUE(has(result.error().message, named)) << result.error().message;
+    EXPECT_TRUE(has(result.error().message, "newcomer")) << result.error().message;
+  }
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "a refused registration ran a program";
+  // The change of a bridge from the file is held to the same rules.
+  auto widened = host.update_bridge("base", {{"env", {{"set", {{"LD_PRELOAD", "/tmp/x.so"}}}}}});
+  ASSERT_FALSE(widened.ok());
+  EXPECT_TRUE(has(widened.error().message, "env.set may not set LD_PRELOAD"))
+      << widened.error().message;
+  ASSERT_TRUE(host.register_bridge("newcomer", {{"script", echo}, {"pool", {{"size", 1}}}}).ok());
+  EXPECT_TRUE(host.execute("newcomer", "ping").ok());
+}
+
+TEST_F(HostTest, HostOnlyBuiltinsAreNotCommandsOfAnyClient) {
+  auto& host = start(host_section() + "bridges:\n" + echo_bridge_yaml("echo"));
+  const auto pid = [&host] { return (*host.bridge("echo"))["workers"][0]["pid"]; };
+  const json before = pid();
+  const json attacker = {{"options", {{"api_base", "http://attacker.example"}}}};
+  for (const std::string command : {"init", "shutdown", "cleanup", "cleanup_session", "common:init",
+                                    "common:shutdown", "echo:cleanup"}) {
+    const std::string expected = "bridge 'echo' has no command '" + command + "'";
+    std::vector<Result<json>> answers;
+    answers.push_back(host.execute("echo", command, attacker));
+    answers.push_back(host.execute_async("echo", command, attacker).get());
+    for (const auto& answer : answers) {
+      ASSERT_FALSE(answer.ok()) << command;
+      EXPECT_EQ(answer.error().category, ErrorCategory::kNotFound) << answer.error().describe();
+      EXPECT_EQ(answer.error().message, expected);
+      EXPECT_EQ(answer.error().bridge, "echo");
+      EXPECT_EQ(answer.error().command, command);
+    }
+    auto cast = host.cast("echo", command, attacker);
+    ASSERT_FALSE(cast.ok()) << command;
+    EXPECT_EQ(cast.error().message, expected);
+  }
+  EXPECT_EQ(pid(), before) << "a client's shutdown stopped the worker";
+  EXPECT_TRUE(host.execute("echo", "ping").ok());
+  // Ending a session still reaches the workers' cleanup_session, the host's own road.
+  auto session = host.create_session();
+  ASSERT_TRUE(session.ok());
+  ExecuteOptions in_session;
+  in_session.session = *session;
+  ASSERT_TRUE(host.execute("echo", "put", {{"key", "k"}, {"value", 1}}, in_session).ok());
+  EXPECT_TRUE(host.end_session(*session).ok());
 }
 
 TEST_F(HostTest, SessionsSpanCallsAndEnd) {

@@ -62,7 +62,7 @@ class OperationsTest : public HostTest {
 // ---------------------------------------------------------------- live reconfiguration
 
 TEST_F(OperationsTest, ResizesUpAndDownUnderLoadWithoutAFailedCall) {
-  Host& host = start(host_section() + "bridges:\n" +
+  Host& host = start(host_section(runtime_registration()) + "bridges:\n" +
                      bridge_yaml("echo", "    pool: {size: 1, checkout_timeout_ms: 60000}\n"));
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0};
@@ -102,7 +102,8 @@ TEST_F(OperationsTest, ResizesUpAndDownUnderLoadWithoutAFailedCall) {
 }
 
 TEST_F(OperationsTest, ShrinkingLetsBusyWorkersFinishTheirCall) {
-  Host& host = start(host_section() + "bridges:\n" + bridge_yaml("echo", "    pool: {size: 2}\n"));
+  Host& host = start(host_section(runtime_registration()) + "bridges:\n" +
+                     bridge_yaml("echo", "    pool: {size: 2}\n"));
   ASSERT_TRUE(eventually([&] { return serving_workers(host, "echo") == 2; }));
   auto first = host.execute_async("echo", "sleep", {{"seconds", 1.0}});
   auto second = host.execute_async("echo", "sleep", {{"seconds", 1.0}});
@@ -116,7 +117,7 @@ TEST_F(OperationsTest, ShrinkingLetsBusyWorkersFinishTheirCall) {
 }
 
 TEST_F(OperationsTest, ShrinkingMovesTheSessionsOfTheWorkersItStops) {
-  Host& host = start(host_section() + "bridges:\n" +
+  Host& host = start(host_section(runtime_registration()) + "bridges:\n" +
                      bridge_yaml("echo",
                                  "    pool: {size: 2}\n"
                                  "    sessions:\n"
@@ -147,7 +148,8 @@ TEST_F(OperationsTest, ShrinkingMovesTheSessionsOfTheWorkersItStops) {
 }
 
 TEST_F(OperationsTest, ABadUpdateChangesNothingAndNamesTheKey) {
-  Host& host = start(host_section() + "bridges:\n" + bridge_yaml("echo", "    pool: {size: 1}\n"));
+  Host& host = start(host_section(runtime_registration()) + "bridges:\n" +
+                     bridge_yaml("echo", "    pool: {size: 1}\n"));
   const auto before = host.registry().get("echo").value()->config().raw;
 
   auto bad = host.update_bridge("echo", {{"pool", {{"size", 3}, {"queue_limit", 0}}}});
@@ -177,7 +179,7 @@ TEST_F(OperationsTest, ABadUpdateChangesNothingAndNamesTheKey) {
 }
 
 TEST_F(OperationsTest, NewOptionsRecycleTheWorkersOneAtATime) {
-  Host& host = start(host_section() + "bridges:\n" +
+  Host& host = start(host_section(runtime_registration()) + "bridges:\n" +
                      bridge_yaml("echo", "    pool: {size: 2}\n    options: {version: 1}\n"));
   ASSERT_TRUE(eventually([&] { return serving_workers(host, "echo") == 2; }));
   auto old = host.execute("echo", "options");
@@ -205,7 +207,7 @@ TEST_F(OperationsTest, NewOptionsRecycleTheWorkersOneAtATime) {
 // ---------------------------------------------------------------- retries
 
 TEST_F(OperationsTest, RetriesAnIdempotentCommandAcrossAWorkerCrash) {
-  Host& host = start(host_section() + "bridges:\n" +
+  Host& host = start(host_section(runtime_registration()) + "bridges:\n" +
                      bridge_yaml("echo",
                                  "    pool: {size: 2}\n    idempotent: [crash]\n"
                                  "    retry: {backoff_initial_ms: 1, backoff_max_ms: 10}\n"));
@@ -228,7 +230,8 @@ TEST_F(OperationsTest, RetriesAnIdempotentCommandAcrossAWorkerCrash) {
 }
 
 TEST_F(OperationsTest, NeverRetriesACommandThatIsNotIdempotent) {
-  Host& host = start(host_section() + "bridges:\n" + bridge_yaml("echo", "    pool: {size: 2}\n"));
+  Host& host = start(host_section(runtime_registration()) + "bridges:\n" +
+                     bridge_yaml("echo", "    pool: {size: 2}\n"));
   ASSERT_TRUE(eventually([&] { return serving_workers(host, "echo") == 2; }));
   int retries = 0;
   ExecuteOptions options;
@@ -243,7 +246,7 @@ TEST_F(OperationsTest, NeverRetriesACommandThatIsNotIdempotent) {
 }
 
 TEST_F(OperationsTest, TheRetryBudgetRunsOutUnderAPersistentFailure) {
-  Host& host = start(host_section() + "bridges:\n" +
+  Host& host = start(host_section(runtime_registration()) + "bridges:\n" +
                      bridge_yaml("echo",
                                  "    pool: {size: 1}\n    idempotent: [fail]\n"
                                  "    retry: {max_attempts: 3, backoff_initial_ms: 1, budget: 2, "
@@ -264,7 +267,7 @@ TEST_F(OperationsTest, TheRetryBudgetRunsOutUnderAPersistentFailure) {
 }
 
 TEST_F(OperationsTest, ARetryRunsOnAnotherWorkerThanTheAttemptThatFailed) {
-  Host& host = start(host_section() + "bridges:\n" +
+  Host& host = start(host_section(runtime_registration()) + "bridges:\n" +
                      bridge_yaml("echo",
                                  "    pool: {size: 2}\n    idempotent: [fail]\n"
                                  "    retry: {max_attempts: 4, backoff_initial_ms: 1, "
@@ -289,7 +292,7 @@ TEST_F(OperationsTest, ARetryRunsOnAnotherWorkerThanTheAttemptThatFailed) {
 }
 
 TEST_F(OperationsTest, CancellingARetriableCallCancelsItWhicheverAttemptItIsOn) {
-  Host& host = start(host_section() + "bridges:\n" +
+  Host& host = start(host_section(runtime_registration()) + "bridges:\n" +
                      bridge_yaml("echo", "    pool: {size: 1}\n    idempotent: [sleep]\n"));
   std::promise<Result<json>> done;
   auto ticket = host.execute_async("echo", "sleep", {{"seconds", 30}}, {},
@@ -310,7 +313,7 @@ TEST_F(OperationsTest, CancellingARetriableCallCancelsItWhicheverAttemptItIsOn) 
 
 TEST_F(OperationsTest, TheCircuitOpensFailsFastProbesAndCloses) {
   Host& host =
-      start(host_section() + "bridges:\n" +
+      start(host_section(runtime_registration()) + "bridges:\n" +
             bridge_yaml("echo",
                         "    pool: {size: 1}\n"
                         "    circuit_breaker: {failures: 3, cooldown_ms: 300, probes: 1}\n"));
@@ -344,7 +347,8 @@ TEST_F(OperationsTest, TheCircuitOpensFailsFastProbesAndCloses) {
 
 TEST_F(OperationsTest, ACastThatCrashesItsWorkerIsLoggedAndDisturbsNoOtherCall) {
   LogCapture log;
-  Host& host = start(host_section() + "bridges:\n" + bridge_yaml("echo", "    pool: {size: 2}\n"));
+  Host& host = start(host_section(runtime_registration()) + "bridges:\n" +
+                     bridge_yaml("echo", "    pool: {size: 2}\n"));
   ASSERT_TRUE(eventually([&] { return serving_workers(host, "echo") == 2; }));
   auto id = host.cast("echo", "crash", {{"exit_code", 3}});
   ASSERT_TRUE(id.ok()) << id.error().describe();
@@ -370,9 +374,11 @@ TEST_F(OperationsTest, ACastThatCrashesItsWorkerIsLoggedAndDisturbsNoOtherCall) 
 // ---------------------------------------------------------------- reload
 
 TEST_F(OperationsTest, ReloadAddsRemovesAndUpdatesBridges) {
-  Host& host = start(host_section() + "bridges:\n" + bridge_yaml("kept", "    pool: {size: 1}\n") +
+  Host& host = start(host_section(runtime_registration()) + "bridges:\n" +
+                     bridge_yaml("kept", "    pool: {size: 1}\n") +
                      bridge_yaml("dropped", "    pool: {size: 1}\n"));
-  write(host_section() + "bridges:\n" + bridge_yaml("kept", "    pool: {size: 2}\n") +
+  write(host_section(runtime_registration()) + "bridges:\n" +
+        bridge_yaml("kept", "    pool: {size: 2}\n") +
         bridge_yaml("added", "    pool: {size: 1}\n"));
   auto report = host.reload();
   ASSERT_TRUE(report.ok()) << report.error().describe();
@@ -383,7 +389,8 @@ TEST_F(OperationsTest, ReloadAddsRemovesAndUpdatesBridges) {
   EXPECT_EQ(host.bridge("dropped").error().category, ErrorCategory::kNotFound);
   EXPECT_TRUE(eventually([&] { return serving_workers(host, "kept") == 2; }));
 
-  write(host_section() + "bridges:\n" + bridge_yaml("kept", "    pool: {size: -2}\n"));
+  write(host_section(runtime_registration()) + "bridges:\n" +
+        bridge_yaml("kept", "    pool: {size: -2}\n"));
   auto bad = host.reload();
   ASSERT_FALSE(bad.ok());
   EXPECT_TRUE(has(bad.error().message, "bridges.kept.pool.size")) << bad.error().message;

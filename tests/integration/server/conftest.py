@@ -21,6 +21,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 BINARY = os.environ.get("MLBRIDGE_BINARY", str(ROOT / "build" / "dev" / "bin" / "mlbridge"))
 TOKEN = "test-token-0123456789"
+# A host-section line that switches runtime registration on, with the repository's bridge
+# folders as script directories (the server must also have a token: MLBRIDGE_TEST_TOKEN).
+REGISTRATION = (
+    "  runtime_registration: {enabled: true, script_dirs: [python_bridges, tests/support/workers]}"
+)
 
 
 def deployment(extra_host: str = "", extra_bridges: str = "") -> str:
@@ -87,11 +92,16 @@ class Server:
         token: str | None = TOKEN,
         raw: bytes | None = None,
         timeout: float = 60,
+        headers: dict[str, str | None] | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
+        """One request. ``headers`` adds or replaces headers (a None value leaves one out:
+        ``{"Content-Type": None}``); ``Host`` is the address connected to unless given."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        headers = {"Content-Type": "application/json"}
+        wanted: dict[str, str | None] = {"Content-Type": "application/json"}
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            wanted["Authorization"] = f"Bearer {token}"
+        wanted.update(headers or {})
+        headers = {name: value for name, value in wanted.items() if value is not None}
         payload = raw if raw is not None else (None if body is None else json.dumps(body))
         conn.request(method, path, body=payload, headers=headers)
         response = conn.getresponse()
@@ -126,7 +136,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not Path(BINARY).exists():
         pytest.fail(f"{BINARY} is missing: build the project first (cmake --build --preset dev)")
     config = tmp_path_factory.mktemp("server") / "mlbridge.yaml"
-    config.write_text(deployment("  auth_token_env: MLBRIDGE_TEST_TOKEN"))
+    config.write_text(deployment("  auth_token_env: MLBRIDGE_TEST_TOKEN\n" + REGISTRATION))
     env = dict(os.environ, MLBRIDGE_TEST_TOKEN=TOKEN)
     running = Server(config, env)
     yield running

@@ -100,7 +100,7 @@ def test_streaming_sends_one_event_per_chunk_then_the_result(server: Server) -> 
         "POST",
         "/v1/bridges/echo/commands/stream",
         body=json.dumps({"args": {"count": 3, "delay": 0.05}, "stream": True}),
-        headers={"Authorization": f"Bearer {TOKEN}"},
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
     )
     response = conn.getresponse()
     assert response.status == 200
@@ -140,7 +140,8 @@ def test_a_client_leaving_mid_stream_frees_the_worker(server: Server) -> None:
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     body = json.dumps({"args": {"count": 600, "delay": 0.05}, "stream": True}).encode()
     sock.sendall(
-        b"POST /v1/bridges/echo/commands/stream HTTP/1.1\r\nHost: x\r\n"
+        f"POST /v1/bridges/echo/commands/stream HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        "Content-Type: application/json\r\n".encode()
         + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
         + body
     )
@@ -269,7 +270,7 @@ def test_healthz_answers_while_two_hundred_slow_calls_wait(server: Server) -> No
             "POST",
             "/v1/bridges/pair/commands/sleep",
             body=json.dumps({"args": {"seconds": 0.05}}),
-            headers={"Authorization": f"Bearer {TOKEN}"},
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
         )
         sent.release()
         response = conn.getresponse()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BINARY, ROOT, TOKEN, Server
+from conftest import BINARY, REGISTRATION, ROOT, TOKEN, Server
 
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 from openai_server import start_server  # noqa: E402
@@ -45,7 +45,7 @@ def bridge_yaml(name: str, settings: str) -> str:
 def deployment(bridges: str) -> str:
     return (
         f"host:\n  root: {ROOT}\n  python: {ROOT / '.venv' / 'bin' / 'python'}\n"
-        f"  auth_token_env: MLBRIDGE_TEST_TOKEN\nbridges:\n{bridges}"
+        f"  auth_token_env: MLBRIDGE_TEST_TOKEN\n{REGISTRATION}\nbridges:\n{bridges}"
     )
 
 
@@ -117,7 +117,9 @@ def test_a_bad_patch_changes_nothing_and_names_the_key(ops: Server) -> None:
     assert status == 400, body
     assert body["error"]["category"] == "invalid_configuration"
     assert "timeouts.request_ms" in body["error"]["message"]
-    status, body, _ = ops.request("PATCH", "/v1/bridges/pair", {"script": "other.py"})
+    status, body, _ = ops.request(
+        "PATCH", "/v1/bridges/pair", {"script": "python_bridges/other.py"}
+    )
     assert status == 400 and "script cannot change" in body["error"]["message"], body
     status, body, _ = ops.request("PATCH", "/v1/bridges/nope", {"pool": {"size": 2}})
     assert status == 404, body

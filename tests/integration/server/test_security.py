@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BINARY, ROOT, TOKEN, Server
+from conftest import BINARY, REGISTRATION, ROOT, TOKEN, Server
 
 CONFIG_SECRET = "sk-planted-config-5f3a9c1e"  # the bridge's OPENAI_API_KEY (env.set)
 PASSED_SECRET = "hf-planted-passed-77d1b2c4"  # the host's HF_TOKEN, passed with env.pass
@@ -172,9 +172,10 @@ def test_a_plugin_named_by_a_path_is_refused_at_runtime_registration(
 
 @pytest.fixture(scope="module")
 def plain_server(tmp_path_factory: pytest.TempPathFactory):
-    """A server with the default limits (an 8 MiB body), not stopped by any test."""
+    """A server with the default limits (an 8 MiB body) and runtime registration on, not stopped
+    by any test."""
     config = tmp_path_factory.mktemp("plain") / "mlbridge.yaml"
-    config.write_text(secure_deployment())
+    config.write_text(secure_deployment(REGISTRATION))
     server = Server(config, dict(os.environ, MLBRIDGE_TEST_TOKEN=TOKEN))
     yield server
     server.stop()

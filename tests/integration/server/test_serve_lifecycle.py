@@ -8,7 +8,8 @@ import subprocess
 import threading
 from pathlib import Path
 
-from conftest import BINARY, ROOT, Server, deployment
+import pytest
+from conftest import BINARY, ROOT, TOKEN, Server, deployment
 
 
 def test_a_named_but_unset_token_variable_refuses_to_start(tmp_path: Path) -> None:
@@ -111,12 +112,19 @@ def test_sigterm_cancels_a_call_that_outlasts_the_shutdown_budget(tmp_path: Path
 
 def test_readiness_is_false_while_a_bridge_cannot_serve_until_it_is_fixed(tmp_path: Path) -> None:
     config = tmp_path / "m.yaml"
-    config.write_text(deployment())
-    script = tmp_path / "fixable_bridge.py"
+    scripts = tmp_path / "bridges"
+    scripts.mkdir()
+    config.write_text(
+        deployment(
+            "  auth_token_env: MLBRIDGE_TEST_TOKEN\n"
+            f"  runtime_registration: {{enabled: true, script_dirs: [{scripts}]}}"
+        )
+    )
+    script = scripts / "fixable_bridge.py"
     script.write_text("import definitely_not_an_installed_module  # noqa: F401\n")
-    server = Server(config, dict(os.environ))
+    server = Server(config, dict(os.environ, MLBRIDGE_TEST_TOKEN=TOKEN))
     try:
-        status, body, _ = server.request("GET", "/readyz", token=None)
+        status, body, _ = server.request("GET", "/readyz")
         assert (status, body["ready"]) == (200, True)
         # Lazy bridges whose script cannot import: the first call starts the crash loop.
         broken = {
@@ -125,43 +133,39 @@ def test_readiness_is_false_while_a_bridge_cannot_serve_until_it_is_fixed(tmp_pa
             "restart": {"max_restarts": 1, "window_s": 60},
         }
         for name in ("restarted", "patched"):
-            status, _, _ = server.request(
-                "POST", "/v1/bridges", {"name": name, "config": broken}, token=None
-            )
+            status, _, _ = server.request("POST", "/v1/bridges", {"name": name, "config": broken})
             assert status == 201
-            status, body, _ = server.request(
-                "POST", f"/v1/bridges/{name}/commands/ping", {}, token=None
-            )
+            status, body, _ = server.request("POST", f"/v1/bridges/{name}/commands/ping", {})
             assert (status, body["error"]["category"]) == (503, "bridge_unavailable"), body
             assert "definitely_not_an_installed_module" in body["error"]["message"]
-        status, body, _ = server.request("GET", "/readyz", token=None)
+        status, body, _ = server.request("GET", "/readyz")
         assert status == 503
         assert body["ready"] is False and body["bridges"]["restarted"] == "failed", body
         assert body["live"] is True
         # Liveness is not readiness: the process is fine.
-        assert server.request("GET", "/healthz", token=None)[0] == 200
+        assert server.request("GET", "/healthz")[0] == 200
 
         # The cause fixed, an explicit restart or a configuration change brings each back.
         echo = ROOT / "python_bridges" / "examples" / "echo_bridge.py"
         script.write_text(f"import runpy\nrunpy.run_path({str(echo)!r}, run_name='__main__')\n")
-        status, body, _ = server.request("POST", "/v1/bridges/restarted/restart", token=None)
+        status, body, _ = server.request("POST", "/v1/bridges/restarted/restart")
         assert status == 200, body
         status, body, _ = server.request(
-            "PATCH", "/v1/bridges/patched", {"options": {"fixed": True}}, token=None
+            "PATCH", "/v1/bridges/patched", {"options": {"fixed": True}}
         )
         assert status == 200, body
         for _ in range(600):  # hang guard only
-            status, body, _ = server.request("GET", "/readyz", token=None)
+            status, body, _ = server.request("GET", "/readyz")
             if status == 200:
                 break
             threading.Event().wait(0.05)
         assert (status, body["ready"]) == (200, True), body
         for name in ("restarted", "patched"):
             status, body, _ = server.request(
-                "POST", f"/v1/bridges/{name}/commands/echo", {"args": {"n": 1}}, token=None
+                "POST", f"/v1/bridges/{name}/commands/echo", {"args": {"n": 1}}
             )
             assert (status, body) == (200, {"result": {"n": 1}})
-        status, body, _ = server.request("POST", "/v1/bridges/nope/restart", token=None)
+        status, body, _ = server.request("POST", "/v1/bridges/nope/restart")
         assert status == 404, body
     finally:
         code, err = server.stop()
@@ -187,9 +191,14 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     assert any("hi" in r["message"] for r in records), records
 
 
-def test_runtime_registration_switched_off_refuses_every_change(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "extra_host", ["", "  allow_runtime_registration: false"], ids=["default", "old_key"]
+)
+def test_runtime_registration_switched_off_refuses_every_change(
+    tmp_path: Path, extra_host: str
+) -> None:
     config = tmp_path / "m.yaml"
-    config.write_text(deployment("  allow_runtime_registration: false"))
+    config.write_text(deployment(extra_host))
     server = Server(config, dict(os.environ))
     try:
         extra = {"name": "extra", "config": {"script": "python_bridges/examples/echo_bridge.py"}}
@@ -197,11 +206,12 @@ def test_runtime_registration_switched_off_refuses_every_change(tmp_path: Path) 
             ("POST", "/v1/bridges", extra),
             ("PATCH", "/v1/bridges/echo", {"pool": {"size": 2}}),
             ("DELETE", "/v1/bridges/echo", None),
+            ("POST", "/v1/bridges/echo/restart", None),
         ]:
             status, answer, _ = server.request(method, path, body, token=None)
-            assert status == 403, (method, answer)
+            assert status == 403, (method, path, answer)
             assert answer["error"]["category"] == "invalid_configuration"
-            assert "allow_runtime_registration" in answer["error"]["message"]
+            assert "host.runtime_registration.enabled: true" in answer["error"]["message"]
         status, answer, _ = server.request("GET", "/v1/bridges/echo", token=None)
         assert status == 200 and answer["state"] == "running"
         assert len(answer["workers"]) == 1, "the refused PATCH changed nothing"
@@ -210,3 +220,21 @@ def test_runtime_registration_switched_off_refuses_every_change(tmp_path: Path) 
     finally:
         code, err = server.stop()
     assert code == 0, err
+
+
+def test_serve_refuses_runtime_registration_without_a_token(tmp_path: Path) -> None:
+    config = tmp_path / "m.yaml"
+    config.write_text(deployment("  runtime_registration: {enabled: true}"))
+    done = subprocess.run(
+        [BINARY, "serve", "--config", str(config), "--listen", "127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "host.runtime_registration.enabled is true, but no bearer token is set" in done.stderr
+    for remedy in ("host.auth_token_env", "host.runtime_registration.enabled: false"):
+        assert remedy in done.stderr
+    assert "starting" not in done.stderr, "it refused before starting any worker"

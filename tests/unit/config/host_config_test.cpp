@@ -37,7 +37,12 @@ TEST(HostConfig, EveryHostKeyHasADefault) {
   EXPECT_EQ(host->listen, "127.0.0.1:8787");
   EXPECT_EQ(host->auth_token_env, "");
   EXPECT_EQ(host->default_bridge, "");
-  EXPECT_TRUE(host->allow_runtime_registration);
+  EXPECT_FALSE(host->runtime_registration.enabled);
+  EXPECT_TRUE(host->runtime_registration.pythons.empty());
+  EXPECT_TRUE(host->runtime_registration.script_dirs.empty());
+  EXPECT_TRUE(host->runtime_registration.env_pass.empty());
+  EXPECT_TRUE(host->allowed_origins.empty());
+  EXPECT_TRUE(host->allowed_hosts.empty());
   EXPECT_FALSE(host->allow_unauthenticated_remote);
   EXPECT_EQ(host->log_level, "info");
   EXPECT_EQ(host->log_format, "text");
@@ -105,7 +110,13 @@ TEST(HostConfig, EveryKeyIsParsed) {
   listen: 0.0.0.0:9000
   auth_token_env: MY_TOKEN
   default_bridge: dspy
-  allow_runtime_registration: false
+  runtime_registration:
+    enabled: true
+    pythons: [venv/bin/python3, python3]
+    script_dirs: [scripts, /opt/bridges]
+    env_pass: [OPENAI_API_KEY]
+  allowed_origins: [https://ops.example.com, "http://localhost:3000"]
+  allowed_hosts: [api.example.com, "lb.internal:8787"]
   allow_unauthenticated_remote: true
   log_level: debug
   log_format: json
@@ -145,7 +156,16 @@ bridges:
   EXPECT_EQ(host->listen, "0.0.0.0:9000");
   EXPECT_EQ(host->auth_token_env, "MY_TOKEN");
   EXPECT_EQ(host->default_bridge, "dspy");
-  EXPECT_FALSE(host->allow_runtime_registration);
+  EXPECT_TRUE(host->runtime_registration.enabled);
+  // Resolved like host.python: a bare name stays a PATH lookup.
+  EXPECT_EQ(host->runtime_registration.pythons,
+            (std::vector<std::string>{root + "/venv/bin/python3", "python3"}));
+  EXPECT_EQ(host->runtime_registration.script_dirs,
+            (std::vector<std::string>{root + "/scripts", "/opt/bridges"}));
+  EXPECT_EQ(host->runtime_registration.env_pass, (std::vector<std::string>{"OPENAI_API_KEY"}));
+  EXPECT_EQ(host->allowed_origins,
+            (std::vector<std::string>{"https://ops.example.com", "http://localhost:3000"}));
+  EXPECT_EQ(host->allowed_hosts, (std::vector<std::string>{"api.example.com", "lb.internal:8787"}));
   EXPECT_TRUE(host->allow_unauthenticated_remote);
   EXPECT_EQ(host->log_level, "debug");
   EXPECT_EQ(host->log_format, "json");
@@ -406,6 +426,35 @@ TEST(HostConfig, LoadHostConfigReadsAFile) {
   expect_error(host, path + ":2:28: bridges.e.codec must be one of json, msgpack, got 7");
   auto missing = load_host_config(dir.path().string() + "/nope.yaml");
   expect_error(missing, "config file '" + dir.path().string() + "/nope.yaml' not found");
+}
+
+TEST(HostConfig, AllowRuntimeRegistrationIsTheOldSpellingOfEnabled) {
+  auto old = parse_text("host:\n  allow_runtime_registration: true\n");
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_TRUE(old->runtime_registration.enabled);
+  auto off = parse_text("host:\n  allow_runtime_registration: false\n");
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_FALSE(off->runtime_registration.enabled);
+  expect_error(parse_text("host:\n  allow_runtime_registration: true\n"
+                          "  runtime_registration: {enabled: true}\n"),
+               "test.yaml:2:3: host.allow_runtime_registration",
+               {"old spelling of host.runtime_registration.enabled", "keep only the new key"});
+}
+
+TEST(HostConfig, RuntimeRegistrationListsAreChecked) {
+  expect_error(parse_text("host:\n  runtime_registration: {enable: true}\n"),
+               "test.yaml:2:", {"host.runtime_registration", "enabled"});
+  expect_error(parse_text("host:\n  runtime_registration: {env_pass: [NOT-A-NAME]}\n"),
+               "test.yaml:2:", {"NOT-A-NAME"});
+  expect_error(parse_text("host:\n  auth_token_env: MY_TOKEN\n"
+                          "  runtime_registration: {env_pass: [A, MY_TOKEN]}\n"),
+               "test.yaml:3:", {"MY_TOKEN", "host's own token", "remove it"});
+  expect_error(parse_text("host:\n  allowed_origins: [ops.example.com]\n"),
+               "test.yaml:2:", {"host.allowed_origins[0]", "https://ops.example.com"});
+  expect_error(parse_text("host:\n  allowed_origins: [\"https://a.example/path\"]\n"),
+               "test.yaml:2:", {"host.allowed_origins[0]", "no path"});
+  expect_error(parse_text("host:\n  allowed_hosts: [\"http://api.example.com\"]\n"),
+               "test.yaml:2:", {"host.allowed_hosts[0]", "no scheme"});
 }
 
 }  // namespace

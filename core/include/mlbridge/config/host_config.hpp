@@ -17,6 +17,26 @@
 
 namespace mlbridge::config {
 
+/// `host.runtime_registration`: whether bridges may be registered, changed, restarted or removed
+/// while the host runs (HTTP API and C++ API alike), and what such a registration may name.
+/// Runtime registration runs programs, so it is off by default; when on, `mlbridge serve` also
+/// requires host.auth_token_env. registry::RegistrationPolicy enforces it.
+struct RuntimeRegistrationConfig {
+  /// `enabled` (old spelling: `host.allow_runtime_registration`). Default false.
+  bool enabled = false;
+  /// `pythons`: interpreters a registration may name besides host.python (which is always
+  /// allowed), resolved like host.python. Compared as absolute, lexically normal paths.
+  std::vector<std::string> pythons;
+  /// `script_dirs`: directories (resolved against root) a registered `script` and `working_dir`
+  /// must lie in, compared by real path (symlinks resolved). Default none: a registration can
+  /// only use its plugin's default script.
+  std::vector<std::string> script_dirs;
+  /// `env_pass`: host variables a registration may list under `env.pass`. Default none.
+  /// Never host.auth_token_env.
+  std::vector<std::string> env_pass;
+  bool operator==(const RuntimeRegistrationConfig&) const = default;
+};
+
 struct HostConfig {
   /// `host.root`: the project root, absolute. Relative paths of the configuration (python,
   /// plugin_dirs, scripts, working_dir) resolve against it. Default: the working directory.
@@ -28,7 +48,15 @@ struct HostConfig {
   std::string listen = "127.0.0.1:8787";  ///< HOST:PORT for `mlbridge serve`.
   std::string auth_token_env;             ///< Variable holding the bearer token; "" = no auth.
   std::string default_bridge;             ///< "" = none; otherwise a configured bridge.
-  bool allow_runtime_registration = true;
+  RuntimeRegistrationConfig runtime_registration;  ///< `host.runtime_registration`.
+  /// `host.allowed_origins`: browser origins ("https://ops.example.com") whose requests may
+  /// change anything (POST, PUT, PATCH, DELETE). Default none: a mutating request that carries
+  /// an `Origin` header is refused.
+  std::vector<std::string> allowed_origins;
+  /// `host.allowed_hosts`: `Host` header values accepted besides the listen address (and, on a
+  /// loopback listener, localhost, 127.0.0.1 and [::1] with its port): "name" (any port) or
+  /// "name:port", e.g. the name a load balancer forwards. Guards against DNS rebinding.
+  std::vector<std::string> allowed_hosts;
   /// `mlbridge serve` refuses a non-loopback `listen` address without a token unless this is set.
   bool allow_unauthenticated_remote = false;
   std::string log_level = "info";                   ///< trace|debug|info|warn|error|critical|off

@@ -20,6 +20,7 @@
 #include "mlbridge/config/host_config.hpp"
 #include "mlbridge/plugin/plugin_loader.hpp"
 #include "mlbridge/registry/bridge.hpp"
+#include "mlbridge/registry/registration_policy.hpp"
 #include "mlbridge/runtime/event_loop.hpp"
 #include "mlbridge/session/session_state.hpp"
 
@@ -41,12 +42,15 @@ class Registry {
   Registry(runtime::EventLoop& loop, config::HostConfig host,
            session::StateStorePtr session_states = nullptr);
 
-  /// Validates and starts a bridge, then makes it callable. Fails with invalid_argument for a
-  /// duplicate name, invalid_configuration for a bad plugin, config or environment (naming the
-  /// bridge, key or package), or bridge_unavailable when its workers cannot start; on failure
+  /// Runtime registration: validates and starts a bridge, then makes it callable. First of all
+  /// the registration policy (policy()) must allow it: runtime registration switched on, and
+  /// only the interpreters, scripts and variables the operator allowed; nothing is loaded,
+  /// checked or started before that. Fails with invalid_configuration for a refusal or for a
+  /// bad plugin, config or environment (naming the bridge, key or package), invalid_argument
+  /// for a duplicate name, or bridge_unavailable when its workers cannot start; on failure
   /// nothing is registered and every other bridge is untouched.
   Status register_bridge(const config::BridgeConfig& bridge);
-  /// The same from a JSON object with the YAML keys (runtime registration).
+  /// The same from a JSON object with the YAML keys.
   Status register_bridge(const std::string& name, const json& bridge);
 
   /// Registers the bridges of the host config (all of them when `only` is empty), starting them
@@ -55,12 +59,17 @@ class Registry {
   /// `only` that is not configured) is returned, the first one found.
   Status register_all(const std::vector<std::string>& only = {});
 
-  /// Removes a bridge: no new calls reach it; calls in flight finish or fail cleanly; its workers
-  /// stop. not_found for an unknown name.
+  /// Removes a bridge at runtime (the policy must allow it): no new calls reach it; calls in
+  /// flight finish or fail cleanly; its workers stop. not_found for an unknown name.
   Status unregister_bridge(const std::string& name);
 
-  /// Changes a running bridge: `patch` holds the YAML keys to change (objects merge key by key,
-  /// null resets a key to its default). The result is validated in full (types, ranges, the
+  /// Starts a `failed` bridge again (Host::restart_bridge), when the policy allows runtime
+  /// changes. not_found for an unknown name.
+  Status restart_bridge(const std::string& name);
+
+  /// Changes a running bridge, when the policy allows runtime changes and what the patch changes
+  /// (RegistrationPolicy::check_change): `patch` holds the YAML keys to change (objects merge key
+  /// by key, null resets a key to its default). The result is validated in full (types, ranges, the
   /// adapter's rules) before anything changes: a bad value changes nothing, and the error names
   /// the key. Keys that need new worker programs (config::needs_new_bridge) are refused with
   /// invalid_configuration. Returns the changes applied, each also logged; empty when the patch
@@ -80,6 +89,8 @@ class Registry {
   Result<BridgePtr> get(const std::string& name) const;
   std::vector<BridgePtr> list() const;
   const config::HostConfig& host_config() const { return host_; }
+  /// What runtime changes may do (host.runtime_registration).
+  const RegistrationPolicy& policy() const { return policy_; }
   plugin::PluginLoader& plugins() { return loader_; }
 
   /// Loads the bridge's adapter, merges its defaults, validates everything and builds the pool
@@ -92,9 +103,11 @@ class Registry {
  private:
   Result<BridgePtr> build(const config::BridgeConfig& bridge);
   Status add(const config::BridgeConfig& bridge, bool keep_if_start_fails);
+  Status remove(const std::string& name);  // unregister_bridge without the policy (reloads)
 
   runtime::EventLoop& loop_;
   const config::HostConfig host_;
+  const RegistrationPolicy policy_;
   std::mutex update_mutex_;  // one live reconfiguration at a time
   plugin::PluginLoader loader_;
   session::StateStorePtr session_states_;
