@@ -183,7 +183,9 @@ class BaseBridge:
         pong["uptime_s"] = (time.monotonic_ns() - self._started_ns) // 1_000_000_000
         return pong
 
-    @builtin_command("init", description="Run initialize(options); answers once ready.")
+    @builtin_command(
+        "init", description="Run initialize(options); answers once ready.", host_only=True
+    )
     def _builtin_init(self, args: Any, ctx: CallContext) -> dict[str, Any]:
         options = args.get("options") if isinstance(args, dict) else None
         if options is None:
@@ -210,7 +212,7 @@ class BaseBridge:
             "codec": self._codec.name,
             "max_frame_bytes": self._max_frame_bytes,
             "concurrency": self.concurrency,
-            "commands": list(self._commands),
+            "commands": [name for name, (_, spec) in self._commands.items() if not spec.host_only],
             "capabilities": self.capabilities(),
         }
 
@@ -239,14 +241,15 @@ class BaseBridge:
                     "description": spec.description,
                 }
                 for name, (_, spec) in self._commands.items()
+                if not spec.host_only
             ]
         }
 
-    @builtin_command("cleanup", description="Drop every resource of every session.")
+    @builtin_command("cleanup", description="Drop every resource of every session.", host_only=True)
     def _builtin_cleanup(self, args: Any, ctx: CallContext) -> dict[str, Any]:
         return {"status": "ok", "dropped": self._sessions.clear()}
 
-    @builtin_command("cleanup_session", description="Drop one session's resources.")
+    @builtin_command("cleanup_session", description="Drop one session's resources.", host_only=True)
     def _builtin_cleanup_session(self, args: Any, ctx: CallContext) -> dict[str, Any]:
         if not isinstance(args, dict) or "session_id" not in args:
             raise BridgeError(
@@ -259,7 +262,7 @@ class BaseBridge:
             "dropped": self._sessions.drop(session_id),
         }
 
-    @builtin_command("shutdown", description="Answer, then exit 0.")
+    @builtin_command("shutdown", description="Answer, then exit 0.", host_only=True)
     def _builtin_shutdown(self, args: Any, ctx: CallContext) -> dict[str, Any]:
         self._stopping = True
         return {"status": "shutting_down"}

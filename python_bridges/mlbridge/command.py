@@ -23,6 +23,9 @@ class CommandSpec(NamedTuple):
     name: str
     description: str
     builtin: bool = False
+    host_only: bool = False
+    """A built-in only the host sends (``init``, ``shutdown``, ``cleanup*``): the host refuses it
+    from clients, and ``list_commands``/``get_info`` leave it out so no client learns of it."""
 
 
 def command(name: str | None = None, *, description: str | None = None) -> Callable[[F], F]:
@@ -34,12 +37,16 @@ def command(name: str | None = None, *, description: str | None = None) -> Calla
     return _marker(name, description, builtin=False)
 
 
-def builtin_command(name: str | None = None, *, description: str | None = None) -> Callable[[F], F]:
+def builtin_command(
+    name: str | None = None, *, description: str | None = None, host_only: bool = False
+) -> Callable[[F], F]:
     """Like :func:`command`, for the built-ins of :class:`~mlbridge.bridge.BaseBridge`."""
-    return _marker(name, description, builtin=True)
+    return _marker(name, description, builtin=True, host_only=host_only)
 
 
-def _marker(name: str | None, description: str | None, builtin: bool) -> Callable[[F], F]:
+def _marker(
+    name: str | None, description: str | None, builtin: bool, host_only: bool = False
+) -> Callable[[F], F]:
     if callable(name):
         raise TypeError("use @command() or @command('name'), not a bare @command")
     if name is not None and (not name or ":" in name):
@@ -51,6 +58,7 @@ def _marker(name: str | None, description: str | None, builtin: bool) -> Callabl
             name=name or func.__name__,
             description=description if description is not None else (doc[0] if doc else ""),
             builtin=builtin,
+            host_only=host_only,
         )
         setattr(func, _SPEC_ATTR, spec)
         return func

@@ -10,16 +10,10 @@ import pytest
 from conftest import Spawn
 from worker_client import ECHO_BRIDGE, Worker
 
-BUILTINS = {
-    "ping",
-    "init",
-    "get_info",
-    "get_stats",
-    "list_commands",
-    "cleanup",
-    "cleanup_session",
-    "shutdown",
-}
+# Built-ins a client may call, and those only the host sends (never listed to clients).
+CLIENT_BUILTINS = {"ping", "get_info", "get_stats", "list_commands"}
+HOST_ONLY_BUILTINS = {"init", "cleanup", "cleanup_session", "shutdown"}
+BUILTINS = CLIENT_BUILTINS | HOST_ONLY_BUILTINS
 ECHO_COMMANDS = {
     "echo",
     "types",
@@ -216,13 +210,13 @@ def test_get_info(shared_echo: Worker) -> None:
     assert info["framework"] == "echo" and info["framework_version"] == "1.0.0"
     assert info["bridge_version"] == "0.1.0" and info["protocol"] == 1
     assert info["codec"] == shared_echo.codec
-    assert set(info["commands"]) == BUILTINS | ECHO_COMMANDS
+    assert set(info["commands"]) == CLIENT_BUILTINS | ECHO_COMMANDS
     assert info["capabilities"]["streaming"] is True
 
 
 def test_list_commands(shared_echo: Worker) -> None:
     listed = {c["name"]: c for c in shared_echo.result("list_commands")["commands"]}
-    assert listed.keys() == BUILTINS | ECHO_COMMANDS
+    assert listed.keys() == CLIENT_BUILTINS | ECHO_COMMANDS
     assert listed["echo"]["description"] == "Return the arguments unchanged (bytes included)."
     assert listed["echo"]["namespace"] == "echo"
     assert listed["ping"]["namespace"] == "common"
