@@ -43,7 +43,8 @@ class Registry {
 
   /// Validates and starts a bridge, then makes it callable. Fails with invalid_argument for a
   /// duplicate name, invalid_configuration for a bad plugin, config or environment (naming the
-  /// bridge, key or package), or bridge_unavailable when its workers cannot start; on failure
+  /// bridge, key or package) or a script that fails at import (with its traceback), or
+  /// bridge_unavailable when its workers cannot start for another reason; on failure
   /// nothing is registered and every other bridge is untouched.
   Status register_bridge(const config::BridgeConfig& bridge);
   /// The same from a JSON object with the YAML keys (runtime registration).
@@ -51,8 +52,9 @@ class Registry {
 
   /// Registers the bridges of the host config (all of them when `only` is empty), starting them
   /// in parallel. A bridge whose workers fail to start stays listed in state `failed` (its calls
-  /// fail fast with the cause); any other error (bad plugin, config or environment, a name in
-  /// `only` that is not configured) is returned, the first one found.
+  /// fail fast with the cause), unless it was named in `only`: then, like any other error (bad
+  /// plugin, config or environment, a name in `only` that is not configured), its start failure
+  /// is returned, the first one found.
   Status register_all(const std::vector<std::string>& only = {});
 
   /// Removes a bridge: no new calls reach it; calls in flight finish or fail cleanly; its workers
