@@ -771,10 +771,10 @@ struct Worker::Impl {
     if (!traceback) return std::nullopt;
     Error error = make_error(
         ErrorCategory::kInvalidConfiguration,
-        "bridge '" + self.config_.bridge +
-            "': the bridge script failed at import: " + redactor.redact(traceback->exception) +
-            " (traceback below); fix " + self.config_.script + " or install what it imports into " +
-            self.config_.python + "'s environment, then start the bridge again");
+        "bridge '" + self.config_.bridge + "': the bridge script failed at import: " +
+            redactor.redact(traceback->exception) + " (traceback below); fix " +
+            self.config_.script + " or install what it imports into the environment of " +
+            self.config_.python + ", then start the bridge again");
     error.retryable = false;
     error.python_type = traceback->type;
     error.traceback = redactor.redact(std::move(traceback->text));
