@@ -1,6 +1,9 @@
 // Workers that fail: crashes, kills, protocol violations and start-up failures. Each must give
 // the caller a clear error that names what happened, promptly, and leave no process behind.
 
+#include <filesystem>
+#include <fstream>
+
 #include "worker_fixture.hpp"
 
 namespace mlbridge::testing {
@@ -90,6 +93,29 @@ TEST_F(MisbehavingWorkerTest, AScriptThatFailsAtImportIsAConfigurationErrorWithI
   EXPECT_TRUE(contains(error.traceback, "import definitely_not_an_installed_module"))
       << error.traceback;
   EXPECT_TRUE(contains(error.traceback, "ModuleNotFoundError: No module named")) << error.traceback;
+}
+
+// The import error travels to callers (and to HTTP clients, its message): the worker's secrets
+// are blanked out of it like out of any other error of the worker.
+TEST_F(MisbehavingWorkerTest, AnImportErrorCarriesNoSecretOfTheWorkersEnvironment) {
+  const std::string secret = "sk-test-0123456789-do-not-leak";
+  const auto script = std::filesystem::temp_directory_path() /
+                      ("mlbridge-leaky-import-" + std::to_string(::getpid()) + ".py");
+  std::ofstream(script) << "import os\n"
+                        << "raise RuntimeError('cannot reach the API with key ' + "
+                        << "os.environ['TEST_API_KEY'])\n";
+  auto config = make_config(script.string());
+  config.env["TEST_API_KEY"] = secret;
+  auto started = try_start(config);
+  std::filesystem::remove(script);
+  ASSERT_FALSE(started.ok());
+  const Error& error = started.error();
+  EXPECT_EQ(error.category, ErrorCategory::kInvalidConfiguration) << error.describe();
+  EXPECT_TRUE(contains(error.message, "RuntimeError: cannot reach the API with key"))
+      << error.message;
+  EXPECT_FALSE(contains(error.message, secret)) << error.message;
+  EXPECT_TRUE(contains(error.traceback, "RuntimeError")) << error.traceback;
+  EXPECT_FALSE(contains(error.traceback, secret)) << error.traceback;
 }
 
 TEST_F(MisbehavingWorkerTest, NoHelloWithinStartupTimeout) {
