@@ -32,10 +32,18 @@ void print_chunk(const json& chunk) {
   std::cout << protocol::to_plain_json(chunk).dump() << "\n" << std::flush;
 }
 
+// One block on stderr: the error, then its Python traceback when it has one.
+void print_error(const Error& error) {
+  std::cerr << "error: " << error.describe() << "\n";
+  if (!error.traceback.empty()) {
+    std::cerr << error.traceback;
+    if (error.traceback.back() != '\n') std::cerr << "\n";
+  }
+}
+
 int print_result(const Result<json>& result) {
   if (!result) {
-    std::cerr << "error: " << result.error().describe() << "\n";
-    if (!result.error().traceback.empty()) std::cerr << result.error().traceback;
+    print_error(result.error());
     return 1;
   }
   std::cout << protocol::to_plain_json(*result).dump(2) << "\n";
@@ -60,7 +68,7 @@ int run_script(const CallArgs& args, const std::string& command, json call_args)
   runtime::EventLoop loop;
   auto client = worker::WorkerClient::start(loop, config);
   if (!client) {
-    std::cerr << "error: " << client.error().describe() << "\n";
+    print_error(client.error());
     return 1;
   }
   worker::CallOptions options;
@@ -84,8 +92,10 @@ int run_bridge(const CallArgs& args, const std::string& bridge, const std::strin
               << args.config << " has no host.default_bridge\n";
     return 2;
   }
+  // Named, the bridge must start: its start failure (a script that fails at import, say) is
+  // this command's error, reported once.
   if (auto started = (*host)->start({name}); !started) {
-    std::cerr << "error: " << started.error().describe() << "\n";
+    print_error(started.error());
     return 1;
   }
   ExecuteOptions options;

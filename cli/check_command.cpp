@@ -3,6 +3,8 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <sstream>
+#include <string>
 
 #include "mlbridge/config/environment_check.hpp"
 #include "mlbridge/config/host_config.hpp"
@@ -12,9 +14,12 @@
 namespace mlbridge::cli {
 namespace {
 
+// One line per item; a failed import adds its traceback below it, indented, in one block.
 void print_item(const config::CheckItem& item) {
   std::cout << "  " << (item.ok ? "ok  " : "FAIL") << "  " << std::left << std::setw(28)
             << item.what << item.detail << "\n";
+  std::istringstream traceback(item.traceback);
+  for (std::string line; std::getline(traceback, line);) std::cout << "        " << line << "\n";
 }
 
 int run_check(const std::string& path) {
@@ -41,6 +46,7 @@ int run_check(const std::string& path) {
          info.name + " " + info.version + (info.path.empty() ? "" : " (" + info.path + ")")});
     auto requirements = prepared->requirements();
     requirements.package_check = config::PackageCheck::kImport;  // also catch broken installs
+    requirements.import_script = true;  // what a worker does first, without running its main()
     const auto report = config::check_environment(requirements);
     for (const auto& item : report.items) print_item(item);
     all_ok = all_ok && report.ok();

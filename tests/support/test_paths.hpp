@@ -16,5 +16,9 @@ inline std::string echo_bridge() { return source_path("python_bridges/examples/e
 inline std::string misbehaving_worker() {
   return source_path("tests/support/workers/misbehaving_worker.py");
 }
+/// A bridge script whose import fails with ModuleNotFoundError (and a traceback on stderr).
+inline std::string import_error_bridge() {
+  return source_path("tests/support/workers/import_error_bridge.py");
+}
 
 }  // namespace mlbridge::testing

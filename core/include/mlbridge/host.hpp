@@ -68,9 +68,10 @@ class Host {
   Host(const Host&) = delete;
   Host& operator=(const Host&) = delete;
 
-  /// Registers and starts the configured bridges (all, or only those named), in parallel. A
-  /// bridge whose workers cannot start stays listed as failed (its calls fail fast with the
-  /// cause); a bad plugin, config or environment is an error naming the bridge.
+  /// Registers and starts the configured bridges (all, or only those named), in parallel. When
+  /// all start, a bridge whose workers cannot start stays listed as failed (its calls fail fast
+  /// with the cause); a bridge named in `only` must start, or its start failure is the result.
+  /// A bad plugin, config or environment is an error naming the bridge.
   Status start(const std::vector<std::string>& only = {});
 
   /// Runs a command on a bridge ("" = host.default_bridge) and waits for the result. The

@@ -1,8 +1,10 @@
 #include "mlbridge/config/environment_check.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "mlbridge/process/python_traceback.hpp"
 #include "mlbridge/process/run_command.hpp"
 
 namespace mlbridge::config {
@@ -47,6 +49,64 @@ for name in sys.argv[2:]:
         report["packages"][name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 print(json.dumps(report))
 )PY";
+
+// argv[1] is the bridge script. Loads it as a module under a name other than "__main__", so its
+// `if __name__ == "__main__": XBridge.main()` does not run, with the script's directory first on
+// sys.path as when Python runs the script itself. On an exception it prints the traceback from
+// the script's first frame on (the probe's and importlib's frames are noise to the reader; a
+// SyntaxError of the script has none, and prints as Python prints it for a script) and exits 1.
+constexpr const char* kImportProbe = R"PY(
+import importlib.util, os, sys, traceback
+path = os.path.abspath(sys.argv[1])
+sys.argv = [path]
+sys.path[0] = os.path.dirname(path)
+spec = importlib.util.spec_from_file_location("mlbridge_checked_bridge", path)
+module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module
+try:
+    spec.loader.exec_module(module)
+except Exception as exc:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != path:
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb)
+    sys.exit(1)
+)PY";
+
+CheckItem import_script(const EnvironmentRequirements& req) {
+  constexpr const char* kWhat = "script import";
+  process::ProcessSpec spec;
+  spec.executable = req.python;
+  spec.args = {"-c", kImportProbe, req.script};
+  spec.env = req.env;
+  spec.working_dir = req.working_dir;
+  auto probe = process::run_command(spec, req.timeout);
+  if (!probe) {
+    if (probe.error().category == ErrorCategory::kTimeout) {
+      return {kWhat, false,
+              "importing " + req.script + " did not finish within timeouts.startup_ms (" +
+                  std::to_string(req.timeout.count()) +
+                  " ms): the script hangs at import, so its workers would never start; the "
+                  "interpreter was killed. Move slow or blocking work (downloads, locks, "
+                  "input()) out of module level into initialize(), or raise timeouts.startup_ms"};
+    }
+    return {kWhat, false, probe.error().message};
+  }
+  if (probe->status.exited_cleanly()) {
+    return {kWhat, true, "imported as a module (its main() was not run)"};
+  }
+  if (auto traceback = process::find_python_traceback(probe->err)) {
+    return {kWhat, false,
+            "the bridge script failed at import: " + traceback->exception +
+                " (traceback below); fix the script or install what it imports into the "
+                "environment of " +
+                req.python,
+            std::move(traceback->text)};
+  }
+  return {kWhat, false,
+          "'" + req.python + "' " + probe->status.describe() + " while importing " + req.script +
+              (probe->err.empty() ? "" : ": " + probe->err)};
+}
 
 }  // namespace
 
@@ -114,6 +174,12 @@ EnvironmentReport check_environment(const EnvironmentRequirements& req) {
       }
     }
   }
+
+  const bool python_ok = std::any_of(report.items.begin(), report.items.end(),
+                                     [](const auto& i) { return i.what == "python" && i.ok; });
+  const bool script_ok = std::any_of(report.items.begin(), report.items.end(),
+                                     [](const auto& i) { return i.what == "script" && i.ok; });
+  if (req.import_script && python_ok && script_ok) report.items.push_back(import_script(req));
 
   for (const auto& name : req.required_env) {
     auto it = req.env.find(name);

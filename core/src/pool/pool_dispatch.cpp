@@ -9,7 +9,9 @@ void Pool::State::enqueue(PendingPtr call) {
   const auto now = call->submitted;
   const std::string& command = call->request.command;
   if (pool_state == PoolState::kFailed) {
-    finish(call, error(ErrorCategory::kBridgeUnavailable, last_error, command));
+    Error failed = failure;
+    failed.command = command;
+    finish(call, std::move(failed));
     return;
   }
   if (pool_state != PoolState::kRunning) {

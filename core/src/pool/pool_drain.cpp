@@ -15,7 +15,7 @@ void Pool::State::drain() {
   maintenance_timer.cancel();
   health_timer.cancel();
   restart_timer.cancel();
-  if (failed) fail_all_queued(ErrorCategory::kBridgeUnavailable, last_error);
+  if (failed) fail_all_queued(failure);
   drain_timer.expires_after(config().shutdown_timeout);
   drain_timer.async_wait(guarded(weak(), [](State& self, const boost::system::error_code& ec) {
     if (ec || self.pool_state != PoolState::kDraining) return;

@@ -148,6 +148,8 @@ struct Pool::State {
   PoolState pool_state = PoolState::kRunning;
   bool started = false;
   std::string last_error;
+  // While failed: what every call gets, the cause with its type and traceback when it has them.
+  Error failure;
 
   std::map<std::uint64_t, std::unique_ptr<Slot>> slots;
   std::uint64_t next_slot = 1;
@@ -186,7 +188,7 @@ struct Pool::State {
     };
   }
 
-  Error error(ErrorCategory category, std::string message, const std::string& command = {}) {
+  Error error(ErrorCategory category, std::string message, const std::string& command = {}) const {
     Error e = Error::make(category, std::move(message));
     e.bridge = bridge();
     e.command = command;
@@ -228,9 +230,21 @@ struct Pool::State {
 
   bool started_any() const { return !slots.empty() || counters.restarts > 0 || counters.calls > 0; }
 
-  void enter_failed();
+  // A start failure that starting again cannot cure: the bridge's configuration (its script
+  // fails at import, say). The pool fails at once instead of retrying in a loop.
+  static bool is_configuration_failure(const Error& failure) {
+    return failure.category == ErrorCategory::kInvalidConfiguration && !failure.retryable;
+  }
+
+  // Fails the pool with `cause`: no more starts until restart(), and every queued or later call
+  // fails with it. Logged here unless someone waits for the start (they report it).
+  void enter_failed(Error cause);
+
+  // The crash-loop guard tripped: restart.max_restarts starts failed within restart.window_s.
+  Error crash_loop_error() const;
 
   void fail_all_queued(ErrorCategory category, const std::string& message);
+  void fail_all_queued(const Error& cause);
 
   // Retires a worker on purpose (recycling, idle overflow, drain).
   void retire(Slot& slot, const std::string& reason);

@@ -36,10 +36,8 @@ void Pool::State::on_worker_started(std::uint64_t number, Result<protocol::Hello
     return;
   }
   if (!hello) {
-    const Error& failure = hello.error();
+    Error failure = std::move(hello).error();
     ++counters.failed_starts;
-    last_error = failure.message;
-    spdlog::warn("bridge '{}': worker start failed: {}", bridge(), failure.message);
     publish({.kind = telemetry::EventKind::kWorkerStartFailed,
              .worker_id = slot.worker->id(),
              .detail = failure.message});
@@ -48,8 +46,15 @@ void Pool::State::on_worker_started(std::uint64_t number, Result<protocol::Hello
       check_drained();
       return;
     }
+    if (pool_state == PoolState::kFailed) return;  // a sibling's start already failed the pool
+    if (is_configuration_failure(failure)) {
+      enter_failed(std::move(failure));
+      return;
+    }
+    last_error = failure.message;
+    spdlog::warn("bridge '{}': worker start failed: {}", bridge(), failure.message);
     if (restarts.record_failure(Clock::now())) {
-      enter_failed();
+      enter_failed(crash_loop_error());
     } else {
       schedule_replacement();
     }
@@ -118,22 +123,33 @@ void Pool::State::schedule_replacement() {
   }));
 }
 
-void Pool::State::enter_failed() {
+Error Pool::State::crash_loop_error() const {
+  return error(ErrorCategory::kBridgeUnavailable,
+               "bridge '" + bridge() +
+                   "' failed: " + std::to_string(restarts.failures_in_window()) +
+                   " worker starts failed within restart.window_s " +
+                   std::to_string(config().restart_window.count()) +
+                   " s; last error: " + last_error + "; fix the cause, then restart the bridge");
+}
+
+void Pool::State::enter_failed(Error cause) {
   pool_state = PoolState::kFailed;
-  const std::string message =
-      "bridge '" + bridge() + "' failed: " + std::to_string(restarts.failures_in_window()) +
-      " worker starts failed within restart.window_s " +
-      std::to_string(config().restart_window.count()) + " s; last error: " + last_error +
-      "; fix the cause, then restart the bridge";
-  spdlog::error("{}", message);
-  last_error = message;
-  for (auto& callback : std::exchange(on_ready, {})) {
-    callback(error(ErrorCategory::kBridgeUnavailable, message));
-  }
-  fail_all_queued(ErrorCategory::kBridgeUnavailable, message);
+  cause.bridge = bridge();
+  cause.command.clear();
+  last_error = cause.message;
+  failure = std::move(cause);
+  // A start that someone waits for (Bridge::start, a registration) is reported by them, once.
+  spdlog::log(on_ready.empty() ? spdlog::level::err : spdlog::level::info, "{}{}", failure.message,
+              failure.traceback.empty() ? "" : "\n" + failure.traceback);
+  for (auto& callback : std::exchange(on_ready, {})) callback(failure);
+  fail_all_queued(failure);
 }
 
 void Pool::State::fail_all_queued(ErrorCategory category, const std::string& message) {
+  fail_all_queued(error(category, message));
+}
+
+void Pool::State::fail_all_queued(const Error& cause) {
   std::vector<PendingPtr> waiting(queue.begin(), queue.end());
   queue.clear();
   for (auto& [n, slot] : slots) {
@@ -141,7 +157,11 @@ void Pool::State::fail_all_queued(ErrorCategory category, const std::string& mes
     slot->affinity.clear();
   }
   queued = 0;
-  for (auto& call : waiting) finish(call, error(category, message, call->request.command));
+  for (auto& call : waiting) {
+    Error failed = cause;
+    failed.command = call->request.command;
+    finish(call, std::move(failed));
+  }
 }
 
 // Retires a worker on purpose (recycling, idle overflow, drain).

@@ -48,6 +48,11 @@ ExitStatus ExitStatus::from_wait_status(int wait_status) {
 }
 
 std::string ExitStatus::describe() const {
+  if (signal != 0 && sent_by_host) {
+    const char* name = signal == SIGKILL ? "SIGKILL" : signal == SIGTERM ? "SIGTERM" : nullptr;
+    return "was killed by signal " + std::to_string(signal) + " (" +
+           (name != nullptr ? name : signal_name(signal)) + ", sent by the host)";
+  }
   if (signal != 0) {
     return "was killed by signal " + std::to_string(signal) + " (" + signal_name(signal) + ")";
   }

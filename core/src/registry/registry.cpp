@@ -119,7 +119,9 @@ Status Registry::add(const config::BridgeConfig& config, bool keep_if_start_fail
     return with_bridge(std::move(started).error(), config.name);
   }
   if (!started) {
-    spdlog::error("bridge '{}' did not start: {}", config.name, started.error().message);
+    const Error& why = started.error();
+    spdlog::error("bridge '{}' did not start: {}{}", config.name, why.message,
+                  why.traceback.empty() ? "" : "\n" + why.traceback);
   }
   std::unique_lock lock(mutex_);
   reserved_.erase(config.name);
@@ -152,13 +154,17 @@ Status Registry::register_all(const std::vector<std::string>& only) {
                       " (configured: " + (known.empty() ? "none" : known) + ")");
     }
   }
-  // Bridges start side by side: one framework's slow import never delays another's.
+  // Bridges start side by side: one framework's slow import never delays another's. A caller that
+  // named the bridges it needs gets their start failures; a whole deployment keeps serving the
+  // bridges that started and lists the others as failed.
+  const bool keep_if_start_fails = only.empty();
   std::vector<std::pair<std::string, std::future<Status>>> starts;
   for (const auto& [name, bridge] : host_.bridges) {
     if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
-    starts.emplace_back(name, std::async(std::launch::async, [this, &bridge = bridge] {
-                          return add(bridge, /*keep_if_start_fails=*/true);
-                        }));
+    starts.emplace_back(
+        name, std::async(std::launch::async, [this, &bridge = bridge, keep_if_start_fails] {
+          return add(bridge, keep_if_start_fails);
+        }));
   }
   Status first_error = Ok{};
   for (auto& [name, started] : starts) {

@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 
+#include "mlbridge/process/python_traceback.hpp"
 #include "mlbridge/runtime/deadline_queue.hpp"
 #include "stderr_collector.hpp"
 
@@ -57,6 +58,10 @@ std::size_t whole_pipe_writes(const boost::system::error_code& ec, std::size_t /
 }
 
 std::string ms_text(milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
+
+// What a worker wrote to stderr before its hello is kept (its last bytes, up to this bound) to
+// find an import-time traceback in; the stderr tail keeps only a few lines of it.
+constexpr std::size_t kStartupStderrBytes = 64 * 1024;
 
 spdlog::level::level_enum log_level(const std::string& level) {
   if (level == "debug") return spdlog::level::debug;
@@ -120,6 +125,7 @@ struct Worker::Impl {
   telemetry::Redactor redactor;
   StderrCollector stderr_log;
   std::array<char, 8192> stderr_buffer{};
+  std::string startup_stderr;  // stderr before the hello, the last kStartupStderrBytes of it
   asio::steady_timer startup_timer;
   asio::steady_timer stop_timer;
   runtime::DeadlineQueue deadlines;  // every pending call's timeout
@@ -139,6 +145,9 @@ struct Worker::Impl {
   std::optional<Error> fatal;  // why the worker is being killed, when the host decided it
   bool stop_requested = false;
   bool reaped = false;
+  // Signals the host sent to the worker's group to end it: its exit is then not a mystery.
+  bool host_sent_sigterm = false;
+  bool host_sent_sigkill = false;
 
   std::shared_ptr<Worker> keep_alive() { return self.shared_from_this(); }
 
@@ -159,6 +168,14 @@ struct Worker::Impl {
   std::string stderr_suffix() const {
     const std::string tail = stderr_log.summary();
     return tail.empty() ? "" : " (last stderr: " + tail + ")";
+  }
+
+  // Ends the worker's process group and remembers that the host did it, so that the exit report
+  // does not guess at another sender.
+  void signal_to_end(int signal) {
+    if (reaped) return;
+    (signal == SIGKILL ? host_sent_sigkill : host_sent_sigterm) = true;
+    process::signal_group(self.pid_, signal);
   }
 
   // ---- start -------------------------------------------------------------------------------
@@ -294,6 +311,7 @@ struct Worker::Impl {
       return;
     }
     self.hello_ = std::move(hello);
+    std::string().swap(startup_stderr);  // only a worker that never said hello needs it
     self.pipelining_ =
         self.hello_.pipelining && self.hello_.concurrency == 1 && cancel_write.valid();
     if (!self.pipelining_ && cancel_write.valid()) {
@@ -619,10 +637,21 @@ struct Worker::Impl {
                              std::to_string(reader.buffered()) + " bytes of it received)");
     }
     if (reaped) return;
-    // Without stdout the worker is useless; give it a moment to exit on its own, then kill it.
+    // Without stdout the worker is useless; give it a moment to exit on its own (a worker that
+    // exits closes its stdout first), then kill it and say why.
     stop_timer.expires_after(self.config_.kill_timeout);
     stop_timer.async_wait([this, life = keep_alive()](const boost::system::error_code& ec) {
-      if (!ec && !reaped) process::signal_group(self.pid_, SIGKILL);
+      if (ec || reaped) return;
+      if (stop_requested) {  // on its way out anyway: the stop's own report stands
+        signal_to_end(SIGKILL);
+        return;
+      }
+      kill_for(make_error(ErrorCategory::kWorkerCrashed,
+                          prefix() +
+                              " closed its stdout (the protocol pipe) but kept running, so it "
+                              "could not answer any more; the host stopped it after " +
+                              ms_text(self.config_.kill_timeout) +
+                              " (a bridge must never close its protocol stream)"));
     });
   }
 
@@ -631,9 +660,18 @@ struct Worker::Impl {
         asio::buffer(stderr_buffer),
         [this, life = keep_alive()](const boost::system::error_code& ec, std::size_t n) {
           if (ec || n == 0) return;
-          stderr_log.feed({stderr_buffer.data(), n});
+          on_stderr({stderr_buffer.data(), n});
           read_stderr();
         });
+  }
+
+  void on_stderr(std::string_view bytes) {
+    stderr_log.feed(bytes);
+    if (self.hello_.protocol != 0) return;
+    startup_stderr.append(bytes);
+    if (startup_stderr.size() > kStartupStderrBytes) {
+      startup_stderr.erase(0, startup_stderr.size() - kStartupStderrBytes);
+    }
   }
 
   // Reads what is left in the stderr pipe without waiting (the process has exited).
@@ -643,7 +681,7 @@ struct Worker::Impl {
       const ssize_t n =
           ::read(stderr_pipe->native_handle(), stderr_buffer.data(), stderr_buffer.size());
       if (n <= 0) break;
-      stderr_log.feed({stderr_buffer.data(), static_cast<std::size_t>(n)});
+      on_stderr({stderr_buffer.data(), static_cast<std::size_t>(n)});
     }
     stderr_log.flush();
   }
@@ -662,7 +700,7 @@ struct Worker::Impl {
     if (self.state_ == WorkerState::kStarting) finish_start(std::move(error));
     // A condemned worker takes no more calls until its exit is reported.
     if (self.state_ == WorkerState::kReady) self.state_ = WorkerState::kStopping;
-    if (!reaped) process::signal_group(self.pid_, SIGKILL);
+    signal_to_end(SIGKILL);
   }
 
   void wait_for_exit() {
@@ -688,9 +726,13 @@ struct Worker::Impl {
     }
     reaped = true;
     drain_stderr_now();
-    const auto status = process::ExitStatus::from_wait_status(wait_status);
+    auto status = process::ExitStatus::from_wait_status(wait_status);
+    status.sent_by_host = (status.signal == SIGKILL && host_sent_sigkill) ||
+                          (status.signal == SIGTERM && host_sent_sigterm);
     const bool expected = stop_requested && !fatal;
     self.state_ = WorkerState::kExited;
+    // Reported once, through the start handler, as the configuration problem it is.
+    std::optional<Error> import_failure = on_started ? failed_at_import(status) : std::nullopt;
 
     std::string reason = fatal ? fatal->message : prefix() + " " + status.describe();
     if (fatal) {
@@ -698,10 +740,12 @@ struct Worker::Impl {
       reason += status.signal == SIGKILL ? " (the host killed its process group with SIGKILL)"
                                          : " (the worker then " + status.describe() + ")";
     }
-    spdlog::log(expected ? spdlog::level::debug : spdlog::level::warn, "{}{}", reason,
-                expected ? "" : stderr_suffix());
+    spdlog::log(expected || import_failure ? spdlog::level::debug : spdlog::level::warn, "{}{}",
+                reason, expected ? "" : stderr_suffix());
 
-    if (on_started) {
+    if (import_failure) {
+      finish_start(std::move(*import_failure));
+    } else if (on_started) {
       finish_start(make_error(
           ErrorCategory::kBridgeUnavailable,
           prefix() + " " + status.describe() + " before it was ready" + stderr_suffix()));
@@ -712,6 +756,29 @@ struct Worker::Impl {
     if (self.on_exit_) {
       self.on_exit_(WorkerExit{status, expected, stderr_log.tail(), reason});
     }
+  }
+
+  // A worker that exited on its own before its hello, with a failure status and a Python
+  // traceback on stderr, could not import its bridge script (or failed in the SDK's set-up before
+  // the hello): starting it again fails the same way, so this is a configuration problem, not a
+  // crash to retry.
+  std::optional<Error> failed_at_import(const process::ExitStatus& status) {
+    if (fatal || stop_requested || self.hello_.protocol != 0 || status.signal != 0 ||
+        status.exit_code == 0) {
+      return std::nullopt;
+    }
+    auto traceback = process::find_python_traceback(startup_stderr);
+    if (!traceback) return std::nullopt;
+    Error error = make_error(
+        ErrorCategory::kInvalidConfiguration,
+        "bridge '" + self.config_.bridge + "': the bridge script failed at import: " +
+            redactor.redact(traceback->exception) + " (traceback below); fix " +
+            self.config_.script + " or install what it imports into the environment of " +
+            self.config_.python + ", then start the bridge again");
+    error.retryable = false;
+    error.python_type = traceback->type;
+    error.traceback = redactor.redact(std::move(traceback->text));
+    return error;
   }
 
   void fail_pending(const process::ExitStatus& status) {
@@ -766,12 +833,12 @@ struct Worker::Impl {
       if (ec || reaped) return;
       spdlog::warn("{} did not exit within shutdown_ms {}; sending SIGTERM", prefix(),
                    ms_text(self.config_.shutdown_timeout));
-      process::signal_group(self.pid_, SIGTERM);
+      signal_to_end(SIGTERM);
       stop_timer.expires_after(self.config_.kill_timeout);
       stop_timer.async_wait([this, life = keep_alive()](const boost::system::error_code& ec2) {
         if (ec2 || reaped) return;
         spdlog::warn("{} ignored SIGTERM; sending SIGKILL", prefix());
-        process::signal_group(self.pid_, SIGKILL);
+        signal_to_end(SIGKILL);
       });
     });
   }
@@ -839,7 +906,7 @@ void Worker::stop(std::function<void()> on_stopped) {
 }
 
 void Worker::kill() {
-  if (pid_ > 0 && !impl_->reaped) process::signal_group(pid_, SIGKILL);
+  if (pid_ > 0) impl_->signal_to_end(SIGKILL);
 }
 
 std::size_t Worker::in_flight() const { return impl_->pending.size(); }

@@ -106,6 +106,68 @@ for builtin in init shutdown common:cleanup_session; do
     "not_found: bridge 'echo' has no command '$builtin'" -- \
     "$MLBRIDGE" call echo "$builtin" --config config/mlbridge.yaml --args '{"options": {"api_base": "http://attacker.example"}}'
 done
+
+# A bridge script that fails at import: check imports it (not as __main__) in the worker's
+# environment and reports the error with its traceback, once; call reports it once, as the
+# configuration problem it is, without a crash loop.
+printf 'bridges:\n  broken:\n    script: tests/support/workers/import_error_bridge.py\n    pool: {size: 1}\n    restart: {max_restarts: 5, window_s: 60}\n' \
+  >"$TMP/import_error.yaml"
+expect "check imports the bridge script and shows its import error" 1 \
+  "FAIL  script import +the bridge script failed at import: ModuleNotFoundError: No module named 'definitely_not_an_installed_module' \(traceback below\).*        Traceback \(most recent call last\):.*problems found" -- \
+  "$MLBRIDGE" check --config "$TMP/import_error.yaml"
+# expect_once NAME WANTED_EXIT PATTERN TEXT -- COMMAND...: like expect, and TEXT occurs exactly
+# once in the output.
+expect_once() {
+  local name=$1 wanted=$2 pattern=$3 text=$4
+  shift 5
+  local output status count
+  output=$("$@" 2>&1)
+  status=$?
+  count=$(grep -cF -- "$text" <<<"$output")
+  if [[ $status -ne $wanted ]] || [[ $count -ne 1 ]] || ! grep -Ezq -- "$pattern" <<<"$output"; then
+    echo "FAIL $name: exit $status (wanted $wanted), '$text' $count times (wanted once), output /$pattern/?"
+    echo "$output" | sed 's/^/    /'
+    failures=$((failures + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+expect_once "check prints the import traceback once" 1 "script import" \
+  "Traceback (most recent call last):" -- "$MLBRIDGE" check --config "$TMP/import_error.yaml"
+expect_once "call reports an import error once, with its traceback" 1 \
+  "error: invalid_configuration: bridge 'broken': the bridge script failed at import: ModuleNotFoundError: No module named 'definitely_not_an_installed_module' \(traceback below\).*Traceback \(most recent call last\):.*import definitely_not_an_installed_module" \
+  "Traceback (most recent call last):" -- \
+  "$MLBRIDGE" call broken ping --config "$TMP/import_error.yaml"
+expect_once "call states the import error once" 1 "invalid_configuration" \
+  "No module named 'definitely_not_an_installed_module' (traceback below)" -- \
+  "$MLBRIDGE" call broken ping --config "$TMP/import_error.yaml"
+
+# A bridge script that hangs at import: check gives up after timeouts.startup_ms, says so, and
+# kills the interpreter's whole process group (the script started a child in it).
+printf 'bridges:\n  stuck:\n    script: tests/support/workers/hang_at_import_bridge.py\n    timeouts: {startup_ms: 3000}\n    env: {set: {MLBRIDGE_TEST_PID_FILE: "%s"}}\n' \
+  "$TMP/stuck.pids" >"$TMP/hang.yaml"
+expect "check reports a script that hangs at import" 1 \
+  "FAIL  script import +importing .*hang_at_import_bridge.py did not finish within timeouts.startup_ms \(3000 ms\): the script hangs at import" -- \
+  "$MLBRIDGE" check --config "$TMP/hang.yaml"
+if [[ ! -s "$TMP/stuck.pids" ]]; then
+  echo "FAIL the hanging script wrote no pids to $TMP/stuck.pids"
+  failures=$((failures + 1))
+else
+  left=""
+  for pid in $(cat "$TMP/stuck.pids"); do
+    # Gone, or a zombie waiting for an init that does not reap (it runs no more).
+    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)
+    [[ -n $state && $state != Z ]] && left="$left $pid"
+  done
+  if [[ -n $left ]]; then
+    echo "FAIL check left the hanging import's processes running:$left"
+    kill -9 $left 2>/dev/null
+    failures=$((failures + 1))
+  else
+    echo "ok   check killed the hanging import and the child it started"
+  fi
+fi
+
 expect "a missing config file is named" 2 "not found" -- \
   "$MLBRIDGE" call echo ping --config "$TMP/absent.yaml"
 expect "plugins lists nothing in an empty directory" 0 "no plugins" -- \

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mlbridge/host.hpp"
 #include "test_paths.hpp"
@@ -71,12 +72,12 @@ class HostTest : public ::testing::Test {
     return *host_;
   }
 
-  /// Loads a host and returns the error of start() (or of loading).
-  Error start_error(const std::string& yaml) {
+  /// Loads a host and returns the error of start(only) (or of loading).
+  Error start_error(const std::string& yaml, const std::vector<std::string>& only = {}) {
     auto host = Host::from_file(write(yaml));
     if (!host) return host.error();
     host_ = std::move(*host);
-    auto started = host_->start();
+    auto started = host_->start(only);
     EXPECT_FALSE(started.ok()) << "start() should have failed";
     return started.ok() ? Error{} : started.error();
   }

@@ -43,7 +43,7 @@ TEST_F(HostTest, TranslatesPythonErrorsWithDefaultsAndYamlOverrides) {
   EXPECT_EQ(missing.error().category, ErrorCategory::kNotFound);
 }
 
-TEST_F(HostTest, OneBridgesCrashLoopLeavesTheOthersServing) {
+TEST_F(HostTest, OneBridgeFailingAtImportLeavesTheOthersServing) {
   auto& host = start(host_section() + "bridges:\n" + echo_bridge_yaml("good") +
                      "  broken:\n    script: tests/support/workers/import_error_bridge.py\n"
                      "    pool: {size: 1}\n    restart: {max_restarts: 1, window_s: 60}\n");
@@ -53,10 +53,29 @@ TEST_F(HostTest, OneBridgesCrashLoopLeavesTheOthersServing) {
   EXPECT_EQ(health["bridges"]["good"], "running");
   auto refused = host.execute("broken", "ping");
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().category, ErrorCategory::kBridgeUnavailable);
+  // A script that fails at import is a configuration problem: not retried, not retryable.
+  EXPECT_EQ(refused.error().category, ErrorCategory::kInvalidConfiguration);
+  EXPECT_FALSE(refused.error().retryable);
   EXPECT_TRUE(has(refused.error().message, "definitely_not_an_installed_module"))
       << refused.error().message;
+  EXPECT_TRUE(has(refused.error().traceback, "Traceback")) << refused.error().traceback;
   EXPECT_TRUE(host.execute("good", "ping").ok());
+}
+
+// `mlbridge call` starts only the bridge it needs, and must hear why it did not start.
+TEST_F(HostTest, StartingANamedBridgeThatFailsAtImportReturnsTheImportError) {
+  const Error error = start_error(host_section() + "bridges:\n" + echo_bridge_yaml("good") +
+                                      "  broken:\n    script: "
+                                      "tests/support/workers/import_error_bridge.py\n"
+                                      "    pool: {size: 1}\n",
+                                  {"broken"});
+  EXPECT_EQ(error.category, ErrorCategory::kInvalidConfiguration) << error.describe();
+  EXPECT_EQ(error.bridge, "broken");
+  EXPECT_TRUE(has(error.message,
+                  "bridge 'broken': the bridge script failed at import: "
+                  "ModuleNotFoundError"))
+      << error.message;
+  EXPECT_TRUE(has(error.traceback, "Traceback (most recent call last):")) << error.traceback;
 }
 
 TEST_F(HostTest, NamesAMissingScript) {

@@ -33,9 +33,10 @@ TEST_F(PoolTest, ACrashLeavesTheOtherWorkersServingAndThePoolHeals) {
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(p->call(request("ping")).ok());
 }
 
-TEST_F(PoolTest, ACrashLoopEndsInFailedWithTheImportError) {
+TEST_F(PoolTest, ACrashLoopEndsInFailedWithTheLastError) {
   auto c = config(1);
-  c.worker.script = source_path("tests/support/workers/import_error_bridge.py");
+  c.worker.script = misbehaving_worker();
+  c.worker.extra_args = {"--mode", "exit_before_hello"};  // exits 7, no traceback: a crash
   c.max_restarts = 3;
   c.restart_backoff_initial = 20ms;
   c.restart_backoff_max = 100ms;
@@ -44,8 +45,7 @@ TEST_F(PoolTest, ACrashLoopEndsInFailedWithTheImportError) {
   auto status = p->start_and_wait();
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().category, ErrorCategory::kBridgeUnavailable);
-  EXPECT_TRUE(has(status.error().message, "definitely_not_an_installed_module"))
-      << status.error().message;
+  EXPECT_TRUE(has(status.error().message, "boom: failing on purpose")) << status.error().message;
   auto s = p->stats();
   EXPECT_EQ(s.state, pool::PoolState::kFailed);
   EXPECT_EQ(s.failed_starts, 4u) << "max_restarts 3 means the 4th failure in the window fails it";
@@ -54,16 +54,71 @@ TEST_F(PoolTest, ACrashLoopEndsInFailedWithTheImportError) {
   auto refused = p->call(request("ping"));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().category, ErrorCategory::kBridgeUnavailable);
-  EXPECT_TRUE(has(refused.error().message, "ModuleNotFoundError")) << refused.error().message;
+  EXPECT_TRUE(has(refused.error().message, "exited with code 7")) << refused.error().message;
 
   // Nothing is retried while failed: the count stays put.
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(p->stats().failed_starts, 4u);
 }
 
+// Found in real use: a script that failed at import was started 6 times in 3.3 s and its
+// traceback printed 15 times, flattened. Starting it again cannot help: one start, one error.
+TEST_F(PoolTest, AScriptThatFailsAtImportFailsThePoolAtOnceWithItsTraceback) {
+  auto c = config(1);
+  c.worker.script = import_error_bridge();
+  c.max_restarts = 5;
+  c.restart_backoff_initial = 20ms;
+  c.restart_backoff_max = 100ms;
+  auto p = Pool::create(loop_, c);
+  pools_.push_back(p);
+  auto status = p->start_and_wait();
+  ASSERT_FALSE(status.ok());
+  const Error& error = status.error();
+  EXPECT_EQ(error.category, ErrorCategory::kInvalidConfiguration) << error.describe();
+  EXPECT_FALSE(error.retryable);
+  EXPECT_EQ(error.python_type, "ModuleNotFoundError");
+  EXPECT_TRUE(has(error.message,
+                  "bridge 'echo': the bridge script failed at import: ModuleNotFoundError: No "
+                  "module named 'definitely_not_an_installed_module' (traceback below)"))
+      << error.message;
+  EXPECT_FALSE(has(error.message, "Traceback")) << error.message;
+  EXPECT_TRUE(has(error.traceback, "Traceback (most recent call last):")) << error.traceback;
+  auto s = p->stats();
+  EXPECT_EQ(s.state, pool::PoolState::kFailed);
+  EXPECT_EQ(s.failed_starts, 1u) << "an import error is not retried";
+  EXPECT_EQ(s.restarts, 0u);
+
+  // Calls fail fast with the same error, traceback included; no worker is started for them.
+  auto refused = p->call(request("ping"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().category, ErrorCategory::kInvalidConfiguration);
+  EXPECT_EQ(refused.error().message, error.message);
+  EXPECT_EQ(refused.error().traceback, error.traceback);
+  EXPECT_EQ(refused.error().command, "ping");
+  std::this_thread::sleep_for(300ms);  // longer than every backoff of this config
+  EXPECT_EQ(p->stats().failed_starts, 1u);
+}
+
+TEST_F(PoolTest, AnImportErrorInEveryWorkerOfAPoolStartsNoReplacement) {
+  auto c = config(3);
+  c.worker.script = import_error_bridge();
+  c.restart_backoff_initial = 20ms;
+  c.restart_backoff_max = 100ms;
+  auto p = Pool::create(loop_, c);
+  pools_.push_back(p);
+  auto status = p->start_and_wait();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().category, ErrorCategory::kInvalidConfiguration);
+  // The three workers started side by side; none is replaced.
+  EXPECT_TRUE(eventually([&] { return p->stats().failed_starts == 3; }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(p->stats().failed_starts, 3u);
+  EXPECT_EQ(p->stats().state, pool::PoolState::kFailed);
+}
+
 TEST_F(PoolTest, RestartClearsTheFailedState) {
   auto c = config(1);
-  c.worker.script = source_path("tests/support/workers/import_error_bridge.py");
+  c.worker.script = import_error_bridge();
   c.max_restarts = 0;
   auto p = Pool::create(loop_, c);
   pools_.push_back(p);

@@ -1,6 +1,9 @@
 // Workers that fail: crashes, kills, protocol violations and start-up failures. Each must give
 // the caller a clear error that names what happened, promptly, and leave no process behind.
 
+#include <filesystem>
+#include <fstream>
+
 #include "worker_fixture.hpp"
 
 namespace mlbridge::testing {
@@ -71,6 +74,50 @@ TEST_F(MisbehavingWorkerTest, ExitBeforeHelloNamesTheExitAndStderr) {
   EXPECT_TRUE(contains(started.error().message, "boom")) << started.error().message;
 }
 
+// A script that cannot be imported fails the same way at every start: a configuration problem,
+// reported once with its traceback in the traceback field, not a crash to retry.
+TEST_F(MisbehavingWorkerTest, AScriptThatFailsAtImportIsAConfigurationErrorWithItsTraceback) {
+  auto started = try_start(make_config(import_error_bridge()));
+  ASSERT_FALSE(started.ok());
+  const Error& error = started.error();
+  EXPECT_EQ(error.category, ErrorCategory::kInvalidConfiguration) << error.describe();
+  EXPECT_FALSE(error.retryable);
+  EXPECT_EQ(error.python_type, "ModuleNotFoundError");
+  EXPECT_TRUE(contains(error.message,
+                       "bridge 'test': the bridge script failed at import: ModuleNotFoundError: "
+                       "No module named 'definitely_not_an_installed_module' (traceback below)"))
+      << error.message;
+  EXPECT_TRUE(contains(error.message, import_error_bridge())) << "names the script to fix";
+  EXPECT_FALSE(contains(error.message, "Traceback")) << "not flattened into the message";
+  EXPECT_TRUE(contains(error.traceback, "Traceback (most recent call last):")) << error.traceback;
+  EXPECT_TRUE(contains(error.traceback, "import definitely_not_an_installed_module"))
+      << error.traceback;
+  EXPECT_TRUE(contains(error.traceback, "ModuleNotFoundError: No module named")) << error.traceback;
+}
+
+// The import error travels to callers (and to HTTP clients, its message): the worker's secrets
+// are blanked out of it like out of any other error of the worker.
+TEST_F(MisbehavingWorkerTest, AnImportErrorCarriesNoSecretOfTheWorkersEnvironment) {
+  const std::string secret = "sk-test-0123456789-do-not-leak";
+  const auto script = std::filesystem::temp_directory_path() /
+                      ("mlbridge-leaky-import-" + std::to_string(::getpid()) + ".py");
+  std::ofstream(script) << "import os\n"
+                        << "raise RuntimeError('cannot reach the API with key ' + "
+                        << "os.environ['TEST_API_KEY'])\n";
+  auto config = make_config(script.string());
+  config.env["TEST_API_KEY"] = secret;
+  auto started = try_start(config);
+  std::filesystem::remove(script);
+  ASSERT_FALSE(started.ok());
+  const Error& error = started.error();
+  EXPECT_EQ(error.category, ErrorCategory::kInvalidConfiguration) << error.describe();
+  EXPECT_TRUE(contains(error.message, "RuntimeError: cannot reach the API with key"))
+      << error.message;
+  EXPECT_FALSE(contains(error.message, secret)) << error.message;
+  EXPECT_TRUE(contains(error.traceback, "RuntimeError")) << error.traceback;
+  EXPECT_FALSE(contains(error.traceback, secret)) << error.traceback;
+}
+
 TEST_F(MisbehavingWorkerTest, NoHelloWithinStartupTimeout) {
   auto config = misbehaving("no_hello");
   config.startup_timeout = 500ms;
@@ -131,6 +178,18 @@ TEST_F(MisbehavingWorkerTest, NonMapFrameIsAProtocolError) {
   const Error error = error_of_first_call("non_map");
   EXPECT_EQ(error.category, ErrorCategory::kProtocolError);
   EXPECT_TRUE(contains(error.message, "array")) << error.message;
+}
+
+// The host kills a worker whose protocol pipe closed while it kept running; that SIGKILL is the
+// host's, so the report says what happened instead of blaming the out-of-memory killer.
+TEST_F(MisbehavingWorkerTest, ClosedStdoutIsReportedAsTheHostStoppingItNotAsTheOomKiller) {
+  const Error error = error_of_first_call("close_stdout");
+  EXPECT_EQ(error.category, ErrorCategory::kWorkerCrashed) << error.describe();
+  EXPECT_TRUE(contains(error.message, "closed its stdout (the protocol pipe)")) << error.message;
+  EXPECT_TRUE(contains(error.message, "the host stopped it")) << error.message;
+  EXPECT_TRUE(contains(error.message, "'echo'")) << error.message;
+  EXPECT_FALSE(contains(error.message, "out-of-memory")) << error.message;
+  EXPECT_FALSE(contains(error.message, "possibly")) << error.message;
 }
 
 TEST_F(MisbehavingWorkerTest, AnswerForAnUnknownIdIsDroppedNotHandedOn) {

@@ -19,6 +19,8 @@ Modes (all but the first three send a valid hello and answer ``init`` first):
   correctly (echoing the args).
 - ``string_error``: answers every request seed-style, ``{"id", "success": false,
   "error": "plain string error"}`` with no ``type``.
+- ``close_stdout``: on the first request, closes its stdout (the protocol pipe: this worker
+  writes frames to fd 1 itself) and keeps running without answering.
 
 After breaking the stream the worker waits for end of input, then exits 0.
 """
@@ -46,6 +48,7 @@ MODES = (
     "non_map",
     "unknown_id",
     "string_error",
+    "close_stdout",
 )
 
 Encode = Callable[[Any], bytes]
@@ -172,6 +175,9 @@ def main() -> int:
         elif mode == "partial_then_eof":
             write_all(struct.pack(">I", 100) + b"0123456789")
             return 0
+        elif mode == "close_stdout":
+            os.close(1)
+            linger()
         elif mode == "non_map":
             send(encode, [1, 2, 3])
             linger()

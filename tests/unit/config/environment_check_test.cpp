@@ -108,5 +108,72 @@ TEST_F(EnvironmentCheckTest, NamesAMissingScriptInterpreterAndVariableWithoutPri
   EXPECT_NE(python->detail.find("no_such_python"), std::string::npos) << python->detail;
 }
 
+// `mlbridge check` imports the script as a worker would, in the worker's environment (here
+// PYTHONPATH), but not as __main__: the bridge's main() must not run.
+TEST_F(EnvironmentCheckTest, ImportsTheScriptWithTheWorkersEnvironmentWithoutRunningItsMain) {
+  auto req = requirements({});
+  req.script = (dir_ / "bridge.py").string();
+  std::ofstream(req.script) << "import msgpack  # found through the worker's environment\n"
+                            << "if __name__ == '__main__':\n"
+                            << "    open("
+                            << (dir_ / "main_ran").string().insert(0, "r'").append("'")
+                            << ", 'w').close()\n";
+  EXPECT_FALSE(find_item(check_environment(req), "script import")) << "only when asked";
+  req.import_script = true;
+  const auto report = check_environment(req);
+  ASSERT_TRUE(report.ok()) << report.problems();
+  ASSERT_NE(find_item(report, "script import"), nullptr);
+  EXPECT_FALSE(fs::exists(dir_ / "main_ran")) << "the bridge's main() ran";
+}
+
+TEST_F(EnvironmentCheckTest, AScriptThatFailsAtImportIsReportedWithItsTraceback) {
+  auto req = requirements({});
+  req.script = testing::source_path("tests/support/workers/import_error_bridge.py");
+  req.import_script = true;
+  const auto report = check_environment(req);
+  EXPECT_FALSE(report.ok());
+  const CheckItem* item = find_item(report, "script import");
+  ASSERT_NE(item, nullptr);
+  EXPECT_FALSE(item->ok);
+  EXPECT_NE(item->detail.find("the bridge script failed at import: ModuleNotFoundError: No module "
+                              "named 'definitely_not_an_installed_module' (traceback below)"),
+            std::string::npos)
+      << item->detail;
+  EXPECT_EQ(item->detail.find("Traceback"), std::string::npos) << "the traceback is its own block";
+  EXPECT_EQ(item->traceback.rfind("Traceback (most recent call last):", 0), 0u) << item->traceback;
+  EXPECT_NE(item->traceback.find("import definitely_not_an_installed_module"), std::string::npos)
+      << item->traceback;
+  EXPECT_EQ(item->traceback.find("importlib"), std::string::npos)
+      << "it starts at the script, not in the probe: " << item->traceback;
+}
+
+TEST_F(EnvironmentCheckTest, AScriptWithASyntaxErrorIsReportedWithTheLine) {
+  auto req = requirements({});
+  req.script = (dir_ / "typo.py").string();
+  std::ofstream(req.script) << "x = 1\ndef (:\n";
+  req.import_script = true;
+  const CheckItem* item = find_item(check_environment(req), "script import");
+  ASSERT_NE(item, nullptr);
+  EXPECT_FALSE(item->ok);
+  EXPECT_NE(item->detail.find("failed at import: SyntaxError"), std::string::npos) << item->detail;
+  EXPECT_NE(item->traceback.find("typo.py\", line 2"), std::string::npos) << item->traceback;
+}
+
+TEST_F(EnvironmentCheckTest, AScriptThatHangsAtImportIsKilledAfterTheTimeout) {
+  auto req = requirements({});
+  req.script = (dir_ / "hangs.py").string();
+  std::ofstream(req.script) << "import time\ntime.sleep(3600)\n";
+  req.import_script = true;
+  req.timeout = std::chrono::milliseconds(3000);
+  const auto report = check_environment(req);
+  const CheckItem* item = find_item(report, "script import");
+  ASSERT_NE(item, nullptr);
+  EXPECT_FALSE(item->ok);
+  EXPECT_NE(item->detail.find("did not finish within timeouts.startup_ms (3000 ms): the script "
+                              "hangs at import"),
+            std::string::npos)
+      << item->detail;
+}
+
 }  // namespace
 }  // namespace mlbridge::config

@@ -14,6 +14,15 @@ TEST(ExitStatus, NamesCommonSignals) {
   EXPECT_EQ((ExitStatus{-1, SIGKILL}).shell_code(), 137);
 }
 
+TEST(ExitStatus, ASignalTheHostSentIsNotBlamedOnTheOutOfMemoryKiller) {
+  ExitStatus killed{-1, SIGKILL};
+  killed.sent_by_host = true;
+  EXPECT_EQ(killed.describe(), "was killed by signal 9 (SIGKILL, sent by the host)");
+  ExitStatus terminated{-1, SIGTERM};
+  terminated.sent_by_host = true;
+  EXPECT_EQ(terminated.describe(), "was killed by signal 15 (SIGTERM, sent by the host)");
+}
+
 TEST(ExitStatus, ExplainsShellStyleCodes) {
   EXPECT_NE((ExitStatus{139, 0}).describe().find("segmentation fault"), std::string::npos);
   EXPECT_NE((ExitStatus{134, 0}).describe().find("aborted"), std::string::npos);

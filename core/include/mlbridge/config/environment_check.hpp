@@ -6,6 +6,8 @@
 /// set. Two depths: `kFind` (the default, used when a bridge starts) locates each package without
 /// importing it, so a host start does not pay a heavy import (torch) twice; `kImport` (used by
 /// `mlbridge check`) imports each one, which also catches a package that is installed but broken.
+/// `mlbridge check` also imports the bridge script itself (`import_script`), in its own
+/// interpreter with the worker's environment and within the bridge's startup timeout.
 /// Blocking (spawns the interpreter once); never call it on the event loop. Any other thread.
 
 #include <chrono>
@@ -18,7 +20,8 @@ namespace mlbridge::config {
 struct CheckItem {
   std::string what;  ///< e.g. "python", "script", "package dspy", "env OPENAI_API_KEY"
   bool ok = false;
-  std::string detail;  ///< Version or path when ok; the problem and what to do otherwise.
+  std::string detail;     ///< Version or path when ok; the problem and what to do otherwise.
+  std::string traceback;  ///< The Python traceback of a failed import, else empty.
 };
 
 struct EnvironmentReport {
@@ -45,6 +48,11 @@ struct EnvironmentRequirements {
   std::string working_dir;
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
   PackageCheck package_check = PackageCheck::kFind;
+  /// Also import the script as a module (not as `__main__`, so its `main()` does not run), in a
+  /// child interpreter with `env` and `working_dir` like a worker's, bounded by `timeout`: a
+  /// script that fails at import is reported with its traceback; one that hangs is killed with
+  /// its process group after `timeout` and reported as hanging.
+  bool import_script = false;
 };
 
 EnvironmentReport check_environment(const EnvironmentRequirements& requirements);

@@ -3,7 +3,9 @@
 /// @file
 /// A supervised pool of Python workers for one bridge: N workers serve N calls at once; a bounded
 /// FIFO queue feeds them; sessions stick to their worker; dead workers are replaced with backoff;
-/// a crash loop puts the pool in `failed`; idle workers are health-checked and recycled.
+/// a crash loop puts the pool in `failed`, and so does at once a start failure that no retry can
+/// cure (a bridge script that fails at import: invalid_configuration, with its traceback); idle
+/// workers are health-checked and recycled.
 ///
 /// Threading: the dispatcher runs on the EventLoop's thread and never waits on a worker. Every
 /// public member function is thread-safe and may be called from any thread; handlers passed in
@@ -52,7 +54,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   /// Submits a call; `on_done` runs exactly once on the loop thread, with the result or an error:
   /// overloaded (queue full, or no worker within checkout_timeout), timeout, cancelled,
-  /// session_lost, bridge_unavailable (failed or draining pool), or what the worker reported.
+  /// session_lost, bridge_unavailable (failed or draining pool), the cause of a pool that
+  /// failed on a configuration problem (invalid_configuration), or what the worker reported.
   CallHandle submit(CallRequest request, CallHandler on_done);
   /// Submits a call; the future completes with the result or the error.
   std::future<Result<json>> submit(CallRequest request);

@@ -45,9 +45,10 @@ class Registry {
   /// Runtime registration: validates and starts a bridge, then makes it callable. First of all
   /// the registration policy (policy()) must allow it: runtime registration switched on, and
   /// only the interpreters, scripts and variables the operator allowed; nothing is loaded,
-  /// checked or started before that. Fails with invalid_configuration for a refusal or for a
-  /// bad plugin, config or environment (naming the bridge, key or package), invalid_argument
-  /// for a duplicate name, or bridge_unavailable when its workers cannot start; on failure
+  /// checked or started before that. Fails with invalid_configuration for a refusal, for a bad
+  /// plugin, config or environment (naming the bridge, key or package) or for a script that
+  /// fails at import (with its traceback), invalid_argument for a duplicate name, or
+  /// bridge_unavailable when its workers cannot start for another reason; on failure
   /// nothing is registered and every other bridge is untouched.
   Status register_bridge(const config::BridgeConfig& bridge);
   /// The same from a JSON object with the YAML keys.
@@ -55,8 +56,9 @@ class Registry {
 
   /// Registers the bridges of the host config (all of them when `only` is empty), starting them
   /// in parallel. A bridge whose workers fail to start stays listed in state `failed` (its calls
-  /// fail fast with the cause); any other error (bad plugin, config or environment, a name in
-  /// `only` that is not configured) is returned, the first one found.
+  /// fail fast with the cause), unless it was named in `only`: then, like any other error (bad
+  /// plugin, config or environment, a name in `only` that is not configured), its start failure
+  /// is returned, the first one found.
   Status register_all(const std::vector<std::string>& only = {});
 
   /// Removes a bridge at runtime (the policy must allow it): no new calls reach it; calls in

@@ -77,7 +77,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
   Worker& operator=(const Worker&) = delete;
 
   /// Spawns the process, waits (asynchronously) for hello, sends init, and reports once: the
-  /// hello when ready, or bridge_unavailable naming the cause (with the stderr tail).
+  /// hello when ready, or bridge_unavailable naming the cause (with the stderr tail). A worker
+  /// that exits on its own before its hello with a failure status and a Python traceback on
+  /// stderr failed to import its script: that is invalid_configuration, not retryable, with the
+  /// exception's type and its traceback in the error's fields (not flattened into the message).
   void start(StartHandler on_started);
 
   /// Sends a request. `on_done` runs exactly once: with the result, or with an error (Python
