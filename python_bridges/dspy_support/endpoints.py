@@ -70,9 +70,6 @@ class Endpoint:
     api_base: str | None = None  # normalized; None: the provider's own endpoint
     provider: str | None = None
 
-    def destination(self) -> str:
-        return self.api_base if self.api_base else f"the {self.provider} provider's own endpoint"
-
     def describe(self) -> str:
         where = f"api_base {self.api_base}" if self.api_base else f"provider {self.provider}"
         return f"{where} with {self.api_key_env}"
@@ -172,10 +169,6 @@ class EndpointPolicy:
             ),
             category="invalid_argument",
         )
-
-    def public(self) -> list[dict[str, str]]:
-        """The pairs as data (variable names only), for ``get_lm``."""
-        return [{k: v for k, v in vars(e).items() if v is not None} for e in self.endpoints]
 
 
 def default_pair(lm: LMConfig) -> Endpoint | None:
