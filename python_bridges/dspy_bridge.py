@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dspy_support import lm as lm_support  # noqa: E402
 from dspy_support import programs  # noqa: E402
+from dspy_support.endpoints import EndpointPolicy, with_provider_key  # noqa: E402
 from dspy_support.errors import error_info, raise_translated  # noqa: E402
 from dspy_support.metrics import METRICS, Metric  # noqa: E402
 from dspy_support.tools import TOOL_DESCRIPTIONS  # noqa: E402
@@ -44,7 +45,7 @@ LM_KEY = "lm"
 HISTORY_KEY = "history"
 PROGRAM_PREFIX = "program:"
 OPTIMIZERS = {"bootstrapfewshot": "bootstrap_few_shot", "labeledfewshot": "labeled_few_shot"}
-_OPTION_KEYS = {"lm", "cache", "num_threads", "max_history", "lookup"}
+_OPTION_KEYS = {"lm", "endpoints", "cache", "num_threads", "max_history", "lookup"}
 _CREATE_KEYS = programs.SPEC_ARGS | {"program_id", "replace"}
 _CANCELLED = "Execution cancelled due to errors or interruption"
 MAX_BATCH = 1000
@@ -93,6 +94,8 @@ class DSPyBridge(BaseBridge):
     def __init__(self) -> None:
         self.options: dict[str, Any] | None = None
         self.lm: ScopedSetting[lm_support.LMHandle] = ScopedSetting(LM_KEY)
+        self.endpoints = EndpointPolicy([])
+        self.max_retries = lm_support.LMConfig().num_retries
         self.num_threads = 4
         self.max_history = 100
         self.lookup: dict[str, Any] = {}
@@ -133,6 +136,9 @@ class DSPyBridge(BaseBridge):
             config = lm_support.LMConfig.parse(options.get("lm"), where="options.lm")
         except BridgeError as exc:
             raise BridgeError(exc.message, category="invalid_configuration") from None
+        config = with_provider_key(config)
+        self.endpoints = EndpointPolicy.from_options(options.get("endpoints"), config)
+        self.max_retries = config.num_retries
         default = self.lm.default = lm_support.build(config, strict=False)
         self.options = options
         note = f" ({default.reason})" if default.reason else ""
@@ -165,7 +171,7 @@ class DSPyBridge(BaseBridge):
         return history
 
     def _running(self, ctx: CallContext) -> Any:
-        return lm_support.running(self._lm(ctx), self._history(ctx))
+        return lm_support.running(self._lm(ctx), self._history(ctx), ctx.deadline_ms)
 
     def _program(self, args: dict[str, Any], ctx: CallContext) -> programs.Program:
         program_id = args.get("program_id")
@@ -199,22 +205,39 @@ class DSPyBridge(BaseBridge):
 
     # -------------------------------------------------------------------- LM
 
-    @dspy_command("configure_lm", "Set the LM of the session (or the worker's default).")
+    @dspy_command("configure_lm", "Set the LM of the session.")
     def configure_lm(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        """With a session: that session's LM. Without: this worker's default LM.
+        """The session's own LM; ``{"reset": true}`` goes back to the default (``options.lm``).
 
-        ``{"reset": true}`` goes back to the default (``options.lm`` for the worker).
+        The default LM is the operator's: without a session this is refused, so that no
+        caller changes the LM of every other caller of the worker. A key goes only to an
+        endpoint the operator paired it with (``options.endpoints``, see endpoints.py).
         """
+        if not ctx.session_id:
+            raise BridgeError(
+                "configure_lm changes the LM of one session; pass a session, or set "
+                "options.lm in the bridge's YAML",
+                category="invalid_argument",
+            )
 
         def build(settings: dict[str, Any]) -> lm_support.LMHandle:
-            return lm_support.build(lm_support.LMConfig.parse(settings), strict=True)
+            # One retry layer, sized by the operator: a session's LM retries as the default LM
+            # does unless it asks for fewer (options.lm.num_retries: 0 when the host's retry:
+            # is that layer).
+            base = lm_support.LMConfig(num_retries=self.max_retries)
+            config = self.endpoints.bind(lm_support.LMConfig.parse(settings, base=base))
+            if config.num_retries > self.max_retries:
+                raise BridgeError(
+                    f"configure_lm: num_retries {config.num_retries} is more than this bridge "
+                    f"allows ({self.max_retries}, options.lm.num_retries in its YAML)",
+                    category="invalid_argument",
+                )
+            return lm_support.build(config, strict=True)
 
-        def initial() -> lm_support.LMHandle:
-            assert self.options is not None
-            config = lm_support.LMConfig.parse(self.options.get("lm"), where="options.lm")
-            return lm_support.build(config, strict=False)
+        def default() -> lm_support.LMHandle:  # never called: a session resets its own
+            return self._lm(ctx)
 
-        self.lm.configure(args, ctx, build, initial)
+        self.lm.configure(args, ctx, build, default)
         return self._describe_lm(ctx)
 
     @dspy_command("get_lm", "The LM that the session's calls run under.")

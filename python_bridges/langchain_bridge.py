@@ -11,11 +11,13 @@ the session's expiry in the host) drops it.
 Model
     ``configure_model`` ``{model, base_url, api_key_env, temperature, max_tokens, timeout,
     max_retries, stream_usage, offline, replies}`` or ``{"reset": true}`` → the model
-    description ``{scope, model, offline, provider, settings, api_key_set?, note?}``. With a
-    session: that session's model; without: this worker's default (``options.model`` at
-    start). ``get_model`` → the same description. With no key and no ``base_url`` the model
-    is LangChain's offline ``GenericFakeChatModel`` (``langchain_support.offline``), and
-    every answer says ``"model": "offline GenericFakeChatModel", "offline": true``.
+    description ``{scope, model, offline, provider, settings, api_key_set?, note?}``: the
+    session's own model (a session is required; the default is ``options.model``). A key
+    goes only to an endpoint the operator paired it with (``options.endpoints``,
+    ``langchain_support.endpoints``). ``get_model`` → the same description. With no key and
+    no ``base_url`` the model is LangChain's offline ``GenericFakeChatModel``
+    (``langchain_support.offline``), and every answer says
+    ``"model": "offline GenericFakeChatModel", "offline": true``.
 
 Chains (``langchain_support.chains``)
     ``create_chain`` ``{chain_id?, type: "llm"|"rag", prompt, template_format?, output:
@@ -78,6 +80,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from langchain_support import chains as chain_support  # noqa: E402
+from langchain_support import endpoints as endpoint_support  # noqa: E402
 from langchain_support import models as model_support  # noqa: E402
 from langchain_support import retrieval  # noqa: E402
 from langchain_support.errors import error_info, raise_translated  # noqa: E402
@@ -96,7 +99,7 @@ from mlbridge.settings import ScopedSetting, option_int  # noqa: E402
 MODEL_KEY = "model"
 CHAIN_PREFIX = "chain:"
 RETRIEVER_PREFIX = "retriever:"
-_OPTION_KEYS = {"model", "embeddings", "max_concurrency", "max_batch", "max_history"}
+_OPTION_KEYS = {"model", "embeddings", "endpoints", "max_concurrency", "max_batch", "max_history"}
 
 
 def langchain_command(name: str, description: str) -> Callable[[Callable[..., Any]], Any]:
@@ -147,6 +150,7 @@ class LangChainBridge(BaseBridge):
         self.options: dict[str, Any] | None = None
         self.model: ScopedSetting[model_support.ModelHandle] = ScopedSetting(MODEL_KEY)
         self.embeddings: retrieval.EmbeddingsConfig = retrieval.EmbeddingsConfig()
+        self.endpoints = endpoint_support.EndpointPolicy([])
         self.max_concurrency = 4
         self.max_batch = 1000
         self.max_history = 100
@@ -173,6 +177,11 @@ class LangChainBridge(BaseBridge):
             )
         except BridgeError as exc:
             raise BridgeError(exc.message, category="invalid_configuration") from None
+        config = endpoint_support.with_default_key(config)
+        self.embeddings = endpoint_support.with_default_key(self.embeddings)
+        self.endpoints = endpoint_support.EndpointPolicy.from_options(
+            options.get("endpoints"), config, self.embeddings
+        )
         default = self.model.default = model_support.build(config, strict=False)
         self.options = options
         note = f" ({default.reason})" if default.reason else ""
@@ -252,32 +261,45 @@ class LangChainBridge(BaseBridge):
     def _pinned_model(self, args: dict[str, Any]) -> model_support.ModelHandle | None:
         if args.get("model") is None:
             return None
-        config = model_support.ModelConfig.parse(args["model"], where="model")
-        return model_support.build(config, strict=True)
+        return model_support.build(self._requested_model(args["model"], "model"), strict=True)
+
+    def _requested_model(self, raw: Any, where: str) -> model_support.ModelConfig:
+        """A request's model settings, bound to a configured endpoint and the retry limit."""
+        config = model_support.ModelConfig.parse(raw, where=where)
+        limit = self.model.default.config.max_retries if self.model.default else 2
+        config = model_support.within_retry_limit(
+            config, raw, limit, where, "options.model.max_retries"
+        )
+        return self.endpoints.bind(config, where)
 
     def _env(self, ctx: CallContext, chain: chain_support.Chain) -> chain_support.RunEnv:
         return chain_support.RunEnv(self._model(ctx, chain), self._retriever_lookup(ctx))
 
     # -------------------------------------------------------------------- model
 
-    @langchain_command("configure_model", "Set the chat model of the session (or the default).")
+    @langchain_command("configure_model", "Set the chat model of the session.")
     def configure_model(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        """With a session: that session's model. Without: this worker's default model.
+        """The session's own model; ``{"reset": true}`` goes back to ``options.model``.
 
-        ``{"reset": true}`` goes back to the default (``options.model`` for the worker).
+        The default model is the operator's: without a session this is refused, so that no
+        caller changes the model of every other caller of the worker. A key goes only to an
+        endpoint the operator paired it with (``options.endpoints``, see endpoints.py).
         """
+        if not ctx.session_id:
+            raise BridgeError(
+                "configure_model changes the chat model of one session; pass a session, or "
+                "set options.model in the bridge's YAML",
+                category="invalid_argument",
+            )
 
         def build(settings: dict[str, Any]) -> model_support.ModelHandle:
-            return model_support.build(model_support.ModelConfig.parse(settings), strict=True)
+            config = self._requested_model(settings, "configure_model")
+            return model_support.build(config, strict=True)
 
-        def initial() -> model_support.ModelHandle:
-            assert self.options is not None
-            config = model_support.ModelConfig.parse(
-                self.options.get("model"), where="options.model"
-            )
-            return model_support.build(config, strict=False)
+        def default() -> model_support.ModelHandle:  # never called: a session resets its own
+            return self._model(ctx)
 
-        self.model.configure(args, ctx, build, initial)
+        self.model.configure(args, ctx, build, default)
         return self._describe_model(ctx)
 
     @langchain_command("get_model", "The chat model that the session's chains run with.")
@@ -543,11 +565,16 @@ class LangChainBridge(BaseBridge):
                 f"retriever {retriever_id!r} already exists; pass replace: true to overwrite it"
             )
         documents = retrieval.parse_documents(args)
-        config = (
-            retrieval.EmbeddingsConfig.parse(args["embeddings"])
-            if args.get("embeddings") is not None
-            else self.embeddings
-        )
+        config = self.embeddings
+        if args.get("embeddings") is not None:
+            config = model_support.within_retry_limit(
+                retrieval.EmbeddingsConfig.parse(args["embeddings"]),
+                args["embeddings"],
+                self.embeddings.max_retries,
+                "embeddings",
+                "options.embeddings.max_retries",
+            )
+            config = self.endpoints.bind(config, "embeddings")
         embeddings = retrieval.build_embeddings(config, strict=args.get("embeddings") is not None)
         k = retrieval.check_k(args.get("k"), 4)
         started = time.monotonic()

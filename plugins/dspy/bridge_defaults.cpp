@@ -44,6 +44,10 @@ json bridge_defaults() {
       {"env",
        {{"set", {{"LITELLM_LOCAL_MODEL_COST_MAP", "True"}, {"LITELLM_TELEMETRY", "False"}}}}},
       {"idempotent", idempotent_commands()},
+      // One retry layer: DSPy retries each failed LM request itself (options.lm.num_retries,
+      // 3 by default, waiting as the provider's Retry-After says), so the host does not retry
+      // the whole command on top of it. options_validation.cpp refuses a config where both do.
+      {"retry", {{"max_attempts", 1}}},
   };
 }
 

@@ -2,8 +2,9 @@
 
 /// @file
 /// What a `plugin: dspy` bridge gets without saying: the script, the packages its environment
-/// needs, pool and timeout settings for an I/O-bound LLM bridge, and the commands that are safe
-/// to retry. The bridge's YAML overrides any of them key by key.
+/// needs, pool and timeout settings for an I/O-bound LLM bridge, the commands that are safe
+/// to retry, and no host retries (`retry.max_attempts: 1`: DSPy's own num_retries is the one
+/// retry layer). The bridge's YAML overrides any of them key by key.
 
 #include <nlohmann/json.hpp>
 #include <string>

@@ -70,6 +70,67 @@ const json& member(const json& object, const char* key) {
   return found == object.end() ? null_value : *found;
 }
 
+bool is_http_url(const json& value) {
+  if (!value.is_string()) return false;
+  const std::string url = value.get<std::string>();
+  return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+}
+
+// endpoints.py `_PROVIDER`: a LiteLLM provider name such as openai, anthropic, hosted_vllm.
+bool is_provider_name(const json& value) {
+  if (!value.is_string()) return false;
+  const std::string name = value.get<std::string>();
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+// Problems of one entry of options.endpoints (dspy_support/endpoints.py `_parse_entry`).
+std::vector<std::string> check_endpoint(const json& entry, const std::string& where,
+                                        const std::vector<std::string>& variables) {
+  if (!entry.is_object()) {
+    return {where + " must be a map {api_base: <url>, api_key_env: <VARIABLE>} or {provider: " +
+            "<name>, api_key_env: <VARIABLE>} (got " + shown(entry) + ")"};
+  }
+  std::vector<std::string> problems;
+  for (const auto& item : entry.items()) {
+    if (item.key() != "api_base" && item.key() != "provider" && item.key() != "api_key_env") {
+      problems.push_back(where + "." + item.key() +
+                         " is not an endpoint setting (known: api_base, api_key_env, provider)");
+    }
+  }
+  const json& name = member(entry, "api_key_env");
+  if (!name.is_string() || !is_env_name(name.get<std::string>())) {
+    // Never shown: people paste the key itself here.
+    problems.push_back(where +
+                       ".api_key_env must be the name of the environment variable that holds "
+                       "the key sent to this endpoint (e.g. OPENAI_API_KEY), not the key itself");
+  } else if (std::find(variables.begin(), variables.end(), name.get<std::string>()) ==
+             variables.end()) {
+    problems.push_back(where + ".api_key_env names " + name.get<std::string>() +
+                       ", which the workers never see: add it to env.pass");
+  }
+  const bool has_base = entry.contains("api_base");
+  const bool has_provider = entry.contains("provider");
+  if (has_base == has_provider) {
+    problems.push_back(where +
+                       " needs exactly one of api_base (a server) and provider (the provider's "
+                       "own endpoint, where a model such as anthropic/... goes without an "
+                       "api_base)");
+  } else if (has_base && !is_http_url(entry.at("api_base"))) {
+    problems.push_back(where + ".api_base must be an http:// or https:// URL (got " +
+                       shown(entry.at("api_base")) + ")");
+  } else if (has_provider && !is_provider_name(entry.at("provider"))) {
+    problems.push_back(where +
+                       ".provider must be a LiteLLM provider name in lower case, such as "
+                       "openai or anthropic (got " +
+                       shown(entry.at("provider")) + ")");
+  }
+  return problems;
+}
+
 }  // namespace
 
 const std::vector<std::string>& lm_setting_names() {
@@ -155,6 +216,24 @@ std::vector<std::string> check_lm_settings(const json& lm, const std::string& wh
   }
   if (given("model_type")) {
     check("model_type", one_of(lm.at("model_type"), kModelTypes), "one of " + listed(kModelTypes));
+  }
+  return problems;
+}
+
+std::vector<std::string> check_endpoints(const json& endpoints, const json& env) {
+  if (endpoints.is_null()) return {};
+  if (!endpoints.is_array()) {
+    return {
+        "options.endpoints must be a list of {api_base: <url>, api_key_env: <VARIABLE>} "
+        "(or {provider: <name>, api_key_env: <VARIABLE>}) (got " +
+        shown(endpoints) + ")"};
+  }
+  const auto variables = worker_variables(env);
+  std::vector<std::string> problems;
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    auto entry =
+        check_endpoint(endpoints[i], "options.endpoints[" + std::to_string(i) + "]", variables);
+    problems.insert(problems.end(), entry.begin(), entry.end());
   }
   return problems;
 }

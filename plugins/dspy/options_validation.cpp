@@ -8,6 +8,9 @@
 namespace mlbridge::dspy_plugin {
 namespace {
 
+// dspy_support/lm.py LMConfig.num_retries.
+constexpr long kDefaultNumRetries = 3;
+
 std::string listed(const std::vector<std::string>& names) {
   std::string text;
   for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
@@ -52,18 +55,57 @@ void check_cache(const json& cache, std::vector<std::string>& problems) {
   }
 }
 
+// The bridge's `retry.max_attempts`; absent means the plugin's default (1, bridge_defaults.cpp).
+long host_attempts(const json& bridge) {
+  const auto retry = bridge.find("retry");
+  if (retry == bridge.end() || !retry->is_object()) return 1;
+  const auto attempts = retry->find("max_attempts");
+  if (attempts == retry->end() || !attempts->is_number_integer()) return 1;
+  return attempts->get<long>();
+}
+
+// `options.lm.num_retries`, or LMConfig's default (3) when not written.
+long dspy_retries(const json& options) {
+  const auto lm = options.find("lm");
+  if (lm == options.end() || !lm->is_object()) return kDefaultNumRetries;
+  const auto retries = lm->find("num_retries");
+  if (retries == lm->end() || !retries->is_number_integer()) return kDefaultNumRetries;
+  return retries->get<long>();
+}
+
 }  // namespace
 
 const std::vector<std::string>& option_names() {
-  static const std::vector<std::string> names = {"cache", "lm", "lookup", "max_history",
-                                                 "num_threads"};
+  static const std::vector<std::string> names = {"cache",  "endpoints",   "lm",
+                                                 "lookup", "max_history", "num_threads"};
   return names;
+}
+
+std::vector<std::string> check_one_retry_layer(const json& bridge) {
+  if (!bridge.is_object()) return {};
+  const auto found = bridge.find("options");
+  const json options = found == bridge.end() || !found->is_object() ? json::object() : *found;
+  const long attempts = host_attempts(bridge);
+  const long retries = dspy_retries(options);
+  if (attempts <= 1 || retries <= 0) return {};
+  return {"retry.max_attempts is " + std::to_string(attempts) + " and options.lm.num_retries is " +
+          std::to_string(retries) +
+          (options.contains("lm") && options.at("lm").is_object() &&
+                   options.at("lm").contains("num_retries")
+               ? ""
+               : " (DSPy's default)") +
+          ": the host and DSPy would both retry, and one failed call could cost " +
+          std::to_string(attempts * (retries + 1)) +
+          " requests to the provider. Choose one layer: DSPy's, which retries each LM "
+          "request (the default: leave out retry.max_attempts or set it to 1), or the host's, "
+          "which retries the whole command (set options.lm.num_retries: 0)"};
 }
 
 std::vector<std::string> check_bridge_config(const json& bridge) {
   if (!bridge.is_object()) return {"the bridge config must be a map"};
   const auto found = bridge.find("options");
-  if (found == bridge.end() || found->is_null()) return {};
+  // The retry layers are checked with or without options: DSPy retries by default.
+  if (found == bridge.end() || found->is_null()) return check_one_retry_layer(bridge);
   const json& options = *found;
   if (!options.is_object()) return {"options must be a map (got " + shown(options) + ")"};
 
@@ -86,15 +128,21 @@ std::vector<std::string> check_bridge_config(const json& bridge) {
     problems.push_back("options.lookup must be a map of key to text for the lookup tool (got " +
                        shown(*lookup) + ")");
   }
+  const auto env = bridge.find("env");
+  const json env_section = env == bridge.end() ? json() : *env;
   if (const auto lm = options.find("lm"); lm != options.end()) {
     auto lm_problems = check_lm_settings(*lm, "options.lm");
     if (lm_problems.empty()) {
-      const auto env = bridge.find("env");
-      lm_problems =
-          check_key_reaches_workers(*lm, env == bridge.end() ? json() : *env, "options.lm");
+      lm_problems = check_key_reaches_workers(*lm, env_section, "options.lm");
     }
     problems.insert(problems.end(), lm_problems.begin(), lm_problems.end());
   }
+  if (const auto endpoints = options.find("endpoints"); endpoints != options.end()) {
+    auto endpoint_problems = check_endpoints(*endpoints, env_section);
+    problems.insert(problems.end(), endpoint_problems.begin(), endpoint_problems.end());
+  }
+  auto retry_problems = check_one_retry_layer(bridge);
+  problems.insert(problems.end(), retry_problems.begin(), retry_problems.end());
   return problems;
 }
 

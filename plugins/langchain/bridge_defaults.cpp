@@ -58,6 +58,10 @@ json bridge_defaults() {
       // histories, and a recycle before one runaway worker takes the machine's memory.
       {"limits", {{"max_memory_mb", 1024}}},
       {"idempotent", idempotent_commands()},
+      // One retry layer: the OpenAI client retries each failed request itself (max_retries of
+      // options.model and options.embeddings, 2 by default), so the host does not retry the
+      // whole command on top of it. options_validation.cpp refuses a config where both do.
+      {"retry", {{"max_attempts", 1}}},
   };
 }
 

@@ -235,6 +235,44 @@ std::vector<std::string> check_embeddings_settings(const json& embeddings,
   return check.take();
 }
 
+std::vector<std::string> check_endpoints(const json& endpoints, const json& env) {
+  if (endpoints.is_null()) return {};
+  if (!endpoints.is_array()) {
+    return {
+        "options.endpoints must be a list of {base_url: <url>, api_key_env: <VARIABLE>} "
+        "(leave out base_url for OpenAI itself) (got " +
+        shown(endpoints) + ")"};
+  }
+  const auto variables = worker_variables(env);
+  std::vector<std::string> problems;
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    const json& entry = endpoints[i];
+    const std::string where = "options.endpoints[" + std::to_string(i) + "]";
+    if (!entry.is_object()) {
+      problems.push_back(where + " must be a map {base_url: <url>, api_key_env: <VARIABLE>} (got " +
+                         shown(entry) + ")");
+      continue;
+    }
+    SettingsCheck check(entry, where);
+    check.unknown_keys({"api_key_env", "base_url"}, "an endpoint setting");
+    check.optional_url("base_url");
+    const json& name = member(entry, "api_key_env");
+    if (!is_env_name(name)) {
+      // Never shown: people paste the key itself here.
+      check.expect("api_key_env", false,
+                   "the name of the environment variable that holds the key sent to this "
+                   "endpoint (e.g. OPENAI_API_KEY), not the key itself",
+                   false);
+    }
+    auto entry_problems = check.take();
+    if (is_env_name(name) && !holds(variables, name.get<std::string>())) {
+      entry_problems.push_back(key_message(where, name.get<std::string>()));
+    }
+    problems.insert(problems.end(), entry_problems.begin(), entry_problems.end());
+  }
+  return problems;
+}
+
 std::vector<std::string> check_model_key_reaches_workers(const json& model, const json& env,
                                                          const std::string& where) {
   // No settings (null or {}): the offline model, and the bridge says so in every answer.

@@ -36,6 +36,12 @@ std::vector<std::string> check_model_settings(const json& model, const std::stri
 std::vector<std::string> check_embeddings_settings(const json& embeddings,
                                                    const std::string& where);
 
+/// Problems of `options.endpoints` (langchain_support/endpoints.py): a list of {base_url?,
+/// api_key_env} (no base_url: OpenAI itself), each variable one the workers see through `env`.
+/// These pairs, and those of options.model and options.embeddings, are where a key may be sent;
+/// a request naming a key variable for any other endpoint is refused by the bridge. Null: none.
+std::vector<std::string> check_endpoints(const json& endpoints, const json& env);
+
 /// Problems with how the key gets to the workers: `model` (already free of
 /// check_model_settings problems) and the bridge's `env` section ({"pass": [...], "set":
 /// {...}} or null).

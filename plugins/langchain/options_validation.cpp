@@ -6,6 +6,9 @@
 namespace mlbridge::langchain_plugin {
 namespace {
 
+// langchain_support/models.py ModelConfig.max_retries and retrieval.py EmbeddingsConfig's.
+constexpr long kDefaultMaxRetries = 2;
+
 // LangChainBridge._option_int: an int (not a bool) from low to high.
 void check_int_option(const json& options, const char* key, long low, long high,
                       std::vector<std::string>& problems) {
@@ -22,18 +25,72 @@ void append(std::vector<std::string>& to, std::vector<std::string> from) {
   to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
 }
 
+// The bridge's `retry.max_attempts`; absent means the plugin's default (1, bridge_defaults.cpp).
+long host_attempts(const json& bridge) {
+  const auto retry = bridge.find("retry");
+  if (retry == bridge.end() || !retry->is_object()) return 1;
+  const auto attempts = retry->find("max_attempts");
+  if (attempts == retry->end() || !attempts->is_number_integer()) return 1;
+  return attempts->get<long>();
+}
+
+// `max_retries` of a model or embeddings settings map, or the client's default when not written;
+// -1 for settings that never reach a client (the offline model, the local embedding).
+long client_retries(const json& options, const char* key) {
+  const auto found = options.find(key);
+  if (found == options.end() || found->is_null()) {
+    return std::string(key) == "model" ? kDefaultMaxRetries : -1;  // local embedding by default
+  }
+  if (found->is_string()) return found->get<std::string>() == "openai" ? kDefaultMaxRetries : -1;
+  if (!found->is_object()) return -1;
+  const auto offline = found->find("offline");
+  if (offline != found->end() && offline->is_boolean() && offline->get<bool>()) return -1;
+  const auto provider = found->find("provider");
+  if (std::string(key) == "embeddings" && (provider == found->end() || !provider->is_string() ||
+                                           provider->get<std::string>() != "openai")) {
+    return -1;
+  }
+  const auto retries = found->find("max_retries");
+  if (retries == found->end() || !retries->is_number_integer()) return kDefaultMaxRetries;
+  return retries->get<long>();
+}
+
 }  // namespace
 
 const std::vector<std::string>& option_names() {
-  static const std::vector<std::string> names = {"embeddings", "max_batch", "max_concurrency",
-                                                 "max_history", "model"};
+  static const std::vector<std::string> names = {"embeddings",      "endpoints",   "max_batch",
+                                                 "max_concurrency", "max_history", "model"};
   return names;
+}
+
+std::vector<std::string> check_one_retry_layer(const json& bridge) {
+  if (!bridge.is_object()) return {};
+  const auto found = bridge.find("options");
+  const json options = found == bridge.end() || !found->is_object() ? json::object() : *found;
+  const long attempts = host_attempts(bridge);
+  if (attempts <= 1) return {};
+  std::vector<std::string> problems;
+  for (const char* key : {"model", "embeddings"}) {
+    const long retries = client_retries(options, key);
+    if (retries <= 0) continue;
+    problems.push_back(
+        "retry.max_attempts is " + std::to_string(attempts) + " and options." + key +
+        ".max_retries is " + std::to_string(retries) +
+        ": the host and the OpenAI client would both retry, and one failed call could cost " +
+        std::to_string(attempts * (retries + 1)) +
+        " requests to the provider. Choose one layer: the client's, which retries each request "
+        "(the default: leave out retry.max_attempts or set it to 1), or the host's, which "
+        "retries the whole command (set options." +
+        key + ".max_retries: 0)");
+  }
+  return problems;
 }
 
 std::vector<std::string> check_bridge_config(const json& bridge) {
   if (!bridge.is_object()) return {"the bridge config must be a map"};
   const auto found = bridge.find("options");
-  if (found == bridge.end() || found->is_null()) return {};
+  // The retry layers are checked with or without options: the client retries by default.
+  if (found == bridge.end() || found->is_null()) return check_one_retry_layer(bridge);
   const json& options = *found;
   if (!options.is_object()) return {"options must be a map (got " + shown(options) + ")"};
 
@@ -67,6 +124,10 @@ std::vector<std::string> check_bridge_config(const json& bridge) {
     }
     append(problems, std::move(embeddings_problems));
   }
+  if (const auto endpoints = options.find("endpoints"); endpoints != options.end()) {
+    append(problems, check_endpoints(*endpoints, env));
+  }
+  append(problems, check_one_retry_layer(bridge));
   return problems;
 }
 

@@ -22,4 +22,11 @@ const std::vector<std::string>& option_names();
 /// naming its key; empty when the config is fine.
 std::vector<std::string> check_bridge_config(const json& bridge);
 
+/// One retry layer per call: the OpenAI client's (`options.model.max_retries` and, for OpenAI
+/// embeddings, `options.embeddings.max_retries`, 2 by default, each request) or the host's
+/// (`retry.max_attempts`, the whole command), never both, which would multiply the provider
+/// requests of one failed call. A problem naming both keys for each settings map that retries
+/// while the host does; an absent `retry.max_attempts` is the plugin's default, 1.
+std::vector<std::string> check_one_retry_layer(const json& bridge);
+
 }  // namespace mlbridge::langchain_plugin

@@ -8,9 +8,11 @@ An :class:`LMConfig` is what ``configure_lm`` and ``options.lm`` accept::
      "adapter": "chat", "model_type": "chat", "offline": false}
 
 The key itself is never accepted: ``api_key_env`` names the environment variable that
-holds it, read when the LM is built. With no key (neither ``api_key_env`` nor the
-provider's usual ``<PROVIDER>_API_KEY`` variable) and no ``api_base``, or with no
-``model``, the LM is DSPy's offline DummyLM (see :mod:`.offline`).
+holds it, read when the LM is built, and :mod:`.endpoints` decides beforehand whether that
+key may go to the LM's destination. Every built LM is given its key explicitly (the
+placeholder ``EMPTY`` when it has none), so LiteLLM never picks one from the environment.
+With no key and no ``api_base``, or with no ``model``, the LM is DSPy's offline DummyLM
+(see :mod:`.offline`).
 
 :func:`running` applies an LM with ``dspy.context`` (never ``dspy.configure``), so that
 sessions sharing a worker never see each other's LM, and collects what the calls under
@@ -190,11 +192,6 @@ class LMHandle:
         return described
 
 
-def _provider_key_variable(model: str) -> str | None:
-    provider, slash, _ = model.partition("/")
-    return f"{provider.upper()}_API_KEY" if slash else "OPENAI_API_KEY"
-
-
 def build(config: LMConfig, *, strict: bool = True) -> LMHandle:
     """Build the LM a config describes.
 
@@ -225,11 +222,7 @@ def build(config: LMConfig, *, strict: bool = True) -> LMHandle:
             if not config.api_base:
                 return offline(message)
         REDACTOR.add(key)
-        key_available = key is not None
-    else:
-        variable = _provider_key_variable(config.model)
-        key_available = bool(variable and os.environ.get(variable))
-    if not key_available and not config.api_base:
+    if key is None and not config.api_base:
         return offline("no API key and no api_base are configured")
     kwargs: dict[str, Any] = {
         "temperature": config.temperature,
@@ -238,15 +231,13 @@ def build(config: LMConfig, *, strict: bool = True) -> LMHandle:
         "num_retries": config.num_retries,
         "engine": config.engine,
         "model_type": config.model_type,
+        # Always a key of our choosing: LiteLLM left without one reads the provider's variable
+        # from the environment and sends it wherever the LM points (endpoints.py decides
+        # which key may go where). A local OpenAI-compatible server ignores the placeholder.
+        "api_key": key if key is not None else NO_KEY_PLACEHOLDER,
     }
     if config.api_base:
         kwargs["api_base"] = config.api_base
-    if key is not None:
-        kwargs["api_key"] = key
-    elif config.api_base and not key_available:
-        # A local OpenAI-compatible server needs no key, but the OpenAI client refuses to
-        # start without one: send the conventional placeholder.
-        kwargs["api_key"] = NO_KEY_PLACEHOLDER
     if config.timeout_s is not None:
         kwargs["timeout"] = config.timeout_s
     try:
@@ -364,20 +355,68 @@ def total_usage(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return totals
 
 
+# ------------------------------------------------------------------- retries and deadline
+
+
+def retry_wait_s(attempt: int) -> float:
+    """DSPy's wait before retry ``attempt + 1`` when the provider gives no Retry-After
+    (``dspy.clients.execution._delay``): 1, 2, 4 ... seconds, at most 60."""
+    return float(min(2 ** min(attempt, 6), 60))
+
+
+def retries_within(seconds_left: float, num_retries: int) -> int:
+    """How many of ``num_retries`` retries can start before the call's deadline.
+
+    A retry whose wait would end at or after the deadline is never started: the caller gets
+    the provider's error before the deadline instead of a timeout after a futile wait.
+    """
+    waited = 0.0
+    for attempt in range(num_retries):
+        waited += retry_wait_s(attempt)
+        if waited >= seconds_left:
+            return attempt
+    return num_retries
+
+
+def within_deadline(handle: LMHandle, deadline_ms: int | None) -> Any:
+    """``handle``'s LM with its retries, and its request timeout, capped by the deadline.
+
+    ``deadline_ms`` is what the host had left for the call when it sent it (``ctx``). DSPy
+    retries an LM request itself (``num_retries``, the one retry layer of this bridge: the
+    plugin turns the host's off), so the call's deadline has to bound DSPy's schedule. A
+    capped timeout is set only when the LM does not cache: it is part of DSPy's cache key.
+    """
+    if deadline_ms is None or handle.offline or not hasattr(handle.lm, "copy"):
+        return handle.lm
+    seconds_left = max(deadline_ms / 1000.0, 0.001)
+    config = handle.config
+    changes: dict[str, Any] = {}
+    retries = retries_within(seconds_left, config.num_retries)
+    if retries < config.num_retries:
+        changes["num_retries"] = retries
+    if not config.cache and (config.timeout_s is None or config.timeout_s > seconds_left):
+        changes["timeout"] = seconds_left
+    return handle.lm.copy(**changes) if changes else handle.lm
+
+
 @contextmanager
-def running(handle: LMHandle, history: deque[dict[str, Any]] | None) -> Iterator[RunStats]:
+def running(
+    handle: LMHandle, history: deque[dict[str, Any]] | None, deadline_ms: int | None = None
+) -> Iterator[RunStats]:
     """Run DSPy code under ``handle``'s LM; fill the stats and the session's history.
 
     LM calls and usage are counted from DSPy's history entries, which also cover the
     threads of ``batch``/``Evaluate`` (DSPy's usage tracker copies itself per thread).
+    ``deadline_ms`` (the call's, from its context) caps the LM's retries and timeout.
     """
     import dspy
 
     stats = RunStats()
     drain_global_history()  # anything left by a previous failure is not this call's
     started = time.monotonic()
+    lm = within_deadline(handle, deadline_ms)
     try:
-        with dspy.context(lm=handle.lm, adapter=handle.adapter, max_history_size=0):
+        with dspy.context(lm=lm, adapter=handle.adapter, max_history_size=0):
             yield stats
     finally:
         stats.elapsed_ms = int((time.monotonic() - started) * 1000)

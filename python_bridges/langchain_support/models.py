@@ -10,10 +10,11 @@ bridge's ``options.model`` accept::
 
 Any OpenAI-compatible endpoint works through ``langchain_openai.ChatOpenAI`` (OpenAI,
 vLLM, Ollama, a gateway). The key itself is never accepted: ``api_key_env`` names the
-environment variable that holds it. Without ``api_key_env``, ``OPENAI_API_KEY`` is used for
-OpenAI itself (no ``base_url``) but never sent to another endpoint: with a ``base_url`` and
-no ``api_key_env`` the placeholder key ``EMPTY`` is sent, as local servers expect. With no
-key and no ``base_url`` (or ``offline: true``) the model is the offline fake chat model
+environment variable that holds it, and :mod:`.endpoints` decides beforehand whether that
+key may go to the model's endpoint (and fills in the key of a configured endpoint). Without a
+key, a ``base_url`` gets the placeholder key ``EMPTY``, as local servers expect; the client is
+always given a key, so it never picks ``OPENAI_API_KEY`` from the environment by itself. With
+no key and no ``base_url`` (or ``offline: true``) the model is the offline fake chat model
 (:mod:`.offline`), and every answer says so.
 """
 
@@ -21,8 +22,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, replace
+from typing import Any, TypeVar
 
 from mlbridge import BridgeError
 from mlbridge.secrets import REDACTOR, refuse_keys, unset_key_variable
@@ -43,6 +44,9 @@ _KEYS = {
     "replies",
 }
 MAX_REPLIES = 1000
+
+#: ModelConfig or retrieval.EmbeddingsConfig (frozen dataclasses with ``max_retries``).
+Settings = TypeVar("Settings")
 
 
 def _number(value: Any) -> bool:
@@ -207,7 +211,9 @@ def resolve_key(
     """The key to use and, when there is none, why: ``(key, reason)``.
 
     ``strict``: an ``api_key_env`` naming an unset variable is an ``invalid_configuration``
-    error (a request); otherwise (options at start) the caller falls back and says why.
+    error (a request); otherwise (options at start) the caller falls back and says why. The
+    key is the named variable's only (endpoints.py has checked that it may go to
+    ``base_url``), never one picked from the environment.
     """
     if api_key_env:
         key = os.environ.get(api_key_env) or None
@@ -218,12 +224,8 @@ def resolve_key(
             return None, message
         REDACTOR.add(key)
         return key, ""
-    if base_url:  # never send the OpenAI key to another endpoint unless asked to
+    if base_url:  # a server that needs no key: the placeholder
         return None, ""
-    key = os.environ.get("OPENAI_API_KEY") or None
-    if key is not None:
-        REDACTOR.add(key)
-        return key, ""
     return None, "no API key and no base_url are configured"
 
 
@@ -263,3 +265,22 @@ def build(config: ModelConfig, *, strict: bool = True) -> ModelHandle:
             category="invalid_configuration",
         ) from None
     return ModelHandle(config, model, offline=False)
+
+
+def within_retry_limit(settings: Settings, raw: Any, limit: int, where: str, key: str) -> Settings:
+    """A request's model (or embeddings) settings under the operator's ``max_retries``.
+
+    The client's retries are the bridge's one retry layer (the plugin turns the host's off), and
+    the operator sizes it: settings that do not name ``max_retries`` take the operator's
+    (``key``, e.g. ``options.model.max_retries``); naming more is ``invalid_argument``.
+    """
+    if not isinstance(raw, dict) or "max_retries" not in raw:
+        return replace(settings, max_retries=limit)  # type: ignore[type-var]
+    asked = settings.max_retries  # type: ignore[attr-defined]
+    if asked > limit:
+        raise BridgeError(
+            f"{where}: max_retries {asked} is more than this bridge allows ({limit}, {key} in "
+            "its YAML)",
+            category="invalid_argument",
+        )
+    return settings

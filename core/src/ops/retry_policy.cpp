@@ -35,4 +35,15 @@ std::chrono::milliseconds RetryPolicy::backoff(std::uint32_t next_attempt,
   return std::chrono::milliseconds(jitter(rng));
 }
 
+bool RetryPolicy::fits_before_deadline(std::chrono::steady_clock::time_point now,
+                                       std::chrono::milliseconds delay,
+                                       std::chrono::steady_clock::duration last_attempt,
+                                       std::chrono::steady_clock::time_point deadline) {
+  if (now >= deadline) return false;
+  const auto left = deadline - now;
+  const auto needed = std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay) +
+                      std::max(last_attempt, std::chrono::steady_clock::duration::zero());
+  return needed < left;
+}
+
 }  // namespace mlbridge::ops

@@ -22,6 +22,7 @@ struct Bridge::Call {
   bool retriable = false;  // an idempotent, unstreamed command
   std::uint32_t attempt = 0;
   Clock::time_point deadline;
+  Clock::time_point attempt_started;  // of the current attempt: how long a retry may take
   std::unique_ptr<boost::asio::steady_timer> backoff;
 
   std::mutex mutex;
@@ -89,6 +90,7 @@ pool::CallHandle Bridge::execute(pool::CallRequest request, pool::CallHandler on
 
 void Bridge::run_attempt(const CallPtr& call) {
   ++call->attempt;
+  call->attempt_started = Clock::now();
   auto admission = breaker_.admit(Clock::now(), name(), call->request.command);
   if (!admission.allowed) {
     Error error = std::move(*admission.rejection);
@@ -144,9 +146,13 @@ void Bridge::on_attempt_done(const CallPtr& call, bool probe, Result<json> resul
                             "retry.max_attempts is " + std::to_string(settings.max_attempts)));
   }
   const auto delay = call->policy->backoff(call->attempt + 1, rng_);
-  if (now + delay >= call->deadline) {
+  const auto last_attempt = now - call->attempt_started;
+  if (!ops::RetryPolicy::fits_before_deadline(now, delay, last_attempt, call->deadline)) {
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(last_attempt);
     return complete(call, with_attempts(std::move(error), call->attempt,
-                                        "no time left before the call's deadline"));
+                                        "no time left before the call's deadline for another "
+                                        "attempt like the last, which took " +
+                                            std::to_string(took.count()) + " ms"));
   }
   if (!budget_.withdraw()) {
     return complete(call, with_attempts(std::move(error), call->attempt,

@@ -39,6 +39,25 @@ bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+/// The bridge options that pair the mock server with the planted key's variable: the one
+/// endpoint the key may be sent to.
+std::string key_goes_to(const OpenAIServerProcess& server) {
+  return "{endpoints: [{api_base: '" + server.url() + "', api_key_env: " + kKeyVariable + "}]}";
+}
+
+/// The chat completions the mock server received for `model`.
+std::size_t requests_for(const OpenAIServerProcess& server, const std::string& model) {
+  const json log = json::parse(server.get("/_requests"), nullptr, false);
+  std::size_t count = 0;
+  if (!log.is_array()) return count;
+  for (const auto& entry : log) {
+    if (entry.value("path", "").find("/chat/completions") == std::string::npos) continue;
+    const json& body = entry.contains("json") ? entry["json"] : json();
+    if (body.is_object() && body.value("model", "") == model) ++count;
+  }
+  return count;
+}
+
 class DspyHostTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -436,7 +455,7 @@ TEST_F(DspyHostTest, OptimizeProgramReportsTheScoreBeforeAndAfter) {
 TEST_F(DspyHostTest, ProviderErrorsAreTranslatedByThePluginAndTheKeyNeverLeaks) {
   OpenAIServerProcess server(python(), source_path("tests/support/openai_server.py"));
   LogCapture log;
-  start();
+  start(key_goes_to(server));
   auto lm = [&](const std::string& model, double timeout_s = 30) {
     return json{
         {"model", "openai/" + model}, {"api_base", server.url()}, {"api_key_env", kKeyVariable},
@@ -496,7 +515,7 @@ TEST_F(DspyHostTest, ProviderErrorsAreTranslatedByThePluginAndTheKeyNeverLeaks) 
 
 TEST_F(DspyHostTest, SessionsOnOneWorkerEachRunUnderTheirOwnLm) {
   OpenAIServerProcess server(python(), source_path("tests/support/openai_server.py"));
-  start();  // pool size 1: every session below is served by the same worker
+  start(key_goes_to(server));  // pool size 1: every session below is served by the same worker
   const std::string alpha = session();
   const std::string beta = session();
   const std::string gamma = session();  // configures nothing: the bridge default
@@ -559,15 +578,13 @@ TEST_F(DspyHostTest, SessionsOnOneWorkerEachRunUnderTheirOwnLm) {
 TEST_F(DspyHostTest, BadRequestContextWindowAndARefusedConnectionAreTranslated) {
   OpenAIServerProcess server(python(), source_path("tests/support/openai_server.py"));
   RefusingPort closed;
-  start();
+  start(key_goes_to(server));
   auto lm = [&](const std::string& base, const std::string& model) {
-    return json{{"model", "openai/" + model},
-                {"api_base", base},
-                {"api_key_env", kKeyVariable},
-                {"num_retries", 0},
-                {"cache", false},
-                {"temperature", 0.0},
-                {"timeout_s", 30}};
+    json settings = {{"model", "openai/" + model}, {"api_base", base},
+                     {"num_retries", 0},           {"cache", false},
+                     {"temperature", 0.0},         {"timeout_s", 30}};
+    if (base == server.url()) settings["api_key_env"] = kKeyVariable;  // the paired endpoint
+    return settings;
   };
   // ctx-<n> answers 400 only when the prompt has more than n words: a large n answers.
   const std::string fits = session();
@@ -611,6 +628,89 @@ TEST_F(DspyHostTest, BadRequestContextWindowAndARefusedConnectionAreTranslated) 
     EXPECT_TRUE(has(error.message, c.model)) << error.message;  // the model is named
   }
   EXPECT_FALSE(has(transcript_, kPlantedKey)) << transcript_;
+}
+
+// ------------------------------------------------------------------- keys and retries (issue 20)
+
+TEST_F(DspyHostTest, AKeyGoesOnlyToTheEndpointTheOperatorConfigured) {
+  OpenAIServerProcess paired(python(), source_path("tests/support/openai_server.py"));
+  OpenAIServerProcess elsewhere(python(), source_path("tests/support/openai_server.py"));
+  start(key_goes_to(paired));
+  const std::string s = session();
+  const json to_elsewhere = {{"model", "openai/gpt-test"},
+                             {"api_base", elsewhere.url()},
+                             {"api_key_env", kKeyVariable},
+                             {"num_retries", 0}};
+  const Error refused = fails("configure_lm", to_elsewhere, s);
+  EXPECT_EQ(refused.category, ErrorCategory::kInvalidArgument) << refused.describe();
+  for (const std::string& part : {elsewhere.url(), paired.url(), std::string(kKeyVariable),
+                                  std::string("options.endpoints")}) {
+    EXPECT_TRUE(has(refused.message, part)) << part << " not in " << refused.message;
+  }
+  // The session still runs under the default (offline) LM: nothing reached either server.
+  ok("create_program", kQa, s);
+  EXPECT_EQ(ok("execute_program", kTwoPlusTwo, s)["lm"], kOffline);
+  EXPECT_EQ(elsewhere.get("/_requests"), "[]");
+  // Without a session, configure_lm would change every caller's LM: refused.
+  const Error shared = fails("configure_lm", {{"offline", true}, {"temperature", 0.5}});
+  EXPECT_EQ(shared.category, ErrorCategory::kInvalidArgument) << shared.describe();
+  EXPECT_TRUE(has(shared.message, "pass a session")) << shared.message;
+  EXPECT_FALSE(ok("get_lm", json::object(), session())["settings"].contains("temperature"));
+}
+
+TEST_F(DspyHostTest, AFailedCallCostsOneRetryLayerOfRequests) {
+  OpenAIServerProcess server(python(), source_path("tests/support/openai_server.py"));
+  start();  // the plugin's defaults: a keyless server, so the old code could run this too
+  int host_retries = 0;
+  for (const char* model : {"fail-429", "fail-500"}) {
+    SCOPED_TRACE(model);
+    const std::string s = session();
+    ok("configure_lm",
+       {{"model", std::string("openai/") + model},
+        {"api_base", server.url()},
+        {"num_retries", 2},
+        {"cache", false}},
+       s);
+    ok("create_program", kQa, s);
+    ExecuteOptions options = in(s);
+    options.on_retry = [&](std::uint32_t, const Error&) { ++host_retries; };
+    auto result = host_->execute("dspy", "execute_program", kTwoPlusTwo, std::move(options));
+    ASSERT_FALSE(result.ok());
+    EXPECT_TRUE(result.error().category == ErrorCategory::kRateLimit ||
+                result.error().category == ErrorCategory::kModelError)
+        << result.error().describe();
+    // DSPy's one try and its 2 retries; the host tries once (it used to try 3 times: 9).
+    EXPECT_EQ(requests_for(server, model), 3u);
+  }
+  EXPECT_EQ(host_retries, 0);
+}
+
+TEST_F(DspyHostTest, RetriesThatCannotFinishBeforeTheDeadlineAreNotStarted) {
+  OpenAIServerProcess server(python(), source_path("tests/support/openai_server.py"));
+  start();
+  const std::string s = session();
+  auto lm = [&](const std::string& model) {
+    return json{{"model", "openai/" + model},
+                {"api_base", server.url()},
+                {"num_retries", 3},
+                {"cache", false}};
+  };
+  // A first call pays DSPy's and LiteLLM's lazy set-up, so that the waits below are the
+  // retries' own (the deadline leaves seconds of slack either way; nothing here is timed).
+  ok("configure_lm", lm("gpt-test"), s);
+  ok("create_program", kQa, s);
+  ok("execute_program", kTwoPlusTwo, s);
+  // DSPy waits 1 s, 2 s, 4 s before its retries of a 500. With a 6 s deadline the third retry
+  // (after 7 s of waits) cannot start; the caller gets the provider's error after 3 requests,
+  // not a timeout at the deadline after a wait that could not help.
+  ok("configure_lm", lm("fail-500"), s);
+  ExecuteOptions options = in(s);
+  options.timeout = 6s;
+  auto result = host_->execute("dspy", "execute_program", kTwoPlusTwo, std::move(options));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().category, ErrorCategory::kModelError) << result.error().describe();
+  EXPECT_EQ(result.error().python_type, "litellm.InternalServerError");
+  EXPECT_EQ(requests_for(server, "fail-500"), 3u);
 }
 
 }  // namespace

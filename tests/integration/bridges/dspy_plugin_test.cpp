@@ -155,6 +155,45 @@ TEST_F(DspyPluginTest, AcceptsWhatInitializeAccepts) {
   EXPECT_TRUE(validate_options({{"lm", {{"model", "gpt-4o-mini"}}}},
                                {{"set", {{"OPENAI_API_KEY", "from-env-set"}}}})
                   .ok());
+  // The endpoints a key may be sent to: a server, or a provider's own endpoint.
+  auto endpoints = validate_options(
+      {{"endpoints",
+        {{{"api_base", "https://gateway.internal/v1"}, {"api_key_env", "GATEWAY_KEY"}},
+         {{"provider", "anthropic"}, {"api_key_env", "ANTHROPIC_API_KEY"}}}}},
+      {{"pass", {"GATEWAY_KEY", "ANTHROPIC_API_KEY"}}});
+  EXPECT_TRUE(endpoints.ok()) << endpoints.error().describe();
+  EXPECT_TRUE(validate_options({{"endpoints", json::array()}}).ok());
+}
+
+TEST_F(DspyPluginTest, DefaultsLeaveRetriesToDspy) {
+  auto defaults = adapter_->defaults();
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->at("retry").at("max_attempts"), 1);
+  auto merged = config::merge_defaults(*defaults, {{"plugin", "dspy"}});
+  EXPECT_TRUE(validate(merged).ok());
+}
+
+TEST_F(DspyPluginTest, RefusesTwoRetryLayers) {
+  auto defaults = adapter_->defaults();
+  ASSERT_TRUE(defaults.ok());
+  // The host's retries on top of DSPy's default num_retries (3): refused, naming both keys.
+  const json both =
+      config::merge_defaults(*defaults, {{"plugin", "dspy"}, {"retry", {{"max_attempts", 3}}}});
+  auto refused = validate(both);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().category, ErrorCategory::kInvalidConfiguration);
+  for (const char* part : {"retry.max_attempts is 3", "options.lm.num_retries is 3", "12 requests",
+                           "options.lm.num_retries: 0"}) {
+    EXPECT_TRUE(has(refused.error().message, part))
+        << part << " not in " << refused.error().message;
+  }
+  // The host's layer alone is fine, and so is DSPy's alone.
+  json host_only = both;
+  host_only["options"] = {{"lm", {{"num_retries", 0}}}};
+  EXPECT_TRUE(validate(host_only).ok());
+  json dspy_only = config::merge_defaults(
+      *defaults, {{"plugin", "dspy"}, {"options", {{"lm", {{"num_retries", 5}}}}}});
+  EXPECT_TRUE(validate(dspy_only).ok());
 }
 
 struct BadConfig {
@@ -290,7 +329,43 @@ INSTANTIATE_TEST_SUITE_P(
                   {{"lookup", json::array({"a"})}},
                   nullptr,
                   {"options.lookup must be a map"}},
-        BadConfig{"options_list", json::array({1}), nullptr, {"options must be a map"}}),
+        BadConfig{"options_list", json::array({1}), nullptr, {"options must be a map"}},
+        BadConfig{"endpoints_map",
+                  {{"endpoints", {{"api_base", "http://h/v1"}, {"api_key_env", "OPENAI_API_KEY"}}}},
+                  kPassKey,
+                  {"options.endpoints must be a list"}},
+        BadConfig{"endpoint_both",
+                  {{"endpoints",
+                    {{{"api_base", "http://h/v1"},
+                      {"provider", "openai"},
+                      {"api_key_env", "OPENAI_API_KEY"}}}}},
+                  kPassKey,
+                  {"options.endpoints[0] needs exactly one of api_base", "provider"}},
+        BadConfig{"endpoint_neither",
+                  {{"endpoints", {{{"api_key_env", "OPENAI_API_KEY"}}}}},
+                  kPassKey,
+                  {"options.endpoints[0] needs exactly one of api_base"}},
+        BadConfig{"endpoint_not_a_url",
+                  {{"endpoints", {{{"api_base", "h:1/v1"}, {"api_key_env", "OPENAI_API_KEY"}}}}},
+                  kPassKey,
+                  {"options.endpoints[0].api_base must be an http:// or https:// URL"}},
+        BadConfig{"endpoint_provider_upper",
+                  {{"endpoints", {{{"provider", "OpenAI"}, {"api_key_env", "OPENAI_API_KEY"}}}}},
+                  kPassKey,
+                  {"options.endpoints[0].provider must be a LiteLLM provider name"}},
+        BadConfig{"endpoint_without_key",
+                  {{"endpoints", {{{"api_base", "http://h/v1"}}}}},
+                  kPassKey,
+                  {"options.endpoints[0].api_key_env must be the name of the environment"}},
+        BadConfig{"endpoint_key_not_passed",
+                  {{"endpoints", {{{"api_base", "http://h/v1"}, {"api_key_env", "OTHER_KEY"}}}}},
+                  kPassKey,
+                  {"options.endpoints[0].api_key_env names OTHER_KEY", "env.pass"}},
+        BadConfig{
+            "endpoint_unknown_key",
+            {{"endpoints", {{{"base_url", "http://h/v1"}, {"api_key_env", "OPENAI_API_KEY"}}}}},
+            kPassKey,
+            {"options.endpoints[0].base_url is not an endpoint setting", "api_base"}}),
     [](const ::testing::TestParamInfo<BadConfig>& info) { return std::string(info.param.name); });
 
 TEST_F(DspyPluginTest, NeverRepeatsAKeyWrittenIntoTheConfig) {

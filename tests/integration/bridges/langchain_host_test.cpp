@@ -200,6 +200,55 @@ TEST_F(LangChainPluginTest, AcceptsWhatInitializeAccepts) {
                   .ok());
   EXPECT_TRUE(validate_options({{"embeddings", "local"}}).ok());
   EXPECT_TRUE(validate_options({{"embeddings", {{"dimensions", 64}}}}).ok());
+  // The endpoints a key may be sent to: a server, or OpenAI itself (no base_url).
+  auto endpoints = validate_options(
+      {{"endpoints",
+        {{{"base_url", "https://gateway.internal/v1"}, {"api_key_env", "GATEWAY_KEY"}},
+         {{"api_key_env", "OPENAI_API_KEY"}}}}},
+      {{"pass", {"GATEWAY_KEY", "OPENAI_API_KEY"}}});
+  EXPECT_TRUE(endpoints.ok()) << endpoints.error().describe();
+}
+
+TEST_F(LangChainPluginTest, DefaultsLeaveRetriesToTheOpenAIClient) {
+  auto defaults = adapter_->defaults();
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->at("retry").at("max_attempts"), 1);
+  EXPECT_TRUE(validate(config::merge_defaults(*defaults, {{"plugin", "langchain"}})).ok());
+}
+
+TEST_F(LangChainPluginTest, RefusesTwoRetryLayers) {
+  auto defaults = adapter_->defaults();
+  ASSERT_TRUE(defaults.ok());
+  // The host's retries on top of the client's default max_retries (2): refused, naming both.
+  const json both = config::merge_defaults(
+      *defaults, {{"plugin", "langchain"}, {"retry", {{"max_attempts", 3}}}});
+  auto refused = validate(both);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().category, ErrorCategory::kInvalidConfiguration);
+  for (const char* part : {"retry.max_attempts is 3", "options.model.max_retries is 2",
+                           "9 requests", "options.model.max_retries: 0"}) {
+    EXPECT_TRUE(has(refused.error().message, part))
+        << part << " not in " << refused.error().message;
+  }
+  EXPECT_FALSE(has(refused.error().message, "options.embeddings")) << "the local embedding";
+  // OpenAI embeddings retry too.
+  json embeddings = both;
+  embeddings["options"] = {{"model", {{"base_url", "http://h/v1"}, {"max_retries", 0}}},
+                           {"embeddings", {{"provider", "openai"}, {"base_url", "http://h/v1"}}}};
+  auto also = validate(embeddings);
+  ASSERT_FALSE(also.ok());
+  EXPECT_TRUE(has(also.error().message, "options.embeddings.max_retries is 2"))
+      << also.error().message;
+  // The host's layer alone is fine, and so is the client's alone.
+  embeddings["options"]["embeddings"]["max_retries"] = 0;
+  auto host_only = validate(embeddings);
+  EXPECT_TRUE(host_only.ok()) << host_only.error().describe();
+  EXPECT_TRUE(
+      validate(config::merge_defaults(
+                   *defaults,
+                   {{"plugin", "langchain"},
+                    {"options", {{"model", {{"base_url", "http://h/v1"}, {"max_retries", 5}}}}}}))
+          .ok());
 }
 
 struct BadConfig {
@@ -344,7 +393,28 @@ INSTANTIATE_TEST_SUITE_P(
                   {{"max_history", 1}},
                   nullptr,
                   {"options.max_history must be an integer from 2 to 10000"}},
-        BadConfig{"options_list", json::array({1}), nullptr, {"options must be a map"}}),
+        BadConfig{"options_list", json::array({1}), nullptr, {"options must be a map"}},
+        BadConfig{"endpoints_map",
+                  {{"endpoints", {{"api_key_env", "OPENAI_API_KEY"}}}},
+                  kPassKey,
+                  {"options.endpoints must be a list"}},
+        BadConfig{"endpoint_not_a_url",
+                  {{"endpoints", {{{"base_url", "h:1/v1"}, {"api_key_env", "OPENAI_API_KEY"}}}}},
+                  kPassKey,
+                  {"options.endpoints[0].base_url must be an http:// or https:// URL"}},
+        BadConfig{"endpoint_without_key",
+                  {{"endpoints", {{{"base_url", "http://h/v1"}}}}},
+                  kPassKey,
+                  {"options.endpoints[0].api_key_env must be the name of the environment"}},
+        BadConfig{"endpoint_key_not_passed",
+                  {{"endpoints", {{{"base_url", "http://h/v1"}, {"api_key_env", "OTHER_KEY"}}}}},
+                  kPassKey,
+                  {"options.endpoints[0].api_key_env names OTHER_KEY", "env.pass"}},
+        BadConfig{
+            "endpoint_unknown_key",
+            {{"endpoints", {{{"api_base", "http://h/v1"}, {"api_key_env", "OPENAI_API_KEY"}}}}},
+            kPassKey,
+            {"options.endpoints[0].api_base is not an endpoint setting", "base_url"}}),
     [](const ::testing::TestParamInfo<BadConfig>& info) { return std::string(info.param.name); });
 
 TEST_F(LangChainPluginTest, NeverRepeatsAKeyWrittenIntoTheConfig) {
@@ -672,7 +742,9 @@ class LangChainHostTest : public ::testing::Test {
       setup_error_ = std::string("mock server: ") + e.what();
       return;
     }
-    auto host = load(dir_, deployment());
+    // The mock server is the one endpoint the planted key may be sent to.
+    auto host = load(dir_, deployment("{endpoints: [{base_url: '" + server_->url() +
+                                      "', api_key_env: " + kKeyVariable + "}]}"));
     if (!host.ok()) {
       setup_error_ = host.error().describe();
       return;
@@ -1170,6 +1242,7 @@ TEST_F(LangChainHostTest, ARefusedConnectionIsARetryableModelError) {
   const std::string s = session();
   json model = mock_model("gpt-unreachable");
   model["base_url"] = closed.url();
+  model.erase("api_key_env");  // not a configured endpoint: no key goes there
   ok("configure_model", model, s);
   ok("create_chain", {{"chain_id", "p"}, {"prompt", "{question}"}}, s);
   for (const char* command : {"invoke", "stream"}) {
@@ -1184,6 +1257,24 @@ TEST_F(LangChainHostTest, ARefusedConnectionIsARetryableModelError) {
   // The same session answers again once its model points at a server that listens.
   ok("configure_model", mock_model("gpt-test"), s);
   EXPECT_EQ(ok("invoke", {{"chain_id", "p"}, {"input", "What is 2+2?"}}, s)["output"], "4");
+}
+
+TEST_F(LangChainHostTest, AKeyGoesOnlyToTheEndpointTheOperatorConfigured) {
+  RefusingPort elsewhere;
+  const std::string s = session();
+  json model = mock_model("gpt-test");
+  model["base_url"] = elsewhere.url();
+  const Error refused = fails("configure_model", model, s);
+  EXPECT_EQ(refused.category, ErrorCategory::kInvalidArgument) << refused.describe();
+  for (const std::string& part : {elsewhere.url(), server_->url(), std::string(kKeyVariable),
+                                  std::string("options.endpoints")}) {
+    EXPECT_TRUE(has(refused.message, part)) << part << " not in " << refused.message;
+  }
+  // The default model is the operator's: no caller changes it without a session.
+  const Error shared = fails("configure_model", mock_model("gpt-test"));
+  EXPECT_EQ(shared.category, ErrorCategory::kInvalidArgument) << shared.describe();
+  EXPECT_TRUE(has(shared.message, "pass a session")) << shared.message;
+  EXPECT_EQ(ok("get_model", json::object(), s)["model"], kOffline);
 }
 
 // ----------------------------------------------------------------------------- config refusal

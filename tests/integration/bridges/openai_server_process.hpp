@@ -5,13 +5,17 @@
 // process group) and reaped when the object goes. The child also dies with the test process
 // (PR_SET_PDEATHSIG), so a crashed test leaves no server behind.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -56,6 +60,34 @@ class OpenAIServerProcess {
 
   /// "http://127.0.0.1:PORT/v1".
   const std::string& url() const { return url_; }
+
+  /// The body of `GET path` (e.g. "/_requests": the server's request log as a JSON list), or ""
+  /// when the server cannot be reached. HTTP/1.0 with Connection: close, so the body ends with
+  /// the connection.
+  std::string get(const std::string& path) const {
+    const auto colon = url_.rfind(':');
+    const int port = std::stoi(url_.substr(colon + 1));
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return "";
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string response;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+      const std::string request =
+          "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+      if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size())) {
+        char buffer[8192];
+        ssize_t n = 0;
+        while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) response.append(buffer, n);
+      }
+    }
+    ::close(fd);
+    const auto body = response.find("\r\n\r\n");
+    return body == std::string::npos ? "" : response.substr(body + 4);
+  }
 
  private:
   std::string read_line(int timeout_ms) {

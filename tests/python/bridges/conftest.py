@@ -93,10 +93,11 @@ def start_bridge(
     tmp: Path,
     options: dict[str, Any] | None = None,
     worker_id: str = "dspy-t",
+    extra_env: dict[str, str] | None = None,
 ) -> BridgeClient:
-    worker = Worker(
-        script, codec, env=worker_env(tmp), stderr_path=tmp / "stderr.txt", worker_id=worker_id
-    )
+    """A worker of ``script`` past its init; ``extra_env`` adds to :func:`worker_env`."""
+    env = {**worker_env(tmp), **(extra_env or {})}
+    worker = Worker(script, codec, env=env, stderr_path=tmp / "stderr.txt", worker_id=worker_id)
     try:
         hello = worker.hello(timeout=SLOW_TIMEOUT)
         client = BridgeClient(worker)

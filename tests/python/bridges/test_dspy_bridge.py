@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openai_server import MockServer, embedding
+from openai_server import MockServer, embedding, start_server
 from worker_client import Worker
 
 from .conftest import (
@@ -255,6 +255,17 @@ def test_session_lm_settings_are_per_session(bridge: BridgeClient) -> None:
     assert bridge.ok("configure_lm", {"reset": True}, "carol")["scope"] == "default"
 
 
+def test_configure_lm_without_a_session_is_refused(bridge: BridgeClient) -> None:
+    """The default LM is the operator's: no caller changes it for every other caller."""
+    for args in ({"offline": True, "temperature": 0.3}, {"reset": True}):
+        error = bridge.error("configure_lm", args)
+        assert error["category"] == "invalid_argument", error
+        assert "pass a session" in error["message"] and "options.lm" in error["message"]
+    other = bridge.ok("get_lm", None, "frank")
+    assert other["scope"] == "default" and "temperature" not in other["settings"]
+    assert bridge.ok("get_lm")["scope"] == "default"
+
+
 def test_bad_options_fail_init(tmp_path: Path) -> None:
     client = None
     worker = Worker(DSPY_BRIDGE, "json", env=worker_env(tmp_path), stderr_path=tmp_path / "e.txt")
@@ -265,6 +276,10 @@ def test_bad_options_fail_init(tmp_path: Path) -> None:
             {"bogus": 1},
             {"lm": {"model": "x", "temperature": "hot"}},
             {"num_threads": 0},
+            {"endpoints": {"api_base": "http://x/v1", "api_key_env": "K"}},
+            {"endpoints": [{"api_base": "ftp://x", "api_key_env": "K"}]},
+            {"endpoints": [{"api_base": "http://x/v1", "provider": "openai", "api_key_env": "K"}]},
+            {"endpoints": [{"api_base": "http://x/v1"}]},
         ):
             error = client.error("init", {"options": options})
             assert error["category"] == "invalid_configuration", error
@@ -278,11 +293,14 @@ def test_key_values_are_refused_in_requests(bridge: BridgeClient) -> None:
     )
     assert error["category"] == "invalid_argument"
     assert "api_key_env" in error["message"] and PLANTED_KEY not in json.dumps(error)
-    missing = bridge.error(
+    # A key variable the operator did not pair with OpenAI's endpoint: refused before anything
+    # (even whether the variable is set) is looked at.
+    unpaired = bridge.error(
         "configure_lm", {"model": "openai/gpt-4o-mini", "api_key_env": "NOT_SET_ANYWHERE"}, "eve"
     )
-    assert missing["category"] == "invalid_configuration"
-    assert "NOT_SET_ANYWHERE" in missing["message"] and "env.pass" in missing["message"]
+    assert unpaired["category"] == "invalid_argument"
+    assert "NOT_SET_ANYWHERE" in unpaired["message"]
+    assert "options.endpoints" in unpaired["message"]
     # No key, no api_base: DSPy's offline DummyLM, and the answer says so.
     fallback = bridge.ok("configure_lm", {"model": "openai/gpt-4o-mini"}, "eve")
     assert fallback["lm"] == OFFLINE and "no API key" in fallback["note"]
@@ -441,8 +459,9 @@ def test_evaluate_and_history_offline(bridge: BridgeClient, session: str) -> Non
 def http_bridge(
     tmp_path_factory: pytest.TempPathFactory, mock_server: MockServer
 ) -> Iterator[BridgeClient]:
-    """A worker whose default LM (options.lm) is the mock server's ``gpt-default``."""
-    options = {"num_threads": 2, "lm": lm_settings(mock_server, "gpt-default")}
+    """A worker whose default LM (options.lm) is the mock server's ``gpt-default``: that pairs
+    the mock server with the planted key's variable, and allows sessions 3 retries."""
+    options = {"num_threads": 2, "lm": lm_settings(mock_server, "gpt-default", num_retries=3)}
     client = start_bridge(
         DSPY_BRIDGE,
         "json",
@@ -518,6 +537,128 @@ def test_http_lm_is_per_session(http_bridge: BridgeClient, mock_server: MockServ
     assert answers["gamma"]["lm"] == "openai/gpt-default"
     assert [r["json"]["model"] for r in mock_server.chat_requests()] == ["gpt-alpha", "gpt-default"]
     assert http_bridge.ok("get_lm", None, "gamma")["scope"] == "default"
+
+
+def _run_once(client: BridgeClient, session: str) -> None:
+    """One program run in ``session``: one LM call under its LM."""
+    client.ok("create_program", {"program_id": "p", "signature": "question -> answer"}, session)
+    client.ok("execute_program", {"program_id": "p", "inputs": {"question": "hi"}}, session)
+
+
+def test_http_key_goes_only_to_configured_endpoints(
+    http_bridge: BridgeClient, mock_server: MockServer
+) -> None:
+    """Naming the key's variable with an endpoint the operator did not pair it with is refused,
+    and that endpoint never sees the key; the configured endpoint gets it, even unnamed."""
+    with start_server() as (_, elsewhere):
+        refused = http_bridge.error(
+            "configure_lm",
+            {**lm_settings(mock_server), "api_base": elsewhere.url},
+            "mallory",
+        )
+        assert refused["category"] == "invalid_argument", refused
+        message = refused["message"]
+        assert elsewhere.url in message and mock_server.url in message, message
+        assert "options.endpoints" in message and PLANTED_KEY_ENV in message
+        # Without a key a caller may go anywhere: the placeholder key is what it sends.
+        settings = {**lm_settings(mock_server, "gpt-own"), "api_base": elsewhere.url}
+        del settings["api_key_env"]
+        http_bridge.ok("configure_lm", settings, "mallory")
+        _run_once(http_bridge, "mallory")
+        sent = elsewhere.chat_requests()
+        assert len(sent) == 1 and sent[0]["headers"]["authorization"] == "Bearer EMPTY"
+        assert PLANTED_KEY not in json.dumps(elsewhere.requests)
+    # The configured endpoint (spelt with a trailing slash), named without its key variable.
+    mock_server.reset()
+    settings = {**lm_settings(mock_server, "gpt-paired"), "api_base": mock_server.url + "/"}
+    del settings["api_key_env"]
+    configured = http_bridge.ok("configure_lm", settings, "trent")
+    assert configured["settings"]["api_key_env"] == PLANTED_KEY_ENV
+    _run_once(http_bridge, "trent")
+    sent = mock_server.chat_requests()
+    assert len(sent) == 1 and sent[0]["headers"]["authorization"] == f"Bearer {PLANTED_KEY}"
+
+
+def test_http_configure_lm_without_a_session_leaves_the_default(
+    http_bridge: BridgeClient, mock_server: MockServer
+) -> None:
+    mock_server.reset()
+    error = http_bridge.error("configure_lm", lm_settings(mock_server, "gpt-hijack"))
+    assert error["category"] == "invalid_argument" and "pass a session" in error["message"]
+    _run_once(http_bridge, "victor")
+    assert [r["json"]["model"] for r in mock_server.chat_requests()] == ["gpt-default"]
+
+
+def test_openai_key_goes_only_to_openai(tmp_path: Path) -> None:
+    """OPENAI_API_KEY in the worker's environment, the default LM on OpenAI: a session may use
+    OpenAI with it, never send it to another provider or to a server it names, and LiteLLM is
+    never left to pick it up by itself."""
+    with start_server() as (_, elsewhere):
+        client = start_bridge(
+            DSPY_BRIDGE,
+            "json",
+            tmp_path,
+            options={"lm": {"model": "openai/gpt-4o-mini", "num_retries": 0}},
+            worker_id="dspy-keys",
+            extra_env={"OPENAI_API_KEY": PLANTED_KEY},
+        )
+        try:
+            default = client.ok("get_lm", None, "s")
+            assert default["offline"] is False
+            assert default["settings"]["api_key_env"] == "OPENAI_API_KEY"
+            same_provider = client.ok("configure_lm", {"model": "openai/gpt-4o"}, "s")
+            assert same_provider["offline"] is False
+            assert same_provider["settings"]["api_key_env"] == "OPENAI_API_KEY"
+            refused = client.error(
+                "configure_lm",
+                {"model": "anthropic/claude-3-5-haiku-latest", "api_key_env": "OPENAI_API_KEY"},
+                "s",
+            )
+            assert refused["category"] == "invalid_argument", refused
+            assert "anthropic" in refused["message"]
+            client.ok(
+                "configure_lm",
+                {"model": "openai/gpt-test", "api_base": elsewhere.url, "num_retries": 0},
+                "s",
+            )
+            _run_once(client, "s")
+            sent = elsewhere.chat_requests()
+            assert len(sent) == 1 and sent[0]["headers"]["authorization"] == "Bearer EMPTY"
+            assert PLANTED_KEY not in json.dumps(elsewhere.requests)
+            assert PLANTED_KEY not in "".join(client.transcript)
+        finally:
+            client.worker.kill()
+
+
+def test_http_retries_are_capped_by_the_deadline(
+    http_bridge: BridgeClient, mock_server: MockServer
+) -> None:
+    """DSPy waits 1 s, 2 s, 4 s before its retries of a 500: with 6 s left for the call the
+    third retry (after 7 s of waits) cannot start, and the caller gets the provider's error
+    after 3 requests, not a timeout (the deadline leaves seconds of slack: nothing is timed)."""
+    session = "deadline"
+    http_bridge.ok("configure_lm", lm_settings(mock_server, "fail-500", num_retries=3), session)
+    http_bridge.ok(
+        "create_program", {"program_id": "p", "signature": "question -> answer"}, session
+    )
+    sent_before = len(mock_server.chat_requests())
+    response = http_bridge.worker.call(
+        "execute_program",
+        {"program_id": "p", "inputs": {"question": "x"}},
+        session,
+        timeout=SLOW_TIMEOUT,
+        deadline_ms=6000,
+    )
+    http_bridge.transcript.append(json.dumps(response))
+    assert response["success"] is False
+    assert response["error"]["type"] == "litellm.InternalServerError", response["error"]
+    assert len(mock_server.chat_requests()) - sent_before == 3
+    # The operator's options.lm.num_retries (3) is the most a session may ask for.
+    too_many = http_bridge.error(
+        "configure_lm", lm_settings(mock_server, "gpt-test", num_retries=4), session
+    )
+    assert too_many["category"] == "invalid_argument"
+    assert "options.lm.num_retries" in too_many["message"]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openai_server import MockServer
+from openai_server import MockServer, start_server
 from worker_client import Worker
 
 from .conftest import (
@@ -641,11 +641,14 @@ def test_keys_are_refused_in_requests(bridge: BridgeClient, session: str) -> Non
         error = bridge.error(command, args, session)
         assert error["category"] == "invalid_argument"
         assert "api_key_env" in error["message"] and PLANTED_KEY not in json.dumps(error)
-    missing = bridge.error(
+    # A key variable the operator did not pair with OpenAI: refused before anything (even
+    # whether the variable is set) is looked at.
+    unpaired = bridge.error(
         "configure_model", {"model": "gpt-4o-mini", "api_key_env": "NOT_SET_ANYWHERE"}, session
     )
-    assert missing["category"] == "invalid_configuration"
-    assert "NOT_SET_ANYWHERE" in missing["message"] and "env.pass" in missing["message"]
+    assert unpaired["category"] == "invalid_argument"
+    assert "NOT_SET_ANYWHERE" in unpaired["message"]
+    assert "options.endpoints" in unpaired["message"]
     # No key and no base_url: the offline fake model, and the answer says so.
     fallback = bridge.ok("configure_model", {"model": "gpt-4o-mini"}, session)
     assert fallback["model"] == OFFLINE and "no API key" in fallback["note"]
@@ -655,6 +658,17 @@ def test_keys_are_refused_in_requests(bridge: BridgeClient, session: str) -> Non
         session,
     )
     assert embedded["offline"] is True and "no API key" in embedded["note"]
+
+
+def test_configure_model_without_a_session_is_refused(bridge: BridgeClient) -> None:
+    """The default model is the operator's: no caller changes it for every other caller."""
+    for args in ({"offline": True, "replies": ["hijacked"]}, {"reset": True}):
+        error = bridge.error("configure_model", args)
+        assert error["category"] == "invalid_argument", error
+        assert "pass a session" in error["message"] and "options.model" in error["message"]
+    bridge.ok("create_chain", {"chain_id": "c", "prompt": "{x}"}, "other-caller")
+    answer = bridge.ok("invoke", {"chain_id": "c", "input": "q"}, "other-caller")
+    assert answer["output"] != "hijacked" and answer["model"] == OFFLINE
 
 
 def test_bad_options_fail_init(tmp_path: Path) -> None:
@@ -669,6 +683,9 @@ def test_bad_options_fail_init(tmp_path: Path) -> None:
             {"model": {"model": "x", "temperature": "hot"}},
             {"embeddings": {"provider": "magic"}},
             {"max_concurrency": 0},
+            {"endpoints": {"api_key_env": "K"}},
+            {"endpoints": [{"base_url": "ftp://x", "api_key_env": "K"}]},
+            {"endpoints": [{"base_url": "http://x/v1"}]},
         ):
             error = client.error("init", {"options": options}, timeout=SLOW_TIMEOUT)
             assert error["category"] == "invalid_configuration", error
@@ -763,17 +780,95 @@ def test_http_default_model_comes_from_options(
     assert [r["json"]["model"] for r in mock_server.chat_requests()] == ["gpt-default"]
 
 
-def test_http_endpoint_without_key_env_gets_no_key(
+def test_http_endpoint_without_key_env_gets_no_key(http_bridge: BridgeClient) -> None:
+    """A local server (vLLM, Ollama) needs no key: the placeholder is sent, never a real one."""
+    with start_server() as (_, local):
+        settings = {"model": "local-model", "base_url": local.url}
+        configured = http_bridge.ok("configure_model", settings, "local")
+        assert configured["offline"] is False and "api_key_set" not in configured
+        http_bridge.ok("create_chain", {"chain_id": "c", "prompt": "{q}"}, "local")
+        assert http_bridge.ok("invoke", {"chain_id": "c", "input": "1+1"}, "local")["output"] == "2"
+        assert local.chat_requests()[0]["headers"]["authorization"] == "Bearer EMPTY"
+
+
+def test_http_key_goes_only_to_configured_endpoints(
     http_bridge: BridgeClient, mock_server: MockServer
 ) -> None:
-    """A local server (vLLM, Ollama) needs no key: the placeholder is sent, never a real one."""
-    settings = {"model": "local-model", "base_url": mock_server.url, "max_retries": 0}
-    configured = http_bridge.ok("configure_model", settings, "local")
-    assert configured["offline"] is False and "api_key_set" not in configured
-    http_bridge.ok("create_chain", {"chain_id": "c", "prompt": "{q}"}, "local")
+    """Every command that takes a base_url and a key variable: the key goes only where the
+    operator paired it (options.model pairs the mock server with it), refused elsewhere."""
+    with start_server() as (_, elsewhere):
+        for command, args in (
+            ("configure_model", model_settings(elsewhere)),
+            ("create_chain", {"prompt": "{q}", "model": model_settings(elsewhere)}),
+            ("create_agent", {"tools": ["calculator"], "model": model_settings(elsewhere)}),
+            ("create_conversation", {"model": model_settings(elsewhere)}),
+            (
+                "create_retriever",
+                {
+                    "texts": ["a"],
+                    "embeddings": {
+                        "provider": "openai",
+                        "base_url": elsewhere.url,
+                        "api_key_env": PLANTED_KEY_ENV,
+                    },
+                },
+            ),
+        ):
+            refused = http_bridge.error(command, args, "mallory")
+            assert refused["category"] == "invalid_argument", (command, refused)
+            message = refused["message"]
+            assert elsewhere.url in message and mock_server.url in message, message
+            assert "options.endpoints" in message and PLANTED_KEY_ENV in message
+        assert elsewhere.requests == []
+    # The configured endpoint (spelt with a trailing slash), named without its key variable.
     mock_server.reset()
-    assert http_bridge.ok("invoke", {"chain_id": "c", "input": "1+1"}, "local")["output"] == "2"
-    assert mock_server.chat_requests()[0]["headers"]["authorization"] == "Bearer EMPTY"
+    settings = {"model": "gpt-paired", "base_url": mock_server.url + "/"}
+    configured = http_bridge.ok("configure_model", settings, "trent")
+    assert configured["settings"]["api_key_env"] == PLANTED_KEY_ENV
+    http_bridge.ok("create_chain", {"chain_id": "c", "prompt": "{q}"}, "trent")
+    http_bridge.ok("invoke", {"chain_id": "c", "input": "hi"}, "trent")
+    sent = mock_server.chat_requests()
+    assert len(sent) == 1 and sent[0]["headers"]["authorization"] == f"Bearer {PLANTED_KEY}"
+    # The operator's max_retries (0 here) is what a session gets, and the most it may ask for.
+    assert configured["settings"]["max_retries"] == 0
+    too_many = http_bridge.error("configure_model", {**settings, "max_retries": 1}, "trent")
+    assert too_many["category"] == "invalid_argument"
+    assert "options.model.max_retries" in too_many["message"]
+
+
+def test_openai_key_goes_only_where_paired(tmp_path: Path) -> None:
+    """OPENAI_API_KEY in the worker's environment, paired by the operator with a gateway only:
+    OpenAI itself does not get it (the offline model instead), nor does a server a request
+    names; the client is never left to pick it up from the environment by itself."""
+    with start_server() as (_, gateway), start_server() as (_, elsewhere):
+        client = start_bridge(
+            LANGCHAIN_BRIDGE,
+            "json",
+            tmp_path,
+            options={
+                "model": {"offline": True},  # else the default model is OpenAI with that key
+                "endpoints": [{"base_url": gateway.url, "api_key_env": "OPENAI_API_KEY"}],
+            },
+            worker_id="langchain-keys",
+            extra_env={"OPENAI_API_KEY": PLANTED_KEY},
+        )
+        try:
+            openai_itself = client.ok("configure_model", {"model": "gpt-4o-mini"}, "s")
+            assert openai_itself["model"] == OFFLINE and "no API key" in openai_itself["note"]
+            refused = client.error(
+                "configure_model", {"model": "gpt-4o-mini", "api_key_env": "OPENAI_API_KEY"}, "s"
+            )
+            assert refused["category"] == "invalid_argument", refused
+            assert gateway.url in refused["message"]
+            for server, key in ((elsewhere, "EMPTY"), (gateway, PLANTED_KEY)):
+                client.ok("configure_model", {"model": "gpt-test", "base_url": server.url}, "s")
+                client.ok("create_chain", {"chain_id": "c", "prompt": "{q}", "replace": True}, "s")
+                client.ok("invoke", {"chain_id": "c", "input": "hi"}, "s")
+                sent = server.chat_requests()
+                assert len(sent) == 1 and sent[0]["headers"]["authorization"] == f"Bearer {key}"
+            assert PLANTED_KEY not in json.dumps(elsewhere.requests)
+        finally:
+            client.worker.kill()
 
 
 def test_http_stream_chunks_arrive_one_by_one(
@@ -973,8 +1068,9 @@ def test_http_failures_keep_their_types(
 ) -> None:
     session = f"fail-{model}-{len(extra)}"
     settings = model_settings(mock_server, model, **extra)
-    if extra.get("base_url") == "closed":
+    if extra.get("base_url") == "closed":  # a server of the caller's own: no key goes there
         settings["base_url"] = f"http://127.0.0.1:{_closed_port()}/v1"
+        del settings["api_key_env"]
     http_bridge.ok("configure_model", settings, session)
     http_bridge.ok("create_chain", {"chain_id": "p", "prompt": "{question}"}, session)
     sent_before = len(mock_server.chat_requests())

@@ -52,6 +52,21 @@ TEST(RetryPolicy, BackoffGrowsExponentiallyWithJitterUpToTheCap) {
   EXPECT_GT(longest[4], 200ms);
 }
 
+TEST(RetryPolicy, StartsOnlyARetryThatCanFinishBeforeTheDeadline) {
+  const auto now = std::chrono::steady_clock::time_point{} + 1h;
+  const auto deadline = now + 10s;
+  // A fast failure (a 429 in 50 ms) leaves room for a retry after its backoff.
+  EXPECT_TRUE(RetryPolicy::fits_before_deadline(now, 100ms, 50ms, deadline));
+  // A slow failure (a 503 after 6 s) would need 6 s again: with 5 s left it is not retried.
+  EXPECT_FALSE(RetryPolicy::fits_before_deadline(now + 5s, 0ms, 6s, deadline));
+  EXPECT_TRUE(RetryPolicy::fits_before_deadline(now + 3s, 0ms, 6s, deadline));
+  // The backoff counts too, and a retry that would end exactly at the deadline is not started.
+  EXPECT_FALSE(RetryPolicy::fits_before_deadline(now, 4s, 6s, deadline));
+  EXPECT_FALSE(RetryPolicy::fits_before_deadline(now, 10s, 0ms, deadline));
+  EXPECT_FALSE(RetryPolicy::fits_before_deadline(deadline, 0ms, 0ms, deadline));
+  EXPECT_FALSE(RetryPolicy::fits_before_deadline(deadline + 1s, 0ms, 0ms, deadline));
+}
+
 TEST(RetryBudget, SpendsItsTokensThenEarnsAFractionPerCall) {
   RetryBudget budget({.budget = 2, .budget_percent = 50});
   EXPECT_TRUE(budget.withdraw());

@@ -3,8 +3,13 @@
 /// @file
 /// When a failed call may be tried again, and how long to wait first: the `retry:` and
 /// `idempotent:` keys of a bridge. Only commands marked idempotent (by the plugin's defaults or
-/// the YAML) are retried, only for categories that a second try can fix, and only within the
-/// caller's deadline. Plain value and pure functions; any thread.
+/// the YAML) are retried, only for categories that a second try can fix, and only when the retry
+/// can finish within the caller's deadline. Plain value and pure functions; any thread.
+///
+/// This is the host's retry layer. A framework that retries its own requests (LiteLLM in DSPy,
+/// the OpenAI client in LangChain) is another; the DSPy and LangChain plugins turn the host's
+/// off by default (`retry.max_attempts: 1`) and refuse a config where both would retry, so that
+/// one failed call never costs attempts × framework retries provider requests.
 
 #include <chrono>
 #include <cstdint>
@@ -42,6 +47,16 @@ class RetryPolicy {
   /// The wait before attempt `next_attempt` (2 for the first retry): full jitter, uniform in
   /// [0, min(backoff_max, backoff_initial * 2^(next_attempt - 2))].
   std::chrono::milliseconds backoff(std::uint32_t next_attempt, std::mt19937_64& rng) const;
+
+  /// Whether a retry started after `delay` from `now` can finish before `deadline`, taking as
+  /// long as the attempt that just failed (`last_attempt`): the best estimate of the next one
+  /// (a provider that took 20 s to answer 503 will take as long again). A retry that cannot is
+  /// never started, so the caller gets the real error before its deadline instead of a timeout
+  /// at it, and the provider no request whose answer nobody waits for. Pure; any thread.
+  static bool fits_before_deadline(std::chrono::steady_clock::time_point now,
+                                   std::chrono::milliseconds delay,
+                                   std::chrono::steady_clock::duration last_attempt,
+                                   std::chrono::steady_clock::time_point deadline);
 
  private:
   RetrySettings settings_;
