@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <filesystem>
+#include <map>
 
 #include "mlbridge/config/paths.hpp"
 #include "mlbridge/config/python_locator.hpp"
@@ -193,6 +194,48 @@ Status RegistrationPolicy::check_env_set(const config::BridgeConfig& bridge,
                             "registration); declare such a bridge in the YAML file instead");
 }
 
+namespace {
+
+// Every key in `value` that names a host variable for the bridge to read (`…_env`, as the
+// framework bridges' api_key_env), by its path ("options.lm.api_key_env") with the value.
+void collect_variable_references(const json& value, const std::string& path,
+                                 std::map<std::string, json>& out) {
+  if (value.is_object()) {
+    for (const auto& [key, item] : value.items()) {
+      const std::string here = path + "." + key;
+      if (key.size() >= 4 && key.compare(key.size() - 4, 4, "_env") == 0) out[here] = item;
+      collect_variable_references(item, here, out);
+    }
+  } else if (value.is_array()) {
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      collect_variable_references(value[i], path + "[" + std::to_string(i) + "]", out);
+    }
+  }
+}
+
+std::map<std::string, json> variable_references(const json& options) {
+  std::map<std::string, json> out;
+  collect_variable_references(options, "options", out);
+  return out;
+}
+
+}  // namespace
+
+Status RegistrationPolicy::check_options(const config::BridgeConfig& current,
+                                         const config::BridgeConfig& next) const {
+  // What the operator's YAML gave a bridge stays; a request may not add or change a reference.
+  const auto before = variable_references(current.options);
+  for (const auto& [path, value] : variable_references(next.options)) {
+    const auto same = before.find(path);
+    if (same != before.end() && same->second == value) continue;
+    return refuse(next, path +
+                            " names a host variable for the bridge to read: a registration cannot "
+                            "pair a host key with an endpoint of its choosing (the key would go "
+                            "wherever the request says); declare such a bridge in the YAML file");
+  }
+  return Ok{};
+}
+
 Status RegistrationPolicy::check_bridge(const config::BridgeConfig& bridge) const {
   static const config::BridgeConfig kNothingYet;  // every value the bridge names is new
   return check_change(kNothingYet, bridge);
@@ -218,6 +261,9 @@ Status RegistrationPolicy::check_change(const config::BridgeConfig& current,
     const auto before = current.env_set.find(name);
     if (before != current.env_set.end() && before->second == value) continue;
     if (auto checked = check_env_set(next, name); !checked) return checked;
+  }
+  if (next.options != current.options) {
+    if (auto checked = check_options(current, next); !checked) return checked;
   }
   return Ok{};
 }

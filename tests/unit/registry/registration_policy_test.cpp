@@ -162,6 +162,28 @@ TEST_F(RegistrationPolicyTest, EnvPassNamesOnlyListedVariablesAndNeverTheHostTok
   EXPECT_TRUE(has(refusal(b), "env.pass names HOST_TOKEN"));
 }
 
+TEST_F(RegistrationPolicyTest, OptionsCannotPairAHostKeyWithAnEndpointOfTheirChoosing) {
+  BridgeConfig b = bridge();
+  b.env_pass = {"OPENAI_API_KEY"};
+  b.options = {{"lm", {{"model", "openai/gpt-4o-mini"}, {"api_base", "http://127.0.0.1:9/v1"}}}};
+  EXPECT_EQ(refusal(b), "<ok>");  // an endpoint of its own, without a host key
+  b.options["endpoints"] = json::array(
+      {{{"api_base", "http://attacker.example/v1"}, {"api_key_env", "OPENAI_API_KEY"}}});
+  std::string message = refusal(b);
+  EXPECT_TRUE(has(message, "options.endpoints[0].api_key_env names a host variable")) << message;
+  b.options = {{"lm", {{"model", "openai/gpt-4o-mini"}, {"api_key_env", "OPENAI_API_KEY"}}}};
+  message = refusal(b);
+  EXPECT_TRUE(has(message, "options.lm.api_key_env")) << message;
+  EXPECT_TRUE(has(message, "declare such a bridge in the YAML file")) << message;
+  // A change of a bridge the YAML file paired with a key keeps that pairing, and may not move it.
+  BridgeConfig declared = b;
+  BridgeConfig changed = b;
+  changed.options["lm"]["temperature"] = 0.5;
+  EXPECT_TRUE(RegistrationPolicy(host_).check_change(declared, changed));
+  changed.options["lm"]["api_key_env"] = "ANTHROPIC_API_KEY";
+  EXPECT_FALSE(RegistrationPolicy(host_).check_change(declared, changed));
+}
+
 TEST_F(RegistrationPolicyTest, EnvSetRefusesVariablesThatChangeHowProgramsStartOrWhereTheyGo) {
   for (const char* name : {"BASH_ENV",
                            "ENV",

@@ -39,7 +39,9 @@ class RegistrationPolicy {
   /// Checks what a registration names, all of it: `python` (host.python or one of
   /// runtime_registration.pythons), `script` and `working_dir` (inside a script directory by
   /// real path; working_dir may also be the root), every `env.pass` variable (listed in
-  /// runtime_registration.env_pass) and every `env.set` variable (may_set_variable).
+  /// runtime_registration.env_pass), every `env.set` variable (may_set_variable), and
+  /// `options`, which may not name a host variable for the bridge to read (a `…_env` key such
+  /// as `api_key_env`: a registration cannot pair a host key with an endpoint it chooses).
   /// invalid_configuration naming the bridge, the key, the value and what to do.
   Status check_bridge(const config::BridgeConfig& bridge) const;
 
@@ -61,6 +63,7 @@ class RegistrationPolicy {
   Status check_working_dir(const config::BridgeConfig& bridge) const;
   Status check_env_pass(const config::BridgeConfig& bridge, const std::string& name) const;
   Status check_env_set(const config::BridgeConfig& bridge, const std::string& name) const;
+  Status check_options(const config::BridgeConfig& current, const config::BridgeConfig& next) const;
 
   bool enabled_ = false;
   std::string root_;                  // absolute, lexically normal
