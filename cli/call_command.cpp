@@ -9,6 +9,7 @@
 #include "mlbridge/host.hpp"
 #include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/runtime/event_loop.hpp"
+#include "mlbridge/session/session_id.hpp"
 #include "mlbridge/worker/worker_client.hpp"
 #include "remote_call.hpp"
 
@@ -161,7 +162,11 @@ void add_call_command(CLI::App& app, int& exit_code) {
                    "Run this BaseBridge script in one worker instead of a configured bridge")
       ->check(CLI::ExistingFile);
   call->add_option("--args", args->args_json, "Arguments as a JSON object");
-  call->add_option("--session", args->session, "Session id");
+  call->add_option("--session", args->session, "Session id (1 to 128 of A-Z a-z 0-9 . _ : -)")
+      ->check([](const std::string& id) {
+        auto valid = session::check_session_id(id);
+        return valid ? std::string() : valid.error().message;
+      });
   call->add_option("--timeout-ms,--timeout", args->timeout_ms,
                    "Deadline in milliseconds (default: the bridge's timeouts.request_ms)")
       ->check(CLI::PositiveNumber);

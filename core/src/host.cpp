@@ -8,6 +8,7 @@
 #include "mlbridge/registry/host_commands.hpp"
 #include "mlbridge/registry/registry.hpp"
 #include "mlbridge/runtime/event_loop.hpp"
+#include "mlbridge/session/session_id.hpp"
 
 namespace mlbridge {
 namespace {
@@ -20,6 +21,12 @@ pool::CallRequest to_request(const std::string& command, json args, ExecuteOptio
   request.timeout = options.timeout;
   request.on_chunk = std::move(options.on_chunk);
   return request;
+}
+
+// A call's session id, checked where it enters the C++ API (the HTTP and CLI paths come here too).
+Status check_call_session(const ExecuteOptions& options) {
+  if (!options.session) return Ok{};
+  return session::check_session_id(*options.session);
 }
 
 std::string new_session_id() {
@@ -41,7 +48,8 @@ json histogram_json(const telemetry::LatencyHistogram& h) {
 
 Host::Host(config::HostConfig config)
     : config_(std::move(config)),
-      session_states_(std::make_shared<session::StateStore>(config_.session_state_max_bytes)),
+      session_states_(std::make_shared<session::StateStore>(config_.session_state_max_bytes,
+                                                            config_.session_state_total_max_bytes)),
       loop_(std::make_unique<runtime::EventLoop>(std::chrono::microseconds(config_.loop_spin_us))),
       registry_(std::make_unique<registry::Registry>(*loop_, config_, session_states_)) {
   for (const auto& [name, bridge] : config_.bridges) file_bridges_.insert(name);
@@ -63,6 +71,13 @@ Status Host::start(const std::vector<std::string>& only) { return registry_->reg
 
 CallTicket Host::execute_async(const std::string& bridge, const std::string& command, json args,
                                ExecuteOptions options, std::function<void(Result<json>)> on_done) {
+  if (auto valid = check_call_session(options); !valid) {
+    Error error = std::move(valid).error();
+    error.bridge = bridge;
+    error.command = command;
+    on_done(std::move(error));
+    return {};
+  }
   auto target = registry_->get(bridge);
   if (!target) {
     Error error = std::move(target).error();
@@ -78,6 +93,7 @@ CallTicket Host::execute_async(const std::string& bridge, const std::string& com
 
 Result<std::string> Host::cast(const std::string& bridge, const std::string& command, json args,
                                ExecuteOptions options) {
+  if (auto valid = check_call_session(options); !valid) return std::move(valid).error();
   auto target = registry_->get(bridge);
   if (!target) {
     Error error = std::move(target).error();
@@ -114,6 +130,7 @@ Result<json> Host::execute(const std::string& bridge, const std::string& command
 
 Result<json> Host::run_resource(const std::string& bridge, const std::string& verb,
                                 const std::string& kind, json args, ExecuteOptions options) {
+  if (auto valid = check_call_session(options); !valid) return std::move(valid).error();
   auto target = registry_->get(bridge);
   if (!target) return std::move(target).error();
   auto command = (*target)->resource_command(verb, kind);
@@ -139,18 +156,30 @@ Result<json> Host::delete_resource(const std::string& bridge, const std::string&
 }
 
 Result<std::string> Host::create_session(std::optional<std::string> id, json state) {
+  if (id) {
+    if (auto valid = session::check_session_id(*id); !valid) return std::move(valid).error();
+  }
   const std::string session = id.value_or(new_session_id());
   {
     std::lock_guard lock(sessions_mutex_);
-    if (std::find(sessions_.begin(), sessions_.end(), session) != sessions_.end()) {
+    if (sessions_.contains(session)) {
       return fail(ErrorCategory::kInvalidArgument,
                   "session '" + session + "' already exists; end it first or use another id");
+    }
+    if (sessions_.size() >= config_.max_sessions) {
+      return fail(ErrorCategory::kOverloaded,
+                  "cannot create session '" + session + "': the host holds " +
+                      std::to_string(sessions_.size()) +
+                      " sessions, its limit (host.max_sessions " +
+                      std::to_string(config_.max_sessions) +
+                      "); end sessions that are no longer used (DELETE /v1/sessions/{id}, "
+                      "end_session) or raise host.max_sessions");
     }
     if (!state.is_null()) {
       auto stored = session_states_->set(session, std::move(state));
       if (!stored) return std::move(stored).error();
     }
-    sessions_.push_back(session);
+    sessions_.insert(session);
   }
   // Each bridge knows the session from its first call; a lost one is recreated here.
   for (auto& bridge : registry_->list()) {
@@ -161,14 +190,11 @@ Result<std::string> Host::create_session(std::optional<std::string> id, json sta
 }
 
 Status Host::end_session(const std::string& id) {
+  if (auto valid = session::check_session_id(id); !valid) return std::move(valid).error();
   bool known = false;
   {
     std::lock_guard lock(sessions_mutex_);
-    auto it = std::find(sessions_.begin(), sessions_.end(), id);
-    if (it != sessions_.end()) {
-      sessions_.erase(it);
-      known = true;
-    }
+    known = sessions_.erase(id) > 0;
   }
   for (auto& bridge : registry_->list()) {
     if (bridge->pool().end_session(id)) known = true;
@@ -181,7 +207,7 @@ Status Host::end_session(const std::string& id) {
 bool Host::session_known(const std::string& id) {
   {
     std::lock_guard lock(sessions_mutex_);
-    if (std::find(sessions_.begin(), sessions_.end(), id) != sessions_.end()) return true;
+    if (sessions_.contains(id)) return true;
   }
   if (session_states_->version(id) != 0) return true;
   for (auto& bridge : registry_->list()) {
@@ -200,32 +226,53 @@ Unexpected unknown_session(const std::string& id) {
 }  // namespace
 
 Result<session::StateSnapshot> Host::get_session_state(const std::string& id) {
+  if (auto valid = session::check_session_id(id); !valid) return std::move(valid).error();
   if (!session_known(id)) return unknown_session(id);
   return session_states_->get(id);
 }
 
 Result<std::uint64_t> Host::set_session_state(const std::string& id, json state) {
+  if (auto valid = session::check_session_id(id); !valid) return std::move(valid).error();
   if (!session_known(id)) return unknown_session(id);
   return session_states_->set(id, std::move(state));
 }
 
 Result<std::uint64_t> Host::update_session_state(const std::string& id, const json& patch) {
+  if (auto valid = session::check_session_id(id); !valid) return std::move(valid).error();
   if (!session_known(id)) return unknown_session(id);
   return session_states_->update(id, patch);
 }
 
 std::vector<std::string> Host::list_sessions() {
-  std::vector<std::string> ids;
+  std::set<std::string> ids;
   {
     std::lock_guard lock(sessions_mutex_);
     ids = sessions_;
   }
   for (auto& bridge : registry_->list()) {
-    for (const auto& s : bridge->pool().sessions()) {
-      if (std::find(ids.begin(), ids.end(), s.id) == ids.end()) ids.push_back(s.id);
+    for (const auto& s : bridge->pool().sessions()) ids.insert(s.id);
+  }
+  return {ids.begin(), ids.end()};
+}
+
+Result<Host::SessionPage> Host::list_sessions_page(std::size_t limit, const std::string& after) {
+  if (limit < 1 || limit > kMaxSessionPage) {
+    return fail(ErrorCategory::kInvalidArgument,
+                "a page of sessions holds 1 to " + std::to_string(kMaxSessionPage) +
+                    " ids; got a limit of " + std::to_string(limit));
+  }
+  if (!after.empty()) {
+    if (auto valid = session::check_session_id(after); !valid) {
+      return fail(ErrorCategory::kInvalidArgument,
+                  "'after' must be a session id from a previous page: " + valid.error().message);
     }
   }
-  return ids;
+  const std::vector<std::string> ids = list_sessions();
+  SessionPage page;
+  auto it = after.empty() ? ids.begin() : std::upper_bound(ids.begin(), ids.end(), after);
+  for (; it != ids.end() && page.ids.size() < limit; ++it) page.ids.push_back(*it);
+  if (it != ids.end()) page.after = page.ids.back();
+  return page;
 }
 
 // The registry applies host.runtime_registration (registry::RegistrationPolicy) to these four.

@@ -16,6 +16,7 @@ registered with :data:`REDACTOR`; the bridge passes each response through
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import re
@@ -92,6 +93,31 @@ class Redactor:
             return text
         return pattern.sub(REDACTED, text)
 
+    def split_for_stream(self, text: str) -> tuple[str, str]:
+        """Split streamed ``text`` into what may be written now (redacted) and what to hold.
+
+        The held part is the longest tail of ``text`` that is the start of a registered secret
+        (the rest of the secret may come with the next write); a secret the cut would split is
+        let go whole. Writing the redacted part now and the held part with what follows blanks
+        every secret that writing the whole text at once would.
+        """
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text, ""
+        with self._lock:
+            secrets = tuple(self._secrets)
+        longest = max((len(s) for s in secrets), default=0)
+        cut = len(text)
+        for start in range(max(0, len(text) - longest + 1), len(text)):
+            tail = text[start:]
+            if any(secret.startswith(tail) for secret in secrets):
+                cut = start
+                break
+        for match in pattern.finditer(text):
+            if match.start() < cut < match.end():
+                cut = match.end()
+        return self.redact(text[:cut]), text[cut:]
+
     def redact_value(self, value: Any) -> Any:
         """A copy of a response value (maps, lists, strings) with secrets redacted."""
         if self._pattern is None:
@@ -109,11 +135,20 @@ class Redactor:
 REDACTOR = Redactor()
 
 
-class RedactingStream(io.TextIOBase):
-    """A text stream that redacts secrets line by line before writing to ``target``.
+#: A partial line longer than this is written without waiting for its newline (all but a tail
+#: that could be the start of a secret).
+MAX_PENDING = 8192
 
-    Whole lines are written (a secret split across two ``write`` calls of one line is
-    still caught); ``flush`` writes a pending partial line.
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that redacts secrets before writing to ``target``.
+
+    Whole lines are redacted at once, so a secret split across two ``write`` calls of one line
+    is still caught. ``flush``, and a partial line longer than :data:`MAX_PENDING`, write the
+    pending text except a tail that could be the start of a secret
+    (:meth:`Redactor.split_for_stream`): that tail waits for the next write, or for
+    :meth:`release` (at interpreter exit), so a key split across two flushed writes never
+    reaches the target in pieces that escape redaction.
     """
 
     def __init__(self, target: TextIO, redactor: Redactor = REDACTOR):
@@ -143,21 +178,39 @@ class RedactingStream(io.TextIOBase):
     def write(self, text: str) -> int:
         with self._lock:
             self._pending += text
-            if "\n" in self._pending:
+            if "\n" in text:
                 complete, _, self._pending = self._pending.rpartition("\n")
                 self._target.write(self._redactor.redact(complete + "\n"))
                 self._target.flush()
+            if len(self._pending) > MAX_PENDING:
+                self._write_safe_part()
         return len(text)
 
     def flush(self) -> None:
         with self._lock:
+            self._write_safe_part()
+            self._flush_target()
+
+    def release(self) -> None:
+        """Write everything pending, a possible start of a secret included (the stream ends)."""
+        with self._lock:
             if self._pending:
                 self._target.write(self._redactor.redact(self._pending))
                 self._pending = ""
-            try:
-                self._target.flush()
-            except (OSError, ValueError):
-                pass
+            self._flush_target()
+
+    def _write_safe_part(self) -> None:
+        if not self._pending:
+            return
+        ready, self._pending = self._redactor.split_for_stream(self._pending)
+        if ready:
+            self._target.write(ready)
+
+    def _flush_target(self) -> None:
+        try:
+            self._target.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def install_redacting_stdio() -> None:
@@ -165,7 +218,10 @@ def install_redacting_stdio() -> None:
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if not isinstance(stream, RedactingStream):
-            setattr(sys, name, RedactingStream(stream))
+            redacting = RedactingStream(stream)
+            setattr(sys, name, redacting)
+            # Before the interpreter's final flush: a held tail is written, redacted, not lost.
+            atexit.register(redacting.release)
 
 
 #: Argument names that would carry a key itself; requests name a variable instead.

@@ -1,11 +1,45 @@
-// POST /v1/sessions ({"id"}, {"state"} optional), GET /v1/sessions, DELETE /v1/sessions/{id},
-// GET|PUT|PATCH /v1/sessions/{id}/state.
+// POST /v1/sessions ({"id"}, {"state"} optional), GET /v1/sessions (paged: ?limit=&after=),
+// DELETE /v1/sessions/{id}, GET|PUT|PATCH /v1/sessions/{id}/state. Session ids are checked by the
+// Host (session::check_session_id), so every route refuses a bad one with 400 invalid_argument.
 
 #include "http_errors.hpp"
 #include "routes.hpp"
 
 namespace mlbridge::server {
 namespace {
+
+constexpr std::size_t kDefaultSessionPage = 100;
+
+// The page GET /v1/sessions asks for: its query parameters as given (absent: nullopt), plain
+// values so that the check does not depend on the HTTP library.
+struct SessionPageQuery {
+  std::size_t limit = kDefaultSessionPage;
+  std::string after;
+};
+
+Result<SessionPageQuery> read_session_page_query(const std::optional<std::string>& limit,
+                                                 const std::optional<std::string>& after) {
+  SessionPageQuery query;
+  if (limit) {
+    const bool digits = !limit->empty() && limit->size() <= 6 &&
+                        limit->find_first_not_of("0123456789") == std::string::npos;
+    const std::size_t value = digits ? std::stoul(*limit) : 0;
+    if (value < 1 || value > Host::kMaxSessionPage) {
+      return fail(ErrorCategory::kInvalidArgument, "limit must be a whole number from 1 to " +
+                                                       std::to_string(Host::kMaxSessionPage) +
+                                                       " (sessions per page), got '" +
+                                                       limit->substr(0, 20) + "'");
+    }
+    query.limit = value;
+  }
+  if (after) query.after = *after;
+  return query;
+}
+
+std::optional<std::string> query_parameter(const httplib::Request& request, const char* name) {
+  if (!request.has_param(name)) return std::nullopt;
+  return request.get_param_value(name);
+}
 
 json state_body(const std::string& id, const session::StateSnapshot& state) {
   return {{"id", id}, {"version", state.version}, {"state", state.data}};
@@ -34,9 +68,9 @@ void add_session_routes(httplib::Server& server, RouteContext& context) {
         if (!body) return send_error(response, body.error());
         std::optional<std::string> id;
         if (auto given = body->find("id"); given != body->end()) {
-          if (!given->is_string() || given->get_ref<const std::string&>().empty()) {
+          if (!given->is_string()) {
             return send_error(response, ErrorCategory::kInvalidArgument,
-                              "\"id\" must be a non-empty string (or left out for a new id)");
+                              "\"id\" must be a string (a session id, or left out for a new id)");
           }
           id = given->get<std::string>();
         }
@@ -59,9 +93,17 @@ void add_session_routes(httplib::Server& server, RouteContext& context) {
         }
         send_json(response, answer, 201);
       });
-  server.Get("/v1/sessions", [&context](const httplib::Request&, httplib::Response& response) {
-    send_json(response, {{"sessions", context.host.list_sessions()}});
-  });
+  server.Get("/v1/sessions",
+             [&context](const httplib::Request& request, httplib::Response& response) {
+               auto query = read_session_page_query(query_parameter(request, "limit"),
+                                                    query_parameter(request, "after"));
+               if (!query) return send_error(response, query.error());
+               auto page = context.host.list_sessions_page(query->limit, query->after);
+               if (!page) return send_error(response, page.error());
+               json next = nullptr;
+               if (page->after) next = *page->after;
+               send_json(response, {{"sessions", page->ids}, {"next", next}});
+             });
   server.Delete(R"(/v1/sessions/([^/]+))",
                 [&context](const httplib::Request& request, httplib::Response& response) {
                   const std::string id = request.matches[1];

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 from conftest import Spawn
-from worker_client import ECHO_BRIDGE
+from worker_client import ECHO_BRIDGE, ROOT
 
-from mlbridge.secrets import REDACTED, Redactor
+from mlbridge.secrets import MAX_PENDING, REDACTED, RedactingStream, Redactor
 
 ENV_SECRET = "sk-env-secret-4c1d9e0a"
 ARG_SECRET = "sk-arg-secret-93b7f1e2"
@@ -42,3 +47,81 @@ def test_the_echo_bridge_redacts_env_and_argument_secrets(spawn: Spawn, codec: s
     # print() goes through the redacting sys.stdout; the raw os.write(1) copy does not, which is
     # what the host's own redaction (telemetry::Redactor) is for.
     assert f"(printed) {REDACTED}" in stderr
+
+
+SPLIT_SECRET = "sk-FAKEHOSTKEY-1234"
+
+
+def redacting(target: io.StringIO) -> RedactingStream:
+    redactor = Redactor()
+    redactor.add(SPLIT_SECRET)
+    return RedactingStream(target, redactor)
+
+
+def assert_no_piece_of_the_secret(text: str) -> None:
+    assert SPLIT_SECRET not in text
+    # Neither half of a split secret may get out on its own.
+    assert "sk-FAKEHOS" not in text and "TKEY-1234" not in text, text
+
+
+def test_a_secret_split_across_two_flushed_writes_is_redacted() -> None:
+    target = io.StringIO()
+    stream = redacting(target)
+    stream.write("calling with sk-FAKEHOS")
+    stream.flush()
+    assert target.getvalue() == "calling with "  # the start of the secret waits
+    stream.write("TKEY-1234 now\n")
+    assert target.getvalue() == f"calling with {REDACTED} now\n"
+
+
+def test_a_secret_across_the_flushes_of_a_long_line_is_redacted() -> None:
+    target = io.StringIO()
+    stream = redacting(target)
+    line = "x" * 8190 + SPLIT_SECRET + "y" * 12000 + "\n"
+    for start in range(0, len(line), 8192):  # a library writing and flushing 8 KiB at a time
+        stream.write(line[start : start + 8192])
+        stream.flush()
+    assert_no_piece_of_the_secret(target.getvalue())
+    assert target.getvalue() == line.replace(SPLIT_SECRET, REDACTED)
+
+
+def test_a_long_partial_line_is_written_without_waiting_for_its_newline() -> None:
+    target = io.StringIO()
+    stream = redacting(target)
+    stream.write("z" * (MAX_PENDING + 100) + "sk-FAKE")
+    assert target.getvalue() == "z" * (MAX_PENDING + 100)
+    stream.write("HOSTKEY-1234")
+    stream.release()
+    assert target.getvalue() == "z" * (MAX_PENDING + 100) + REDACTED
+
+
+def test_split_for_stream_holds_only_a_possible_start_of_a_secret() -> None:
+    redactor = Redactor()
+    redactor.add(SPLIT_SECRET)
+    assert redactor.split_for_stream("plain text") == ("plain text", "")
+    assert redactor.split_for_stream("a sk-FAKE") == ("a ", "sk-FAKE")
+    assert redactor.split_for_stream(f"a {SPLIT_SECRET} b s") == (f"a {REDACTED} b ", "s")
+
+
+def test_a_worker_that_exits_after_half_a_secret_writes_it_redacted(tmp_path: Path) -> None:
+    script = tmp_path / "split_writer.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            from mlbridge.secrets import REDACTOR, install_redacting_stdio
+            REDACTOR.add({SPLIT_SECRET!r})
+            install_redacting_stdio()
+            sys.stderr.write("key sk-FAKEHOS")
+            sys.stderr.flush()
+            sys.stderr.write("TKEY-1234")
+            sys.stderr.flush()
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python_bridges")}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == f"key {REDACTED}"

@@ -49,7 +49,9 @@ struct CallTicket {
 
 /// Per-call options.
 struct ExecuteOptions {
-  std::optional<std::string> session;  ///< Session id: the call runs on its worker.
+  /// Session id: the call runs on its worker. It must follow session::check_session_id
+  /// (mlbridge/session/session_id.hpp); another id fails the call with invalid_argument.
+  std::optional<std::string> session;
   std::optional<std::chrono::milliseconds>
       timeout;                         ///< Deadline; the bridge's request_ms if empty.
   std::function<void(json)> on_chunk;  ///< Streaming chunks, on the loop thread.
@@ -110,12 +112,26 @@ class Host {
   /// Sessions span bridges: a session id used with several bridges has a home worker in each.
   /// create_session makes an id when none is given; `state` (a JSON object, or null for none)
   /// is the session's initial host-side state. A session outlives its workers: see
-  /// docs/sessions.md.
+  /// docs/sessions.md. invalid_argument for an id that breaks session::check_session_id;
+  /// overloaded when host.max_sessions sessions exist already (end some, or raise the key).
   Result<std::string> create_session(std::optional<std::string> id = std::nullopt,
                                      json state = nullptr);
   /// Ends a session everywhere and forgets its state.
   Status end_session(const std::string& id);
+  /// Every session id the host or one of its bridges knows, in id order. Its size is bounded by
+  /// host.max_sessions plus each bridge's sessions.max; list_sessions_page reads it in pages.
   std::vector<std::string> list_sessions();
+
+  /// One page of session ids (see list_sessions_page).
+  struct SessionPage {
+    std::vector<std::string> ids;      ///< In id order.
+    std::optional<std::string> after;  ///< Pass as `after` for the next page; empty at the end.
+  };
+  /// At most `limit` session ids (1 to kMaxSessionPage) that sort after `after` ("" = from the
+  /// first). invalid_argument for a limit out of range or an `after` that is not a session id.
+  Result<SessionPage> list_sessions_page(std::size_t limit, const std::string& after = "");
+  /// The largest page list_sessions_page returns.
+  static constexpr std::size_t kMaxSessionPage = 1000;
 
   /// A session's host-side state (one map shared by every bridge; handlers see it as
   /// `ctx.session.state`) with its version. not_found for an unknown session.
@@ -186,7 +202,7 @@ class Host {
   std::unique_ptr<runtime::EventLoop> loop_;
   std::unique_ptr<registry::Registry> registry_;
   std::mutex sessions_mutex_;
-  std::vector<std::string> sessions_;
+  std::set<std::string> sessions_;  // created through create_session; host.max_sessions at most
   bool shut_down_ = false;
   std::atomic<std::uint64_t> next_cast_{1};
   std::mutex reload_mutex_;

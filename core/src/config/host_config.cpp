@@ -18,6 +18,8 @@ using detail::ValueReader;
 constexpr std::uint64_t kMaxBodyBytes = 1ull << 32;
 // Polling longer than a tenth of a second would only burn CPU: no call is that fast.
 constexpr std::uint64_t kMaxLoopSpinUs = 100000;
+constexpr std::uint64_t kMaxSessions = 10'000'000;
+constexpr std::uint64_t kMaxTotalStateBytes = 1ull << 40;
 
 // HOST:PORT, HOST being a name, an IPv4 address or a bracketed IPv6 address.
 bool is_listen_address(const std::string& text) {
@@ -110,13 +112,25 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
       {"root", "python", "plugin_dirs", "listen", "auth_token_env", "default_bridge",
        "runtime_registration", "allow_runtime_registration", "allowed_origins", "allowed_hosts",
        "allow_unauthenticated_remote", "log_level", "log_format", "max_body_bytes",
-       "session_state_max_bytes", "loop_spin_us"},
+       "session_state_max_bytes", "loop_spin_us", "max_sessions", "session_state_total_max_bytes"},
       [&](const std::string& key, const ValueReader& value) -> Status {
         const auto take = [](auto result, auto& out) -> Status {
           if (!result) return std::move(result).error();
           out = std::move(*result);
           return Ok{};
         };
+        if (key == "max_sessions") {
+          auto count = value.integer(1, kMaxSessions);
+          if (!count) return std::move(count).error();
+          host.max_sessions = static_cast<std::size_t>(*count);
+          return Ok{};
+        }
+        if (key == "session_state_total_max_bytes") {
+          auto bytes = value.integer(1, kMaxTotalStateBytes);
+          if (!bytes) return std::move(bytes).error();
+          host.session_state_total_max_bytes = static_cast<std::size_t>(*bytes);
+          return Ok{};
+        }
         if (key == "root") return take(value.non_empty_string(), paths.root);
         if (key == "python") return take(value.non_empty_string(), paths.python);
         if (key == "plugin_dirs") return take(value.string_list(), paths.plugin_dirs);

@@ -31,13 +31,18 @@ Result<StateChange> StateChange::from_wire(const json& wire) {
 StateSnapshot StateStore::get(const std::string& id) const {
   std::lock_guard lock(mutex_);
   auto it = states_.find(id);
-  return it == states_.end() ? StateSnapshot{} : it->second;
+  return it == states_.end() ? StateSnapshot{} : it->second.snapshot;
 }
 
 std::uint64_t StateStore::version(const std::string& id) const {
   std::lock_guard lock(mutex_);
   auto it = states_.find(id);
-  return it == states_.end() ? 0 : it->second.version;
+  return it == states_.end() ? 0 : it->second.snapshot.version;
+}
+
+std::size_t StateStore::total_bytes() const {
+  std::lock_guard lock(mutex_);
+  return total_bytes_;
 }
 
 Result<std::uint64_t> StateStore::store(const std::string& id, json data) {
@@ -49,10 +54,23 @@ Result<std::uint64_t> StateStore::store(const std::string& id, json data) {
                     " bytes (host.session_state_max_bytes); keep large data elsewhere and store "
                     "a reference, or raise the bound");
   }
-  auto& slot = states_[id];
-  slot.version = next_version_++;
-  slot.data = std::move(data);
-  return slot.version;
+  auto it = states_.find(id);
+  const std::size_t replaced = it == states_.end() ? 0 : it->second.bytes;
+  if (bytes > replaced && total_bytes_ - replaced + bytes > total_max_bytes_) {
+    return fail(ErrorCategory::kOverloaded,
+                "the state of session '" + id + "' (" + std::to_string(bytes) +
+                    " bytes) does not fit: the states of all sessions would take " +
+                    std::to_string(total_bytes_ - replaced + bytes) +
+                    " bytes, above the bound of " + std::to_string(total_max_bytes_) +
+                    " bytes (host.session_state_total_max_bytes); end sessions that are no longer "
+                    "used, keep large data elsewhere, or raise the bound");
+  }
+  if (it == states_.end()) it = states_.emplace(id, Stored{}).first;
+  total_bytes_ = total_bytes_ - replaced + bytes;
+  it->second.bytes = bytes;
+  it->second.snapshot.version = next_version_++;
+  it->second.snapshot.data = std::move(data);
+  return it->second.snapshot.version;
 }
 
 Result<std::uint64_t> StateStore::set(const std::string& id, json data) {
@@ -73,7 +91,7 @@ Result<std::uint64_t> StateStore::update(const std::string& id, const json& patc
   }
   std::lock_guard lock(mutex_);
   auto it = states_.find(id);
-  json data = it == states_.end() ? json::object() : it->second.data;
+  json data = it == states_.end() ? json::object() : it->second.snapshot.data;
   data.merge_patch(patch);
   return store(id, std::move(data));
 }
@@ -81,8 +99,8 @@ Result<std::uint64_t> StateStore::update(const std::string& id, const json& patc
 Result<AppliedChange> StateStore::apply(const std::string& id, const StateChange& change) {
   std::lock_guard lock(mutex_);
   auto it = states_.find(id);
-  const std::uint64_t current = it == states_.end() ? 0 : it->second.version;
-  json data = it == states_.end() ? json::object() : it->second.data;
+  const std::uint64_t current = it == states_.end() ? 0 : it->second.snapshot.version;
+  json data = it == states_.end() ? json::object() : it->second.snapshot.data;
   for (const auto& [key, value] : change.set.items()) data[key] = value;
   for (const auto& key : change.unset) data.erase(key);
   auto version = store(id, std::move(data));
@@ -92,7 +110,10 @@ Result<AppliedChange> StateStore::apply(const std::string& id, const StateChange
 
 void StateStore::erase(const std::string& id) {
   std::lock_guard lock(mutex_);
-  states_.erase(id);
+  auto it = states_.find(id);
+  if (it == states_.end()) return;
+  total_bytes_ -= it->second.bytes;
+  states_.erase(it);
 }
 
 }  // namespace mlbridge::session

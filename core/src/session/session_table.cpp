@@ -1,9 +1,11 @@
 #include "mlbridge/session/session_table.hpp"
 
+#include "mlbridge/session/session_id.hpp"
+
 namespace mlbridge::session {
 
 Result<Session*> SessionTable::create(const std::string& id, Clock::time_point now) {
-  if (id.empty()) return fail(ErrorCategory::kInvalidArgument, "a session id must not be empty");
+  if (auto valid = check_session_id(id); !valid) return std::move(valid).error();
   if (auto it = sessions_.find(id); it != sessions_.end()) {
     if (!it->second.lost) {
       return fail(ErrorCategory::kInvalidArgument,

@@ -50,4 +50,23 @@ std::string Redactor::redact(std::string text) const {
   return text;
 }
 
+std::size_t Redactor::safe_cut(std::string_view text, std::size_t at) const {
+  std::size_t cut = std::min(at, text.size());
+  for (bool moved = true; moved && cut < text.size();) {
+    moved = false;
+    for (const auto& secret : secrets_) {
+      // Occurrences that start before the cut and end after it start in [cut - size + 1, cut).
+      const std::size_t from = cut >= secret.size() ? cut - secret.size() + 1 : 0;
+      for (std::size_t found = text.find(secret, from);
+           found != std::string_view::npos && found < cut; found = text.find(secret, found + 1)) {
+        if (found + secret.size() > cut) {
+          cut = found + secret.size();
+          moved = true;
+        }
+      }
+    }
+  }
+  return cut;
+}
+
 }  // namespace mlbridge::telemetry

@@ -33,6 +33,32 @@ TEST(StateStore, RefusesWhatIsNotAMapAndWhatIsTooBig) {
   EXPECT_EQ(store.version("s"), 0u);
 }
 
+TEST(StateStore, BoundsAllStatesTogether) {
+  const json kilobyte = {{"v", std::string(1000, 'x')}};  // 1008 bytes of compact JSON
+  StateStore store(2000, 2500);
+  ASSERT_TRUE(store.set("a", kilobyte).ok());
+  ASSERT_TRUE(store.set("b", kilobyte).ok());
+  EXPECT_EQ(store.total_bytes(), 2016u);
+  auto third = store.set("c", kilobyte);
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().category, ErrorCategory::kOverloaded);
+  EXPECT_NE(third.error().message.find("session_state_total_max_bytes"), std::string::npos);
+  EXPECT_EQ(store.version("c"), 0u);
+  // A worker's change that would grow past the bound is refused the same way.
+  auto grown =
+      store.apply("b", StateChange{store.version("b"), {{"w", std::string(600, 'w')}}, {}});
+  ASSERT_FALSE(grown.ok());
+  EXPECT_EQ(grown.error().category, ErrorCategory::kOverloaded);
+  // Replacing a state counts only the difference; shrinking is always allowed.
+  ASSERT_TRUE(store.set("b", kilobyte).ok());
+  ASSERT_TRUE(store.set("b", {{"v", 1}}).ok());
+  EXPECT_EQ(store.total_bytes(), 1008u + 7u);
+  ASSERT_TRUE(store.set("c", kilobyte).ok());
+  store.erase("a");
+  store.erase("c");
+  EXPECT_EQ(store.total_bytes(), 7u);
+}
+
 TEST(StateStore, AppliesAWorkersChangeAndTellsWhetherItsCopyIsCurrent) {
   StateStore store;
   const auto base = *store.set("s", {{"a", 1}, {"b", 1}});

@@ -64,6 +64,13 @@ struct HostConfig {
   std::size_t max_body_bytes = 8u * 1024u * 1024u;  ///< Largest HTTP request body.
   /// `host.session_state_max_bytes`: the largest session state (compact JSON bytes).
   std::size_t session_state_max_bytes = 1024u * 1024u;
+  /// `host.max_sessions`: sessions create_session (POST /v1/sessions) keeps at once; one more is
+  /// refused with overloaded. Sessions a call creates by naming an id are bounded per bridge
+  /// (`sessions.max`). 1 to 10,000,000.
+  std::size_t max_sessions = 10000;
+  /// `host.session_state_total_max_bytes`: all session states together (compact JSON bytes); a
+  /// change past it is refused with overloaded.
+  std::size_t session_state_total_max_bytes = 256u * 1024u * 1024u;
   /// `host.loop_spin_us`: how long the event loop polls for more work before it sleeps
   /// (runtime::EventLoop::kDefaultSpin explains the trade); 0 = sleep at once. 0 to 100000.
   int loop_spin_us = 100;

@@ -29,6 +29,8 @@ using json = protocol::json;
 
 /// Default bound of one session's state, in bytes of its compact JSON text.
 inline constexpr std::size_t kDefaultMaxStateBytes = 1024 * 1024;
+/// Default bound of all sessions' states together, in the same bytes.
+inline constexpr std::size_t kDefaultMaxTotalStateBytes = 256 * 1024 * 1024;
 
 /// One session's state at one version. Version 0 means: no state was ever set (an empty map).
 struct StateSnapshot {
@@ -57,7 +59,12 @@ struct AppliedChange {
 
 class StateStore {
  public:
-  explicit StateStore(std::size_t max_bytes = kDefaultMaxStateBytes) : max_bytes_(max_bytes) {}
+  /// `max_bytes` bounds one session's state (resource_exhausted past it), `total_max_bytes` all
+  /// of them together (overloaded past it: end sessions or raise
+  /// host.session_state_total_max_bytes).
+  explicit StateStore(std::size_t max_bytes = kDefaultMaxStateBytes,
+                      std::size_t total_max_bytes = kDefaultMaxTotalStateBytes)
+      : max_bytes_(max_bytes), total_max_bytes_(total_max_bytes) {}
 
   /// The state of a session: version 0 and {} when none was set.
   StateSnapshot get(const std::string& id) const;
@@ -74,14 +81,24 @@ class StateStore {
   void erase(const std::string& id);
 
   std::size_t max_bytes() const { return max_bytes_; }
+  std::size_t total_max_bytes() const { return total_max_bytes_; }
+  /// The bytes all states take now (compact JSON).
+  std::size_t total_bytes() const;
 
  private:
   Result<std::uint64_t> store(const std::string& id, json data);  // mutex held
 
+  struct Stored {
+    StateSnapshot snapshot;
+    std::size_t bytes = 0;  // of snapshot.data's compact JSON
+  };
+
   mutable std::mutex mutex_;
   std::size_t max_bytes_;
+  std::size_t total_max_bytes_;
+  std::size_t total_bytes_ = 0;
   std::uint64_t next_version_ = 1;
-  std::map<std::string, StateSnapshot> states_;
+  std::map<std::string, Stored> states_;
 };
 
 using StateStorePtr = std::shared_ptr<StateStore>;

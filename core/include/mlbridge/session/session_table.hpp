@@ -63,7 +63,8 @@ class SessionTable {
   explicit SessionTable(std::size_t max_sessions) : max_sessions_(max_sessions) {}
 
   /// Creates a session. Re-creating a lost session resets it (unbound, usable again); re-creating
-  /// a live one is invalid_argument; past the maximum, resource_exhausted.
+  /// a live one is invalid_argument, and so is an id that breaks session::check_session_id; past
+  /// the maximum, resource_exhausted.
   Result<Session*> create(const std::string& id, Clock::time_point now);
   /// The session, or nullptr.
   Session* find(const std::string& id);

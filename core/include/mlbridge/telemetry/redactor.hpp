@@ -33,6 +33,17 @@ class Redactor {
   /// `text` with every secret replaced by kRedacted (longest secrets first).
   std::string redact(std::string text) const;
 
+  /// The length of the longest secret; 0 without secrets. A reader of a stream that must cut it
+  /// (a line too long to keep whole) holds back this many bytes minus one: a secret that starts
+  /// in what it lets go is then wholly inside it.
+  std::size_t longest_secret() const { return secrets_.empty() ? 0 : secrets_.front().size(); }
+
+  /// The first position at or after `at` where `text` may be cut without splitting a secret
+  /// that occurs in it: `at` itself unless an occurrence spans it, then that occurrence's end
+  /// (repeated while occurrences overlap). Redacting the two parts apart then blanks what
+  /// redacting `text` whole would. At most text.size().
+  std::size_t safe_cut(std::string_view text, std::size_t at) const;
+
   bool empty() const { return secrets_.empty(); }
 
  private:
