@@ -7,6 +7,7 @@
 
 #include "call_command.hpp"
 #include "check_command.hpp"
+#include "config_keys_command.hpp"
 #include "plugins_command.hpp"
 #include "serve_command.hpp"
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   mlbridge::cli::add_call_command(app, exit_code);
   mlbridge::cli::add_check_command(app, exit_code);
+  mlbridge::cli::add_config_keys_command(app, exit_code);
   mlbridge::cli::add_plugins_command(app, exit_code);
   mlbridge::cli::add_serve_command(app, exit_code);
   app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(log_level)); });

@@ -37,13 +37,6 @@ std::string new_session_id() {
   return id;
 }
 
-json histogram_json(const telemetry::LatencyHistogram& h) {
-  return {{"count", h.count()},
-          {"sum_s", h.sum_seconds()},
-          {"p50_s", h.quantile(0.5)},
-          {"p99_s", h.quantile(0.99)}};
-}
-
 }  // namespace
 
 Host::Host(config::HostConfig config)
@@ -347,30 +340,8 @@ Result<json> Host::bridge(const std::string& name) {
 
 json Host::stats() {
   json out = json::object();
-  for (auto& bridge : registry_->list()) {
-    const auto s = bridge->pool().stats();
-    json by_category = json::object();
-    for (const auto& [category, count] : s.errors_by_category)
-      by_category[std::string(to_string(category))] = count;
-    out[bridge->name()] = {{"state", std::string(pool::to_string(s.state))},
-                           {"calls", s.calls},
-                           {"errors", s.errors},
-                           {"errors_by_category", by_category},
-                           {"queue_length", s.queue_length},
-                           {"busy", s.busy},
-                           {"idle", s.idle},
-                           {"starting", s.starting},
-                           {"restarts", s.restarts},
-                           {"recycled", s.recycled},
-                           {"failed_starts", s.failed_starts},
-                           {"sessions", s.sessions},
-                           {"sessions_replayed", s.sessions_replayed},
-                           {"sessions_moved", s.sessions_moved},
-                           {"sessions_lost", s.sessions_lost},
-                           {"replay_time", histogram_json(s.replay_time)},
-                           {"queue_wait", histogram_json(s.queue_wait)},
-                           {"execution", histogram_json(s.execution)}};
-  }
+  for (auto& bridge : registry_->list())
+    out[bridge->name()] = pool::to_json(bridge->pool().stats());
   return out;
 }
 

@@ -1,7 +1,9 @@
 #include "prometheus.hpp"
 
 #include <map>
+#include <span>
 #include <sstream>
+#include <type_traits>
 #include <vector>
 
 #include "mlbridge/registry/registry.hpp"
@@ -88,6 +90,33 @@ class Exposition {
   std::map<std::string, std::string> samples_;
 };
 
+// The families of a declared stats list (pool_stats.hpp, call_metrics.hpp), in list order.
+void declare_families(Exposition& out, std::span<const telemetry::StatSpec> specs) {
+  for (const auto& spec : specs) {
+    if (spec.family.empty()) continue;
+    out.declare(std::string(spec.family), std::string(telemetry::prometheus_type(spec.kind)),
+                std::string(spec.help));
+  }
+}
+
+// One sample (a histogram: its series) per declared stat of `stats` that has a family. Counters
+// take `counter_labels`, the others `labels`; a stat's `state` is added as a label.
+template <typename Stats>
+void sample_stats(Exposition& out, const Stats& stats, const Labels& labels,
+                  const Labels& counter_labels) {
+  visit_stats(stats, [&](const telemetry::StatSpec& spec, const auto& value) {
+    if (spec.family.empty()) return;
+    const std::string family(spec.family);
+    Labels with = spec.kind == telemetry::StatKind::kCounter ? counter_labels : labels;
+    if (!spec.state.empty()) with.emplace_back("state", std::string(spec.state));
+    if constexpr (std::is_same_v<std::decay_t<decltype(value)>, telemetry::LatencyHistogram>) {
+      out.histogram(family, with, value);
+    } else {
+      out.sample(family, family, with, static_cast<double>(value));
+    }
+  });
+}
+
 void declare_all(Exposition& out) {
   out.declare("mlbridge_build_info", "gauge", "Version of the mlbridge host (always 1).");
   out.declare("mlbridge_uptime_seconds", "gauge", "Seconds since the server started.");
@@ -95,29 +124,9 @@ void declare_all(Exposition& out) {
               "CPU time of the host's event-loop thread (dispatch and worker I/O of every pool).");
   out.declare("mlbridge_bridge_info", "gauge",
               "One per registered bridge, with its plugin, framework and state.");
-  out.declare("mlbridge_calls_total", "counter",
-              "Completed calls by bridge, command, outcome (ok or error) and error category.");
-  out.declare("mlbridge_call_queue_wait_seconds", "histogram",
-              "Time from submission until a worker started the call.");
-  out.declare("mlbridge_call_execution_seconds", "histogram", "Time a worker spent on the call.");
-  out.declare("mlbridge_call_duration_seconds", "histogram", "Time from submission to completion.");
-  out.declare("mlbridge_queue_length", "gauge", "Calls waiting for a worker.");
-  out.declare("mlbridge_workers", "gauge", "Workers by state (busy, idle, starting).");
-  out.declare("mlbridge_worker_restarts_total", "counter",
-              "Workers started to replace others that exited.");
-  out.declare("mlbridge_workers_recycled_total", "counter",
-              "Workers retired for max_requests or the memory limit.");
-  out.declare("mlbridge_worker_failed_starts_total", "counter", "Worker starts that failed.");
-  out.declare("mlbridge_sessions", "gauge", "Live sessions.");
-  out.declare("mlbridge_sessions_replayed_total", "counter",
-              "Sessions rebuilt on another worker (journal replay or snapshot restore).");
-  out.declare("mlbridge_sessions_moved_total", "counter",
-              "Sessions moved off a retiring worker before it stopped.");
-  out.declare("mlbridge_sessions_lost_total", "counter",
-              "Sessions whose objects could not be rebuilt (session_lost).");
-  out.declare("mlbridge_session_replay_seconds", "histogram",
-              "Time to rebuild a session on another worker.");
-  out.declare("mlbridge_worker_resident_memory_bytes", "gauge", "Resident memory of a worker.");
+  declare_families(out, telemetry::kCallStatSpecs);
+  declare_families(out, pool::kPoolStatSpecs);
+  declare_families(out, pool::kWorkerStatSpecs);
   out.declare("mlbridge_circuit_state", "gauge",
               "Circuit breaker state: 0 closed, 1 open, 2 half-open (probing).");
   out.declare("mlbridge_circuit_opened_total", "counter", "Times the circuit breaker opened.");
@@ -174,7 +183,7 @@ std::string render_metrics(Host& host, std::chrono::steady_clock::time_point sta
       Labels ok = labels;
       ok.emplace_back("outcome", "ok");
       ok.emplace_back("category", "");
-      out.sample("mlbridge_calls_total", "mlbridge_calls_total", ok, static_cast<double>(m.ok));
+      sample_stats(out, m, labels, ok);
       for (const auto& [category, count] : m.failed) {
         Labels failed = labels;
         failed.emplace_back("outcome", "error");
@@ -182,36 +191,12 @@ std::string render_metrics(Host& host, std::chrono::steady_clock::time_point sta
         out.sample("mlbridge_calls_total", "mlbridge_calls_total", failed,
                    static_cast<double>(count));
       }
-      out.histogram("mlbridge_call_queue_wait_seconds", labels, m.queue_wait);
-      out.histogram("mlbridge_call_execution_seconds", labels, m.execution);
-      out.histogram("mlbridge_call_duration_seconds", labels, m.total);
     }
     const Labels bridge_label{{"bridge", name}};
-    out.sample("mlbridge_queue_length", "mlbridge_queue_length", bridge_label,
-               static_cast<double>(stats.queue_length));
-    for (const auto& [state, count] :
-         {std::pair{"busy", stats.busy}, {"idle", stats.idle}, {"starting", stats.starting}}) {
-      out.sample("mlbridge_workers", "mlbridge_workers", {{"bridge", name}, {"state", state}},
-                 static_cast<double>(count));
-    }
-    out.sample("mlbridge_worker_restarts_total", "mlbridge_worker_restarts_total", bridge_label,
-               static_cast<double>(stats.restarts));
-    out.sample("mlbridge_workers_recycled_total", "mlbridge_workers_recycled_total", bridge_label,
-               static_cast<double>(stats.recycled));
-    out.sample("mlbridge_worker_failed_starts_total", "mlbridge_worker_failed_starts_total",
-               bridge_label, static_cast<double>(stats.failed_starts));
-    out.sample("mlbridge_sessions", "mlbridge_sessions", bridge_label,
-               static_cast<double>(stats.sessions));
-    out.sample("mlbridge_sessions_replayed_total", "mlbridge_sessions_replayed_total", bridge_label,
-               static_cast<double>(stats.sessions_replayed));
-    out.sample("mlbridge_sessions_moved_total", "mlbridge_sessions_moved_total", bridge_label,
-               static_cast<double>(stats.sessions_moved));
-    out.sample("mlbridge_sessions_lost_total", "mlbridge_sessions_lost_total", bridge_label,
-               static_cast<double>(stats.sessions_lost));
-    out.histogram("mlbridge_session_replay_seconds", bridge_label, stats.replay_time);
+    sample_stats(out, stats, bridge_label, bridge_label);
     for (const auto& worker : stats.workers) {
-      out.sample("mlbridge_worker_resident_memory_bytes", "mlbridge_worker_resident_memory_bytes",
-                 {{"bridge", name}, {"worker", worker.id}}, static_cast<double>(worker.rss_bytes));
+      const Labels worker_labels{{"bridge", name}, {"worker", worker.id}};
+      sample_stats(out, worker, worker_labels, worker_labels);
     }
     bridge_operations(out, name, bridge->operations());
   }

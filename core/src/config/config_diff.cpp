@@ -1,8 +1,9 @@
 #include "mlbridge/config/config_diff.hpp"
 
-#include <array>
+#include <algorithm>
 #include <string_view>
 
+#include "mlbridge/config/bridge_keys.hpp"
 #include "mlbridge/telemetry/redactor.hpp"
 
 namespace mlbridge::config {
@@ -82,17 +83,21 @@ json merge_patch(json target, const json& patch) {
 }
 
 bool needs_new_bridge(const KeyChange& change) {
-  static constexpr std::array<std::string_view, 11> kFixed{
-      "plugin",          "script",
-      "python",          "codec",
-      "max_frame_bytes", "shared_blob_min_bytes",
-      "working_dir",     "env",
-      "required_env",    "required_packages",
-      "sessions.max"};
-  for (std::string_view fixed : kFixed) {
-    if (change.key == fixed || change.key.rfind(std::string(fixed) + ".", 0) == 0) return true;
+  // The key itself, or the key it lies inside (env.set.OPENAI_API_KEY is inside env.set).
+  for (std::string_view path = change.key;;) {
+    if (const KeySpec* key = find_bridge_key(path)) return !key->live;
+    const auto dot = path.rfind('.');
+    if (dot == std::string_view::npos) break;
+    path = path.substr(0, dot);
   }
-  return false;
+  // A whole section (replaced by a non-map, or removed): fixed when none of its keys is live.
+  const auto members = bridge_section_keys(change.key);
+  if (members.empty()) return false;
+  return std::none_of(members.begin(), members.end(), [&](std::string_view name) {
+    std::string path = change.key;
+    path.append(".").append(name);
+    return find_bridge_key(path)->live;
+  });
 }
 
 }  // namespace mlbridge::config

@@ -1,5 +1,6 @@
 #include <cstdlib>
 
+#include "mlbridge/config/bridge_keys.hpp"
 #include "mlbridge/config/host_config.hpp"
 #include "mlbridge/config/paths.hpp"
 #include "mlbridge/config/python_locator.hpp"
@@ -41,35 +42,17 @@ Result<pool::PoolConfig> to_pool_config(const BridgeConfig& bridge, const HostCo
   w.script = resolve_path(root, bridge.script);
   w.env = worker_environment(bridge);
   w.working_dir = bridge.working_dir.empty() ? root : resolve_path(root, bridge.working_dir);
-  w.codec = bridge.codec;
-  w.max_frame_bytes = bridge.max_frame_bytes;
-  w.shared_blob_min_bytes = bridge.shared_blob_min_bytes;
-  w.init_options = bridge.options;
-  w.startup_timeout = bridge.timeouts.startup;
-  w.shutdown_timeout = bridge.timeouts.shutdown;
-  w.cancel_grace = bridge.timeouts.cancel_grace;
   // limits.max_memory_mb is an RSS recycle threshold; w.memory_limit_bytes (RLIMIT_AS) stays
   // unset because frameworks reserve far more address space than they use.
 
-  config.size = bridge.pool.size;
-  config.max_overflow = bridge.pool.max_overflow;
-  config.lazy = bridge.pool.lazy;
-  config.queue_limit = bridge.pool.queue_limit;
-  config.pipeline_depth = bridge.pool.pipeline_depth;
-  config.checkout_timeout = bridge.pool.checkout_timeout;
-  config.request_timeout = bridge.timeouts.request;
-  config.idle_timeout = bridge.pool.idle_timeout;
-  config.shutdown_timeout = bridge.timeouts.shutdown;
-  config.max_requests = bridge.pool.max_requests;
-  config.max_requests_jitter = bridge.pool.max_requests_jitter;
-  config.max_memory_mb = bridge.limits.max_memory_mb;
-  config.health_interval = bridge.health.interval;
-  config.health_timeout = bridge.health.timeout;
-  config.health_max_failures = bridge.health.max_failures;
-  config.max_restarts = bridge.restart.max_restarts;
-  config.restart_window = bridge.restart.window;
-  config.session_ttl = bridge.sessions.ttl;
-  config.max_sessions = bridge.sessions.max;
+  // Every key whose value goes into the pool's settings as it is (bridge_keys.cpp says where).
+  for (const KeySpec& key : bridge_keys()) {
+    std::visit(
+        [&](const auto& field) {
+          if (field.to_pool) field.to_pool(field.get(bridge), config);
+        },
+        key.field);
+  }
   return config;
 }
 

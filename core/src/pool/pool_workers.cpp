@@ -68,7 +68,10 @@ void Pool::State::on_worker_started(std::uint64_t number, Result<protocol::Hello
     std::uniform_int_distribution<std::uint64_t> jitter(0, config().max_requests_jitter);
     slot.recycle_after = config().max_requests + jitter(rng);
   }
-  publish({.kind = telemetry::EventKind::kWorkerStarted, .worker_id = slot.worker->id()});
+  publish({.kind = telemetry::EventKind::kWorkerStarted,
+           .worker_id = slot.worker->id(),
+           .framework = hello->framework,
+           .commands = hello->commands});
   for (auto& callback : std::exchange(on_ready, {})) callback(Ok{});
   // A worker that waited for a replacement can go now.
   for (auto& [n, other] : slots) {

@@ -73,15 +73,7 @@ Result<std::string> Bridge::resource_command(std::string_view verb, std::string_
 json Bridge::describe() {
   const auto stats = pool_->stats();
   json workers = json::array();
-  for (const auto& w : stats.workers) {
-    workers.push_back({{"id", w.id},
-                       {"pid", w.pid},
-                       {"state", w.state},
-                       {"calls", w.calls},
-                       {"errors", w.errors},
-                       {"sessions", w.sessions},
-                       {"rss_bytes", w.rss_bytes}});
-  }
+  for (const auto& w : stats.workers) workers.push_back(pool::to_json(w));
   const auto& info = adapter_->info();
   json out = {{"name", name()},
               {"plugin", info.name},

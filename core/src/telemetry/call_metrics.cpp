@@ -3,9 +3,14 @@
 namespace mlbridge::telemetry {
 
 void CallMetrics::record(const Event& event) {
+  if (event.kind == EventKind::kWorkerStarted) {
+    std::lock_guard lock(mutex_);
+    labels_.declare(event.framework, event.commands);
+    return;
+  }
   if (event.kind != EventKind::kCallFinished) return;
   std::lock_guard lock(mutex_);
-  CommandMetrics& command = commands_[event.command];
+  CommandMetrics& command = commands_[labels_.label(event.command)];
   if (event.error) {
     ++command.failed[*event.error];
   } else {

@@ -33,9 +33,11 @@ std::vector<KeyChange> diff_keys(const json& before, const json& after);
 /// (back to its default), anything else replaces the target's value.
 json merge_patch(json target, const json& patch);
 
-/// The top-level keys a running bridge cannot take without new worker programs: plugin, script,
-/// python, codec, max_frame_bytes, working_dir, env, required_env, required_packages, sessions.max
-/// (the session table's size). Changing them means registering the bridge again.
+/// Whether the change is to a key a running bridge cannot take without new worker programs (the
+/// keys bridge_keys() marks not live: plugin, script, python, codec, max_frame_bytes,
+/// shared_blob_min_bytes, working_dir, env.*, required_env, required_packages, sessions.max),
+/// to something inside such a key, or to a whole section none of whose keys is live (env).
+/// Changing them means registering the bridge again.
 bool needs_new_bridge(const KeyChange& change);
 
 }  // namespace mlbridge::config

@@ -1,7 +1,9 @@
 #pragma once
 
 /// @file
-/// A snapshot of a pool's state and counters. Plain value, copied out of the event loop.
+/// A snapshot of a pool's state and counters, declared once as X-macro lists that generate the
+/// structs, their JSON and their `/metrics` families. Plain value, copied out of the event loop;
+/// any thread may read a copy.
 
 #include <sys/types.h>
 
@@ -11,23 +13,61 @@
 #include <vector>
 
 #include "mlbridge/errors/error.hpp"
+#include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/telemetry/histogram.hpp"
+#include "mlbridge/telemetry/stat_spec.hpp"
 
 namespace mlbridge::pool {
+
+using json = protocol::json;
 
 /// running: serving (or starting); failed: crash loop, calls fail fast; draining; stopped.
 enum class PoolState { kRunning, kFailed, kDraining, kStopped };
 std::string_view to_string(PoolState state);
+
+/// A worker's figures: `KIND(member, family, state, help)` (telemetry/stat_spec.hpp). Each is a
+/// member of WorkerStats and a key of its JSON (Bridge::describe); rss_bytes is also
+/// `/metrics`' per-worker gauge.
+#define MLBRIDGE_WORKER_STATS(COUNTER, GAUGE, HISTOGRAM)               \
+  COUNTER(calls, "", "", "Calls the worker completed.")                \
+  COUNTER(errors, "", "", "Calls the worker completed with an error.") \
+  GAUGE(sessions, "", "", "Sessions bound to the worker.")             \
+  GAUGE(rss_bytes, "mlbridge_worker_resident_memory_bytes", "", "Resident memory of a worker.")
+
+/// A pool's figures, in the order `/metrics` lists their families. Each is a member of
+/// PoolStats and a key of Host::stats(); those with a family are also `/metrics` series with a
+/// `bridge` label (and `state` where given). calls, errors, queue_wait and execution are on
+/// `/metrics` per command instead (telemetry/call_metrics.hpp).
+#define MLBRIDGE_POOL_STATS(COUNTER, GAUGE, HISTOGRAM)                                            \
+  GAUGE(queue_length, "mlbridge_queue_length", "", "Calls waiting for a worker.")                 \
+  GAUGE(busy, "mlbridge_workers", "busy", "Workers by state (busy, idle, starting).")             \
+  GAUGE(idle, "mlbridge_workers", "idle", "Workers by state (busy, idle, starting).")             \
+  GAUGE(starting, "mlbridge_workers", "starting", "Workers by state (busy, idle, starting).")     \
+  COUNTER(restarts, "mlbridge_worker_restarts_total", "",                                         \
+          "Workers started to replace others that exited.")                                       \
+  COUNTER(recycled, "mlbridge_workers_recycled_total", "",                                        \
+          "Workers retired for max_requests or the memory limit.")                                \
+  COUNTER(failed_starts, "mlbridge_worker_failed_starts_total", "", "Worker starts that failed.") \
+  GAUGE(sessions, "mlbridge_sessions", "", "Live sessions.")                                      \
+  COUNTER(sessions_replayed, "mlbridge_sessions_replayed_total", "",                              \
+          "Sessions rebuilt on another worker (journal replay or snapshot restore).")             \
+  COUNTER(sessions_moved, "mlbridge_sessions_moved_total", "",                                    \
+          "Sessions moved off a retiring worker before it stopped.")                              \
+  COUNTER(sessions_lost, "mlbridge_sessions_lost_total", "",                                      \
+          "Sessions whose objects could not be rebuilt (session_lost).")                          \
+  HISTOGRAM(replay_time, "mlbridge_session_replay_seconds", "",                                   \
+            "Time to rebuild a session on another worker.")                                       \
+  COUNTER(calls, "", "", "Completed calls.")                                                      \
+  COUNTER(errors, "", "", "Completed calls that failed.")                                         \
+  HISTOGRAM(queue_wait, "", "", "Time from submission until a worker started the call.")          \
+  HISTOGRAM(execution, "", "", "Time a worker spent on the call.")
 
 struct WorkerStats {
   std::string id;
   pid_t pid = -1;
   std::string state;  ///< starting, idle, busy, checking, retiring
   bool overflow = false;
-  std::uint64_t calls = 0;
-  std::uint64_t errors = 0;
-  std::size_t sessions = 0;
-  std::uint64_t rss_bytes = 0;
+  MLBRIDGE_GENERATE_STAT_MEMBERS(MLBRIDGE_WORKER_STATS)
 };
 
 struct PoolStats {
@@ -35,23 +75,32 @@ struct PoolStats {
   PoolState state = PoolState::kRunning;
   std::string last_error;  ///< The last start failure, when the pool failed.
   std::vector<WorkerStats> workers;
-  std::size_t busy = 0;
-  std::size_t idle = 0;
-  std::size_t starting = 0;
-  std::size_t queue_length = 0;
-  std::uint64_t calls = 0;   ///< Completed calls.
-  std::uint64_t errors = 0;  ///< Completed calls that failed.
   std::map<ErrorCategory, std::uint64_t> errors_by_category;
-  std::uint64_t restarts = 0;  ///< Workers started to replace others.
-  std::uint64_t failed_starts = 0;
-  std::uint64_t recycled = 0;  ///< Workers retired for max_requests or memory.
-  std::size_t sessions = 0;
-  std::uint64_t sessions_replayed = 0;  ///< Sessions rebuilt on another worker (replay/restore).
-  std::uint64_t sessions_moved = 0;     ///< Sessions taken off a retiring worker before it stopped.
-  std::uint64_t sessions_lost = 0;      ///< Sessions that could not be rebuilt.
-  telemetry::LatencyHistogram replay_time;  ///< Time to rebuild a session, per rebuild.
-  telemetry::LatencyHistogram queue_wait;
-  telemetry::LatencyHistogram execution;
+  MLBRIDGE_GENERATE_STAT_MEMBERS(MLBRIDGE_POOL_STATS)
 };
+
+/// The declarations of MLBRIDGE_WORKER_STATS and MLBRIDGE_POOL_STATS, in list order.
+inline constexpr telemetry::StatSpec kWorkerStatSpecs[] =
+    MLBRIDGE_GENERATE_STAT_SPECS(MLBRIDGE_WORKER_STATS);
+inline constexpr telemetry::StatSpec kPoolStatSpecs[] =
+    MLBRIDGE_GENERATE_STAT_SPECS(MLBRIDGE_POOL_STATS);
+
+/// Calls visit(const telemetry::StatSpec&, value) for each declared figure of `stats`, in list
+/// order; the value is a std::uint64_t, std::size_t or telemetry::LatencyHistogram.
+template <typename Visit>
+void visit_stats(const WorkerStats& stats, Visit&& visit) {
+  MLBRIDGE_GENERATE_STAT_VISIT(MLBRIDGE_WORKER_STATS, kWorkerStatSpecs);
+}
+template <typename Visit>
+void visit_stats(const PoolStats& stats, Visit&& visit) {
+  MLBRIDGE_GENERATE_STAT_VISIT(MLBRIDGE_POOL_STATS, kPoolStatSpecs);
+}
+
+/// A worker's figures as JSON: id, pid, state and each declared stat by member name (the workers
+/// of Bridge::describe).
+json to_json(const WorkerStats& stats);
+/// A pool's figures as JSON (one bridge of Host::stats()): state, errors_by_category, and each
+/// declared stat by member name; histograms as {count, sum_s, p50_s, p99_s}.
+json to_json(const PoolStats& stats);
 
 }  // namespace mlbridge::pool

@@ -43,6 +43,8 @@ struct Event {
   std::chrono::nanoseconds queue_wait{0};  ///< kCallStarted / kCallFinished.
   std::chrono::nanoseconds execution{0};   ///< kCallFinished.
   std::string detail;                      ///< Free text: exit reason, start error.
+  std::string framework;                   ///< kWorkerStarted: the framework its hello named.
+  std::vector<std::string> commands;       ///< kWorkerStarted: the commands its hello declared.
 };
 
 using Subscriber = std::function<void(const Event&)>;

@@ -1,0 +1,99 @@
+// The stats lists of pool_stats.hpp and call_metrics.hpp are the one declaration of each stat:
+// the structs, Host::stats()' JSON and /metrics are generated from them. These tests hold the
+// JSON to the keys clients read and the lists to what a Prometheus family needs.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <span>
+#include <string>
+
+#include "mlbridge/pool/pool_stats.hpp"
+#include "mlbridge/telemetry/call_metrics.hpp"
+
+namespace mlbridge {
+namespace {
+
+using telemetry::StatKind;
+using telemetry::StatSpec;
+
+std::set<std::string> keys_of(const pool::json& object) {
+  std::set<std::string> keys;
+  for (const auto& [key, value] : object.items()) keys.insert(key);
+  return keys;
+}
+
+TEST(StatSpec, PoolStatsJsonHasTheKeysClientsRead) {
+  pool::PoolStats stats;
+  stats.state = pool::PoolState::kFailed;
+  stats.queue_length = 3;
+  stats.sessions_lost = 2;
+  stats.errors_by_category[ErrorCategory::kTimeout] = 4;
+  stats.execution.record(std::chrono::milliseconds(2));
+  const auto json = pool::to_json(stats);
+  EXPECT_EQ(keys_of(json), (std::set<std::string>{
+                               "state", "calls", "errors", "errors_by_category", "queue_length",
+                               "busy", "idle", "starting", "restarts", "recycled", "failed_starts",
+                               "sessions", "sessions_replayed", "sessions_moved", "sessions_lost",
+                               "replay_time", "queue_wait", "execution"}));
+  EXPECT_EQ(json["state"], "failed");
+  EXPECT_EQ(json["queue_length"], 3);
+  EXPECT_EQ(json["sessions_lost"], 2);
+  EXPECT_EQ(json["errors_by_category"], (pool::json{{"timeout", 4}}));
+  EXPECT_EQ(json["execution"]["count"], 1);
+  EXPECT_EQ(keys_of(json["execution"]),
+            (std::set<std::string>{"count", "sum_s", "p50_s", "p99_s"}));
+}
+
+TEST(StatSpec, WorkerStatsJsonHasTheKeysClientsRead) {
+  pool::WorkerStats worker;
+  worker.id = "echo-1";
+  worker.pid = 42;
+  worker.state = "idle";
+  worker.rss_bytes = 1024;
+  const auto json = pool::to_json(worker);
+  EXPECT_EQ(keys_of(json), (std::set<std::string>{"id", "pid", "state", "calls", "errors",
+                                                  "sessions", "rss_bytes"}));
+  EXPECT_EQ(json["rss_bytes"], 1024);
+  EXPECT_EQ(json["pid"], 42);
+}
+
+void expect_exportable(std::span<const StatSpec> specs) {
+  std::map<std::string_view, const StatSpec*> families;
+  for (const StatSpec& spec : specs) {
+    SCOPED_TRACE(std::string(spec.member));
+    EXPECT_FALSE(spec.help.empty());
+    if (spec.family.empty()) continue;
+    EXPECT_EQ(spec.family.rfind("mlbridge_", 0), 0u) << spec.family;
+    EXPECT_EQ(spec.family.ends_with("_total"), spec.kind == StatKind::kCounter) << spec.family;
+    if (spec.kind == StatKind::kHistogram) {
+      EXPECT_TRUE(spec.family.ends_with("_seconds")) << spec.family;
+    }
+    // Members of one family (workers by state) must agree on what the family is.
+    auto [it, first] = families.emplace(spec.family, &spec);
+    if (!first) {
+      EXPECT_EQ(it->second->kind, spec.kind) << spec.family;
+      EXPECT_EQ(it->second->help, spec.help) << spec.family;
+      EXPECT_FALSE(spec.state.empty()) << spec.family << ": members must differ by state";
+    }
+  }
+}
+
+TEST(StatSpec, EveryExportedFamilyIsWellFormed) {
+  expect_exportable(pool::kPoolStatSpecs);
+  expect_exportable(pool::kWorkerStatSpecs);
+  expect_exportable(telemetry::kCallStatSpecs);
+}
+
+TEST(StatSpec, VisitsEveryMemberInListOrder) {
+  telemetry::CommandMetrics command;
+  command.ok = 5;
+  std::vector<std::string_view> seen;
+  telemetry::visit_stats(command,
+                         [&](const StatSpec& spec, const auto&) { seen.push_back(spec.member); });
+  EXPECT_EQ(seen, (std::vector<std::string_view>{"ok", "queue_wait", "execution", "total"}));
+}
+
+}  // namespace
+}  // namespace mlbridge
