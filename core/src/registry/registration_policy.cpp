@@ -8,6 +8,7 @@
 
 #include "mlbridge/config/paths.hpp"
 #include "mlbridge/config/python_locator.hpp"
+#include "mlbridge/protocol/codec.hpp"
 
 namespace mlbridge::registry {
 namespace {
@@ -195,6 +196,8 @@ Status RegistrationPolicy::check_env_set(const config::BridgeConfig& bridge,
 }
 
 namespace {
+
+using protocol::json;
 
 // Every key in `value` that names a host variable for the bridge to read (`…_env`, as the
 // framework bridges' api_key_env), by its path ("options.lm.api_key_env") with the value.

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "config_test_support.hpp"
+#include "mlbridge/protocol/codec.hpp"
 
 namespace mlbridge::registry {
 namespace {
@@ -16,6 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using config::BridgeConfig;
 using config::testing::TempDir;
+using protocol::json;
 
 // A project root with bridges/ (the script directory), a script outside it, and a host
 // config that allows registration with bridges/ and one extra interpreter.
