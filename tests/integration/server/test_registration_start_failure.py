@@ -25,9 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pytest.fail(f"{BINARY} is missing: build the project first")
     directory = tmp_path_factory.mktemp("registration")
     config = directory / "mlbridge.yaml"
-    config.write_text(
-        deployment("  auth_token_env: MLBRIDGE_TEST_TOKEN\n" + REGISTRATION)
-    )
+    config.write_text(deployment("  auth_token_env: MLBRIDGE_TEST_TOKEN\n" + REGISTRATION))
     env = dict(os.environ, MLBRIDGE_TEST_TOKEN=TOKEN)
     # At info the server logs each line its workers write to stderr, tagged with the worker.
     running = Server(config, env, log=directory / "server.log", extra_args=("--log-level", "info"))
