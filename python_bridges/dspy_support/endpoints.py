@@ -28,13 +28,17 @@ import os
 import re
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from mlbridge import BridgeError
+from mlbridge.endpoints import (
+    entry_key_variable,
+    invalid_configuration,
+    is_http_url,
+    normalize_url,
+)
 
 from .lm import LMConfig
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PROVIDER = re.compile(r"[a-z0-9_][a-z0-9_.-]*")
 _ENTRY_KEYS = {"api_base", "provider", "api_key_env"}
 EXAMPLE = "options.endpoints: [{api_base: <url>, api_key_env: <VARIABLE>}]"
@@ -42,9 +46,7 @@ EXAMPLE = "options.endpoints: [{api_base: <url>, api_key_env: <VARIABLE>}]"
 
 def normalize_base(api_base: str) -> str:
     """``api_base`` as compared: scheme and host lower case, no trailing ``/``."""
-    parts = urlsplit(api_base.strip())
-    path = parts.path.rstrip("/")
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+    return normalize_url(api_base)
 
 
 def provider_of(model: str) -> str | None:
@@ -75,35 +77,20 @@ class Endpoint:
         return f"{where} with {self.api_key_env}"
 
 
-def _invalid_configuration(message: str) -> BridgeError:
-    return BridgeError(message, category="invalid_configuration")
-
-
 def _parse_entry(raw: Any, where: str) -> Endpoint:
-    if not isinstance(raw, dict):
-        raise _invalid_configuration(f"{where} must be a map {{api_base|provider, api_key_env}}")
-    unknown = sorted(set(raw) - _ENTRY_KEYS)
-    if unknown:
-        raise _invalid_configuration(
-            f"{where}: unknown keys {unknown}; known: {sorted(_ENTRY_KEYS)}"
-        )
-    name = raw.get("api_key_env")
-    if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
-        raise _invalid_configuration(
-            f"{where}.api_key_env must be the name of the environment variable that holds the key"
-        )
+    name = entry_key_variable(raw, where, _ENTRY_KEYS, "{api_base|provider, api_key_env}")
     api_base, provider = raw.get("api_base"), raw.get("provider")
     if (api_base is None) == (provider is None):
-        raise _invalid_configuration(
+        raise invalid_configuration(
             f"{where} needs exactly one of api_base (a server) and provider (the provider's "
             "own endpoint, e.g. openai)"
         )
     if api_base is not None:
-        if not isinstance(api_base, str) or not api_base.startswith(("http://", "https://")):
-            raise _invalid_configuration(f"{where}.api_base must be an http:// or https:// URL")
+        if not is_http_url(api_base):
+            raise invalid_configuration(f"{where}.api_base must be an http:// or https:// URL")
         return Endpoint(name, api_base=normalize_base(api_base))
     if not isinstance(provider, str) or not _PROVIDER.fullmatch(provider):
-        raise _invalid_configuration(
+        raise invalid_configuration(
             f"{where}.provider must be a LiteLLM provider name such as openai or anthropic"
         )
     return Endpoint(name, provider=provider)
@@ -121,7 +108,7 @@ class EndpointPolicy:
         if raw is None:
             raw = []
         if not isinstance(raw, list):
-            raise _invalid_configuration(f"options.endpoints must be a list, e.g. {EXAMPLE}")
+            raise invalid_configuration(f"options.endpoints must be a list, e.g. {EXAMPLE}")
         endpoints = [_parse_entry(item, f"options.endpoints[{i}]") for i, item in enumerate(raw)]
         own = default_pair(default_lm)
         if own is not None and own not in endpoints:

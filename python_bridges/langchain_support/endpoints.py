@@ -23,14 +23,17 @@ key is sent). Naming ``api_key_env`` with any other destination is refused with
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from mlbridge import BridgeError
+from mlbridge.endpoints import (
+    entry_key_variable,
+    invalid_configuration,
+    is_http_url,
+    normalize_url,
+)
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ENTRY_KEYS = {"base_url", "api_key_env"}
 OPENAI = "OpenAI's own API (no base_url)"
 DEFAULT_KEY_VARIABLE = "OPENAI_API_KEY"
@@ -41,12 +44,7 @@ Settings = TypeVar("Settings")
 
 def normalize_base(base_url: str | None) -> str | None:
     """``base_url`` as compared: scheme and host lower case, no trailing ``/``."""
-    if not base_url:
-        return None
-    parts = urlsplit(base_url.strip())
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query, "")
-    )
+    return normalize_url(base_url) if base_url else None
 
 
 @dataclass(frozen=True)
@@ -60,28 +58,11 @@ class Endpoint:
         return f"{self.base_url or OPENAI} with {self.api_key_env}"
 
 
-def _invalid_configuration(message: str) -> BridgeError:
-    return BridgeError(message, category="invalid_configuration")
-
-
 def _parse_entry(raw: Any, where: str) -> Endpoint:
-    if not isinstance(raw, dict):
-        raise _invalid_configuration(f"{where} must be a map {{base_url?, api_key_env}}")
-    unknown = sorted(set(raw) - _ENTRY_KEYS)
-    if unknown:
-        raise _invalid_configuration(
-            f"{where}: unknown keys {unknown}; known: {sorted(_ENTRY_KEYS)}"
-        )
-    name = raw.get("api_key_env")
-    if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
-        raise _invalid_configuration(
-            f"{where}.api_key_env must be the name of the environment variable that holds the key"
-        )
+    name = entry_key_variable(raw, where, _ENTRY_KEYS, "{base_url?, api_key_env}")
     base_url = raw.get("base_url")
-    if base_url is not None and (
-        not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))
-    ):
-        raise _invalid_configuration(
+    if base_url is not None and not is_http_url(base_url):
+        raise invalid_configuration(
             f"{where}.base_url must be an http:// or https:// URL (leave it out for OpenAI)"
         )
     return Endpoint(name, normalize_base(base_url))
@@ -126,7 +107,7 @@ class EndpointPolicy:
         if raw is None:
             raw = []
         if not isinstance(raw, list):
-            raise _invalid_configuration(
+            raise invalid_configuration(
                 "options.endpoints must be a list, e.g. "
                 "[{base_url: <url>, api_key_env: <VARIABLE>}]"
             )
