@@ -39,7 +39,7 @@ using RetryObserver = std::function<void(std::uint32_t next_attempt, const Error
 struct BridgeOperations {
   ops::CircuitBreaker::Snapshot circuit;
   ops::RetryBudget::Snapshot retry;
-  ops::CastStats casts;
+  ops::CastStats casts;  ///< Fire-and-forget calls sent, and of those the ones that failed.
 };
 
 class Bridge : public std::enable_shared_from_this<Bridge> {
