@@ -1,7 +1,6 @@
 #include "prometheus.hpp"
 
 #include <map>
-#include <span>
 #include <sstream>
 #include <type_traits>
 #include <vector>
@@ -90,8 +89,10 @@ class Exposition {
   std::map<std::string, std::string> samples_;
 };
 
-// The families of a declared stats list (pool_stats.hpp, call_metrics.hpp), in list order.
-void declare_families(Exposition& out, std::span<const telemetry::StatSpec> specs) {
+// The families of a declared stats list (pool_stats.hpp, call_metrics.hpp, ops_stats.hpp), in
+// list order.
+template <typename Specs>
+void declare_families(Exposition& out, const Specs& specs) {
   for (const auto& spec : specs) {
     if (spec.family.empty()) continue;
     out.declare(std::string(spec.family), std::string(telemetry::prometheus_type(spec.kind)),
@@ -127,35 +128,28 @@ void declare_all(Exposition& out) {
   declare_families(out, telemetry::kCallStatSpecs);
   declare_families(out, pool::kPoolStatSpecs);
   declare_families(out, pool::kWorkerStatSpecs);
-  out.declare("mlbridge_circuit_state", "gauge",
-              "Circuit breaker state: 0 closed, 1 open, 2 half-open (probing).");
-  out.declare("mlbridge_circuit_opened_total", "counter", "Times the circuit breaker opened.");
-  out.declare("mlbridge_circuit_rejected_total", "counter",
-              "Calls failed fast because the circuit was open.");
-  out.declare("mlbridge_retries_total", "counter", "Retries of idempotent calls.");
-  out.declare("mlbridge_retry_budget_exhausted_total", "counter",
-              "Retries refused because the bridge's retry budget was used up.");
-  out.declare("mlbridge_casts_total", "counter",
-              "Fire-and-forget calls by outcome (sent, failed).");
+  declare_families(out, ops::kCircuitStatSpecs);
+  declare_families(out, ops::kRetryStatSpecs);
+  declare_families(out, ops::kCastStatSpecs);
+}
+
+// The samples of a bridge's circuit, retry and cast figures (ops_stats.hpp) that have a family.
+template <typename Stats>
+void sample_operations(Exposition& out, const Stats& stats, const std::string& bridge) {
+  visit_stats(stats, [&](const ops::OpsStatSpec& spec, const auto& value) {
+    if (spec.family.empty()) return;
+    const std::string family(spec.family);
+    Labels labels{{"bridge", bridge}};
+    if (!spec.label.empty()) labels.emplace_back(spec.label, spec.label_value);
+    out.sample(family, family, labels, ops::metric_value(value));
+  });
 }
 
 void bridge_operations(Exposition& out, const std::string& name,
                        const registry::BridgeOperations& ops) {
-  const Labels bridge_label{{"bridge", name}};
-  out.sample("mlbridge_circuit_state", "mlbridge_circuit_state", bridge_label,
-             static_cast<double>(static_cast<int>(ops.circuit.state)));
-  out.sample("mlbridge_circuit_opened_total", "mlbridge_circuit_opened_total", bridge_label,
-             static_cast<double>(ops.circuit.opened));
-  out.sample("mlbridge_circuit_rejected_total", "mlbridge_circuit_rejected_total", bridge_label,
-             static_cast<double>(ops.circuit.rejected));
-  out.sample("mlbridge_retries_total", "mlbridge_retries_total", bridge_label,
-             static_cast<double>(ops.retry.retries));
-  out.sample("mlbridge_retry_budget_exhausted_total", "mlbridge_retry_budget_exhausted_total",
-             bridge_label, static_cast<double>(ops.retry.exhausted));
-  out.sample("mlbridge_casts_total", "mlbridge_casts_total",
-             {{"bridge", name}, {"outcome", "sent"}}, static_cast<double>(ops.casts));
-  out.sample("mlbridge_casts_total", "mlbridge_casts_total",
-             {{"bridge", name}, {"outcome", "failed"}}, static_cast<double>(ops.cast_failures));
+  sample_operations(out, ops.circuit, name);
+  sample_operations(out, ops.retry, name);
+  sample_operations(out, ops.casts, name);
 }
 
 }  // namespace

@@ -89,25 +89,20 @@ json Bridge::describe() {
               {"sessions", stats.sessions}};
   if (!stats.last_error.empty()) out["last_error"] = stats.last_error;
   const auto ops = operations();
-  out["circuit"] = {{"enabled", ops.circuit.enabled},
-                    {"state", std::string(ops::to_string(ops.circuit.state))},
-                    {"consecutive_failures", ops.circuit.consecutive_failures},
-                    {"opened", ops.circuit.opened},
-                    {"rejected", ops.circuit.rejected}};
+  out["circuit"] = ops::stats_json(ops.circuit);
   if (!ops.circuit.opened_at.empty()) {
     out["circuit"]["opened_at"] = ops.circuit.opened_at;
     out["circuit"]["last_error"] = ops.circuit.last_error;
   }
-  out["retries"] = {{"retried", ops.retry.retries},
-                    {"budget_exhausted", ops.retry.exhausted},
-                    {"budget_tokens", ops.retry.tokens}};
-  out["casts"] = {{"sent", ops.casts}, {"failed", ops.cast_failures}};
+  out["retries"] = ops::stats_json(ops.retry);
+  out["casts"] = ops::stats_json(ops.casts);
   return out;
 }
 
 BridgeOperations Bridge::operations() const {
-  return {breaker_.snapshot(ops::CircuitBreaker::Clock::now()), budget_.snapshot(), casts_.load(),
-          cast_failures_.load()};
+  return {breaker_.snapshot(ops::CircuitBreaker::Clock::now()),
+          budget_.snapshot(),
+          {casts_.load(), cast_failures_.load()}};
 }
 
 void Bridge::drain() {

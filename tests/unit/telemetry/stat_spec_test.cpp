@@ -1,5 +1,6 @@
-// The stats lists of pool_stats.hpp and call_metrics.hpp are the one declaration of each stat:
-// the structs, Host::stats()' JSON and /metrics are generated from them. These tests hold the
+// The stats lists of pool_stats.hpp, call_metrics.hpp and the ops headers (circuit breaker, retry
+// budget, casts) are the one declaration of each stat: the structs, Host::stats()' and
+// Bridge::describe()'s JSON and /metrics are generated from them. These tests hold the
 // JSON to the keys clients read and the lists to what a Prometheus family needs.
 
 #include <gtest/gtest.h>
@@ -8,7 +9,11 @@
 #include <set>
 #include <span>
 #include <string>
+#include <vector>
 
+#include "mlbridge/ops/cast_stats.hpp"
+#include "mlbridge/ops/circuit_breaker.hpp"
+#include "mlbridge/ops/retry_budget.hpp"
 #include "mlbridge/pool/pool_stats.hpp"
 #include "mlbridge/telemetry/call_metrics.hpp"
 
@@ -93,6 +98,84 @@ TEST(StatSpec, VisitsEveryMemberInListOrder) {
   telemetry::visit_stats(command,
                          [&](const StatSpec& spec, const auto&) { seen.push_back(spec.member); });
   EXPECT_EQ(seen, (std::vector<std::string_view>{"ok", "queue_wait", "execution", "total"}));
+}
+
+// Bridge::describe()'s "circuit", "retries" and "casts" objects: keys clients read, which are not
+// the member names.
+TEST(StatSpec, OperationsJsonHasTheKeysClientsRead) {
+  ops::CircuitBreaker::Snapshot circuit;
+  circuit.state = ops::CircuitState::kHalfOpen;
+  circuit.enabled = true;
+  circuit.consecutive_failures = 2;
+  circuit.opened = 3;
+  circuit.rejected = 4;
+  circuit.opened_at = "2026-01-01T00:00:00Z";
+  const auto circuit_json = ops::stats_json(circuit);
+  EXPECT_EQ(circuit_json, (pool::json{{"state", "half_open"},
+                                      {"enabled", true},
+                                      {"consecutive_failures", 2},
+                                      {"opened", 3},
+                                      {"rejected", 4}}));
+
+  ops::RetryBudget::Snapshot retry;
+  retry.tokens = 2.5;
+  retry.retries = 6;
+  retry.exhausted = 7;
+  EXPECT_EQ(ops::stats_json(retry),
+            (pool::json{{"retried", 6}, {"budget_exhausted", 7}, {"budget_tokens", 2.5}}));
+
+  ops::CastStats casts;
+  casts.sent = 8;
+  casts.failed = 1;
+  EXPECT_EQ(ops::stats_json(casts), (pool::json{{"sent", 8}, {"failed", 1}}));
+}
+
+std::vector<std::string> families_of(std::span<const ops::OpsStatSpec> specs) {
+  std::vector<std::string> families;
+  for (const auto& spec : specs) {
+    if (spec.family.empty()) continue;
+    std::string family(spec.family);
+    if (!spec.label.empty()) {
+      family += "{" + std::string(spec.label) + "=" + std::string(spec.label_value) + "}";
+    }
+    families.push_back(family + " " + std::string(telemetry::prometheus_type(spec.kind)) + " " +
+                       std::string(spec.help));
+  }
+  return families;
+}
+
+// /metrics' circuit, retry and cast families as dashboards and alerts know them, in order.
+TEST(StatSpec, OperationsFamiliesKeepTheirNamesLabelsAndHelp) {
+  EXPECT_EQ(families_of(ops::kCircuitStatSpecs),
+            (std::vector<std::string>{
+                "mlbridge_circuit_state gauge Circuit breaker state: 0 closed, 1 open, 2 "
+                "half-open (probing).",
+                "mlbridge_circuit_opened_total counter Times the circuit breaker opened.",
+                "mlbridge_circuit_rejected_total counter Calls failed fast because the circuit "
+                "was open."}));
+  EXPECT_EQ(families_of(ops::kRetryStatSpecs),
+            (std::vector<std::string>{
+                "mlbridge_retries_total counter Retries of idempotent calls.",
+                "mlbridge_retry_budget_exhausted_total counter Retries refused because the "
+                "bridge's retry budget was used up."}));
+  EXPECT_EQ(families_of(ops::kCastStatSpecs),
+            (std::vector<std::string>{
+                "mlbridge_casts_total{outcome=sent} counter Fire-and-forget calls by outcome "
+                "(sent, failed).",
+                "mlbridge_casts_total{outcome=failed} counter Fire-and-forget calls by outcome "
+                "(sent, failed)."}));
+  for (auto specs : {std::span<const ops::OpsStatSpec>(ops::kCircuitStatSpecs),
+                     std::span<const ops::OpsStatSpec>(ops::kRetryStatSpecs),
+                     std::span<const ops::OpsStatSpec>(ops::kCastStatSpecs)}) {
+    for (const auto& spec : specs) {
+      SCOPED_TRACE(std::string(spec.member));
+      EXPECT_FALSE(spec.help.empty());
+      EXPECT_FALSE(spec.json.empty());
+      if (spec.family.empty()) continue;
+      EXPECT_EQ(spec.family.rfind("mlbridge_", 0), 0u);
+      EXPECT_EQ(spec.family.ends_with("_total"), spec.kind == StatKind::kCounter);
+    }
+  }
 }
 
 }  // namespace

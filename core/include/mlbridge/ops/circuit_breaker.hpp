@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "mlbridge/errors/error.hpp"
+#include "mlbridge/ops/ops_stats.hpp"
 
 namespace mlbridge::ops {
 
@@ -31,6 +32,19 @@ struct CircuitBreakerSettings {
 
 enum class CircuitState { kClosed, kOpen, kHalfOpen };
 std::string_view to_string(CircuitState state);
+
+/// A circuit breaker's figures (ops_stats.hpp), in the order `/metrics` lists their families:
+/// members of CircuitBreaker::Snapshot and keys of `"circuit"` in `Bridge::describe()`.
+#define MLBRIDGE_CIRCUIT_STATS(COUNTER, GAUGE)                                             \
+  GAUGE(::mlbridge::ops::CircuitState, state, "state", "mlbridge_circuit_state", "", "",   \
+        "Circuit breaker state: 0 closed, 1 open, 2 half-open (probing).")                 \
+  GAUGE(bool, enabled, "enabled", "", "", "", "Whether the bridge has a circuit breaker.") \
+  GAUGE(std::uint32_t, consecutive_failures, "consecutive_failures", "", "", "",           \
+        "Failures in a row that count against the backend.")                               \
+  COUNTER(opened, "opened", "mlbridge_circuit_opened_total", "", "",                       \
+          "Times the circuit breaker opened.")                                             \
+  COUNTER(rejected, "rejected", "mlbridge_circuit_rejected_total", "", "",                 \
+          "Calls failed fast because the circuit was open.")
 
 class CircuitBreaker {
  public:
@@ -56,15 +70,12 @@ class CircuitBreaker {
   /// New thresholds (live reconfiguration). Turning it off (failures 0) closes it.
   void configure(CircuitBreakerSettings settings);
 
+  /// The breaker's state and counters: the figures of MLBRIDGE_CIRCUIT_STATS, and what opened it.
   struct Snapshot {
-    CircuitState state = CircuitState::kClosed;
-    bool enabled = false;
-    std::uint32_t consecutive_failures = 0;
-    std::string opened_at;       ///< UTC ISO-8601 time it last opened; "" if never.
-    std::string last_error;      ///< The failure that opened it.
-    std::uint64_t opened = 0;    ///< Times it opened.
-    std::uint64_t rejected = 0;  ///< Calls failed fast.
-    std::uint64_t probes_in_flight = 0;
+    MLBRIDGE_GENERATE_OPS_STAT_MEMBERS(MLBRIDGE_CIRCUIT_STATS)
+    std::string opened_at;               ///< UTC ISO-8601 time it last opened; "" if never.
+    std::string last_error;              ///< The failure that opened it.
+    std::uint64_t probes_in_flight = 0;  ///< Half-open probes running (not reported).
   };
   Snapshot snapshot(Clock::time_point now) const;
 
@@ -84,5 +95,15 @@ class CircuitBreaker {
   std::uint64_t opened_count_ = 0;
   std::uint64_t rejected_ = 0;
 };
+
+/// The declarations of MLBRIDGE_CIRCUIT_STATS, in list order.
+inline constexpr OpsStatSpec kCircuitStatSpecs[] =
+    MLBRIDGE_GENERATE_OPS_STAT_SPECS(MLBRIDGE_CIRCUIT_STATS);
+
+/// Calls visit(const OpsStatSpec&, value) for each figure of `stats`, in list order.
+template <typename Visit>
+void visit_stats(const CircuitBreaker::Snapshot& stats, Visit&& visit) {
+  MLBRIDGE_GENERATE_OPS_STAT_VISIT(MLBRIDGE_CIRCUIT_STATS, kCircuitStatSpecs);
+}
 
 }  // namespace mlbridge::ops

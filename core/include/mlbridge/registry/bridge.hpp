@@ -19,6 +19,7 @@
 
 #include "mlbridge/config/host_config.hpp"
 #include "mlbridge/errors/translator.hpp"
+#include "mlbridge/ops/cast_stats.hpp"
 #include "mlbridge/ops/circuit_breaker.hpp"
 #include "mlbridge/ops/retry_budget.hpp"
 #include "mlbridge/ops/retry_policy.hpp"
@@ -38,8 +39,7 @@ using RetryObserver = std::function<void(std::uint32_t next_attempt, const Error
 struct BridgeOperations {
   ops::CircuitBreaker::Snapshot circuit;
   ops::RetryBudget::Snapshot retry;
-  std::uint64_t casts = 0;          ///< Fire-and-forget calls sent.
-  std::uint64_t cast_failures = 0;  ///< Of those, the ones that failed (each logged).
+  ops::CastStats casts;  ///< Fire-and-forget calls sent, and of those the ones that failed.
 };
 
 class Bridge : public std::enable_shared_from_this<Bridge> {
