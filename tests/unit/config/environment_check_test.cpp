@@ -152,7 +152,8 @@ TEST_F(EnvironmentCheckTest, AScriptWithASyntaxErrorIsReportedWithTheLine) {
   req.script = (dir_ / "typo.py").string();
   std::ofstream(req.script) << "x = 1\ndef (:\n";
   req.import_script = true;
-  const CheckItem* item = find_item(check_environment(req), "script import");
+  const auto report = check_environment(req);
+  const CheckItem* item = find_item(report, "script import");
   ASSERT_NE(item, nullptr);
   EXPECT_FALSE(item->ok);
   EXPECT_NE(item->detail.find("failed at import: SyntaxError"), std::string::npos) << item->detail;
