@@ -4,6 +4,7 @@
 
 #include "json_checks.hpp"
 #include "lm_settings.hpp"
+#include "mlbridge/sdk/plugin.hpp"
 
 namespace mlbridge::dspy_plugin {
 namespace {
@@ -55,15 +56,6 @@ void check_cache(const json& cache, std::vector<std::string>& problems) {
   }
 }
 
-// The bridge's `retry.max_attempts`; absent means the plugin's default (1, bridge_defaults.cpp).
-long host_attempts(const json& bridge) {
-  const auto retry = bridge.find("retry");
-  if (retry == bridge.end() || !retry->is_object()) return 1;
-  const auto attempts = retry->find("max_attempts");
-  if (attempts == retry->end() || !attempts->is_number_integer()) return 1;
-  return attempts->get<long>();
-}
-
 // `options.lm.num_retries`, or LMConfig's default (3) when not written.
 long dspy_retries(const json& options) {
   const auto lm = options.find("lm");
@@ -85,7 +77,8 @@ std::vector<std::string> check_one_retry_layer(const json& bridge) {
   if (!bridge.is_object()) return {};
   const auto found = bridge.find("options");
   const json options = found == bridge.end() || !found->is_object() ? json::object() : *found;
-  const long attempts = host_attempts(bridge);
+  // Absent: the plugin's default, 1 (bridge_defaults.cpp).
+  const long attempts = sdk::host_retry_attempts(bridge, 1);
   const long retries = dspy_retries(options);
   if (attempts <= 1 || retries <= 0) return {};
   return {"retry.max_attempts is " + std::to_string(attempts) + " and options.lm.num_retries is " +

@@ -1,6 +1,7 @@
 #include "options_validation.hpp"
 
 #include "json_checks.hpp"
+#include "mlbridge/sdk/plugin.hpp"
 #include "model_settings.hpp"
 
 namespace mlbridge::langchain_plugin {
@@ -23,15 +24,6 @@ void check_int_option(const json& options, const char* key, long low, long high,
 
 void append(std::vector<std::string>& to, std::vector<std::string> from) {
   to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
-}
-
-// The bridge's `retry.max_attempts`; absent means the plugin's default (1, bridge_defaults.cpp).
-long host_attempts(const json& bridge) {
-  const auto retry = bridge.find("retry");
-  if (retry == bridge.end() || !retry->is_object()) return 1;
-  const auto attempts = retry->find("max_attempts");
-  if (attempts == retry->end() || !attempts->is_number_integer()) return 1;
-  return attempts->get<long>();
 }
 
 // `max_retries` of a model or embeddings settings map, or the client's default when not written;
@@ -67,7 +59,8 @@ std::vector<std::string> check_one_retry_layer(const json& bridge) {
   if (!bridge.is_object()) return {};
   const auto found = bridge.find("options");
   const json options = found == bridge.end() || !found->is_object() ? json::object() : *found;
-  const long attempts = host_attempts(bridge);
+  // Absent: the plugin's default, 1 (bridge_defaults.cpp).
+  const long attempts = sdk::host_retry_attempts(bridge, 1);
   if (attempts <= 1) return {};
   std::vector<std::string> problems;
   for (const char* key : {"model", "embeddings"}) {

@@ -121,6 +121,18 @@ inline json error_rule(std::string type, std::string category, std::string match
   return rule;
 }
 
+/// The host's retry attempts a bridge config (the YAML keys as JSON, as `validate` gets it) asks
+/// for: `retry.max_attempts` where it is written as an integer, else `when_absent` (the value the
+/// plugin's `defaults()` give). For plugins whose framework retries by itself, to refuse a
+/// config where both layers would retry.
+inline long host_retry_attempts(const json& bridge, long when_absent) {
+  const auto retry = bridge.find("retry");
+  if (retry == bridge.end() || !retry->is_object()) return when_absent;
+  const auto attempts = retry->find("max_attempts");
+  if (attempts == retry->end() || !attempts->is_number_integer()) return when_absent;
+  return attempts->get<long>();
+}
+
 /// The resource verbs the host asks about.
 inline constexpr std::string_view kResourceVerbs[] = {"create", "get", "list", "execute", "delete"};
 
