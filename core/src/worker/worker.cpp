@@ -312,6 +312,13 @@ struct Worker::Impl {
     }
     self.hello_ = std::move(hello);
     std::string().swap(startup_stderr);  // only a worker that never said hello needs it
+    {
+      std::size_t capacity = static_cast<std::size_t>(std::max(1, self.hello_.concurrency));
+      capacity = std::min(capacity, kMaxWorkerConcurrency);
+      if (self.config_.max_concurrency)
+        capacity = std::min(capacity, *self.config_.max_concurrency);
+      self.capacity_ = std::max<std::size_t>(capacity, 1);
+    }
     self.pipelining_ =
         self.hello_.pipelining && self.hello_.concurrency == 1 && cancel_write.valid();
     if (!self.pipelining_ && cancel_write.valid()) {

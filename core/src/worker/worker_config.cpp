@@ -26,6 +26,10 @@ process::ProcessSpec make_process_spec(const WorkerConfig& config) {
                std::to_string(protocol::kProtocolVersion),
                "--max-frame-bytes",
                std::to_string(config.max_frame_bytes)};
+  if (config.max_concurrency) {
+    spec.args.push_back("--concurrency");
+    spec.args.push_back(std::to_string(*config.max_concurrency));
+  }
   spec.args.insert(spec.args.end(), config.extra_args.begin(), config.extra_args.end());
   spec.env = config.env;
   spec.working_dir = config.working_dir;

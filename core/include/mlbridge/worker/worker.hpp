@@ -108,6 +108,15 @@ class Worker : public std::enable_shared_from_this<Worker> {
   pid_t pid() const { return pid_; }
   /// Calls sent and not yet completed.
   std::size_t in_flight() const;
+  /// Calls this worker holds at once: its hello's `concurrency`, clamped to
+  /// [1, kMaxWorkerConcurrency] and to WorkerConfig::max_concurrency. Above 1 the worker runs
+  /// calls side by side and is cancelled by a `cancel` message per call (never SIGINT);
+  /// pipelining then stays off. 1 before the hello.
+  std::size_t capacity() const { return capacity_; }
+  /// True while the worker is ready and takes new calls. False once it was condemned: a call
+  /// ignored its cancel for cancel_grace (that call was answered at once); the worker finishes
+  /// the calls it holds and its owner stops it, or it is killed at a hard bound.
+  bool accepting() const { return state_ == WorkerState::kReady && !condemned_; }
   /// Whether calls may be sent while another runs and still be cancelled before they start: the
   /// config asked for a cancel pipe (WorkerConfig::cancel_pipe) and the hello says the worker
   /// reads it and serves one request at a time. Without it, calls sent together still work, but
@@ -132,6 +141,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
   pid_t pid_ = -1;
   protocol::Hello hello_;
   bool pipelining_ = false;
+  std::size_t capacity_ = 1;
+  bool condemned_ = false;
   ExitHandler on_exit_;
   std::unique_ptr<Impl> impl_;
 };

@@ -44,7 +44,14 @@ struct WorkerConfig {
   /// another runs (Worker::pipelining) and still be cancelled before they start. Set by a pool
   /// with pipeline_depth above 1.
   bool cancel_pipe = false;
+  /// Calls the worker may hold at once (YAML pool.max_concurrency), passed as `--concurrency N`;
+  /// the worker then declares min(N, what it supports) in its hello. Unset: the bridge's own
+  /// default. 1 keeps the one-call-at-a-time path (SIGINT cancellation and pipelining).
+  std::optional<std::size_t> max_concurrency;
 };
+
+/// The most calls the host lets one worker hold at once, whatever its hello claims.
+inline constexpr std::size_t kMaxWorkerConcurrency = 10000;
 
 /// The variables a worker gets by default from the host's environment, when set: PATH, HOME,
 /// LANG, LC_ALL, TZ, TMPDIR. Everything else must be passed explicitly.
