@@ -194,7 +194,9 @@ TEST_F(ConcurrentWorkerTest, CancelOfAnUnknownOrFinishedCallIsHarmless) {
   for (auto& sent : raced) cancel(*client, sent.id);
   for (auto& sent : raced) {
     auto outcome = sent.done.get();
-    if (!outcome.ok()) EXPECT_EQ(outcome.error().category, ErrorCategory::kCancelled);
+    if (!outcome.ok()) {
+      EXPECT_EQ(outcome.error().category, ErrorCategory::kCancelled);
+    }
   }
   ping(*client);
   EXPECT_TRUE(accepting(*client));
@@ -261,7 +263,7 @@ TEST_F(ConcurrentWorkerTest, AnOwnerStopsACondemnedWorkerAsUsual) {
 TEST_F(ConcurrentWorkerTest, AKilledWorkerAnswersEachOfItsFiveHundredCallsOnce) {
   auto client = start(concurrent_config());
   ASSERT_TRUE(client);
-  constexpr int kCalls = 500;
+  static constexpr int kCalls = 500;
   // Written by the handlers on the loop thread, read there too (run_sync).
   struct Tally {
     std::vector<int> answers = std::vector<int>(kCalls, 0);
