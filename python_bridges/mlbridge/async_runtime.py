@@ -31,6 +31,7 @@ import asyncio
 import contextvars
 import os
 import signal
+import stat
 import sys
 import threading
 from collections import deque
@@ -60,6 +61,13 @@ SHUTDOWN_GRACE_S = 1.0
 _INLINE = 10
 _CLEANUP_SESSION = 11
 _INLINE_BUILTINS = {"ping", "get_info", "get_stats", "list_commands", "cleanup", "shutdown"}
+
+
+def _is_pipe(fd: int) -> bool:
+    """Can the loop watch ``fd``? Pipes and sockets only (epoll refuses regular files, and
+    uvloop aborts the process on them)."""
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _ignore_signal(signum: int, frame: object) -> None:
@@ -159,6 +167,27 @@ class _FrameProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._runtime.stopping:
             self._runtime.on_end_of_input()
+
+
+class _ThreadReader:
+    """Reads a descriptor the loop cannot watch (a regular file) in a daemon thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, protocol: _FrameProtocol) -> None:
+        self._loop, self._fd, self._protocol = loop, fd, protocol
+        self._closed = False
+        threading.Thread(target=self._read, name="mlbridge-reader", daemon=True).start()
+
+    def _read(self) -> None:
+        call = self._loop.call_soon_threadsafe
+        while not self._closed:
+            data = os.read(self._fd, 1 << 16)
+            if not data:
+                call(self._protocol.eof_received)
+                return
+            call(self._protocol.data_received, data)
+
+    def close(self) -> None:
+        self._closed = True
 
 
 class _OutputProtocol(asyncio.Protocol):
@@ -284,12 +313,8 @@ class AsyncRuntime(Runtime):
         self._done = loop.create_future()
         # Cancellation comes as `cancel` messages; a stray SIGINT must not kill the loop.
         signal.signal(signal.SIGINT, _ignore_signal)
-        out_file = os.fdopen(self.out_fd, "wb", buffering=0, closefd=False)
-        self._transport, self._output = await loop.connect_write_pipe(
-            lambda: _OutputProtocol(self), out_file
-        )
-        in_file = os.fdopen(self.in_fd, "rb", buffering=0, closefd=False)
-        reader, _ = await loop.connect_read_pipe(lambda: _FrameProtocol(self), in_file)
+        await self._connect_output()
+        reader = await self._connect_input()
         if self._watchdog is not None:
             self._watchdog.start(loop)
         code = await self._done
@@ -301,6 +326,25 @@ class AsyncRuntime(Runtime):
             sys.stderr.flush()
             os._exit(code)
         return code
+
+    async def _connect_output(self) -> None:
+        """Write through a non-blocking pipe transport; a regular file (a worker run by hand
+        with its output redirected) gets blocking writes instead."""
+        if not _is_pipe(self.out_fd):
+            return
+        out_file = os.fdopen(self.out_fd, "wb", buffering=0, closefd=False)
+        self._transport, self._output = await self._loop.connect_write_pipe(
+            lambda: _OutputProtocol(self), out_file
+        )
+
+    async def _connect_input(self) -> asyncio.BaseTransport | _ThreadReader:
+        """Read frames on the loop itself; a regular file is read by a thread instead."""
+        protocol = _FrameProtocol(self)
+        if not _is_pipe(self.in_fd):
+            return _ThreadReader(self._loop, self.in_fd, protocol)
+        in_file = os.fdopen(self.in_fd, "rb", buffering=0, closefd=False)
+        reader, _ = await self._loop.connect_read_pipe(lambda: protocol, in_file)
+        return reader
 
     def _stop(self, code: int) -> None:
         self.stopping = True
@@ -486,7 +530,8 @@ class AsyncRuntime(Runtime):
             self._answer_cancelled(call)
         elif call.started and not call.in_thread:
             call.task.cancel()
-        # A task not started yet sees cancel_requested when it starts. A plain `def` handler in a thread sees ctx.cancelled; answered when it returns.
+        # A task not started yet sees cancel_requested when it starts; a plain `def` handler
+        # in a thread sees ctx.cancelled and is answered when it returns.
 
     # ------------------------------------------------------------------ one call
 
