@@ -319,6 +319,8 @@ class AsyncRuntime(Runtime):
             self._watchdog.start(loop)
         code = await self._done
         reader.close()
+        if self._watchdog is not None:
+            self._watchdog.stop()
         await self._cancel_everything()
         await self._finish_output()
         if self._calls:
