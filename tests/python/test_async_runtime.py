@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 from conftest import Spawn
 from test_lifecycle import cancel as sigint_until_answered
@@ -540,3 +541,62 @@ def test_sigint_cancels_an_async_command_at_concurrency_1(echo: Worker) -> None:
     # Its `finally` ran (CancelledError inside the task): the session's next turn runs.
     assert echo.result("async_turn", {"turn": 1}, session_id="s") == {"turns": [1]}
     assert echo.result("ping")["status"] == "ok"
+
+
+# --------------------------------------------------------------------- large frames and blobs
+
+
+def test_large_frames_cross_a_concurrent_worker_both_ways(spawn: Spawn, codec: str) -> None:
+    worker = start_concurrent(spawn, codec)
+    data = os.urandom(3 << 20)  # many reads of the pipe for one frame
+    ids = requests(worker, "async_echo", [{"data": data, "n": n} for n in range(3)])
+    ids += requests(worker, "blob", [{"size": 2 << 20}])
+    frames = collect(worker, ids)
+    for n, i in enumerate(ids[:3]):
+        assert response(frames[i])["result"] == {"data": data, "n": n}
+    pattern = bytes(range(256)) * ((2 << 20) // 256)
+    assert response(frames[ids[3]])["result"] == {"data": pattern}
+
+
+def test_shared_blobs_keep_their_order_with_many_calls(spawn: Spawn) -> None:
+    from mlbridge.shared_blobs import ENV_NAME, HEADER_BYTES, SharedFile
+
+    bound = 64 << 20
+    to_worker = os.memfd_create("mlbridge-to-worker")
+    from_worker = os.memfd_create("mlbridge-from-worker")
+    for fd in (to_worker, from_worker):
+        os.ftruncate(fd, HEADER_BYTES)
+    try:
+        env = dict(os.environ, **{ENV_NAME: f"{to_worker},{from_worker},{1 << 20},{bound}"})
+        worker = spawn(
+            ECHO_BRIDGE,
+            "msgpack",
+            extra_args=CONCURRENT,
+            env=env,
+            pass_fds=(to_worker, from_worker),
+        )
+        assert worker.hello()["shared_blobs"] is True
+        assert worker.result("init", {"options": {}}) == {"status": "ready"}
+        consumer = SharedFile(os.dup(from_worker), bound)
+        sizes = [(1 << 20) + n * 4096 for n in range(6)]
+        ids = requests(worker, "blob", [{"size": size} for size in sizes])
+        ids += requests(worker, "async_echo", [{"n": n} for n in range(20)])
+        # Every reference is taken in the order the frames arrive, as the host does.
+        seen = 0
+        pattern = bytes(range(256)) * 8192
+        while seen < len(ids):
+            payload = worker.recv_payload(30)
+            assert payload is not None
+            message = msgpack.unpackb(
+                payload,
+                raw=False,
+                ext_hook=lambda code, data: consumer.take(data, bound),
+            )
+            assert message["type"] == "response" and message["success"], message
+            if message["id"] in ids[:6]:
+                size = sizes[ids.index(message["id"])]
+                assert message["result"]["data"] == (pattern * 2)[:size]
+            seen += 1
+    finally:
+        os.close(to_worker)
+        os.close(from_worker)
