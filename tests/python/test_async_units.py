@@ -152,4 +152,4 @@ def test_watchdog_names_the_handler_on_the_loop_threads_stack(
     assert reported.is_set()
     err = capsys.readouterr().err
     assert "command 'blocker' blocks it at" in err and "in blocking_handler" in err
-    assert watchdog.stalls == 1
+    assert err.count("command 'blocker' blocks it") == 1  # once per stall
