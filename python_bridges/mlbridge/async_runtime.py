@@ -252,6 +252,15 @@ class AsyncRuntime(Runtime):
     def in_flight(self) -> int:
         return len(self._calls)
 
+    def run_awaitable(self, awaitable: Any) -> Any:
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError("run_awaitable() would block the event loop; await it instead")
+
+        async def run() -> Any:
+            return await awaitable
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
+
     # ------------------------------------------------------------------ input
 
     def on_frame(self, frame: bytes | bytearray) -> None:

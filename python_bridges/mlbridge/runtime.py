@@ -245,6 +245,11 @@ class Runtime:
         """Calls running or waiting in this worker now (not counting the one asking)."""
         return 0
 
+    def run_awaitable(self, awaitable: Any) -> Any:
+        """Run ``awaitable`` to completion on the loop the async handlers use; return its
+        result. For ``async def initialize``; called from the thread that runs ``init``."""
+        raise NotImplementedError
+
     # Responses.
     def send_session_result(
         self, request_id: Any, command: object, result: Any, call_session: Session

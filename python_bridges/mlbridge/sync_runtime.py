@@ -36,13 +36,16 @@ class SyncRuntime(Runtime):
         self._writer = FrameWriter(self.out_fd, self.max_frame_bytes)
         self._send_lock = threading.Lock()
         routes = build_routes(self.bridge, self.commands, self.framework)
-        loop = MainThreadLoop()
+        self._loop = loop = MainThreadLoop()
         for name, handler in routes.items():
             kind = kind_of(handler)
             if kind is not Kind.SYNC:
                 routes[name] = loop.wrap(handler, kind)
         self._routes = routes
         self.send, self.send_response = self._make_senders()
+
+    def run_awaitable(self, awaitable: Any) -> Any:
+        return self._loop.run(awaitable)
 
     def _make_senders(self) -> tuple[Send, Send]:
         """Build ``send`` (any thread, any time) and ``send_response`` (the serving loop).

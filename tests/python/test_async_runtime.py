@@ -600,3 +600,37 @@ def test_shared_blobs_keep_their_order_with_many_calls(spawn: Spawn) -> None:
     finally:
         os.close(to_worker)
         os.close(from_worker)
+
+
+ASYNC_INIT = """
+import asyncio, sys
+sys.path.insert(0, {root!r})
+from mlbridge import BaseBridge, command
+
+class Prepared(BaseBridge):
+    framework = "prepared"
+
+    async def initialize(self, options):
+        await asyncio.sleep(0)
+        self.loop = asyncio.get_running_loop()
+        self.greeting = options["greeting"]
+
+    @command("greet")
+    async def greet(self, args, ctx):
+        return {{"greeting": self.greeting, "same_loop": asyncio.get_running_loop() is self.loop}}
+
+if __name__ == "__main__":
+    Prepared.main()
+"""
+
+
+@pytest.mark.parametrize("concurrency", ["1", "8"])
+def test_an_async_initialize_runs_on_the_loop_of_the_handlers(
+    spawn: Spawn, tmp_path: Path, concurrency: str
+) -> None:
+    script = tmp_path / "prepared.py"
+    script.write_text(textwrap.dedent(ASYNC_INIT.format(root=str(ROOT / "python_bridges"))))
+    worker = spawn(script, extra_args=("--concurrency", concurrency))
+    assert worker.hello()["concurrency"] == int(concurrency)
+    assert worker.result("init", {"options": {"greeting": "hi"}}) == {"status": "ready"}
+    assert worker.result("greet") == {"greeting": "hi", "same_loop": True}
