@@ -278,7 +278,10 @@ class AsyncRuntime(Runtime):
             )
             return
         if kind == "request" or kind is None:
-            self._on_request(message)
+            try:
+                self._on_request(message)
+            except Exception as exc:  # e.g. an id or session id that is not hashable
+                self.send_error(message.get("id"), message.get("command"), exception_to_error(exc))
         elif kind == "cancel":
             self._on_cancel(message.get("id"))
         else:

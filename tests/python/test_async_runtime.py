@@ -634,3 +634,17 @@ def test_an_async_initialize_runs_on_the_loop_of_the_handlers(
     assert worker.hello()["concurrency"] == int(concurrency)
     assert worker.result("init", {"options": {"greeting": "hi"}}) == {"status": "ready"}
     assert worker.result("greet") == {"greeting": "hi", "same_loop": True}
+
+
+def test_a_malformed_request_is_answered_and_the_worker_serves_on(concurrent: Worker) -> None:
+    concurrent.send(
+        {"type": "request", "id": 77, "command": "async_echo", "session_id": ["not", "a", "key"]}
+    )
+    answer = concurrent.recv(10)
+    assert answer["id"] == 77 and answer["success"] is False
+    assert answer["error"]["type"] == "TypeError"
+    concurrent.send({"type": "request", "id": 78, "command": ["unhashable"], "session_id": None})
+    assert concurrent.recv(10)["error"]["type"] == "UnknownCommand"
+    concurrent.send({"type": "surprise", "id": 79})
+    assert concurrent.result("async_echo", {"x": 1}) == {"x": 1}
+    assert "ignoring a 'surprise' message" in concurrent.stderr()
