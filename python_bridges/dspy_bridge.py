@@ -205,21 +205,19 @@ class DSPyBridge(BaseBridge):
             history = ctx.resources[HISTORY_KEY] = deque(maxlen=self.max_history)
         return history
 
-    def _running(self, ctx: CallContext, in_thread: bool = False) -> Any:
+    def _running(self, ctx: CallContext) -> Any:
         """The call's LM applied (``dspy.context``) and its cost counted.
 
-        ``in_thread``: synchronous work in the SDK's thread pool, which a cancel cannot
-        interrupt; it stops at the first LM call that ends after the cancel instead.
+        Synchronous DSPy code in a thread (the SDK's pool, or a module without ``aforward``)
+        cannot be interrupted by a cancel: it stops at the first LM call that ends after the
+        cancel instead (``ctx.cancelled``; a cancelled task has stopped already).
         """
 
         def cancelled() -> bool:
             return bool(getattr(ctx, "cancelled", False))
 
         return lm_support.running(
-            self._lm(ctx),
-            self._history(ctx),
-            ctx.deadline_ms,
-            stop_when=cancelled if in_thread else None,
+            self._lm(ctx), self._history(ctx), ctx.deadline_ms, stop_when=cancelled
         )
 
     def _program(self, args: dict[str, Any], ctx: CallContext) -> programs.Program:
@@ -333,7 +331,7 @@ class DSPyBridge(BaseBridge):
             raise _invalid(exc) from None
         handle = self._lm(ctx)
         with self._running(ctx) as stats:
-            prediction = await program.module.acall(**inputs)
+            prediction = await program.acall(inputs)
         program.calls += 1
         return {
             "program_id": program.program_id,
@@ -364,7 +362,7 @@ class DSPyBridge(BaseBridge):
         module = program.module
 
         async def run(inputs: dict[str, Any]) -> Any:
-            return await module.acall(**inputs)
+            return await program.acall(inputs, module)
 
         with self._running(ctx) as stats:
             outcomes = await run_bounded(checked, run, limit)
@@ -540,7 +538,7 @@ class DSPyBridge(BaseBridge):
         metric = self._metric(args, program)
         threads = self._threads(args)
         handle = self._lm(ctx)
-        with self._running(ctx, in_thread=True) as stats:
+        with self._running(ctx) as stats:
             evaluation = self._evaluate(program.module, devset, metric, threads, ctx)
         results = []
         for example, prediction, score in evaluation.results:
@@ -604,7 +602,7 @@ class DSPyBridge(BaseBridge):
                 )
             limits[name] = value
         handle = self._lm(ctx)
-        with self._running(ctx, in_thread=True) as stats:
+        with self._running(ctx) as stats:
             before = self._evaluate(program.module, devset, metric, threads, ctx).score
             student = program.module.deepcopy()
             student._compiled = False
