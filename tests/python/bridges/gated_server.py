@@ -53,20 +53,31 @@ class GatedServer(MockServer):
         self.gate: Gate | None = None
         self.in_flight = 0
         self.peak = 0  #: the most chat completions in flight at once since reset_counts()
-        self._count_lock = threading.Lock()
+        self.arrived = 0  #: chat completions that arrived since reset_counts()
+        self._counts = threading.Condition()
 
     def reset_counts(self, gate: Gate | None = None) -> None:
-        with self._count_lock:
+        """Start counting anew; later chat completions pass ``gate`` (``None``: no gate)."""
+        with self._counts:
             self.peak = self.in_flight
+            self.arrived = 0
         self.gate = gate
 
+    def wait_for_arrivals(self, count: int, timeout: float = 60.0) -> None:
+        """Until ``count`` chat completions arrived since :meth:`reset_counts`."""
+        with self._counts:
+            arrived = self._counts.wait_for(lambda: self.arrived >= count, timeout)
+        assert arrived, f"{self.arrived} of {count} chat completions reached the mock server"
+
     def enter(self) -> None:
-        with self._count_lock:
+        with self._counts:
             self.in_flight += 1
+            self.arrived += 1
             self.peak = max(self.peak, self.in_flight)
+            self._counts.notify_all()
 
     def leave(self) -> None:
-        with self._count_lock:
+        with self._counts:
             self.in_flight -= 1
 
 

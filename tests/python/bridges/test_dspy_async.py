@@ -236,8 +236,7 @@ def test_cancelling_a_call_ends_it_and_the_session_goes_on(
                 "cancel",
             )
         )
-        while not server.chat_requests():  # the request reached the server
-            await asyncio.sleep(0.01)
+        await asyncio.to_thread(server.wait_for_arrivals, 1)  # it waits at the model
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
