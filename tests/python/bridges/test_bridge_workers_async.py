@@ -245,3 +245,32 @@ def test_concurrency_1_serves_async_commands_and_sigint_cancels(
         assert answer_of(name, client.ok(command, args, "one")) == 8
     finally:
         client.worker.kill()
+
+
+def test_cancelled_evaluation_stops_after_its_next_lm_call(
+    dspy_worker: BridgeClient, server: GatedServer
+) -> None:
+    """evaluate_program runs in the SDK's thread pool, where a cancel cannot interrupt it:
+    it stops at the first LM call that ends after the cancel, and starts no other example."""
+    prepare("dspy", dspy_worker, server, "evaluate", "evaluate-model")
+    server.reset()
+    held = Gate(1000, timeout_s=120)
+    server.reset_counts(held)
+    devset = [{"question": f"What is {n}+{n}?", "answer": 2 * n} for n in range(6)]
+    request_id = dspy_worker.worker.start_request(
+        "evaluate_program",
+        {"program_id": "calc", "devset": devset, "num_threads": 1},
+        "evaluate",
+    )
+    server.wait_for_arrivals(1)  # the first example waits at the model
+    dspy_worker.worker.send({"type": "cancel", "id": request_id})
+    assert dspy_worker.ok("ping")["status"] == "ok"  # the loop is free meanwhile
+    held.release()
+    response, _ = dspy_worker.worker.wait_response(request_id, timeout=SLOW_TIMEOUT)
+    assert response["success"] is False and response["error"]["type"] == "Cancelled", response
+    assert len(server.chat_requests()) == 1
+    server.reset_counts()
+    again = dspy_worker.ok(
+        "evaluate_program", {"program_id": "calc", "devset": devset[:2]}, "evaluate"
+    )
+    assert again["score"] == 100.0 and again["lm_calls"] == 2
