@@ -33,6 +33,15 @@ def server() -> Iterator[GatedServer]:
         server.stop()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def close_http_sessions() -> Iterator[None]:
+    """The bridge's aiohttp sessions live on the tests' loop: closed when the module ends."""
+    yield
+    from langchain_support.http_client import close_sessions
+
+    run(close_sessions())
+
+
 @pytest.fixture
 def bridge(monkeypatch: pytest.MonkeyPatch) -> InProcessBridge:
     bridge = InProcessBridge(langchain_bridge.LangChainBridge, langchain_bridge, monkeypatch)
