@@ -139,6 +139,11 @@ def build_embeddings(config: EmbeddingsConfig, *, strict: bool = True) -> Embedd
         value = getattr(config, name)
         if value is not None:
             kwargs[name] = value
+    from .http_client import async_client
+
+    client = async_client()  # aiohttp's pool for the async calls, as the chat models have
+    if client is not None:
+        kwargs["http_async_client"] = client
     try:
         embeddings = OpenAIEmbeddings(**kwargs)
     except (ValueError, TypeError) as exc:

@@ -41,7 +41,7 @@ def completion(model: str = "gpt-test", **extra: object) -> dict[str, object]:
     return {"model": model, "messages": [{"role": "user", "content": "What is 2+3?"}], **extra}
 
 
-def test_the_bridges_models_use_it() -> None:
+def test_the_bridges_models_and_embeddings_use_it() -> None:
     from langchain_support import models
 
     shared = http_client.async_client()
@@ -49,6 +49,11 @@ def test_the_bridges_models_use_it() -> None:
     config = models.ModelConfig.parse({"model": "m", "base_url": "http://127.0.0.1:9/v1"})
     handle = models.build(config)
     assert handle.model.http_async_client is shared
+    from langchain_support import retrieval
+
+    settings = {"provider": "openai", "model": "e", "base_url": "http://127.0.0.1:9/v1"}
+    embeddings = retrieval.build_embeddings(retrieval.EmbeddingsConfig.parse(settings))
+    assert embeddings.embeddings.http_async_client is shared
 
 
 def test_a_request_and_its_headers_go_through(
