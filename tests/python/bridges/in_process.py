@@ -40,9 +40,7 @@ class InProcessBridge:
             assert message["type"] == "chunk" and message["id"] == request_id, message
             chunks.append(message["data"])
 
-        return _AwaitableStreamContext(
-            request_id, self.sessions.get(session), deadline_ms, "in-process", send
-        )
+        return CallContext(request_id, self.sessions.get(session), deadline_ms, "in-process", send)
 
     async def call(
         self, command: str, args: dict[str, Any] | None = None, session: str | None = None
@@ -56,24 +54,6 @@ class InProcessBridge:
 
     def is_async(self, command: str) -> bool:
         return inspect.iscoroutinefunction(getattr(self.bridge, self._commands[command]))
-
-
-class _AwaitableStreamContext(CallContext):
-    """``await ctx.stream(x)`` works whatever the installed SDK's ``stream`` returns."""
-
-    __slots__ = ()
-
-    def stream(self, data: Any) -> Any:
-        super().stream(data)
-        return _done()
-
-
-async def _none() -> None:
-    return None
-
-
-def _done() -> Any:
-    return _none()
 
 
 _LOOP: asyncio.AbstractEventLoop | None = None
