@@ -222,6 +222,10 @@ class EchoBridge(BaseBridge):
     # They show a concurrent worker (`--concurrency N`, YAML `pool.max_concurrency`) at work;
     # at concurrency 1 they run one at a time like the rest.
 
+    @command("async_echo", description="Return the arguments unchanged, as an async command.")
+    async def async_echo(self, args: Any, ctx: CallContext) -> Any:
+        return args
+
     @command("async_sleep", description="Sleep args.seconds with asyncio; answer {slept}.")
     async def async_sleep(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         seconds = float(args.get("seconds", 0))

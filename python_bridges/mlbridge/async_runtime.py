@@ -39,11 +39,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import cancel_pipe
+from .async_pipes import FrameInput, FrameOutput
 from .builtins import cleanup_target
 from .command import build_routes
 from .context import _CURRENT, CallContext
 from .errors import exception_to_error
-from .framing import HEADER, FrameError, check_length
+from .framing import FrameError
 from .handlers import Kind, kind_of, new_event_loop, stream_generator
 from .runtime import EXIT_OK, Runtime, cancelled_error, protocol_exit
 from .secrets import REDACTOR
@@ -55,6 +56,9 @@ MAX_SYNC_THREADS = 64
 
 SHUTDOWN_GRACE_S = 1.0
 """How long ``shutdown`` waits for cancelled tasks to end before exiting anyway."""
+
+OUTPUT_CLOSE_TIMEOUT_S = 5.0
+"""How long the worker waits, when it exits, for the host to read its last frames."""
 
 # Route kinds beyond handlers.Kind: built-ins answered on the loop at once.
 _INLINE = 10
@@ -106,75 +110,6 @@ class _Call:
         self.answered = False
 
 
-class _FrameProtocol(asyncio.Protocol):
-    """Splits the input pipe's bytes into frames and hands each to the runtime."""
-
-    def __init__(self, runtime: AsyncRuntime) -> None:
-        self._runtime = runtime
-        self._buf = bytearray()
-        self._limit = runtime.max_frame_bytes
-
-    def data_received(self, data: bytes) -> None:
-        runtime = self._runtime
-        if runtime.stopping:
-            return
-        buf = self._buf
-        if buf:
-            buf += data
-            data = buf
-        size = len(data)
-        pos = 0
-        unpack = HEADER.unpack_from
-        on_frame = runtime.on_frame
-        while size - pos >= 4:
-            length = unpack(data, pos)[0]
-            if length == 0 or length > self._limit:
-                try:
-                    check_length(length, self._limit)
-                except FrameError as exc:
-                    runtime.on_bad_frame(exc)
-                return
-            end = pos + 4 + length
-            if end > size:
-                break
-            on_frame(data[pos + 4 : end])
-            pos = end
-            if runtime.stopping:
-                return
-        if data is buf:
-            del buf[:pos]
-        else:
-            self._buf = bytearray(data[pos:]) if pos < size else bytearray()
-
-    def eof_received(self) -> bool:
-        runtime = self._runtime
-        if self._buf:
-            have = len(self._buf)
-            where = "header" if have < 4 else "frame"
-            runtime.on_bad_frame(FrameError(f"end of input inside a frame {where} ({have} bytes)"))
-        else:
-            runtime.on_end_of_input()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self._runtime.stopping:
-            self._runtime.on_end_of_input()
-
-
-class _OutputProtocol(asyncio.Protocol):
-    """The output pipe's protocol: notices the host going away."""
-
-    def __init__(self, runtime: AsyncRuntime) -> None:
-        self._runtime = runtime
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
-        if exc is not None:
-            self._runtime.on_output_lost(exc)
-
-
 class AsyncRuntime(Runtime):
     """Serves up to ``concurrency`` calls at once on an asyncio loop (see the module doc)."""
 
@@ -189,10 +124,9 @@ class AsyncRuntime(Runtime):
         self._loop = new_event_loop()
         asyncio.set_event_loop(self._loop)
         self._loop_thread = threading.get_ident()
-        self._out = bytearray()
-        self._flush_scheduled = False
-        self._transport: asyncio.WriteTransport | None = None
-        self._output: _OutputProtocol | None = None
+        self._output = FrameOutput(
+            self._loop, self.out_fd, self.max_frame_bytes, self.on_output_lost
+        )
         self._calls: dict[Any, _Call] = {}
         self._session_queues: dict[Any, deque[_Call]] = {}
         self._done: asyncio.Future[int] | None = None
@@ -239,36 +173,12 @@ class AsyncRuntime(Runtime):
             print(f"mlbridge: dropped a {message.get('type')!r} frame: {exc!r}", file=sys.stderr)
 
     def send_response(self, message: dict[str, Any]) -> None:
-        """Encode a message into the output buffer (loop thread only)."""
-        self.codec.encode_to(message, self._append)
-
-    def _append(self, payload: bytes | bytearray | memoryview) -> None:
-        length = len(payload)
-        check_length(length, self.max_frame_bytes)
-        out = self._out
-        out += HEADER.pack(length)
-        out += payload
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        data = self._out
-        if not data:
-            return
-        self._out = bytearray()
-        if self._transport is None:  # hello, before the loop runs: a blocking write
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self.out_fd, view) :]
-            return
-        if not self._transport.is_closing():
-            self._transport.write(data)
+        """Queue a message for the host (loop thread only)."""
+        self.codec.encode_to(message, self._output.append)
 
     def start(self) -> None:
         super().start()
-        self._flush()  # hello goes out before the loop starts
+        self._output.flush()  # hello goes out before the loop starts
 
     # ------------------------------------------------------------------ serving
 
@@ -284,18 +194,17 @@ class AsyncRuntime(Runtime):
         self._done = loop.create_future()
         # Cancellation comes as `cancel` messages; a stray SIGINT must not kill the loop.
         signal.signal(signal.SIGINT, _ignore_signal)
-        out_file = os.fdopen(self.out_fd, "wb", buffering=0, closefd=False)
-        self._transport, self._output = await loop.connect_write_pipe(
-            lambda: _OutputProtocol(self), out_file
-        )
-        in_file = os.fdopen(self.in_fd, "rb", buffering=0, closefd=False)
-        reader, _ = await loop.connect_read_pipe(lambda: _FrameProtocol(self), in_file)
+        await self._output.open()
+        frames = FrameInput(self, self.in_fd, self.max_frame_bytes)
+        await frames.open(loop)
         if self._watchdog is not None:
             self._watchdog.start(loop)
         code = await self._done
-        reader.close()
+        frames.close()
+        if self._watchdog is not None:
+            self._watchdog.stop()
         await self._cancel_everything()
-        await self._finish_output()
+        await self._output.close(OUTPUT_CLOSE_TIMEOUT_S)
         if self._calls:
             # A handler ignores its cancellation: leave without waiting for it.
             sys.stderr.flush()
@@ -340,19 +249,17 @@ class AsyncRuntime(Runtime):
         for call in list(self._calls.values()):
             self._answer_cancelled(call)  # those that ignore it: answered all the same
 
-    async def _finish_output(self) -> None:
-        self._flush()
-        transport, output = self._transport, self._output
-        if transport is None or output is None:
-            return
-        transport.close()  # flushes what is buffered first
-        try:
-            await asyncio.wait_for(asyncio.shield(output.closed), timeout=5.0)
-        except TimeoutError:
-            print("mlbridge: the host did not read the last frames; exiting", file=sys.stderr)
-
     def in_flight(self) -> int:
         return len(self._calls)
+
+    def run_awaitable(self, awaitable: Any) -> Any:
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError("run_awaitable() would block the event loop; await it instead")
+
+        async def run() -> Any:
+            return await awaitable
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
 
     # ------------------------------------------------------------------ input
 
@@ -371,7 +278,10 @@ class AsyncRuntime(Runtime):
             )
             return
         if kind == "request" or kind is None:
-            self._on_request(message)
+            try:
+                self._on_request(message)
+            except Exception as exc:  # e.g. an id or session id that is not hashable
+                self.send_error(message.get("id"), message.get("command"), exception_to_error(exc))
         elif kind == "cancel":
             self._on_cancel(message.get("id"))
         else:
@@ -444,7 +354,7 @@ class AsyncRuntime(Runtime):
             self.send_error(request_id, command, exception_to_error(exc))
             return
         try:
-            self.codec.encode_result_to(request_id, result, self._append)
+            self.codec.encode_result_to(request_id, result, self._output.append)
         except Exception as exc:
             self.send_unencodable(request_id, command, exc)
 
@@ -486,7 +396,8 @@ class AsyncRuntime(Runtime):
             self._answer_cancelled(call)
         elif call.started and not call.in_thread:
             call.task.cancel()
-        # A task not started yet sees cancel_requested when it starts. A plain `def` handler in a thread sees ctx.cancelled; answered when it returns.
+        # A task not started yet sees cancel_requested when it starts; a plain `def` handler
+        # in a thread sees ctx.cancelled and is answered when it returns.
 
     # ------------------------------------------------------------------ one call
 
@@ -576,7 +487,7 @@ class AsyncRuntime(Runtime):
             self.send_session_result(call.id, call.command, result, session)
             return
         try:
-            self.codec.encode_result_to(call.id, result, self._append)
+            self.codec.encode_result_to(call.id, result, self._output.append)
         except Exception as exc:
             self.send_unencodable(call.id, call.command, exc)
 

@@ -62,8 +62,13 @@ class BaseBridge(BuiltinCommands):
         except (PackageNotFoundError, ValueError):
             return "unknown"
 
-    def initialize(self, options: dict[str, Any]) -> None:
-        """Prepare the framework with the bridge's ``options``; runs on ``init``."""
+    def initialize(self, options: dict[str, Any]) -> Any:
+        """Prepare the framework with the bridge's ``options``; runs on ``init``.
+
+        May be an ``async def``: it then runs on the event loop the async commands use, so
+        it can create clients bound to that loop. In a concurrent worker ``init`` runs in
+        the thread pool, so a plain ``def initialize`` never blocks the loop.
+        """
 
     def capabilities(self) -> dict[str, Any]:
         """Features reported by ``get_info``."""

@@ -9,6 +9,7 @@ exception and runs in the thread pool of a concurrent worker.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import time
@@ -34,7 +35,7 @@ class BuiltinCommands:
     bridge_version: str
     _runtime: Runtime
 
-    def initialize(self, options: dict[str, Any]) -> None:  # overridden by BaseBridge
+    def initialize(self, options: dict[str, Any]) -> Any:  # overridden by BaseBridge
         raise NotImplementedError
 
     def capabilities(self) -> dict[str, Any]:  # overridden by BaseBridge
@@ -62,7 +63,9 @@ class BuiltinCommands:
                 f"init: options must be a map, got {type(options).__name__}",
                 category="invalid_configuration",
             )
-        self.initialize(options)
+        prepared = self.initialize(options)
+        if inspect.isawaitable(prepared):  # an `async def initialize`: on the serving loop
+            self._runtime.run_awaitable(prepared)
         return {"status": "ready"}
 
     @builtin_command("get_info", description="Framework, versions, commands and capabilities.")

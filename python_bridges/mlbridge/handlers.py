@@ -80,11 +80,12 @@ class MainThreadLoop:
         return run_coroutine
 
     def run(self, coroutine: Any) -> Any:
+        """Run a coroutine (or other awaitable) to completion on this loop."""
         loop = self._loop
         if loop is None:
             loop = self._loop = new_event_loop()
             asyncio.set_event_loop(loop)
-        task = loop.create_task(coroutine)
+        task = asyncio.ensure_future(coroutine, loop=loop)
         try:
             return loop.run_until_complete(task)
         except KeyboardInterrupt:

@@ -52,6 +52,7 @@ class LoopWatchdog:
         self._beat = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
+        self._stopped = threading.Event()
         self.stalls = 0
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -62,15 +63,24 @@ class LoopWatchdog:
         loop.call_later(self._interval, self._heartbeat)
         threading.Thread(target=self._watch, name="mlbridge-loop-watchdog", daemon=True).start()
 
+    def stop(self) -> None:
+        """Stop watching (any thread); the watching thread ends within one interval."""
+        self._stopped.set()
+
     def _heartbeat(self) -> None:
+        if self._stopped.is_set():
+            return
         self._beat = time.monotonic()
         assert self._loop is not None
         self._loop.call_later(self._interval, self._heartbeat)
 
     def _watch(self) -> None:
         reported_beat = None
-        while True:
-            time.sleep(self._interval)
+        loop = self._loop
+        assert loop is not None
+        while not self._stopped.wait(self._interval):
+            if loop.is_closed() or not loop.is_running():
+                return  # the worker is done serving: nothing to watch
             beat = self._beat
             stalled = time.monotonic() - beat
             if stalled > self.threshold_s and beat != reported_beat:

@@ -36,6 +36,7 @@ ECHO_COMMANDS = {
     "allocate",
     "options",
     "env",
+    "async_echo",
     "async_sleep",
     "async_stream",
     "async_yield",
