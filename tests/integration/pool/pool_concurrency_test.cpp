@@ -302,6 +302,59 @@ TEST_F(PoolConcurrencyTest, AWorkerThatIgnoresACancelIsRetiredAndReplaced) {
   EXPECT_TRUE(after.ok()) << after.error().describe();
 }
 
+TEST_F(PoolConcurrencyTest, ASessionOfACrashedConcurrentWorkerIsRebuiltOnTheOther) {
+  auto c = concurrent(2, 64);
+  auto parsed = session::ReplayRules::from_json(
+      {{"setup", {{{"command", "put"}, {"object", "{key}"}}}}}, "test");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().describe();
+  c.session_rules = *parsed;
+  auto p = start_all(std::move(c));
+  auto put = p->call(request("put", {{"key", "k"}, {"value", 42}}, "s"));
+  ASSERT_TRUE(put.ok()) << put.error().describe();
+  std::string home;
+  for (const auto& s : p->sessions()) home = s.worker_id;
+  pid_t victim = -1;
+  for (const auto& w : p->stats().workers) {
+    if (w.id == home) victim = w.pid;
+  }
+  ASSERT_GT(victim, 0);
+  // Anonymous calls on both workers; the ones on the session's home die with it.
+  constexpr std::size_t kCalls = 40;
+  Answers answers(kCalls);
+  for (std::size_t i = 0; i < kCalls; ++i) p->submit(async_sleep(kLong), answers.handler(i));
+  ASSERT_TRUE(eventually([&] { return in_flight(p) == kCalls; }));
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return answers.answered() == kCalls / 2; }, 30s))
+      << answers.answered() << " answered; the dead worker held half of them";
+  {
+    std::lock_guard lock(answers.mutex);
+    EXPECT_EQ(answers.by_category[ErrorCategory::kWorkerCrashed], kCalls / 2);
+  }
+  auto got = p->call(request("get", {{"key", "k"}}, "s"));
+  ASSERT_TRUE(got.ok()) << got.error().describe();
+  EXPECT_EQ((*got)["value"], 42) << "rebuilt from its journal on the other worker";
+  EXPECT_EQ(p->stats().sessions_replayed, 1u);
+  EXPECT_GT(in_flight(p), 0u) << "the survivor's calls kept running meanwhile";
+}
+
+TEST_F(PoolConcurrencyTest, AnEndedSessionIsCleanedUpWhileItsWorkerIsBusy) {
+  auto p = start_all(concurrent(1, 32));
+  auto put = p->call(request("put", {{"key", "k"}, {"value", 1}}, "s"));
+  ASSERT_TRUE(put.ok()) << put.error().describe();
+  std::vector<std::future<Result<json>>> calls;
+  for (int i = 0; i < 8; ++i) calls.push_back(p->submit(async_sleep(kLong)));
+  ASSERT_TRUE(eventually([&] { return in_flight(p) == 8; }));
+  const auto sessions_on_worker = [&] {
+    auto stats = p->call(request("get_stats"));
+    return stats.ok() ? (*stats)["sessions"].get<std::size_t>() : 999;
+  };
+  ASSERT_EQ(sessions_on_worker(), 1u);
+  ASSERT_TRUE(p->end_session("s").ok());
+  EXPECT_TRUE(eventually([&] { return sessions_on_worker() == 0; }))
+      << "the worker dropped the session without waiting to be idle";
+  EXPECT_EQ(in_flight(p), 8u);
+}
+
 TEST_F(PoolConcurrencyTest, MaxConcurrencyOneKeepsTheOneCallPath) {
   auto p = start_all(concurrent(1, 1));
   EXPECT_EQ(p->stats().workers.at(0).capacity, 1u);
