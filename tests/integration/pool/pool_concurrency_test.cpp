@@ -130,6 +130,20 @@ TEST_F(PoolConcurrencyTest, CallsBeyondEverySlotWaitInTheQueueAndRunWhenOneFrees
   EXPECT_EQ(p->stats().calls, 6u);
 }
 
+TEST_F(PoolConcurrencyTest, CallsQueuedBehindFullWorkersStartAnOverflowWorker) {
+  auto c = concurrent(1, 2);
+  c.max_overflow = 1;
+  auto p = start_all(std::move(c));
+  std::vector<std::future<Result<json>>> calls;
+  for (int i = 0; i < 4; ++i) calls.push_back(p->submit(async_sleep(kLong / 4)));
+  ASSERT_TRUE(eventually([&] { return in_flight(p) == 4; }, 30s))
+      << "the overflow worker takes the 2 calls no slot of the first one could";
+  const auto stats = p->stats();
+  ASSERT_EQ(stats.workers.size(), 2u);
+  for (const auto& w : stats.workers) EXPECT_EQ(w.in_flight, 2u) << w.id;
+  for (auto& call : calls) EXPECT_TRUE(call.get().ok());
+}
+
 TEST_F(PoolConcurrencyTest, SessionCallsNeverOverlapAndKeepOrderWhileAnonymousCallsOverlap) {
   auto p = start_all(concurrent(2, 64));
   std::mutex mutex;
