@@ -508,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a few seconds, small counts")
     options = parser.parse_args(argv)
     if options.smoke:
-        options.callers, options.seconds, options.warmup = "1,8", 2.0, 1.0
+        options.callers, options.seconds, options.warmup = "4", 2.0, 1.0
         options.ceiling_callers = 64
     options.callers = [int(c) for c in options.callers.split(",")]
     options.bin = options.bin.resolve()
@@ -516,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
 
     began = time.time()
     load_before = list(os.getloadavg())
-    ceiling_seconds = 3.0 if options.smoke else 10.0
+    ceiling_seconds = 2.0 if options.smoke else 10.0
     print(f"[llm] the mock's ceiling at {options.ceiling_callers} callers", flush=True)
     ceiling = mock_ceiling(options.bin, options.delay_ms, options.ceiling_callers, ceiling_seconds)
     for row in ceiling:
