@@ -227,6 +227,14 @@ def memory_section(result: dict[str, Any]) -> list[str]:
             f"{idle['workers']:,.0f} → {peak['workers']:,.0f} MiB | {per_host} | "
             f"{per_workers} |"
         )
+    for row in result["rows"]:
+        stats = row.get("bridge_stats_after")
+        if row["side"] == "mlbridge" and stats:
+            placed = ", ".join(
+                f"{w.get('id')}: {w.get('sessions', 0)} sessions, {w.get('calls', 0):,} calls"
+                for w in stats.get("workers", [])
+            )
+            lines += ["", f"{row['program']}, workers after the run: {placed}."]
     lines += [
         "",
         "FastAPI's processes for comparison (uvicorn master + workers):",
