@@ -12,6 +12,15 @@ Commands (see docs/bridges/dspy.md): ``configure_lm``, ``get_lm``, ``create_prog
 A program and an LM configured with a session belong to that session (``ctx.resources``);
 every call runs under ``dspy.context(lm=...)`` with the session's LM or the bridge default
 (``options.lm``; DSPy's offline DummyLM when no key and no ``api_base`` are configured).
+
+Many calls at once (``concurrency = 256`` per worker; ``pool.max_concurrency`` in the YAML
+overrides it): ``execute_program`` and ``execute_batch`` are ``async def`` commands that
+``await program.acall(...)`` on the worker's event loop (DSPy's native async path, LiteLLM's
+``acompletion``), each under its own ``dspy.context``, a context variable, so concurrent
+calls never see each other's LM. The long, synchronous work (``optimize_program``,
+``evaluate_program``) and the quick bookkeeping commands are plain ``def`` commands: the SDK
+runs them in its thread pool, off the loop (``sync_overlap``: sessions' sync commands may
+overlap; one session's calls still run one at a time, in order).
 API keys are named by environment variable, never sent, and redacted from every answer,
 error and line of stderr (``mlbridge.secrets``).
 """
@@ -20,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import os
 import sys
 import uuid
@@ -32,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dspy_support import lm as lm_support  # noqa: E402
 from dspy_support import programs  # noqa: E402
+from dspy_support.batch import run_bounded  # noqa: E402
 from dspy_support.endpoints import EndpointPolicy, with_provider_key  # noqa: E402
 from dspy_support.errors import error_info, raise_translated  # noqa: E402
 from dspy_support.metrics import METRICS, Metric  # noqa: E402
@@ -52,31 +63,50 @@ MAX_BATCH = 1000
 
 
 def dspy_command(name: str, description: str) -> Callable[[Callable[..., Any]], Any]:
-    """``@command`` plus what every DSPy command needs.
+    """``@command`` plus what every DSPy command needs, for ``async def`` and ``def`` alike.
 
     The bridge is made ready, ``args`` must be a map, errors are translated (provider
     types, categories, no secrets: ``dspy_support.errors``) and the result is redacted.
+    Cancellation (``asyncio.CancelledError`` in a task, ``KeyboardInterrupt`` from the
+    SIGINT of a worker at concurrency 1) passes through untouched.
     """
 
     def wrap(func: Callable[..., Any]) -> Any:
-        @functools.wraps(func)
-        def handler(self: DSPyBridge, args: Any, ctx: CallContext) -> Any:
+        def enter(self: DSPyBridge, args: Any) -> str:
             if not isinstance(args, dict):
                 raise BridgeError(f"{name}: args must be a map", category="invalid_argument")
             self._ready()
-            where = name
             if isinstance(args.get("program_id"), str):
-                where = f"{name} {args['program_id']!r}"
+                return f"{name} {args['program_id']!r}"
+            return name
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def run_async(self: DSPyBridge, args: Any, ctx: CallContext) -> Any:
+                where = enter(self, args)
+                try:
+                    result = await func(self, args, ctx)
+                except Exception as exc:
+                    raise_translated(exc, where)
+                    raise  # unreachable: raise_translated always raises
+                return REDACTOR.redact_value(result)
+
+            return command(name, description=description)(run_async)
+
+        @functools.wraps(func)
+        def run_sync(self: DSPyBridge, args: Any, ctx: CallContext) -> Any:
+            where = enter(self, args)
             try:
                 result = func(self, args, ctx)
-            except Exception as exc:  # KeyboardInterrupt (cancellation) passes untouched
+            except Exception as exc:
                 if str(exc).startswith(_CANCELLED):
                     raise KeyboardInterrupt from None  # DSPy's parallel runner saw the SIGINT
                 raise_translated(exc, where)
                 raise  # unreachable: raise_translated always raises
             return REDACTOR.redact_value(result)
 
-        return command(name, description=description)(handler)
+        return command(name, description=description)(run_sync)
 
     return wrap
 
@@ -90,6 +120,11 @@ class DSPyBridge(BaseBridge):
 
     framework = "dspy"
     bridge_version = "0.1.0"
+    concurrency = 256
+    """Calls one worker holds at once: DSPy calls wait on a remote LM almost all the time."""
+    sync_overlap = True
+    """The ``def`` commands of different sessions may overlap in the SDK's thread pool: they
+    share nothing but the bridge default, which only ``initialize`` sets."""
 
     def __init__(self) -> None:
         self.options: dict[str, Any] | None = None
@@ -171,7 +206,19 @@ class DSPyBridge(BaseBridge):
         return history
 
     def _running(self, ctx: CallContext) -> Any:
-        return lm_support.running(self._lm(ctx), self._history(ctx), ctx.deadline_ms)
+        """The call's LM applied (``dspy.context``) and its cost counted.
+
+        Synchronous DSPy code in a thread (the SDK's pool, or a module without ``aforward``)
+        cannot be interrupted by a cancel: it stops at the first LM call that ends after the
+        cancel instead (``ctx.cancelled``; a cancelled task has stopped already).
+        """
+
+        def cancelled() -> bool:
+            return bool(getattr(ctx, "cancelled", False))
+
+        return lm_support.running(
+            self._lm(ctx), self._history(ctx), ctx.deadline_ms, stop_when=cancelled
+        )
 
     def _program(self, args: dict[str, Any], ctx: CallContext) -> programs.Program:
         program_id = args.get("program_id")
@@ -267,8 +314,12 @@ class DSPyBridge(BaseBridge):
         return {**program.info(), "created": True}
 
     @dspy_command("execute_program", "Run a program on one set of inputs.")
-    def execute_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        """``{"program_id", "inputs", "async": false}`` → outputs, reasoning, usage, LM calls."""
+    async def execute_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """``{"program_id", "inputs"}`` → outputs, reasoning, usage, LM calls.
+
+        Always ``await program.acall(...)`` on the worker's loop; ``"async"`` is still accepted
+        (a boolean) for callers written before every call ran this way, and changes nothing.
+        """
         try:
             programs.check_execute_args(args)
         except ValueError as exc:
@@ -280,10 +331,7 @@ class DSPyBridge(BaseBridge):
             raise _invalid(exc) from None
         handle = self._lm(ctx)
         with self._running(ctx) as stats:
-            if args.get("async"):
-                prediction = asyncio.run(program.module.acall(**inputs))
-            else:
-                prediction = program.module(**inputs)
+            prediction = await program.acall(inputs)
         program.calls += 1
         return {
             "program_id": program.program_id,
@@ -292,11 +340,13 @@ class DSPyBridge(BaseBridge):
             **stats.public(),
         }
 
-    @dspy_command("execute_batch", "Run a program on many inputs in parallel (DSPy's batch).")
-    def execute_batch(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        """``{"program_id", "inputs": [...], "num_threads"}``; a failed item has ``error``."""
-        import dspy
+    @dspy_command("execute_batch", "Run a program on many inputs, a bounded number at once.")
+    async def execute_batch(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """``{"program_id", "inputs": [...], "num_threads"}``; a failed item has ``error``.
 
+        ``num_threads`` (the name DSPy's ``batch`` gave it) bounds how many inputs are in
+        flight at once; they run as ``acall`` tasks on the loop, not as threads.
+        """
         program = self._program(args, ctx)
         items = args.get("inputs")
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
@@ -307,33 +357,24 @@ class DSPyBridge(BaseBridge):
             checked = [program.check_inputs(item) for item in items]
         except ValueError as exc:
             raise _invalid(exc) from None
-        threads = self._threads(args)
-        examples = [dspy.Example(**item).with_inputs(*item) for item in checked]
+        limit = self._threads(args)
         handle = self._lm(ctx)
+        module = program.module
+
+        async def run(inputs: dict[str, Any]) -> Any:
+            return await program.acall(inputs, module)
+
         with self._running(ctx) as stats:
-            predictions, failed, exceptions = program.module.batch(
-                examples,
-                num_threads=threads,
-                max_errors=len(examples) + 1,
-                return_failed_examples=True,
-                provide_traceback=False,
-                disable_progress_bar=True,
-            )
-        errors = {id(example): exc for example, exc in zip(failed, exceptions, strict=False)}
+            outcomes = await run_bounded(checked, run, limit)
         results = []
-        for example, prediction in zip(examples, predictions, strict=True):
-            if prediction is None or id(example) in errors:
-                exc = errors.get(id(example))
-                results.append(
-                    {
-                        "error": error_info(exc)
-                        if exc
-                        else {"type": "RuntimeError", "message": "no prediction"}
-                    }
-                )
+        for prediction, exc in outcomes:
+            if exc is not None:
+                results.append({"error": error_info(exc)})
+            elif prediction is None:
+                results.append({"error": {"type": "RuntimeError", "message": "no prediction"}})
             else:
                 results.append(program.result(prediction))
-        program.calls += len(examples)
+        program.calls += len(checked)
         failures = sum(1 for r in results if "error" in r)
         return {
             "program_id": program.program_id,
@@ -466,8 +507,16 @@ class DSPyBridge(BaseBridge):
             raise _invalid(exc) from None
 
     @staticmethod
-    def _evaluate(module: Any, devset: list[Any], metric: Metric, threads: int) -> Any:
+    def _evaluate(
+        module: Any, devset: list[Any], metric: Metric, threads: int, ctx: CallContext
+    ) -> Any:
+        """``dspy.Evaluate`` in this thread; once the call is cancelled, no example starts."""
         import dspy
+
+        def program(**inputs: Any) -> Any:
+            if getattr(ctx, "cancelled", False):
+                raise asyncio.CancelledError("the call was cancelled; evaluation stopped")
+            return module(**inputs)
 
         evaluate = dspy.Evaluate(
             devset=devset,
@@ -478,7 +527,7 @@ class DSPyBridge(BaseBridge):
             max_errors=len(devset) + 1,
             provide_traceback=False,
         )
-        return evaluate(module)
+        return evaluate(program)
 
     @dspy_command("evaluate_program", "Score a program on a devset with a named metric.")
     def evaluate_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
@@ -490,7 +539,7 @@ class DSPyBridge(BaseBridge):
         threads = self._threads(args)
         handle = self._lm(ctx)
         with self._running(ctx) as stats:
-            evaluation = self._evaluate(program.module, devset, metric, threads)
+            evaluation = self._evaluate(program.module, devset, metric, threads, ctx)
         results = []
         for example, prediction, score in evaluation.results:
             item = {
@@ -554,7 +603,7 @@ class DSPyBridge(BaseBridge):
             limits[name] = value
         handle = self._lm(ctx)
         with self._running(ctx) as stats:
-            before = self._evaluate(program.module, devset, metric, threads).score
+            before = self._evaluate(program.module, devset, metric, threads, ctx).score
             student = program.module.deepcopy()
             student._compiled = False
             if optimizer == "labeled_few_shot":
@@ -567,7 +616,7 @@ class DSPyBridge(BaseBridge):
                     max_rounds=max(limits["max_rounds"], 1),
                     max_errors=len(trainset) + 1,
                 ).compile(student, trainset=trainset)
-            after = self._evaluate(compiled, devset, metric, threads).score
+            after = self._evaluate(compiled, devset, metric, threads, ctx).score
         if target_id == program.program_id:
             program.module = compiled
             program.optimized_with = optimizer

@@ -58,6 +58,15 @@ Agents (``langchain_support.tools``)
     ``invoke``/``batch``/``stream`` (``input``: a string, ``{"input": ...}`` or
     ``{"messages": [...]}``). ``list_tools`` → the registry.
 
+Concurrency: one worker holds up to 256 calls at once (``concurrency``; the YAML's
+``pool.max_concurrency`` overrides it). ``invoke``, ``batch``, ``stream``, ``chat``,
+``create_retriever`` and ``retrieve`` are ``async def`` commands that run on the worker's
+event loop with LangChain's async API (``ainvoke``, ``abatch``, ``astream``, async
+embeddings); streamed chunks go out with ``await ctx.stream(...)``. The bookkeeping commands
+(``create_chain``, ``configure_model``, ``list_*`` ...) are plain ``def`` commands, run in the
+SDK's thread pool. One session's calls run one at a time and in order; a conversation's
+turns never interleave, even without a session.
+
 Errors: the bridge raises ``BridgeError`` with explicit categories for what it detects
 itself (unknown id → ``not_found``, bad arguments → ``invalid_argument``); failures of the
 model keep the provider's type name, e.g. ``openai.RateLimitError``, with a category hint
@@ -67,8 +76,10 @@ and redacted from every answer, chunk, error and line of stderr.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
+import inspect
 import os
 import sys
 import time
@@ -103,31 +114,49 @@ _OPTION_KEYS = {"model", "embeddings", "endpoints", "max_concurrency", "max_batc
 
 
 def langchain_command(name: str, description: str) -> Callable[[Callable[..., Any]], Any]:
-    """``@command`` plus what every LangChain command needs.
+    """``@command`` plus what every LangChain command needs, for ``async def`` and ``def``.
 
     The bridge is made ready, ``args`` must be a map, errors are translated (provider types,
     categories, no secrets: ``langchain_support.errors``) and the result is redacted.
+    Cancellation (``asyncio.CancelledError``, or ``KeyboardInterrupt`` at concurrency 1)
+    passes through untouched.
     """
 
     def wrap(func: Callable[..., Any]) -> Any:
-        @functools.wraps(func)
-        def handler(self: LangChainBridge, args: Any, ctx: CallContext) -> Any:
+        def enter(self: LangChainBridge, args: Any) -> str:
             if not isinstance(args, dict):
                 raise BridgeError(f"{name}: args must be a map", category="invalid_argument")
             self._ready()
-            where = name
             for key in ("chain_id", "conversation_id", "retriever_id", "agent_id"):
                 if isinstance(args.get(key), str):
-                    where = f"{name} {args[key]!r}"
-                    break
+                    return f"{name} {args[key]!r}"
+            return name
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def run_async(self: LangChainBridge, args: Any, ctx: CallContext) -> Any:
+                where = enter(self, args)
+                try:
+                    result = await func(self, args, ctx)
+                except Exception as exc:
+                    raise_translated(exc, where)
+                    raise  # unreachable: raise_translated always raises
+                return REDACTOR.redact_value(result)
+
+            return command(name, description=description)(run_async)
+
+        @functools.wraps(func)
+        def run_sync(self: LangChainBridge, args: Any, ctx: CallContext) -> Any:
+            where = enter(self, args)
             try:
                 result = func(self, args, ctx)
-            except Exception as exc:  # KeyboardInterrupt (cancellation) passes untouched
+            except Exception as exc:
                 raise_translated(exc, where)
                 raise  # unreachable: raise_translated always raises
             return REDACTOR.redact_value(result)
 
-        return command(name, description=description)(handler)
+        return command(name, description=description)(run_sync)
 
     return wrap
 
@@ -145,6 +174,11 @@ class LangChainBridge(BaseBridge):
 
     framework = "langchain"
     bridge_version = "0.1.0"
+    concurrency = 256
+    """Calls one worker holds at once: chains wait on a remote model almost all the time."""
+    sync_overlap = True
+    """The ``def`` commands of different sessions may overlap in the SDK's thread pool: they
+    build session objects and share nothing but the defaults, which only ``initialize`` sets."""
 
     def __init__(self) -> None:
         self.options: dict[str, Any] | None = None
@@ -371,7 +405,7 @@ class LangChainBridge(BaseBridge):
     def _config(self, args: dict[str, Any]) -> dict[str, Any]:
         return parse_config(args.get("config"))
 
-    def _run(
+    async def _run(
         self,
         chain: chain_support.Chain,
         value: Any,
@@ -380,6 +414,19 @@ class LangChainBridge(BaseBridge):
         stream: bool,
     ) -> dict[str, Any]:
         """One run of a chain (streamed or not); the invoke result."""
+        if isinstance(chain, chain_support.Conversation):
+            async with chain.turn_lock:  # read the history, answer, remember: one turn at once
+                return await self._run_once(chain, value, config, ctx, stream)
+        return await self._run_once(chain, value, config, ctx, stream)
+
+    async def _run_once(
+        self,
+        chain: chain_support.Chain,
+        value: Any,
+        config: dict[str, Any],
+        ctx: CallContext,
+        stream: bool,
+    ) -> dict[str, Any]:
         handle = self._model(ctx, chain)
         runnable = chain.runnable(self._env(ctx, chain))
         prepared = chain.prepare(value)
@@ -388,23 +435,24 @@ class LangChainBridge(BaseBridge):
         if stream:
             output = None
             stopper = StreamStopper()
-            items = chain.stream(runnable, prepared, runnable_config(config, recorder, stopper))
+            items = chain.astream(runnable, prepared, runnable_config(config, recorder, stopper))
             try:
-                for item in items:
+                async for item in items:
                     if isinstance(item, tuple):
                         output = item[1]
                         break
                     chunks += 1
-                    ctx.stream(REDACTOR.redact_value(item))
-            except KeyboardInterrupt:
+                    await ctx.stream(REDACTOR.redact_value(item))
+            except (asyncio.CancelledError, KeyboardInterrupt):
                 # Cancelled: stop the model before closing the stream, which would otherwise
-                # drain the model's whole output first (see StreamStopper).
+                # drain the model's remaining output first (see StreamStopper).
                 stopper.stop()
-                with contextlib.suppress(Exception):
-                    items.close()
                 raise
+            finally:
+                with contextlib.suppress(Exception):
+                    await items.aclose()
         else:
-            output = runnable.invoke(prepared, runnable_config(config, recorder))
+            output = await runnable.ainvoke(prepared, runnable_config(config, recorder))
         chain.calls += 1
         result = {**self._base_result(chain, handle), **chain.result(output)}
         if isinstance(chain, chain_support.Conversation):
@@ -415,17 +463,17 @@ class LangChainBridge(BaseBridge):
         return {**result, **recorder.public()}
 
     @langchain_command("invoke", "Run a chain, conversation or agent on one input.")
-    def invoke(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+    async def invoke(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         chain = self._chain(args, ctx)
-        return self._run(chain, args.get("input"), self._config(args), ctx, stream=False)
+        return await self._run(chain, args.get("input"), self._config(args), ctx, stream=False)
 
     @langchain_command("stream", "Run a chain and stream its output as chunks.")
-    def stream(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+    async def stream(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         chain = self._chain(args, ctx)
-        return self._run(chain, args.get("input"), self._config(args), ctx, stream=True)
+        return await self._run(chain, args.get("input"), self._config(args), ctx, stream=True)
 
     @langchain_command("batch", "Run a chain on many inputs, with bounded concurrency.")
-    def batch(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+    async def batch(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         """``{"chain_id", "inputs": [...], "max_concurrency"}``; a failed item has ``error``."""
         chain = self._chain(args, ctx)
         if isinstance(chain, chain_support.Conversation):
@@ -444,12 +492,12 @@ class LangChainBridge(BaseBridge):
         handle = self._model(ctx, chain)
         runnable = chain.runnable(self._env(ctx, chain))
         recorder = RunRecorder(handle.label)
-        outputs = runnable.batch(
+        outputs = await runnable.abatch(
             prepared, runnable_config(config, recorder), return_exceptions=True
         )
         results: list[dict[str, Any]] = []
         for output in outputs:
-            if isinstance(output, KeyboardInterrupt):
+            if isinstance(output, asyncio.CancelledError | KeyboardInterrupt):
                 raise output
             if isinstance(output, Exception):
                 results.append({"error": error_info(output)})
@@ -481,7 +529,7 @@ class LangChainBridge(BaseBridge):
         return {**conversation.info(), "conversation_id": conversation_id, "created": True}
 
     @langchain_command("chat", "One turn of a conversation; the history stays in the session.")
-    def chat(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+    async def chat(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         conversation = self._conversation(args, ctx)
         message = args.get("message")
         if not isinstance(message, str) or not message.strip():
@@ -490,7 +538,7 @@ class LangChainBridge(BaseBridge):
         if not isinstance(variables, dict):
             raise _invalid("variables must be a map")
         value = {**variables, "input": message}
-        result = self._run(
+        result = await self._run(
             conversation, value, self._config(args), ctx, stream=bool(args.get("stream"))
         )
         result["conversation_id"] = conversation.chain_id
@@ -553,7 +601,7 @@ class LangChainBridge(BaseBridge):
     # ---------------------------------------------------------------- retrieval
 
     @langchain_command("create_retriever", "Embed texts into an in-memory vector store.")
-    def create_retriever(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+    async def create_retriever(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         known = {"retriever_id", "texts", "metadatas", "ids", "documents", "embeddings", "k"}
         unknown = sorted(set(args) - known - {"replace"})
         if unknown:
@@ -578,7 +626,7 @@ class LangChainBridge(BaseBridge):
         embeddings = retrieval.build_embeddings(config, strict=args.get("embeddings") is not None)
         k = retrieval.check_k(args.get("k"), 4)
         started = time.monotonic()
-        retriever = retrieval.Retriever.create(retriever_id, documents, embeddings, k)
+        retriever = await retrieval.Retriever.acreate(retriever_id, documents, embeddings, k)
         ctx.resources[key] = retriever
         return {
             **retriever.info(),
@@ -587,7 +635,7 @@ class LangChainBridge(BaseBridge):
         }
 
     @langchain_command("retrieve", "The documents of a retriever most similar to a query.")
-    def retrieve(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+    async def retrieve(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         retriever_id = args.get("retriever_id")
         if not isinstance(retriever_id, str) or not retriever_id:
             raise _invalid("retriever_id (a string) is required")
@@ -595,7 +643,7 @@ class LangChainBridge(BaseBridge):
         if not isinstance(query, str) or not query.strip():
             raise _invalid("query must be a non-empty string")
         retriever = self._retriever_lookup(ctx)(retriever_id)
-        documents = retriever.search(query, retrieval.check_k(args.get("k"), retriever.k))
+        documents = await retriever.asearch(query, retrieval.check_k(args.get("k"), retriever.k))
         return {
             "retriever_id": retriever_id,
             "query": query,

@@ -20,9 +20,10 @@ const std::vector<std::string>& idempotent_commands() {
 }
 
 json bridge_defaults() {
-  // A worker spends almost all of a call waiting for the provider, so a pool may hold more
-  // workers than there are cores; each one costs ~300 MB (DSPy + LiteLLM), hence overflow
-  // workers for bursts rather than a large fixed pool.
+  // A worker spends almost all of a call waiting for the provider, so each one holds up to 256
+  // calls at once (the bridge's `concurrency`, reported in its hello; pool.max_concurrency
+  // lowers it). Each worker costs ~300 MB (DSPy + LiteLLM): two of them serve hundreds of
+  // callers, and overflow workers absorb bursts.
   return {
       {"script", kScript},
       {"codec", "msgpack"},

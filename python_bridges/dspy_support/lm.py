@@ -15,17 +15,19 @@ With no key and no ``api_base``, or with no ``model``, the LM is DSPy's offline 
 (see :mod:`.offline`).
 
 :func:`running` applies an LM with ``dspy.context`` (never ``dspy.configure``), so that
-sessions sharing a worker never see each other's LM, and collects what the calls under
-it cost: LM calls, token usage, and the call history (redacted, kept per session).
+calls and sessions sharing a worker (many at once: the bridge runs calls as asyncio tasks)
+never see each other's LM, and collects what each call cost: LM calls, token usage, and
+the call history (redacted, kept per session).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -305,18 +307,40 @@ def history_entry(raw: dict[str, Any]) -> dict[str, Any]:
     return _plain(entry)
 
 
-def drain_global_history() -> list[dict[str, Any]]:
-    """Take (and clear) the entries DSPy recorded since the last drain.
+class HistoryRecorder:
+    """Collects the history entries of one call's LM calls (and nothing else).
 
-    The worker serves one request at a time, so every entry belongs to the current
-    request; per-LM and per-module histories are switched off (``max_history_size=0``)
-    so that nothing else grows without bound.
+    The bridge runs many calls at once, so DSPy's process-wide ``GLOBAL_HISTORY`` cannot tell
+    whose an entry is. Each call runs under its own shallow copy of the LM
+    (``BaseLM.copy``: shares the provider client, not the history) whose ``update_history``
+    (DSPy's hook for every finished LM call) appends here; copies that DSPy makes of it
+    (``lm.copy(rollout_id=...)``) keep the hook. Appending is thread-safe, so the threads of
+    ``Evaluate`` and of an optimizer record here too. Nothing goes into the global, LM or
+    module histories, so none of them grows with the calls of a long-lived worker.
+
+    ``stop_when``: for synchronous work in a thread (``Evaluate``, an optimizer), which a
+    cancel cannot interrupt: once it returns true, the next LM call that finishes raises
+    ``asyncio.CancelledError``, a ``BaseException`` that DSPy's per-example error handling
+    lets through, so the work ends within one LM call of the cancel.
     """
-    from dspy.clients import base_lm
 
-    entries = list(base_lm.GLOBAL_HISTORY)
-    base_lm.GLOBAL_HISTORY.clear()
-    return entries
+    def __init__(self, stop_when: Callable[[], bool] | None = None) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.stop_when = stop_when
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """DSPy's ``update_history`` of the call's LM: keep ``entry``; stop if cancelled."""
+        self.entries.append(entry)
+        if self.stop_when is not None and self.stop_when():
+            raise asyncio.CancelledError("the call was cancelled; stopped after an LM call")
+
+    def attach(self, lm: Any) -> Any:
+        """A copy of ``lm`` whose finished calls are recorded here (``lm`` if it cannot copy)."""
+        if not hasattr(lm, "copy"):
+            return lm
+        recorded = lm.copy()
+        recorded.update_history = self.record
+        return recorded
 
 
 @dataclass
@@ -401,26 +425,33 @@ def within_deadline(handle: LMHandle, deadline_ms: int | None) -> Any:
 
 @contextmanager
 def running(
-    handle: LMHandle, history: deque[dict[str, Any]] | None, deadline_ms: int | None = None
+    handle: LMHandle,
+    history: deque[dict[str, Any]] | None,
+    deadline_ms: int | None = None,
+    stop_when: Callable[[], bool] | None = None,
 ) -> Iterator[RunStats]:
     """Run DSPy code under ``handle``'s LM; fill the stats and the session's history.
 
-    LM calls and usage are counted from DSPy's history entries, which also cover the
-    threads of ``batch``/``Evaluate`` (DSPy's usage tracker copies itself per thread).
-    ``deadline_ms`` (the call's, from its context) caps the LM's retries and timeout.
+    A context manager usable around ``await program.acall(...)`` (a call's task) as well as
+    around sync DSPy code (a thread of the SDK's pool): ``dspy.context`` is a context
+    variable, so every task and thread sees only its own call's LM. LM calls and usage are
+    counted from the call's own history entries (:class:`HistoryRecorder`), which also cover
+    the threads of ``Evaluate`` (DSPy's usage tracker copies itself per thread).
+    ``deadline_ms`` (the call's, from its context) caps the LM's retries and timeout;
+    ``stop_when`` ends synchronous work once the call is cancelled (:class:`HistoryRecorder`).
     """
     import dspy
 
     stats = RunStats()
-    drain_global_history()  # anything left by a previous failure is not this call's
+    recorder = HistoryRecorder(stop_when)
     started = time.monotonic()
-    lm = within_deadline(handle, deadline_ms)
+    lm = recorder.attach(within_deadline(handle, deadline_ms))
     try:
         with dspy.context(lm=lm, adapter=handle.adapter, max_history_size=0):
             yield stats
     finally:
         stats.elapsed_ms = int((time.monotonic() - started) * 1000)
-        entries = drain_global_history()
+        entries = list(recorder.entries)
         stats.lm_calls = len(entries)
         stats.usage = total_usage(entries)
         if history is not None:

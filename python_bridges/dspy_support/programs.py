@@ -14,6 +14,7 @@ state so that ``load_program`` can rebuild the same module)::
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import time
@@ -185,6 +186,20 @@ class Program:
     def create(cls, program_id: str, spec: dict[str, Any], bridge_lookup: dict | None) -> Program:
         module, signature = build_module(spec, bridge_lookup)
         return cls(program_id, spec, module, signature)
+
+    async def acall(self, inputs: dict[str, Any], module: Any = None) -> Any:
+        """Run ``module`` (default: the program's) on ``inputs`` from a call's task.
+
+        DSPy's own async path (``Module.acall`` → ``aforward`` → ``LM.acall``, LiteLLM's
+        ``acompletion``) when the module has one: ``predict``, ``chain_of_thought`` and
+        ``react``. ``best_of_n`` and ``refine`` have no ``aforward`` in DSPy 3.4: they run in
+        a thread (``asyncio.to_thread`` copies the call's context, ``dspy.context``
+        included), off the loop.
+        """
+        module = self.module if module is None else module
+        if callable(getattr(module, "aforward", None)):
+            return await module.acall(**inputs)
+        return await asyncio.to_thread(module, **inputs)
 
     @property
     def demos(self) -> int:

@@ -19,12 +19,18 @@ default), so that ``configure_model`` applies to chains created before it.
   session's message history of that conversation, kept by the bridge.
   (``RunnableWithMessageHistory`` and ``InMemoryChatMessageHistory`` are deprecated in
   langchain-core 1.x, so the bridge passes the history to the prompt itself.)
+
+Every kind runs asynchronously on the worker's event loop (``ainvoke``, ``abatch``,
+``astream``: :meth:`Chain.astream` turns a run's chunks into wire chunks), so one worker
+holds many runs at once; the retrieval step of a ``rag`` chain searches with the
+embeddings' async API too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,11 +246,13 @@ class Chain:
     def result(self, output: Any) -> dict[str, Any]:
         return {"output": to_wire(output)}
 
-    def stream(self, runnable: Any, value: Any, config: dict[str, Any]) -> Iterator[Any]:
+    async def astream(
+        self, runnable: Any, value: Any, config: dict[str, Any]
+    ) -> AsyncIterator[Any]:
         """Wire chunks as they come; the last item yielded is ``("result", output)``."""
         last: Any = None
         text: list[str] = []
-        for chunk in runnable.stream(value, config):
+        async for chunk in runnable.astream(value, config):
             if isinstance(chunk, str):
                 if chunk:
                     text.append(chunk)
@@ -338,6 +346,12 @@ class RagChain(Chain):
                 str(value["question"]), k=k or retriever.k
             )
 
+        async def aretrieve(value: dict[str, Any]) -> list[tuple[Any, float]]:
+            retriever.queries += 1
+            return await retriever.store.asimilarity_search_with_score(
+                str(value["question"]), k=k or retriever.k
+            )
+
         def context(value: dict[str, Any]) -> str:
             return "\n\n".join(
                 f"[{i + 1}] {doc.page_content}" for i, (doc, _) in enumerate(value["context"])
@@ -349,7 +363,9 @@ class RagChain(Chain):
             | self.output.model_part(env.model.model)
         )
         return (
-            RunnablePassthrough.assign(context=RunnableLambda(retrieve, name="retrieve"))
+            RunnablePassthrough.assign(
+                context=RunnableLambda(retrieve, afunc=aretrieve, name="retrieve")
+            )
             .assign(answer=answer)
             .with_config(run_name=self.chain_id)
         )
@@ -399,11 +415,13 @@ class RagChain(Chain):
             "sources": [document_to_wire(doc, score) for doc, score in output["context"]],
         }
 
-    def stream(self, runnable: Any, value: Any, config: dict[str, Any]) -> Iterator[Any]:
+    async def astream(
+        self, runnable: Any, value: Any, config: dict[str, Any]
+    ) -> AsyncIterator[Any]:
         sources: list[Any] = []
         text: list[str] = []
         last: Any = None
-        for chunk in runnable.stream(value, config):
+        async for chunk in runnable.astream(value, config):
             if "context" in chunk:
                 sources = chunk["context"]
                 yield {"sources": [document_to_wire(d, s) for d, s in sources]}
@@ -526,11 +544,15 @@ class AgentChain(Chain):
     def result(self, output: Any) -> dict[str, Any]:
         return agent_result(output["messages"])
 
-    def stream(self, runnable: Any, value: Any, config: dict[str, Any]) -> Iterator[Any]:
+    async def astream(
+        self, runnable: Any, value: Any, config: dict[str, Any]
+    ) -> AsyncIterator[Any]:
         from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
 
         messages: list[Any] = []
-        for mode, data in runnable.stream(value, config, stream_mode=["messages", "updates"]):
+        async for mode, data in runnable.astream(
+            value, config, stream_mode=["messages", "updates"]
+        ):
             if mode == "messages":
                 chunk, _ = data
                 if isinstance(chunk, AIMessageChunk) and isinstance(chunk.content, str):
@@ -601,12 +623,18 @@ def agent_result(messages: list[Any]) -> dict[str, Any]:
 
 @dataclass
 class Conversation(Chain):
-    """An ``llm`` chain with a ``history`` placeholder, and the messages so far."""
+    """An ``llm`` chain with a ``history`` placeholder, and the messages so far.
+
+    ``turn_lock``: a turn holds it from reading the history to remembering its reply, so
+    turns never interleave, even in the anonymous session (whose calls the SDK runs side by
+    side; a named session's calls already run one at a time).
+    """
 
     prompt: Any = None
     history: list[Any] = field(default_factory=list)
     max_messages: int = 100
     turns: int = 0
+    turn_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
 
     def build(self, env: RunEnv) -> Any:
         from langchain_core.output_parsers import StrOutputParser
@@ -663,9 +691,11 @@ class Conversation(Chain):
         self.history = history
         self.turns = len(history) // 2 if turns is None else turns
 
-    def stream(self, runnable: Any, value: Any, config: dict[str, Any]) -> Iterator[Any]:
+    async def astream(
+        self, runnable: Any, value: Any, config: dict[str, Any]
+    ) -> AsyncIterator[Any]:
         text: list[str] = []
-        for chunk in runnable.stream(value, config):
+        async for chunk in runnable.astream(value, config):
             if chunk:
                 text.append(chunk)
                 yield {"token": chunk}

@@ -257,6 +257,11 @@ def build(config: ModelConfig, *, strict: bool = True) -> ModelHandle:
         value = getattr(config, name)
         if value is not None:
             kwargs[name] = value
+    from .http_client import async_client
+
+    client = async_client()  # aiohttp's pool for the async calls (http_client.py says why)
+    if client is not None:
+        kwargs["http_async_client"] = client
     try:
         model = ChatOpenAI(**kwargs)
     except (ValueError, TypeError) as exc:

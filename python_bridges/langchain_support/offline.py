@@ -321,3 +321,12 @@ class LocalHashEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._embed(text)
+
+    # Hashing a few texts takes microseconds: the async API computes on the loop instead of
+    # hopping to a thread as LangChain's default does.
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_documents(texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return self.embed_query(text)

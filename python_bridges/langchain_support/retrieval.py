@@ -139,6 +139,11 @@ def build_embeddings(config: EmbeddingsConfig, *, strict: bool = True) -> Embedd
         value = getattr(config, name)
         if value is not None:
             kwargs[name] = value
+    from .http_client import async_client
+
+    client = async_client()  # aiohttp's pool for the async calls, as the chat models have
+    if client is not None:
+        kwargs["http_async_client"] = client
     try:
         embeddings = OpenAIEmbeddings(**kwargs)
     except (ValueError, TypeError) as exc:
@@ -258,12 +263,29 @@ class Retriever:
         store.add_documents(documents)
         return cls(retriever_id, store, embeddings, k, len(documents))
 
+    @classmethod
+    async def acreate(
+        cls, retriever_id: str, documents: list[Any], embeddings: EmbeddingsHandle, k: int
+    ) -> Retriever:
+        """:meth:`create` with the embeddings' async API (a remote endpoint's, on the loop)."""
+        from langchain_core.vectorstores import InMemoryVectorStore
+
+        store = InMemoryVectorStore(embeddings.embeddings)
+        await store.aadd_documents(documents)
+        return cls(retriever_id, store, embeddings, k, len(documents))
+
     def as_retriever(self, k: int | None = None) -> Any:
         return self.store.as_retriever(search_kwargs={"k": k or self.k})
 
     def search(self, query: str, k: int | None = None) -> list[dict[str, Any]]:
         self.queries += 1
         found = self.store.similarity_search_with_score(query, k=k or self.k)
+        return [document_to_wire(doc, score) for doc, score in found]
+
+    async def asearch(self, query: str, k: int | None = None) -> list[dict[str, Any]]:
+        """:meth:`search` with the embeddings' async API."""
+        self.queries += 1
+        found = await self.store.asimilarity_search_with_score(query, k=k or self.k)
         return [document_to_wire(doc, score) for doc, score in found]
 
     def info(self) -> dict[str, Any]:

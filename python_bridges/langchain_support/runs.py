@@ -81,7 +81,13 @@ class RunRecorder(BaseCallbackHandler):
 
     ``stream_usage``: the model's setting of that name is true, so the usage of streamed model
     calls was asked for and is reported; otherwise a run whose model streamed reports none
-    (``public`` leaves ``usage`` out)."""
+    (``public`` leaves ``usage`` out).
+
+    ``run_inline``: an async run calls it on the event loop, not through the loop's thread
+    pool (LangChain's default for a sync handler); it only counts, under a lock, so it
+    never blocks the loop."""
+
+    run_inline = True
 
     def __init__(self, label: str, stream_usage: bool = False) -> None:
         super().__init__()
@@ -174,10 +180,12 @@ class StreamStopper(BaseCallbackHandler):
     output (for tracing): a fake model's whole script, a real model's tokens, billed, until the
     host kills the worker for ignoring the cancellation. After :meth:`stop`, the next
     ``on_llm_new_token`` raises instead (``raise_error`` lets it through), which ends the
-    model's stream and with it the drain.
+    model's stream and with it the drain. An async stream that is cancelled stops at the
+    model's pending read already; the stopper then ends what LangChain still drains.
     """
 
     raise_error = True
+    run_inline = True
 
     def __init__(self) -> None:
         self.stopped = False

@@ -10,7 +10,7 @@ schema, so a caller never receives an object its schema does not describe.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -73,4 +73,24 @@ class SchemaConformance(Runnable[Any, Any]):
     def stream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[Any]:
+        yield self.check(input)
+
+    # The async twins check on the loop: the default ones would hop to a thread for a
+    # schema check of microseconds.
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return self.check(input)
+
+    async def atransform(
+        self, input: AsyncIterator[Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        last: Any = None
+        async for chunk in input:
+            last = chunk
+            yield chunk
+        self.check(last)
+
+    async def astream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
         yield self.check(input)

@@ -96,9 +96,14 @@ def build_tools(specs: list[dict[str, Any]], retrievers: Callable[[str], Any]) -
                 except ValueError as exc:  # the model sees the problem and may retry
                     return f"Error: {exc}"
 
+            async def acalculator(expression: str) -> str:
+                """Evaluate an arithmetic expression such as '(2 + 3) * 4'."""
+                return calculator(expression)  # microseconds: no thread for it
+
             tools.append(
                 StructuredTool.from_function(
                     calculator,
+                    coroutine=acalculator,
                     name="calculator",
                     description=REGISTRY["calculator"]["description"],
                 )

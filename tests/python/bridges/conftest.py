@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +95,19 @@ def start_bridge(
     options: dict[str, Any] | None = None,
     worker_id: str = "dspy-t",
     extra_env: dict[str, str] | None = None,
+    extra_args: Sequence[str] = (),
 ) -> BridgeClient:
-    """A worker of ``script`` past its init; ``extra_env`` adds to :func:`worker_env`."""
+    """A worker of ``script`` past its init; ``extra_env`` adds to :func:`worker_env`,
+    ``extra_args`` to its command line (``["--concurrency", "1"]``)."""
     env = {**worker_env(tmp), **(extra_env or {})}
-    worker = Worker(script, codec, env=env, stderr_path=tmp / "stderr.txt", worker_id=worker_id)
+    worker = Worker(
+        script,
+        codec,
+        extra_args=extra_args,
+        env=env,
+        stderr_path=tmp / "stderr.txt",
+        worker_id=worker_id,
+    )
     try:
         hello = worker.hello(timeout=SLOW_TIMEOUT)
         client = BridgeClient(worker)
@@ -111,6 +121,14 @@ def start_bridge(
 
 DSPY_BRIDGE = ROOT / "python_bridges" / "dspy_bridge.py"
 LANGCHAIN_BRIDGE = ROOT / "python_bridges" / "langchain_bridge.py"
+
+
+def wait_for_chat_request(server: MockServer, timeout: float = SLOW_TIMEOUT) -> None:
+    """Until ``server`` has received a chat completion: a call is in flight at the model."""
+    deadline = time.monotonic() + timeout
+    while not server.chat_requests():
+        assert time.monotonic() < deadline, "no chat completion reached the mock server"
+        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from .conftest import (
     SLOW_TIMEOUT,
     BridgeClient,
     start_bridge,
+    wait_for_chat_request,
     worker_env,
 )
 
@@ -781,7 +781,10 @@ def test_http_inspect_history_is_redacted(
 
 
 def test_http_cancellation(http_bridge: BridgeClient, mock_server: MockServer) -> None:
-    """SIGINT during an LM call (and during a parallel batch) answers Cancelled."""
+    """A cancel message during an LM call (and during a batch) answers Cancelled.
+
+    (This worker runs at the bridge's default concurrency, 256; SIGINT cancellation at
+    concurrency 1 is tested in test_bridge_workers_async.py.)"""
     http_bridge.ok("configure_lm", lm_settings(mock_server, "slow-1500"), "cancel")
     http_bridge.ok(
         "create_program", {"program_id": "p", "signature": "question -> answer"}, "cancel"
@@ -791,9 +794,10 @@ def test_http_cancellation(http_bridge: BridgeClient, mock_server: MockServer) -
         ("execute_program", {"question": "x"}),
         ("execute_batch", [{"question": "x"}, {"question": "y"}]),
     ):
+        mock_server.reset()
         request_id = worker.start_request(command, {"program_id": "p", "inputs": inputs}, "cancel")
-        time.sleep(0.4)
-        worker.interrupt()
+        wait_for_chat_request(mock_server)
+        worker.send({"type": "cancel", "id": request_id})
         response, _ = worker.wait_response(request_id, timeout=10)
         http_bridge.transcript.append(json.dumps(response))
         assert response["success"] is False and response["error"]["type"] == "Cancelled", response

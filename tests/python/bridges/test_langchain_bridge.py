@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from .conftest import (
     SLOW_TIMEOUT,
     BridgeClient,
     start_bridge,
+    wait_for_chat_request,
     worker_env,
 )
 
@@ -1126,13 +1126,17 @@ def test_http_agent_step_limit(http_bridge: BridgeClient, mock_server: MockServe
 
 
 def test_http_cancellation(http_bridge: BridgeClient, mock_server: MockServer) -> None:
-    """SIGINT during a model call answers Cancelled, and the worker keeps serving."""
+    """A cancel message during a model call answers Cancelled, and the worker keeps serving.
+
+    (This worker runs at the bridge's default concurrency, 256; SIGINT cancellation at
+    concurrency 1 is tested in test_bridge_workers_async.py.)"""
     http_bridge.ok("configure_model", model_settings(mock_server, "slow-2000"), "cancel")
     http_bridge.ok("create_chain", {"chain_id": "p", "prompt": "{q}"}, "cancel")
     worker = http_bridge.worker
+    mock_server.reset()
     request_id = worker.start_request("invoke", {"chain_id": "p", "input": "x"}, "cancel")
-    time.sleep(0.4)
-    worker.interrupt()
+    wait_for_chat_request(mock_server)
+    worker.send({"type": "cancel", "id": request_id})
     response, _ = worker.wait_response(request_id, timeout=10)
     http_bridge.transcript.append(json.dumps(response))
     assert response["success"] is False and response["error"]["type"] == "Cancelled", response
