@@ -287,6 +287,7 @@ BRIDGES = {
 def mlbridge_yaml(program: str, options: argparse.Namespace, mock_url: str) -> str:
     """The deployment: one bridge, a pool of ``--workers``, the LM/model at the mock."""
     pool: dict[str, Any] = {
+        "max_requests": options.max_requests,
         "size": options.workers,
         "max_overflow": 0,
         "queue_limit": 100000,
@@ -307,7 +308,7 @@ def mlbridge_yaml(program: str, options: argparse.Namespace, mock_url: str) -> s
             "python": str(Path(sys.executable)),
             "plugin_dirs": [str(options.plugins)],
             "root": str(ROOT),
-            "log_level": "warn",
+            "log_level": options.log_level,
         },
         "bridges": {
             program: {
@@ -381,6 +382,8 @@ def run_mlbridge(
         config = Path(tmp) / f"llm-{program}.yaml"
         config.write_text(mlbridge_yaml(program, options, mock_url))
         threads = min(4096, max(options.callers) + 64)
+        log_path = options.out.with_name(f"{options.out.stem}-mlbridge-{program}.log")
+        log = log_path.open("w")  # serve's log (stderr), kept beside the JSON
         server = Started(
             [
                 str(options.bin / "mlbridge"),
@@ -393,6 +396,7 @@ def run_mlbridge(
                 str(threads),
             ],
             cwd=str(ROOT),
+            stderr=log,
         )
         rows = []
         try:
@@ -434,6 +438,7 @@ def run_mlbridge(
             rows[-1]["bridge_stats_after"] = bridge_stats(port, program)
         finally:
             server.stop(30)
+            log.close()
     return rows
 
 
@@ -504,6 +509,13 @@ def main(argv: list[str] | None = None) -> int:
         default=1024,
         help="pool.max_concurrency (0: leave it out, the worker's default)",
     )
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=0,
+        help="pool.max_requests (0: never recycle, as uvicorn; the plugins' default is 5000)",
+    )
+    parser.add_argument("--log-level", default="warn", help="mlbridge serve's host.log_level")
     parser.add_argument("--ceiling-callers", type=int, default=2048)
     parser.add_argument("--smoke", action="store_true", help="a few seconds, small counts")
     options = parser.parse_args(argv)
@@ -514,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     options.bin = options.bin.resolve()
     options.plugins = options.plugins.resolve()
 
+    options.out.parent.mkdir(parents=True, exist_ok=True)
     began = time.time()
     load_before = list(os.getloadavg())
     ceiling_seconds = 2.0 if options.smoke else 10.0
