@@ -177,11 +177,13 @@ def cpu_section(result: dict[str, Any]) -> list[str]:
         f"{result['info']['machine']['cpus']}): FastAPI's",
         "uvicorn master (`server`) and its workers; mlbridge's host process (`host`: HTTP",
         "server, pool, codec) and its Python workers; the mock; the client. The mock's",
-        "`in flight` is the most completions it held at once (LLM calls waiting).",
+        "`in flight` is the most completions it held at once (LLM calls waiting); LLM",
+        "connections per call: TCP connections the mock accepted per completion during the",
+        "cell (near 0 with a connection pool, near 1 when each call opens its own).",
         "",
         "| program | side | callers | calls/s | server / host | workers | mock | client | "
-        "mock in flight |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "mock in flight | LLM connections per call |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in result["rows"]:
         cpu = row["cpu_percent"]
@@ -190,7 +192,8 @@ def cpu_section(result: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {row['program']} | {row['side']} | {row['callers']} | "
             f"{row['calls_per_s']:,.1f} | {front:.0f}% | {cpu.get('workers', 0):.0f}% | "
-            f"{cpu.get('mock', 0):.0f}% | {cpu.get('client', 0):.0f}% | {in_flight:.0f} |"
+            f"{cpu.get('mock', 0):.0f}% | {cpu.get('client', 0):.0f}% | {in_flight:.0f} | "
+            f"{row.get('llm', {}).get('connections_per_completion', '–')} |"
         )
     return lines + [""]
 

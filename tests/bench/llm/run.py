@@ -143,6 +143,19 @@ def mock_stats(port: int) -> dict[str, Any]:
         return json.load(answer)
 
 
+def llm_use(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Completions the mock answered and TCP connections it accepted during a cell (warm-up
+    and the calls that ended after the window included): a client that opens a connection
+    per call shows ~1 connection per completion."""
+    completions = after["completions"] - before["completions"]
+    connections = after["connections"] - before["connections"]
+    return {
+        "completions": completions,
+        "connections": connections,
+        "connections_per_completion": round(connections / completions, 3) if completions else 0,
+    }
+
+
 def mock_ceiling(bin_dir: Path, delay_ms: float, callers: int, seconds: float) -> list[dict]:
     """The mock alone under ``callers`` callers: with the benchmark's delay, and with none."""
     rows = []
@@ -243,6 +256,7 @@ def run_fastapi(
                 Group("mock", [mock.pid]),
             ]
             probes = {"mock": lambda: mock_stats(mock_port)["in_flight"]}
+            before = mock_stats(mock_port)
             measured = Measurement(groups, probes).run(
                 options.bin,
                 port,
@@ -253,6 +267,7 @@ def run_fastapi(
                 options.warmup,
             )
             measured["rss_idle_mib"] = round(idle, 1)
+            measured["llm"] = llm_use(before, mock_stats(mock_port))
             rows.append({"side": "fastapi", "program": program, **measured})
             print_row(rows[-1])
     finally:
@@ -418,6 +433,7 @@ def run_mlbridge(
                     "mock": lambda: mock_stats(mock_port)["in_flight"],
                     "host": lambda: in_flight_view(bridge_stats(port, program)),
                 }
+                before = mock_stats(mock_port)
                 measured = Measurement(groups, probes).run(
                     options.bin,
                     port,
@@ -433,6 +449,7 @@ def run_mlbridge(
                 }
                 measured["worker_rss_mib"] = {str(p): round(rss_mib(p), 1) for p in workers}
                 measured["threads"] = threads
+                measured["llm"] = llm_use(before, mock_stats(mock_port))
                 rows.append({"side": "mlbridge", "program": program, **measured})
                 print_row(rows[-1])
             rows[-1]["bridge_stats_after"] = bridge_stats(port, program)
