@@ -5,7 +5,11 @@
 # Ray actor), cold start, memory and recovery per bridge, then the worker API's sync/async split
 # and the Transformers generation benchmark. Writes docs/benchmarks.md (tables, plots, targets),
 # the raw JSON and the plots under docs/bench/. About 12-15 minutes on a 2-core machine.
+# Then the LLM-bound comparison (mlbridge against FastAPI, DSPy and LangChain waiting on a mock
+# LLM at 64, 512 and 2,048 callers): docs/benchmarks-llm.md and docs/bench/llm.json, about
+# 8 more minutes.
 #   bash scripts/bench.sh            # the full run
+#   bash scripts/bench.sh --llm      # only the LLM-bound comparison, full
 #   bash scripts/bench.sh --smoke    # every driver for a moment (no Ray), checks they all work
 set -euo pipefail
 
@@ -14,13 +18,16 @@ cd "$ROOT"
 "$ROOT/scripts/setup.sh"
 
 smoke=0
+llm_only=0
 [ "${1:-}" = "--smoke" ] && smoke=1
+[ "${1:-}" = "--llm" ] && llm_only=1
 
 # The smoke run in CI reuses the ci build (optimized too); the full run uses release.
 preset="${MLBRIDGE_BENCH_PRESET:-release}"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" \
-  --target compare_bench embed_bench frame_echo worker_bench transformers_bench >/dev/null
+  --target compare_bench embed_bench frame_echo worker_bench transformers_bench llm_load \
+  mlbridge mlbridge_dspy mlbridge_langchain >/dev/null
 .venv/bin/python scripts/build_tiny_models.py --out build/models --quiet
 bin="build/$preset/bin"
 
@@ -39,6 +46,25 @@ if [ $smoke -eq 1 ]; then
   compare=(--smoke)
 fi
 
+# The LLM-bound comparison: the mock LLM's ceiling, then FastAPI and mlbridge serving DSPy and
+# LangChain programs that wait on it (tests/bench/llm/run.py).
+llm_bench() {
+  local llm_args=() result="$out/llm.json"
+  [ $smoke -eq 1 ] && llm_args=(--smoke)
+  echo "[bench] LLM-bound: mlbridge against FastAPI + uvicorn, DSPy and LangChain, mock LLM"
+  .venv/bin/python tests/bench/llm/run.py --bin "$bin" --plugins "build/$preset/plugins" \
+    --out "$result" "${llm_args[@]}"
+  if [ $smoke -eq 1 ]; then
+    .venv/bin/python tests/bench/llm/report_llm.py "$result" --check
+  else
+    .venv/bin/python tests/bench/llm/report_llm.py "$result" --write docs/benchmarks-llm.md
+  fi
+}
+if [ $llm_only -eq 1 ]; then
+  llm_bench
+  exit 0
+fi
+
 echo "[bench] the comparison: floors, mlbridge C++/HTTP APIs and the peers, interleaved rounds"
 .venv/bin/python tests/bench/compare/compare.py --bin "$bin" --out "$out/raw.json" "${compare[@]}"
 echo "[bench] worker round trips (sync and async worker API beside the floors)"
@@ -55,3 +81,5 @@ if [ $smoke -eq 1 ]; then
 else
   .venv/bin/python tests/bench/report.py "$out" --write docs/benchmarks.md
 fi
+
+llm_bench

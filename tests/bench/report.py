@@ -303,6 +303,10 @@ def header(raw: dict) -> list[str]:
         f"run, in {info['rounds']} interleaved rounds of {info['seconds_per_cell']} s per cell;",
         "the figures are medians over the rounds.",
         "",
+        "The LLM-bound comparison (DSPy and LangChain programs waiting on a mock LLM, mlbridge",
+        "against FastAPI + uvicorn at 64 to 2,048 callers) is on its own page:",
+        "[benchmarks-llm.md](benchmarks-llm.md).",
+        "",
         f"- date: {info['date']} (the comparison took {info['duration_s']:.0f} s)",
         f"- machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB, "
         f"Linux {machine['kernel']}",
