@@ -18,6 +18,8 @@ namespace mlbridge::server {
 namespace {
 
 constexpr int kListenBacklog = 1024;
+// Requests one keep-alive connection may carry before the server closes it.
+constexpr std::size_t kKeepAliveMaxRequests = 100000;
 // Requests served from one serve_in_memory() input at most (keep-alive), as a bound on the work.
 constexpr int kMaxInMemoryRequests = 16;
 
@@ -127,6 +129,11 @@ struct HttpServer::Impl {
     server.set_tcp_nodelay(true);
     server.set_read_timeout(30);
     server.set_write_timeout(30);
+    // cpp-httplib closes a keep-alive connection after 5 requests by default: under load every
+    // client then reconnects every 5 calls, and clients reusing a connection the server just
+    // closed fail (aiohttp's ServerDisconnectedError). Idle connections still close after the
+    // keep-alive timeout (5 s).
+    server.set_keep_alive_max_count(kKeepAliveMaxRequests);
     server.set_pre_routing_handler([this](const httplib::Request& request,
                                           httplib::Response& response) {
       if (auto refused = guard_request(guard, facts_of(request))) {
