@@ -25,7 +25,9 @@ def test_one_connection_carries_fifty_calls(tmp_path: Path) -> None:
         conn.connect()
         first_socket = conn.sock
         for i in range(50):
-            conn.request("POST", "/v1/bridges/echo/commands/echo", json.dumps({"i": i}), headers)
+            conn.request(
+                "POST", "/v1/bridges/echo/commands/echo", json.dumps({"args": {"i": i}}), headers
+            )
             response = conn.getresponse()
             body = json.loads(response.read())
             assert response.status == 200, body
