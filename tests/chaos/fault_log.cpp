@@ -1,5 +1,7 @@
 #include "fault_log.hpp"
 
+#include <algorithm>
+
 namespace mlbridge::chaos {
 
 const char* to_string(FaultKind kind) {
@@ -74,6 +76,15 @@ std::map<FaultKind, std::size_t> FaultLog::counts() const {
   std::map<FaultKind, std::size_t> counts;
   for (const auto& f : faults_) ++counts[f.kind];
   return counts;
+}
+
+int FaultLog::most_calls_held(const std::string& bridge, FaultKind kind) const {
+  std::lock_guard lock(mutex_);
+  int most = 0;
+  for (const auto& f : faults_) {
+    if (f.bridge == bridge && f.kind == kind) most = std::max(most, f.calls_held);
+  }
+  return most;
 }
 
 std::size_t FaultLog::total() const {

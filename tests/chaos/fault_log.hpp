@@ -38,6 +38,7 @@ struct Fault {
   std::string worker_id;  ///< Known at once for signals; for commands, once they completed.
   Clock::time_point start;
   Clock::time_point end;  ///< Clock::time_point::max() while the fault lasts.
+  int calls_held = 0;     ///< Signals: calls in flight on the worker as the host reported it.
 };
 
 class FaultLog {
@@ -60,6 +61,8 @@ class FaultLog {
                         Clock::time_point until) const;
 
   std::map<FaultKind, std::size_t> counts() const;
+  /// The most calls a worker of `bridge` held when it got a fault of `kind`.
+  int most_calls_held(const std::string& bridge, FaultKind kind) const;
   std::size_t total() const;
 
  private:
