@@ -7,9 +7,12 @@ Run it the way the host does::
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import contextvars
 import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -17,7 +20,7 @@ from typing import Any
 # own SDK even when another checkout's is installed (`pip install -e python_bridges`).
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mlbridge import BaseBridge, BridgeError, CallContext, command
+from mlbridge import BaseBridge, BridgeError, CallContext, command, current_call
 from mlbridge.bridge import rss_bytes
 
 #: Memory held by `allocate`, so that it stays resident.
@@ -25,6 +28,9 @@ _HELD: list[bytearray] = []
 
 #: One period of the bytes `blob` returns: byte i is i % 256.
 _PATTERN = bytes(range(256))
+
+#: What `async_context` sets and reads back: isolated per call by contextvars.
+_CALL_TAG: contextvars.ContextVar[Any] = contextvars.ContextVar("echo_call_tag", default=None)
 
 
 def _exception_class(name: str) -> type[BaseException]:
@@ -52,6 +58,10 @@ class EchoBridge(BaseBridge):
 
     def initialize(self, options: dict[str, Any]) -> None:
         self.options = options
+
+    def __init__(self) -> None:
+        self.options: dict[str, Any] = {}
+        self._barriers: dict[str, tuple[asyncio.Event, list[int]]] = {}
 
     @command("echo", description="Return the arguments unchanged (bytes included).")
     def echo(self, args: Any, ctx: CallContext) -> Any:
@@ -207,6 +217,114 @@ class EchoBridge(BaseBridge):
     @command("env", description="Return the environment variable args.name (or null).")
     def env(self, args: dict[str, Any], ctx: CallContext) -> str | None:
         return os.environ.get(str(args.get("name", "")))
+
+    # ----------------------------------------------------------------- async commands
+    # They show a concurrent worker (`--concurrency N`, YAML `pool.max_concurrency`) at work;
+    # at concurrency 1 they run one at a time like the rest.
+
+    @command("async_echo", description="Return the arguments unchanged, as an async command.")
+    async def async_echo(self, args: Any, ctx: CallContext) -> Any:
+        return args
+
+    @command("async_sleep", description="Sleep args.seconds with asyncio; answer {slept}.")
+    async def async_sleep(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        seconds = float(args.get("seconds", 0))
+        await asyncio.sleep(seconds)
+        return {"slept": seconds}
+
+    @command("async_stream", description="args.count chunks {i}, args.delay s apart (awaited).")
+    async def async_stream(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        count = int(args.get("count", 3))
+        delay = float(args.get("delay", 0))
+        for index in range(count):
+            if index and delay:
+                await asyncio.sleep(delay)
+            await ctx.stream({"i": index})
+        return {"chunks": count}
+
+    @command("async_yield", description="The same chunks from an async generator.")
+    async def async_yield(self, args: dict[str, Any], ctx: CallContext) -> Any:
+        """An async generator command: each yield is a chunk, the result {chunks: n}."""
+        count = int(args.get("count", 3))
+        delay = float(args.get("delay", 0))
+        for index in range(count):
+            if index and delay:
+                await asyncio.sleep(delay)
+            yield {"i": index}
+
+    @command("async_block", description="Block the event loop with time.sleep(args.seconds).")
+    async def async_block(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """What not to do: the loop watchdog names this command in the worker's log."""
+        seconds = float(args.get("seconds", 1.5))
+        time.sleep(seconds)
+        return {"blocked": seconds}
+
+    @command("async_ignore_cancel", description="Sleep args.seconds, swallowing cancellation.")
+    async def async_ignore_cancel(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """A misbehaving handler for the host's cancel_grace: it keeps sleeping when cancelled."""
+        seconds = float(args.get("seconds", 5))
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        ignored = 0
+        while (left := end - loop.time()) > 0:
+            try:
+                await asyncio.sleep(left)
+            except asyncio.CancelledError:
+                ignored += 1
+        return {"slept": seconds, "ignored_cancels": ignored}
+
+    @command("async_barrier", description="Wait until args.parties calls reached args.name.")
+    async def async_barrier(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """Answers only once that many calls wait here at the same time: proof they overlap."""
+        name = str(args.get("name", "default"))
+        parties = int(args.get("parties", 2))
+        event, arrived = self._barriers.setdefault(name, (asyncio.Event(), []))
+        arrived.append(ctx.request_id)
+        if len(arrived) >= parties:
+            event.set()
+            del self._barriers[name]
+        await event.wait()
+        return {"name": name, "parties": parties}
+
+    @command("async_turn", description="One session turn: record args.turn, sleep, check order.")
+    async def async_turn(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """Fails if another call of the same session is inside this command at the same time;
+        answers every turn the session has seen, in the order they ran."""
+        resources = ctx.resources
+        if resources.get("_turn_running"):
+            raise RuntimeError(f"turn {args.get('turn')} overlaps another call of its session")
+        resources["_turn_running"] = True
+        try:
+            await asyncio.sleep(float(args.get("seconds", 0.01)))
+            turns = resources.setdefault("turns", [])
+            turns.append(args.get("turn"))
+            return {"turns": list(turns)}
+        finally:
+            resources["_turn_running"] = False
+
+    @command("async_context", description="Set a context variable, sleep, read it back.")
+    async def async_context(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """Answers what this call's context variable and current_call() hold after the sleep:
+        per-call isolation of contextvars (as `with dspy.context(...)` relies on)."""
+        _CALL_TAG.set(args.get("tag"))
+        await asyncio.sleep(float(args.get("seconds", 0.05)))
+        call = current_call()
+        return {
+            "tag": _CALL_TAG.get(),
+            "request_id": call.request_id if call is not None else None,
+            "same_ctx": call is ctx,
+        }
+
+    @command("wait_file", description="Plain def: wait until the file args.path exists.")
+    def wait_file(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """Runs in the thread pool of a concurrent worker; stops early when cancelled."""
+        path = str(args["path"])
+        while not os.path.exists(path):
+            if ctx.cancelled:
+                raise BridgeError("wait_file stopped: cancelled", category="cancelled")
+            time.sleep(0.01)
+        call = current_call()
+        return {"path": path, "thread": threading.current_thread().name, "same_ctx": call is ctx}
 
 
 if __name__ == "__main__":

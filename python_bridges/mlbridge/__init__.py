@@ -17,9 +17,9 @@ A whole bridge script::
 
 from .bridge import SDK_VERSION, BaseBridge
 from .command import command
-from .context import CallContext
+from .context import CallContext, current_call
 from .errors import BridgeError
 
 __version__ = SDK_VERSION
 
-__all__ = ["BaseBridge", "BridgeError", "CallContext", "command", "__version__"]
+__all__ = ["BaseBridge", "BridgeError", "CallContext", "command", "current_call", "__version__"]

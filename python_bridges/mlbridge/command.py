@@ -26,15 +26,24 @@ class CommandSpec(NamedTuple):
     host_only: bool = False
     """A built-in only the host sends (``init``, ``shutdown``, ``cleanup*``): the host refuses it
     from clients, and ``list_commands``/``get_info`` leave it out so no client learns of it."""
+    overlap: bool = False
+    """A plain ``def`` command whose calls may run side by side in the worker's thread pool
+    (otherwise plain ``def`` commands run one at a time, unless the bridge sets
+    ``sync_overlap``). Meaningless for ``async def`` commands, which always overlap."""
 
 
-def command(name: str | None = None, *, description: str | None = None) -> Callable[[F], F]:
+def command(
+    name: str | None = None, *, description: str | None = None, overlap: bool = False
+) -> Callable[[F], F]:
     """Mark a method ``(self, args, ctx) -> result`` as the handler of command ``name``.
 
     ``name`` defaults to the method's name, ``description`` to the first line of
-    its docstring.
+    its docstring. The method may be a plain ``def``, an ``async def`` (run as an asyncio
+    task) or an ``async def`` generator (each ``yield`` is a chunk; the result is
+    ``{"chunks": <how many>}``). ``overlap=True`` lets calls of a plain ``def`` command
+    run side by side in the thread pool of a concurrent worker.
     """
-    return _marker(name, description, builtin=False)
+    return _marker(name, description, builtin=False, overlap=overlap)
 
 
 def builtin_command(
@@ -45,7 +54,11 @@ def builtin_command(
 
 
 def _marker(
-    name: str | None, description: str | None, builtin: bool, host_only: bool = False
+    name: str | None,
+    description: str | None,
+    builtin: bool,
+    host_only: bool = False,
+    overlap: bool = False,
 ) -> Callable[[F], F]:
     if callable(name):
         raise TypeError("use @command() or @command('name'), not a bare @command")
@@ -59,6 +72,7 @@ def _marker(
             description=description if description is not None else (doc[0] if doc else ""),
             builtin=builtin,
             host_only=host_only,
+            overlap=overlap,
         )
         setattr(func, _SPEC_ATTR, spec)
         return func

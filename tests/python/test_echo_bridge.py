@@ -36,6 +36,16 @@ ECHO_COMMANDS = {
     "allocate",
     "options",
     "env",
+    "async_echo",
+    "async_sleep",
+    "async_stream",
+    "async_yield",
+    "async_block",
+    "async_ignore_cancel",
+    "async_barrier",
+    "async_turn",
+    "async_context",
+    "wait_file",
 }
 
 
