@@ -185,11 +185,17 @@ int AsyncLoad::send_burst(std::mt19937_64& rng, Session& session) {
   auto owner = *std::find_if(sessions_.begin(), sessions_.end(),
                              [&](const auto& s) { return s.get() == &session; });
   for (int i = 0; i < count; ++i) {
-    CallSpec spec = async_sleep(bridge_, (count - i) * 0.04 + pick(rng, 0, 9) / 1000.0);
+    // async_turn records its turn in the session's resources and answers every turn the worker
+    // ran for the session, in order; it fails when another call of the session is inside it.
+    CallSpec spec;
     spec.kind = i == cancelled ? CallKind::kAsyncCancel : CallKind::kAsyncSession;
+    spec.bridge = bridge_;
+    spec.command = "async_turn";
+    spec.sequence = session.next_sequence++;
+    spec.args = {{"turn", *spec.sequence},
+                 {"seconds", (count - i) * 0.04 + pick(rng, 0, 9) / 1000.0}};
     spec.may_beat_cancel = true;  // it may run and end before its cancel arrives
     spec.session = session.id;
-    spec.sequence = session.next_sequence++;
     spec.timeout = kSessionDeadline;
     ++session.calls;
     ++session.in_flight;

@@ -29,7 +29,7 @@ enum class CallKind {
   // Calls of the async load, many in flight at once on the concurrent bridge.
   kAsyncSleep,     ///< async_sleep: {"slept": s}.
   kAsyncStream,    ///< async_stream: chunks {"i": 0..n-1}, then {"chunks": n}.
-  kAsyncSession,   ///< Session-bound async_sleep: completes after every earlier call of its session.
+  kAsyncSession,   ///< Session-bound async_turn: runs after every earlier call of its session.
   kAsyncCancel,    ///< Cancelled in flight (Host::cancel): cancelled, or a success when allowed.
   kAsyncDeadline,  ///< Sleeps past its deadline: timeout (the worker cancels the task).
   // Calls of the chaos thread: faults delivered through handlers.

@@ -29,6 +29,25 @@ bool expected_by_kind(const Failure& failure) {
   }
 }
 
+// async_turn answers the turns its worker ran for the session, in the order they ran: strictly
+// increasing (a session's calls run in the order sent) and ending with this call's own turn.
+// A worker that died took the list with it, so the list may begin after a gap.
+std::optional<std::string> wrong_turns(const CallSpec& spec, const json& result) {
+  const auto turns = result.find("turns");
+  if (turns == result.end() || !turns->is_array() || turns->empty()) {
+    return "async_turn answered " + result.dump() + " instead of {\"turns\": [...]}";
+  }
+  for (std::size_t i = 1; i < turns->size(); ++i) {
+    if (!((*turns)[i - 1] < (*turns)[i])) {
+      return "the session's turns ran out of order: " + turns->dump();
+    }
+  }
+  if (turns->back() != *spec.sequence) {
+    return "turn " + std::to_string(*spec.sequence) + " answered the turns " + turns->dump();
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::string> wrong_success(const CallSpec& spec, const json& result,
@@ -47,6 +66,7 @@ std::optional<std::string> wrong_success(const CallSpec& spec, const json& resul
     default:
       break;
   }
+  if (spec.command == "async_turn") return wrong_turns(spec, result);
   if (result != spec.expected) {
     return "result " + result.dump() + " instead of " + spec.expected.dump();
   }
