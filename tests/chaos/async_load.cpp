@@ -143,7 +143,8 @@ int AsyncLoad::send_next(std::mt19937_64& rng) {
     for (const auto& s : sessions_) {
       if (s->in_flight < kSessionInFlight) free.push_back(s);
     }
-    if (!free.empty()) return send_burst(rng, *free[pick(rng, 0, static_cast<int>(free.size()) - 1)]);
+    if (!free.empty())
+      return send_burst(rng, *free[pick(rng, 0, static_cast<int>(free.size()) - 1)]);
     send(async_sleep(bridge_, 0.0), std::nullopt);
   } else if (roll < 85) {
     // Cancelled in flight: a long call cancelled well before it could end, or a short one whose

@@ -3,9 +3,10 @@
 // The async load of the chaos test: one thread keeps many calls in flight at once on the
 // concurrent bridge (workers that hold up to pool.max_concurrency calls as asyncio tasks):
 // anonymous `async_sleep` and `async_stream` calls, session-bound bursts of `async_turn` whose
-// calls must run one at a time and succeed in the order they were sent, calls cancelled in flight through Host::cancel, and calls that
-// sleep past their deadline. It never waits for a call: completions arrive on the host's loop
-// thread (the tracker judges them). start() and stop_and_join() from one controlling thread.
+// calls must run one at a time and succeed in the order they were sent, calls cancelled in flight
+// through Host::cancel, and calls that sleep past their deadline. It never waits for a call:
+// completions arrive on the host's loop thread (the tracker judges them). start() and
+// stop_and_join() from one controlling thread.
 
 #include <atomic>
 #include <chrono>

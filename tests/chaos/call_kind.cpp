@@ -23,7 +23,7 @@ const char* to_string(CallKind kind) {
     case CallKind::kAsyncStream:
       return "async_stream";
     case CallKind::kAsyncSession:
-      return "async_session_sleep";
+      return "async_session_turn";
     case CallKind::kAsyncCancel:
       return "async_cancelled";
     case CallKind::kAsyncDeadline:

@@ -69,19 +69,20 @@ std::vector<std::string> bridge_names(const std::string& marker, bool with_async
 
 std::string async_bridge_name(const std::string& marker) { return marker + "c"; }
 
-std::string chaos_yaml(const std::string& marker, bool with_async) {
+std::string chaos_yaml(const std::string& marker, int async_concurrency) {
   const auto names = bridge_names(marker);
   std::string yaml = "host:\n  root: " + std::string(MLBRIDGE_SOURCE_DIR) +
-                     "\n  python: " + config::default_python(MLBRIDGE_SOURCE_DIR) +
-                     "\nbridges:\n" +
+                     "\n  python: " + config::default_python(MLBRIDGE_SOURCE_DIR) + "\nbridges:\n" +
                      // One bridge writes calls to busy workers early (docs/operations.md,
                      // pipelining), so every fault also lands on calls waiting in a worker's stdin.
                      bridge_yaml(names[0], "json", ", pipeline_depth: 1") +
                      bridge_yaml(names[1], "msgpack", ", pipeline_depth: 3");
   // Workers that hold many calls at once (asyncio tasks), so that every fault lands on many.
-  if (with_async) {
+  if (async_concurrency > 0) {
     yaml += bridge_yaml(async_bridge_name(marker), "json",
-                        ", max_concurrency: " + std::to_string(kAsyncConcurrency));
+                        async_concurrency == 1
+                            ? std::string()
+                            : ", max_concurrency: " + std::to_string(async_concurrency));
   }
   return yaml;
 }

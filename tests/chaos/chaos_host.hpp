@@ -22,14 +22,15 @@ inline constexpr int kPoolSize = 2;
 /// Each bridge's cancel_grace_ms: how long a worker may ignore a cancel (SIGINT, or a `cancel`
 /// message on the concurrent bridge) before it is killed or condemned.
 inline constexpr std::chrono::milliseconds kCancelGrace{1000};
-/// pool.max_concurrency of the concurrent bridge: calls one of its workers holds at once.
+/// pool.max_concurrency of the concurrent bridge by default: calls one of its workers holds.
 inline constexpr int kAsyncConcurrency = 256;
 
 /// The deployment: bridges named `<marker>a` and `<marker>b` (one call per worker), and with
-/// `with_async` also `<marker>c` (the echo bridge at pool.max_concurrency kAsyncConcurrency), so
-/// that the marker found in a process's command line (`--worker-id <marker>a-3`) identifies this
-/// run's workers anywhere.
-std::string chaos_yaml(const std::string& marker, bool with_async = false);
+/// `async_concurrency` > 0 also `<marker>c` (the echo bridge at pool.max_concurrency
+/// `async_concurrency`; at 1 the key is left out: today's one-call path), so that the marker
+/// found in a process's command line (`--worker-id <marker>a-3`) identifies this run's workers
+/// anywhere.
+std::string chaos_yaml(const std::string& marker, int async_concurrency = 0);
 std::vector<std::string> bridge_names(const std::string& marker, bool with_async = false);
 /// The name of the concurrent bridge (`<marker>c`).
 std::string async_bridge_name(const std::string& marker);

@@ -6,7 +6,9 @@
 // or memory has leaked.
 //
 // Usage: chaos_test [--duration SECONDS] [--seed N] [--threads N] [--async-calls N]
-// (--async-calls 0: no concurrent bridge, the run of before.)
+//                   [--async-concurrency N]
+// (--async-calls 0: no concurrent bridge, the run of before; --async-concurrency: the concurrent
+// bridge's pool.max_concurrency, 256 by default, 1 for the same load on one-call workers.)
 // Prints the seed first (rerun with it to replay the same choices) and counts per outcome last;
 // exits 0 when every invariant held.
 
@@ -51,6 +53,7 @@ struct Options {
   std::uint64_t seed = std::random_device{}();
   int threads = 8;
   int async_calls = kDefaultAsyncCalls;
+  int async_concurrency = kAsyncConcurrency;
 };
 
 bool parse(int argc, char** argv, Options& options) {
@@ -66,11 +69,14 @@ bool parse(int argc, char** argv, Options& options) {
       options.threads = std::atoi(value);
     } else if (arg == "--async-calls") {
       options.async_calls = std::atoi(value);
+    } else if (arg == "--async-concurrency") {
+      options.async_concurrency = std::atoi(value);
     } else {
       return false;
     }
   }
-  return options.duration_s > 0 && options.threads > 0 && options.async_calls >= 0;
+  return options.duration_s > 0 && options.threads > 0 && options.async_calls >= 0 &&
+         options.async_concurrency > 0;
 }
 
 // Memory and descriptors may grow this much over the run (caches, allocator arenas), no more.
@@ -95,28 +101,30 @@ int main(int argc, char** argv) {
   Options options;
   if (!parse(argc, argv, options)) {
     std::cerr << "usage: chaos_test [--duration SECONDS] [--seed N] [--threads N]"
-                 " [--async-calls N]\n";
+                 " [--async-calls N] [--async-concurrency N]\n";
     return 2;
   }
   std::cout << "chaos: seed " << options.seed << ", " << options.duration_s << " s, "
             << options.threads << " client threads, " << options.async_calls
             << " async calls in flight (replay: chaos_test --seed " << options.seed
             << " --duration " << options.duration_s << " --threads " << options.threads
-            << " --async-calls " << options.async_calls << ")" << std::endl;
+            << " --async-calls " << options.async_calls << " --async-concurrency "
+            << options.async_concurrency << ")" << std::endl;
 
   const std::string marker = "chaos" + std::to_string(::getpid()) + "_";
   const auto dir = std::filesystem::temp_directory_path() / ("mlbridge-" + marker);
   std::filesystem::create_directories(dir);
   const bool with_async = options.async_calls > 0;
-  std::ofstream(dir / "chaos.yaml") << chaos_yaml(marker, with_async);
+  std::ofstream(dir / "chaos.yaml")
+      << chaos_yaml(marker, with_async ? options.async_concurrency : 0);
 
   Report report;
   if (with_async) report.async_bridge = async_bridge_name(marker);
   const std::size_t fds_before_host = testing::open_fd_count();
   FaultLog faults;
-  CallTracker tracker(faults, kGrace,
-                      with_async ? std::set<std::string>{report.async_bridge}
-                                 : std::set<std::string>{});
+  CallTracker tracker(
+      faults, kGrace,
+      with_async ? std::set<std::string>{report.async_bridge} : std::set<std::string>{});
   {
     auto loaded = Host::from_file((dir / "chaos.yaml").string());
     if (!loaded) {

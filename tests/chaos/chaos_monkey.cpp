@@ -89,8 +89,9 @@ void ChaosMonkey::signal_worker(FaultKind kind, const std::string& bridge) {
       targets[std::uniform_int_distribution<std::size_t>(0, targets.size() - 1)(rng_)];
   if (bridge == async_bridge_) {
     // The worker holding the most calls: every one of them must be answered exactly once.
-    target = *std::max_element(targets.begin(), targets.end(),
-                               [](const auto& a, const auto& b) { return a.in_flight < b.in_flight; });
+    target = *std::max_element(targets.begin(), targets.end(), [](const auto& a, const auto& b) {
+      return a.in_flight < b.in_flight;
+    });
   }
   const auto now = Clock::now();
   if (kind == FaultKind::kKill) {
