@@ -1,5 +1,8 @@
 #include "mlbridge/protocol/message.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <string_view>
 
 namespace mlbridge::protocol {
@@ -54,7 +57,13 @@ Result<WorkerMessage> parse_hello(const json& message) {
   }
   if (auto concurrency = message.find("concurrency");
       concurrency != message.end() && concurrency->is_number_integer()) {
-    hello.concurrency = std::max(1, concurrency->get<int>());
+    // Read at full width: a claim of 10**12 must not wrap into a small or negative int. An
+    // unsigned value beyond int64 saturates; the worker clamps and warns.
+    constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    hello.concurrency =
+        concurrency->is_number_unsigned()
+            ? static_cast<std::int64_t>(std::min(concurrency->get<std::uint64_t>(), kMax))
+            : concurrency->get<std::int64_t>();
   }
   return WorkerMessage{std::move(hello)};
 }
@@ -135,5 +144,7 @@ json to_json(Request request) {
   if (!request.session_state.is_null()) message["session_state"] = std::move(request.session_state);
   return message;
 }
+
+json to_json(const Cancel& cancel) { return json{{"type", "cancel"}, {"id", cancel.id}}; }
 
 }  // namespace mlbridge::protocol

@@ -63,6 +63,9 @@ std::string ms_text(milliseconds ms) { return std::to_string(ms.count()) + " ms"
 // find an import-time traceback in; the stderr tail keeps only a few lines of it.
 constexpr std::size_t kStartupStderrBytes = 64 * 1024;
 
+// The longest a condemned worker waits for its other calls' deadlines before it is killed.
+constexpr milliseconds kCondemnedHardBoundCap = std::chrono::minutes(10);
+
 spdlog::level::level_enum log_level(const std::string& level) {
   if (level == "debug") return spdlog::level::debug;
   if (level == "warning" || level == "warn") return spdlog::level::warn;
@@ -103,6 +106,7 @@ struct Worker::Impl {
                    owner.config_.stderr_tail_lines, redactor),
         startup_timer(io),
         stop_timer(io),
+        retire_timer(io),
         deadlines(io, [this](CallId id) { on_deadline(id); }) {}
 
   Worker& self;
@@ -128,7 +132,12 @@ struct Worker::Impl {
   std::string startup_stderr;  // stderr before the hello, the last kStartupStderrBytes of it
   asio::steady_timer startup_timer;
   asio::steady_timer stop_timer;
+  // A condemned worker's hard bound: when it fires, the group is killed whatever still runs.
+  asio::steady_timer retire_timer;
   runtime::DeadlineQueue deadlines;  // every pending call's timeout
+  // The hello says the worker runs calls side by side (concurrency > 1): it answers in any order
+  // and is cancelled per call by a `cancel` message, never by SIGINT.
+  bool concurrent = false;
 
   std::map<CallId, PendingCall> pending;  // ordered by id: the oldest is the running one
   CallId next_id = 1;
@@ -286,6 +295,28 @@ struct Worker::Impl {
     });
   }
 
+  // Clamps the hello's claim to [1, kMaxWorkerConcurrency] (a claim out of range is a bug in the
+  // worker: said once, in the log), then to the configured pool.max_concurrency.
+  void adopt_concurrency() {
+    const std::int64_t claimed = self.hello_.concurrency;
+    const auto most = static_cast<std::int64_t>(kMaxWorkerConcurrency);
+    const std::int64_t clamped = std::clamp<std::int64_t>(claimed, 1, most);
+    if (claimed < 1) {
+      spdlog::warn("{} claims concurrency {} in its hello; it is treated as 1 (one call at a time)",
+                   prefix(), claimed);
+    } else if (claimed > most) {
+      spdlog::warn(
+          "{} claims concurrency {} in its hello, more than the host lets one worker hold; it "
+          "gets at most {} calls at once",
+          prefix(), claimed, most);
+    }
+    self.hello_.concurrency = clamped;
+    concurrent = clamped > 1;
+    std::size_t capacity = static_cast<std::size_t>(clamped);
+    if (self.config_.max_concurrency) capacity = std::min(capacity, *self.config_.max_concurrency);
+    self.capacity_ = std::max<std::size_t>(capacity, 1);
+  }
+
   void finish_start(Result<protocol::Hello> outcome) {
     startup_timer.cancel();
     if (auto handler = std::exchange(on_started, nullptr)) handler(std::move(outcome));
@@ -312,16 +343,13 @@ struct Worker::Impl {
     }
     self.hello_ = std::move(hello);
     std::string().swap(startup_stderr);  // only a worker that never said hello needs it
-    {
-      std::size_t capacity = static_cast<std::size_t>(std::max(1, self.hello_.concurrency));
-      capacity = std::min(capacity, kMaxWorkerConcurrency);
-      if (self.config_.max_concurrency)
-        capacity = std::min(capacity, *self.config_.max_concurrency);
-      self.capacity_ = std::max<std::size_t>(capacity, 1);
-    }
-    self.pipelining_ =
-        self.hello_.pipelining && self.hello_.concurrency == 1 && cancel_write.valid();
-    if (!self.pipelining_ && cancel_write.valid()) {
+    adopt_concurrency();
+    self.pipelining_ = self.hello_.pipelining && !concurrent && cancel_write.valid();
+    if (concurrent && cancel_write.valid()) {
+      spdlog::debug("{} runs calls side by side: it is cancelled by messages, not the cancel pipe",
+                    prefix());
+      cancel_write.reset();
+    } else if (!self.pipelining_ && cancel_write.valid()) {
       spdlog::info(
           "{} gets one call at a time whatever pool.pipeline_depth says: its hello "
           "does not say it reads the cancel pipe (\"pipelining\": true)",
@@ -382,7 +410,7 @@ struct Worker::Impl {
                                       std::min<milliseconds>(timeout, std::chrono::hours(24 * 7)),
                                   id);
     pending.emplace(id, std::move(call));
-    unanswered.push_back(id);
+    if (!concurrent) unanswered.push_back(id);
     enqueue(std::move(*frame));
     return id;
   }
@@ -452,7 +480,8 @@ struct Worker::Impl {
                          response.error.message);
       return;
     }
-    const bool was_sent = answered(*response.id);
+    const bool was_sent =
+        concurrent ? *response.id > 0 && *response.id < next_id : answered(*response.id);
     auto it = pending.find(*response.id);
     if (it == pending.end()) {
       // A late answer for a call that already completed (timed out or cancelled) or an id that
@@ -527,6 +556,10 @@ struct Worker::Impl {
     if (it == pending.end() || it->second.interrupt != PendingCall::Interrupt::kNone) return;
     PendingCall& call = it->second;
     call.interrupt = kind;
+    if (concurrent && self.pid_ > 0 && !reaped) {
+      send_cancel(id, call);
+      return;
+    }
     const bool running = is_running(id) && self.pid_ > 0 && !reaped;
     if (!running) {
       // Not started yet (or not targetable): complete now; a later answer is dropped. A request
@@ -560,6 +593,66 @@ struct Worker::Impl {
               error.command));
           complete(id, error);
         });
+  }
+
+  // A worker running calls side by side is sent `{"type": "cancel", "id": ID}` and has
+  // cancel_grace to answer the call. A call it does not answer in time is answered at once and
+  // condemns the worker (the other calls it holds keep running).
+  void send_cancel(CallId id, PendingCall& call) {
+    if (auto frame = protocol::encode_frame(protocol::to_json(protocol::Cancel{id}),
+                                            self.config_.codec, self.config_.max_frame_bytes)) {
+      enqueue(std::move(*frame));
+    }
+    call.grace_timer = std::make_unique<asio::steady_timer>(io, self.config_.cancel_grace);
+    call.grace_timer->async_wait(
+        [this, life = keep_alive(), id](const boost::system::error_code& ec) {
+          if (ec) return;
+          auto found = pending.find(id);
+          if (found == pending.end()) return;
+          Error error =
+              interrupt_error(found->second, "; the worker ignored its cancel for " +
+                                                 ms_text(self.config_.cancel_grace) +
+                                                 ", so it takes no new calls and will be retired");
+          // Condemned before the caller hears of it: its handler must not hand it the next call.
+          condemn(error.command);
+          complete(id, std::move(error));
+        });
+  }
+
+  // The worker takes no new calls (accepting() is false); its owner stops it once the calls it
+  // holds have ended. Should that not happen, the group is killed at a hard bound: the latest
+  // deadline of the calls it holds (capped) plus cancel_grace, when every one of them has been
+  // answered anyway.
+  void condemn(const std::string& command) {
+    if (self.condemned_) return;
+    self.condemned_ = true;
+    spdlog::warn(
+        "{} takes no new calls: '{}' ignored its cancel for cancel_grace_ms {}; the {} other "
+        "call(s) it holds may finish, then it is retired (killed at the latest in {})",
+        prefix(), command, ms_text(self.config_.cancel_grace), pending.size() - 1,
+        ms_text(hard_bound()));
+    retire_timer.expires_after(hard_bound());
+    retire_timer.async_wait(
+        [this, life = keep_alive(), command](const boost::system::error_code& ec) {
+          if (ec || reaped) return;
+          kill_for(make_error(ErrorCategory::kWorkerCrashed,
+                              prefix() + " was killed at its hard bound: '" + command +
+                                  "' had ignored its cancel and the worker was not retired in "
+                                  "time",
+                              command));
+        });
+  }
+
+  milliseconds hard_bound() const {
+    const auto now = asio::steady_timer::clock_type::now();
+    milliseconds latest{0};
+    for (const auto& [id, call] : pending) {
+      // An interrupted call is answered within cancel_grace whatever the worker does.
+      if (!call.deadline || call.interrupt != PendingCall::Interrupt::kNone) continue;
+      latest =
+          std::max(latest, std::chrono::duration_cast<milliseconds>((*call.deadline)->first - now));
+    }
+    return std::min(latest, kCondemnedHardBoundCap) + self.config_.cancel_grace;
   }
 
   void on_deadline(CallId id) {
@@ -820,6 +913,7 @@ struct Worker::Impl {
   void close_pipes() {
     startup_timer.cancel();
     stop_timer.cancel();
+    retire_timer.cancel();
     for (auto* pipe : {&stdin_pipe, &stdout_pipe, &stderr_pipe, &pid_pipe}) {
       if (*pipe && (*pipe)->is_open()) (*pipe)->close();
     }

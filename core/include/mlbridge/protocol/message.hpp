@@ -27,7 +27,11 @@ struct Hello {
   std::string framework_version;
   std::string bridge_version;
   std::vector<std::string> commands;
-  int concurrency = 1;
+  /// Calls the worker runs at once, as it claimed (an integer beyond the int64 range is
+  /// saturated; a missing or non-integer value reads as 1). Not clamped here: the Worker clamps
+  /// it to [1, worker::kMaxWorkerConcurrency] and warns about a claim out of range. Above 1 the
+  /// worker understands `cancel` messages and answers requests in any order.
+  std::int64_t concurrency = 1;
   bool shared_blobs =
       false;  ///< Mapped the shared-memory files the host passed (shared_blobs.hpp).
   /// Reads the cancel pipe the host passed: requests may wait in its stdin behind the running
@@ -45,6 +49,13 @@ struct Request {
   /// The session's host-side state: `{"version"}`, plus `"data"` when the worker's copy is not
   /// that version. Null: the session has no state (the field is left out).
   json session_state;
+};
+
+/// A host → worker cancel of one request, for workers whose hello says concurrency > 1: the
+/// worker cancels that request's task and answers it `Cancelled`; an unknown or finished id is
+/// ignored. Workers at concurrency 1 are cancelled by SIGINT (and the cancel pipe) instead.
+struct Cancel {
+  std::uint64_t id = 0;
 };
 
 /// The error part of a failed response, as data (PROTOCOL.md `error`).
@@ -93,5 +104,8 @@ Result<WorkerMessage> parse_worker_message(json message);
 
 /// The payload of a request. Takes the request by value so large args are moved, not copied.
 json to_json(Request request);
+
+/// The payload of a cancel: `{"type": "cancel", "id": ID}`.
+json to_json(const Cancel& cancel);
 
 }  // namespace mlbridge::protocol

@@ -85,11 +85,25 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   /// Sends a request. `on_done` runs exactly once: with the result, or with an error (Python
   /// exception, timeout, cancelled, worker_crashed, protocol_error). Fails at once with
-  /// bridge_unavailable when the worker is not ready.
+  /// bridge_unavailable when the worker is not ready. A condemned worker (accepting() false) still
+  /// takes calls sent to it, such as its owner's health pings; owners send new work only to
+  /// workers that are accepting().
   CallId call(std::string command, json args, CallOptions options, CallHandler on_done);
 
-  /// Cancels a call: a running call gets SIGINT (then the group is killed after cancel_grace if
-  /// Python does not answer); the caller's handler gets `cancelled`. False if the call is unknown.
+  /// Cancels a call; the caller's handler gets `cancelled` (a passed deadline does the same and
+  /// answers `timeout`). False if the call is unknown or already answered (nothing is sent).
+  /// - Concurrency 1: a running call gets SIGINT (with its id on the cancel pipe when
+  ///   pipelining); a Python that does not answer within cancel_grace has its group killed, and
+  ///   the other calls it held fail worker_crashed. A call still waiting in stdin is answered at
+  ///   once.
+  /// - Concurrency above 1: the worker is sent `{"type": "cancel", "id": ID}`. A `Cancelled`
+  ///   answer within cancel_grace completes the call ("the worker stopped it and kept serving").
+  ///   Without an answer in time the call is answered at once and the worker is condemned:
+  ///   accepting() turns false (a warning is logged once), its other calls keep running, and
+  ///   its owner should stop() it once they have ended; if nobody does, its group is killed at a
+  ///   hard bound (the latest deadline of its calls then, at most 10 minutes away, plus
+  ///   cancel_grace), failing what it still holds with worker_crashed. A late answer of a call
+  ///   already answered is dropped.
   bool cancel(CallId id);
 
   /// Graceful stop: `shutdown`, then SIGTERM after shutdown_timeout, then SIGKILL; the process is
@@ -106,7 +120,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
   const std::string& id() const { return config_.worker_id; }
   const WorkerConfig& config() const { return config_; }
   pid_t pid() const { return pid_; }
-  /// Calls sent and not yet completed.
+  /// Calls sent and not yet completed. When a worker exits, every one of them is answered once
+  /// (worker_crashed when it died on its own).
   std::size_t in_flight() const;
   /// Calls this worker holds at once: its hello's `concurrency`, clamped to
   /// [1, kMaxWorkerConcurrency] and to WorkerConfig::max_concurrency. Above 1 the worker runs
