@@ -170,6 +170,15 @@ constexpr KeySpec kKeys[] = {
      .max = kMaxPipelineDepth,
      .doc = "anonymous calls a busy worker may hold (1: one at a time; docs/operations.md)",
      .field = in<&B::pool, &PoolSettings::pipeline_depth>(&pool_setting<&P::pipeline_depth>)},
+    {.path = "pool.max_concurrency",
+     .type = K::kOptionalInteger,
+     .min = 1,
+     .max = worker::kMaxWorkerConcurrency,
+     .live = false,
+     .doc = "calls one worker runs at once (its slots), passed as `--concurrency N`; null: what "
+            "the worker's hello declares (1: one at a time; docs/operations.md)",
+     .default_text = "null (the worker's hello)",
+     .field = in<&B::pool, &PoolSettings::max_concurrency>(&worker_setting<&W::max_concurrency>)},
 
     // timeouts:
     {.path = "timeouts.request_ms",

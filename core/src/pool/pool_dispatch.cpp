@@ -179,9 +179,10 @@ void Pool::State::pump() {
   if (pool_state != PoolState::kRunning && pool_state != PoolState::kDraining) return;
   if (queued > 0) {
     // Idle workers with fewer bound sessions first, so anonymous load avoids busy homes.
+    // (Workers that hold many calls are filled by dispatch_concurrent.)
     std::vector<Slot*> idle;
     for (auto& [n, slot] : slots) {
-      if (slot->state == SlotState::kIdle) idle.push_back(slot.get());
+      if (slot->state == SlotState::kIdle && !is_concurrent(*slot)) idle.push_back(slot.get());
     }
     std::stable_sort(idle.begin(), idle.end(), [&](Slot* a, Slot* b) {
       return sessions.bound_to(a->number) < sessions.bound_to(b->number);
@@ -199,6 +200,7 @@ void Pool::State::pump() {
         run(*slot, std::move(call));
       }
     }
+    dispatch_concurrent();
     pipeline();
   }
   grow_if_needed();
@@ -264,7 +266,18 @@ void Pool::State::run(Slot& slot, PendingPtr call) {
   call->started = now;
   slot.state = SlotState::kBusy;
   ++slot.in_flight;
-  if (call->request.session_id || call->restore_only) slot.exclusive = true;
+  if (call->request.session_id) slot.running_sessions.insert(*call->request.session_id);
+  if (is_concurrent(slot)) {
+    // Its last call under pool.max_requests: no more are sent, and it recycles once they ended.
+    if (slot.recycle_after > 0 && slot.calls + slot.in_flight >= slot.recycle_after &&
+        pool_state == PoolState::kRunning) {
+      ++counters.recycled;
+      retire_after_calls(
+          slot, "served " + std::to_string(slot.recycle_after) + " calls (pool.max_requests)");
+    }
+  } else if (call->request.session_id || call->restore_only) {
+    slot.exclusive = true;
+  }
   if (!call->restore_only) {
     counters.queue_wait.record(now - call->submitted);
     publish({.kind = telemetry::EventKind::kCallStarted,
@@ -290,7 +303,7 @@ void Pool::State::start_call(Slot& slot, const PendingPtr& call) {
   }
   // A call sent behind another keeps its request: the worker may die before it starts, and the
   // call then goes back to the queue (on_call_done).
-  const bool early = slot.in_flight > 1;
+  const bool early = slot.in_flight > 1 && !is_concurrent(slot);
   worker::CallOptions options;
   options.session_id = call->request.session_id;
   options.timeout = std::chrono::duration_cast<milliseconds>(call->deadline - Clock::now());
@@ -325,6 +338,7 @@ void Pool::State::on_call_done(CallHandle handle, Result<json> result) {
     Slot& slot = *slot_it->second;
     if (slot.in_flight > 0) --slot.in_flight;
     if (slot.in_flight == 0) slot.exclusive = false;
+    if (call->request.session_id) slot.running_sessions.erase(*call->request.session_id);
     if (!result && slot.worker->state() == worker::WorkerState::kExited &&
         !slot.worker->has_started(call->worker_call)) {
       // It waited behind the call the worker died in, and never reached Python.
@@ -341,6 +355,7 @@ void Pool::State::on_call_done(CallHandle handle, Result<json> result) {
     Slot& slot = *slot_it->second;
     if (!call->restore_only) ++slot.calls;
     if (!result) ++slot.errors;
+    if (is_concurrent(slot)) after_concurrent_call(slot);
     if (slot.state == SlotState::kBusy && slot.in_flight == 0 &&
         slot.worker->state() == worker::WorkerState::kReady) {
       slot.idle_since = now;

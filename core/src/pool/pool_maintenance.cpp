@@ -42,8 +42,17 @@ void Pool::State::schedule_health_check() {
 
 void Pool::State::check_health() {
   for (auto& [number, slot] : slots) {
-    if (slot->state != SlotState::kIdle) continue;
-    slot->state = SlotState::kChecking;
+    if (is_concurrent(*slot)) {
+      // It answers pings while its handlers run: checked busy or idle, one ping at a time.
+      if ((slot->state != SlotState::kIdle && slot->state != SlotState::kBusy) ||
+          slot->health_pending || slot->worker->state() != worker::WorkerState::kReady) {
+        continue;
+      }
+      slot->health_pending = true;
+    } else {
+      if (slot->state != SlotState::kIdle) continue;
+      slot->state = SlotState::kChecking;
+    }
     worker::CallOptions options;
     options.timeout = config().health_timeout;
     slot->worker->call("ping", json::object(), std::move(options),
@@ -57,8 +66,10 @@ void Pool::State::on_health_result(std::uint64_t number, Result<json> result) {
   auto it = slots.find(number);
   if (it == slots.end()) return;
   Slot& slot = *it->second;
+  slot.health_pending = false;
   if (result) {
     slot.health_failures = 0;
+    ++slot.health_checks;
   } else if (++slot.health_failures >= config().health_max_failures ||
              slot.worker->state() != worker::WorkerState::kReady) {
     spdlog::warn("bridge '{}': worker {} failed {} health checks in a row ({}); replacing it",
@@ -68,6 +79,10 @@ void Pool::State::on_health_result(std::uint64_t number, Result<json> result) {
   }
   if (slot.state == SlotState::kChecking && slot.worker->state() == worker::WorkerState::kReady) {
     became_idle(slot);
+  }
+  if (is_concurrent(slot) && slot.in_flight == 0 && !slot.worker->accepting() &&
+      slot.worker->state() == worker::WorkerState::kReady) {
+    retire_after_calls(slot, "it was condemned (a call ignored its cancel)");
   }
   pump();
 }

@@ -78,6 +78,7 @@ void Pool::State::trim(bool overflow, std::size_t keep) {
       spdlog::info("bridge '{}': worker {} stops when its call ends, to shrink the pool{}",
                    bridge(), id, sessions_note);
       slot.retire_when_idle = true;
+      slot.retire_reason = "the pool shrinks";
     }
   }
 }
@@ -86,10 +87,16 @@ void Pool::State::recycle_outdated() {
   if (pool_state != PoolState::kRunning || restart_pending) return;
   if (slots_in(SlotState::kStarting) > 0) return;  // one at a time: its replacement comes first
   for (auto& [n, slot] : slots) {
-    if (slot->generation < options_generation && slot->state == SlotState::kIdle &&
-        is_live(*slot)) {
+    if (slot->generation >= options_generation || !is_live(*slot)) continue;
+    if (slot->state == SlotState::kIdle) {
       ++counters.recycled;
       retire(*slot, "the bridge's options changed");
+      return;
+    }
+    if (slot->state == SlotState::kBusy && is_concurrent(*slot)) {
+      // A worker holding many calls is rarely idle: it takes no new ones and stops once they end.
+      ++counters.recycled;
+      retire_after_calls(*slot, "the bridge's options changed");
       return;
     }
   }
@@ -97,9 +104,10 @@ void Pool::State::recycle_outdated() {
 
 bool Pool::State::stop_if_marked(Slot& slot) {
   if (!slot.retire_when_idle || slot.state != SlotState::kIdle) return false;
-  spdlog::info("bridge '{}': worker {} finished its call; stopping it to shrink the pool", bridge(),
-               slot.worker->id());
-  retire_now(slot, "the pool shrinks");
+  const std::string reason = slot.retire_reason.empty() ? "the pool shrinks" : slot.retire_reason;
+  spdlog::info("bridge '{}': worker {} finished its calls; stopping it ({})", bridge(),
+               slot.worker->id(), reason);
+  retire_now(slot, reason);
   return true;
 }
 

@@ -161,6 +161,11 @@ void Pool::State::queue_cleanup(Slot& slot, const std::string& session_id) {
 }
 
 void Pool::State::run_cleanups(Slot& slot) {
+  if (is_concurrent(slot)) {
+    // It answers built-ins while handlers run: no need to hold it, only the session's own calls.
+    if (slot.worker->state() == worker::WorkerState::kReady) send_free_cleanups(slot);
+    return;
+  }
   if (slot.cleanups.empty() || slot.state != SlotState::kIdle ||
       slot.worker->state() != worker::WorkerState::kReady) {
     return;

@@ -21,6 +21,10 @@ PoolStats Pool::State::snapshot() const {
     w.calls = slot->calls;
     w.errors = slot->errors;
     w.sessions = sessions.bound_to(n);
+    w.health_checks = slot->health_checks;
+    w.in_flight = slot->in_flight;
+    w.capacity = slot->worker->capacity();
+    stats.in_flight += slot->in_flight;
     if (w.pid > 0) w.rss_bytes = health::resident_bytes(w.pid).value_or(0);
     stats.workers.push_back(std::move(w));
     if (slot->state == SlotState::kBusy || slot->state == SlotState::kChecking) ++stats.busy;

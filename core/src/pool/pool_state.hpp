@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -96,19 +97,34 @@ struct Slot {
   SlotState state = SlotState::kStarting;
   bool overflow = false;
   bool retire_when_replaced = false;  // the last ready worker, to retire once another is ready
-  bool retire_when_idle = false;      // beyond a reduced pool size: stops once its call ends
-  std::uint64_t generation = 0;       // the options_generation it was started with
+  // Stops once its calls end, and takes no new ones meanwhile: beyond a reduced pool size, or (a
+  // worker holding many calls) due for recycling or condemned. `retire_reason` says which.
+  bool retire_when_idle = false;
+  std::string retire_reason;
+  std::uint64_t generation = 0;  // the options_generation it was started with
   std::uint64_t calls = 0;
   std::uint64_t errors = 0;
-  std::size_t in_flight = 0;  // the pool's calls this worker holds (more than 1: pipelined)
-  bool exclusive = false;     // it holds a session's call or a session move: nothing sent early
+  // The pool's calls this worker holds: more than 1 when pipelined, or up to its capacity when it
+  // runs many at once.
+  std::size_t in_flight = 0;
+  bool exclusive = false;  // it holds a session's call or a session move: nothing sent early
+  // Sessions with a call or a move running on this worker (at most one each): their next calls
+  // wait in `affinity`, and their cleanups until it ended.
+  std::set<std::string> running_sessions;
+  bool health_pending = false;      // a ping is out to this worker (concurrent workers: while busy)
   std::uint64_t recycle_after = 0;  // 0: never
   std::size_t health_failures = 0;
+  std::uint64_t health_checks = 0;  // pings it answered
   Clock::time_point idle_since;
   std::deque<PendingPtr> affinity;  // calls of sessions bound to this worker, oldest first
-  // Sessions this worker must drop (ended or lost ones), sent one at a time while it is idle.
+  // Sessions this worker must drop (ended or lost ones), sent one at a time while it is idle (a
+  // concurrent worker: as soon as the session has no call running there).
   std::deque<std::string> cleanups;
 };
+
+// A worker that runs many calls at once (its hello's concurrency above 1): a set of slots that the
+// pool fills call by call. Capacity-1 workers keep the one-call path (idle/busy, pipelining).
+inline bool is_concurrent(const Slot& slot) { return slot.worker && slot.worker->capacity() > 1; }
 
 inline bool remove_from(std::deque<PendingPtr>& queue, CallHandle handle) {
   auto it = std::find_if(queue.begin(), queue.end(),
@@ -292,6 +308,35 @@ struct Pool::State {
   bool takes_early_call(const Slot& slot) const;
 
   void grow_if_needed();
+
+  // ---- workers that hold many calls (pool_concurrent.cpp) ----------------------------------
+
+  // Fills the free slots of concurrent workers: each worker's own session calls first (one
+  // running per session, in order), then the shared queue, each call to the least-loaded worker
+  // with a free slot.
+  void dispatch_concurrent();
+
+  // Starts the calls waiting in a concurrent worker's affinity queue whose session has no call
+  // running there, in order, while it has free slots.
+  void run_bound_calls(Slot& slot);
+
+  // The least-loaded concurrent worker that takes `call` now (fewest calls in flight, then fewest
+  // bound sessions; a retry avoids the worker its last attempt failed on), or null.
+  Slot* least_loaded_for(const PendingCall& call);
+
+  // A concurrent worker that takes one more call now: ready, accepting (not condemned), a free
+  // slot, and not marked to stop.
+  bool takes_concurrent_call(const Slot& slot) const;
+
+  // After a call on a concurrent worker ended: retires it once its calls end when it was
+  // condemned or passed limits.max_memory_mb; sends the cleanups its sessions allow now.
+  void after_concurrent_call(Slot& slot);
+
+  // Marks a worker to take no new calls and stop once its calls ended; a replacement starts now.
+  void retire_after_calls(Slot& slot, const std::string& reason);
+
+  // Sends every queued cleanup of a concurrent worker whose session has no call running there.
+  void send_free_cleanups(Slot& slot);
 
   void run(Slot& slot, PendingPtr call);
 

@@ -74,9 +74,16 @@ void Pool::State::on_worker_started(std::uint64_t number, Result<protocol::Hello
            .commands = hello->commands});
   for (auto& callback : std::exchange(on_ready, {})) callback(Ok{});
   // A worker that waited for a replacement can go now.
+  std::vector<Slot*> replaced;
   for (auto& [n, other] : slots) {
-    if (other->retire_when_replaced && n != number && other->state == SlotState::kIdle) {
+    if (other->retire_when_replaced && n != number) replaced.push_back(other.get());
+  }
+  for (Slot* other : replaced) {
+    if (other->state == SlotState::kIdle) {
       retire_now(*other, "replaced");
+    } else if (other->state == SlotState::kBusy && is_concurrent(*other)) {
+      // Rarely idle: no new calls, and it stops once the ones it holds ended.
+      retire_after_calls(*other, "replaced");
     }
   }
   pump();

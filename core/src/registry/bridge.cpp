@@ -83,6 +83,7 @@ json Bridge::describe() {
                             (pool_->config().lazy && stats.state == pool::PoolState::kRunning)},
               {"workers", workers},
               {"queue_length", stats.queue_length},
+              {"in_flight", stats.in_flight},
               {"calls", stats.calls},
               {"errors", stats.errors},
               {"restarts", stats.restarts},

@@ -150,6 +150,7 @@ TEST(BridgeKeys, EveryPoolSettingOfTheTableReachesThePool) {
   EXPECT_EQ(pool->max_requests_jitter, given.at("pool.max_requests_jitter"));
   EXPECT_EQ(pool->idle_timeout.count(), given.at("pool.idle_timeout_ms"));
   EXPECT_EQ(pool->pipeline_depth, given.at("pool.pipeline_depth"));
+  EXPECT_EQ(pool->worker.max_concurrency, given.at("pool.max_concurrency"));
   EXPECT_EQ(pool->request_timeout.count(), given.at("timeouts.request_ms"));
   EXPECT_EQ(pool->worker.startup_timeout.count(), given.at("timeouts.startup_ms"));
   EXPECT_EQ(pool->worker.shutdown_timeout.count(), given.at("timeouts.shutdown_ms"));
@@ -165,7 +166,7 @@ TEST(BridgeKeys, EveryPoolSettingOfTheTableReachesThePool) {
   EXPECT_EQ(pool->max_sessions, given.at("sessions.max"));
   EXPECT_EQ(pool->worker.max_frame_bytes, given.at("max_frame_bytes"));
   EXPECT_EQ(pool->worker.shared_blob_min_bytes, given.at("shared_blob_min_bytes"));
-  EXPECT_EQ(given.size(), 22u) << "a new 1:1 pool key: check it above";
+  EXPECT_EQ(given.size(), 23u) << "a new 1:1 pool key: check it above";
 }
 
 TEST(BridgeKeys, ALiveKeyIsTakenInPlaceAndAFixedOneNeedsANewBridge) {

@@ -68,6 +68,17 @@ TEST(PoolConversion, PipelineDepthReachesThePool) {
   EXPECT_EQ(config->pipeline_depth, 3u);
 }
 
+TEST(PoolConversion, MaxConcurrencyReachesTheWorkersAndUnsetLeavesTheHelloToDecide) {
+  BridgeConfig bridge = bridge_with_script("e.py");
+  auto unset = to_pool_config(bridge, host_at("/srv/app"));
+  ASSERT_TRUE(unset.ok()) << unset.error().message;
+  EXPECT_FALSE(unset->worker.max_concurrency.has_value());
+  bridge.pool.max_concurrency = 256;
+  auto set = to_pool_config(bridge, host_at("/srv/app"));
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->worker.max_concurrency, 256u);
+}
+
 TEST(PoolConversion, EnvironmentIsMinimalPlusPassedPlusSet) {
   ScopedEnv passed("MLBRIDGE_CONFIG_TEST_PASSED", "secret-1");
   ScopedEnv unset("MLBRIDGE_CONFIG_TEST_NOT_SET", std::nullopt);

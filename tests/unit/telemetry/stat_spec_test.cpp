@@ -39,9 +39,9 @@ TEST(StatSpec, PoolStatsJsonHasTheKeysClientsRead) {
   const auto json = pool::to_json(stats);
   EXPECT_EQ(keys_of(json), (std::set<std::string>{
                                "state", "calls", "errors", "errors_by_category", "queue_length",
-                               "busy", "idle", "starting", "restarts", "recycled", "failed_starts",
-                               "sessions", "sessions_replayed", "sessions_moved", "sessions_lost",
-                               "replay_time", "queue_wait", "execution"}));
+                               "in_flight", "busy", "idle", "starting", "restarts", "recycled",
+                               "failed_starts", "sessions", "sessions_replayed", "sessions_moved",
+                               "sessions_lost", "replay_time", "queue_wait", "execution"}));
   EXPECT_EQ(json["state"], "failed");
   EXPECT_EQ(json["queue_length"], 3);
   EXPECT_EQ(json["sessions_lost"], 2);
@@ -58,8 +58,9 @@ TEST(StatSpec, WorkerStatsJsonHasTheKeysClientsRead) {
   worker.state = "idle";
   worker.rss_bytes = 1024;
   const auto json = pool::to_json(worker);
-  EXPECT_EQ(keys_of(json), (std::set<std::string>{"id", "pid", "state", "calls", "errors",
-                                                  "sessions", "rss_bytes"}));
+  EXPECT_EQ(keys_of(json),
+            (std::set<std::string>{"id", "pid", "state", "calls", "errors", "health_checks",
+                                   "sessions", "in_flight", "capacity", "rss_bytes"}));
   EXPECT_EQ(json["rss_bytes"], 1024);
   EXPECT_EQ(json["pid"], 42);
 }

@@ -45,6 +45,8 @@ struct PoolSettings {
   std::uint64_t max_requests_jitter = 0;
   std::chrono::milliseconds idle_timeout{60000};  ///< Overflow workers idle this long stop.
   std::size_t pipeline_depth = 1;  ///< Anonymous calls a busy worker may hold (1: one at a time).
+  /// Calls one worker runs at once (its slots); unset: what the worker's hello declares.
+  std::optional<std::size_t> max_concurrency;
 };
 
 /// `timeouts:`.

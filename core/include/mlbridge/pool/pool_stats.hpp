@@ -26,12 +26,17 @@ enum class PoolState { kRunning, kFailed, kDraining, kStopped };
 std::string_view to_string(PoolState state);
 
 /// A worker's figures: `KIND(member, family, state, help)` (telemetry/stat_spec.hpp). Each is a
-/// member of WorkerStats and a key of its JSON (Bridge::describe); rss_bytes is also
-/// `/metrics`' per-worker gauge.
-#define MLBRIDGE_WORKER_STATS(COUNTER, GAUGE, HISTOGRAM)               \
-  COUNTER(calls, "", "", "Calls the worker completed.")                \
-  COUNTER(errors, "", "", "Calls the worker completed with an error.") \
-  GAUGE(sessions, "", "", "Sessions bound to the worker.")             \
+/// member of WorkerStats and a key of its JSON (Bridge::describe); in_flight, capacity and
+/// rss_bytes are also `/metrics`' per-worker gauges.
+#define MLBRIDGE_WORKER_STATS(COUNTER, GAUGE, HISTOGRAM)                    \
+  COUNTER(calls, "", "", "Calls the worker completed.")                     \
+  COUNTER(errors, "", "", "Calls the worker completed with an error.")      \
+  COUNTER(health_checks, "", "", "Health pings the worker answered.")       \
+  GAUGE(sessions, "", "", "Sessions bound to the worker.")                  \
+  GAUGE(in_flight, "mlbridge_worker_calls_in_flight", "",                   \
+        "Calls a worker holds now (running, or rebuilding their session).") \
+  GAUGE(capacity, "mlbridge_worker_capacity", "",                           \
+        "Calls a worker runs at once (its hello's concurrency, clamped).")  \
   GAUGE(rss_bytes, "mlbridge_worker_resident_memory_bytes", "", "Resident memory of a worker.")
 
 /// A pool's figures, in the order `/metrics` lists their families. Each is a member of
@@ -40,6 +45,7 @@ std::string_view to_string(PoolState state);
 /// `/metrics` per command instead (telemetry/call_metrics.hpp).
 #define MLBRIDGE_POOL_STATS(COUNTER, GAUGE, HISTOGRAM)                                            \
   GAUGE(queue_length, "mlbridge_queue_length", "", "Calls waiting for a worker.")                 \
+  GAUGE(in_flight, "mlbridge_calls_in_flight", "", "Calls the bridge's workers hold now.")        \
   GAUGE(busy, "mlbridge_workers", "busy", "Workers by state (busy, idle, starting).")             \
   GAUGE(idle, "mlbridge_workers", "idle", "Workers by state (busy, idle, starting).")             \
   GAUGE(starting, "mlbridge_workers", "starting", "Workers by state (busy, idle, starting).")     \
@@ -65,7 +71,8 @@ std::string_view to_string(PoolState state);
 struct WorkerStats {
   std::string id;
   pid_t pid = -1;
-  std::string state;  ///< starting, idle, busy, checking, retiring
+  /// starting, idle, busy (holds at least one call), checking, retiring
+  std::string state;
   bool overflow = false;
   MLBRIDGE_GENERATE_STAT_MEMBERS(MLBRIDGE_WORKER_STATS)
 };
