@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "chaos_host.hpp"
+
 namespace mlbridge::chaos {
 namespace {
 
@@ -164,6 +166,7 @@ int AsyncLoad::send_next(std::mt19937_64& rng) {
                                          : async_stream(bridge_, 40, 0.1);
     spec.kind = CallKind::kAsyncDeadline;
     spec.timeout = milliseconds(pick(rng, 200, 1500));
+    spec.success_window = spec.timeout + kCancelGrace;
     send(std::move(spec), std::nullopt);
   } else {
     send(async_sleep(bridge_, 0.0), std::nullopt);

@@ -60,6 +60,11 @@ struct CallSpec {
   std::optional<std::uint64_t> sequence;
   /// kAsyncCancel: the call may finish before its cancel arrives, so a success is right too.
   bool may_beat_cancel = false;
+  /// kAsyncDeadline: the host sends the worker a cancel at the deadline and waits up to
+  /// cancel_grace_ms for the answer; a handler that ended before that cancel reached it (a
+  /// stopped or busy worker) answers with its result. So a success is right within this long
+  /// after submission (deadline + cancel_grace), never later.
+  std::optional<std::chrono::milliseconds> success_window;
 
   /// True for the commands that stream chunks.
   bool streams() const { return command == "stream" || command == "async_stream"; }

@@ -74,7 +74,7 @@ void CallTracker::complete(const CallPtr& call, Result<json> result) {
                   " ms after its deadline plus grace");
   }
   if (result) {
-    if (auto wrong = wrong_success(spec, *result, chunks)) {
+    if (auto wrong = wrong_success(spec, *result, chunks, now - call->submitted)) {
       violation(&Violations::wrong_results, *call, *wrong);
     }
     if (spec.session && spec.sequence) check_order(*call);

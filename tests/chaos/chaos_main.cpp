@@ -30,6 +30,7 @@
 #include "call_tracker.hpp"
 #include "chaos_host.hpp"
 #include "chaos_monkey.hpp"
+#include "condemnation_log.hpp"
 #include "load_driver.hpp"
 #include "process_census.hpp"
 #include "report.hpp"
@@ -96,7 +97,11 @@ constexpr std::chrono::milliseconds kGrace = kCancelGrace + seconds(15);
 
 int main(int argc, char** argv) {
   // The host's warnings (every kill is one) go to stderr; the report goes to stdout.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("mlbridge"));
+  // The condemnation log hears every warning too (workers condemned for an ignored cancel).
+  auto condemnations = std::make_shared<CondemnationLog>();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "mlbridge", spdlog::sinks_init_list{std::make_shared<spdlog::sinks::stderr_color_sink_mt>(),
+                                          condemnations}));
   spdlog::set_level(spdlog::level::warn);
   Options options;
   if (!parse(argc, argv, options)) {
@@ -186,6 +191,11 @@ int main(int argc, char** argv) {
     // A second completion would come soon after the first; give it the chance to show.
     std::this_thread::sleep_for(seconds(2));
     report.violations = tracker.judge();
+    report.condemned = condemnations->all().size();
+    for (const auto& c : condemnations->unexplained(faults)) {
+      report.unexplained_condemnations.push_back("worker " + c.worker_id + " ('" + c.command +
+                                                 "' ignored its cancel)");
+    }
     host.reset();
   }
   for (auto& problem : census_without_host(marker)) report.process_problems.push_back(problem);

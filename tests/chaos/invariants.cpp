@@ -51,15 +51,22 @@ std::optional<std::string> wrong_turns(const CallSpec& spec, const json& result)
 }  // namespace
 
 std::optional<std::string> wrong_success(const CallSpec& spec, const json& result,
-                                         const std::vector<json>& chunks) {
+                                         const std::vector<json>& chunks, Clock::duration took) {
   switch (spec.kind) {
     case CallKind::kFail:
     case CallKind::kRateLimit:
     case CallKind::kChaosCrash:
     case CallKind::kChaosHang:
     case CallKind::kChaosHangStubborn:
-    case CallKind::kAsyncDeadline:
       return "succeeded although it cannot: " + result.dump();
+    case CallKind::kAsyncDeadline:
+      if (!spec.success_window || took > *spec.success_window) {
+        return "succeeded " +
+               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()) +
+               " ms after it was sent, past its deadline of " +
+               std::to_string(spec.timeout.count()) + " ms and the cancel grace: " + result.dump();
+      }
+      break;
     case CallKind::kAsyncCancel:
       if (!spec.may_beat_cancel) return "succeeded although it was cancelled: " + result.dump();
       break;

@@ -56,7 +56,10 @@ void print(std::ostream& out, const Report& report, const CallTracker& tracker,
         << "SIGKILL " << faults.most_calls_held(report.async_bridge, FaultKind::kKill)
         << ", at its SIGSTOP " << faults.most_calls_held(report.async_bridge, FaultKind::kStop)
         << "; " << crashed.size() << " worker deaths answered " << all_crashed
-        << " calls worker_crashed (most by one death: " << most_crashed << ")\n";
+        << " calls worker_crashed (most by one death: " << most_crashed << "); " << report.condemned
+        << " workers condemned for an ignored cancel, " << report.unexplained_condemnations.size()
+        << " of them neither stopped nor spinning\n";
+    for (const auto& c : report.unexplained_condemnations) out << "  condemned: " << c << "\n";
   }
 
   const Violations& v = report.violations;

@@ -29,6 +29,11 @@ struct Report {
   int async_target_in_flight = 0;
   int async_peak_in_flight = 0;  ///< Calls in flight at once, as the async load counted them.
   std::size_t async_cancels_sent = 0;
+  /// Workers condemned because a call ignored its cancel, and those of them that were neither
+  /// stopped nor running a `spin` (reported, not judged: a loop starved of CPU for
+  /// cancel_grace_ms on a loaded machine would show here too).
+  std::size_t condemned = 0;
+  std::vector<std::string> unexplained_condemnations;
 
   bool passed() const;
 };
