@@ -75,7 +75,18 @@ void CallTracker::complete(const CallPtr& call, Result<json> result) {
   }
   if (result) {
     if (auto wrong = wrong_success(spec, *result, chunks, now - call->submitted)) {
-      violation(&Violations::wrong_results, *call, *wrong);
+      const bool only_late =
+          (spec.kind == CallKind::kAsyncDeadline || spec.kind == CallKind::kAsyncCancel) &&
+          *result == spec.expected;
+      if (only_late) {
+        std::lock_guard lock(mutex_);
+        late_successes_.push_back({std::string(to_string(spec.kind)) + " #" +
+                                       std::to_string(call->id) + " on " + spec.bridge + " " +
+                                       spec.args.dump() + ": " + *wrong,
+                                   call->submitted, now});
+      } else {
+        violation(&Violations::wrong_results, *call, *wrong);
+      }
     }
     if (spec.session && spec.sequence) check_order(*call);
   } else if (auto wrong = wrong_chunks(spec, chunks)) {
@@ -135,6 +146,20 @@ Violations CallTracker::judge() {
     for (const auto& [id, call] : in_flight_) lost.push_back(call);
   }
   for (const auto& call : lost) violation(&Violations::lost, *call, "never completed");
+  std::vector<LateSuccess> late;
+  {
+    std::lock_guard lock(mutex_);
+    late = late_successes_;
+  }
+  for (const auto& success : late) {
+    std::lock_guard lock(mutex_);
+    if (faults_.stalled(success.submitted, success.completed)) {
+      ++violations_.late_in_stall;
+      continue;
+    }
+    ++violations_.wrong_results;
+    if (examples_.size() < kMaxExamples) examples_.push_back(success.what);
+  }
   for (const auto& failure : failures) {
     if (auto why = unexplained(failure, faults_)) {
       std::lock_guard lock(mutex_);

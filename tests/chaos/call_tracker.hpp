@@ -32,9 +32,12 @@ struct Violations {
   std::size_t wrong_results = 0;  ///< Success with the wrong result or chunks.
   std::size_t unexplained = 0;    ///< Failure whose category matches nothing done to it.
   std::size_t out_of_order = 0;   ///< Success of a session's call before an earlier one's.
+  /// Not violations: successes of calls cancelled or past their deadline that came too late,
+  /// while the machine stalled (the host's own loop did not run; see StallWatch).
+  std::size_t late_in_stall = 0;
   std::size_t total() const {
     return lost + doubled + hangs + wrong_results + unexplained + out_of_order;
-  }
+  }  // late_in_stall is not one
 };
 
 class CallTracker {
@@ -101,6 +104,14 @@ class CallTracker {
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, CallPtr> in_flight_;
   std::vector<Failure> failures_;
+  /// Successes that are wrong only by their timing (a cancelled or deadline call's handler ended
+  /// before its cancel reached the worker, seen after the window): judged against stalls.
+  struct LateSuccess {
+    std::string what;
+    Clock::time_point submitted;
+    Clock::time_point completed;
+  };
+  std::vector<LateSuccess> late_successes_;
   std::map<CallKind, std::map<std::string, std::size_t>> outcomes_;
   std::size_t calls_ = 0;
   Violations violations_;

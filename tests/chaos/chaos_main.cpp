@@ -34,6 +34,7 @@
 #include "load_driver.hpp"
 #include "process_census.hpp"
 #include "report.hpp"
+#include "stall_watch.hpp"
 
 namespace {
 
@@ -156,6 +157,8 @@ int main(int argc, char** argv) {
     const auto begin = Clock::now();
     const auto end = begin + seconds(options.duration_s);
     const auto warm = begin + std::min(seconds(10), seconds(options.duration_s) / 5);
+    StallWatch stalls(faults);
+    stalls.start();
     load.start();
     if (with_async) async_load.start();
     monkey.start();
@@ -190,6 +193,7 @@ int main(int argc, char** argv) {
         static_cast<long long>(testing::own_rss_bytes()) - static_cast<long long>(rss_warm);
     // A second completion would come soon after the first; give it the chance to show.
     std::this_thread::sleep_for(seconds(2));
+    stalls.stop_and_join();
     report.violations = tracker.judge();
     report.condemned = condemnations->all().size();
     for (const auto& c : condemnations->unexplained(faults)) {

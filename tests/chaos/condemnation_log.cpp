@@ -22,7 +22,9 @@ std::vector<Condemnation> CondemnationLog::all() const {
 std::vector<Condemnation> CondemnationLog::unexplained(const FaultLog& faults) const {
   std::vector<Condemnation> out;
   for (const auto& c : all()) {
-    if (!faults.worker_hit(c.worker_id, c.at, {FaultKind::kStop, FaultKind::kHangStubborn})) {
+    // A stall starves the worker's loop as a stop does (within cancel_grace before the verdict).
+    if (!faults.worker_hit(c.worker_id, c.at, {FaultKind::kStop, FaultKind::kHangStubborn}) &&
+        !faults.stalled(c.at - std::chrono::seconds(3), c.at)) {
       out.push_back(c);
     }
   }

@@ -25,7 +25,8 @@ class CondemnationLog : public spdlog::sinks::base_sink<std::mutex> {
  public:
   std::vector<Condemnation> all() const;
   /// Those of `all()` whose worker was neither stopped nor running a `spin` that swallows its
-  /// cancel (the only faults that make a worker of the chaos test ignore one).
+  /// cancel (the only faults that make a worker of the chaos test ignore one), nor starved by a
+  /// machine stall.
   std::vector<Condemnation> unexplained(const FaultLog& faults) const;
 
  protected:

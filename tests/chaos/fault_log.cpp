@@ -20,13 +20,16 @@ const char* to_string(FaultKind kind) {
       return "print_stdout";
     case FaultKind::kRaise:
       return "raise";
+    case FaultKind::kStall:
+      return "machine_stall";
   }
   return "unknown";
 }
 
 namespace {
+// Stalls have no bridge: FaultLog::stalled asks about them.
 bool takes_capacity(FaultKind kind) {
-  return kind != FaultKind::kPrint && kind != FaultKind::kRaise;
+  return kind != FaultKind::kPrint && kind != FaultKind::kRaise && kind != FaultKind::kStall;
 }
 }  // namespace
 
@@ -76,6 +79,16 @@ std::map<FaultKind, std::size_t> FaultLog::counts() const {
   std::map<FaultKind, std::size_t> counts;
   for (const auto& f : faults_) ++counts[f.kind];
   return counts;
+}
+
+bool FaultLog::stalled(Clock::time_point from, Clock::time_point until) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& f : faults_) {
+    if (f.kind == FaultKind::kStall && f.start <= until && f.end + kStallRecovery >= from) {
+      return true;
+    }
+  }
+  return false;
 }
 
 int FaultLog::most_calls_held(const std::string& bridge, FaultKind kind) const {

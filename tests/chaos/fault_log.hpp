@@ -24,11 +24,12 @@ enum class FaultKind {
   kHangStubborn,  ///< A `spin` that swallows SIGINT: the worker is killed after the grace.
   kPrint,         ///< A `print` to stdout: must disturb nothing.
   kRaise,         ///< A `fail` command: the handler raises.
+  kStall,         ///< Not injected: this process got no CPU for a while (StallWatch).
 };
 
 inline constexpr FaultKind kAllFaultKinds[] = {
     FaultKind::kKill,         FaultKind::kStop,  FaultKind::kCrash, FaultKind::kHang,
-    FaultKind::kHangStubborn, FaultKind::kPrint, FaultKind::kRaise};
+    FaultKind::kHangStubborn, FaultKind::kPrint, FaultKind::kRaise, FaultKind::kStall};
 
 const char* to_string(FaultKind kind);
 
@@ -59,6 +60,11 @@ class FaultLog {
   /// [from, until], its recovery included.
   bool bridge_disturbed(const std::string& bridge, Clock::time_point from,
                         Clock::time_point until) const;
+
+  /// The machine stalled (StallWatch) during [from, until], or kStallRecovery before it.
+  bool stalled(Clock::time_point from, Clock::time_point until) const;
+  /// How long after a stall calls and workers may still feel it (backlogs being worked off).
+  static constexpr std::chrono::seconds kStallRecovery{5};
 
   std::map<FaultKind, std::size_t> counts() const;
   /// The most calls a worker of `bridge` held when it got a fault of `kind`.

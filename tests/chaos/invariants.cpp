@@ -112,9 +112,11 @@ std::optional<std::string> unexplained(const Failure& failure, const FaultLog& f
       // A worker holding many calls fails them all when it dies: killed, crashed by one of its
       // calls, replaced after a stop made it miss health checks, or killed at the hard bound
       // after a call ignored its cancel (condemned). Nothing else may end its calls.
+      // A machine stall does to every worker what a stop does.
       if (failure.shared_worker && !e.worker_id.empty() &&
-          faults.worker_hit(e.worker_id, failure.completed,
-                            {FaultKind::kStop, FaultKind::kCrash, FaultKind::kHangStubborn})) {
+          (faults.worker_hit(e.worker_id, failure.completed,
+                             {FaultKind::kStop, FaultKind::kCrash, FaultKind::kHangStubborn}) ||
+           faults.stalled(failure.submitted, failure.completed))) {
         return std::nullopt;
       }
       return "worker_crashed, but nobody killed, stopped or crashed worker '" + e.worker_id + "'";
@@ -123,8 +125,9 @@ std::optional<std::string> unexplained(const Failure& failure, const FaultLog& f
       return std::string("session_lost is never acceptable here: sessions survive their worker");
     case ErrorCategory::kTimeout:
       // A deadline can pass only while the bridge is short of workers: stopped, hung, killed or
-      // crashed ones, or their replacements still starting.
-      if (faults.bridge_disturbed(failure.bridge, failure.submitted, failure.completed)) {
+      // crashed ones, or their replacements still starting; or while the machine stalled.
+      if (faults.bridge_disturbed(failure.bridge, failure.submitted, failure.completed) ||
+          faults.stalled(failure.submitted, failure.completed)) {
         return std::nullopt;
       }
       return "timeout, but bridge '" + failure.bridge + "' was not disturbed during the call";

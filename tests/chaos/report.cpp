@@ -15,7 +15,7 @@ bool Report::passed() const {
 void print(std::ostream& out, const Report& report, const CallTracker& tracker,
            const FaultLog& faults) {
   const auto fault_counts = faults.counts();
-  out << "chaos: faults injected: " << faults.total() << " (";
+  out << "chaos: faults: " << faults.total() << " (";
   bool first = true;
   for (FaultKind kind : kAllFaultKinds) {
     out << (first ? "" : ", ") << to_string(kind) << " "
@@ -65,7 +65,9 @@ void print(std::ostream& out, const Report& report, const CallTracker& tracker,
   const Violations& v = report.violations;
   out << "chaos: lost " << v.lost << ", doubled " << v.doubled << ", hangs " << v.hangs
       << ", wrong results " << v.wrong_results << ", unexplained failures " << v.unexplained
-      << ", session calls out of order " << v.out_of_order << "\n";
+      << ", session calls out of order " << v.out_of_order
+      << " (successes of cancelled or deadline calls late during a machine stall: "
+      << v.late_in_stall << ")\n";
   out << "chaos: leaked processes " << report.process_problems.size()
       << ", pools back to full size: " << (report.pools_recovered ? "yes" : "NO") << ", fd growth "
       << report.fd_growth << " (after the host: " << report.fd_growth_after_host << ", allowed "
