@@ -252,12 +252,18 @@ TEST_F(ConcurrentWorkerTest, AnOwnerStopsACondemnedWorkerAsUsual) {
   ASSERT_TRUE(client);
   const pid_t pid = client->pid();
   auto stuck = send(*client, "ignore_cancel", {{"seconds", 3600}});
+  // Its deadline keeps the hard bound a minute away: the stop below is what ends the worker.
+  auto other = send(*client, "sleep", {{"seconds", 3600}}, 60s);
   ping(*client);
   EXPECT_TRUE(cancel(*client, stuck.id));
   EXPECT_FALSE(stuck.done.get().ok());
   EXPECT_FALSE(accepting(*client));
   client->stop();
   EXPECT_TRUE(wait_until_gone(pid));
+  auto stopped = other.done.get();
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.error().category, ErrorCategory::kCancelled);
+  EXPECT_TRUE(contains(stopped.error().message, "was stopped")) << stopped.error().message;
 }
 
 TEST_F(ConcurrentWorkerTest, AKilledWorkerAnswersEachOfItsFiveHundredCallsOnce) {

@@ -1,0 +1,167 @@
+#include "channel.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/write.hpp>
+#include <limits>
+
+namespace mlbridge::worker::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// async_write's own completion conditions cap each write at 64 KiB, so a 16 MiB frame took 256
+// writes, each a trip through the loop; let every write fill as much of the 1 MiB pipe as it can.
+std::size_t whole_pipe_writes(const boost::system::error_code& ec, std::size_t /*written*/) {
+  return ec ? 0 : std::numeric_limits<std::size_t>::max();
+}
+
+}  // namespace
+
+Channel::Channel(asio::io_context& io, const WorkerContext& context)
+    : io_(io), context_(context), reader_(context.config.max_frame_bytes) {}
+
+void Channel::add_shared_blobs(process::ProcessSpec& spec) {
+  const auto& config = context_.config;
+  if (config.codec != protocol::Codec::kMsgpack || config.shared_blob_min_bytes == 0) return;
+  const std::size_t bound = 2 * config.max_frame_bytes;
+  auto out = protocol::SharedBlobs::create("mlbridge-to-" + config.worker_id, bound);
+  auto in = protocol::SharedBlobs::create("mlbridge-from-" + config.worker_id, bound);
+  if (!out || !in) {
+    spdlog::warn("{}: large bytes go through the pipe: {}", context_.prefix(),
+                 (out ? in.error() : out.error()).message);
+    return;
+  }
+  spec.inherited_fds = {out->fd(), in->fd()};
+  spec.env["MLBRIDGE_SHARED_BLOBS"] =
+      "3,4," + std::to_string(config.shared_blob_min_bytes) + "," + std::to_string(bound);
+  blobs_out_.emplace(std::move(*out));
+  blobs_in_.emplace(std::move(*in));
+}
+
+void Channel::use_shared_blobs(bool worker_mapped_them) {
+  shared_blobs_ = worker_mapped_them && blobs_out_ && blobs_in_;
+  if (!shared_blobs_) {
+    blobs_out_.reset();
+    blobs_in_.reset();
+  }
+}
+
+void Channel::open(int stdin_fd, int stdout_fd, Handlers handlers) {
+  handlers_ = std::move(handlers);
+  stdin_pipe_.emplace(io_, stdin_fd);
+  stdout_pipe_.emplace(io_, stdout_fd);
+  read_stdout();
+}
+
+Result<Channel::Frame> Channel::encode_request(protocol::Request request) {
+  const auto& config = context_.config;
+  protocol::json message = protocol::to_json(std::move(request));
+  if (!shared_blobs_) return protocol::encode_frame(message, config.codec, config.max_frame_bytes);
+  const auto mark = blobs_out_->mark();
+  const std::size_t moved =
+      protocol::move_blobs_out(message, *blobs_out_, config.shared_blob_min_bytes);
+  const std::size_t limit = config.max_frame_bytes;
+  auto frame = moved > limit
+                   ? Result<Frame>(fail(ErrorCategory::kProtocolError,
+                                        "its bytes add up to " + std::to_string(moved) +
+                                            ", more than max_frame_bytes " + std::to_string(limit)))
+                   : protocol::encode_frame(message, config.codec, limit - moved);
+  if (!frame) blobs_out_->rollback(mark);
+  return frame;
+}
+
+Result<Channel::Frame> Channel::encode(const protocol::json& message) const {
+  return protocol::encode_frame(message, context_.config.codec, context_.config.max_frame_bytes);
+}
+
+void Channel::enqueue(Frame frame) {
+  write_queue_.push_back(std::move(frame));
+  if (!writing_) write_next();
+}
+
+void Channel::close_input_when_written() {
+  close_input_when_written_ = true;
+  if (!writing_) write_next();
+}
+
+void Channel::write_next() {
+  being_written_.clear();
+  if (write_queue_.empty() || !stdin_pipe_ || !stdin_pipe_->is_open()) {
+    writing_ = false;
+    if (close_input_when_written_ && stdin_pipe_) stdin_pipe_->close();
+    return;
+  }
+  writing_ = true;
+  being_written_.swap(write_queue_);
+  write_buffers_.clear();
+  for (const auto& frame : being_written_) write_buffers_.push_back(asio::buffer(frame));
+  asio::async_write(
+      *stdin_pipe_, write_buffers_, whole_pipe_writes,
+      [this, life = context_.keep_alive()](const boost::system::error_code& ec, std::size_t) {
+        if (ec) {
+          // The worker is gone or closed stdin; its exit fails the calls.
+          write_queue_.clear();
+          being_written_.clear();
+          writing_ = false;
+          return;
+        }
+        write_next();
+      });
+}
+
+void Channel::read_stdout() {
+  auto region = reader_.prepare();
+  stdout_pipe_->async_read_some(
+      asio::buffer(region.data(), region.size()),
+      [this, life = context_.keep_alive()](const boost::system::error_code& ec, std::size_t n) {
+        if (ec == asio::error::operation_aborted) return;
+        if (ec || n == 0) {
+          handlers_.on_closed();
+          return;
+        }
+        reader_.commit(n);
+        if (drain_frames()) read_stdout();
+      });
+}
+
+// Handles every complete frame; false once the stream is unusable or reading was halted.
+bool Channel::drain_frames() {
+  while (!halted_) {
+    auto next = reader_.next();
+    if (!next) {
+      handlers_.on_violation(next.error().message);
+      return false;
+    }
+    if (!*next) return true;
+    auto decoded = protocol::decode_payload(**next, context_.config.codec);
+    if (!decoded) {
+      handlers_.on_violation(decoded.error().message);
+      return false;
+    }
+    if (shared_blobs_) {
+      const std::size_t budget = context_.config.max_frame_bytes - (*next)->size();
+      if (auto in = protocol::bring_blobs_in(*decoded, *blobs_in_, budget); !in) {
+        handlers_.on_violation(in.error().message);
+        return false;
+      }
+    }
+    auto message = protocol::parse_worker_message(std::move(*decoded));
+    if (!message) {
+      handlers_.on_violation(message.error().message);
+      return false;
+    }
+    handlers_.on_message(std::move(*message));
+  }
+  return false;
+}
+
+void Channel::close() {
+  for (auto* pipe : {&stdin_pipe_, &stdout_pipe_}) {
+    if (*pipe && (*pipe)->is_open()) (*pipe)->close();
+  }
+  write_queue_.clear();
+}
+
+}  // namespace mlbridge::worker::detail
