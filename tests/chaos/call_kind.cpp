@@ -18,6 +18,16 @@ const char* to_string(CallKind kind) {
       return "raise_value_error";
     case CallKind::kRateLimit:
       return "raise_rate_limit";
+    case CallKind::kAsyncSleep:
+      return "async_sleep";
+    case CallKind::kAsyncStream:
+      return "async_stream";
+    case CallKind::kAsyncSession:
+      return "async_session_turn";
+    case CallKind::kAsyncCancel:
+      return "async_cancelled";
+    case CallKind::kAsyncDeadline:
+      return "async_past_deadline";
     case CallKind::kChaosCrash:
       return "chaos_crash";
     case CallKind::kChaosHang:
@@ -33,6 +43,12 @@ const char* to_string(CallKind kind) {
 bool is_chaos(CallKind kind) {
   return kind == CallKind::kChaosCrash || kind == CallKind::kChaosHang ||
          kind == CallKind::kChaosHangStubborn || kind == CallKind::kChaosPrint;
+}
+
+bool is_async(CallKind kind) {
+  return kind == CallKind::kAsyncSleep || kind == CallKind::kAsyncStream ||
+         kind == CallKind::kAsyncSession || kind == CallKind::kAsyncCancel ||
+         kind == CallKind::kAsyncDeadline;
 }
 
 }  // namespace mlbridge::chaos

@@ -1,5 +1,7 @@
 #include "call_tracker.hpp"
 
+#include <algorithm>
+
 #include "invariants.hpp"
 
 namespace mlbridge::chaos {
@@ -7,8 +9,9 @@ namespace {
 constexpr std::size_t kMaxExamples = 20;
 }
 
-CallTracker::CallTracker(FaultLog& faults, std::chrono::milliseconds grace)
-    : faults_(faults), grace_(grace) {}
+CallTracker::CallTracker(FaultLog& faults, std::chrono::milliseconds grace,
+                         std::set<std::string> shared_worker_bridges)
+    : faults_(faults), grace_(grace), shared_worker_bridges_(std::move(shared_worker_bridges)) {}
 
 CallTracker::CallPtr CallTracker::begin(CallSpec spec) {
   auto call = std::make_shared<Call>();
@@ -71,9 +74,21 @@ void CallTracker::complete(const CallPtr& call, Result<json> result) {
                   " ms after its deadline plus grace");
   }
   if (result) {
-    if (auto wrong = wrong_success(spec, *result, chunks)) {
-      violation(&Violations::wrong_results, *call, *wrong);
+    if (auto wrong = wrong_success(spec, *result, chunks, now - call->submitted)) {
+      const bool only_late =
+          (spec.kind == CallKind::kAsyncDeadline || spec.kind == CallKind::kAsyncCancel) &&
+          *result == spec.expected;
+      if (only_late) {
+        std::lock_guard lock(mutex_);
+        late_successes_.push_back({std::string(to_string(spec.kind)) + " #" +
+                                       std::to_string(call->id) + " on " + spec.bridge + " " +
+                                       spec.args.dump() + ": " + *wrong,
+                                   call->submitted, now});
+      } else {
+        violation(&Violations::wrong_results, *call, *wrong);
+      }
     }
+    if (spec.session && spec.sequence) check_order(*call);
   } else if (auto wrong = wrong_chunks(spec, chunks)) {
     violation(&Violations::wrong_results, *call, *wrong);
   }
@@ -90,6 +105,7 @@ void CallTracker::complete(const CallPtr& call, Result<json> result) {
       failure.kind = spec.kind;
       failure.bridge = spec.bridge;
       failure.session_bound = spec.session.has_value();
+      failure.shared_worker = shared_worker_bridges_.count(spec.bridge) > 0;
       failure.submitted = call->submitted;
       failure.completed = now;
       failure.error = std::move(result).error();
@@ -98,6 +114,22 @@ void CallTracker::complete(const CallPtr& call, Result<json> result) {
     }
   }
   call->finished_promise.set_value();
+}
+
+void CallTracker::check_order(const Call& call) {
+  const std::uint64_t sequence = *call.spec.sequence;
+  std::uint64_t last = 0;
+  {
+    std::lock_guard lock(mutex_);
+    auto& highest = last_success_in_session_[*call.spec.session];
+    last = highest;
+    highest = std::max(highest, sequence);
+  }
+  if (last > sequence) {
+    violation(&Violations::out_of_order, call,
+              "call " + std::to_string(sequence) + " of session " + *call.spec.session +
+                  " succeeded after its call " + std::to_string(last));
+  }
 }
 
 std::size_t CallTracker::in_flight() const {
@@ -114,6 +146,20 @@ Violations CallTracker::judge() {
     for (const auto& [id, call] : in_flight_) lost.push_back(call);
   }
   for (const auto& call : lost) violation(&Violations::lost, *call, "never completed");
+  std::vector<LateSuccess> late;
+  {
+    std::lock_guard lock(mutex_);
+    late = late_successes_;
+  }
+  for (const auto& success : late) {
+    std::lock_guard lock(mutex_);
+    if (faults_.stalled(success.submitted, success.completed)) {
+      ++violations_.late_in_stall;
+      continue;
+    }
+    ++violations_.wrong_results;
+    if (examples_.size() < kMaxExamples) examples_.push_back(success.what);
+  }
   for (const auto& failure : failures) {
     if (auto why = unexplained(failure, faults_)) {
       std::lock_guard lock(mutex_);
@@ -136,6 +182,17 @@ std::map<CallKind, std::map<std::string, std::size_t>> CallTracker::outcomes() c
 std::size_t CallTracker::calls() const {
   std::lock_guard lock(mutex_);
   return calls_;
+}
+
+std::map<std::string, std::size_t> CallTracker::crashed_calls_per_worker() const {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, std::size_t> counts;
+  for (const auto& failure : failures_) {
+    if (failure.shared_worker && failure.error.category == ErrorCategory::kWorkerCrashed) {
+      ++counts[failure.error.worker_id];
+    }
+  }
+  return counts;
 }
 
 std::vector<std::string> CallTracker::examples() const {

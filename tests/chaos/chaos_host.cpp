@@ -15,7 +15,9 @@ namespace {
 using testing::describe;
 using testing::ProcessEntry;
 
-std::string bridge_yaml(const std::string& name, const std::string& codec, int pipeline_depth) {
+// `pool_extra`: more keys of the pool mapping (", key: value").
+std::string bridge_yaml(const std::string& name, const std::string& codec,
+                        const std::string& pool_extra) {
   return "  " + name +
          ":\n"
          "    script: python_bridges/examples/echo_bridge.py\n"
@@ -27,8 +29,8 @@ std::string bridge_yaml(const std::string& name, const std::string& codec, int p
          "    pool: {size: " +
          std::to_string(kPoolSize) +
          ", max_overflow: 1, queue_limit: 10000, checkout_timeout_ms: 600000,"
-         " idle_timeout_ms: 2000, pipeline_depth: " +
-         std::to_string(pipeline_depth) +
+         " idle_timeout_ms: 2000" +
+         pool_extra +
          "}\n"
          "    timeouts: {request_ms: 10000, startup_ms: 60000, shutdown_ms: 3000,"
          " cancel_grace_ms: " +
@@ -59,25 +61,44 @@ std::vector<std::string> settle(Check check, std::chrono::seconds limit) {
 
 }  // namespace
 
-std::vector<std::string> bridge_names(const std::string& marker) {
-  return {marker + "a", marker + "b"};
+std::vector<std::string> bridge_names(const std::string& marker, bool with_async) {
+  std::vector<std::string> names{marker + "a", marker + "b"};
+  if (with_async) names.push_back(async_bridge_name(marker));
+  return names;
 }
 
-std::string chaos_yaml(const std::string& marker) {
+std::string async_bridge_name(const std::string& marker) { return marker + "c"; }
+
+std::string chaos_yaml(const std::string& marker, int async_concurrency) {
   const auto names = bridge_names(marker);
-  return "host:\n  root: " + std::string(MLBRIDGE_SOURCE_DIR) +
-         "\n  python: " + config::default_python(MLBRIDGE_SOURCE_DIR) + "\nbridges:\n" +
-         // One bridge writes calls to busy workers early (docs/operations.md, pipelining), so
-         // every fault also lands on calls waiting in a worker's stdin.
-         bridge_yaml(names[0], "json", 1) + bridge_yaml(names[1], "msgpack", 3);
+  std::string yaml = "host:\n  root: " + std::string(MLBRIDGE_SOURCE_DIR) +
+                     "\n  python: " + config::default_python(MLBRIDGE_SOURCE_DIR) + "\nbridges:\n" +
+                     // One bridge writes calls to busy workers early (docs/operations.md,
+                     // pipelining), so every fault also lands on calls waiting in a worker's stdin.
+                     bridge_yaml(names[0], "json", ", pipeline_depth: 1") +
+                     bridge_yaml(names[1], "msgpack", ", pipeline_depth: 3");
+  // Workers that hold many calls at once (asyncio tasks), so that every fault lands on many.
+  if (async_concurrency > 0) {
+    yaml += bridge_yaml(async_bridge_name(marker), "json",
+                        async_concurrency == 1
+                            ? std::string()
+                            : ", max_concurrency: " + std::to_string(async_concurrency));
+  }
+  return yaml;
 }
 
 std::vector<WorkerInfo> workers(Host& host) {
   std::vector<WorkerInfo> list;
   for (const auto& bridge : host.bridges()) {
     for (const auto& w : bridge["workers"]) {
-      list.push_back({bridge["name"].get<std::string>(), w["id"].get<std::string>(),
-                      w["pid"].get<pid_t>(), w["state"].get<std::string>()});
+      WorkerInfo info{bridge["name"].get<std::string>(), w["id"].get<std::string>(),
+                      w["pid"].get<pid_t>(), w["state"].get<std::string>()};
+      if (auto n = w.find("in_flight"); n != w.end() && n->is_number_integer()) {
+        info.in_flight = n->get<int>();
+      } else {
+        info.in_flight = info.state == "busy" ? 1 : 0;
+      }
+      list.push_back(std::move(info));
     }
   }
   return list;
@@ -89,7 +110,8 @@ bool is_our_worker(pid_t pid, const std::string& worker_id) {
          entry->cmdline.find("--worker-id " + worker_id + " ") != std::string::npos;
 }
 
-bool wait_for_full_pools(Host& host, std::chrono::seconds limit) {
+bool wait_for_full_pools(Host& host, std::chrono::seconds limit,
+                         std::vector<std::string>* problems_out) {
   auto problems = settle(
       [&host] {
         std::vector<std::string> wrong;
@@ -104,6 +126,7 @@ bool wait_for_full_pools(Host& host, std::chrono::seconds limit) {
         return wrong;
       },
       limit);
+  if (problems_out) *problems_out = problems;
   return problems.empty();
 }
 

@@ -21,8 +21,14 @@ constexpr int kLongestStopMs = 8000;
 }  // namespace
 
 ChaosMonkey::ChaosMonkey(Host& host, CallTracker& tracker, FaultLog& faults,
-                         std::vector<std::string> bridges, std::uint64_t seed)
-    : host_(host), tracker_(tracker), faults_(faults), bridges_(std::move(bridges)), rng_(seed) {}
+                         std::vector<std::string> bridges, std::uint64_t seed,
+                         std::string async_bridge)
+    : host_(host),
+      tracker_(tracker),
+      faults_(faults),
+      bridges_(std::move(bridges)),
+      async_bridge_(std::move(async_bridge)),
+      rng_(seed) {}
 
 ChaosMonkey::~ChaosMonkey() { stop_and_join(); }
 
@@ -79,20 +85,26 @@ void ChaosMonkey::signal_worker(FaultKind kind, const std::string& bridge) {
     if (w.bridge == bridge && serving && w.pid > 0 && !already_stopped) targets.push_back(w);
   }
   if (targets.empty()) return;
-  const WorkerInfo target =
+  WorkerInfo target =
       targets[std::uniform_int_distribution<std::size_t>(0, targets.size() - 1)(rng_)];
+  if (bridge == async_bridge_) {
+    // The worker holding the most calls: every one of them must be answered exactly once.
+    target = *std::max_element(targets.begin(), targets.end(), [](const auto& a, const auto& b) {
+      return a.in_flight < b.in_flight;
+    });
+  }
   const auto now = Clock::now();
   if (kind == FaultKind::kKill) {
     // Drawn even when the worker turns out to be gone, so that a seed replays the same choices.
     if (!is_our_worker(target.pid, target.id)) return;
-    faults_.record({kind, bridge, target.id, now, now});
+    faults_.record({kind, bridge, target.id, now, now, target.in_flight});
     ::kill(target.pid, SIGKILL);
     return;
   }
   const int stop_ms = std::uniform_int_distribution<int>(200, kLongestStopMs)(rng_);
   if (!is_our_worker(target.pid, target.id)) return;
   const std::size_t fault =
-      faults_.record({kind, bridge, target.id, now, Clock::time_point::max()});
+      faults_.record({kind, bridge, target.id, now, Clock::time_point::max(), target.in_flight});
   ::kill(target.pid, SIGSTOP);
   stopped_.push_back({target.pid, target.id, fault, now + milliseconds(stop_ms)});
 }
@@ -125,12 +137,15 @@ void ChaosMonkey::command(FaultKind kind, const std::string& bridge) {
       break;
     }
     case FaultKind::kHang:
+      // On the concurrent bridge a plain `def` runs in a thread, which a cancel cannot stop;
+      // the task of async_sleep ends at its cancel, as a SIGINT ends `sleep` elsewhere.
       spec.kind = CallKind::kChaosHang;
-      spec.command = "sleep";
+      spec.command = bridge == async_bridge_ ? "async_sleep" : "sleep";
       spec.args = {{"seconds", 60}};
       spec.timeout = milliseconds(std::uniform_int_distribution<int>(500, 2000)(rng_));
       break;
     case FaultKind::kHangStubborn:
+      // On the concurrent bridge: a thread the cancel cannot stop, so the worker is condemned.
       spec.kind = CallKind::kChaosHangStubborn;
       spec.command = "spin";
       spec.args = {{"seconds", 60}, {"swallow_interrupt", true}};

@@ -1,8 +1,9 @@
 #pragma once
 
 // The chaos thread: at random intervals it SIGKILLs workers, SIGSTOPs them (and SIGCONTs them
-// later), and sends commands that make handlers crash, hang (with or without heeding SIGINT),
-// print to stdout or raise. Everything it does goes into the fault log before it happens.
+// later), and sends commands that make handlers crash, hang (with or without heeding SIGINT or
+// their cancel), print to stdout or raise. On the concurrent bridge it signals the worker that
+// holds the most calls. Everything it does goes into the fault log before it happens.
 // start() and stop_and_join() from one controlling thread.
 
 #include <sys/types.h>
@@ -23,8 +24,10 @@ namespace mlbridge::chaos {
 
 class ChaosMonkey {
  public:
+  /// `async_bridge`: the bridge (one of `bridges`) whose workers hold many calls at once; empty
+  /// when there is none.
   ChaosMonkey(Host& host, CallTracker& tracker, FaultLog& faults, std::vector<std::string> bridges,
-              std::uint64_t seed);
+              std::uint64_t seed, std::string async_bridge = {});
   ~ChaosMonkey();
 
   void start();
@@ -50,6 +53,7 @@ class ChaosMonkey {
   CallTracker& tracker_;
   FaultLog& faults_;
   const std::vector<std::string> bridges_;
+  const std::string async_bridge_;
   std::mt19937_64 rng_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -1,5 +1,7 @@
 #include "fault_log.hpp"
 
+#include <algorithm>
+
 namespace mlbridge::chaos {
 
 const char* to_string(FaultKind kind) {
@@ -18,13 +20,16 @@ const char* to_string(FaultKind kind) {
       return "print_stdout";
     case FaultKind::kRaise:
       return "raise";
+    case FaultKind::kStall:
+      return "machine_stall";
   }
   return "unknown";
 }
 
 namespace {
+// Stalls have no bridge: FaultLog::stalled asks about them.
 bool takes_capacity(FaultKind kind) {
-  return kind != FaultKind::kPrint && kind != FaultKind::kRaise;
+  return kind != FaultKind::kPrint && kind != FaultKind::kRaise && kind != FaultKind::kStall;
 }
 }  // namespace
 
@@ -74,6 +79,25 @@ std::map<FaultKind, std::size_t> FaultLog::counts() const {
   std::map<FaultKind, std::size_t> counts;
   for (const auto& f : faults_) ++counts[f.kind];
   return counts;
+}
+
+bool FaultLog::stalled(Clock::time_point from, Clock::time_point until) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& f : faults_) {
+    if (f.kind == FaultKind::kStall && f.start <= until && f.end + kStallRecovery >= from) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int FaultLog::most_calls_held(const std::string& bridge, FaultKind kind) const {
+  std::lock_guard lock(mutex_);
+  int most = 0;
+  for (const auto& f : faults_) {
+    if (f.bridge == bridge && f.kind == kind) most = std::max(most, f.calls_held);
+  }
+  return most;
 }
 
 std::size_t FaultLog::total() const {

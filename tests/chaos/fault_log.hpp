@@ -24,11 +24,12 @@ enum class FaultKind {
   kHangStubborn,  ///< A `spin` that swallows SIGINT: the worker is killed after the grace.
   kPrint,         ///< A `print` to stdout: must disturb nothing.
   kRaise,         ///< A `fail` command: the handler raises.
+  kStall,         ///< Not injected: this process got no CPU for a while (StallWatch).
 };
 
 inline constexpr FaultKind kAllFaultKinds[] = {
     FaultKind::kKill,         FaultKind::kStop,  FaultKind::kCrash, FaultKind::kHang,
-    FaultKind::kHangStubborn, FaultKind::kPrint, FaultKind::kRaise};
+    FaultKind::kHangStubborn, FaultKind::kPrint, FaultKind::kRaise, FaultKind::kStall};
 
 const char* to_string(FaultKind kind);
 
@@ -38,6 +39,7 @@ struct Fault {
   std::string worker_id;  ///< Known at once for signals; for commands, once they completed.
   Clock::time_point start;
   Clock::time_point end;  ///< Clock::time_point::max() while the fault lasts.
+  int calls_held = 0;     ///< Signals: calls in flight on the worker as the host reported it.
 };
 
 class FaultLog {
@@ -59,7 +61,14 @@ class FaultLog {
   bool bridge_disturbed(const std::string& bridge, Clock::time_point from,
                         Clock::time_point until) const;
 
+  /// The machine stalled (StallWatch) during [from, until], or kStallRecovery before it.
+  bool stalled(Clock::time_point from, Clock::time_point until) const;
+  /// How long after a stall calls and workers may still feel it (backlogs being worked off).
+  static constexpr std::chrono::seconds kStallRecovery{5};
+
   std::map<FaultKind, std::size_t> counts() const;
+  /// The most calls a worker of `bridge` held when it got a fault of `kind`.
+  int most_calls_held(const std::string& bridge, FaultKind kind) const;
   std::size_t total() const;
 
  private:

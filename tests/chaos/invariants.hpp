@@ -16,9 +16,9 @@
 namespace mlbridge::chaos {
 
 /// Why a successful result is wrong, or nullopt when it is right. `chunks` are the stream chunks
-/// the call received, in order.
+/// the call received, in order; `took` is the time from submission to completion.
 std::optional<std::string> wrong_success(const CallSpec& spec, const json& result,
-                                         const std::vector<json>& chunks);
+                                         const std::vector<json>& chunks, Clock::duration took);
 
 /// Why chunks received by a failed call are wrong (they must be a prefix of 0..n-1).
 std::optional<std::string> wrong_chunks(const CallSpec& spec, const std::vector<json>& chunks);
