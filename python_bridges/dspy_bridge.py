@@ -28,8 +28,6 @@ error and line of stderr (``mlbridge.secrets``).
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import os
 import sys
 import uuid
@@ -48,7 +46,8 @@ from dspy_support.errors import error_info, raise_translated  # noqa: E402
 from dspy_support.metrics import METRICS, Metric  # noqa: E402
 from dspy_support.tools import TOOL_DESCRIPTIONS  # noqa: E402
 
-from mlbridge import BaseBridge, BridgeError, CallContext, command  # noqa: E402
+from mlbridge import BaseBridge, BridgeError, CallContext  # noqa: E402
+from mlbridge.framework_command import translated_command  # noqa: E402
 from mlbridge.secrets import REDACTOR, install_redacting_stdio  # noqa: E402
 from mlbridge.settings import ScopedSetting, option_int  # noqa: E402
 
@@ -66,49 +65,24 @@ def dspy_command(name: str, description: str) -> Callable[[Callable[..., Any]], 
     """``@command`` plus what every DSPy command needs, for ``async def`` and ``def`` alike.
 
     The bridge is made ready, ``args`` must be a map, errors are translated (provider
-    types, categories, no secrets: ``dspy_support.errors``) and the result is redacted.
-    Cancellation (``asyncio.CancelledError`` in a task, ``KeyboardInterrupt`` from the
-    SIGINT of a worker at concurrency 1) passes through untouched.
+    types, categories, no secrets: ``dspy_support.errors``) and the result is redacted
+    (``mlbridge.framework_command``). Cancellation passes through untouched.
     """
 
-    def wrap(func: Callable[..., Any]) -> Any:
-        def enter(self: DSPyBridge, args: Any) -> str:
-            if not isinstance(args, dict):
-                raise BridgeError(f"{name}: args must be a map", category="invalid_argument")
-            self._ready()
-            if isinstance(args.get("program_id"), str):
-                return f"{name} {args['program_id']!r}"
-            return name
+    def enter(self: DSPyBridge, args: Any) -> str:
+        if not isinstance(args, dict):
+            raise BridgeError(f"{name}: args must be a map", category="invalid_argument")
+        self._ready()
+        if isinstance(args.get("program_id"), str):
+            return f"{name} {args['program_id']!r}"
+        return name
 
-        if inspect.iscoroutinefunction(func):
+    def translate_sync(exc: Exception, where: str) -> None:
+        if str(exc).startswith(_CANCELLED):
+            raise KeyboardInterrupt from None  # DSPy's parallel runner saw the SIGINT
+        raise_translated(exc, where)
 
-            @functools.wraps(func)
-            async def run_async(self: DSPyBridge, args: Any, ctx: CallContext) -> Any:
-                where = enter(self, args)
-                try:
-                    result = await func(self, args, ctx)
-                except Exception as exc:
-                    raise_translated(exc, where)
-                    raise  # unreachable: raise_translated always raises
-                return REDACTOR.redact_value(result)
-
-            return command(name, description=description)(run_async)
-
-        @functools.wraps(func)
-        def run_sync(self: DSPyBridge, args: Any, ctx: CallContext) -> Any:
-            where = enter(self, args)
-            try:
-                result = func(self, args, ctx)
-            except Exception as exc:
-                if str(exc).startswith(_CANCELLED):
-                    raise KeyboardInterrupt from None  # DSPy's parallel runner saw the SIGINT
-                raise_translated(exc, where)
-                raise  # unreachable: raise_translated always raises
-            return REDACTOR.redact_value(result)
-
-        return command(name, description=description)(run_sync)
-
-    return wrap
+    return translated_command(name, description, enter, raise_translated, translate_sync)
 
 
 def _invalid(exc: Exception) -> BridgeError:

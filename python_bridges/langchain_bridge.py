@@ -78,8 +78,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import inspect
 import os
 import sys
 import time
@@ -103,7 +101,8 @@ from langchain_support.runs import (  # noqa: E402
 )
 from langchain_support.tools import REGISTRY  # noqa: E402
 
-from mlbridge import BaseBridge, BridgeError, CallContext, command  # noqa: E402
+from mlbridge import BaseBridge, BridgeError, CallContext  # noqa: E402
+from mlbridge.framework_command import translated_command  # noqa: E402
 from mlbridge.secrets import REDACTOR, install_redacting_stdio  # noqa: E402
 from mlbridge.settings import ScopedSetting, option_int  # noqa: E402
 
@@ -117,48 +116,20 @@ def langchain_command(name: str, description: str) -> Callable[[Callable[..., An
     """``@command`` plus what every LangChain command needs, for ``async def`` and ``def``.
 
     The bridge is made ready, ``args`` must be a map, errors are translated (provider types,
-    categories, no secrets: ``langchain_support.errors``) and the result is redacted.
-    Cancellation (``asyncio.CancelledError``, or ``KeyboardInterrupt`` at concurrency 1)
-    passes through untouched.
+    categories, no secrets: ``langchain_support.errors``) and the result is redacted
+    (``mlbridge.framework_command``). Cancellation passes through untouched.
     """
 
-    def wrap(func: Callable[..., Any]) -> Any:
-        def enter(self: LangChainBridge, args: Any) -> str:
-            if not isinstance(args, dict):
-                raise BridgeError(f"{name}: args must be a map", category="invalid_argument")
-            self._ready()
-            for key in ("chain_id", "conversation_id", "retriever_id", "agent_id"):
-                if isinstance(args.get(key), str):
-                    return f"{name} {args[key]!r}"
-            return name
+    def enter(self: LangChainBridge, args: Any) -> str:
+        if not isinstance(args, dict):
+            raise BridgeError(f"{name}: args must be a map", category="invalid_argument")
+        self._ready()
+        for key in ("chain_id", "conversation_id", "retriever_id", "agent_id"):
+            if isinstance(args.get(key), str):
+                return f"{name} {args[key]!r}"
+        return name
 
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def run_async(self: LangChainBridge, args: Any, ctx: CallContext) -> Any:
-                where = enter(self, args)
-                try:
-                    result = await func(self, args, ctx)
-                except Exception as exc:
-                    raise_translated(exc, where)
-                    raise  # unreachable: raise_translated always raises
-                return REDACTOR.redact_value(result)
-
-            return command(name, description=description)(run_async)
-
-        @functools.wraps(func)
-        def run_sync(self: LangChainBridge, args: Any, ctx: CallContext) -> Any:
-            where = enter(self, args)
-            try:
-                result = func(self, args, ctx)
-            except Exception as exc:
-                raise_translated(exc, where)
-                raise  # unreachable: raise_translated always raises
-            return REDACTOR.redact_value(result)
-
-        return command(name, description=description)(run_sync)
-
-    return wrap
+    return translated_command(name, description, enter, raise_translated)
 
 
 def _invalid(message: str) -> BridgeError:

@@ -35,20 +35,10 @@ void Pool::State::dispatch_concurrent() {
     PendingPtr head = queue.front();
     if (head->request.session_id) {
       session::Session* s = sessions.find(*head->request.session_id);
+      // Its session was bound to a worker while it waited (its first call started there): it
+      // runs there, after the session's running call.
       if (s && s->worker) {
-        // Its session was bound to a worker while it waited (its first call started there): it
-        // runs there, after the session's running call.
-        queue.pop_front();
-        auto owner = slots.find(*s->worker);
-        if (owner == slots.end()) {
-          --queued;
-          finish(head, error(ErrorCategory::kSessionLost,
-                             "session '" + s->id + "' of bridge '" + bridge() +
-                                 "' lost its worker; create the session again to continue",
-                             head->request.command));
-          continue;
-        }
-        insert_in_order(owner->second->affinity, head);
+        send_head_to_session_worker(*s);
         continue;
       }
     }

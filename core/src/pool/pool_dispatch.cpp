@@ -144,6 +144,21 @@ void Pool::State::cancel(CallHandle handle) {
   if (slot != slots.end()) slot->second->worker->cancel(call->worker_call);
 }
 
+void Pool::State::send_head_to_session_worker(const session::Session& s) {
+  PendingPtr head = queue.front();
+  queue.pop_front();
+  auto owner = slots.find(*s.worker);
+  if (owner == slots.end()) {
+    --queued;
+    finish(head, error(ErrorCategory::kSessionLost,
+                       "session '" + s.id + "' of bridge '" + bridge() +
+                           "' lost its worker; create the session again to continue",
+                       head->request.command));
+    return;
+  }
+  insert_in_order(owner->second->affinity, head);
+}
+
 // The next call for an idle slot: the older of its own session queue's head and the shared
 // queue's head.
 PendingPtr Pool::State::next_call_for(Slot& slot) {
@@ -153,17 +168,7 @@ PendingPtr Pool::State::next_call_for(Slot& slot) {
     session::Session* s = sessions.find(*head->request.session_id);
     if (!s || !s->worker || *s->worker == slot.number) break;
     // Its session was bound to another worker while it waited: it must run there, in order.
-    queue.pop_front();
-    auto owner = slots.find(*s->worker);
-    if (owner == slots.end()) {
-      --queued;
-      finish(head, error(ErrorCategory::kSessionLost,
-                         "session '" + s->id + "' of bridge '" + bridge() +
-                             "' lost its worker; create the session again to continue",
-                         head->request.command));
-      continue;
-    }
-    insert_in_order(owner->second->affinity, head);
+    send_head_to_session_worker(*s);
   }
   PendingPtr own = slot.affinity.empty() ? nullptr : slot.affinity.front();
   PendingPtr shared = queue.empty() ? nullptr : queue.front();

@@ -296,6 +296,11 @@ struct Pool::State {
   // queue's head.
   PendingPtr next_call_for(Slot& slot);
 
+  // The shared queue's head is a call of session `s`, bound to a worker (`s.worker`) while the
+  // call waited: moves it to that worker's session queue in submission order, or fails it with
+  // session_lost when that worker is gone.
+  void send_head_to_session_worker(const session::Session& s);
+
   void pump();
 
   // pool.pipeline_depth above 1: writes queued anonymous calls to busy workers behind their
