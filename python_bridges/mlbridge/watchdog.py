@@ -78,13 +78,29 @@ class LoopWatchdog:
         reported_beat = None
         loop = self._loop
         assert loop is not None
+        last_wake = time.monotonic()
         while not self._stopped.wait(self._interval):
             if loop.is_closed() or not loop.is_running():
                 return  # the worker is done serving: nothing to watch
+            now = time.monotonic()
+            watcher_late = now - last_wake - self._interval
+            last_wake = now
             beat = self._beat
-            stalled = time.monotonic() - beat
+            stalled = now - beat
             if stalled > self.threshold_s and beat != reported_beat:
                 reported_beat = beat  # once per stall
+                if process_was_starved(watcher_late, self.threshold_s):
+                    # This thread could not run either: the machine gave the whole process no
+                    # CPU, so whatever frame the loop thread is in is no culprit.
+                    print(
+                        f"mlbridge: the event loop has not run for {stalled:.1f} s, but neither "
+                        f"did the watchdog ({watcher_late:.1f} s late): the worker process got "
+                        "no CPU (an overloaded machine, or the process was stopped); no "
+                        "handler is blamed.",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    continue
                 self.stalls += 1
                 print(
                     f"mlbridge: the event loop has not run for {stalled:.1f} s "
@@ -111,6 +127,12 @@ class LoopWatchdog:
                 return where
             frame = frame.f_back
         return f"no command handler is on the stack; innermost frame {_where(innermost)}"
+
+
+def process_was_starved(watcher_late_s: float, threshold_s: float) -> bool:
+    """Whether a stall is the whole process's: the watching thread itself woke at least half
+    the threshold late, so the loop thread had no chance to run either."""
+    return watcher_late_s >= threshold_s / 2
 
 
 def _where(frame: FrameType) -> str:

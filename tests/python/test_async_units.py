@@ -14,7 +14,7 @@ from mlbridge import CallContext, command, current_call
 from mlbridge.handlers import Kind, MainThreadLoop, kind_of, stream_generator
 from mlbridge.resources import SessionStore
 from mlbridge.runtime import MAX_CONCURRENCY, effective_concurrency
-from mlbridge.watchdog import LoopWatchdog, threshold_from_environment
+from mlbridge.watchdog import LoopWatchdog, process_was_starved, threshold_from_environment
 
 
 def test_effective_concurrency_prefers_the_command_line(capsys: pytest.CaptureFixture) -> None:
@@ -153,3 +153,11 @@ def test_watchdog_names_the_handler_on_the_loop_threads_stack(
     err = capsys.readouterr().err
     assert "command 'blocker' blocks it at" in err and "in blocking_handler" in err
     assert err.count("command 'blocker' blocks it") == 1  # once per stall
+
+
+def test_a_stall_the_watchdog_shared_is_the_machines_not_a_handlers() -> None:
+    """The watching thread woke late too: the whole process got no CPU, nobody is blamed."""
+    assert process_was_starved(watcher_late_s=2.0, threshold_s=1.0)
+    assert process_was_starved(watcher_late_s=0.5, threshold_s=1.0)
+    assert not process_was_starved(watcher_late_s=0.01, threshold_s=1.0)
+    assert not process_was_starved(watcher_late_s=0.4, threshold_s=1.0)
