@@ -124,7 +124,7 @@ TEST_F(CallTableTest, AnIgnoredCancelAnswersAtOnceCondemnsOnceAndKillsAtTheHardB
   auto [second, second_outcome] = add(200ms);
   auto [other, other_outcome] = add(200ms);
   ASSERT_TRUE(table().cancel(stuck));
-  run_until([&] { return stuck_outcome->answers > 0; });
+  run_until([o = stuck_outcome] { return o->answers > 0; });
   ASSERT_FALSE(stuck_outcome->result->ok());
   EXPECT_EQ(stuck_outcome->result->error().category, ErrorCategory::kCancelled);
   EXPECT_NE(stuck_outcome->result->error().message.find("ignored its cancel"), std::string::npos);
@@ -132,7 +132,7 @@ TEST_F(CallTableTest, AnIgnoredCancelAnswersAtOnceCondemnsOnceAndKillsAtTheHardB
   EXPECT_TRUE(kills_.empty());
 
   ASSERT_TRUE(table().cancel(second));
-  run_until([&] { return second_outcome->answers > 0; });
+  run_until([o = second_outcome] { return o->answers > 0; });
   EXPECT_EQ(condemned_, 1);  // once
 
   // The other call still runs and is answered by the worker.
@@ -175,7 +175,7 @@ TEST_F(CallTableTest, AOneAtATimeWorkerGetsSigintForItsRunningCallOnly) {
   // The running one is interrupted; ignoring it for cancel_grace kills the worker.
   ASSERT_TRUE(table().cancel(running));
   EXPECT_EQ(interrupts_, std::vector<CallId>{running});
-  run_until([&] { return running_outcome->answers > 0; });
+  run_until([o = running_outcome] { return o->answers > 0; });
   ASSERT_EQ(kills_.size(), 1u);
   EXPECT_NE(kills_.front().message.find("ignored cancellation"), std::string::npos);
   EXPECT_EQ(condemned_, 0);
