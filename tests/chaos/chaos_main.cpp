@@ -42,9 +42,19 @@ using namespace mlbridge;
 using namespace mlbridge::chaos;
 using std::chrono::seconds;
 
+// A sanitizer build: GCC defines __SANITIZE_*__, clang (the asan and tsan presets) answers
+// __has_feature instead.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MLBRIDGE_CHAOS_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define MLBRIDGE_CHAOS_SANITIZED 1
+#endif
+#endif
+
 // Calls the async load keeps in flight on the concurrent bridge (two workers, 256 slots each).
 // Fewer under a sanitizer, where the host's every call costs several times more CPU.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#ifdef MLBRIDGE_CHAOS_SANITIZED
 constexpr int kDefaultAsyncCalls = 64;
 #else
 constexpr int kDefaultAsyncCalls = 200;
@@ -84,7 +94,7 @@ bool parse(int argc, char** argv, Options& options) {
 // Memory and descriptors may grow this much over the run (caches, allocator arenas), no more.
 // Under a sanitizer RSS says nothing (ASan keeps freed memory in quarantine; LeakSanitizer checks
 // leaks there instead), so it is reported but not judged.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#ifdef MLBRIDGE_CHAOS_SANITIZED
 constexpr std::uint64_t kRssAllowance = ~0ull >> 1;
 #else
 constexpr std::uint64_t kRssAllowance = 64ull * 1024 * 1024;

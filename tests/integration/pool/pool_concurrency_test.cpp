@@ -214,9 +214,9 @@ TEST_F(PoolConcurrencyTest, CancellingOneCallLeavesTheOthersRunning) {
 }
 
 TEST_F(PoolConcurrencyTest, SigkillOfAWorkerHoldingFiveHundredCallsAnswersEachOnceAndHeals) {
-  auto p = start_all(concurrent(1, 512));
   constexpr std::size_t kCalls = 500;
-  Answers answers(kCalls);
+  Answers answers(kCalls);  // before the pool, which may still answer into it as it ends
+  auto p = start_all(concurrent(1, 512));
   for (std::size_t i = 0; i < kCalls; ++i) p->submit(async_sleep(kLong), answers.handler(i));
   ASSERT_TRUE(eventually([&] { return in_flight(p) == kCalls; }, 30s))
       << "in flight: " << in_flight(p);
@@ -324,6 +324,10 @@ TEST_F(PoolConcurrencyTest, AWorkerThatIgnoresACancelIsRetiredAndReplaced) {
 }
 
 TEST_F(PoolConcurrencyTest, ASessionOfACrashedConcurrentWorkerIsRebuiltOnTheOther) {
+  constexpr std::size_t kCalls = 40;
+  // Before the pool: the survivor's calls still run when the test ends, and the pool's drain
+  // answers them into `answers`, which must outlive it.
+  Answers answers(kCalls);
   auto c = concurrent(2, 64);
   auto parsed = session::ReplayRules::from_json(
       {{"setup", {{{"command", "put"}, {"object", "{key}"}}}}}, "test");
@@ -340,8 +344,6 @@ TEST_F(PoolConcurrencyTest, ASessionOfACrashedConcurrentWorkerIsRebuiltOnTheOthe
   }
   ASSERT_GT(victim, 0);
   // Anonymous calls on both workers; the ones on the session's home die with it.
-  constexpr std::size_t kCalls = 40;
-  Answers answers(kCalls);
   for (std::size_t i = 0; i < kCalls; ++i) p->submit(async_sleep(kLong), answers.handler(i));
   ASSERT_TRUE(eventually([&] { return in_flight(p) == kCalls; }));
   ASSERT_EQ(::kill(victim, SIGKILL), 0);

@@ -83,7 +83,8 @@ TEST(CallMetrics, ACallThatNeverReachedAWorkerHasNoExecutionTime) {
   Event queued = finished("echo", ErrorCategory::kTimeout);
   queued.execution = std::chrono::nanoseconds(0);
   metrics.record(queued);
-  const auto& echo = metrics.snapshot().at("echo");
+  const auto snapshot = metrics.snapshot();
+  const auto& echo = snapshot.at("echo");
   EXPECT_EQ(echo.execution.count(), 0u);
   EXPECT_EQ(echo.queue_wait.count(), 1u);
   EXPECT_EQ(echo.total.count(), 1u);
