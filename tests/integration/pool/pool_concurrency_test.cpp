@@ -215,7 +215,7 @@ TEST_F(PoolConcurrencyTest, CancellingOneCallLeavesTheOthersRunning) {
 
 TEST_F(PoolConcurrencyTest, SigkillOfAWorkerHoldingFiveHundredCallsAnswersEachOnceAndHeals) {
   constexpr std::size_t kCalls = 500;
-  Answers answers(kCalls);  // before the pool, which may still answer into it as it ends
+  Answers answers(kCalls);
   auto p = start_all(concurrent(1, 512));
   for (std::size_t i = 0; i < kCalls; ++i) p->submit(async_sleep(kLong), answers.handler(i));
   ASSERT_TRUE(eventually([&] { return in_flight(p) == kCalls; }, 30s))
@@ -325,8 +325,6 @@ TEST_F(PoolConcurrencyTest, AWorkerThatIgnoresACancelIsRetiredAndReplaced) {
 
 TEST_F(PoolConcurrencyTest, ASessionOfACrashedConcurrentWorkerIsRebuiltOnTheOther) {
   constexpr std::size_t kCalls = 40;
-  // Before the pool: the survivor's calls still run when the test ends, and the pool's drain
-  // answers them into `answers`, which must outlive it.
   Answers answers(kCalls);
   auto c = concurrent(2, 64);
   auto parsed = session::ReplayRules::from_json(
@@ -358,6 +356,7 @@ TEST_F(PoolConcurrencyTest, ASessionOfACrashedConcurrentWorkerIsRebuiltOnTheOthe
   EXPECT_EQ((*got)["value"], 42) << "rebuilt from its journal on the other worker";
   EXPECT_EQ(p->stats().sessions_replayed, 1u);
   EXPECT_GT(in_flight(p), 0u) << "the survivor's calls kept running meanwhile";
+  p->drain_and_wait();  // answers the survivor's calls while `answers` still exists
 }
 
 TEST_F(PoolConcurrencyTest, AnEndedSessionIsCleanedUpWhileItsWorkerIsBusy) {
