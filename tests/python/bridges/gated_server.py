@@ -10,6 +10,8 @@ the completions in flight, so a test can check a bound (``peak``).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from openai_server import MockServer, _Handler
@@ -95,8 +97,17 @@ class _GatedHandler(_Handler):
             self.server.leave()
 
 
-def start_gated_server() -> GatedServer:
-    """A started :class:`GatedServer` on 127.0.0.1 (stop it with ``stop()``)."""
+@contextmanager
+def running_gated_server(stream_delay_s: float | None = None) -> Iterator[GatedServer]:
+    """A started :class:`GatedServer` on 127.0.0.1; on exit its gate is released (no handler
+    thread stays held) and it is stopped, also when the test failed."""
     server = GatedServer(("127.0.0.1", 0))
     server.start()
-    return server
+    if stream_delay_s is not None:
+        server.stream_delay_s = stream_delay_s
+    try:
+        yield server
+    finally:
+        if server.gate is not None:
+            server.gate.release()
+        server.stop()

@@ -23,21 +23,15 @@ from .conftest import (
     BridgeClient,
     start_bridge,
 )
-from .gated_server import Gate, GatedServer, start_gated_server
+from .gated_server import Gate, GatedServer, running_gated_server
 
 BRIDGES = {"dspy": DSPY_BRIDGE, "langchain": LANGCHAIN_BRIDGE}
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatedServer]:
-    server = start_gated_server()
-    server.stream_delay_s = 0.001
-    try:
+    with running_gated_server(stream_delay_s=0.001) as server:
         yield server
-    finally:
-        if server.gate is not None:
-            server.gate.release()
-        server.stop()
 
 
 def _start(name: str, tmp: Path, *extra_args: str) -> BridgeClient:

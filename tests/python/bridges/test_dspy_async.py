@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .gated_server import Gate, GatedServer, start_gated_server
+from .gated_server import Gate, GatedServer, running_gated_server
 from .in_process import InProcessBridge, run
 
 dspy_bridge = pytest.importorskip("dspy_bridge")
@@ -27,20 +27,14 @@ CALLS = 50
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatedServer]:
-    server = start_gated_server()
-    try:
+    with running_gated_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def other_server() -> Iterator[GatedServer]:
-    server = start_gated_server()
-    try:
+    with running_gated_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

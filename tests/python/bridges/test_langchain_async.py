@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .gated_server import Gate, GatedServer, start_gated_server
+from .gated_server import Gate, GatedServer, running_gated_server
 from .in_process import InProcessBridge, run
 
 langchain_bridge = pytest.importorskip("langchain_bridge")
@@ -25,12 +25,8 @@ CALLS = 50
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatedServer]:
-    server = start_gated_server()
-    server.stream_delay_s = 0.001
-    try:
+    with running_gated_server(stream_delay_s=0.001) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module", autouse=True)

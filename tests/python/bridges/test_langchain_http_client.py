@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from .gated_server import GatedServer, start_gated_server
+from .gated_server import GatedServer, running_gated_server
 from .in_process import run
 
 http_client = pytest.importorskip("langchain_support.http_client")
@@ -23,11 +23,8 @@ pytest.importorskip("aiohttp")
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatedServer]:
-    server = start_gated_server()
-    try:
+    with running_gated_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
