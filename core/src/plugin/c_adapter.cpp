@@ -8,9 +8,13 @@
 #include <utility>
 
 #include "mlbridge/protocol/codec.hpp"
+#include "plugin_rules.hpp"
 
 namespace mlbridge::plugin {
 namespace {
+
+using detail::configuration_error;
+using detail::is_plain_name;
 
 // The header and identity must be there; hooks past struct_size read as NULL.
 constexpr std::size_t kMinTableSize = offsetof(mlbridge_plugin_v1, set_logger);
@@ -47,10 +51,6 @@ std::string hook_failure(const std::string& plugin, std::string_view hook,
          (message.empty() ? "(it gave no message)" : message);
 }
 
-Error configuration_error(std::string message) {
-  return Error::make(ErrorCategory::kInvalidConfiguration, std::move(message));
-}
-
 // JSON text from a plugin, with {"__bytes__": base64} objects turned back into bytes (the codec
 // does that for whole messages only, hence the wrapping object).
 Result<json> parse_plugin_json(const std::string& text) {
@@ -59,13 +59,6 @@ Result<json> parse_plugin_json(const std::string& text) {
   auto decoded = protocol::decode_payload(std::span(bytes, wrapped.size()), protocol::Codec::kJson);
   if (!decoded) return std::move(decoded).error();
   return std::move((*decoded)["v"]);
-}
-
-bool is_plain_name(std::string_view name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
 }
 
 }  // namespace

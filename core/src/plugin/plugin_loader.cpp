@@ -15,6 +15,7 @@
 
 #include "c_adapter.hpp"
 #include "mlbridge/sdk/plugin_abi.h"
+#include "plugin_rules.hpp"
 
 namespace mlbridge::plugin {
 
@@ -23,6 +24,9 @@ struct PluginLoader::LogSink {
 };
 
 namespace {
+
+using detail::configuration_error;
+using detail::is_plain_name;
 
 namespace fs = std::filesystem;
 
@@ -51,10 +55,6 @@ struct Libraries {
 Libraries& libraries() {
   static Libraries* const instance = new Libraries();
   return *instance;
-}
-
-Error configuration_error(std::string message) {
-  return Error::make(ErrorCategory::kInvalidConfiguration, std::move(message));
 }
 
 LogLevel to_log_level(int level) {
@@ -106,13 +106,6 @@ void log_from_plugin(void* context, int level, const char* message) noexcept {
     }
   } catch (...) {  // a throwing callback or logger loses the line, never the process
   }
-}
-
-bool is_plain_name(std::string_view name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
 }
 
 // "<name>" of a file named libmlbridge_<name>.so; empty otherwise.
