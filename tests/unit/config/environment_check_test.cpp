@@ -166,12 +166,9 @@ TEST_F(EnvironmentCheckTest, CodePathsMustBeDirectoriesAtEveryDepth) {
 // `mlbridge check` imports the code modules as a worker does: code paths first on sys.path.
 TEST_F(EnvironmentCheckTest, CodeModulesAreImportedFromTheCodePathsWithTheirTracebacks) {
   fs::create_directories(dir_ / "code/goodteam");
-  std::ofstream(dir_ / "code/goodteam/__init__.py") << "import msgpack
-                                                       ";
-      std::ofstream(dir_ / "code/badteam.py")
-                                                    << "x = 1
-      raise ValueError('no settings for prod') ";
-      auto req = requirements({});
+  std::ofstream(dir_ / "code/goodteam/__init__.py") << "import msgpack\n";
+  std::ofstream(dir_ / "code/badteam.py") << "x = 1\nraise ValueError('no settings for prod')\n";
+  auto req = requirements({});
   req.code_paths = {(dir_ / "code").string()};
   req.code_modules = {"goodteam", "badteam", "nowhere_team"};
   req.import_script = true;
