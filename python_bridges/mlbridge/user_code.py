@@ -9,8 +9,9 @@ traceback goes to stderr, the host's log).
 
 Requests then name objects of those modules as ``"pkg.mod:attr"`` (``attr`` may be
 dotted) and bridges turn the name into the object with :func:`resolve_object`.
-Only modules imported at start are looked up (``sys.modules``): a declared
-module or one of its submodules that the declared modules imported themselves.
+Only modules imported at start are looked up (``sys.modules`` when the load
+finished): a declared module or one of its submodules that the declared modules
+imported themselves.
 Nothing is imported on request, so a request can never make a worker import or
 run code the operator did not declare.
 
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 _declared: tuple[str, ...] = ()
+#: The declared modules and their submodules that were imported when the load finished: the only
+#: modules resolve_object looks in (a module imported later, by a call, is not one of them).
+_loaded: frozenset[str] = frozenset()
 
 
 class UserCodeError(InvalidConfiguration):
@@ -65,7 +69,7 @@ def load_user_code(paths: Iterable[str], modules: Iterable[str]) -> None:
     dotted module name, or a module raises while it is imported (the original
     exception is the ``__cause__``, so ``traceback.print_exc()`` shows it).
     """
-    global _declared
+    global _declared, _loaded
     paths = list(paths)
     modules = list(modules)
     for path in paths:
@@ -104,6 +108,7 @@ def load_user_code(paths: Iterable[str], modules: Iterable[str]) -> None:
                 else f"code module {name!r} failed to import: {kind}{where}"
             ) from exc
     _declared = tuple(dict.fromkeys(modules))
+    _loaded = frozenset(name for name in list(sys.modules) if _declaring(name) is not None)
 
 
 def _declaring(module: str) -> str | None:
@@ -165,7 +170,7 @@ def resolve_object(ref: str, *, what: str, check: Callable[[object], bool] | Non
             f"{ref!r}: module {module_name!r} is not declared in this bridge's code.modules "
             f"(declared: {_declared_list()}); add it to the bridge's YAML to use it"
         )
-    module = sys.modules.get(module_name)
+    module = sys.modules.get(module_name) if module_name in _loaded else None
     if module is None:
         raise InvalidArgument(
             f"{ref!r}: module {module_name!r} was not imported at start (submodules are "

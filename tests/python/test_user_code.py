@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -19,12 +20,13 @@ Package = Callable[[dict[str, str]], Path]
 @pytest.fixture(autouse=True)
 def isolated_imports() -> Iterator[None]:
     """Each test leaves sys.path, sys.modules and the declaration as it found them."""
-    path, modules, declared = list(sys.path), set(sys.modules), user_code._declared
+    path, modules = list(sys.path), set(sys.modules)
+    declared, loaded = user_code._declared, user_code._loaded
     yield
     sys.path[:] = path
     for name in set(sys.modules) - modules:
         del sys.modules[name]
-    user_code._declared = declared
+    user_code._declared, user_code._loaded = declared, loaded
 
 
 @pytest.fixture
@@ -119,6 +121,14 @@ def test_submodules_are_not_imported_on_request(package: Package) -> None:
     with pytest.raises(InvalidArgument, match="not imported at start"):
         resolve_object("uc_team.extra:LOADED", what="a flag")
     assert "uc_team.extra" not in sys.modules
+
+
+def test_a_submodule_imported_after_start_is_not_looked_in(package: Package) -> None:
+    root = package(TEAM)
+    load_user_code([str(root)], ["uc_team"])
+    importlib.import_module("uc_team.extra")  # as a call might, after the start
+    with pytest.raises(InvalidArgument, match="not imported at start"):
+        resolve_object("uc_team.extra:LOADED", what="a flag")
 
 
 def test_submodule_imported_at_start_resolves(package: Package) -> None:
