@@ -184,3 +184,35 @@ def test_the_registration_routes_need_the_token_even_on_loopback(guarded: Server
         assert status == 401, (method, path, body)
     status, body, _ = guarded.request("GET", "/v1/bridges/echo")
     assert status == 200 and body["state"] == "running", body
+
+
+def test_a_registration_declares_code_only_inside_the_script_directories(guarded: Server) -> None:
+    """Declared modules become callable by name: only the registration's own code may be."""
+    script = "python_bridges/examples/echo_bridge.py"
+    outside = {
+        "name": "team",
+        "config": {"script": script, "code": {"paths": ["examples/user_code"]}},
+    }
+    refused(
+        guarded.request("POST", "/v1/bridges", outside),
+        403,
+        "code.paths entry 'examples/user_code'",
+    )
+    escaping = {
+        "name": "team",
+        "config": {"script": script, "code": {"paths": ["python_bridges/.."]}},
+    }
+    refused(guarded.request("POST", "/v1/bridges", escaping), 403, "host.runtime_registration")
+    stdlib = {
+        "name": "team",
+        "config": {
+            "script": script,
+            "code": {"paths": ["python_bridges"], "modules": ["subprocess"]},
+        },
+    }
+    refused(
+        guarded.request("POST", "/v1/bridges", stdlib),
+        403,
+        "code.modules entry 'subprocess' is not a package or module in the registration's",
+    )
+    assert guarded.request("GET", "/v1/bridges/team")[0] == 404
