@@ -10,6 +10,12 @@ Each side is one process serving ``--callers`` closed-loop callers of
   ``execute_program`` in that session with a ``deadline_ms``, as ``mlbridge serve`` sends it.
 - ``fastapi``: ``uvicorn fastapi_dspy:app`` with one worker (uvloop, httptools), driven over
   HTTP keep-alive by an aiohttp client in this process.
+- ``inproc-plain`` / ``inproc-bridge``: this process itself, FastAPI's route body alone
+  against the bridge's ``execute_program`` handler (no runtime, pipes or HTTP).
+
+``--engine`` sets the DSPy LM's engine on both sides (``options.lm.engine`` and
+``dspy.LM(engine=...)``); without it each side runs its own default (the bridge: ``litellm``,
+DSPy: ``auto``).
 
 After ``--warmup`` seconds, the process's CPU seconds (utime + stime from /proc/PID/stat;
 not wall time: the machine is shared) over ``--seconds`` are divided by the calls that ended
@@ -152,12 +158,8 @@ async def drive_worker(options: argparse.Namespace, mock_url: str) -> dict[str, 
         init = {"lm": lm, "endpoints": [{"api_base": mock_url, "api_key_env": KEY_ENV}]}
         await pipe.call("init", {"options": init})
         sessions = [f"s{i}" for i in range(options.callers)]
-        await asyncio.gather(
-            *(
-                pipe.call("create_program", {"program_id": "qa", "signature": "question -> answer"}, s)
-                for s in sessions
-            )
-        )
+        create = {"program_id": "qa", "signature": "question -> answer"}
+        await asyncio.gather(*(pipe.call("create_program", create, s) for s in sessions))
         args = {"program_id": "qa", "inputs": {"question": QUESTION}}
 
         async def one(session: str) -> None:
@@ -182,9 +184,23 @@ async def drive_fastapi(options: argparse.Namespace, mock_url: str) -> dict[str,
     port = 18000 + os.getpid() % 1000
     server = Started(
         [
-            sys.executable, "-m", "uvicorn", "fastapi_dspy:app", "--app-dir", str(HERE),
-            "--workers", "1", "--loop", "uvloop", "--http", "httptools",
-            "--port", str(port), "--log-level", "warning", "--no-access-log",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "fastapi_dspy:app",
+            "--app-dir",
+            str(HERE),
+            "--workers",
+            "1",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
         ],
         env={**os.environ, "MOCK_LLM_URL": mock_url, "DSPY_ENGINE": options.engine or ""},
     )
@@ -235,6 +251,7 @@ async def drive_in_process(options: argparse.Namespace, mock_url: str) -> dict[s
         return await closed_loop(options, os.getpid(), [plain] * options.callers)
 
     import dspy_bridge
+
     from mlbridge import CallContext
     from mlbridge.resources import SessionStore
 
@@ -251,7 +268,8 @@ async def drive_in_process(options: argparse.Namespace, mock_url: str) -> dict[s
 
     sessions = [f"s{i}" for i in range(options.callers)]
     for session in sessions:
-        bridge.create_program({"program_id": "qa", "signature": "question -> answer"}, context(session))
+        create = {"program_id": "qa", "signature": "question -> answer"}
+        bridge.create_program(create, context(session))
     args = {"program_id": "qa", "inputs": {"question": QUESTION}}
 
     def caller(session: str) -> Any:
@@ -293,9 +311,19 @@ async def closed_loop(options: argparse.Namespace, pid: int, callers: list) -> d
             spy = subprocess.Popen(  # noqa: S603
                 [
                     shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
-                    "record", "--pid", str(pid), "--duration", f"{options.seconds:g}",
-                    "--rate", "250", "--format", "raw", "--nonblocking", "--threads",
-                    "--output", options.py_spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--duration",
+                    f"{options.seconds:g}",
+                    "--rate",
+                    "250",
+                    "--format",
+                    "raw",
+                    "--nonblocking",
+                    "--threads",
+                    "--output",
+                    options.py_spy,
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -325,7 +353,8 @@ async def closed_loop(options: argparse.Namespace, pid: int, callers: list) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--side", choices=("worker", "fastapi", "inproc-plain", "inproc-bridge"), required=True)
+    sides = ("worker", "fastapi", "inproc-plain", "inproc-bridge")
+    parser.add_argument("--side", choices=sides, required=True)
     parser.add_argument("--callers", type=int, default=256)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=5.0)

@@ -56,8 +56,10 @@ def main() -> None:
             continue
         share = samples / total
         ms = f" {share * options.cpu_ms:6.2f} ms" if options.cpu_ms else ""
-        print(f"{100 * share:5.1f}% incl {100 * inclusive[name] / total:5.1f}% "
-              f"self {100 * own[name] / total:5.1f}%{ms}  {name}")
+        print(
+            f"{100 * share:5.1f}% incl {100 * inclusive[name] / total:5.1f}% "
+            f"self {100 * own[name] / total:5.1f}%{ms}  {name}"
+        )
         shown += 1
         if shown >= options.top:
             break
