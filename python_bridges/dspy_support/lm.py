@@ -35,6 +35,8 @@ from typing import Any
 from mlbridge import BridgeError
 from mlbridge.secrets import REDACTOR, refuse_keys, unset_key_variable
 
+from . import metadata_memo
+
 #: The key sent to an ``api_base`` when none is configured (local servers ignore it).
 NO_KEY_PLACEHOLDER = "EMPTY"
 
@@ -251,6 +253,8 @@ def build(config: LMConfig, *, strict: bool = True) -> LMHandle:
         ) from None
     if config.engine == "litellm":
         warm_up_litellm()
+    # DSPy's per-call model lookups (pricing, capabilities) answered once per model.
+    metadata_memo.install()
     return LMHandle(config, lm, adapter, offline=False)
 
 
