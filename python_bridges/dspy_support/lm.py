@@ -35,6 +35,8 @@ from typing import Any
 from mlbridge import BridgeError
 from mlbridge.secrets import REDACTOR, refuse_keys, unset_key_variable
 
+from . import metadata_memo
+
 #: The key sent to an ``api_base`` when none is configured (local servers ignore it).
 NO_KEY_PLACEHOLDER = "EMPTY"
 
@@ -251,6 +253,8 @@ def build(config: LMConfig, *, strict: bool = True) -> LMHandle:
         ) from None
     if config.engine == "litellm":
         warm_up_litellm()
+    # DSPy's per-call model lookups (pricing, capabilities) answered once per model.
+    metadata_memo.install()
     return LMHandle(config, lm, adapter, offline=False)
 
 
@@ -334,11 +338,12 @@ class HistoryRecorder:
         if self.stop_when is not None and self.stop_when():
             raise asyncio.CancelledError("the call was cancelled; stopped after an LM call")
 
-    def attach(self, lm: Any) -> Any:
-        """A copy of ``lm`` whose finished calls are recorded here (``lm`` if it cannot copy)."""
+    def attach(self, lm: Any, **changes: Any) -> Any:
+        """A copy of ``lm`` (with ``changes``, as ``lm.copy(**changes)``) whose finished calls
+        are recorded here; ``lm`` itself if it cannot copy."""
         if not hasattr(lm, "copy"):
             return lm
-        recorded = lm.copy()
+        recorded = lm.copy(**changes)
         recorded.update_history = self.record
         return recorded
 
@@ -403,7 +408,14 @@ def retries_within(seconds_left: float, num_retries: int) -> int:
 
 
 def within_deadline(handle: LMHandle, deadline_ms: int | None) -> Any:
-    """``handle``'s LM with its retries, and its request timeout, capped by the deadline.
+    """``handle``'s LM with its retries, and its request timeout, capped by the deadline
+    (:func:`deadline_changes`)."""
+    changes = deadline_changes(handle, deadline_ms)
+    return handle.lm.copy(**changes) if changes else handle.lm
+
+
+def deadline_changes(handle: LMHandle, deadline_ms: int | None) -> dict[str, Any]:
+    """What ``handle``'s LM must change to fit the call's deadline (``LM.copy`` arguments).
 
     ``deadline_ms`` is what the host had left for the call when it sent it (``ctx``). DSPy
     retries an LM request itself (``num_retries``, the one retry layer of this bridge: the
@@ -411,7 +423,7 @@ def within_deadline(handle: LMHandle, deadline_ms: int | None) -> Any:
     capped timeout is set only when the LM does not cache: it is part of DSPy's cache key.
     """
     if deadline_ms is None or handle.offline or not hasattr(handle.lm, "copy"):
-        return handle.lm
+        return {}
     seconds_left = max(deadline_ms / 1000.0, 0.001)
     config = handle.config
     changes: dict[str, Any] = {}
@@ -420,7 +432,7 @@ def within_deadline(handle: LMHandle, deadline_ms: int | None) -> Any:
         changes["num_retries"] = retries
     if not config.cache and (config.timeout_s is None or config.timeout_s > seconds_left):
         changes["timeout"] = request_timeout_within(seconds_left)
-    return handle.lm.copy(**changes) if changes else handle.lm
+    return changes
 
 
 def request_timeout_within(seconds_left: float) -> float:
@@ -459,7 +471,8 @@ def running(
     stats = RunStats()
     recorder = HistoryRecorder(stop_when)
     started = time.monotonic()
-    lm = recorder.attach(within_deadline(handle, deadline_ms))
+    # One copy of the LM per call: the deadline's changes and the history hook together.
+    lm = recorder.attach(handle.lm, **deadline_changes(handle, deadline_ms))
     try:
         with dspy.context(lm=lm, adapter=handle.adapter, max_history_size=0):
             yield stats

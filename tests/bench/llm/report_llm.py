@@ -58,6 +58,27 @@ def host_in_flight(row: dict[str, Any]) -> tuple[float, float]:
     return per_worker, total
 
 
+def engine_lines(info: dict[str, Any]) -> list[str]:
+    """Which DSPy LM engine both sides ran (runs before ``--dspy-engine`` did not say)."""
+    engine = info.get("dspy_engine")
+    if engine is None:
+        return [
+            "- **DSPy's LM engine**: not set alike (FastAPI: DSPy's default `auto`; mlbridge:",
+            "  the bridge's default `litellm`).",
+        ]
+    if not engine:
+        return [
+            "- **DSPy's LM engine**: each side's default (FastAPI: DSPy's `auto`; mlbridge:",
+            "  the bridge's `litellm`), `run.py --dspy-engine ''`.",
+        ]
+    return [
+        f"- **DSPy's LM engine**: `{engine}` on both sides (`dspy.LM(engine=...)` in FastAPI,",
+        f"  `options.lm.engine: {engine}` in mlbridge; `run.py --dspy-engine`). The bridge's",
+        "  default is `litellm`, which costs about twice the CPU per call on both sides",
+        "  (see the analysis below).",
+    ]
+
+
 def header(result: dict[str, Any]) -> list[str]:
     info = result["info"]
     machine = info["machine"]
@@ -92,6 +113,7 @@ def header(result: dict[str, Any]) -> list[str]:
         '- **The programs**: DSPy `dspy.Predict("question -> answer")`, and LangChain',
         "  `ChatPromptTemplate | ChatOpenAI | StrOutputParser()` (system + user message), both",
         "  without a cache, so every call reaches the LLM.",
+        *engine_lines(info),
         f"- **FastAPI**: uvicorn `--workers {info['workers']} --loop uvloop --http httptools`,",
         "  a route doing `await program.acall(question=...)` / `await chain.ainvoke(...)`",
         "  (`tests/bench/llm/fastapi_dspy.py`, `fastapi_langchain.py`).",

@@ -219,6 +219,7 @@ def run_fastapi(
         "MOCK_LLM_URL": mock_url,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_TELEMETRY": "False",
+        "DSPY_ENGINE": options.dspy_engine,
     }
     server = Started(
         [
@@ -312,9 +313,10 @@ def mlbridge_yaml(program: str, options: argparse.Namespace, mock_url: str) -> s
         pool["max_concurrency"] = options.max_concurrency
     endpoint_key = "api_base" if program == "dspy" else "base_url"
     if program == "dspy":
-        bridge_options = {
-            "lm": {"model": "openai/mock", "api_base": mock_url, "api_key_env": KEY_ENV}
-        }
+        lm = {"model": "openai/mock", "api_base": mock_url, "api_key_env": KEY_ENV}
+        if options.dspy_engine:
+            lm["engine"] = options.dspy_engine
+        bridge_options = {"lm": lm}
     else:
         bridge_options = {"model": {"model": "mock", "base_url": mock_url, "api_key_env": KEY_ENV}}
     bridge_options["endpoints"] = [{endpoint_key: mock_url, "api_key_env": KEY_ENV}]
@@ -532,6 +534,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="pool.max_requests (0: never recycle, as uvicorn; the plugins' default is 5000)",
     )
+    parser.add_argument(
+        "--dspy-engine",
+        default="auto",
+        help="the DSPy LM's engine on both sides: FastAPI's dspy.LM(engine=...) and mlbridge's "
+        "options.lm.engine (auto: DSPy's own default, which FastAPI gets unless told; the "
+        "bridge's default is litellm; '': each side's default)",
+    )
     parser.add_argument("--log-level", default="warn", help="mlbridge serve's host.log_level")
     parser.add_argument("--ceiling-callers", type=int, default=2048)
     parser.add_argument("--smoke", action="store_true", help="a few seconds, small counts")
@@ -577,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_s": options.warmup,
             "workers": options.workers,
             "max_concurrency": options.max_concurrency,
+            "dspy_engine": options.dspy_engine,
             "preset": options.bin.parent.name,
             "commit": subprocess.run(
                 ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
