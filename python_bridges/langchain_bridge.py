@@ -100,6 +100,7 @@ from langchain_support.runs import (  # noqa: E402
     runnable_config,
 )
 from langchain_support.tools import REGISTRY  # noqa: E402
+from langchain_support.user_chain import UserChain  # noqa: E402
 
 from mlbridge import BaseBridge, BridgeError, CallContext  # noqa: E402
 from mlbridge.framework_command import translated_command  # noqa: E402
@@ -316,7 +317,10 @@ class LangChainBridge(BaseBridge):
 
     # ------------------------------------------------------------------- chains
 
-    @langchain_command("create_chain", "Create a prompt | model | parser chain (llm or rag).")
+    @langchain_command(
+        "create_chain",
+        "Create a prompt | model | parser chain (llm or rag), or serve your own Runnable.",
+    )
     def create_chain(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         chain_id = self._new_id(args, "chain_id", "chain")
         chain = chain_support.create_chain(
@@ -339,6 +343,8 @@ class LangChainBridge(BaseBridge):
     @langchain_command("get_chain_info", "Input and output schemas, spec and calls of a chain.")
     def get_chain_info(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         chain = self._chain(args, ctx)
+        if isinstance(chain, UserChain):
+            return chain.info()
         handle = self._model(ctx, chain)
         return {**chain.info(), "model": handle.label, "offline": handle.offline}
 
@@ -366,6 +372,8 @@ class LangChainBridge(BaseBridge):
     def _base_result(
         self, chain: chain_support.Chain, handle: model_support.ModelHandle
     ) -> dict[str, Any]:
+        if isinstance(chain, UserChain):  # the user's runnable brings its own model
+            return {"chain_id": chain.chain_id, "type": chain.kind, "runnable": chain.ref}
         return {
             "chain_id": chain.chain_id,
             "type": chain.kind,

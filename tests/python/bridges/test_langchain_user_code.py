@@ -1,0 +1,170 @@
+"""The LangChain bridge serving the user's own code: runnables and tools by import path.
+
+In process (:mod:`.in_process`), with ``mlbridge.user_code`` declaring the example package
+(examples/user_code: ``myteam.chains``) and this directory's test package (``lcteam``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlbridge import BridgeError
+
+from . import fake_user_code
+from .in_process import InProcessBridge, run
+
+langchain_bridge = pytest.importorskip("langchain_bridge")
+
+ROOT = Path(__file__).resolve().parents[3]
+PATHS = [str(ROOT / "examples" / "user_code"), str(Path(__file__).parent / "langchain_user_code")]
+MODULES = ["myteam.chains", "lcteam.objects"]
+TEXT = "LangChain serves runnables. They have schemas. Workers run them."
+
+
+@pytest.fixture
+def bridge(monkeypatch: pytest.MonkeyPatch) -> InProcessBridge:
+    monkeypatch.setitem(sys.modules, "mlbridge.user_code", fake_user_code.install(PATHS, MODULES))
+    bridge = InProcessBridge(langchain_bridge.LangChainBridge, langchain_bridge, monkeypatch)
+    bridge.bridge.initialize({})
+    return bridge
+
+
+def call(bridge: InProcessBridge, command: str, args: dict[str, Any], session: str = "s") -> Any:
+    return run(bridge.call(command, args, session))
+
+
+def refused(bridge: InProcessBridge, command: str, args: dict[str, Any]) -> BridgeError:
+    with pytest.raises(BridgeError) as caught:
+        call(bridge, command, args)
+    return caught.value
+
+
+def test_runnable_by_import_path_with_schemas(bridge: InProcessBridge) -> None:
+    created = call(
+        bridge, "create_chain", {"chain_id": "sum", "runnable": "myteam.chains:summarize"}
+    )
+    assert created["type"] == "runnable" and created["runnable"] == "myteam.chains:summarize"
+    assert created["input_schema"]["properties"]["text"]["type"] == "string"
+    assert created["input_schema"]["required"] == ["text"]
+    assert set(created["output_schema"]["properties"]) == {"summary", "words", "sentences"}
+    info = call(bridge, "get_chain_info", {"chain_id": "sum"})
+    assert info["input_schema"] == created["input_schema"]
+    result = call(bridge, "invoke", {"chain_id": "sum", "input": {"text": TEXT, "max_words": 2}})
+    assert result["output"] == {"summary": "LangChain serves", "words": 2, "sentences": 3}
+    batch = call(
+        bridge, "batch", {"chain_id": "sum", "inputs": [{"text": "One. Two."}, {"text": 3}]}
+    )
+    assert batch["results"][0]["output"]["summary"] == "One."
+    assert batch["succeeded"] == 1 and batch["failed"] == 1
+    assert batch["results"][1]["error"]["type"] == "pydantic_core.ValidationError"
+
+
+def test_factory_with_init_streams_tokens(bridge: InProcessBridge) -> None:
+    args = {
+        "chain_id": "qa",
+        "runnable": "myteam.chains:make_answerer",
+        "init": {"answers": ["Paris."]},
+    }
+    created = call(bridge, "create_chain", args)
+    assert created["input_schema"]["required"] == ["question"]
+    assert (
+        call(bridge, "invoke", {"chain_id": "qa", "input": {"question": "Capital?"}})["output"]
+        == "Paris."
+    )
+    streamed = call(bridge, "stream", {"chain_id": "qa", "input": {"question": "Capital?"}})
+    chunks = bridge.chunks[max(bridge.chunks)]
+    assert "".join(c["token"] for c in chunks) == streamed["output"] == "Paris."
+    assert streamed["chunks"] == len(chunks) > 1
+
+
+def test_non_text_chunks_stream_as_json(bridge: InProcessBridge) -> None:
+    call(bridge, "create_chain", {"chain_id": "m", "runnable": "lcteam.objects:streams_maps"})
+    streamed = call(bridge, "stream", {"chain_id": "m", "input": "abc"})
+    assert bridge.chunks[max(bridge.chunks)] == [{"chunk": {"n": 3}}]
+    assert streamed["output"] == {"n": 3}
+
+
+def test_output_that_is_not_json_names_the_type(bridge: InProcessBridge) -> None:
+    call(bridge, "create_chain", {"chain_id": "bad", "runnable": "lcteam.objects:returns_a_set"})
+    error = refused(bridge, "invoke", {"chain_id": "bad", "input": 1})
+    assert error.category == "invalid_configuration"
+    assert "returned a set at output['tags']" in error.message
+    assert "lcteam.objects:returns_a_set" in error.message
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"runnable": "os:system"}, "not declared"),
+        ({"runnable": "myteam.chains:missing"}, "no attribute"),
+        ({"runnable": "myteam.chains"}, "import path"),
+        ({"runnable": "lcteam.objects:NotATool"}, "returned a lcteam.objects.NotATool"),
+        ({"runnable": "lcteam.objects:not_a_factory"}, "cannot be called"),
+        ({"runnable": "myteam.chains:summarize", "init": {"x": 1}}, "takes no init"),
+        ({"runnable": "myteam.chains:summarize", "prompt": "x"}, "unknown arguments"),
+        ({"runnable": "myteam.chains:summarize", "type": "llm"}, "goes with type"),
+    ],
+)
+def test_bad_runnables_are_invalid_argument(
+    bridge: InProcessBridge, args: dict[str, Any], expected: str
+) -> None:
+    error = refused(bridge, "create_chain", args)
+    assert error.category == "invalid_argument" and expected in error.message
+
+
+def test_agent_with_user_tools(bridge: InProcessBridge) -> None:
+    created = call(
+        bridge, "create_agent", {"agent_id": "a", "tools": ["lcteam.objects:word_count"]}
+    )
+    assert created["tools"] == ["word_count"]
+    result = call(bridge, "invoke", {"chain_id": "a", "input": "find three little words"})
+    assert result["tool_calls"][0]["name"] == "word_count"
+    assert result["tool_calls"][0]["result"] == "4 words"
+    call(bridge, "create_agent", {"agent_id": "b", "tools": ["lcteam.objects:shout"]})
+    result = call(bridge, "invoke", {"chain_id": "b", "input": "hello there"})
+    assert result["tool_calls"][0]["result"] == "HELLO THERE"
+
+
+@pytest.mark.parametrize(
+    ("tool", "expected"),
+    [
+        ("os:system", "not declared"),
+        ("lcteam.objects:NotATool", "is a class"),
+        ("lcteam.objects:nothing", "no attribute"),
+        ("web_search", "import path"),
+    ],
+)
+def test_bad_user_tools_are_invalid_argument(
+    bridge: InProcessBridge, tool: str, expected: str
+) -> None:
+    error = refused(bridge, "create_agent", {"tools": [tool]})
+    assert error.category == "invalid_argument" and expected in error.message
+
+
+def test_a_tool_that_raises_fails_the_run_with_its_error(bridge: InProcessBridge) -> None:
+    call(bridge, "create_agent", {"agent_id": "f", "tools": ["lcteam.objects:failing_tool"]})
+    with pytest.raises(Exception) as caught:
+        call(bridge, "invoke", {"chain_id": "f", "input": "search it"})
+    assert "the search backend is down" in str(caught.value)
+
+
+def test_a_hanging_tool_is_cancelled_with_its_call(bridge: InProcessBridge) -> None:
+    call(bridge, "create_agent", {"agent_id": "h", "tools": ["lcteam.objects:hanging_tool"]})
+
+    async def cancel_while_hanging() -> None:
+        task = asyncio.ensure_future(bridge.call("invoke", {"chain_id": "h", "input": "q"}, "s"))
+        for _ in range(200):  # until the run reaches the tool (no timing: bounded yields)
+            await asyncio.sleep(0)
+            if task.done():
+                break
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(cancel_while_hanging())
