@@ -91,6 +91,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from langchain_support import chains as chain_support  # noqa: E402
 from langchain_support import endpoints as endpoint_support  # noqa: E402
 from langchain_support import models as model_support  # noqa: E402
+from langchain_support import persistent as persistent_support  # noqa: E402
 from langchain_support import retrieval  # noqa: E402
 from langchain_support.errors import error_info, raise_translated  # noqa: E402
 from langchain_support.runs import (  # noqa: E402
@@ -110,7 +111,15 @@ from mlbridge.settings import ScopedSetting, option_int  # noqa: E402
 MODEL_KEY = "model"
 CHAIN_PREFIX = "chain:"
 RETRIEVER_PREFIX = "retriever:"
-_OPTION_KEYS = {"model", "embeddings", "endpoints", "max_concurrency", "max_batch", "max_history"}
+_OPTION_KEYS = {
+    "model",
+    "embeddings",
+    "endpoints",
+    "max_concurrency",
+    "max_batch",
+    "max_history",
+    "vector_store",
+}
 
 
 def langchain_command(name: str, description: str) -> Callable[[Callable[..., Any]], Any]:
@@ -160,6 +169,9 @@ class LangChainBridge(BaseBridge):
         self.max_concurrency = 4
         self.max_batch = 1000
         self.max_history = 100
+        self.persistent = persistent_support.PersistentRetrievers(
+            persistent_support.VectorStoreConfig()
+        )
 
     # ------------------------------------------------------------------ set-up
 
@@ -180,6 +192,9 @@ class LangChainBridge(BaseBridge):
             config = model_support.ModelConfig.parse(options.get("model"), where="options.model")
             self.embeddings = retrieval.EmbeddingsConfig.parse(
                 options.get("embeddings"), where="options.embeddings"
+            )
+            self.persistent = persistent_support.PersistentRetrievers(
+                persistent_support.VectorStoreConfig.parse(options.get("vector_store"))
             )
         except BridgeError as exc:
             raise BridgeError(exc.message, category="invalid_configuration") from None
@@ -239,17 +254,31 @@ class LangChainBridge(BaseBridge):
         return chain
 
     def _retriever_lookup(self, ctx: CallContext) -> Callable[[str], retrieval.Retriever]:
+        """Finds a retriever of the session, else a persistent one of the bridge."""
+
         def lookup(retriever_id: str) -> retrieval.Retriever:
             found = ctx.resources.get(RETRIEVER_PREFIX + retriever_id)
             if found is None:
+                found = self.persistent.find(retriever_id, self._saved_embeddings)
+            if found is None:
+                persistent_note = (
+                    " nor among the persistent retrievers" if self.persistent.enabled else ""
+                )
                 raise BridgeError(
-                    f"retriever {retriever_id!r} not found in {_where(ctx)}; "
+                    f"retriever {retriever_id!r} not found in {_where(ctx)}{persistent_note}; "
                     "create_retriever makes one",
                     category="not_found",
                 )
             return found
 
         return lookup
+
+    def _saved_embeddings(self, saved: dict[str, Any]) -> retrieval.EmbeddingsHandle:
+        """The embeddings a persistent retriever was made with, under today's endpoints."""
+        config = retrieval.EmbeddingsConfig.parse(saved, where="a persistent retriever's")
+        if config.provider != "local":
+            config = self.endpoints.bind(config, "a persistent retriever's embeddings")
+        return retrieval.build_embeddings(config, strict=False)
 
     def _new_id(self, args: dict[str, Any], key: str, prefix: str) -> str:
         value = args.get(key) or f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -579,15 +608,24 @@ class LangChainBridge(BaseBridge):
 
     # ---------------------------------------------------------------- retrieval
 
-    @langchain_command("create_retriever", "Embed texts into an in-memory vector store.")
+    @langchain_command(
+        "create_retriever",
+        "Embed texts into a vector store: the session's in memory, or the bridge's on disk.",
+    )
     async def create_retriever(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         known = {"retriever_id", "texts", "metadatas", "ids", "documents", "embeddings", "k"}
-        unknown = sorted(set(args) - known - {"replace"})
+        known |= {"replace", "persist"}
+        unknown = sorted(set(args) - known)
         if unknown:
-            raise _invalid(f"unknown arguments {unknown}; known: {sorted(known | {'replace'})}")
+            raise _invalid(f"unknown arguments {unknown}; known: {sorted(known)}")
+        persist = args.get("persist", False)
+        if not isinstance(persist, bool):
+            raise _invalid("persist must be true or false")
         retriever_id = self._new_id(args, "retriever_id", "retriever")
         key = RETRIEVER_PREFIX + retriever_id
-        if key in ctx.resources and args.get("replace") is not True:
+        if persist:
+            self.persistent.check_name(retriever_id)
+        elif key in ctx.resources and args.get("replace") is not True:
             raise _invalid(
                 f"retriever {retriever_id!r} already exists; pass replace: true to overwrite it"
             )
@@ -605,8 +643,13 @@ class LangChainBridge(BaseBridge):
         embeddings = retrieval.build_embeddings(config, strict=args.get("embeddings") is not None)
         k = retrieval.check_k(args.get("k"), 4)
         started = time.monotonic()
-        retriever = await retrieval.Retriever.acreate(retriever_id, documents, embeddings, k)
-        ctx.resources[key] = retriever
+        if persist:
+            retriever = await self.persistent.create(
+                retriever_id, documents, embeddings, k, args.get("replace") is True
+            )
+        else:
+            retriever = await retrieval.Retriever.acreate(retriever_id, documents, embeddings, k)
+            ctx.resources[key] = retriever
         return {
             **retriever.info(),
             "created": True,
@@ -632,19 +675,80 @@ class LangChainBridge(BaseBridge):
             "offline": retriever.embeddings.offline,
         }
 
-    @langchain_command("list_retrievers", "The session's retrievers.")
-    def list_retrievers(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        found = [v.info() for k, v in ctx.resources.items() if k.startswith(RETRIEVER_PREFIX)]
-        return {"retrievers": found, "count": len(found), "session_id": ctx.session_id}
-
-    @langchain_command("delete_retriever", "Delete a retriever of the session.")
-    def delete_retriever(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+    def _retriever_arg(self, args: dict[str, Any], ctx: CallContext) -> retrieval.Retriever:
         retriever_id = args.get("retriever_id")
         if not isinstance(retriever_id, str) or not retriever_id:
             raise _invalid("retriever_id (a string) is required")
-        retriever = self._retriever_lookup(ctx)(retriever_id)
-        del ctx.resources[RETRIEVER_PREFIX + retriever.retriever_id]
-        return {"retriever_id": retriever_id, "deleted": True}
+        return self._retriever_lookup(ctx)(retriever_id)
+
+    @langchain_command("add_documents", "Add documents to a retriever (same id: replaced).")
+    async def add_documents(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """``{"retriever_id", "texts" + "metadatas"? + "ids"? | "documents"}``; embedded with
+        the retriever's embeddings. A document whose id is there already replaces it."""
+        known = {"retriever_id", "texts", "metadatas", "ids", "documents"}
+        unknown = sorted(set(args) - known)
+        if unknown:
+            raise _invalid(f"unknown arguments {unknown}; known: {sorted(known)}")
+        retriever = self._retriever_arg(args, ctx)
+        documents = retrieval.parse_documents(args, random_ids=True)
+        counts = await retriever.add(documents)
+        return {
+            "retriever_id": retriever.retriever_id,
+            **counts,
+            "ids": [d.id for d in documents],
+            "documents": retriever.documents,
+            "persistent": retriever.persistent,
+        }
+
+    @langchain_command("delete_documents", "Delete documents of a retriever by id.")
+    async def delete_documents(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """``{"retriever_id", "ids": [...]}`` → ``{deleted, missing: [ids not there]}``."""
+        unknown = sorted(set(args) - {"retriever_id", "ids"})
+        if unknown:
+            raise _invalid(f"unknown arguments {unknown}; known: ['ids', 'retriever_id']")
+        ids = args.get("ids")
+        if (
+            not isinstance(ids, list)
+            or not ids
+            or not all(isinstance(i, str) and i for i in ids)
+            or len(ids) > retrieval.MAX_DOCUMENTS
+        ):
+            raise _invalid(
+                f"ids must be a list of 1 to {retrieval.MAX_DOCUMENTS} non-empty strings"
+            )
+        retriever = self._retriever_arg(args, ctx)
+        counts = await retriever.delete(list(dict.fromkeys(ids)))
+        return {
+            "retriever_id": retriever.retriever_id,
+            **counts,
+            "documents": retriever.documents,
+            "persistent": retriever.persistent,
+        }
+
+    @langchain_command("list_retrievers", "The session's retrievers, and the persistent ones.")
+    def list_retrievers(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        found = [v.info() for k, v in ctx.resources.items() if k.startswith(RETRIEVER_PREFIX)]
+        return {
+            "retrievers": found,
+            "count": len(found),
+            "persistent": self.persistent.ids(),
+            "session_id": ctx.session_id,
+        }
+
+    @langchain_command(
+        "delete_retriever", "Delete a retriever of the session, or a persistent one from disk."
+    )
+    def delete_retriever(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        retriever = self._retriever_arg(args, ctx)
+        if retriever.persistent:
+            self.persistent.drop(retriever.retriever_id)
+        else:
+            del ctx.resources[RETRIEVER_PREFIX + retriever.retriever_id]
+        return {
+            "retriever_id": retriever.retriever_id,
+            "deleted": True,
+            "persistent": retriever.persistent,
+        }
 
     @langchain_command("list_tools", "The tools an agent may use.")
     def list_tools(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
