@@ -119,6 +119,7 @@ _OPTION_KEYS = {
     "max_batch",
     "max_history",
     "vector_store",
+    "chains",
 }
 
 
@@ -172,6 +173,8 @@ class LangChainBridge(BaseBridge):
         self.persistent = persistent_support.PersistentRetrievers(
             persistent_support.VectorStoreConfig()
         )
+        self.declared: dict[str, chain_support.Chain] = {}
+        """Chains of ``options.chains``: the bridge's, found by every session."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -204,9 +207,64 @@ class LangChainBridge(BaseBridge):
             options.get("endpoints"), config, self.embeddings
         )
         default = self.model.default = model_support.build(config, strict=False)
+        self.declared = self._declared_chains(options.get("chains"))
         self.options = options
         note = f" ({default.reason})" if default.reason else ""
         print(f"langchain bridge: ready; default model: {default.label}{note}", file=sys.stderr)
+
+    def _declared_chains(self, raw: Any) -> dict[str, chain_support.Chain]:
+        """Build ``options.chains`` ``{chain_id: create_chain arguments}`` (``type: agent``:
+        create_agent's). A conversation keeps one history, so it cannot be the bridge's."""
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            raise BridgeError(
+                "options.chains must be a map of chain id to create_chain arguments",
+                category="invalid_configuration",
+            )
+        built: dict[str, chain_support.Chain] = {}
+        for chain_id, args in raw.items():
+            try:
+                built[chain_id] = self._declared_chain(chain_id, args)
+            except BridgeError as exc:
+                raise BridgeError(
+                    f"options.chains.{chain_id}: {exc.message}", category="invalid_configuration"
+                ) from None
+        names = ", ".join(built) or "none"
+        print(f"langchain bridge: chains declared in options: {names}", file=sys.stderr)
+        return built
+
+    def _declared_chain(self, chain_id: str, args: Any) -> chain_support.Chain:
+        retrieval.check_id(chain_id, "a chain id")
+        if not isinstance(args, dict):
+            raise _invalid("must be a map of create_chain arguments")
+        kind = args.get("type")
+        if kind == "conversation":
+            raise _invalid(
+                "a conversation holds one message history, so it cannot be shared by every "
+                "caller: create_conversation makes one per session"
+            )
+        model = self._pinned_model(args)
+        if kind != "agent":
+            return chain_support.create_chain(chain_id, args, model, self._bridge_retriever)
+        agent_args = {k: v for k, v in args.items() if k != "type"}
+        chain = chain_support.create_agent(chain_id, agent_args, model, self._bridge_retriever)
+        assert self.model.default is not None
+        env = chain_support.RunEnv(chain.model or self.model.default, self._bridge_retriever)
+        chain.runnable(env)  # a model without tools fails now, not at the first call
+        return chain
+
+    def _bridge_retriever(self, retriever_id: str) -> retrieval.Retriever:
+        """A persistent retriever: the only kind a chain of ``options.chains`` may use."""
+        found = self.persistent.find(retriever_id, self._saved_embeddings)
+        if found is None:
+            raise BridgeError(
+                f"persistent retriever {retriever_id!r} not found under "
+                "options.vector_store.directory; a chain of options.chains can only use a "
+                "persistent retriever (create_retriever with persist: true)",
+                category="not_found",
+            )
+        return found
 
     def _ready(self) -> None:
         if self.options is None:  # a host that skipped init: defaults
@@ -234,7 +292,7 @@ class LangChainBridge(BaseBridge):
         chain_id = args.get(key)
         if not isinstance(chain_id, str) or not chain_id:
             raise BridgeError(f"{key} (a string) is required", category="invalid_argument")
-        chain = ctx.resources.get(CHAIN_PREFIX + chain_id)
+        chain = ctx.resources.get(CHAIN_PREFIX + chain_id) or self.declared.get(chain_id)
         if chain is None:
             what = "conversation" if key == "conversation_id" else "chain"
             raise BridgeError(
@@ -385,6 +443,11 @@ class LangChainBridge(BaseBridge):
             for k, v in ctx.resources.items()
             if k.startswith(CHAIN_PREFIX) and (kind is None or v.kind == kind)
         ]
+        found += [
+            {**v.summary(), "declared": True}
+            for k, v in self.declared.items()
+            if CHAIN_PREFIX + k not in ctx.resources and (kind is None or v.kind == kind)
+        ]
         return {"chains": found, "count": len(found), "session_id": ctx.session_id}
 
     @langchain_command("delete_chain", "Delete a chain, conversation or agent of the session.")
@@ -393,6 +456,11 @@ class LangChainBridge(BaseBridge):
             (k for k in ("chain_id", "conversation_id", "agent_id") if k in args), "chain_id"
         )
         chain = self._chain(args, ctx, key)
+        if CHAIN_PREFIX + chain.chain_id not in ctx.resources:
+            raise _invalid(
+                f"chain {chain.chain_id!r} is declared in the bridge's YAML (options.chains): "
+                "it is there for every caller and cannot be deleted by one"
+            )
         del ctx.resources[CHAIN_PREFIX + chain.chain_id]
         return {"chain_id": chain.chain_id, "type": chain.kind, "deleted": True}
 

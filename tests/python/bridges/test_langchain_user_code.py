@@ -168,3 +168,60 @@ def test_a_hanging_tool_is_cancelled_with_its_call(bridge: InProcessBridge) -> N
             await task
 
     run(cancel_while_hanging())
+
+
+# ------------------------------------------------------------------ options.chains
+
+
+def declared_bridge(monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]) -> InProcessBridge:
+    monkeypatch.setitem(sys.modules, "mlbridge.user_code", fake_user_code.install(PATHS, MODULES))
+    bridge = InProcessBridge(langchain_bridge.LangChainBridge, langchain_bridge, monkeypatch)
+    bridge.bridge.initialize(options)
+    return bridge
+
+
+def test_chains_declared_in_options_serve_every_session(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    store = {"vector_store": {"directory": str(tmp_path / "vectors")}}
+    first = declared_bridge(monkeypatch, store)
+    texts = ["Mount Fuji is 3776 metres high.", "The Nile flows north."]
+    call(first, "create_retriever", {"retriever_id": "kb", "texts": texts, "persist": True})
+    chains = {
+        "sum": {"runnable": "myteam.chains:summarize"},
+        "hello": {"prompt": "What is {a}+{a}?"},
+        "rag": {"type": "rag", "retriever_id": "kb", "k": 1},
+        "helper": {"type": "agent", "tools": ["calculator"]},
+    }
+    bridge = declared_bridge(monkeypatch, {**store, "chains": chains})
+    for session in ("one", "two", None):
+        result = call(bridge, "invoke", {"chain_id": "sum", "input": {"text": TEXT}}, session)
+        assert result["output"]["sentences"] == 3
+    assert call(bridge, "invoke", {"chain_id": "hello", "input": "2"})["output"] == "4"
+    answer = call(bridge, "invoke", {"chain_id": "rag", "input": "How high is Mount Fuji?"})
+    assert "3776" in answer["output"]
+    assert call(bridge, "invoke", {"chain_id": "helper", "input": "What is 6*7?"})["tool_calls"]
+    listed = call(bridge, "list_chains", {}, "three")["chains"]
+    assert {c["chain_id"] for c in listed if c.get("declared")} == set(chains)
+    error = refused(bridge, "delete_chain", {"chain_id": "sum"})
+    assert error.category == "invalid_argument" and "options.chains" in error.message
+
+
+@pytest.mark.parametrize(
+    ("chains", "expected"),
+    [
+        ({"c": {"runnable": "os:system"}}, "options.chains.c: "),
+        ({"c": {"type": "conversation"}}, "cannot be shared"),
+        ({"c": {"type": "rag", "retriever_id": "nowhere"}}, "persistent retriever 'nowhere'"),
+        ({"c": "myteam.chains:summarize"}, "must be a map"),
+        ({"bad id": {"prompt": "x"}}, "a chain id"),
+        (["myteam.chains:summarize"], "options.chains must be a map"),
+    ],
+)
+def test_bad_declared_chains_fail_init(
+    monkeypatch: pytest.MonkeyPatch, chains: Any, expected: str
+) -> None:
+    with pytest.raises(BridgeError) as caught:
+        declared_bridge(monkeypatch, {"chains": chains})
+    assert caught.value.category == "invalid_configuration"
+    assert expected in caught.value.message
