@@ -97,3 +97,17 @@ def exception_to_error(exc: BaseException) -> dict[str, Any]:
     if category is not None:
         error["category"] = category
     return error
+
+
+class InvalidArgument(BridgeError):
+    """The request named something it may not use; category ``invalid_argument``."""
+
+    def __init__(self, message: str, type: str | None = None):
+        super().__init__(message, "invalid_argument", type)
+
+
+class InvalidConfiguration(BridgeError):
+    """The bridge's configuration cannot work; category ``invalid_configuration``."""
+
+    def __init__(self, message: str, type: str | None = None):
+        super().__init__(message, "invalid_configuration", type)

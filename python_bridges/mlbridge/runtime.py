@@ -6,8 +6,9 @@
    ``sys.stdout``) at stderr and fd 0 at ``/dev/null``, so nothing a handler or a C
    library prints or reads can touch the frames;
 2. parses ``--worker-id ID --codec json|msgpack --protocol 1 [--max-frame-bytes N]
-   [--concurrency N]``;
-3. constructs the bridge and sends the hello frame;
+   [--concurrency N] [--code-path DIR]... [--code-module NAME]...``;
+3. loads the user's declared code (:mod:`mlbridge.user_code`; an import error fails the
+   start like a bridge script's), constructs the bridge and sends the hello frame;
 4. at concurrency 1 serves requests one at a time until end of input or ``shutdown``
    (:class:`~mlbridge.sync_runtime.SyncRuntime`); above 1 serves many at once on an
    asyncio loop (:class:`~mlbridge.async_runtime.AsyncRuntime`).
@@ -87,6 +88,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="calls this worker runs at once (default: the bridge class's `concurrency`); "
         f"1 serves one at a time, more runs an asyncio loop; at most {MAX_CONCURRENCY}",
     )
+    parser.add_argument(
+        "--code-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory put at the front of sys.path before the code modules are imported "
+        "(repeatable; the bridge's code.paths)",
+    )
+    parser.add_argument(
+        "--code-module",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a module imported at start whose objects requests may name as 'NAME:attr' "
+        "(repeatable; the bridge's code.modules)",
+    )
     options, unknown = parser.parse_known_args(argv)
     if options.protocol != PROTOCOL_VERSION:
         parser.error(
@@ -140,6 +157,10 @@ def run_worker(cls: type[BaseBridge], argv: list[str] | None = None) -> NoReturn
     options = parse_args(argv)
     concurrency = effective_concurrency(options.concurrency, getattr(cls, "concurrency", 1))
     try:
+        if options.code_path or options.code_module:
+            from .user_code import load_user_code
+
+            load_user_code(options.code_path, options.code_module)
         bridge = cls()
         if concurrency == 1:
             from .sync_runtime import SyncRuntime
