@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from mlbridge import BridgeError
+from mlbridge import BridgeError, user_code
 
-from . import fake_user_code
 from .in_process import InProcessBridge, run
 
 langchain_bridge = pytest.importorskip("langchain_bridge")
@@ -26,9 +25,16 @@ MODULES = ["myteam.chains", "lcteam.objects"]
 TEXT = "LangChain serves runnables. They have schemas. Workers run them."
 
 
+@pytest.fixture(autouse=True)
+def declared_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's start with --code-path/--code-module; undone after the test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(user_code, "_declared", user_code._declared)
+    user_code.load_user_code(PATHS, MODULES)
+
+
 @pytest.fixture
 def bridge(monkeypatch: pytest.MonkeyPatch) -> InProcessBridge:
-    monkeypatch.setitem(sys.modules, "mlbridge.user_code", fake_user_code.install(PATHS, MODULES))
     bridge = InProcessBridge(langchain_bridge.LangChainBridge, langchain_bridge, monkeypatch)
     bridge.bridge.initialize({})
     return bridge
@@ -174,7 +180,6 @@ def test_a_hanging_tool_is_cancelled_with_its_call(bridge: InProcessBridge) -> N
 
 
 def declared_bridge(monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]) -> InProcessBridge:
-    monkeypatch.setitem(sys.modules, "mlbridge.user_code", fake_user_code.install(PATHS, MODULES))
     bridge = InProcessBridge(langchain_bridge.LangChainBridge, langchain_bridge, monkeypatch)
     bridge.bridge.initialize(options)
     return bridge
