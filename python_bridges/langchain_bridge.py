@@ -26,6 +26,15 @@ Chains (``langchain_support.chains``)
     ``get_chain_info`` ``{chain_id}`` → schemas, spec, calls; ``list_chains`` → summaries;
     ``delete_chain`` ``{chain_id}`` (any kind: chains, conversations, agents).
 
+Your own code (``langchain_support.user_code``, ``user_chain``)
+    ``create_chain`` ``{chain_id?, runnable: "pkg.mod:attr", init?}`` serves a ``Runnable`` (or
+    a factory returning one, called with ``init``) of a module the bridge's YAML declares
+    (``code.modules``); type ``runnable``, its JSON schemas from the runnable. Outputs that
+    are not JSON fail with ``invalid_configuration`` naming the type. Agents take tools by
+    import path (``tools: ["myteam.tools:search"]``). ``options.chains`` ``{chain_id:
+    create_chain arguments}`` (``type: agent``: create_agent's) are built by each worker at
+    init and found by every session.
+
 Running (any chain id; per-call ``config``: ``{tags, metadata, run_name, max_concurrency,
 recursion_limit}``)
     ``invoke`` ``{chain_id, input, config?}`` → ``{chain_id, type, output, model, offline,
@@ -49,8 +58,12 @@ Retrieval (``langchain_support.retrieval``)
     ``create_retriever`` ``{retriever_id?, texts + metadatas? + ids? | documents, embeddings?,
     k?, replace?}`` → ``{retriever_id, documents, embeddings, offline, ...}``; ``retrieve``
     ``{retriever_id, query, k?}`` → ``{documents: [{id, text, metadata, score}]}``;
-    ``list_retrievers``; ``delete_retriever``. Embeddings: an OpenAI-compatible endpoint, or
-    offline the deterministic local embedding (named as such in every answer).
+    ``list_retrievers``; ``delete_retriever``; ``add_documents`` ``{retriever_id, texts |
+    documents}`` (same id: replaced); ``delete_documents`` ``{retriever_id, ids}``. With
+    ``persist: true`` the retriever is the bridge's, on disk under
+    ``options.vector_store.directory`` (LanceDB: ``langchain_support.persistent``), found by
+    every session and worker and kept across restarts. Embeddings: an OpenAI-compatible
+    endpoint, or offline the deterministic local embedding (named as such in every answer).
 
 Agents (``langchain_support.tools``)
     ``create_agent`` ``{agent_id?, tools: ["calculator", {"name": "retriever", "retriever_id":
