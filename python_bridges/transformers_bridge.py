@@ -32,7 +32,12 @@ Running
     only where that says nothing decoding is greedy and ``max_new_tokens`` is
     ``options.default_max_new_tokens``. ``seed`` seeds Python, NumPy and torch first: the
     same seed gives the same text.
-    ``generate_stream`` ``{model_id, prompt, kwargs?, seed?, skip_special_tokens?}`` sends
+    ``inputs`` may also be chat messages ``[{"role", "content"}]`` (or a list of chats) for a
+    text-generation model, rendered with the tokenizer's chat template (``chat``); for
+    question-answering ``{"question", "context"}`` (or a list); summarization, translation
+    (``kwargs.target_lang``) and text2text-generation run on an encoder-decoder
+    (``text2text``, ``question_answering``: transformers 5 has no pipelines for these).
+    ``generate_stream`` ``{model_id, prompt | messages, kwargs?, seed?, skip_special_tokens?}`` sends
     ``{"text": piece}`` chunks as tokens decode, then ``{model_id, text, tokens, chunks,
     finish_reason, prompt_tokens, elapsed_ms}`` (the chunks joined are ``text``).
 
