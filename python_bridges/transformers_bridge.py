@@ -37,9 +37,10 @@ Running
     question-answering ``{"question", "context"}`` (or a list); summarization, translation
     (``kwargs.target_lang``) and text2text-generation run on an encoder-decoder
     (``text2text``, ``question_answering``: transformers 5 has no pipelines for these).
-    ``generate_stream`` ``{model_id, prompt | messages, kwargs?, seed?, skip_special_tokens?}`` sends
-    ``{"text": piece}`` chunks as tokens decode, then ``{model_id, text, tokens, chunks,
-    finish_reason, prompt_tokens, elapsed_ms}`` (the chunks joined are ``text``).
+    ``generate_stream`` ``{model_id, prompt | messages, kwargs?, seed?,
+    skip_special_tokens?}`` sends ``{"text": piece}`` chunks as tokens decode, then
+    ``{model_id, text, tokens, chunks, finish_reason, prompt_tokens, elapsed_ms}`` (the
+    chunks joined are ``text``).
 
 Tokens and vectors
     ``tokenize`` ``{model_id, text: text | [texts], add_special_tokens?, max_length?,
