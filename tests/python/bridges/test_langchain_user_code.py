@@ -230,3 +230,32 @@ def test_bad_declared_chains_fail_init(
         declared_bridge(monkeypatch, {"chains": chains})
     assert caught.value.category == "invalid_configuration"
     assert expected in caught.value.message
+
+
+# ------------------------------------------------------------------ a real worker
+
+
+def test_a_worker_started_with_declared_code_serves_it(tmp_path: Path) -> None:
+    """What the host starts: --code-path/--code-module on the command line, options.chains."""
+    from .conftest import LANGCHAIN_BRIDGE, start_bridge
+
+    args = []
+    for path in PATHS:
+        args += ["--code-path", path]
+    for module in MODULES:
+        args += ["--code-module", module]
+    options = {"chains": {"summary": {"runnable": "myteam.chains:summarize"}}}
+    client = start_bridge(
+        LANGCHAIN_BRIDGE, "msgpack", tmp_path, options, worker_id="lc-code", extra_args=args
+    )
+    try:
+        result = client.ok("invoke", {"chain_id": "summary", "input": {"text": TEXT}})
+        assert result["output"]["summary"] == "LangChain serves runnables."
+        client.ok("create_chain", {"chain_id": "bad", "runnable": "lcteam.objects:returns_a_set"})
+        error = client.error("invoke", {"chain_id": "bad", "input": 1})
+        assert error["category"] == "invalid_configuration"
+        assert error["type"] == "OutputNotSerializable" and "returned a set" in error["message"]
+        refused = client.error("create_chain", {"runnable": "os:system"})
+        assert refused["category"] == "invalid_argument" and "not declared" in refused["message"]
+    finally:
+        client.worker.kill()
