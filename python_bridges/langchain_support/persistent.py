@@ -164,8 +164,10 @@ class PersistentRetrievers:
         saved = json.loads(path.read_text())
         embeddings = embeddings_for(saved.get("embeddings") or {})
         store = LanceVectorStore(self._connection(), retriever_id, embeddings.embeddings)
+        # Its document count is read when documents are added or deleted: opening touches
+        # no table, so a lookup on the event loop costs a stat and a small JSON read.
         retriever = Retriever(
-            retriever_id, store, embeddings, int(saved.get("k", 4)), store.count(), persistent=True
+            retriever_id, store, embeddings, int(saved.get("k", 4)), persistent=True
         )
         with self._lock:
             self._open[retriever_id] = retriever
