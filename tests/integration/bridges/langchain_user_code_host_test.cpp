@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -109,12 +110,17 @@ TEST_F(LangChainUserCodeHostTest, ServesTheUsersRunnablesTheirSchemasAndStreams)
                      {"init", {{"answers", {"Paris."}}}}},
                     in(*session));
   EXPECT_EQ(created["input_schema"]["required"], json::array({"question"})) << created.dump();
+  std::mutex mutex;  // chunks arrive on the host's loop thread
   std::vector<json> chunks;
   ExecuteOptions streaming = in(*session);
-  streaming.on_chunk = [&chunks](json chunk) { chunks.push_back(std::move(chunk)); };
+  streaming.on_chunk = [&](json chunk) {
+    std::lock_guard lock(mutex);
+    chunks.push_back(std::move(chunk));
+  };
   json streamed =
       ok("stream", {{"chain_id", "qa"}, {"input", {{"question", "Capital of France?"}}}},
          std::move(streaming));
+  std::lock_guard lock(mutex);
   std::string text;
   for (const auto& chunk : chunks) text += chunk.value("token", "");
   EXPECT_EQ(text, "Paris.");
