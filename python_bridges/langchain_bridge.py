@@ -726,7 +726,12 @@ class LangChainBridge(BaseBridge):
         started = time.monotonic()
         if persist:
             retriever = await self.persistent.create(
-                retriever_id, documents, embeddings, k, args.get("replace") is True
+                retriever_id,
+                documents,
+                embeddings,
+                k,
+                args.get("replace") is True,
+                fingerprint=persistent_support.fingerprint(args),
             )
         else:
             retriever = await retrieval.Retriever.acreate(retriever_id, documents, embeddings, k)
@@ -765,13 +770,14 @@ class LangChainBridge(BaseBridge):
     @langchain_command("add_documents", "Add documents to a retriever (same id: replaced).")
     async def add_documents(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         """``{"retriever_id", "texts" + "metadatas"? + "ids"? | "documents"}``; embedded with
-        the retriever's embeddings. A document whose id is there already replaces it."""
+        the retriever's embeddings. A document whose id is there already replaces it; one
+        without an id gets an id from its content, so adding it again replaces it."""
         known = {"retriever_id", "texts", "metadatas", "ids", "documents"}
         unknown = sorted(set(args) - known)
         if unknown:
             raise _invalid(f"unknown arguments {unknown}; known: {sorted(known)}")
         retriever = self._retriever_arg(args, ctx)
-        documents = retrieval.parse_documents(args, random_ids=True)
+        documents = retrieval.parse_documents(args, content_ids=True)
         counts = await retriever.add(documents)
         return {
             "retriever_id": retriever.retriever_id,

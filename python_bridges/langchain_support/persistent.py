@@ -15,6 +15,7 @@ made anew is noticed by its settings file (see :meth:`PersistentRetrievers.find`
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -35,6 +36,14 @@ _SETTINGS = ".retriever.json"
 
 #: Rebuilds the embeddings a retriever was made with from its saved settings.
 EmbeddingsFor = Callable[[dict[str, Any]], EmbeddingsHandle]
+
+
+def fingerprint(args: dict[str, Any]) -> str:
+    """What a ``create_retriever`` call asked for, as a hash: the same call again (a session's
+    journal replayed on another worker) finds the retriever it made instead of failing."""
+    asked = {k: v for k, v in args.items() if k != "replace"}
+    text = json.dumps(asked, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def invalid(message: str) -> BridgeError:
@@ -107,6 +116,12 @@ class PersistentRetrievers:
             )
         return retriever_id
 
+    def _saved(self, retriever_id: str) -> dict[str, Any]:
+        try:
+            return json.loads(self._settings_path(retriever_id).read_text())
+        except (OSError, ValueError):
+            return {}
+
     def exists(self, retriever_id: str) -> bool:
         return self.enabled and self._settings_path(retriever_id).is_file()
 
@@ -117,11 +132,22 @@ class PersistentRetrievers:
         embeddings: EmbeddingsHandle,
         k: int,
         replace: bool,
+        fingerprint: str = "",
     ) -> Retriever:
-        """A new retriever on disk holding ``documents``; ``replace`` drops an old one."""
+        """A new retriever on disk holding ``documents``; ``replace`` drops an old one. The
+        same call again (same ``fingerprint``) answers with the retriever it made."""
         self.check_name(retriever_id)
         db = await asyncio.to_thread(self._connection)
         if self.exists(retriever_id) or retriever_id in await asyncio.to_thread(table_names, db):
+            if (
+                not replace
+                and fingerprint
+                and self._saved(retriever_id).get("fingerprint") == (fingerprint)
+            ):
+                found = self.find(retriever_id, lambda _saved: embeddings)
+                if found is not None:
+                    await found.count()
+                    return found
             if not replace:
                 raise invalid(
                     f"persistent retriever {retriever_id!r} already exists; add_documents adds "
@@ -131,7 +157,7 @@ class PersistentRetrievers:
         store = LanceVectorStore(db, retriever_id, embeddings.embeddings)
         retriever = Retriever(retriever_id, store, embeddings, k, persistent=True)
         await retriever.add(documents)
-        saved = {"embeddings": embeddings.config.public(), "k": k}
+        saved = {"embeddings": embeddings.config.public(), "k": k, "fingerprint": fingerprint}
         path = self._settings_path(retriever_id)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps(saved))

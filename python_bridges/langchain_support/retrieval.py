@@ -19,8 +19,9 @@ disk by LanceDB (:mod:`.lance_store`, :mod:`.persistent`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import re
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -166,11 +167,12 @@ def check_id(value: Any, name: str) -> str:
     return value
 
 
-def parse_documents(args: dict[str, Any], *, random_ids: bool = False) -> list[Any]:
+def parse_documents(args: dict[str, Any], *, content_ids: bool = False) -> list[Any]:
     """``texts`` (+ ``metadatas``, ``ids``) or ``documents`` → LangChain documents.
 
-    A document without an id gets ``doc-<index>``, or with ``random_ids`` (documents added
-    to a retriever that already has some) ``doc-<random hex>``."""
+    A document without an id gets ``doc-<index>``, or with ``content_ids`` (documents added
+    to a retriever that already has some) ``doc-<hash of its text and metadata>``: adding the
+    same document twice (a session's journal replayed on another worker) replaces it."""
     from langchain_core.documents import Document
 
     texts, documents = args.get("texts"), args.get("documents")
@@ -225,10 +227,15 @@ def parse_documents(args: dict[str, Any], *, random_ids: bool = False) -> list[A
         Document(
             page_content=item["text"],
             metadata=item["metadata"],
-            id=item["id"] or (f"doc-{uuid.uuid4().hex[:16]}" if random_ids else f"doc-{i}"),
+            id=item["id"] or (_content_id(item) if content_ids else f"doc-{i}"),
         )
         for i, item in enumerate(items)
     ]
+
+
+def _content_id(item: dict[str, Any]) -> str:
+    content = json.dumps([item["text"], item["metadata"]], sort_keys=True, default=str)
+    return "doc-" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
 
 
 def check_k(value: Any, default: int) -> int:

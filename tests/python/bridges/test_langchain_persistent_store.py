@@ -66,6 +66,18 @@ def test_a_persistent_retriever_survives_its_worker(
     )
     assert created["persistent"] is True and created["store"] == "LanceDB"
     assert created["documents"] == 3
+    # The same call again (a session's journal replayed elsewhere) finds what it made.
+    again = first.ok(
+        "create_retriever",
+        {
+            "retriever_id": "kb",
+            "texts": DOCUMENTS,
+            "ids": ["paris", "fuji", "amazon"],
+            "persist": True,
+        },
+        "s2",
+    )
+    assert again["documents"] == 3 and again["persistent"] is True
     added = first.ok(
         "add_documents",
         {
@@ -132,6 +144,11 @@ def test_session_retrievers_take_added_and_deleted_documents(
         "s",
     )
     assert replaced["replaced"] == 1 and replaced["documents"] == 2
+    twice = client.ok("add_documents", {"retriever_id": "kb", "texts": ["Same text."]}, "s")
+    assert twice["added"] == 1
+    twice = client.ok("add_documents", {"retriever_id": "kb", "texts": ["Same text."]}, "s")
+    assert twice["added"] == 0 and twice["replaced"] == 1 and twice["documents"] == 3
+    client.ok("delete_documents", {"retriever_id": "kb", "ids": twice["ids"]}, "s")
     assert top(client, "Is Fuji a volcano?") == added["ids"]
     deleted = client.ok("delete_documents", {"retriever_id": "kb", "ids": added["ids"]}, "s")
     assert deleted["deleted"] == 1 and deleted["documents"] == 1 and deleted["persistent"] is False
