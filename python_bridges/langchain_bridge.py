@@ -26,6 +26,15 @@ Chains (``langchain_support.chains``)
     ``get_chain_info`` ``{chain_id}`` → schemas, spec, calls; ``list_chains`` → summaries;
     ``delete_chain`` ``{chain_id}`` (any kind: chains, conversations, agents).
 
+Your own code (``langchain_support.user_code``, ``user_chain``)
+    ``create_chain`` ``{chain_id?, runnable: "pkg.mod:attr", init?}`` serves a ``Runnable`` (or
+    a factory returning one, called with ``init``) of a module the bridge's YAML declares
+    (``code.modules``); type ``runnable``, its JSON schemas from the runnable. Outputs that
+    are not JSON fail with ``invalid_configuration`` naming the type. Agents take tools by
+    import path (``tools: ["myteam.tools:search"]``). ``options.chains`` ``{chain_id:
+    create_chain arguments}`` (``type: agent``: create_agent's) are built by each worker at
+    init and found by every session.
+
 Running (any chain id; per-call ``config``: ``{tags, metadata, run_name, max_concurrency,
 recursion_limit}``)
     ``invoke`` ``{chain_id, input, config?}`` → ``{chain_id, type, output, model, offline,
@@ -49,8 +58,12 @@ Retrieval (``langchain_support.retrieval``)
     ``create_retriever`` ``{retriever_id?, texts + metadatas? + ids? | documents, embeddings?,
     k?, replace?}`` → ``{retriever_id, documents, embeddings, offline, ...}``; ``retrieve``
     ``{retriever_id, query, k?}`` → ``{documents: [{id, text, metadata, score}]}``;
-    ``list_retrievers``; ``delete_retriever``. Embeddings: an OpenAI-compatible endpoint, or
-    offline the deterministic local embedding (named as such in every answer).
+    ``list_retrievers``; ``delete_retriever``; ``add_documents`` ``{retriever_id, texts |
+    documents}`` (same id: replaced); ``delete_documents`` ``{retriever_id, ids}``. With
+    ``persist: true`` the retriever is the bridge's, on disk under
+    ``options.vector_store.directory`` (LanceDB: ``langchain_support.persistent``), found by
+    every session and worker and kept across restarts. Embeddings: an OpenAI-compatible
+    endpoint, or offline the deterministic local embedding (named as such in every answer).
 
 Agents (``langchain_support.tools``)
     ``create_agent`` ``{agent_id?, tools: ["calculator", {"name": "retriever", "retriever_id":
@@ -91,6 +104,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from langchain_support import chains as chain_support  # noqa: E402
 from langchain_support import endpoints as endpoint_support  # noqa: E402
 from langchain_support import models as model_support  # noqa: E402
+from langchain_support import persistent as persistent_support  # noqa: E402
 from langchain_support import retrieval  # noqa: E402
 from langchain_support.errors import error_info, raise_translated  # noqa: E402
 from langchain_support.runs import (  # noqa: E402
@@ -100,6 +114,7 @@ from langchain_support.runs import (  # noqa: E402
     runnable_config,
 )
 from langchain_support.tools import REGISTRY  # noqa: E402
+from langchain_support.user_chain import UserChain  # noqa: E402
 
 from mlbridge import BaseBridge, BridgeError, CallContext  # noqa: E402
 from mlbridge.framework_command import translated_command  # noqa: E402
@@ -109,7 +124,16 @@ from mlbridge.settings import ScopedSetting, option_int  # noqa: E402
 MODEL_KEY = "model"
 CHAIN_PREFIX = "chain:"
 RETRIEVER_PREFIX = "retriever:"
-_OPTION_KEYS = {"model", "embeddings", "endpoints", "max_concurrency", "max_batch", "max_history"}
+_OPTION_KEYS = {
+    "model",
+    "embeddings",
+    "endpoints",
+    "max_concurrency",
+    "max_batch",
+    "max_history",
+    "vector_store",
+    "chains",
+}
 
 
 def langchain_command(name: str, description: str) -> Callable[[Callable[..., Any]], Any]:
@@ -159,6 +183,11 @@ class LangChainBridge(BaseBridge):
         self.max_concurrency = 4
         self.max_batch = 1000
         self.max_history = 100
+        self.persistent = persistent_support.PersistentRetrievers(
+            persistent_support.VectorStoreConfig()
+        )
+        self.declared: dict[str, chain_support.Chain] = {}
+        """Chains of ``options.chains``: the bridge's, found by every session."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -180,6 +209,9 @@ class LangChainBridge(BaseBridge):
             self.embeddings = retrieval.EmbeddingsConfig.parse(
                 options.get("embeddings"), where="options.embeddings"
             )
+            self.persistent = persistent_support.PersistentRetrievers(
+                persistent_support.VectorStoreConfig.parse(options.get("vector_store"))
+            )
         except BridgeError as exc:
             raise BridgeError(exc.message, category="invalid_configuration") from None
         config = endpoint_support.with_default_key(config)
@@ -188,9 +220,64 @@ class LangChainBridge(BaseBridge):
             options.get("endpoints"), config, self.embeddings
         )
         default = self.model.default = model_support.build(config, strict=False)
+        self.declared = self._declared_chains(options.get("chains"))
         self.options = options
         note = f" ({default.reason})" if default.reason else ""
         print(f"langchain bridge: ready; default model: {default.label}{note}", file=sys.stderr)
+
+    def _declared_chains(self, raw: Any) -> dict[str, chain_support.Chain]:
+        """Build ``options.chains`` ``{chain_id: create_chain arguments}`` (``type: agent``:
+        create_agent's). A conversation keeps one history, so it cannot be the bridge's."""
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            raise BridgeError(
+                "options.chains must be a map of chain id to create_chain arguments",
+                category="invalid_configuration",
+            )
+        built: dict[str, chain_support.Chain] = {}
+        for chain_id, args in raw.items():
+            try:
+                built[chain_id] = self._declared_chain(chain_id, args)
+            except BridgeError as exc:
+                raise BridgeError(
+                    f"options.chains.{chain_id}: {exc.message}", category="invalid_configuration"
+                ) from None
+        names = ", ".join(built) or "none"
+        print(f"langchain bridge: chains declared in options: {names}", file=sys.stderr)
+        return built
+
+    def _declared_chain(self, chain_id: str, args: Any) -> chain_support.Chain:
+        retrieval.check_id(chain_id, "a chain id")
+        if not isinstance(args, dict):
+            raise _invalid("must be a map of create_chain arguments")
+        kind = args.get("type")
+        if kind == "conversation":
+            raise _invalid(
+                "a conversation holds one message history, so it cannot be shared by every "
+                "caller: create_conversation makes one per session"
+            )
+        model = self._pinned_model(args)
+        if kind != "agent":
+            return chain_support.create_chain(chain_id, args, model, self._bridge_retriever)
+        agent_args = {k: v for k, v in args.items() if k != "type"}
+        chain = chain_support.create_agent(chain_id, agent_args, model, self._bridge_retriever)
+        assert self.model.default is not None
+        env = chain_support.RunEnv(chain.model or self.model.default, self._bridge_retriever)
+        chain.runnable(env)  # a model without tools fails now, not at the first call
+        return chain
+
+    def _bridge_retriever(self, retriever_id: str) -> retrieval.Retriever:
+        """A persistent retriever: the only kind a chain of ``options.chains`` may use."""
+        found = self.persistent.find(retriever_id, self._saved_embeddings)
+        if found is None:
+            raise BridgeError(
+                f"persistent retriever {retriever_id!r} not found under "
+                "options.vector_store.directory; a chain of options.chains can only use a "
+                "persistent retriever (create_retriever with persist: true)",
+                category="not_found",
+            )
+        return found
 
     def _ready(self) -> None:
         if self.options is None:  # a host that skipped init: defaults
@@ -218,7 +305,7 @@ class LangChainBridge(BaseBridge):
         chain_id = args.get(key)
         if not isinstance(chain_id, str) or not chain_id:
             raise BridgeError(f"{key} (a string) is required", category="invalid_argument")
-        chain = ctx.resources.get(CHAIN_PREFIX + chain_id)
+        chain = ctx.resources.get(CHAIN_PREFIX + chain_id) or self.declared.get(chain_id)
         if chain is None:
             what = "conversation" if key == "conversation_id" else "chain"
             raise BridgeError(
@@ -238,17 +325,31 @@ class LangChainBridge(BaseBridge):
         return chain
 
     def _retriever_lookup(self, ctx: CallContext) -> Callable[[str], retrieval.Retriever]:
+        """Finds a retriever of the session, else a persistent one of the bridge."""
+
         def lookup(retriever_id: str) -> retrieval.Retriever:
             found = ctx.resources.get(RETRIEVER_PREFIX + retriever_id)
             if found is None:
+                found = self.persistent.find(retriever_id, self._saved_embeddings)
+            if found is None:
+                persistent_note = (
+                    " nor among the persistent retrievers" if self.persistent.enabled else ""
+                )
                 raise BridgeError(
-                    f"retriever {retriever_id!r} not found in {_where(ctx)}; "
+                    f"retriever {retriever_id!r} not found in {_where(ctx)}{persistent_note}; "
                     "create_retriever makes one",
                     category="not_found",
                 )
             return found
 
         return lookup
+
+    def _saved_embeddings(self, saved: dict[str, Any]) -> retrieval.EmbeddingsHandle:
+        """The embeddings a persistent retriever was made with, under today's endpoints."""
+        config = retrieval.EmbeddingsConfig.parse(saved, where="a persistent retriever's")
+        if config.provider != "local":
+            config = self.endpoints.bind(config, "a persistent retriever's embeddings")
+        return retrieval.build_embeddings(config, strict=False)
 
     def _new_id(self, args: dict[str, Any], key: str, prefix: str) -> str:
         value = args.get(key) or f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -316,7 +417,10 @@ class LangChainBridge(BaseBridge):
 
     # ------------------------------------------------------------------- chains
 
-    @langchain_command("create_chain", "Create a prompt | model | parser chain (llm or rag).")
+    @langchain_command(
+        "create_chain",
+        "Create a prompt | model | parser chain (llm or rag), or serve your own Runnable.",
+    )
     def create_chain(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         chain_id = self._new_id(args, "chain_id", "chain")
         chain = chain_support.create_chain(
@@ -339,6 +443,8 @@ class LangChainBridge(BaseBridge):
     @langchain_command("get_chain_info", "Input and output schemas, spec and calls of a chain.")
     def get_chain_info(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         chain = self._chain(args, ctx)
+        if isinstance(chain, UserChain):
+            return chain.info()
         handle = self._model(ctx, chain)
         return {**chain.info(), "model": handle.label, "offline": handle.offline}
 
@@ -350,6 +456,11 @@ class LangChainBridge(BaseBridge):
             for k, v in ctx.resources.items()
             if k.startswith(CHAIN_PREFIX) and (kind is None or v.kind == kind)
         ]
+        found += [
+            {**v.summary(), "declared": True}
+            for k, v in self.declared.items()
+            if CHAIN_PREFIX + k not in ctx.resources and (kind is None or v.kind == kind)
+        ]
         return {"chains": found, "count": len(found), "session_id": ctx.session_id}
 
     @langchain_command("delete_chain", "Delete a chain, conversation or agent of the session.")
@@ -358,6 +469,11 @@ class LangChainBridge(BaseBridge):
             (k for k in ("chain_id", "conversation_id", "agent_id") if k in args), "chain_id"
         )
         chain = self._chain(args, ctx, key)
+        if CHAIN_PREFIX + chain.chain_id not in ctx.resources:
+            raise _invalid(
+                f"chain {chain.chain_id!r} is declared in the bridge's YAML (options.chains): "
+                "it is there for every caller and cannot be deleted by one"
+            )
         del ctx.resources[CHAIN_PREFIX + chain.chain_id]
         return {"chain_id": chain.chain_id, "type": chain.kind, "deleted": True}
 
@@ -366,6 +482,8 @@ class LangChainBridge(BaseBridge):
     def _base_result(
         self, chain: chain_support.Chain, handle: model_support.ModelHandle
     ) -> dict[str, Any]:
+        if isinstance(chain, UserChain):  # the user's runnable brings its own model
+            return {"chain_id": chain.chain_id, "type": chain.kind, "runnable": chain.ref}
         return {
             "chain_id": chain.chain_id,
             "type": chain.kind,
@@ -571,15 +689,24 @@ class LangChainBridge(BaseBridge):
 
     # ---------------------------------------------------------------- retrieval
 
-    @langchain_command("create_retriever", "Embed texts into an in-memory vector store.")
+    @langchain_command(
+        "create_retriever",
+        "Embed texts into a vector store: the session's in memory, or the bridge's on disk.",
+    )
     async def create_retriever(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         known = {"retriever_id", "texts", "metadatas", "ids", "documents", "embeddings", "k"}
-        unknown = sorted(set(args) - known - {"replace"})
+        known |= {"replace", "persist"}
+        unknown = sorted(set(args) - known)
         if unknown:
-            raise _invalid(f"unknown arguments {unknown}; known: {sorted(known | {'replace'})}")
+            raise _invalid(f"unknown arguments {unknown}; known: {sorted(known)}")
+        persist = args.get("persist", False)
+        if not isinstance(persist, bool):
+            raise _invalid("persist must be true or false")
         retriever_id = self._new_id(args, "retriever_id", "retriever")
         key = RETRIEVER_PREFIX + retriever_id
-        if key in ctx.resources and args.get("replace") is not True:
+        if persist:
+            self.persistent.check_name(retriever_id)
+        elif key in ctx.resources and args.get("replace") is not True:
             raise _invalid(
                 f"retriever {retriever_id!r} already exists; pass replace: true to overwrite it"
             )
@@ -597,8 +724,18 @@ class LangChainBridge(BaseBridge):
         embeddings = retrieval.build_embeddings(config, strict=args.get("embeddings") is not None)
         k = retrieval.check_k(args.get("k"), 4)
         started = time.monotonic()
-        retriever = await retrieval.Retriever.acreate(retriever_id, documents, embeddings, k)
-        ctx.resources[key] = retriever
+        if persist:
+            retriever = await self.persistent.create(
+                retriever_id,
+                documents,
+                embeddings,
+                k,
+                args.get("replace") is True,
+                fingerprint=persistent_support.fingerprint(args),
+            )
+        else:
+            retriever = await retrieval.Retriever.acreate(retriever_id, documents, embeddings, k)
+            ctx.resources[key] = retriever
         return {
             **retriever.info(),
             "created": True,
@@ -624,19 +761,81 @@ class LangChainBridge(BaseBridge):
             "offline": retriever.embeddings.offline,
         }
 
-    @langchain_command("list_retrievers", "The session's retrievers.")
-    def list_retrievers(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        found = [v.info() for k, v in ctx.resources.items() if k.startswith(RETRIEVER_PREFIX)]
-        return {"retrievers": found, "count": len(found), "session_id": ctx.session_id}
-
-    @langchain_command("delete_retriever", "Delete a retriever of the session.")
-    def delete_retriever(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+    def _retriever_arg(self, args: dict[str, Any], ctx: CallContext) -> retrieval.Retriever:
         retriever_id = args.get("retriever_id")
         if not isinstance(retriever_id, str) or not retriever_id:
             raise _invalid("retriever_id (a string) is required")
-        retriever = self._retriever_lookup(ctx)(retriever_id)
-        del ctx.resources[RETRIEVER_PREFIX + retriever.retriever_id]
-        return {"retriever_id": retriever_id, "deleted": True}
+        return self._retriever_lookup(ctx)(retriever_id)
+
+    @langchain_command("add_documents", "Add documents to a retriever (same id: replaced).")
+    async def add_documents(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """``{"retriever_id", "texts" + "metadatas"? + "ids"? | "documents"}``; embedded with
+        the retriever's embeddings. A document whose id is there already replaces it; one
+        without an id gets an id from its content, so adding it again replaces it."""
+        known = {"retriever_id", "texts", "metadatas", "ids", "documents"}
+        unknown = sorted(set(args) - known)
+        if unknown:
+            raise _invalid(f"unknown arguments {unknown}; known: {sorted(known)}")
+        retriever = self._retriever_arg(args, ctx)
+        documents = retrieval.parse_documents(args, content_ids=True)
+        counts = await retriever.add(documents)
+        return {
+            "retriever_id": retriever.retriever_id,
+            **counts,
+            "ids": [d.id for d in documents],
+            "documents": retriever.documents,
+            "persistent": retriever.persistent,
+        }
+
+    @langchain_command("delete_documents", "Delete documents of a retriever by id.")
+    async def delete_documents(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """``{"retriever_id", "ids": [...]}`` → ``{deleted, missing: [ids not there]}``."""
+        unknown = sorted(set(args) - {"retriever_id", "ids"})
+        if unknown:
+            raise _invalid(f"unknown arguments {unknown}; known: ['ids', 'retriever_id']")
+        ids = args.get("ids")
+        if (
+            not isinstance(ids, list)
+            or not ids
+            or not all(isinstance(i, str) and i for i in ids)
+            or len(ids) > retrieval.MAX_DOCUMENTS
+        ):
+            raise _invalid(
+                f"ids must be a list of 1 to {retrieval.MAX_DOCUMENTS} non-empty strings"
+            )
+        retriever = self._retriever_arg(args, ctx)
+        counts = await retriever.delete(list(dict.fromkeys(ids)))
+        return {
+            "retriever_id": retriever.retriever_id,
+            **counts,
+            "documents": retriever.documents,
+            "persistent": retriever.persistent,
+        }
+
+    @langchain_command("list_retrievers", "The session's retrievers, and the persistent ones.")
+    def list_retrievers(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        found = [v.info() for k, v in ctx.resources.items() if k.startswith(RETRIEVER_PREFIX)]
+        return {
+            "retrievers": found,
+            "count": len(found),
+            "persistent": self.persistent.ids(),
+            "session_id": ctx.session_id,
+        }
+
+    @langchain_command(
+        "delete_retriever", "Delete a retriever of the session, or a persistent one from disk."
+    )
+    def delete_retriever(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        retriever = self._retriever_arg(args, ctx)
+        if retriever.persistent:
+            self.persistent.drop(retriever.retriever_id)
+        else:
+            del ctx.resources[RETRIEVER_PREFIX + retriever.retriever_id]
+        return {
+            "retriever_id": retriever.retriever_id,
+            "deleted": True,
+            "persistent": retriever.persistent,
+        }
 
     @langchain_command("list_tools", "The tools an agent may use.")
     def list_tools(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:

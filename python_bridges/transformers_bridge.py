@@ -32,9 +32,15 @@ Running
     only where that says nothing decoding is greedy and ``max_new_tokens`` is
     ``options.default_max_new_tokens``. ``seed`` seeds Python, NumPy and torch first: the
     same seed gives the same text.
-    ``generate_stream`` ``{model_id, prompt, kwargs?, seed?, skip_special_tokens?}`` sends
-    ``{"text": piece}`` chunks as tokens decode, then ``{model_id, text, tokens, chunks,
-    finish_reason, prompt_tokens, elapsed_ms}`` (the chunks joined are ``text``).
+    ``inputs`` may also be chat messages ``[{"role", "content"}]`` (or a list of chats) for a
+    text-generation model, rendered with the tokenizer's chat template (``chat``); for
+    question-answering ``{"question", "context"}`` (or a list); summarization, translation
+    (``kwargs.target_lang``) and text2text-generation run on an encoder-decoder
+    (``text2text``, ``question_answering``: transformers 5 has no pipelines for these).
+    ``generate_stream`` ``{model_id, prompt | messages, kwargs?, seed?,
+    skip_special_tokens?}`` sends ``{"text": piece}`` chunks as tokens decode, then
+    ``{model_id, text, tokens, chunks, finish_reason, prompt_tokens, elapsed_ms}`` (the
+    chunks joined are ``text``).
 
 Tokens and vectors
     ``tokenize`` ``{model_id, text: text | [texts], add_special_tokens?, max_length?,
@@ -68,12 +74,15 @@ from transformers_support import environment  # noqa: E402
 environment.force_offline()  # before anything imports huggingface_hub
 
 from transformers_support import (  # noqa: E402
+    chat,
     devices,
     embeddings,
     generation,
     loader,
     memory,
+    question_answering,
     tasks,
+    text2text,
 )
 from transformers_support.errors import raise_translated  # noqa: E402
 from transformers_support.locate import Locator  # noqa: E402
@@ -102,7 +111,7 @@ _OPTION_KEYS = {
     "preload",
 }
 _LOAD_KEYS = {"model", "path", "task", "device", "dtype", "model_id"}
-_STREAM_KEYS = {"model_id", "prompt", "kwargs", "seed", "skip_special_tokens"}
+_STREAM_KEYS = {"model_id", "prompt", "messages", "kwargs", "seed", "skip_special_tokens"}
 
 
 def tf_command(name: str, description: str) -> Callable[[Callable[..., Any]], Any]:
@@ -463,11 +472,66 @@ class TransformersBridge(BaseBridge):
         kwargs = args.get("kwargs") or {}
         if not isinstance(kwargs, dict):
             raise BridgeError("kwargs must be a map", category="invalid_argument")
-        if entry.task == "text-generation":
+        if entry.task in tasks.GENERATIVE:
             checked = generation.generation_kwargs(kwargs, self.max_new_tokens_limit)
+            if entry.task in text2text.TASKS:
+                extra = sorted(set(kwargs) - set(checked) - text2text.TASK_KWARGS)
+                if extra:
+                    raise BridgeError(
+                        f"unknown kwargs {extra} for {entry.task}: generation settings, and "
+                        f"{', '.join(sorted(text2text.TASK_KWARGS))}",
+                        category="invalid_argument",
+                    )
+                text2text.prefix_for(entry.task, kwargs)  # a translation needs its languages
             kwargs = {**kwargs, **checked}
             self._generation_defaults(kwargs, entry)
         return kwargs
+
+    def _call_inputs(self, raw: Any, entry: LoadedModel) -> tuple[Any, int, bool, list[Any] | None]:
+        """What the pipeline is called with for a request's ``inputs``: ``(value, count,
+        is_batch, conversations)``; conversations are None unless ``inputs`` are chat
+        messages (rendered through the tokenizer's chat template)."""
+        if entry.task == "question-answering":
+            items, batch = question_answering.check_inputs(raw, self.max_batch)
+            return (items if batch else items[0]), len(items), batch, None
+        if chat.looks_like_chat(raw):
+            if entry.task != "text-generation":
+                raise BridgeError(
+                    f"chat messages go to a text-generation model; {entry.model_id!r} was "
+                    f"loaded for {entry.task}, which takes "
+                    + ("{'question', 'context'}" if entry.task == "question-answering" else "text"),
+                    category="invalid_argument",
+                )
+            conversations, batch = chat.conversations(raw, self.max_batch)
+            prompts = [chat.render(entry.tokenizer, c, entry.model_id) for c in conversations]
+            return (prompts if batch else prompts[0]), len(prompts), batch, conversations
+        texts, batch = self._inputs(raw, "inputs")
+        if entry.task == "fill-mask":
+            mask = entry.tokenizer.mask_token
+            missing = [i for i, t in enumerate(texts) if not mask or mask not in t]
+            if missing:
+                raise BridgeError(
+                    f"fill-mask inputs must contain the mask token {mask!r} "
+                    f"(missing in input {missing[0]})",
+                    category="invalid_argument",
+                )
+        return (texts if batch else texts[0]), len(texts), batch, None
+
+    @staticmethod
+    def _chat_outputs(outputs: Any, conversations: list[Any], batch: bool) -> Any:
+        """Each generated reply with the conversation it continues (``messages``)."""
+        per_conversation = outputs if batch else [outputs]
+        answered = [
+            [
+                {
+                    "generated_text": item["generated_text"],
+                    "messages": chat.with_reply(messages, item["generated_text"]),
+                }
+                for item in items
+            ]
+            for messages, items in zip(conversations, per_conversation, strict=True)
+        ]
+        return answered if batch else answered[0]
 
     def _generation_defaults(self, settings: dict[str, Any], entry: LoadedModel) -> None:
         """The caller's settings, then the checkpoint's generation_config, then the bridge's
@@ -482,8 +546,10 @@ class TransformersBridge(BaseBridge):
     @tf_command("run_pipeline", "Run the model's pipeline on one input or a batch.")
     def run_pipeline(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         entry = self._model(args, ctx)
-        texts, batch = self._inputs(args.get("inputs"), "inputs")
+        inputs, count, batch, conversations = self._call_inputs(args.get("inputs"), entry)
         kwargs = self._kwargs(args, entry)
+        if conversations is not None:
+            kwargs["return_full_text"] = False  # the reply, not the rendered template again
         seed = generation.check_seed(args.get("seed"))
         batch_size = args.get("batch_size")
         if batch_size is not None:
@@ -492,28 +558,21 @@ class TransformersBridge(BaseBridge):
                     "batch_size must be a positive integer", category="invalid_argument"
                 )
             kwargs["batch_size"] = batch_size
-        if entry.task == "fill-mask":
-            mask = entry.tokenizer.mask_token
-            missing = [i for i, t in enumerate(texts) if not mask or mask not in t]
-            if missing:
-                raise BridgeError(
-                    f"fill-mask inputs must contain the mask token {mask!r} "
-                    f"(missing in input {missing[0]})",
-                    category="invalid_argument",
-                )
         import torch
 
         started = time.monotonic()
         generation.seeded(seed)
         with torch.inference_mode():
-            outputs = entry.pipeline(texts if batch else texts[0], **kwargs)
+            outputs = entry.pipeline(inputs, **kwargs)
         entry.calls += 1
+        if conversations is not None:
+            outputs = self._chat_outputs(outputs, conversations, batch)
         return {
             "model_id": args["model_id"],
             "task": entry.task,
             "outputs": tasks.to_wire(outputs),
             "batch": batch,
-            "count": len(texts),
+            "count": count,
             "seed": seed,
             "elapsed_ms": int((time.monotonic() - started) * 1000),
         }
@@ -534,7 +593,17 @@ class TransformersBridge(BaseBridge):
                 f"for {entry.task}",
                 category="invalid_argument",
             )
-        prompt = args.get("prompt")
+        if ("prompt" in args) == ("messages" in args):
+            raise BridgeError(
+                "give prompt (a string) or messages (a chat: a list of {role, content}), "
+                "one of them",
+                category="invalid_argument",
+            )
+        if "messages" in args:
+            messages = chat.check_conversation(args["messages"], "messages")
+            prompt = chat.render(entry.tokenizer, messages, entry.model_id)
+        else:
+            prompt = args.get("prompt")
         if not isinstance(prompt, str) or not prompt:
             raise BridgeError("prompt must be a non-empty string", category="invalid_argument")
         kwargs = args.get("kwargs") or {}

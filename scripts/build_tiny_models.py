@@ -11,13 +11,17 @@ bridge loads them exactly as it would load a real model from disk::
 
 Models (each a directory under --out):
 
-- ``tiny-gpt2``: GPT-2-style causal LM, byte-level BPE tokenizer (text-generation,
-  feature-extraction).
+- ``tiny-gpt2``: GPT-2-style causal LM, byte-level BPE tokenizer with a chat template
+  (text-generation, chat messages, feature-extraction).
 - ``tiny-bert``: BERT-style masked LM, WordPiece tokenizer (fill-mask, feature-extraction).
 - ``tiny-bert-sentiment``: the same encoder shape with a sequence-classification head and
   three named labels: negative, neutral, positive (text-classification).
 - ``tiny-bert-ner``: a token-classification head with the labels O, B-PER, I-PER, B-LOC,
   I-LOC (token-classification).
+- ``tiny-t5``: T5-style encoder-decoder on the same BPE tokenizer (summarization,
+  translation, text2text-generation).
+- ``tiny-bert-qa``: a BERT encoder with an extractive question-answering head
+  (question-answering).
 - ``small-gpt2``: the GPT-2 shape made wider and deeper (13 M parameters, ~50 MB in float32),
   big enough that loading and unloading it shows in the worker's RSS.
 
@@ -53,6 +57,12 @@ NER_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 GPT2_EOS = "<|endoftext|>"
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 BPE_VOCAB = 600
+#: The chat template of the BPE tokenizer (a ChatML-like layout): the tiny models have none of
+#: their own, and chat-message inputs go through the tokenizer's template.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}"
+    "<|endoftext|>\n{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
 WORDPIECE_VOCAB = 600
 
 # Small on purpose: each model is a few hundred kilobytes and builds in well under a second.
@@ -100,7 +110,7 @@ def train_bpe(lines: list[str]) -> Any:
         show_progress=False,
     )
     tokenizer.train_from_iterator(lines, trainer=trainer)
-    return PreTrainedTokenizerFast(
+    wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         bos_token=GPT2_EOS,
         eos_token=GPT2_EOS,
@@ -108,6 +118,8 @@ def train_bpe(lines: list[str]) -> Any:
         pad_token=GPT2_EOS,
         model_max_length=ENCODER["max_position_embeddings"],
     )
+    wrapped.chat_template = CHAT_TEMPLATE
+    return wrapped
 
 
 def train_wordpiece(lines: list[str]) -> Any:
@@ -186,6 +198,27 @@ def small_gpt2(tokenizer: Any) -> Any:
     return gpt2(tokenizer, width=512, layers=4, heads=8)
 
 
+def t5(tokenizer: Any) -> Any:
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    eos = tokenizer.convert_tokens_to_ids(GPT2_EOS)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=ENCODER["hidden_size"],
+        d_kv=ENCODER["hidden_size"] // ENCODER["num_attention_heads"],
+        d_ff=ENCODER["intermediate_size"],
+        num_layers=ENCODER["num_hidden_layers"],
+        num_heads=ENCODER["num_attention_heads"],
+        eos_token_id=eos,
+        pad_token_id=eos,
+        decoder_start_token_id=eos,
+    )
+    model = T5ForConditionalGeneration(config)
+    model.generation_config.decoder_start_token_id = eos
+    model.generation_config.pad_token_id = eos
+    return model
+
+
 def bert_config(tokenizer: Any, labels: list[str] | None = None) -> Any:
     from transformers import BertConfig
 
@@ -212,6 +245,12 @@ def bert_sentiment(tokenizer: Any) -> Any:
     from transformers import BertForSequenceClassification
 
     return BertForSequenceClassification(bert_config(tokenizer, SENTIMENT_LABELS))
+
+
+def bert_qa(tokenizer: Any) -> Any:
+    from transformers import BertForQuestionAnswering
+
+    return BertForQuestionAnswering(bert_config(tokenizer))
 
 
 def bert_ner(tokenizer: Any) -> Any:
@@ -245,6 +284,18 @@ MODELS: dict[str, tuple[str, Callable[[Any], Any], list[str], str]] = {
         bert_ner,
         ["token-classification", "feature-extraction"],
         f"BERT-style token classifier with labels {', '.join(NER_LABELS)}",
+    ),
+    "tiny-t5": (
+        "bpe",
+        t5,
+        ["summarization", "translation", "text2text-generation"],
+        "T5-style encoder-decoder (2 layers, 64 wide), byte-level BPE tokenizer",
+    ),
+    "tiny-bert-qa": (
+        "wordpiece",
+        bert_qa,
+        ["question-answering"],
+        "BERT-style extractive question answering (start and end logits)",
     ),
     "small-gpt2": (
         "bpe",

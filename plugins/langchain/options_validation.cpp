@@ -22,6 +22,44 @@ void check_int_option(const json& options, const char* key, long low, long high,
   }
 }
 
+// options.vector_store: {directory: PATH} (langchain_support/persistent.py VectorStoreConfig).
+void check_vector_store(const json& store, std::vector<std::string>& problems) {
+  if (!store.is_object()) {
+    problems.push_back("options.vector_store must be a map {directory: PATH} (got " + shown(store) +
+                       ")");
+    return;
+  }
+  for (const auto& item : store.items()) {
+    if (item.key() != "directory") {
+      problems.push_back("options.vector_store." + item.key() +
+                         " is not a vector store setting (known: directory)");
+    }
+  }
+  const auto directory = store.find("directory");
+  if (directory == store.end() || !is_text(*directory)) {
+    problems.push_back(
+        "options.vector_store.directory must be a non-empty path (relative to the workers' "
+        "working directory, host.root by default)");
+  }
+}
+
+// options.chains: {CHAIN_ID: {create_chain arguments}}, built by each worker at init; the
+// worker checks the arguments themselves (and imports a `runnable`).
+void check_declared_chains(const json& chains, std::vector<std::string>& problems) {
+  if (!chains.is_object()) {
+    problems.push_back("options.chains must be a map of chain id to create_chain arguments (got " +
+                       shown(chains) + ")");
+    return;
+  }
+  for (const auto& item : chains.items()) {
+    if (!item.value().is_object()) {
+      problems.push_back("options.chains." + item.key() +
+                         " must be a map of create_chain arguments (got " + shown(item.value()) +
+                         ")");
+    }
+  }
+}
+
 void append(std::vector<std::string>& to, std::vector<std::string> from) {
   to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
 }
@@ -50,8 +88,9 @@ long client_retries(const json& options, const char* key) {
 }  // namespace
 
 const std::vector<std::string>& option_names() {
-  static const std::vector<std::string> names = {"embeddings",      "endpoints",   "max_batch",
-                                                 "max_concurrency", "max_history", "model"};
+  static const std::vector<std::string> names = {"chains",    "embeddings",      "endpoints",
+                                                 "max_batch", "max_concurrency", "max_history",
+                                                 "model",     "vector_store"};
   return names;
 }
 
@@ -99,6 +138,12 @@ std::vector<std::string> check_bridge_config(const json& bridge) {
   check_int_option(options, "max_concurrency", 1, 64, problems);
   check_int_option(options, "max_batch", 1, 100000, problems);
   check_int_option(options, "max_history", 2, 10000, problems);
+  if (const auto store = options.find("vector_store"); store != options.end()) {
+    check_vector_store(*store, problems);
+  }
+  if (const auto chains = options.find("chains"); chains != options.end()) {
+    check_declared_chains(*chains, problems);
+  }
 
   const auto env_found = bridge.find("env");
   const json env = env_found == bridge.end() ? json() : *env_found;

@@ -191,9 +191,19 @@ const std::vector<std::string>& option_names() {
 
 const std::vector<std::string>& task_names() {
   static const std::vector<std::string> names = {
-      "text-generation", "text-classification",      "token-classification", "feature-extraction",
-      "fill-mask",       "zero-shot-classification", "sentiment-analysis",   "ner",
+      "text-generation",
+      "text-classification",
+      "token-classification",
+      "feature-extraction",
+      "fill-mask",
+      "zero-shot-classification",
+      "sentiment-analysis",
+      "ner",
       "embeddings",
+      "summarization",
+      "translation",
+      "text2text-generation",
+      "question-answering",
   };
   return names;
 }

@@ -41,7 +41,7 @@ from .retrieval import Retriever, check_id, check_k, document_to_wire
 from .runs import message_to_wire, to_wire
 from .tools import normalize_specs
 
-KINDS = ("llm", "rag", "agent", "conversation")
+KINDS = ("llm", "rag", "agent", "conversation", "runnable")
 OUTPUTS = ("str", "json", "structured")
 ROLES = {
     "system": "system",
@@ -731,8 +731,13 @@ def _check_keys(args: dict[str, Any], known: set[str], what: str) -> None:
 def create_chain(
     chain_id: str, args: dict[str, Any], model: ModelHandle | None, retrievers: Retrievers
 ) -> Chain:
-    """An ``llm`` or ``rag`` chain from ``create_chain``'s arguments."""
-    kind = args.get("type", "llm")
+    """An ``llm`` or ``rag`` chain, or the user's runnable (:mod:`.user_chain`), from
+    ``create_chain``'s arguments."""
+    kind = args.get("type", "runnable" if "runnable" in args else "llm")
+    if kind == "runnable" or "runnable" in args:
+        from .user_chain import create_user_chain
+
+        return create_user_chain(chain_id, args)
     spec = {k: v for k, v in args.items() if k not in ("replace", "chain_id")}
     if kind == "llm":
         _check_keys(args, _LLM_KEYS, "create_chain")
@@ -768,7 +773,10 @@ def create_chain(
         )
     if kind in ("agent", "conversation"):
         raise invalid(f"use create_{kind} to make a {kind}")
-    raise invalid(f"unknown chain type {kind!r}; create_chain makes 'llm' or 'rag' chains")
+    raise invalid(
+        f"unknown chain type {kind!r}; create_chain makes 'llm' or 'rag' chains, or serves "
+        "your own with runnable: 'package.module:attr'"
+    )
 
 
 _AGENT_KEYS = {"agent_id", "chain_id", "tools", "system_prompt", "max_iterations"}

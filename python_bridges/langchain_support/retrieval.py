@@ -11,12 +11,16 @@
 OpenAI-compatible endpoint (with ``check_embedding_ctx_length`` off, so that no tokenizer
 is downloaded). ``local`` is :class:`~.offline.LocalHashEmbeddings`, a deterministic local
 embedding, named as such in every answer. An ``openai`` setting with no key and no
-``base_url`` falls back to ``local`` and says why. The store is LangChain's
-``InMemoryVectorStore`` (cosine similarity).
+``base_url`` falls back to ``local`` and says why. A session's store is LangChain's
+``InMemoryVectorStore`` (cosine similarity); a persistent one (``persist: true``) is kept on
+disk by LanceDB (:mod:`.lance_store`, :mod:`.persistent`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -163,8 +167,12 @@ def check_id(value: Any, name: str) -> str:
     return value
 
 
-def parse_documents(args: dict[str, Any]) -> list[Any]:
-    """``texts`` (+ ``metadatas``, ``ids``) or ``documents`` → LangChain documents."""
+def parse_documents(args: dict[str, Any], *, content_ids: bool = False) -> list[Any]:
+    """``texts`` (+ ``metadatas``, ``ids``) or ``documents`` → LangChain documents.
+
+    A document without an id gets ``doc-<index>``, or with ``content_ids`` (documents added
+    to a retriever that already has some) ``doc-<hash of its text and metadata>``: adding the
+    same document twice (a session's journal replayed on another worker) replaces it."""
     from langchain_core.documents import Document
 
     texts, documents = args.get("texts"), args.get("documents")
@@ -216,9 +224,18 @@ def parse_documents(args: dict[str, Any]) -> list[Any]:
     if len(ids) != len(set(ids)):
         raise invalid("document ids must be unique")
     return [
-        Document(page_content=item["text"], metadata=item["metadata"], id=item["id"] or f"doc-{i}")
+        Document(
+            page_content=item["text"],
+            metadata=item["metadata"],
+            id=item["id"] or (_content_id(item) if content_ids else f"doc-{i}"),
+        )
         for i, item in enumerate(items)
     ]
+
+
+def _content_id(item: dict[str, Any]) -> str:
+    content = json.dumps([item["text"], item["metadata"]], sort_keys=True, default=str)
+    return "doc-" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
 
 
 def check_k(value: Any, default: int) -> int:
@@ -244,7 +261,11 @@ def document_to_wire(document: Any, score: float | None = None) -> dict[str, Any
 
 @dataclass
 class Retriever:
-    """A session's vector store: documents, the embeddings behind them, and a default k."""
+    """A vector store: documents, the embeddings behind them, and a default k.
+
+    In memory (``InMemoryVectorStore``, a session's) or on disk (``persistent``:
+    :class:`.lance_store.LanceVectorStore`, the bridge's, see :mod:`.persistent`).
+    """
 
     retriever_id: str
     store: Any
@@ -252,6 +273,7 @@ class Retriever:
     k: int = 4
     documents: int = 0
     queries: int = field(default=0)
+    persistent: bool = False
 
     @classmethod
     def create(
@@ -288,12 +310,43 @@ class Retriever:
         found = await self.store.asimilarity_search_with_score(query, k=k or self.k)
         return [document_to_wire(doc, score) for doc, score in found]
 
+    async def count(self) -> int:
+        """How many documents the store holds now (another worker may have changed it)."""
+        if self.persistent:
+            self.documents = await asyncio.to_thread(self.store.count)
+        else:
+            self.documents = len(self.store.store)
+        return self.documents
+
+    async def add(self, documents: list[Any]) -> dict[str, int]:
+        """Add ``documents``; one whose id is already there replaces it."""
+        ids = [str(d.id) for d in documents]
+        if self.persistent:
+            existing = set(await asyncio.to_thread(self.store.existing_ids, ids))
+        else:
+            existing = {i for i in ids if i in self.store.store}
+        await self.store.aadd_documents(documents, ids=ids)
+        await self.count()
+        return {"added": len(ids) - len(existing), "replaced": len(existing)}
+
+    async def delete(self, ids: list[str]) -> dict[str, Any]:
+        """Delete the documents with ``ids``; ids that are not there are listed as missing."""
+        if self.persistent:
+            present = await asyncio.to_thread(self.store.existing_ids, ids)
+        else:
+            present = [i for i in ids if i in self.store.store]
+        if present:
+            await self.store.adelete(present)
+        await self.count()
+        return {"deleted": len(present), "missing": [i for i in ids if i not in set(present)]}
+
     def info(self) -> dict[str, Any]:
         return {
             "retriever_id": self.retriever_id,
             "documents": self.documents,
             "k": self.k,
             "queries": self.queries,
-            "store": "InMemoryVectorStore",
+            "store": "LanceDB" if self.persistent else "InMemoryVectorStore",
+            "persistent": self.persistent,
             **self.embeddings.describe(),
         }

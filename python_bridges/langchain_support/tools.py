@@ -5,6 +5,8 @@
 - ``retriever``: searches one of the session's retrievers (``create_retriever``); named in a
   tool list as ``{"name": "retriever", "retriever_id": "kb"}`` and exposed to the model as
   ``search_<retriever_id>`` (or the ``tool_name`` given), so an agent may have several.
+- the user's own, by import path: ``"myteam.tools:search"`` names a LangChain tool or a
+  typed function of a module the bridge's YAML declares (:mod:`.user_code`).
 
 :func:`build_tools` turns validated tool specs into LangChain ``StructuredTool`` objects.
 """
@@ -18,6 +20,9 @@ from typing import Any
 from mlbridge.arithmetic import calculate
 
 _TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+
+#: The spec name of a tool named by import path (``"myteam.tools:search"``).
+USER_TOOL = "user"
 
 #: name → description and the extra settings a tool spec takes.
 REGISTRY: dict[str, dict[str, Any]] = {
@@ -47,12 +52,21 @@ def normalize_specs(raw: Any) -> list[dict[str, Any]]:
         raise ValueError(f"tools must be a non-empty list of names from {sorted(REGISTRY)}")
     specs: list[dict[str, Any]] = []
     for index, item in enumerate(raw):
+        if isinstance(item, str) and ":" in item:  # the user's own, by import path
+            from .user_code import resolve_tool
+
+            tool = resolve_tool(item)
+            specs.append({"name": USER_TOOL, "ref": item, "tool_name": tool.name, "tool": tool})
+            continue
         spec = {"name": item} if isinstance(item, str) else item
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             raise ValueError(f"tools[{index}] must be a tool name or a map with 'name'")
         name = spec["name"]
         if name not in REGISTRY:
-            raise ValueError(f"unknown tool {name!r}; the registry has {sorted(REGISTRY)}")
+            raise ValueError(
+                f"unknown tool {name!r}; the registry has {sorted(REGISTRY)}, and your own "
+                "tools are named by import path ('package.module:function')"
+            )
         unknown = sorted(set(spec) - {"name"} - set(REGISTRY[name]["settings"]))
         if unknown:
             raise ValueError(f"tools[{index}] ({name}): unknown settings {unknown}")
@@ -87,7 +101,9 @@ def build_tools(specs: list[dict[str, Any]], retrievers: Callable[[str], Any]) -
 
     tools: list[Any] = []
     for spec in specs:
-        if spec["name"] == "calculator":
+        if spec["name"] == USER_TOOL:
+            tools.append(spec["tool"])
+        elif spec["name"] == "calculator":
 
             def calculator(expression: str) -> str:
                 """Evaluate an arithmetic expression such as '(2 + 3) * 4'."""

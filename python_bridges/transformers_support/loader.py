@@ -4,7 +4,8 @@
 memory its weights need estimated before anything is allocated; ``check_budget`` refuses a
 load that would pass ``options.max_model_memory_mb`` or what the machine has available;
 ``load_pipeline`` loads tokenizer and model with ``local_files_only`` and never runs code
-shipped with a checkpoint (``trust_remote_code`` stays off).
+shipped with a checkpoint (``trust_remote_code`` stays off); the tasks transformers 5 has no
+pipeline for get the bridge's own (:mod:`.text2text`, :mod:`.question_answering`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 
 from mlbridge import BridgeError
 
-from . import memory, tasks
+from . import memory, tasks, text2text
 from .devices import dtype_name
+from .question_answering import QuestionAnsweringPipeline
 
 MIB = memory.MIB
 
@@ -85,6 +87,10 @@ def load_pipeline(path: Path, task: str, device: str, dtype: Any, config: Any) -
     )
     model.to(device)
     model.eval()
+    if task in text2text.TASKS:
+        return text2text.Seq2SeqPipeline(task, model, tokenizer)
+    if task == "question-answering":
+        return QuestionAnsweringPipeline(model, tokenizer)
     if task == "text-generation":
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token  # batches need one; GPT-2 has none

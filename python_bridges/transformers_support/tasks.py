@@ -1,9 +1,13 @@
 """The pipelines the bridge runs, the model class each needs, and answers as wire values.
 
-Tasks are text tasks whose inputs and outputs travel as plain values: text-generation,
+Tasks are text tasks whose inputs and outputs travel as plain values: text-generation (a
+prompt, or chat messages through the tokenizer's chat template: :mod:`.chat`),
 text-classification (alias sentiment-analysis), token-classification (alias ner),
-feature-extraction, fill-mask and zero-shot-classification. A model loaded without a task
-gets the one its checkpoint's architecture names (``GPT2LMHeadModel`` → text-generation).
+feature-extraction, fill-mask, zero-shot-classification, the text-to-text tasks
+summarization, translation and text2text-generation (:mod:`.text2text`) and
+question-answering (:mod:`.question_answering`); transformers 5 dropped the pipelines of the
+last four, so the bridge runs them itself. A model loaded without a task gets the one its
+checkpoint's architecture names (``GPT2LMHeadModel`` → text-generation).
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ TASKS: dict[str, Task] = {
             "AutoModelForSequenceClassification",
             "score candidate labels with an NLI model",
         ),
+        Task("summarization", "AutoModelForSeq2SeqLM", "summarise a text"),
+        Task("translation", "AutoModelForSeq2SeqLM", "translate a text (kwargs.target_lang)"),
+        Task("text2text-generation", "AutoModelForSeq2SeqLM", "answer a text with a text"),
+        Task("question-answering", "AutoModelForQuestionAnswering", "find an answer's span"),
     )
 }
 ALIASES: dict[str, str] = {
@@ -42,6 +50,8 @@ ALIASES: dict[str, str] = {
 
 # Architecture name endings → task, for a model loaded without one.
 _BY_ARCHITECTURE: tuple[tuple[str, str], ...] = (
+    ("ForConditionalGeneration", "text2text-generation"),
+    ("ForQuestionAnswering", "question-answering"),
     ("ForCausalLM", "text-generation"),
     ("LMHeadModel", "text-generation"),
     ("ForSequenceClassification", "text-classification"),
@@ -69,6 +79,10 @@ def infer(config: Any) -> str:
             if architecture.endswith(ending):
                 return task
     return "feature-extraction"
+
+
+#: Tasks that generate text, and so take generation settings in kwargs.
+GENERATIVE = ("text-generation", "summarization", "translation", "text2text-generation")
 
 
 def auto_class(task: str) -> Any:

@@ -207,6 +207,9 @@ TEST_F(LangChainPluginTest, AcceptsWhatInitializeAccepts) {
          {{"api_key_env", "OPENAI_API_KEY"}}}}},
       {{"pass", {"GATEWAY_KEY", "OPENAI_API_KEY"}}});
   EXPECT_TRUE(endpoints.ok()) << endpoints.error().describe();
+  EXPECT_TRUE(validate_options({{"vector_store", {{"directory", "var/vectors"}}}}).ok());
+  EXPECT_TRUE(
+      validate_options({{"chains", {{"sum", {{"runnable", "myteam.chains:summarize"}}}}}}).ok());
 }
 
 TEST_F(LangChainPluginTest, DefaultsLeaveRetriesToTheOpenAIClient) {
@@ -414,7 +417,24 @@ INSTANTIATE_TEST_SUITE_P(
             "endpoint_unknown_key",
             {{"endpoints", {{{"api_base", "http://h/v1"}, {"api_key_env", "OPENAI_API_KEY"}}}}},
             kPassKey,
-            {"options.endpoints[0].api_base is not an endpoint setting", "base_url"}}),
+            {"options.endpoints[0].api_base is not an endpoint setting", "base_url"}},
+        BadConfig{"vector_store_string",
+                  {{"vector_store", "var/v"}},
+                  nullptr,
+                  {"options.vector_store must be a map {directory: PATH}"}},
+        BadConfig{"vector_store_without_directory",
+                  {{"vector_store", {{"dir", "var/v"}}}},
+                  nullptr,
+                  {"options.vector_store.dir is not a vector store setting",
+                   "options.vector_store.directory must be a non-empty path"}},
+        BadConfig{"chains_list",
+                  {{"chains", {"myteam.chains:summarize"}}},
+                  nullptr,
+                  {"options.chains must be a map of chain id to create_chain arguments"}},
+        BadConfig{"chain_string",
+                  {{"chains", {{"sum", "myteam.chains:summarize"}}}},
+                  nullptr,
+                  {"options.chains.sum must be a map of create_chain arguments"}}),
     [](const ::testing::TestParamInfo<BadConfig>& info) { return std::string(info.param.name); });
 
 TEST_F(LangChainPluginTest, NeverRepeatsAKeyWrittenIntoTheConfig) {

@@ -326,6 +326,50 @@ TEST_F(TransformersHostTest, StreamArrivesChunkByChunk) {
   EXPECT_EQ(joined, (*result)["text"].get<std::string>());
 }
 
+TEST_F(TransformersHostTest, ChatMessagesGoThroughTheChatTemplate) {
+  const std::string s = host_->create_session().value();
+  ok("load_model", {{"model", "tiny-gpt2"}}, s);
+  const json chat = json::array({{{"role", "system"}, {"content", "You are brief."}},
+                                 {{"role", "user"}, {"content", "Say hello."}}});
+  const json answer = ok("run_pipeline",
+                         {{"model_id", "tiny-gpt2"},
+                          {"inputs", chat},
+                          {"kwargs", {{"max_new_tokens", 4}, {"min_new_tokens", 4}}},
+                          {"seed", 3}},
+                         s)["outputs"][0];
+  ASSERT_EQ(answer["messages"].size(), 3u) << answer.dump();
+  EXPECT_EQ(answer["messages"][2]["role"], "assistant");
+  EXPECT_EQ(answer["messages"][2]["content"], answer["generated_text"]);
+  const Error bad =
+      fails("run_pipeline",
+            {{"model_id", "tiny-gpt2"}, {"inputs", {{{"role", "robot"}, {"content", "x"}}}}}, s);
+  EXPECT_EQ(bad.category, ErrorCategory::kInvalidArgument);
+  EXPECT_NE(bad.message.find("role must be one of"), std::string::npos) << bad.message;
+}
+
+TEST_F(TransformersHostTest, SummarizationAndQuestionAnswering) {
+  const std::string s = host_->create_session().value();
+  ok("load_model", {{"model", "tiny-t5"}, {"task", "summarization"}, {"model_id", "sum"}}, s);
+  const json summary = ok("run_pipeline",
+                          {{"model_id", "sum"},
+                           {"inputs", "The tower was completed in 1889."},
+                           {"kwargs", {{"max_new_tokens", 3}}}},
+                          s);
+  EXPECT_EQ(summary["task"], "summarization");
+  EXPECT_TRUE(summary["outputs"][0]["summary_text"].is_string()) << summary.dump();
+  ok("load_model", {{"model", "tiny-bert-qa"}}, s);
+  const std::string context = "The Eiffel Tower was completed in 1889 in Paris.";
+  const json found =
+      ok("run_pipeline",
+         {{"model_id", "tiny-bert-qa"},
+          {"inputs", {{"question", "When was it completed?"}, {"context", context}}}},
+         s)["outputs"];
+  const auto start = found["start"].get<std::size_t>();
+  const auto end = found["end"].get<std::size_t>();
+  ASSERT_LT(start, end);
+  EXPECT_EQ(context.substr(start, end - start), found["answer"].get<std::string>());
+}
+
 TEST_F(TransformersHostTest, EmbeddingsArriveAsBinaryOrLists) {
   const std::string s = host_->create_session().value();
   ok("load_model", {{"model", "tiny-bert"}}, s);

@@ -111,7 +111,13 @@ def test_info_and_offline_default(bridge: BridgeClient) -> None:
     ):
         assert name in info["commands"]
     assert info["capabilities"]["streaming"] is True
-    assert set(info["capabilities"]["chain_types"]) == {"llm", "rag", "agent", "conversation"}
+    assert set(info["capabilities"]["chain_types"]) == {
+        "llm",
+        "rag",
+        "agent",
+        "conversation",
+        "runnable",
+    }
     model = bridge.ok("get_model")
     assert model["model"] == OFFLINE and model["offline"] is True
     assert model["scope"] == "default" and "no API key" in model["note"]
