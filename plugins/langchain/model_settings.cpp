@@ -9,8 +9,6 @@ namespace {
 constexpr std::size_t kMaxReplies = 1000;
 // retrieval.py PROVIDERS.
 const std::vector<std::string> kProviders = {"local", "openai"};
-// models.py refuse_keys: a key itself is never accepted, only the name of its variable.
-constexpr const char* kSecretKeys[] = {"api_key", "key", "openai_api_key"};
 // The variable langchain-openai reads when no api_key_env is named.
 constexpr const char* kDefaultKeyVariable = "OPENAI_API_KEY";
 

@@ -21,6 +21,10 @@ namespace mlbridge::langchain_plugin {
 
 using json = nlohmann::json;
 
+/// Keys that would carry an API key itself (models.py refuse_keys): refused in options and in
+/// requests alike; only the name of the variable that holds the key (api_key_env) is accepted.
+inline constexpr const char* kSecretKeys[] = {"api_key", "key", "openai_api_key"};
+
 /// The settings ModelConfig accepts, sorted.
 const std::vector<std::string>& model_setting_names();
 

@@ -3,11 +3,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "model_settings.hpp"
+
 namespace mlbridge::langchain_plugin {
 namespace {
 
 constexpr std::string_view kNamespace = "langchain:";
-constexpr const char* kSecretKeys[] = {"api_key", "key", "openai_api_key"};
 
 void refuse_secrets(const json& settings, std::string_view command, const std::string& where) {
   if (!settings.is_object()) return;
