@@ -44,6 +44,7 @@ from dspy_support.batch import run_bounded  # noqa: E402
 from dspy_support.endpoints import EndpointPolicy, with_provider_key  # noqa: E402
 from dspy_support.errors import error_info, raise_translated  # noqa: E402
 from dspy_support.metrics import METRICS, Metric, UserMetric  # noqa: E402
+from dspy_support.streaming import run_streamed  # noqa: E402
 from dspy_support.tools import TOOL_DESCRIPTIONS  # noqa: E402
 from dspy_support.user_refs import is_ref  # noqa: E402
 
@@ -195,7 +196,7 @@ class DSPyBridge(BaseBridge):
 
     def capabilities(self) -> dict[str, Any]:
         return {
-            "streaming": False,
+            "streaming": True,
             "sessions": True,
             "cancellation": True,
             "modules": list(programs.MODULES),
@@ -329,6 +330,8 @@ class DSPyBridge(BaseBridge):
 
         Always ``await program.acall(...)`` on the worker's loop; ``"async"`` is still accepted
         (a boolean) for callers written before every call ran this way, and changes nothing.
+        ``"stream": true`` sends the output text as chunks while the LM writes it
+        (``dspy_support.streaming``); the result is the same.
         """
         try:
             programs.check_execute_args(args)
@@ -341,7 +344,12 @@ class DSPyBridge(BaseBridge):
             raise _invalid(exc) from None
         handle = self._lm(ctx)
         with self._running(ctx) as stats:
-            prediction = await program.acall(inputs)
+            if args.get("stream"):
+                prediction = await run_streamed(
+                    program.module, inputs, program.signature, ctx.stream
+                )
+            else:
+                prediction = await program.acall(inputs)
         program.calls += 1
         return {
             "program_id": program.program_id,
@@ -592,7 +600,8 @@ class DSPyBridge(BaseBridge):
         "optimizer_args"?, "compile_args"?, "target_program_id"?}``.
 
         Any optimizer of ``dspy.teleprompt`` (``dspy_support.optimizers``), run here, in the
-        SDK's thread pool, off the event loop. Progress goes out as stream chunks; a cancel
+        SDK's thread pool, off the event loop. With ``"progress": true`` its progress goes
+        out as stream chunks (the result's ``progress`` sums it up either way); a cancel
         stops it within one metric or LM call. Scores the devset (default: the trainset)
         before and after; the compiled module replaces the program's (a program declared in
         ``options.programs`` is shadowed in the caller's session), or becomes
@@ -631,7 +640,11 @@ class DSPyBridge(BaseBridge):
                     )
                 defaults[legacy] = max(value, 1) if legacy == "max_rounds" else value
         handle = self._lm(ctx)
-        progress = optimizers.Progress(ctx.stream, name, lambda: bool(ctx.cancelled))
+        streaming = args.get("progress", False)
+        if not isinstance(streaming, bool):
+            raise BridgeError("progress must be true or false", category="invalid_argument")
+        send = ctx.stream if streaming else (lambda data: None)
+        progress = optimizers.Progress(send, name, lambda: bool(ctx.cancelled))
         with self._running(ctx) as stats, progress:
             before = self._evaluate(program.module, devset, metric, threads, ctx).score
             student = program.module.deepcopy()
@@ -680,7 +693,7 @@ class DSPyBridge(BaseBridge):
             "trainset_size": len(trainset),
             "devset_size": len(devset),
             "progress": {
-                "chunks": progress.chunks,
+                "chunks": progress.chunks if streaming else 0,
                 "metric_calls": progress.metric_calls,
                 "trials": progress.trial,
                 "best_score": progress.best_score,

@@ -10,8 +10,8 @@ and no network:
   an arithmetic expression found in the inputs (``"What is 2+2?"`` → ``4``) for text and
   number fields, else ``"offline answer"`` / ``0`` / ``0.0`` / ``True`` / ``[...]`` /
   ``{}`` / a literal's first option, and for a type with a JSON schema in the prompt (a
-  Pydantic model, a list of them) the smallest value that schema accepts; a ReAct step calls ``calculator`` once for an
-  arithmetic question, then ``finish``.
+  Pydantic model, a list of them) the smallest value that schema accepts; a ReAct step
+  calls ``calculator`` once for an arithmetic question, then ``finish``.
 
 Replies use the format of the adapter that asked (ChatAdapter markers or a JSON object).
 The bridge marks every answer from this LM with ``"lm": "offline DummyLM"``.
@@ -147,6 +147,8 @@ def _demo_fields(content: str) -> dict[str, Any]:
             except ValueError:
                 found[name] = raw
     return {k: v for k, v in found.items() if not str(v).strip().startswith(NOT_SUPPLIED)}
+
+
 _SCHEMA = re.compile(
     r"\{(\w+)\}\s+# note: the value you produce must adhere to the JSON schema: (\{.*\})\s*$",
     re.M,
@@ -187,9 +189,7 @@ def from_schema(schema: Any, defs: dict[str, Any] | None = None, depth: int = 0)
         return {k: from_schema(v, defs, depth + 1) for k, v in props.items()}
     if kind == "array":
         return [from_schema(schema.get("items") or {"type": "string"}, defs, depth + 1)]
-    return {"integer": 0, "number": 0.0, "boolean": True, "null": None}.get(
-        str(kind), OFFLINE_TEXT
-    )
+    return {"integer": 0, "number": 0.0, "boolean": True, "null": None}.get(str(kind), OFFLINE_TEXT)
 
 
 def offline_reply(messages: list[dict[str, Any]]) -> str:

@@ -58,7 +58,7 @@ SPEC_ARGS = {
 }
 
 #: The arguments ``execute_program`` accepts.
-EXECUTE_ARGS = {"program_id", "inputs", "async"}
+EXECUTE_ARGS = {"program_id", "inputs", "async", "stream"}
 
 
 def check_execute_args(args: dict[str, Any]) -> None:
@@ -69,8 +69,9 @@ def check_execute_args(args: dict[str, Any]) -> None:
         raise ValueError(
             f"execute_program: unknown arguments {unknown}; accepted: {sorted(EXECUTE_ARGS)}"
         )
-    if not isinstance(args.get("async", False), bool):
-        raise ValueError(f"execute_program: async must be true or false (got {args['async']!r})")
+    for flag in ("async", "stream"):
+        if not isinstance(args.get(flag, False), bool):
+            raise ValueError(f"execute_program: {flag} must be true or false (got {args[flag]!r})")
 
 
 def check_id(program_id: Any) -> str:

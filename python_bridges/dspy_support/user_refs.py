@@ -59,7 +59,10 @@ def build_user_module(ref: str, init: dict[str, Any]) -> Any:
 
     maker = resolve_module_maker(ref)
     try:
-        inspect.signature(maker).bind(**init)
+        if inspect.isclass(maker):  # a Module's metaclass hides __init__'s parameters
+            inspect.signature(maker.__init__).bind(None, **init)
+        else:
+            inspect.signature(maker).bind(**init)
     except TypeError as exc:
         kind = "a function" if _is_factory(maker) else "a class"
         raise ValueError(
