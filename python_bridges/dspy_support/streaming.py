@@ -1,6 +1,7 @@
 """``execute_program`` with ``"stream": true``: DSPy's ``streamify`` over the SDK's chunks.
 
-Every text output field that exactly one predictor of the program produces gets a
+Every text output field (and ChainOfThought's ``reasoning``) that exactly one predictor of
+the program produces gets a
 ``dspy.streaming.StreamListener``; each piece of text the LM streams for it is sent as one
 chunk ``{"field": name, "predictor": predictor name, "chunk": text}``. The final prediction
 is the call's result, as without streaming. A field that several predictors produce (which
@@ -14,13 +15,18 @@ from collections.abc import Callable
 from typing import Any
 
 
-def listened_fields(module: Any, output_fields: list[str], annotations: dict[str, Any]) -> list:
-    """The output fields to stream: text, and produced by exactly one predictor."""
+def listened_fields(module: Any, output_fields: list[str]) -> list[str]:
+    """The fields to stream: the program's text outputs (and ChainOfThought's
+    ``reasoning``) that exactly one predictor produces."""
     counts: dict[str, int] = {}
+    text: set[str] = set()
     for predictor in module.predictors():
-        for name in predictor.signature.output_fields:
+        for name, info in predictor.signature.output_fields.items():
             counts[name] = counts.get(name, 0) + 1
-    return [n for n in output_fields if counts.get(n) == 1 and annotations.get(n) is str]
+            if info.annotation is str:
+                text.add(name)
+    wanted = [*output_fields, "reasoning"]
+    return [n for n in dict.fromkeys(wanted) if counts.get(n) == 1 and n in text]
 
 
 async def run_streamed(
@@ -30,8 +36,7 @@ async def run_streamed(
     import dspy
     from dspy.streaming import StreamListener, StreamResponse
 
-    annotations = {n: f.annotation for n, f in signature.output_fields.items()}
-    fields = listened_fields(module, list(signature.output_fields), annotations)
+    fields = listened_fields(module, list(signature.output_fields))
     streamed = dspy.streamify(
         module,
         stream_listeners=[StreamListener(signature_field_name=n) for n in fields],
