@@ -7,7 +7,11 @@ Run it the way the host does::
 Commands (see docs/bridges/dspy.md): ``configure_lm``, ``get_lm``, ``create_program``,
 ``execute_program``, ``execute_batch``, ``list_programs``, ``get_program_info``,
 ``delete_program``, ``save_program``, ``load_program``, ``inspect_history``,
-``optimize_program``, ``evaluate_program``, ``list_tools``.
+``optimize_program``, ``list_optimizers``, ``evaluate_program``, ``list_tools``.
+
+The user's own modules, signatures, tools and metrics are named by import path
+(``"myteam.programs:RAG"``; ``dspy_support.user_refs``, ``mlbridge.user_code``); programs
+declared in ``options.programs`` are built at init and seen by every session.
 
 A program and an LM configured with a session belong to that session (``ctx.resources``);
 every call runs under ``dspy.context(lm=...)`` with the session's LM or the bridge default
