@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from openai_server import MockServer
-from worker_client import ROOT
+from worker_client import ROOT, Worker
 
 from .conftest import (
     DSPY_BRIDGE,
@@ -23,6 +23,7 @@ from .conftest import (
     BridgeClient,
     start_bridge,
     wait_for_chat_request,
+    worker_env,
 )
 
 USER_CODE = ROOT / "examples" / "user_code"
@@ -260,3 +261,39 @@ def test_a_user_tool_that_hangs_is_cancelled_and_blocks_nothing(
     worker.send({"type": "cancel", "id": request_id})
     response, _ = worker.wait_response(request_id, timeout=SLOW_TIMEOUT)
     assert response["success"] is False and response["error"]["type"] == "Cancelled", response
+
+
+@pytest.mark.parametrize(
+    ("programs", "wanted"),
+    [
+        ([{"program_id": "x", "module": "myteam.programs:Nope"}], "has no attribute 'Nope'"),
+        (
+            [
+                {"program_id": "x", "signature": "a -> b"},
+                {"program_id": "x", "signature": "a -> b"},
+            ],
+            "declared twice",
+        ),
+        ([{"signature": "a -> b"}], "needs 'program_id'"),
+    ],
+)
+def test_a_bad_declared_program_fails_the_init(
+    tmp_path: Path, programs: list[Any], wanted: str
+) -> None:
+    worker = Worker(
+        DSPY_BRIDGE,
+        "json",
+        extra_args=code_args(USER_CODE, modules=["myteam.programs"]),
+        env=worker_env(tmp_path),
+        stderr_path=tmp_path / "stderr.txt",
+        worker_id="dspy-bad-programs",
+    )
+    try:
+        worker.hello(timeout=SLOW_TIMEOUT)
+        response = worker.call("init", {"options": {"programs": programs}}, timeout=SLOW_TIMEOUT)
+    finally:
+        worker.kill()
+    assert response["success"] is False, response
+    error = response["error"]
+    assert error["category"] == "invalid_configuration", error
+    assert error["message"].startswith("options.programs[") and wanted in error["message"], error
