@@ -95,7 +95,9 @@ def load_user_code(paths: Iterable[str], modules: Iterable[str]) -> None:
                 raise
             detail = str(exc).splitlines()[0] if str(exc) else ""
             kind = type(exc).__name__
-            where = f" (sys.path starts with {', '.join(paths)})" if paths else ""
+            # Where it was looked for helps only when it was not found.
+            missing = isinstance(exc, ModuleNotFoundError) and paths
+            where = f" (code.paths: {', '.join(paths)})" if missing else ""
             raise UserCodeError(
                 f"code module {name!r} failed to import: {kind}: {detail}{where}"
                 if detail

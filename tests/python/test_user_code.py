@@ -165,8 +165,9 @@ def test_import_error_is_one_line_with_module_and_cause(package: Package) -> Non
 def test_missing_module_fails_the_load(package: Package) -> None:
     root = package({})
     root.mkdir(exist_ok=True)
-    with pytest.raises(UserCodeError, match="ModuleNotFoundError"):
+    with pytest.raises(UserCodeError, match="ModuleNotFoundError") as caught:
         load_user_code([str(root)], ["uc_nowhere"])
+    assert caught.value.message.endswith(f"(code.paths: {root})")
 
 
 def test_syntax_error_and_system_exit_fail_the_load(package: Package) -> None:

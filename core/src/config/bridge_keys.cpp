@@ -116,6 +116,20 @@ constexpr KeySpec kKeys[] = {
      .default_text = "host.root",
      .field = top<&B::working_dir>()},
 
+    // code: the user's own Python (docs/python-sdk.md, "Your own code").
+    {.path = "code.paths",
+     .type = K::kStringList,
+     .live = false,
+     .doc = "directories put first on the workers' sys.path (relative to host.root; each must "
+            "exist), passed as `--code-path DIR`",
+     .field = in<&B::code, &CodeSettings::paths>()},
+    {.path = "code.modules",
+     .type = K::kModuleNames,
+     .live = false,
+     .doc = "modules every worker imports at start, passed as `--code-module NAME`; requests may "
+            "name only their objects (`pkg.mod:attr`), and an import error fails the start",
+     .field = in<&B::code, &CodeSettings::modules>()},
+
     // pool:
     {.path = "pool.size",
      .type = K::kInteger,

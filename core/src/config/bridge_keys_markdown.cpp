@@ -35,6 +35,8 @@ std::string type_text(const KeySpec& key) {
       return "list of strings";
     case KeyType::kEnvNames:
       return "list of variable names";
+    case KeyType::kModuleNames:
+      return "list of module names (`pkg.mod`)";
     case KeyType::kEnvValues:
       return "map: variable name → text";
     case KeyType::kMap:

@@ -73,6 +73,78 @@ except Exception as exc:
     sys.exit(1)
 )PY";
 
+// argv[1] is the number N of code paths, then N paths, then the code modules. Puts the paths first
+// on sys.path in order, as the SDK does at a worker's start (mlbridge/user_code.py), imports each
+// module and prints one JSON object: per module, ok or the error line and its traceback.
+constexpr const char* kCodeProbe = R"PY(
+import importlib, json, sys, traceback
+count = int(sys.argv[1])
+paths, modules = sys.argv[2:2 + count], sys.argv[2 + count:]
+sys.path[0:0] = paths
+report = {}
+for name in modules:
+    try:
+        importlib.import_module(name)
+        report[name] = {"ok": True}
+    except BaseException as exc:
+        report[name] = {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+            "traceback": "".join(traceback.format_exception(exc)),
+        }
+print(json.dumps(report))
+)PY";
+
+std::vector<CheckItem> import_code_modules(const EnvironmentRequirements& req) {
+  process::ProcessSpec spec;
+  spec.executable = req.python;
+  spec.args = {"-c", kCodeProbe, std::to_string(req.code_paths.size())};
+  spec.args.insert(spec.args.end(), req.code_paths.begin(), req.code_paths.end());
+  spec.args.insert(spec.args.end(), req.code_modules.begin(), req.code_modules.end());
+  spec.env = req.env;
+  spec.working_dir = req.working_dir;
+  auto probe = process::run_command(spec, req.timeout);
+  std::string failure;
+  if (!probe) {
+    failure = probe.error().category == ErrorCategory::kTimeout
+                  ? "importing the code modules did not finish within timeouts.startup_ms (" +
+                        std::to_string(req.timeout.count()) +
+                        " ms): one hangs at import, so the workers would never start; move "
+                        "blocking work out of module level or raise timeouts.startup_ms"
+                  : probe.error().message;
+  } else if (!probe->status.exited_cleanly()) {
+    failure = "'" + req.python + "' " + probe->status.describe() +
+              " while importing the code modules" + (probe->err.empty() ? "" : ": " + probe->err);
+  }
+  nlohmann::json parsed;
+  if (failure.empty()) {
+    parsed = nlohmann::json::parse(probe->out, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+      failure = "unexpected output from '" + req.python + "': " + probe->out;
+    }
+  }
+  std::vector<CheckItem> items;
+  for (const auto& name : req.code_modules) {
+    const std::string what = "code module " + name;
+    if (!failure.empty()) {
+      items.push_back({what, false, failure});
+      continue;
+    }
+    const auto& entry = parsed[name];
+    if (entry.value("ok", false)) {
+      items.push_back({what, true, "imported"});
+    } else {
+      items.push_back({what, false,
+                       "failed at import: " + entry.value("error", std::string("unknown error")) +
+                           " (traceback below); fix the module, or code.paths if it was not "
+                           "found, and install what it imports into the environment of " +
+                           req.python,
+                       entry.value("traceback", std::string())});
+    }
+  }
+  return items;
+}
+
 CheckItem import_script(const EnvironmentRequirements& req) {
   constexpr const char* kWhat = "script import";
   process::ProcessSpec spec;
@@ -139,6 +211,18 @@ EnvironmentReport check_environment(const EnvironmentRequirements& req) {
         {"script", false, "'" + req.script + "' does not exist; check the bridge's script path"});
   }
 
+  for (const auto& path : req.code_paths) {
+    if (std::filesystem::is_directory(path, ec)) {
+      report.items.push_back({"code path", true, path});
+    } else {
+      report.items.push_back(
+          {"code path", false,
+           "'" + path +
+               "' is not an existing directory; fix the bridge's code.paths (relative paths "
+               "resolve against host.root)"});
+    }
+  }
+
   process::ProcessSpec spec;
   spec.executable = req.python;
   spec.args = {"-c", kProbe, req.package_check == PackageCheck::kImport ? "import" : "find"};
@@ -180,6 +264,9 @@ EnvironmentReport check_environment(const EnvironmentRequirements& req) {
   const bool script_ok = std::any_of(report.items.begin(), report.items.end(),
                                      [](const auto& i) { return i.what == "script" && i.ok; });
   if (req.import_script && python_ok && script_ok) report.items.push_back(import_script(req));
+  if (req.import_script && python_ok && !req.code_modules.empty()) {
+    for (auto& item : import_code_modules(req)) report.items.push_back(std::move(item));
+  }
 
   for (const auto& name : req.required_env) {
     auto it = req.env.find(name);

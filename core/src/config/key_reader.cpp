@@ -11,6 +11,27 @@ namespace {
 // Each overload stores one kind of member; where several key types share a member type, the
 // key's type picks the checks.
 
+// A Python identifier of ASCII letters, digits and '_' (not starting with a digit), joined by
+// '.': what `import NAME` takes. (Python accepts non-ASCII identifiers too; a deployment's module
+// names are ASCII in practice, and a narrower check refuses nothing a team would write.)
+bool is_module_name(std::string_view name) {
+  if (name.empty()) return false;
+  bool at_start = true;
+  for (const char c : name) {
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    const bool digit = c >= '0' && c <= '9';
+    if (c == '.') {
+      if (at_start) return false;
+      at_start = true;
+    } else if (letter || (digit && !at_start)) {
+      at_start = false;
+    } else {
+      return false;
+    }
+  }
+  return !at_start;
+}
+
 Status read_into(const KeySpec& key, const ValueReader& value, std::uint64_t& out) {
   auto number = value.integer(key.min, key.max);
   if (!number) return std::move(number).error();
@@ -82,6 +103,16 @@ Status read_into(const KeySpec&, const ValueReader& value, protocol::Codec& out)
 Status read_into(const KeySpec& key, const ValueReader& value, std::vector<std::string>& out) {
   auto items = value.string_list(/*env_names=*/key.type == KeyType::kEnvNames);
   if (!items) return std::move(items).error();
+  if (key.type == KeyType::kModuleNames) {
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      if (!is_module_name((*items)[i])) {
+        return value.element(i).error(
+            "must be a dotted Python module name like 'myteam.programs' (identifiers joined by "
+            "'.', not relative), got '" +
+            (*items)[i] + "'");
+      }
+    }
+  }
   out = std::move(*items);
   return Ok{};
 }

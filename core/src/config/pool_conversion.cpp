@@ -42,6 +42,8 @@ Result<pool::PoolConfig> to_pool_config(const BridgeConfig& bridge, const HostCo
   w.script = resolve_path(root, bridge.script);
   w.env = worker_environment(bridge);
   w.working_dir = bridge.working_dir.empty() ? root : resolve_path(root, bridge.working_dir);
+  for (const auto& path : bridge.code.paths) w.code_paths.push_back(resolve_path(root, path));
+  w.code_modules = bridge.code.modules;
   // limits.max_memory_mb is an RSS recycle threshold; w.memory_limit_bytes (RLIMIT_AS) stays
   // unset because frameworks reserve far more address space than they use.
 

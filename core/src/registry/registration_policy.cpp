@@ -86,6 +86,21 @@ Unexpected refuse(const config::BridgeConfig& bridge, const std::string& what) {
   return Unexpected{std::move(error)};
 }
 
+bool within_any(const fs::path& real, const std::vector<std::string>& dirs) {
+  return std::any_of(dirs.begin(), dirs.end(), [&](const std::string& dir) {
+    return is_within(real, real_path(dir), /*or_equal=*/true);
+  });
+}
+
+// Where `top` (a module's first segment) is found in `dir` as Python's path finder would: a
+// package directory or a module file. Empty when it is not there.
+fs::path module_in(const fs::path& dir, const std::string& top) {
+  std::error_code ec;
+  if (fs::is_directory(dir / top, ec)) return dir / top;
+  if (fs::is_regular_file(dir / (top + ".py"), ec)) return dir / (top + ".py");
+  return {};
+}
+
 }  // namespace
 
 RegistrationPolicy::RegistrationPolicy(const config::HostConfig& host)
@@ -172,6 +187,42 @@ Status RegistrationPolicy::check_working_dir(const config::BridgeConfig& bridge)
                             ", host.runtime_registration.script_dirs); leave working_dir out");
 }
 
+// Code paths go first on the workers' sys.path, so they are held to the rule scripts are held to.
+Status RegistrationPolicy::check_code_path(const config::BridgeConfig& bridge,
+                                           const std::string& path) const {
+  const fs::path real = real_path(config::resolve_path(root_, path));
+  if (within_any(real, script_dirs_)) return Ok{};
+  return refuse(bridge, "code.paths entry '" + path + "' (real path " + real.string() +
+                            ") is outside the script directories (" + joined(script_dirs_) +
+                            ", host.runtime_registration.script_dirs); put the code there, or "
+                            "declare the bridge in the YAML file");
+}
+
+// A declared module's objects become callable by name, so a registration may only declare
+// modules of its own code: each module's top-level package must be found in one of its code paths
+// (whose real paths lie in a script directory), never an installed package or the standard
+// library (declaring `subprocess` would let requests name `subprocess:run`).
+Status RegistrationPolicy::check_code_module(const config::BridgeConfig& bridge,
+                                             const std::string& module) const {
+  const std::string top = module.substr(0, module.find('.'));
+  for (const auto& path : bridge.code.paths) {
+    const fs::path found = module_in(config::resolve_path(root_, path), top);
+    if (found.empty()) continue;
+    const fs::path real = real_path(found.string());
+    if (within_any(real, script_dirs_)) return Ok{};
+    return refuse(bridge, "code.modules entry '" + module + "' is found at " + found.string() +
+                              ", whose real path " + real.string() +
+                              " is outside the script directories (" + joined(script_dirs_) +
+                              ", host.runtime_registration.script_dirs)");
+  }
+  return refuse(bridge, "code.modules entry '" + module +
+                            "' is not a package or module in the "
+                            "registration's code.paths (" +
+                            joined(bridge.code.paths) +
+                            "): a registration may only declare its own code, not installed or "
+                            "standard-library modules; declare such a bridge in the YAML file");
+}
+
 Status RegistrationPolicy::check_env_pass(const config::BridgeConfig& bridge,
                                           const std::string& name) const {
   // The host's token never reaches a registered bridge, even where a HostConfig built in code
@@ -254,6 +305,15 @@ Status RegistrationPolicy::check_change(const config::BridgeConfig& current,
   }
   if (next.working_dir != current.working_dir) {
     if (auto checked = check_working_dir(next); !checked) return checked;
+  }
+  // Any change of code is checked whole: a module is judged by the paths it is found in.
+  if (next.code.paths != current.code.paths || next.code.modules != current.code.modules) {
+    for (const auto& path : next.code.paths) {
+      if (auto checked = check_code_path(next, path); !checked) return checked;
+    }
+    for (const auto& module : next.code.modules) {
+      if (auto checked = check_code_module(next, module); !checked) return checked;
+    }
   }
   for (const auto& name : next.env_pass) {
     const auto& before = current.env_pass;

@@ -41,6 +41,8 @@ config::EnvironmentRequirements PreparedBridge::requirements() const {
   req.required_env = config.required_env;
   req.env = pool.worker.env;
   req.working_dir = pool.worker.working_dir;
+  req.code_paths = pool.worker.code_paths;
+  req.code_modules = pool.worker.code_modules;
   req.timeout = pool.worker.startup_timeout;
   return req;
 }

@@ -357,12 +357,25 @@ struct Worker::Impl {
     }
     auto traceback = process::find_python_traceback(child.startup_stderr());
     if (!traceback) return std::nullopt;
+    // The SDK's loader of the user's code (YAML `code:`) says in one line which module failed and
+    // how ("code module 'x' failed to import: KeyError: ..."): that line is the message.
+    const bool user_code = traceback->type == "UserCodeError";
+    if (user_code) {
+      const auto colon = traceback->exception.find(": ");
+      if (colon != std::string::npos) traceback->exception.erase(0, colon + 2);
+    }
     Error error = context.make_error(
         ErrorCategory::kInvalidConfiguration,
-        "bridge '" + self.config_.bridge + "': the bridge script failed at import: " +
-            context.redactor.redact(traceback->exception) + " (traceback below); fix " +
-            self.config_.script + " or install what it imports into the environment of " +
-            self.config_.python + ", then start the bridge again");
+        user_code
+            ? "bridge '" + self.config_.bridge + "': its declared code failed to load: " +
+                  context.redactor.redact(traceback->exception) +
+                  " (traceback below); fix the module or the bridge's code: key, or "
+                  "install what it imports into the environment of " +
+                  self.config_.python + ", then start the bridge again"
+            : "bridge '" + self.config_.bridge + "': the bridge script failed at import: " +
+                  context.redactor.redact(traceback->exception) + " (traceback below); fix " +
+                  self.config_.script + " or install what it imports into the environment of " +
+                  self.config_.python + ", then start the bridge again");
     error.retryable = false;
     error.python_type = traceback->type;
     error.traceback = context.redactor.redact(std::move(traceback->text));

@@ -30,6 +30,14 @@ process::ProcessSpec make_process_spec(const WorkerConfig& config) {
     spec.args.push_back("--concurrency");
     spec.args.push_back(std::to_string(*config.max_concurrency));
   }
+  for (const auto& path : config.code_paths) {
+    spec.args.push_back("--code-path");
+    spec.args.push_back(path);
+  }
+  for (const auto& module : config.code_modules) {
+    spec.args.push_back("--code-module");
+    spec.args.push_back(module);
+  }
   spec.args.insert(spec.args.end(), config.extra_args.begin(), config.extra_args.end());
   spec.env = config.env;
   spec.working_dir = config.working_dir;

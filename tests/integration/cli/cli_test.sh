@@ -142,6 +142,21 @@ expect_once "call states the import error once" 1 "invalid_configuration" \
   "No module named 'definitely_not_an_installed_module' (traceback below)" -- \
   "$MLBRIDGE" call broken ping --config "$TMP/import_error.yaml"
 
+# The bridge's declared code (code.modules): check imports each module with code.paths first on
+# sys.path and shows a failing one with its traceback; call reports the failed start once, naming
+# the module.
+mkdir -p "$TMP/code/brokenteam"
+echo "raise RuntimeError('the team database is unreachable')" >"$TMP/code/brokenteam/__init__.py"
+printf 'bridges:\n  team:\n    script: python_bridges/examples/echo_bridge.py\n    pool: {size: 1}\n    code: {paths: [examples/user_code, %s], modules: [myteam, brokenteam]}\n' \
+  "$TMP/code" >"$TMP/user_code.yaml"
+expect "check imports the declared code modules and shows an import error" 1 \
+  "ok    code module myteam +imported.*FAIL  code module brokenteam +failed at import: RuntimeError: the team database is unreachable \(traceback below\).*        Traceback \(most recent call last\):.*raise RuntimeError.*problems found" -- \
+  "$MLBRIDGE" check --config "$TMP/user_code.yaml"
+expect_once "call reports a declared module's import error once, naming the module" 1 \
+  "error: invalid_configuration: bridge 'team': its declared code failed to load: code module 'brokenteam' failed to import: RuntimeError: the team database is unreachable.*Traceback \(most recent call last\):.*raise RuntimeError" \
+  "its declared code failed to load" -- \
+  "$MLBRIDGE" call team ping --config "$TMP/user_code.yaml"
+
 # A bridge script that hangs at import: check gives up after timeouts.startup_ms, says so, and
 # kills the interpreter's whole process group (the script started a child in it).
 printf 'bridges:\n  stuck:\n    script: tests/support/workers/hang_at_import_bridge.py\n    timeouts: {startup_ms: 3000}\n    env: {set: {MLBRIDGE_TEST_PID_FILE: "%s"}}\n' \

@@ -27,6 +27,37 @@ TEST(BridgeConfig, ParsesAPlainJsonObject) {
   EXPECT_EQ(bridge->raw, body);
 }
 
+TEST(BridgeConfig, CodeDeclaresPathsAndDottedModuleNames) {
+  auto bridge = parse_bridge_config(
+      "team", json::parse(R"({"script": "e.py", "code": {"paths": ["app", "/opt/lib"],
+                              "modules": ["myteam", "myteam.programs", "_private.x1"]}})"));
+  ASSERT_TRUE(bridge.ok()) << bridge.error().message;
+  EXPECT_EQ(bridge->code.paths, (std::vector<std::string>{"app", "/opt/lib"}));
+  EXPECT_EQ(bridge->code.modules,
+            (std::vector<std::string>{"myteam", "myteam.programs", "_private.x1"}));
+  EXPECT_TRUE(
+      parse_bridge_config("team", json::parse(R"({"script": "e.py"})"))->code.paths.empty());
+
+  for (const std::string bad :
+       {".relative", "a..b", "a.", "1abc", "my-team", "pkg.mod:attr", "a b"}) {
+    auto refused =
+        parse_bridge_config("team", json{{"script", "e.py"}, {"code", {{"modules", {"ok", bad}}}}});
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.error().message,
+              "bridge 'team': code.modules[1] must be a dotted Python module name like "
+              "'myteam.programs' (identifiers joined by '.', not relative), got '" +
+                  bad + "'");
+  }
+  auto paths = parse_bridge_config("team", json{{"script", "e.py"}, {"code", {{"paths", "app"}}}});
+  ASSERT_FALSE(paths.ok());
+  EXPECT_EQ(paths.error().message,
+            "bridge 'team': code.paths must be a list of strings, got a string");
+  auto unknown = parse_bridge_config("team", json{{"script", "e.py"}, {"code", {{"module", {}}}}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("code.module"), std::string::npos)
+      << unknown.error().message;
+}
+
 TEST(BridgeConfig, SessionReplayRulesAreCheckedWhereTheyAreWritten) {
   auto good = parse_bridge_config(
       "echo", json::parse(R"({"script": "e.py", "sessions": {"ttl_s": 60, "replay": {

@@ -173,8 +173,9 @@ TEST(BridgeKeys, ALiveKeyIsTakenInPlaceAndAFixedOneNeedsANewBridge) {
   for (const KeySpec& key : bridge_keys()) {
     EXPECT_EQ(needs_new_bridge({std::string(key.path), json(), 1}), !key.live) << key.path;
   }
-  // Whole sections: fixed only when none of their keys is live (today: env).
+  // Whole sections: fixed only when none of their keys is live (today: env and code).
   EXPECT_TRUE(needs_new_bridge({"env", json::object(), json()}));
+  EXPECT_TRUE(needs_new_bridge({"code", json::object(), json()})) << "new workers import new code";
   EXPECT_FALSE(needs_new_bridge({"sessions", json::object(), json()}));
   EXPECT_FALSE(needs_new_bridge({"pool", json::object(), 3}));
   EXPECT_TRUE(needs_new_bridge({"env.pass", json::array(), json()}));

@@ -60,6 +60,8 @@ TEST(ConfigDiff, KeysThatNeedNewWorkersAreKnown) {
   EXPECT_TRUE(needs_new_bridge({"script", "a.py", "b.py"}));
   EXPECT_TRUE(needs_new_bridge({"env.set.X", json(), "1"}));
   EXPECT_TRUE(needs_new_bridge({"sessions.max", 1, 2}));
+  EXPECT_TRUE(needs_new_bridge({"code.paths", json::array({"a"}), json::array({"b"})}));
+  EXPECT_TRUE(needs_new_bridge({"code.modules", json(), json::array({"myteam"})}));
   EXPECT_FALSE(needs_new_bridge({"sessions.ttl_s", 1, 2}));
   EXPECT_FALSE(needs_new_bridge({"pool.size", 1, 2}));
   EXPECT_FALSE(needs_new_bridge({"options.model", "a", "b"}));

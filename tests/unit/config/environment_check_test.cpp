@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -145,6 +146,49 @@ TEST_F(EnvironmentCheckTest, AScriptThatFailsAtImportIsReportedWithItsTraceback)
       << item->traceback;
   EXPECT_EQ(item->traceback.find("importlib"), std::string::npos)
       << "it starts at the script, not in the probe: " << item->traceback;
+}
+
+TEST_F(EnvironmentCheckTest, CodePathsMustBeDirectoriesAtEveryDepth) {
+  auto req = requirements({});
+  req.code_paths = {dir_.string(), (dir_ / "absent").string()};
+  const auto report = check_environment(req);
+  EXPECT_FALSE(report.ok());
+  ASSERT_EQ(std::count_if(report.items.begin(), report.items.end(),
+                          [](const CheckItem& i) { return i.what == "code path"; }),
+            2);
+  EXPECT_NE(report.problems().find("'" + (dir_ / "absent").string() +
+                                   "' is not an existing directory; fix the bridge's code.paths"),
+            std::string::npos)
+      << report.problems();
+  EXPECT_FALSE(find_item(report, "code module x")) << "modules are imported only when asked";
+}
+
+// `mlbridge check` imports the code modules as a worker does: code paths first on sys.path.
+TEST_F(EnvironmentCheckTest, CodeModulesAreImportedFromTheCodePathsWithTheirTracebacks) {
+  fs::create_directories(dir_ / "code/goodteam");
+  std::ofstream(dir_ / "code/goodteam/__init__.py") << "import msgpack\n";
+  std::ofstream(dir_ / "code/badteam.py") << "x = 1\nraise ValueError('no settings for prod')\n";
+  auto req = requirements({});
+  req.code_paths = {(dir_ / "code").string()};
+  req.code_modules = {"goodteam", "badteam", "nowhere_team"};
+  req.import_script = true;
+  const auto report = check_environment(req);
+  EXPECT_FALSE(report.ok());
+  const CheckItem* good = find_item(report, "code module goodteam");
+  ASSERT_NE(good, nullptr);
+  EXPECT_TRUE(good->ok) << good->detail;
+  const CheckItem* bad = find_item(report, "code module badteam");
+  ASSERT_NE(bad, nullptr);
+  EXPECT_FALSE(bad->ok);
+  EXPECT_NE(bad->detail.find("failed at import: ValueError: no settings for prod (traceback "
+                             "below)"),
+            std::string::npos)
+      << bad->detail;
+  EXPECT_NE(bad->traceback.find("badteam.py\", line 2"), std::string::npos) << bad->traceback;
+  const CheckItem* missing = find_item(report, "code module nowhere_team");
+  ASSERT_NE(missing, nullptr);
+  EXPECT_FALSE(missing->ok);
+  EXPECT_NE(missing->detail.find("ModuleNotFoundError"), std::string::npos) << missing->detail;
 }
 
 TEST_F(EnvironmentCheckTest, AScriptWithASyntaxErrorIsReportedWithTheLine) {

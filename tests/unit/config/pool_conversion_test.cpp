@@ -3,6 +3,7 @@
 #include "config_test_support.hpp"
 #include "mlbridge/config/host_config.hpp"
 #include "mlbridge/config/paths.hpp"
+#include "mlbridge/worker/worker_config.hpp"
 
 namespace mlbridge::config {
 namespace {
@@ -47,6 +48,27 @@ TEST(PoolConversion, ResolvesRelativePathsAgainstRoot) {
   EXPECT_EQ(config->worker.script, "/opt/bridges/b.py");
   EXPECT_EQ(config->worker.python, "python3.11");
   EXPECT_EQ(config->worker.working_dir, "/tmp");
+}
+
+TEST(PoolConversion, CodePathsResolveAgainstRootAndReachTheWorkersCommandLine) {
+  BridgeConfig bridge = bridge_with_script("b.py");
+  bridge.code.paths = {"app", "/opt/team/lib", "x/../y"};
+  bridge.code.modules = {"myteam", "myteam.tools"};
+  auto config = to_pool_config(bridge, host_at("/srv/app"));
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->worker.code_paths,
+            (std::vector<std::string>{"/srv/app/app", "/opt/team/lib", "/srv/app/y"}));
+  EXPECT_EQ(config->worker.code_modules, bridge.code.modules);
+  const auto args = worker::make_process_spec(config->worker).args;
+  const std::vector<std::string> code(args.end() - 10, args.end());
+  EXPECT_EQ(code, (std::vector<std::string>{
+                      "--code-path", "/srv/app/app", "--code-path", "/opt/team/lib", "--code-path",
+                      "/srv/app/y", "--code-module", "myteam", "--code-module", "myteam.tools"}));
+  bridge.code = {};
+  config = to_pool_config(bridge, host_at("/srv/app"));
+  for (const auto& arg : worker::make_process_spec(config->worker).args) {
+    EXPECT_EQ(arg.rfind("--code-", 0), std::string::npos) << "no code declared: " << arg;
+  }
 }
 
 TEST(PoolConversion, HostPythonFromYamlIsResolvedAgainstRoot) {

@@ -257,5 +257,66 @@ TEST_F(RegistrationPolicyTest, AChangeChecksOnlyWhatItChanges) {
   EXPECT_FALSE(policy.check_change(yaml, moved).ok());
 }
 
+TEST_F(RegistrationPolicyTest, CodePathsMustLieInAScriptDirectoryByRealPath) {
+  fs::create_directories(root() / "bridges/app/myteam");
+  fs::create_directories(root() / "outside/lib/evilteam");
+  BridgeConfig b = bridge();
+  b.code.paths = {"bridges/app"};
+  b.code.modules = {"myteam.programs"};
+  EXPECT_EQ(refusal(b), "<ok>");
+  b.code.paths = {"bridges"};  // the script directory itself may go on sys.path
+  b.code.modules = {"mine"};   // bridges/mine.py: a module file
+  EXPECT_EQ(refusal(b), "<ok>");
+
+  b.code.modules = {};
+  for (const std::string escape : {"outside/lib", "bridges/../outside/lib", "/usr/lib/python3"}) {
+    b.code.paths = {escape};
+    const std::string message = refusal(b);
+    EXPECT_TRUE(has(message, "code.paths entry '" + escape + "'")) << message;
+    EXPECT_TRUE(has(message, "host.runtime_registration.script_dirs")) << message;
+    EXPECT_TRUE(has(message, (root() / "bridges").string())) << "names the allow-list: " << message;
+  }
+  // A symlink inside the script directory that leads out is judged by where it leads.
+  fs::create_directory_symlink(root() / "outside/lib", root() / "bridges/lib");
+  b.code.paths = {"bridges/lib"};
+  EXPECT_TRUE(has(refusal(b), "real path " + (root() / "outside/lib").string())) << refusal(b);
+}
+
+TEST_F(RegistrationPolicyTest, CodeModulesMustBeTheRegistrationsOwnCode) {
+  fs::create_directories(root() / "bridges/app/myteam");
+  BridgeConfig b = bridge();
+  b.code.paths = {"bridges/app"};
+  // Installed and standard-library modules would make their functions callable by name.
+  for (const std::string module : {"subprocess", "os", "myteam_not_there.x"}) {
+    b.code.modules = {"myteam", module};
+    const std::string message = refusal(b);
+    EXPECT_TRUE(has(message, "code.modules entry '" + module + "' is not a package or module"))
+        << message;
+  }
+  b.code.paths = {};
+  b.code.modules = {"myteam"};
+  EXPECT_TRUE(has(refusal(b), "code.modules entry 'myteam'")) << refusal(b);
+  // A package in the code path that is a symlink to somewhere else is judged by its target.
+  fs::create_directories(root() / "outside/site/json");
+  fs::create_directory_symlink(root() / "outside/site/json", root() / "bridges/app/json");
+  b.code.paths = {"bridges/app"};
+  b.code.modules = {"json"};
+  const std::string message = refusal(b);
+  EXPECT_TRUE(has(message, "is outside the script directories")) << message;
+}
+
+TEST_F(RegistrationPolicyTest, AChangeOfCodeIsCheckedButTheOperatorsCodeStays) {
+  BridgeConfig yaml = bridge();
+  yaml.code.paths = {"/opt/team/app"};  // the operator's, outside the script directories
+  yaml.code.modules = {"team"};
+  const RegistrationPolicy policy(host_);
+  BridgeConfig resized = yaml;
+  resized.pool.size = 4;
+  EXPECT_TRUE(policy.check_change(yaml, resized).ok());
+  BridgeConfig widened = yaml;
+  widened.code.modules = {"team", "subprocess"};
+  EXPECT_FALSE(policy.check_change(yaml, widened).ok());
+}
+
 }  // namespace
 }  // namespace mlbridge::registry

@@ -86,6 +86,16 @@ struct SessionSettings {
   json replay;
 };
 
+/// `code:` — the user's own Python, served by import path (docs/python-sdk.md, "Your own code").
+struct CodeSettings {
+  /// Directories put at the front of the workers' sys.path, as written (relative paths resolve
+  /// against the host root in to_pool_config; each must be an existing directory).
+  std::vector<std::string> paths;
+  /// Modules every worker imports at start; requests may name only their objects
+  /// ("pkg.mod:attr"). Dotted Python names, checked when read.
+  std::vector<std::string> modules;
+};
+
 struct BridgeConfig {
   std::string name;
   std::optional<std::string> plugin;  ///< → libmlbridge_<plugin>.so; absent: the generic adapter.
@@ -106,6 +116,7 @@ struct BridgeConfig {
   RestartSettings restart;
   LimitSettings limits;
   SessionSettings sessions;
+  CodeSettings code;
 
   std::vector<std::string> env_pass;           ///< `env.pass`: host variables handed on when set.
   std::map<std::string, std::string> env_set;  ///< `env.set`: variables given these values.

@@ -36,14 +36,15 @@ enum class KeyType {
   kBoolean,
   kString,
   kNonEmptyString,
-  kPluginName,  ///< A plugin name: letters, digits, '_' and '-' (libmlbridge_<name>.so).
-  kCodec,       ///< One of protocol::Codec's names.
-  kStringList,  ///< A list of non-empty strings (null: empty).
-  kEnvNames,    ///< A list of environment variable names (null: empty).
-  kEnvValues,   ///< A map of environment variable names to text (numbers taken as written).
-  kMap,         ///< Any map (null: empty).
-  kErrorRules,  ///< The `errors:` list of ErrorOverride rules.
-  kReplayRules  ///< session::ReplayRules' JSON form.
+  kPluginName,   ///< A plugin name: letters, digits, '_' and '-' (libmlbridge_<name>.so).
+  kCodec,        ///< One of protocol::Codec's names.
+  kStringList,   ///< A list of non-empty strings (null: empty).
+  kEnvNames,     ///< A list of environment variable names (null: empty).
+  kModuleNames,  ///< A list of dotted Python module names, `pkg.mod` (null: empty).
+  kEnvValues,    ///< A map of environment variable names to text (numbers taken as written).
+  kMap,          ///< Any map (null: empty).
+  kErrorRules,   ///< The `errors:` list of ErrorOverride rules.
+  kReplayRules   ///< session::ReplayRules' JSON form.
 };
 
 /// Where a key lives in BridgeConfig (reads and writes) and, when its value goes 1:1 into the

@@ -6,8 +6,10 @@
 /// set. Two depths: `kFind` (the default, used when a bridge starts) locates each package without
 /// importing it, so a host start does not pay a heavy import (torch) twice; `kImport` (used by
 /// `mlbridge check`) imports each one, which also catches a package that is installed but broken.
-/// `mlbridge check` also imports the bridge script itself (`import_script`), in its own
-/// interpreter with the worker's environment and within the bridge's startup timeout.
+/// `mlbridge check` also imports the bridge script itself (`import_script`) and the user's code
+/// modules (YAML `code.modules`, with `code.paths` first on sys.path), each in its own interpreter
+/// with the worker's environment and within the bridge's startup timeout. Every code path must be
+/// an existing directory at both depths.
 /// Blocking (spawns the interpreter once); never call it on the event loop. Any other thread.
 
 #include <chrono>
@@ -46,12 +48,16 @@ struct EnvironmentRequirements {
   std::vector<std::string> required_env;
   std::map<std::string, std::string> env;  ///< The worker's environment.
   std::string working_dir;
+  std::vector<std::string> code_paths;    ///< Absolute directories (YAML `code.paths`).
+  std::vector<std::string> code_modules;  ///< Module names (YAML `code.modules`).
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
   PackageCheck package_check = PackageCheck::kFind;
   /// Also import the script as a module (not as `__main__`, so its `main()` does not run), in a
   /// child interpreter with `env` and `working_dir` like a worker's, bounded by `timeout`: a
   /// script that fails at import is reported with its traceback; one that hangs is killed with
   /// its process group after `timeout` and reported as hanging.
+  /// With it, the code modules are imported too, as a worker imports them at start (one item per
+  /// module, a failed one with its traceback).
   bool import_script = false;
 };
 

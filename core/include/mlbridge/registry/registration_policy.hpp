@@ -38,7 +38,10 @@ class RegistrationPolicy {
 
   /// Checks what a registration names, all of it: `python` (host.python or one of
   /// runtime_registration.pythons), `script` and `working_dir` (inside a script directory by
-  /// real path; working_dir may also be the root), every `env.pass` variable (listed in
+  /// real path; working_dir may also be the root), `code.paths` (each inside or equal to a script
+  /// directory by real path) and `code.modules` (each module's top-level package or file found in
+  /// one of those code paths, its real path in a script directory: never an installed or
+  /// standard-library module), every `env.pass` variable (listed in
   /// runtime_registration.env_pass), every `env.set` variable (may_set_variable), and
   /// `options`, which may not name a host variable for the bridge to read (a `…_env` key such
   /// as `api_key_env`: a registration cannot pair a host key with an endpoint it chooses).
@@ -61,6 +64,8 @@ class RegistrationPolicy {
   Status check_python(const config::BridgeConfig& bridge) const;
   Status check_script(const config::BridgeConfig& bridge) const;
   Status check_working_dir(const config::BridgeConfig& bridge) const;
+  Status check_code_path(const config::BridgeConfig& bridge, const std::string& path) const;
+  Status check_code_module(const config::BridgeConfig& bridge, const std::string& module) const;
   Status check_env_pass(const config::BridgeConfig& bridge, const std::string& name) const;
   Status check_env_set(const config::BridgeConfig& bridge, const std::string& name) const;
   Status check_options(const config::BridgeConfig& current, const config::BridgeConfig& next) const;

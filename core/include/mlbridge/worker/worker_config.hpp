@@ -22,9 +22,14 @@ using namespace std::chrono_literals;
 struct WorkerConfig {
   std::string bridge = "default";  ///< Bridge name: tags logs and errors.
   std::string worker_id = "worker-1";
-  std::string python = "python3";                   ///< Interpreter (path or name in env PATH).
-  std::string script;                               ///< The BaseBridge script to run.
-  std::vector<std::string> extra_args;              ///< Appended after the protocol arguments.
+  std::string python = "python3";       ///< Interpreter (path or name in env PATH).
+  std::string script;                   ///< The BaseBridge script to run.
+  std::vector<std::string> extra_args;  ///< Appended after the protocol arguments.
+  /// The user's code (YAML `code:`): absolute directories passed as `--code-path DIR` and modules
+  /// passed as `--code-module NAME`, each repeated, in order. The SDK puts the directories first
+  /// on sys.path and imports the modules at start.
+  std::vector<std::string> code_paths;
+  std::vector<std::string> code_modules;
   std::map<std::string, std::string> env;           ///< The worker's whole environment.
   std::string working_dir;                          ///< Empty: the host's working directory.
   std::optional<std::uint64_t> memory_limit_bytes;  ///< RLIMIT_AS of the worker.
@@ -57,7 +62,8 @@ inline constexpr std::size_t kMaxWorkerConcurrency = 10000;
 /// LANG, LC_ALL, TZ, TMPDIR. Everything else must be passed explicitly.
 std::map<std::string, std::string> minimal_environment();
 
-/// The process to spawn for a worker: `python script --worker-id ID --codec C --protocol 1`.
+/// The process to spawn for a worker: `python script --worker-id ID --codec C --protocol 1 ...`,
+/// then `--code-path DIR` and `--code-module NAME` for each of the user's code entries.
 process::ProcessSpec make_process_spec(const WorkerConfig& config);
 
 }  // namespace mlbridge::worker
