@@ -147,3 +147,37 @@ def test_a_cancel_stops_the_optimizer(bridge: BridgeClient, optimizer: dict[str,
         assert response["error"]["type"] == "Cancelled", response
         assert [f["data"]["event"] for f in frames if f.get("id") == request_id][:1] == ["started"]
         assert server.arrived < 5  # it stopped at once, not after the whole run
+
+
+def test_progress_reads_trials_and_best_scores_from_the_optimizers_logs() -> None:
+    from dspy_support.optimizers import Progress
+
+    sent: list[Any] = []
+    progress = Progress(sent.append, "miprov2", lambda: False)
+    for line in (
+        "== Trial 1 / 4 - Full Evaluation of Default Program ==",
+        "Default program score: 25.0",
+        "===== Trial 2 / 4 =====",
+        "Best score so far: 50.0",
+        "Iteration 3: Best score on valset: 0.75",  # GEPA's wording
+    ):
+        progress.on_log(line)
+    assert [c["trial"] for c in sent] == [1, 1, 2, 2, 3]
+    assert sent[1]["trials"] == 4 and sent[3]["best_score"] == 50.0
+    assert sent[-1]["best_score"] == 50.0  # a lower score never replaces the best
+    assert all(c["event"] == "progress" for c in sent)
+
+
+def test_progress_metric_stops_once_cancelled() -> None:
+    import asyncio
+
+    from dspy_support.optimizers import Progress
+
+    cancelled = False
+    progress = Progress(lambda data: None, "gepa", lambda: cancelled)
+    metric = progress.metric(lambda *args: 1.0)
+    assert metric(None, None) == 1.0 and progress.metric_calls == 1
+    cancelled = True
+    with pytest.raises(asyncio.CancelledError):
+        metric(None, None)
+    assert progress.metric_calls == 1
