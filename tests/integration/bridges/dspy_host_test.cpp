@@ -713,9 +713,6 @@ TEST_F(DspyHostTest, RetriesThatCannotFinishBeforeTheDeadlineAreNotStarted) {
   EXPECT_EQ(requests_for(server, "fail-500"), 3u);
 }
 
-}  // namespace
-}  // namespace mlbridge::testing
-
 // ------------------------------------------------------------------------ the user's own code
 
 /// A package of tools that misbehave, beside the example package: `calculator` (the name the
@@ -734,7 +731,7 @@ TEST_F(DspyHostTest, UserModulesToolsAndMetricsByImportPath) {
   start("{programs: [{program_id: rag, module: 'myteam.programs:RAG', init: {k: 1}}]}",
         hanging_tools(dir_ / "code"));
   // Declared in options.programs: every session (and the anonymous one) has it.
-  for (const std::string s : {std::string(), session()}) {
+  for (const std::string& s : {std::string(), session()}) {
     const json answer =
         ok("execute_program", {{"program_id", "rag"}, {"inputs", {{"question", "2+3"}}}}, s);
     EXPECT_EQ(answer["outputs"]["answer"], "5") << answer.dump();
@@ -789,3 +786,6 @@ TEST_F(DspyHostTest, AHangingUserToolEndsAtTheDeadlineAndTheWorkerGoesOn) {
   ok("create_program", kQa, s);
   EXPECT_EQ(ok("execute_program", kTwoPlusTwo, s)["outputs"]["answer"], "4");
 }
+
+}  // namespace
+}  // namespace mlbridge::testing
