@@ -7,7 +7,11 @@ Run it the way the host does::
 Commands (see docs/bridges/dspy.md): ``configure_lm``, ``get_lm``, ``create_program``,
 ``execute_program``, ``execute_batch``, ``list_programs``, ``get_program_info``,
 ``delete_program``, ``save_program``, ``load_program``, ``inspect_history``,
-``optimize_program``, ``evaluate_program``, ``list_tools``.
+``optimize_program``, ``list_optimizers``, ``evaluate_program``, ``list_tools``.
+
+The user's own modules, signatures, tools and metrics are named by import path
+(``"myteam.programs:RAG"``; ``dspy_support.user_refs``, ``mlbridge.user_code``); programs
+declared in ``options.programs`` are built at init and seen by every session.
 
 A program and an LM configured with a session belong to that session (``ctx.resources``);
 every call runs under ``dspy.context(lm=...)`` with the session's LM or the bridge default
@@ -39,12 +43,14 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dspy_support import lm as lm_support  # noqa: E402
-from dspy_support import programs  # noqa: E402
+from dspy_support import optimizers, programs  # noqa: E402
 from dspy_support.batch import run_bounded  # noqa: E402
 from dspy_support.endpoints import EndpointPolicy, with_provider_key  # noqa: E402
 from dspy_support.errors import error_info, raise_translated  # noqa: E402
-from dspy_support.metrics import METRICS, Metric  # noqa: E402
+from dspy_support.metrics import METRICS, Metric, UserMetric  # noqa: E402
+from dspy_support.streaming import run_streamed  # noqa: E402
 from dspy_support.tools import TOOL_DESCRIPTIONS  # noqa: E402
+from dspy_support.user_refs import is_ref  # noqa: E402
 
 from mlbridge import BaseBridge, BridgeError, CallContext  # noqa: E402
 from mlbridge.framework_command import translated_command  # noqa: E402
@@ -54,8 +60,8 @@ from mlbridge.settings import ScopedSetting, option_int  # noqa: E402
 LM_KEY = "lm"
 HISTORY_KEY = "history"
 PROGRAM_PREFIX = "program:"
-OPTIMIZERS = {"bootstrapfewshot": "bootstrap_few_shot", "labeledfewshot": "labeled_few_shot"}
-_OPTION_KEYS = {"lm", "endpoints", "cache", "num_threads", "max_history", "lookup"}
+_LEGACY_LIMITS = ("max_bootstrapped_demos", "max_labeled_demos", "max_rounds", "k")
+_OPTION_KEYS = {"lm", "endpoints", "cache", "num_threads", "max_history", "lookup", "programs"}
 _CREATE_KEYS = programs.SPEC_ARGS | {"program_id", "replace"}
 _CANCELLED = "Execution cancelled due to errors or interruption"
 MAX_BATCH = 1000
@@ -108,6 +114,8 @@ class DSPyBridge(BaseBridge):
         self.num_threads = 4
         self.max_history = 100
         self.lookup: dict[str, Any] = {}
+        self.declared: dict[str, programs.Program] = {}
+        """Programs of ``options.programs``: built at init, visible to every session."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -149,9 +157,42 @@ class DSPyBridge(BaseBridge):
         self.endpoints = EndpointPolicy.from_options(options.get("endpoints"), config)
         self.max_retries = config.num_retries
         default = self.lm.default = lm_support.build(config, strict=False)
+        self.declared = self._declared_programs(options.get("programs"))
         self.options = options
         note = f" ({default.reason})" if default.reason else ""
         print(f"dspy bridge: ready; default LM: {default.label}{note}", file=sys.stderr)
+
+    def _declared_programs(self, raw: Any) -> dict[str, programs.Program]:
+        """``options.programs``: a list of ``create_program`` arguments, each with its
+        ``program_id``, built now, so that every worker of the bridge has them."""
+        if raw is None:
+            return {}
+        if not isinstance(raw, list):
+            raise BridgeError(
+                "options.programs must be a list of create_program arguments",
+                category="invalid_configuration",
+            )
+        built: dict[str, programs.Program] = {}
+        for index, item in enumerate(raw):
+            where = f"options.programs[{index}]"
+            try:
+                if not isinstance(item, dict) or not isinstance(item.get("program_id"), str):
+                    raise ValueError("needs 'program_id' and the arguments of create_program")
+                program_id = programs.check_id(item["program_id"])
+                if program_id in built:
+                    raise ValueError(f"program_id {program_id!r} is declared twice")
+                unknown = sorted(set(item) - programs.SPEC_ARGS - {"program_id"})
+                if unknown:
+                    raise ValueError(f"unknown keys {unknown}; known: {sorted(_CREATE_KEYS)}")
+                spec_args = {k: v for k, v in item.items() if k != "program_id"}
+                spec = programs.normalize_spec(spec_args)
+                built[program_id] = programs.Program.create(program_id, spec, self.lookup)
+            except (ValueError, BridgeError) as exc:
+                message = exc.message if isinstance(exc, BridgeError) else str(exc)
+                raise BridgeError(
+                    f"{where}: {REDACTOR.redact(message)}", category="invalid_configuration"
+                ) from None
+        return built
 
     def _ready(self) -> None:
         if self.options is None:  # a host that skipped init: defaults
@@ -159,11 +200,11 @@ class DSPyBridge(BaseBridge):
 
     def capabilities(self) -> dict[str, Any]:
         return {
-            "streaming": False,
+            "streaming": True,
             "sessions": True,
             "cancellation": True,
             "modules": list(programs.MODULES),
-            "optimizers": sorted(OPTIMIZERS.values()),
+            "optimizers": list(optimizers.installed()),
             "metrics": list(METRICS),
             "tools": sorted(TOOL_DESCRIPTIONS),
         }
@@ -198,7 +239,7 @@ class DSPyBridge(BaseBridge):
         program_id = args.get("program_id")
         if not isinstance(program_id, str) or not program_id:
             raise BridgeError("program_id (a string) is required", category="invalid_argument")
-        program = ctx.resources.get(PROGRAM_PREFIX + program_id)
+        program = ctx.resources.get(PROGRAM_PREFIX + program_id) or self.declared.get(program_id)
         if program is None:
             where = f"session {ctx.session_id!r}" if ctx.session_id else "the anonymous session"
             raise BridgeError(
@@ -293,6 +334,8 @@ class DSPyBridge(BaseBridge):
 
         Always ``await program.acall(...)`` on the worker's loop; ``"async"`` is still accepted
         (a boolean) for callers written before every call ran this way, and changes nothing.
+        ``"stream": true`` sends the output text as chunks while the LM writes it
+        (``dspy_support.streaming``); the result is the same.
         """
         try:
             programs.check_execute_args(args)
@@ -305,7 +348,12 @@ class DSPyBridge(BaseBridge):
             raise _invalid(exc) from None
         handle = self._lm(ctx)
         with self._running(ctx) as stats:
-            prediction = await program.acall(inputs)
+            if args.get("stream"):
+                prediction = await run_streamed(
+                    program.module, inputs, program.signature, ctx.stream
+                )
+            else:
+                prediction = await program.acall(inputs)
         program.calls += 1
         return {
             "program_id": program.program_id,
@@ -370,6 +418,12 @@ class DSPyBridge(BaseBridge):
     @dspy_command("list_programs", "The session's programs.")
     def list_programs(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         found = [v.summary() for k, v in ctx.resources.items() if k.startswith(PROGRAM_PREFIX)]
+        shadowed = {p["program_id"] for p in found}
+        found += [
+            {**p.summary(), "declared": True}
+            for p in self.declared.values()
+            if p.program_id not in shadowed
+        ]
         return {"programs": found, "count": len(found), "session_id": ctx.session_id}
 
     @dspy_command("get_program_info", "Signature, module, demos and calls of a program.")
@@ -379,6 +433,12 @@ class DSPyBridge(BaseBridge):
     @dspy_command("delete_program", "Delete a program of the session.")
     def delete_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         program = self._program(args, ctx)
+        if PROGRAM_PREFIX + program.program_id not in ctx.resources:
+            raise BridgeError(
+                f"program {program.program_id!r} is declared in the bridge's options.programs "
+                "and cannot be deleted by a call; remove it from the YAML",
+                category="invalid_argument",
+            )
         del ctx.resources[PROGRAM_PREFIX + program.program_id]
         return {"program_id": program.program_id, "deleted": True}
 
@@ -469,9 +529,11 @@ class DSPyBridge(BaseBridge):
             examples.append(dspy.Example(**values).with_inputs(*inputs))
         return examples
 
-    def _metric(self, args: dict[str, Any], program: programs.Program) -> Metric:
+    def _metric(self, args: dict[str, Any], program: programs.Program) -> Metric | UserMetric:
         threshold = args.get("metric_threshold", 1.0)
         try:
+            if is_ref(args.get("metric")):
+                return UserMetric(args["metric"], float(threshold))
             return Metric(
                 str(args.get("metric", "exact_match")),
                 list(program.signature.output_fields),
@@ -482,7 +544,7 @@ class DSPyBridge(BaseBridge):
 
     @staticmethod
     def _evaluate(
-        module: Any, devset: list[Any], metric: Metric, threads: int, ctx: CallContext
+        module: Any, devset: list[Any], metric: Any, threads: int, ctx: CallContext
     ) -> Any:
         """``dspy.Evaluate`` in this thread; once the call is cancelled, no example starts."""
         import dspy
@@ -536,25 +598,35 @@ class DSPyBridge(BaseBridge):
             **stats.public(),
         }
 
-    @dspy_command("optimize_program", "Compile with BootstrapFewShot or LabeledFewShot.")
+    @dspy_command("optimize_program", "Compile a program with any optimizer of the installed DSPy.")
     def optimize_program(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        """Scores the devset (default: the trainset) before and after; the compiled module
-        replaces the program's, or becomes ``target_program_id``."""
-        import dspy
+        """``{"program_id", "optimizer", "trainset", "devset"?, "valset"?, "metric",
+        "optimizer_args"?, "compile_args"?, "target_program_id"?}``.
 
+        Any optimizer of ``dspy.teleprompt`` (``dspy_support.optimizers``), run here, in the
+        SDK's thread pool, off the event loop. With ``"progress": true`` its progress goes
+        out as stream chunks (the result's ``progress`` sums it up either way); a cancel
+        stops it within one metric or LM call. Scores the devset (default: the trainset)
+        before and after; the compiled module replaces the program's (a program declared in
+        ``options.programs`` is shadowed in the caller's session), or becomes
+        ``target_program_id``.
+        """
         program = self._program(args, ctx)
-        key = str(args.get("optimizer", "bootstrap_few_shot")).replace("_", "").lower()
-        optimizer = OPTIMIZERS.get(key)
-        if optimizer is None:
-            raise BridgeError(
-                f"unknown optimizer {args.get('optimizer')!r}; use one of "
-                f"{sorted(OPTIMIZERS.values())}",
-                category="invalid_argument",
+        try:
+            name, cls = optimizers.find(args.get("optimizer", "bootstrap_few_shot"))
+            optimizer_args = optimizers.check_args(
+                "optimizer_args", args.get("optimizer_args"), cls.__init__
             )
+            compile_args = optimizers.check_args(
+                "compile_args", args.get("compile_args"), cls.compile
+            )
+        except ValueError as exc:
+            raise _invalid(exc) from None
         trainset = self._examples(args.get("trainset"), program, "trainset")
         devset = (
             self._examples(args["devset"], program, "devset") if args.get("devset") else trainset
         )
+        valset = self._examples(args["valset"], program, "valset") if args.get("valset") else None
         metric = self._metric(args, program)
         threads = self._threads(args, default=1)
         target_id = (
@@ -562,44 +634,45 @@ class DSPyBridge(BaseBridge):
             if args.get("target_program_id")
             else program.program_id
         )
-        limits = {}
-        for name, default in (
-            ("max_bootstrapped_demos", 4),
-            ("max_labeled_demos", 16),
-            ("max_rounds", 1),
-            ("k", 16),
-        ):
-            value = args.get(name, default)
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-                raise BridgeError(
-                    f"{name} must be an integer from 0 to 100", category="invalid_argument"
-                )
-            limits[name] = value
+        defaults: dict[str, Any] = {"max_errors": len(trainset) + 1}
+        for legacy in _LEGACY_LIMITS:  # top-level limits of the first two optimizers
+            if legacy in args:
+                value = args[legacy]
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+                    raise BridgeError(
+                        f"{legacy} must be an integer from 0 to 100", category="invalid_argument"
+                    )
+                defaults[legacy] = max(value, 1) if legacy == "max_rounds" else value
         handle = self._lm(ctx)
-        with self._running(ctx) as stats:
+        streaming = args.get("progress", False)
+        if not isinstance(streaming, bool):
+            raise BridgeError("progress must be true or false", category="invalid_argument")
+        send = ctx.stream if streaming else (lambda data: None)
+        progress = optimizers.Progress(send, name, lambda: bool(ctx.cancelled))
+        with self._running(ctx) as stats, progress:
             before = self._evaluate(program.module, devset, metric, threads, ctx).score
             student = program.module.deepcopy()
             student._compiled = False
-            if optimizer == "labeled_few_shot":
-                compiled = dspy.LabeledFewShot(k=limits["k"]).compile(student, trainset=trainset)
-            else:
-                compiled = dspy.BootstrapFewShot(
-                    metric=metric,
-                    max_bootstrapped_demos=limits["max_bootstrapped_demos"],
-                    max_labeled_demos=limits["max_labeled_demos"],
-                    max_rounds=max(limits["max_rounds"], 1),
-                    max_errors=len(trainset) + 1,
-                ).compile(student, trainset=trainset)
+            try:
+                optimizer = optimizers.construct(
+                    cls, optimizer_args, progress.metric(metric), threads, defaults
+                )
+                kwargs = optimizers.compile_kwargs(optimizer, compile_args, valset)
+            except (TypeError, ValueError) as exc:
+                raise _invalid(ValueError(f"{name}: {exc}")) from None
+            compiled = optimizer.compile(student, trainset=trainset, **kwargs)
+            progress.check()
             after = self._evaluate(compiled, devset, metric, threads, ctx).score
-        if target_id == program.program_id:
+        declared = PROGRAM_PREFIX + program.program_id not in ctx.resources
+        if target_id == program.program_id and not declared:
             program.module = compiled
-            program.optimized_with = optimizer
+            program.optimized_with = name
             result_program = program
         else:
             result_program = programs.Program(
-                target_id, program.spec, compiled, program.signature, optimized_with=optimizer
+                target_id, program.spec, compiled, program.signature, optimized_with=name
             )
-            self._store(result_program, ctx, args.get("replace"))
+            self._store(result_program, ctx, args.get("replace") or declared)
         if ctx.session_id:
             # Journal the compiled program as data: a replay on another worker loads it instead
             # of optimising again (LM calls, and not the same demos). See docs/sessions.md.
@@ -615,7 +688,7 @@ class DSPyBridge(BaseBridge):
         return {
             "program_id": result_program.program_id,
             "source_program_id": program.program_id,
-            "optimizer": optimizer,
+            "optimizer": name,
             "metric": metric.name,
             "score_before": before,
             "score_after": after,
@@ -623,9 +696,25 @@ class DSPyBridge(BaseBridge):
             "demos": result_program.demos,
             "trainset_size": len(trainset),
             "devset_size": len(devset),
+            "progress": {
+                "chunks": progress.chunks if streaming else 0,
+                "metric_calls": progress.metric_calls,
+                "trials": progress.trial,
+                "best_score": progress.best_score,
+            },
             "lm": handle.label,
             **stats.public(),
         }
+
+    @dspy_command("list_optimizers", "The optimizers of the installed DSPy and their arguments.")
+    def list_optimizers(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        found = []
+        for name, cls in optimizers.installed().items():
+            params = [
+                p for p in optimizers._parameters(cls.__init__) if p not in optimizers.BRIDGE_FILLED
+            ]
+            found.append({"name": name, "class": cls.__name__, "optimizer_args": params})
+        return {"optimizers": found, "count": len(found)}
 
 
 if __name__ == "__main__":

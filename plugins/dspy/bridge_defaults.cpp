@@ -4,17 +4,19 @@ namespace mlbridge::dspy_plugin {
 
 const std::vector<std::string>& bridge_commands() {
   static const std::vector<std::string> commands = {
-      "configure_lm",    "get_lm",           "create_program",   "execute_program", "execute_batch",
-      "list_programs",   "get_program_info", "delete_program",   "save_program",    "load_program",
-      "inspect_history", "optimize_program", "evaluate_program", "list_tools",
+      "configure_lm",     "get_lm",        "create_program",   "execute_program",
+      "execute_batch",    "list_programs", "get_program_info", "delete_program",
+      "save_program",     "load_program",  "inspect_history",  "optimize_program",
+      "evaluate_program", "list_tools",    "list_optimizers",
   };
   return commands;
 }
 
 const std::vector<std::string>& idempotent_commands() {
   static const std::vector<std::string> commands = {
-      "configure_lm", "get_lm",          "list_programs",   "get_program_info", "save_program",
-      "list_tools",   "inspect_history", "execute_program", "execute_batch",    "evaluate_program",
+      "configure_lm",  "get_lm",           "list_programs",   "get_program_info",
+      "save_program",  "list_tools",       "inspect_history", "execute_program",
+      "execute_batch", "evaluate_program", "list_optimizers",
   };
   return commands;
 }

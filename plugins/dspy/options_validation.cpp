@@ -5,6 +5,7 @@
 #include "json_checks.hpp"
 #include "lm_settings.hpp"
 #include "mlbridge/sdk/plugin.hpp"
+#include "program_options.hpp"
 
 namespace mlbridge::dspy_plugin {
 namespace {
@@ -68,8 +69,8 @@ long dspy_retries(const json& options) {
 }  // namespace
 
 const std::vector<std::string>& option_names() {
-  static const std::vector<std::string> names = {"cache",  "endpoints",   "lm",
-                                                 "lookup", "max_history", "num_threads"};
+  static const std::vector<std::string> names = {"cache",       "endpoints",   "lm",      "lookup",
+                                                 "max_history", "num_threads", "programs"};
   return names;
 }
 
@@ -133,6 +134,11 @@ std::vector<std::string> check_bridge_config(const json& bridge) {
   if (const auto endpoints = options.find("endpoints"); endpoints != options.end()) {
     auto endpoint_problems = check_endpoints(*endpoints, env_section);
     problems.insert(problems.end(), endpoint_problems.begin(), endpoint_problems.end());
+  }
+  if (const auto declared = options.find("programs"); declared != options.end()) {
+    const auto code = bridge.find("code");
+    auto program_problems = check_programs(*declared, code == bridge.end() ? json() : *code);
+    problems.insert(problems.end(), program_problems.begin(), program_problems.end());
   }
   auto retry_problems = check_one_retry_layer(bridge);
   problems.insert(problems.end(), retry_problems.begin(), retry_problems.end());

@@ -355,11 +355,14 @@ class RunStats:
     lm_calls: int = 0
     usage: dict[str, Any] = field(default_factory=dict)
     elapsed_ms: int = 0
+    cost: float | None = 0.0
+    """USD, LiteLLM's price of the calls; ``None`` when a call's model has no known price."""
 
     def public(self) -> dict[str, Any]:
         return {
             "lm_calls": self.lm_calls,
             "usage": _plain(self.usage),
+            "cost": self.cost,
             "elapsed_ms": self.elapsed_ms,
         }
 
@@ -382,6 +385,19 @@ def total_usage(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if isinstance(usage, dict) and usage:
             _add_usage(totals.setdefault(str(entry.get("model")), {}), usage)
     return totals
+
+
+def total_cost(entries: list[dict[str, Any]]) -> float | None:
+    """LiteLLM's cost of the entries (DSPy's ``cost``); ``None`` if a call that used tokens
+    has none (a model without a price, the offline LM). Cache hits cost nothing."""
+    total = 0.0
+    for entry in entries:
+        cost = entry.get("cost")
+        if isinstance(cost, int | float) and not isinstance(cost, bool):
+            total += cost
+        elif entry.get("usage"):
+            return None
+    return total
 
 
 # ------------------------------------------------------------------- retries and deadline
@@ -481,5 +497,6 @@ def running(
         entries = list(recorder.entries)
         stats.lm_calls = len(entries)
         stats.usage = total_usage(entries)
+        stats.cost = total_cost(entries)
         if history is not None:
             history.extend(history_entry(entry) for entry in entries)

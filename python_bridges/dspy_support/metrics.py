@@ -78,9 +78,55 @@ class Metric:
         scores = [field_score(self.name, example[f], prediction.get(f)) for f in labels]
         return sum(scores) / len(scores)
 
-    def __call__(self, example: Any, prediction: Any, trace: Any = None) -> float | bool:
+    def __call__(
+        self,
+        example: Any,
+        prediction: Any,
+        trace: Any = None,
+        pred_name: Any = None,
+        pred_trace: Any = None,
+    ) -> float | bool:
+        """DSPy's metric call; ``pred_name`` and ``pred_trace`` are GEPA's, and ignored."""
         score = self.score(example, prediction)
         return score >= self.threshold if trace is not None else score
+
+
+class UserMetric:
+    """The user's metric function by import path, callable as every DSPy optimizer calls one.
+
+    The function takes ``(example, prediction)``, ``(example, prediction, trace)`` or GEPA's
+    ``(gold, pred, trace, pred_name, pred_trace)``; it gets as many as it accepts. It may
+    return a number, a bool, or GEPA's ``dspy.Prediction(score=..., feedback=...)``.
+    """
+
+    def __init__(self, ref: str, threshold: float = 1.0):
+        import inspect
+
+        from .user_refs import resolve_metric
+
+        self.name = ref
+        self.__name__ = ref.rpartition(":")[2]
+        self.threshold = threshold
+        self.func = resolve_metric(ref)
+        self.arity = 2
+        for arity in (5, 3):
+            try:
+                inspect.signature(self.func).bind(*([None] * arity))
+            except TypeError:
+                continue
+            self.arity = arity
+            break
+
+    def __call__(
+        self,
+        example: Any,
+        prediction: Any,
+        trace: Any = None,
+        pred_name: Any = None,
+        pred_trace: Any = None,
+    ) -> Any:
+        args = (example, prediction, trace, pred_name, pred_trace)[: self.arity]
+        return self.func(*args)
 
 
 class Reward:

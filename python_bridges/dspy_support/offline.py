@@ -9,8 +9,9 @@ and no network:
 - otherwise every output field the prompt asks for gets a value of its type: the result of
   an arithmetic expression found in the inputs (``"What is 2+2?"`` → ``4``) for text and
   number fields, else ``"offline answer"`` / ``0`` / ``0.0`` / ``True`` / ``[...]`` /
-  ``{}`` / a literal's first option; a ReAct step calls ``calculator`` once for an
-  arithmetic question, then ``finish``.
+  ``{}`` / a literal's first option, and for a type with a JSON schema in the prompt (a
+  Pydantic model, a list of them) the smallest value that schema accepts; a ReAct step
+  calls ``calculator`` once for an arithmetic question, then ``finish``.
 
 Replies use the format of the adapter that asked (ChatAdapter markers or a JSON object).
 The bridge marks every answer from this LM with ``"lm": "offline DummyLM"``.
@@ -148,6 +149,49 @@ def _demo_fields(content: str) -> dict[str, Any]:
     return {k: v for k, v in found.items() if not str(v).strip().startswith(NOT_SUPPLIED)}
 
 
+_SCHEMA = re.compile(
+    r"\{(\w+)\}\s+# note: the value you produce must adhere to the JSON schema: (\{.*\})\s*$",
+    re.M,
+)
+
+
+def _schemas(system: str) -> dict[str, Any]:
+    """The JSON schemas the prompt gives for output fields of structured types."""
+    found = {}
+    for match in _SCHEMA.finditer(system):
+        try:
+            found[match.group(1)] = json.loads(match.group(2))
+        except ValueError:
+            continue
+    return found
+
+
+def from_schema(schema: Any, defs: dict[str, Any] | None = None, depth: int = 0) -> Any:
+    """The smallest value a JSON schema accepts (text ``"offline answer"``, numbers 0)."""
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    defs = {**(defs or {}), **schema.get("$defs", {})}
+    if "$ref" in schema:
+        return from_schema(defs.get(str(schema["$ref"]).rsplit("/", 1)[-1]), defs, depth + 1)
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    for key in ("anyOf", "oneOf", "allOf"):
+        options = [o for o in schema.get(key) or [] if o.get("type") != "null"]
+        if options:
+            return from_schema(options[0], defs, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        return {k: from_schema(v, defs, depth + 1) for k, v in props.items()}
+    if kind == "array":
+        return [from_schema(schema.get("items") or {"type": "string"}, defs, depth + 1)]
+    return {"integer": 0, "number": 0.0, "boolean": True, "null": None}.get(str(kind), OFFLINE_TEXT)
+
+
 def offline_reply(messages: list[dict[str, Any]]) -> str:
     """The reply content for a chat prompt (see the module docstring)."""
     texts = [
@@ -158,7 +202,11 @@ def offline_reply(messages: list[dict[str, Any]]) -> str:
     users = [i for i, (r, _) in enumerate(texts) if r == "user"]
     last_user = texts[users[-1]][1] if users else ""
     inputs = _sections(last_user)
-    fields = {name: _value(name, type_, inputs) for name, type_ in output_fields(system, last_user)}
+    schemas = _schemas(system)
+    fields = {
+        name: from_schema(schemas[name]) if name in schemas else _value(name, type_, inputs)
+        for name, type_ in output_fields(system, last_user)
+    }
     for index in users[:-1]:  # follow a demo with the same inputs
         if (
             index + 1 < len(texts)

@@ -10,6 +10,16 @@ state so that ``load_program`` can rebuild the same module)::
      "lookup": {"key": "value"},            # react: extra entries for the lookup tool
      "base_module": "predict", "n": 3, "threshold": 1.0,
      "reward": {"name": "non_empty"}}       # best_of_n / refine
+
+The user's own module, by import path (user_refs.py)::
+
+    {"module": "myteam.programs:RAG",       # a dspy.Module subclass or a factory
+     "init": {"k": 2},                      # its constructor's keyword arguments
+     "signature": {...}}                    # optional: the program's inputs and outputs
+
+Without ``signature`` a user module's interface is derived: its inputs are the named
+parameters of ``forward``, its outputs those of its last predictor (``named_predictors``).
+A signature may also be a ``dspy.Signature`` class by import path (``{"ref": "m:Sig"}``).
 """
 
 from __future__ import annotations
@@ -23,7 +33,8 @@ from typing import Any
 
 from . import signatures
 from .metrics import Reward
-from .tools import TOOL_DESCRIPTIONS, build_tools
+from .tools import build_tools, check_tool_names
+from .user_refs import build_user_module, is_ref
 
 MODULES = ("predict", "chain_of_thought", "react", "best_of_n", "refine")
 BASE_MODULES = ("predict", "chain_of_thought")
@@ -43,10 +54,11 @@ SPEC_ARGS = {
     "n",
     "threshold",
     "reward",
+    "init",
 }
 
 #: The arguments ``execute_program`` accepts.
-EXECUTE_ARGS = {"program_id", "inputs", "async"}
+EXECUTE_ARGS = {"program_id", "inputs", "async", "stream"}
 
 
 def check_execute_args(args: dict[str, Any]) -> None:
@@ -57,8 +69,9 @@ def check_execute_args(args: dict[str, Any]) -> None:
         raise ValueError(
             f"execute_program: unknown arguments {unknown}; accepted: {sorted(EXECUTE_ARGS)}"
         )
-    if not isinstance(args.get("async", False), bool):
-        raise ValueError(f"execute_program: async must be true or false (got {args['async']!r})")
+    for flag in ("async", "stream"):
+        if not isinstance(args.get(flag, False), bool):
+            raise ValueError(f"execute_program: {flag} must be true or false (got {args[flag]!r})")
 
 
 def check_id(program_id: Any) -> str:
@@ -72,30 +85,36 @@ def check_id(program_id: Any) -> str:
 
 def normalize_spec(args: dict[str, Any]) -> dict[str, Any]:
     """Validate ``create_program`` arguments into a spec; raises ``ValueError``."""
+    module = args.get("module", "predict")
+    custom = is_ref(module)
     signature = args.get("signature")
     if signature is None and ("inputs" in args or "outputs" in args):
         signature = {"inputs": args.get("inputs"), "outputs": args.get("outputs")}
-    if signature is None:
+    if signature is None and not custom:
         raise ValueError("create_program needs 'signature' (e.g. 'question -> answer')")
-    spec: dict[str, Any] = {
-        "signature": signatures.normalize_spec(signature, args.get("instructions")),
-        "module": args.get("module", "predict"),
-    }
-    module = spec["module"]
-    if module not in MODULES:
-        raise ValueError(f"unknown module {module!r}; use one of {', '.join(MODULES)}")
+    spec: dict[str, Any] = {"module": module}
+    if signature is not None:
+        spec["signature"] = signatures.normalize_spec(signature, args.get("instructions"))
+    if custom:
+        init = args.get("init", {})
+        if not isinstance(init, dict):
+            raise ValueError(f"init must be a map of {module}'s keyword arguments")
+        ignored = {"tools", "n", "reward", "base_module", "max_iters", "threshold"} & set(args)
+        if ignored:
+            raise ValueError(
+                f"{sorted(ignored)} do not apply to your own module {module!r}; "
+                "pass its constructor's arguments in 'init'"
+            )
+        spec["init"] = init
+    elif module not in MODULES:
+        raise ValueError(
+            f"unknown module {module!r}; use one of {', '.join(MODULES)}, or your own "
+            "dspy.Module by import path ('package.module:Class')"
+        )
+    elif "init" in args:
+        raise ValueError(f"init applies to your own module, not to {module!r}")
     if module == "react":
-        tools = args.get("tools", ["calculator", "lookup"])
-        if not isinstance(tools, list) or not tools:
-            raise ValueError(
-                f"react needs 'tools', a list of names from {sorted(TOOL_DESCRIPTIONS)}"
-            )
-        unknown = [t for t in tools if t not in TOOL_DESCRIPTIONS]
-        if unknown:
-            raise ValueError(
-                f"unknown tools {unknown}; the registry has {sorted(TOOL_DESCRIPTIONS)}"
-            )
-        spec["tools"] = list(dict.fromkeys(tools))
+        spec["tools"] = check_tool_names(args.get("tools", ["calculator", "lookup"]))
         spec["max_iters"] = _int(args.get("max_iters", 5), "max_iters", 1, 50)
         lookup = args.get("lookup") or {}
         if not isinstance(lookup, dict):
@@ -118,7 +137,7 @@ def normalize_spec(args: dict[str, Any]) -> dict[str, Any]:
                 "reward must be a name or a map such as {'name': 'max_words', 'max_words': 3}"
             )
         spec["reward"] = dict(reward)
-    else:
+    elif not custom:
         ignored = {"tools", "n", "reward", "base_module"} & set(args)
         if ignored:
             raise ValueError(f"{sorted(ignored)} do not apply to module {module!r}")
@@ -128,9 +147,12 @@ def normalize_spec(args: dict[str, Any]) -> dict[str, Any]:
 
 def spec_to_args(spec: dict[str, Any]) -> dict[str, Any]:
     """A stored spec as ``create_program`` arguments (to validate it again on load)."""
+    if "signature" not in spec:
+        return dict(spec)
     signature = dict(spec["signature"])
     instructions = signature.pop("instructions", None)
-    return {**spec, "signature": signature.get("string", signature), "instructions": instructions}
+    text = signature.get("string", signature.get("ref", signature))
+    return {**spec, "signature": text, "instructions": instructions}
 
 
 def _int(value: Any, name: str, low: int, high: int) -> int:
@@ -143,8 +165,13 @@ def build_module(spec: dict[str, Any], bridge_lookup: dict[str, Any] | None) -> 
     """``(dspy module, signature)`` for a spec."""
     import dspy
 
-    signature = signatures.build_signature(spec["signature"])
     module = spec["module"]
+    if is_ref(module):
+        instance = build_user_module(module, spec.get("init") or {})
+        if "signature" in spec:
+            return instance, signatures.build_signature(spec["signature"])
+        return instance, signatures.derived_signature(instance, module)
+    signature = signatures.build_signature(spec["signature"])
     if module == "chain_of_thought" and "reasoning" in signature.output_fields:
         raise ValueError("chain_of_thought adds the output 'reasoning'; rename that field")
     if module == "react":
@@ -227,7 +254,7 @@ class Program:
             "created_at": self.created_at,
             "optimized_with": self.optimized_with,
         }
-        for key in ("tools", "max_iters", "base_module", "n", "threshold", "reward"):
+        for key in ("tools", "max_iters", "base_module", "n", "threshold", "reward", "init"):
             if key in self.spec:
                 info[key] = self.spec[key]
         return info
@@ -284,7 +311,9 @@ class Program:
                 f"expected {SAVE_FORMAT!r}); pass what save_program returned"
             )
         spec = data.get("spec")
-        if not isinstance(spec, dict) or not isinstance(spec.get("signature"), dict):
+        if not isinstance(spec, dict) or not (
+            isinstance(spec.get("signature"), dict) or is_ref(spec.get("module"))
+        ):
             raise ValueError("saved program has no valid 'spec'")
         spec = normalize_spec(spec_to_args(spec))
         program = cls.create(program_id, spec, bridge_lookup)

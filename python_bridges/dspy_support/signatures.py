@@ -7,16 +7,22 @@ Structured form::
      "outputs": [{"name": "answer", "type": "float"}],
      "instructions": "Answer with a number."}
 
-A field may also be the string ``"name: type"``. Types are those DSPy's signature parser
-accepts (``str``, ``int``, ``float``, ``bool``, ``list[str]``, ``dict[str, Any]``,
+A signature of the user's own is a ``dspy.Signature`` class by import path
+(``"myteam.programs:AnswerWithCitations"``, stored as ``{"ref": ...}``); its field types may
+be Pydantic models. A field may also be the string ``"name: type"``. Types are those DSPy's
+signature parser accepts (``str``, ``int``, ``float``, ``bool``, ``list[str]``, ``dict[str, Any]``,
 ``Literal['a', 'b']``, ``Optional[int]``, ...); they are parsed by DSPy, never evaluated.
 Every problem raises ``ValueError`` with a message that names the field.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
+import typing
 from typing import Any
+
+from .user_refs import is_ref, resolve_signature
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RESERVED = {"completed"}
@@ -56,13 +62,15 @@ def normalize_spec(signature: Any, instructions: Any = None) -> dict[str, Any]:
     """The canonical, JSON-able spec of a signature given as a string or a map."""
     if instructions is not None and not isinstance(instructions, str):
         raise ValueError("instructions must be a string")
-    if isinstance(signature, str):
+    if isinstance(signature, str) and is_ref(signature):
+        spec: dict[str, Any] = {"ref": signature}
+    elif isinstance(signature, str):
         if signature.count("->") != 1:
             raise ValueError(
                 f"signature {signature!r} must have the form 'inputs -> outputs' "
                 "with exactly one '->'"
             )
-        spec: dict[str, Any] = {"string": signature.strip()}
+        spec = {"string": signature.strip()}
     elif isinstance(signature, dict):
         unknown = set(signature) - {"inputs", "outputs", "instructions"}
         if unknown:
@@ -76,8 +84,8 @@ def normalize_spec(signature: Any, instructions: Any = None) -> dict[str, Any]:
         instructions = instructions or signature.get("instructions")
     else:
         raise ValueError(
-            "signature must be a string such as 'question -> answer' "
-            "or a map with inputs and outputs"
+            "signature must be a string such as 'question -> answer', a map with inputs and "
+            "outputs, or a dspy.Signature of your own by import path ('package.module:Sig')"
         )
     if instructions:
         spec["instructions"] = instructions
@@ -90,6 +98,9 @@ def build_signature(spec: dict[str, Any]) -> Any:
     import dspy
 
     instructions = spec.get("instructions")
+    if "ref" in spec:
+        found = resolve_signature(spec["ref"])
+        return found.with_instructions(instructions) if instructions else found
     if "string" in spec:
         text = spec["string"]
         descriptions: dict[str, str] = {}
@@ -182,3 +193,38 @@ def signature_string(signature: Any) -> str:
         return ", ".join(f"{n}: {type_name(i.annotation)}" for n, i in found.items())
 
     return f"{side(signature.input_fields)} -> {side(signature.output_fields)}"
+
+
+def derived_signature(module: Any, ref: str) -> Any:
+    """The interface of a user module given without a signature: the named parameters of its
+    ``forward`` as inputs, the outputs of its last predictor as outputs."""
+    import dspy
+
+    forward = type(module).forward  # not module.forward: DSPy warns on that access
+    try:
+        hints = typing.get_type_hints(forward)
+    except Exception:  # noqa: BLE001 - unresolvable hints: the fields are text
+        hints = {}
+    params = [
+        p
+        for p in list(inspect.signature(forward).parameters.values())[1:]
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    predictors = module.predictors()
+    if not params or not predictors:
+        raise ValueError(
+            f"{ref}: cannot tell its inputs and outputs (forward needs named parameters and "
+            "the module a predictor); pass 'signature', e.g. 'question -> answer'"
+        )
+    fields: dict[str, Any] = {}
+    for param in params:
+        annotation = hints.get(param.name, str)
+        fields[param.name] = (annotation, dspy.InputField())
+    last = predictors[-1].signature
+    for name, info in last.output_fields.items():
+        if name != "reasoning" and name not in fields:
+            fields[name] = (info.annotation, dspy.OutputField())
+    try:
+        return dspy.make_signature(fields)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{ref}: cannot derive its signature ({exc}); pass 'signature'") from None

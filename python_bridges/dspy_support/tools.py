@@ -4,6 +4,12 @@
   parentheses) without ``eval``.
 - ``lookup``: finds a key in a small in-memory table (the bridge's ``options.lookup``,
   then the program's own ``lookup`` data, then a few built-in facts).
+
+Beside these names, a tool may be the user's own, by import path (``"myteam.tools:search"``,
+see user_refs.py): a ``dspy.Tool`` or a plain typed function. A synchronous user tool runs in
+a thread when a program runs on the event loop (:class:`ThreadedTool`), so a tool that blocks
+or hangs never stalls the worker's other calls, and the call's deadline and cancel still end
+the call (the thread finishes on its own; its result is dropped).
 """
 
 from __future__ import annotations
@@ -69,6 +75,60 @@ TOOL_DESCRIPTIONS: dict[str, str] = {
 }
 
 
+class ThreadedTool:
+    """Builds ``dspy.Tool`` subclasses lazily (DSPy is imported only when a tool is made)."""
+
+    _cls: Any = None
+
+    @classmethod
+    def wrap(cls, tool: Any) -> Any:
+        """``tool`` whose ``acall`` runs a synchronous function in a thread."""
+        import inspect
+
+        if inspect.iscoroutinefunction(tool.func):
+            return tool
+        if cls._cls is None:
+            import asyncio
+
+            import dspy
+
+            class _Threaded(dspy.Tool):
+                async def acall(self, **kwargs: Any) -> Any:
+                    parsed = self._validate_and_parse_args(**kwargs)
+                    return await asyncio.to_thread(self.func, **parsed)
+
+            cls._cls = _Threaded
+        return cls._cls(
+            tool.func,
+            name=tool.name,
+            desc=tool.desc,
+            args=tool.args,
+            arg_types=tool.arg_types,
+            arg_desc=tool.arg_desc,
+        )
+
+
+def check_tool_names(tools: Any) -> list[str]:
+    """The ``tools`` of a react spec: registry names or import paths; raises ``ValueError``."""
+    from .user_refs import is_ref, resolve_tool
+
+    if not isinstance(tools, list) or not tools:
+        raise ValueError(
+            f"react needs 'tools', a list of names from {sorted(TOOL_DESCRIPTIONS)} "
+            "or import paths such as 'myteam.tools:search'"
+        )
+    unknown = [t for t in tools if t not in TOOL_DESCRIPTIONS and not is_ref(t)]
+    if unknown:
+        raise ValueError(
+            f"unknown tools {unknown}; the registry has {sorted(TOOL_DESCRIPTIONS)}, and a tool "
+            "of your own is named by import path ('package.module:function')"
+        )
+    for ref in tools:
+        if is_ref(ref):
+            resolve_tool(ref)
+    return list(dict.fromkeys(tools))
+
+
 def build_tools(
     names: list[str],
     lookup_data: Mapping[str, Any] | None = None,
@@ -77,8 +137,15 @@ def build_tools(
     """``dspy.Tool`` objects for ``names`` (validated by the caller)."""
     import dspy
 
+    from .user_refs import is_ref, resolve_tool
+
     tools = []
     for name in names:
+        if is_ref(name):
+            found = resolve_tool(name)
+            tool = found if isinstance(found, dspy.Tool) else dspy.Tool(found)
+            tools.append(ThreadedTool.wrap(tool))
+            continue
         if name == "calculator":
             func = _make_calculator()
         elif name == "lookup":

@@ -75,7 +75,7 @@ class DspyHostTest : public ::testing::Test {
 
   /// A deployment with one `plugin: dspy` bridge; everything else comes from the plugin's
   /// defaults. `options` is YAML for the bridge's options (flow style), "" for none.
-  std::string deployment(const std::string& options = "") const {
+  std::string deployment(const std::string& options = "", const std::string& extra = "") const {
     std::string yaml = "host:\n  root: " + std::string(MLBRIDGE_SOURCE_DIR) +
                        "\n  python: " + python() + "\n  plugin_dirs: [" + DSPY_PLUGIN_DIR +
                        "]\nbridges:\n  dspy:\n    plugin: dspy\n"
@@ -85,7 +85,7 @@ class DspyHostTest : public ::testing::Test {
                        kKeyVariable +
                        "]\n      set: {DSPY_CACHEDIR: " + (dir_ / "dspy-cache").string() + "}\n";
     if (!options.empty()) yaml += "    options: " + options + "\n";
-    return yaml;
+    return yaml + extra;
   }
 
   Result<std::unique_ptr<Host>> load(const std::string& yaml) {
@@ -94,8 +94,8 @@ class DspyHostTest : public ::testing::Test {
     return Host::from_file(path.string());
   }
 
-  Host& start(const std::string& options = "") {
-    auto host = load(deployment(options));
+  Host& start(const std::string& options = "", const std::string& extra = "") {
+    auto host = load(deployment(options, extra));
     if (!host.ok()) throw std::runtime_error(host.error().describe());
     host_ = std::move(*host);
     auto started = host_->start();
@@ -711,6 +711,80 @@ TEST_F(DspyHostTest, RetriesThatCannotFinishBeforeTheDeadlineAreNotStarted) {
   EXPECT_EQ(result.error().category, ErrorCategory::kModelError) << result.error().describe();
   EXPECT_EQ(result.error().python_type, "litellm.InternalServerError");
   EXPECT_EQ(requests_for(server, "fail-500"), 3u);
+}
+
+// ------------------------------------------------------------------------ the user's own code
+
+/// A package of tools that misbehave, beside the example package: `calculator` (the name the
+/// offline LM's ReAct step calls for arithmetic) blocks until the worker ends.
+std::string hanging_tools(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir / "badteam");
+  std::ofstream(dir / "badteam" / "__init__.py") << "";
+  std::ofstream(dir / "badteam" / "tools.py")
+      << "import threading\n\n\ndef calculator(expression: str) -> str:\n"
+         "    \"\"\"Never answers.\"\"\"\n    threading.Event().wait()\n    return expression\n";
+  return "    code:\n      paths: [examples/user_code, " + dir.string() +
+         "]\n      modules: [myteam.programs, myteam.tools, myteam.metrics, badteam.tools]\n";
+}
+
+TEST_F(DspyHostTest, UserModulesToolsAndMetricsByImportPath) {
+  start("{programs: [{program_id: rag, module: 'myteam.programs:RAG', init: {k: 1}}]}",
+        hanging_tools(dir_ / "code"));
+  // Declared in options.programs: every session (and the anonymous one) has it.
+  for (const std::string& s : {std::string(), session()}) {
+    const json answer =
+        ok("execute_program", {{"program_id", "rag"}, {"inputs", {{"question", "2+3"}}}}, s);
+    EXPECT_EQ(answer["outputs"]["answer"], "5") << answer.dump();
+    EXPECT_TRUE(answer.contains("cost")) << answer.dump();
+  }
+  const std::string s = session();
+  const json created = ok("create_program",
+                          {{"program_id", "mine"},
+                           {"module", "myteam.programs:make_rag"},
+                           {"init", {{"k", 2}}},
+                           {"signature", "question -> answer"}},
+                          s);
+  EXPECT_EQ(created["module"], "myteam.programs:make_rag");
+  const json trainset = {{{"question", "Capital of France?"}, {"answer", "Paris"}},
+                         {{"question", "Capital of Japan?"}, {"answer", "Tokyo"}}};
+  const json optimized = ok("optimize_program",
+                            {{"program_id", "mine"},
+                             {"optimizer", "LabeledFewShot"},
+                             {"trainset", trainset},
+                             {"metric", "myteam.metrics:exact"}},
+                            s);
+  EXPECT_EQ(optimized["optimizer"], "labeled_few_shot");
+  EXPECT_EQ(optimized["demos"], 2);
+
+  const Error undeclared =
+      fails("create_program", {{"program_id", "x"}, {"module", "os:system"}}, s);
+  EXPECT_EQ(undeclared.category, ErrorCategory::kInvalidArgument) << undeclared.describe();
+  EXPECT_TRUE(has(undeclared.message, "myteam.programs")) << undeclared.message;
+  const Error function =
+      fails("create_program", {{"program_id", "x"}, {"module", "myteam.tools:search"}}, s);
+  EXPECT_EQ(function.category, ErrorCategory::kInvalidArgument) << function.describe();
+  EXPECT_TRUE(has(function.message, "is a function")) << function.message;
+}
+
+TEST_F(DspyHostTest, AHangingUserToolEndsAtTheDeadlineAndTheWorkerGoesOn) {
+  start("", hanging_tools(dir_ / "code"));
+  const std::string s = session();
+  ok("create_program",
+     {{"program_id", "agent"},
+      {"module", "react"},
+      {"signature", "question -> answer"},
+      {"tools", {"badteam.tools:calculator"}}},
+     s);
+  ExecuteOptions short_deadline = in(s);
+  short_deadline.timeout = 3s;
+  auto hung = host_->execute("dspy", "execute_program",
+                             {{"program_id", "agent"}, {"inputs", {{"question", "What is 2+2?"}}}},
+                             short_deadline);
+  ASSERT_FALSE(hung.ok()) << hung->dump();
+  EXPECT_EQ(hung.error().category, ErrorCategory::kTimeout) << hung.error().describe();
+  // The tool's thread still blocks; the worker's loop does not.
+  ok("create_program", kQa, s);
+  EXPECT_EQ(ok("execute_program", kTwoPlusTwo, s)["outputs"]["answer"], "4");
 }
 
 }  // namespace

@@ -365,8 +365,70 @@ INSTANTIATE_TEST_SUITE_P(
             "endpoint_unknown_key",
             {{"endpoints", {{{"base_url", "http://h/v1"}, {"api_key_env", "OPENAI_API_KEY"}}}}},
             kPassKey,
-            {"options.endpoints[0].base_url is not an endpoint setting", "api_base"}}),
+            {"options.endpoints[0].base_url is not an endpoint setting", "api_base"}},
+        BadConfig{"programs_not_a_list",
+                  {{"programs", {{"qa", "question -> answer"}}}},
+                  nullptr,
+                  {"options.programs must be a list"}},
+        BadConfig{"program_without_id",
+                  {{"programs", {{{"signature", "question -> answer"}}}}},
+                  nullptr,
+                  {"options.programs[0].program_id"}},
+        BadConfig{"program_declared_twice",
+                  {{"programs",
+                    {{{"program_id", "qa"}, {"signature", "q -> a"}},
+                     {{"program_id", "qa"}, {"signature", "q -> a"}}}}},
+                  nullptr,
+                  {"options.programs[1].program_id 'qa' is declared twice"}},
+        BadConfig{"program_without_signature",
+                  {{"programs", {{{"program_id", "qa"}, {"module", "predict"}}}}},
+                  nullptr,
+                  {"options.programs[0] needs 'signature'"}},
+        BadConfig{
+            "program_unknown_module",
+            {{"programs", {{{"program_id", "qa"}, {"module", "rag"}, {"signature", "q -> a"}}}}},
+            nullptr,
+            {"options.programs[0].module 'rag'", "import path"}},
+        BadConfig{"program_unknown_key",
+                  {{"programs", {{{"program_id", "qa"}, {"signature", "q -> a"}, {"k", 2}}}}},
+                  nullptr,
+                  {"options.programs[0].k is not an argument of create_program"}},
+        BadConfig{"program_module_not_declared",
+                  {{"programs", {{{"program_id", "rag"}, {"module", "myteam.programs:RAG"}}}}},
+                  nullptr,
+                  {"options.programs[0].module 'myteam.programs:RAG'", "code.modules"}},
+        BadConfig{"program_init_not_a_map",
+                  {{"programs",
+                    {{{"program_id", "rag"},
+                      {"module", "predict"},
+                      {"signature", "q -> a"},
+                      {"init", 3}}}}},
+                  nullptr,
+                  {"options.programs[0].init must be a map"}}),
     [](const ::testing::TestParamInfo<BadConfig>& info) { return std::string(info.param.name); });
+
+TEST_F(DspyPluginTest, AcceptsProgramsOfTheDeclaredUserCode) {
+  const json programs = {
+      {{"program_id", "qa"}, {"signature", "question -> answer"}},
+      {{"program_id", "rag"}, {"module", "myteam.programs:RAG"}, {"init", {{"k", 2}}}},
+      {{"program_id", "agent"},
+       {"module", "react"},
+       {"signature", "myteam.programs:AnswerWithCitations"},
+       {"tools", {"calculator", "myteam.tools:search"}}}};
+  const json bridge = {
+      {"plugin", "dspy"},
+      {"code",
+       {{"paths", {"examples/user_code"}}, {"modules", {"myteam.programs", "myteam.tools"}}}},
+      {"options", {{"programs", programs}}}};
+  auto status = validate(bridge);
+  EXPECT_TRUE(status.ok()) << status.error().message;
+  json undeclared = bridge;
+  undeclared["code"]["modules"] = {"myteam.programs"};
+  status = validate(undeclared);
+  ASSERT_FALSE(status.ok());
+  EXPECT_TRUE(has(status.error().message, "options.programs[2].tools[1] 'myteam.tools:search'"))
+      << status.error().message;
+}
 
 TEST_F(DspyPluginTest, NeverRepeatsAKeyWrittenIntoTheConfig) {
   const std::string key = "sk-proj-SECRET-do-not-echo-123456";

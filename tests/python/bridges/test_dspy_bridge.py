@@ -223,7 +223,7 @@ def test_execute_program_refuses_unknown_arguments(bridge: BridgeClient, session
     )
     assert error["category"] == "invalid_argument"
     assert "unknown arguments ['input']" in error["message"], error
-    assert "accepted: ['async', 'inputs', 'program_id']" in error["message"], error
+    assert "accepted: ['async', 'inputs', 'program_id', 'stream']" in error["message"], error
     error = bridge.error(
         "execute_program", {"program_id": "p", "inputs": {"question": "x"}, "async": "yes"}, session
     )
