@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace mlbridge::dspy_plugin {
 
@@ -28,6 +29,13 @@ inline std::string shown(const json& value) {
   std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
   constexpr std::size_t kMax = 60;
   if (text.size() > kMax) text = text.substr(0, kMax - 3) + "...";
+  return text;
+}
+
+/// "a, b, c": a list of names for a message.
+inline std::string listed(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
   return text;
 }
 

@@ -15,12 +15,6 @@ const std::vector<std::string> kEngines = {"litellm", "auto", "lm15"};
 const std::vector<std::string> kAdapters = {"chat", "json"};
 const std::vector<std::string> kModelTypes = {"chat", "responses", "text"};
 
-std::string listed(const std::vector<std::string>& names) {
-  std::string text;
-  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
-  return text;
-}
-
 bool one_of(const json& value, const std::vector<std::string>& choices) {
   return value.is_string() &&
          std::find(choices.begin(), choices.end(), value.get<std::string>()) != choices.end();

@@ -13,12 +13,6 @@ namespace {
 // dspy_support/lm.py LMConfig.num_retries.
 constexpr long kDefaultNumRetries = 3;
 
-std::string listed(const std::vector<std::string>& names) {
-  std::string text;
-  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
-  return text;
-}
-
 // DSPyBridge._option_int.
 void check_int_option(const json& options, const char* key, long low, long high,
                       std::vector<std::string>& problems) {

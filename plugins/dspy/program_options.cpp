@@ -32,10 +32,9 @@ std::vector<std::string> declared_modules(const json& code) {
   return modules;
 }
 
-std::string listed(const std::vector<std::string>& names) {
-  std::string text;
-  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
-  return text.empty() ? "none" : text;
+// The declared modules for a message: "a, b" or "none".
+std::string listed_or_none(const std::vector<std::string>& names) {
+  return names.empty() ? "none" : listed(names);
 }
 
 /// A problem when `ref`'s module is not one of `declared` (or a submodule of one).
@@ -47,8 +46,8 @@ void check_declared(const std::string& where, const std::string& ref,
   });
   if (!ok) {
     problems.push_back(where + " '" + ref + "': module '" + module +
-                       "' is not in the bridge's code.modules (declared: " + listed(declared) +
-                       "); add it there");
+                       "' is not in the bridge's code.modules (declared: " +
+                       listed_or_none(declared) + "); add it there");
   }
 }
 
