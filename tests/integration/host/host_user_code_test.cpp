@@ -41,8 +41,9 @@ TEST_F(HostTest, ADeclaredModuleThatFailsAtImportFailsTheStartOnceAsAConfigurati
       << "raise RuntimeError('the team database is unreachable')\n";
   const Error error =
       start_error(host_section() + "bridges:\n" +
-                  user_code_bridge_yaml("team", "{paths: [" + (dir_ / "code").string() +
-                                                    "], modules: [brokenteam]}"));
+                      user_code_bridge_yaml("team", "{paths: [" + (dir_ / "code").string() +
+                                                        "], modules: [brokenteam]}"),
+                  {"team"});
   EXPECT_EQ(error.category, ErrorCategory::kInvalidConfiguration) << error.describe();
   EXPECT_FALSE(error.retryable);
   EXPECT_TRUE(has(error.message,

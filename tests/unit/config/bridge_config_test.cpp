@@ -51,7 +51,7 @@ TEST(BridgeConfig, CodeDeclaresPathsAndDottedModuleNames) {
   auto paths = parse_bridge_config("team", json{{"script", "e.py"}, {"code", {{"paths", "app"}}}});
   ASSERT_FALSE(paths.ok());
   EXPECT_EQ(paths.error().message,
-            "bridge 'team': code.paths must be a list of strings, got a string");
+            "bridge 'team': code.paths must be a list of strings, got a string (\"app\")");
   auto unknown = parse_bridge_config("team", json{{"script", "e.py"}, {"code", {{"module", {}}}}});
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().message.find("code.module"), std::string::npos)
