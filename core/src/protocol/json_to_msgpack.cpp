@@ -1,5 +1,6 @@
 #include <simdjson.h>
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cstring>
@@ -32,13 +33,12 @@ struct Container {
 
 class Transcoder {
  public:
-  Transcoder(std::string_view text, const TranscodeLimits& limits)
-      : text_(text), limits_(limits) {
+  Transcoder(std::string_view text, const TranscodeLimits& limits) : text_(text), limits_(limits) {
     out_.reserve(text.size() + 16);
   }
 
   Result<std::string> run(od::parser& parser) {
-    const simdjson::padded_string padded(text_);
+    simdjson::padded_string padded(text_);
     padded_begin_ = padded.data();
     od::document doc;
     if (auto error = parser.iterate(padded).get(doc)) return failure(error, nullptr);
@@ -358,9 +358,9 @@ class Transcoder {
 
   Unexpected too_deep(const char* at) const {
     return fail(ErrorCategory::kInvalidArgument,
-                 "JSON text nests arrays and objects more than " +
-                     std::to_string(limits_.max_depth) + " levels deep (at byte " +
-                     std::to_string(offset_of(at)) + "); flatten the value");
+                "JSON text nests arrays and objects more than " +
+                    std::to_string(limits_.max_depth) + " levels deep (at byte " +
+                    std::to_string(offset_of(at)) + "); flatten the value");
   }
 
   Unexpected number_failure(simdjson::error_code error, const char* at) const {
@@ -368,36 +368,37 @@ class Transcoder {
     // The token runs to the next character that cannot be part of a number.
     const std::size_t begin = offset_of(at);
     std::size_t end = begin;
-    while (end < text_.size() && std::string_view("+-.eE0123456789").find(text_[end]) !=
-                                     std::string_view::npos) {
+    while (end < text_.size() &&
+           std::string_view("+-.eE0123456789").find(text_[end]) != std::string_view::npos) {
       ++end;
     }
     const std::string_view token = text_.substr(begin, std::min<std::size_t>(end - begin, 40));
     double ignored = 0;
     const auto parsed = std::from_chars(token.data(), token.data() + token.size(), ignored);
-    const bool out_of_range =
-        end - begin <= 40 && parsed.ec == std::errc::result_out_of_range;
-    return fail(ErrorCategory::kInvalidArgument,
-                 out_of_range ? "number " + std::string(token) + " at byte " +
-                                    std::to_string(begin) +
-                                    " is out of range: JSON numbers must fit a 64-bit float "
-                                    "(about ±1.8e308); send larger values as strings"
-                              : "malformed number " + std::string(token) + " at byte " +
-                                    std::to_string(begin));
+    const bool out_of_range = end - begin <= 40 && parsed.ec == std::errc::result_out_of_range;
+    return fail(
+        ErrorCategory::kInvalidArgument,
+        out_of_range
+            ? "number " + std::string(token) + " at byte " + std::to_string(begin) +
+                  " is out of range: JSON numbers must fit a 64-bit float "
+                  "(about ±1.8e308); send larger values as strings"
+            : "malformed number " + std::string(token) + " at byte " + std::to_string(begin));
   }
 
   Unexpected failure(simdjson::error_code error, const char* at) const {
     std::string what;
     switch (error) {
       case simdjson::UTF8_ERROR:
-        what = "is not valid UTF-8 (JSON text must be UTF-8; send binary data as "
-               "{\"__bytes__\": \"<base64>\"})";
+        what =
+            "is not valid UTF-8 (JSON text must be UTF-8; send binary data as "
+            "{\"__bytes__\": \"<base64>\"})";
         break;
       case simdjson::STRING_ERROR:
       case simdjson::UNESCAPED_CHARS:
       case simdjson::UNCLOSED_STRING:
-        what = "has a malformed string (a bad escape, an unpaired \\u surrogate, an unescaped "
-               "control character or a missing closing quote)";
+        what =
+            "has a malformed string (a bad escape, an unpaired \\u surrogate, an unescaped "
+            "control character or a missing closing quote)";
         break;
       case simdjson::EMPTY:
         what = "is empty; expected one JSON value";
@@ -436,8 +437,8 @@ Result<std::string> json_to_msgpack(std::string_view json_text, const TranscodeL
   if (json_text.size() > limits.max_input_bytes) {
     return fail(ErrorCategory::kInvalidArgument,
                 "JSON text of " + std::to_string(json_text.size()) +
-                    " bytes is larger than the limit of " +
-                    std::to_string(limits.max_input_bytes) + " bytes");
+                    " bytes is larger than the limit of " + std::to_string(limits.max_input_bytes) +
+                    " bytes");
   }
   Transcoder transcoder(json_text, limits);
   if (json_text.size() <= kReusedParserBytes) {

@@ -28,10 +28,10 @@ class Transcoder {
   Result<std::string> run() {
     if (auto status = value(0); !status) return std::move(status).error();
     if (at_ != end_) {
-      return fail(ErrorCategory::kInvalidArgument,
-                  "MessagePack has " + std::to_string(end_ - at_) +
-                      " bytes after its value at byte " + std::to_string(offset()) +
-                      "; expected exactly one value");
+      return fail(ErrorCategory::kInvalidArgument, "MessagePack has " + std::to_string(end_ - at_) +
+                                                       " bytes after its value at byte " +
+                                                       std::to_string(offset()) +
+                                                       "; expected exactly one value");
     }
     if (out_.size() > limits_.max_output_bytes) return too_large();
     return std::move(out_);
@@ -183,8 +183,9 @@ class Transcoder {
     if (left() < n) return truncated();
     const char* text = reinterpret_cast<const char*>(at_);
     if (!simdjson::validate_utf8(text, n)) {
-      return malformed("a string that is not valid UTF-8 (JSON cannot carry it; send such data "
-                       "as bytes)");
+      return malformed(
+          "a string that is not valid UTF-8 (JSON cannot carry it; send such data "
+          "as bytes)");
     }
     at_ += n;
     write_escaped(std::string_view(text, n));
@@ -298,9 +299,8 @@ class Transcoder {
 
   Unexpected too_deep() const {
     return fail(ErrorCategory::kInvalidArgument,
-                "MessagePack nests arrays and maps more than " +
-                    std::to_string(limits_.max_depth) + " levels deep (at byte " +
-                    std::to_string(offset()) + ")");
+                "MessagePack nests arrays and maps more than " + std::to_string(limits_.max_depth) +
+                    " levels deep (at byte " + std::to_string(offset()) + ")");
   }
 
   Unexpected too_large() const {

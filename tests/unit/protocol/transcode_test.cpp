@@ -25,8 +25,8 @@ std::string dom_json_to_msgpack(const std::string& text) {
 }
 
 std::string dom_msgpack_to_json(const std::string& msgpack) {
-  auto value = read_msgpack(std::span(reinterpret_cast<const std::uint8_t*>(msgpack.data()),
-                                      msgpack.size()));
+  auto value = read_msgpack(
+      std::span(reinterpret_cast<const std::uint8_t*>(msgpack.data()), msgpack.size()));
   EXPECT_TRUE(value.has_value());
   return value ? to_plain_json(*value).dump() : std::string();
 }
@@ -59,8 +59,8 @@ std::vector<std::string> corpus() {
   return {
       // Integers at every MessagePack size boundary, both signs.
       "0", "1", "127", "128", "255", "256", "65535", "65536", "4294967295", "4294967296",
-      "18446744073709551615", "-1", "-32", "-33", "-128", "-129", "-32768", "-32769",
-      "-2147483648", "-2147483649", "-9223372036854775808", "-0",
+      "18446744073709551615", "-1", "-32", "-33", "-128", "-129", "-32768", "-32769", "-2147483648",
+      "-2147483649", "-9223372036854775808", "-0",
       // Beyond 64 bits: doubles, as nlohmann parses them.
       "18446744073709551616", "-9223372036854775809", "123456789012345678901234567890",
       // Doubles: float-exact ones become float 32.
@@ -83,7 +83,8 @@ std::vector<std::string> corpus() {
       R"({"a":{"__bytes__":"AQID"},"b":[{"__bytes__":""}]})", R"({"__bytes__":5})",
       R"({"__bytes__":"AQID","x":1})", R"({"__bytes__":"not base64 but not bytes","z":null})",
       R"({"__bytes__":{"__bytes__":"AQ=="}})", R"({"__bytes__":null})", R"({"__bytes__":[]})",
-      R"({"_":{"__bytes__":"AQID"},"__bytes__":"AQID"})", R"({"__bytes__":"AQ==","__bytes__":"AgI="})",
+      R"({"_":{"__bytes__":"AQID"},"__bytes__":"AQID"})",
+      R"({"__bytes__":"AQ==","__bytes__":"AgI="})",
       R"([{"__bytes__":"AQ==","__bytes__":"AgI=","a":1},{"__bytes__":"AQ==","__bytes__":7}])"};
 }
 
@@ -128,8 +129,8 @@ TEST(TranscodeTest, MsgpackExtAndNonFiniteFloatsPrintAsTheDomPrintsThem) {
   // fixext 1 (type 5, byte 0x2a), float 64 NaN and +inf, float 32 -inf.
   const std::vector<std::string> inputs = {
       std::string("\xd4\x05\x2a", 3), std::string("\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", 9),
-      std::string("\xcb\x7f\xf0\x00\x00\x00\x00\x00\x00", 9), std::string("\xca\xff\x80\x00\x00", 5),
-      std::string("\xc7\x00\x01", 3)};
+      std::string("\xcb\x7f\xf0\x00\x00\x00\x00\x00\x00", 9),
+      std::string("\xca\xff\x80\x00\x00", 5), std::string("\xc7\x00\x01", 3)};
   for (const std::string& input : inputs) {
     auto ours = msgpack_to_json(input);
     ASSERT_TRUE(ours) << ours.error().message;
@@ -224,7 +225,10 @@ TEST(TranscodeTest, RefusesInputAndOutputBeyondTheLimits) {
   TranscodeLimits small_output;
   small_output.max_output_bytes = 4;
   expect_json_error(R"(["abcdef"])", "more than the limit of 4 bytes", small_output);
-  auto json_out = msgpack_to_json(std::string("\xa6" "abcdef", 7), small_output);
+  auto json_out = msgpack_to_json(std::string("\xa6"
+                                              "abcdef",
+                                              7),
+                                  small_output);
   ASSERT_FALSE(json_out);
   EXPECT_NE(json_out.error().message.find("limit of 4 bytes"), std::string::npos);
 }
@@ -239,7 +243,10 @@ void expect_msgpack_error(const std::string& bytes, const std::string& fragment)
 TEST(TranscodeTest, MsgpackToJsonRefusesWhatTheDomDecoderRefuses) {
   expect_msgpack_error("", "ends in the middle");
   expect_msgpack_error("\x92\x01", "ends in the middle");
-  expect_msgpack_error("\xa5" "abc", "ends in the middle");
+  expect_msgpack_error(
+      "\xa5"
+      "abc",
+      "ends in the middle");
   expect_msgpack_error("\x01\x02", "1 bytes after its value");
   expect_msgpack_error("\xc1", "reserved marker 0xc1");
   expect_msgpack_error("\x81\x01\x02", "map key that is not a string");
