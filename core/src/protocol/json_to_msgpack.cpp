@@ -115,13 +115,16 @@ class Transcoder {
   }
 
   // An object whose only member is "__bytes__" with a string value is bytes (codec.hpp): the
-  // string of a first such member waits until the object either ends (then it is decoded into a
-  // `bin`) or has another member (then it is written as the string it is). A repeated key is
-  // otherwise passed on; a decoder that builds a map keeps the last value, as the DOM does.
+  // string of such a member waits until the object either ends (then it is decoded into a `bin`)
+  // or has another member (then it is written as the string it is). As long as every key is
+  // "__bytes__", a repeated one replaces what came before, because the DOM keeps the last value
+  // of a repeated key and then sees a one-key object; other repeated keys are passed on (a
+  // decoder that builds a map keeps the last value too).
   Status object(od::object& object, std::size_t depth) {
     const std::size_t slot = out_.size();
     const std::size_t index = open_container(/*is_map=*/true);
     std::uint32_t count = 0;
+    bool only_bytes_keys = true;
     std::optional<std::string_view> bytes_text;
     const char* bytes_at = nullptr;
     for (auto member : object) {
@@ -130,8 +133,12 @@ class Transcoder {
       std::string_view key;
       if (auto error = field.unescaped_key().get(key)) return failure(error, nullptr);
       od::value& item = field.value();
-      // A repeated "__bytes__" replaces the first, as in the DOM (the last value wins).
-      if ((count == 0 || (bytes_text && count == 1)) && key == kBytesKey) {
+      if (key != kBytesKey) {
+        only_bytes_keys = false;
+      } else if (only_bytes_keys) {
+        drop_members(index);
+        bytes_text.reset();
+        count = 1;
         od::json_type type{};
         if (auto error = item.type().get(type)) return failure(error, location(item));
         if (type == od::json_type::string) {
@@ -139,9 +146,11 @@ class Transcoder {
           std::string_view text;
           if (auto error = item.get_string().get(text)) return failure(error, bytes_at);
           bytes_text = text;
-          count = 1;
           continue;
         }
+        write_string(key);
+        if (auto status = value(item, depth); !status) return status;
+        continue;
       }
       if (bytes_text) {
         write_string(kBytesKey);
@@ -152,7 +161,7 @@ class Transcoder {
       if (auto status = value(item, depth); !status) return status;
       ++count;
     }
-    if (bytes_text) {
+    if (bytes_text && only_bytes_keys) {
       // The object was {"__bytes__": "..."}: no map after all.
       containers_.pop_back();
       out_.resize(slot);
@@ -160,6 +169,12 @@ class Transcoder {
     }
     containers_[index].count = count;
     return Ok{};
+  }
+
+  // Forgets what the map at containers_[index] holds so far (and the containers inside it).
+  void drop_members(std::size_t index) {
+    out_.resize(containers_[index].slot + kContainerSlot);
+    containers_.resize(index + 1);
   }
 
   // `source` is an od::value or, for a scalar document, the od::document.

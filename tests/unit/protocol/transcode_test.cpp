@@ -84,7 +84,9 @@ std::vector<std::string> corpus() {
       R"({"__bytes__":"AQID","x":1})", R"({"__bytes__":"not base64 but not bytes","z":null})",
       R"({"__bytes__":{"__bytes__":"AQ=="}})", R"({"__bytes__":null})", R"({"__bytes__":[]})",
       R"({"_":{"__bytes__":"AQID"},"__bytes__":"AQID"})",
-      R"({"__bytes__":"AQ==","__bytes__":"AgI="})",
+      R"({"__bytes__":"AQ==","__bytes__":"AgI="})", R"({"__bytes__":5,"__bytes__":"AQ=="})",
+      R"({"__bytes__":{"a":[1,{}]},"__bytes__":"AQ=="})",
+      R"({"__bytes__":"AQ==","__bytes__":{"a":[1,{}]}})",
       R"([{"__bytes__":"AQ==","__bytes__":"AgI=","a":1},{"__bytes__":"AQ==","__bytes__":7}])"};
 }
 
