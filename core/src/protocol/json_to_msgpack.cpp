@@ -129,7 +129,7 @@ class Transcoder {
     const char* bytes_at = nullptr;
     for (auto member : object) {
       od::field field;
-      if (auto error = member.get(field)) return failure(error, nullptr);
+      if (auto error = std::move(member).get(field)) return failure(error, nullptr);
       std::string_view key;
       if (auto error = field.unescaped_key().get(key)) return failure(error, nullptr);
       od::value& item = field.value();

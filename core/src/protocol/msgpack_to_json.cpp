@@ -175,7 +175,7 @@ class Transcoder {
     if (!std::isfinite(d)) return literal("null");  // as nlohmann's dump()
     char digits[64];
     const char* end = nlohmann::detail::to_chars(digits, digits + sizeof(digits), d);
-    out_.append(digits, end);
+    out_.append(digits, static_cast<std::size_t>(end - digits));
     return Ok{};
   }
 

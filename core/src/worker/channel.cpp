@@ -203,7 +203,7 @@ std::optional<protocol::WorkerMessage> Channel::response_with_text_result(
   if (response == nullptr || !response->success) return std::nullopt;
   response->result = std::move(*text);
   response->result_is_json_text = true;
-  return message;
+  return std::move(*message);
 }
 
 void Channel::close() {
