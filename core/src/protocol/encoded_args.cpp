@@ -1,6 +1,7 @@
 #include "mlbridge/protocol/encoded_args.hpp"
 
 #include <cstring>
+#include <limits>
 
 #include "mlbridge/protocol/frame.hpp"
 #include "mlbridge/protocol/transcode.hpp"
@@ -230,8 +231,8 @@ Result<std::vector<std::uint8_t>> encode_frame_with_args(const json& message,
       value_size = 1;
     }
   } else {
-    TranscodeLimits limits;
-    limits.max_input_bytes = limits.max_output_bytes = max_frame_bytes;
+    TranscodeLimits limits;  // the frame's size is checked below, as for any frame
+    limits.max_input_bytes = limits.max_output_bytes = std::numeric_limits<std::size_t>::max();
     auto text = msgpack_to_json(args_msgpack, limits);
     if (!text) return std::move(text).error();
     json_args = std::move(*text);
