@@ -5,6 +5,9 @@
 //   MessagePack -> JSON: msgpack_to_json vs read_msgpack (decode_payload's decoder) +
 //   to_plain_json + dump.
 // Run: build/ci/bin/transcode_bench (bytes_per_second is the JSON text's size).
+// One run (CPU time, RelWithDebInfo, a loaded 2-core machine): 1 MiB of records JSON ->
+// MessagePack 4.0 ms vs 46.6 ms for the DOM path (11.6x), MessagePack -> JSON 7.4 vs 79.2 ms
+// (10.7x); 16 MiB of bytes 71 vs 289 ms (4.1x) and 15 vs 140 ms (9.2x).
 
 #include <benchmark/benchmark.h>
 
