@@ -15,7 +15,7 @@ RUN_SECONDS="${1:-60}"
 shift || true
 FUZZERS=("$@")
 if [ ${#FUZZERS[@]} -eq 0 ]; then
-  FUZZERS=(frame_reader json_codec msgpack_codec message_parser yaml_config http_request)
+  FUZZERS=(frame_reader json_codec json_transcode msgpack_codec message_parser yaml_config http_request)
 fi
 
 cmake --preset asan >/dev/null

@@ -9,7 +9,7 @@ cd "$ROOT"
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
-  libboost-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libboost-dev libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev clang-format
   pybind11-dev python3-pybind11
   clang libclang-rt-14-dev

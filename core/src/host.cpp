@@ -84,6 +84,46 @@ CallTicket Host::execute_async(const std::string& bridge, const std::string& com
   return {*target, handle};
 }
 
+CallTicket Host::execute_async_encoded(
+    const std::string& bridge, const std::string& command, protocol::EncodedArgs args,
+    ExecuteOptions options, std::function<void(Result<protocol::EncodedResult>)> on_done) {
+  // The pool hands the result over as a json string holding its JSON text
+  // (pool::CallRequest::result_as_json_text).
+  auto as_text = [on_done = std::move(on_done)](Result<json> result) {
+    if (!result) return on_done(std::move(result).error());
+    if (result->is_string()) {
+      return on_done(protocol::EncodedResult{std::move(result->get_ref<std::string&>())});
+    }
+    try {  // a result the pool made itself, not a worker's
+      on_done(protocol::EncodedResult{protocol::to_plain_json(*result).dump()});
+    } catch (const json::type_error& error) {
+      on_done(Error::make(ErrorCategory::kInternal,
+                          std::string("a result cannot be printed as JSON: ") + error.what()));
+    }
+  };
+  if (auto valid = check_call_session(options); !valid) {
+    Error error = std::move(valid).error();
+    error.bridge = bridge;
+    error.command = command;
+    as_text(std::move(error));
+    return {};
+  }
+  auto target = registry_->get(bridge);
+  if (!target) {
+    Error error = std::move(target).error();
+    error.command = command;
+    as_text(std::move(error));
+    return {};
+  }
+  auto on_retry = std::move(options.on_retry);
+  pool::CallRequest request = to_request(command, json::object(), std::move(options));
+  request.encoded_args = args.msgpack();
+  request.result_as_json_text = true;
+  const auto handle =
+      (*target)->execute(std::move(request), std::move(as_text), std::move(on_retry));
+  return {*target, handle};
+}
+
 Result<std::string> Host::cast(const std::string& bridge, const std::string& command, json args,
                                ExecuteOptions options) {
   if (auto valid = check_call_session(options); !valid) return std::move(valid).error();

@@ -27,6 +27,7 @@
 #include "mlbridge/errors/error.hpp"
 #include "mlbridge/errors/result.hpp"
 #include "mlbridge/protocol/codec.hpp"
+#include "mlbridge/protocol/encoded_args.hpp"
 
 namespace mlbridge {
 
@@ -88,6 +89,16 @@ class Host {
   /// call fails before reaching a pool). The ticket cancels the call.
   CallTicket execute_async(const std::string& bridge, const std::string& command, json args,
                            ExecuteOptions options, std::function<void(Result<json>)> on_done);
+  /// The same with args that never become a DOM (for bodies that only pass through, like the
+  /// HTTP API's): `args` (protocol::EncodedArgs::from_json) go into the worker's frame as they
+  /// are, or transcoded to JSON text in one pass for a `codec: json` worker. A DOM is built only
+  /// where one is needed: when the bridge's plugin has a shape_args hook (the call then takes
+  /// the normal path), and for the replay journal of a session command that journals its args.
+  /// `on_done` gets the result as JSON text (bytes as `{"__bytes__": base64}`), once, on the loop
+  /// thread (or at once on the calling thread when the call fails before reaching a pool).
+  CallTicket execute_async_encoded(const std::string& bridge, const std::string& command,
+                                   protocol::EncodedArgs args, ExecuteOptions options,
+                                   std::function<void(Result<protocol::EncodedResult>)> on_done);
   /// Fire and forget: starts the call and returns its call id ("call-<n>") at once. The call
   /// counts in the statistics like any other; when it fails, the failure is logged (warning)
   /// with the call id and counted in the bridge's `casts.failed`. Fails only when the bridge is

@@ -37,6 +37,7 @@ class CAdapter final : public Adapter {
   std::vector<ErrorRule> error_rules() const override { return rules_; }
   Result<std::string> resource_command(std::string_view verb, std::string_view kind) const override;
   Result<json> shape_args(std::string_view command, json args) const override;
+  bool shapes_args() const override { return table_.shape_args != nullptr; }
   session::ReplayRules session_rules() const override { return session_rules_; }
 
  private:

@@ -313,6 +313,8 @@ void Pool::State::start_call(Slot& slot, const PendingPtr& call) {
   options.session_id = call->request.session_id;
   options.timeout = std::chrono::duration_cast<milliseconds>(call->deadline - Clock::now());
   options.on_chunk = early ? call->request.on_chunk : std::move(call->request.on_chunk);
+  options.encoded_args = call->request.encoded_args;
+  options.result_as_json_text = call->request.result_as_json_text;
   if (call->request.session_id) {
     if (auto* s = sessions.find(*call->request.session_id)) {
       options.session_state = state_for(*s);
@@ -321,7 +323,9 @@ void Pool::State::start_call(Slot& slot, const PendingPtr& call) {
         call->journal_entries = std::move(journal);
       };
       if (config().session_rules.journals(call->request.command)) {
-        call->journal_args = call->request.args;
+        call->journal_args = call->request.encoded_args
+                                 ? protocol::decode_encoded_args(*call->request.encoded_args)
+                                 : call->request.args;
       }
     }
   }

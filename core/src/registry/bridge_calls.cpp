@@ -53,6 +53,11 @@ pool::CallHandle Bridge::execute(pool::CallRequest request, pool::CallHandler on
     on_done(no_such_command(name(), request.command));
     return 0;
   }
+  if (request.encoded_args && adapter_->shapes_args()) {
+    // The plugin's hook needs the args as a DOM: decode them, then take the normal path.
+    request.args = protocol::decode_encoded_args(*request.encoded_args);
+    request.encoded_args.reset();
+  }
   auto shaped = adapter_->shape_args(request.command, std::move(request.args));
   if (!shaped) {
     Error error = std::move(shaped).error();
@@ -104,6 +109,8 @@ void Bridge::run_attempt(const CallPtr& call) {
   attempt.on_chunk = std::move(call->request.on_chunk);
   attempt.timeout = call->request.timeout;
   attempt.avoid_worker = call->request.avoid_worker;
+  attempt.encoded_args = call->request.encoded_args;
+  attempt.result_as_json_text = call->request.result_as_json_text;
   if (call->retriable) {  // later attempts get what is left of the call's deadline
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(call->deadline - Clock::now());

@@ -23,6 +23,11 @@ void CallTable::set_mode(bool concurrent, bool pipelining) {
   pipelining_ = pipelining;
 }
 
+bool CallTable::wants_result_text(CallId id) const {
+  const auto it = pending_.find(id);
+  return it != pending_.end() && it->second.result_as_json_text;
+}
+
 void CallTable::add(CallId id, std::string command, CallOptions options,
                     Worker::CallHandler on_done) {
   PendingCall call;
@@ -30,6 +35,7 @@ void CallTable::add(CallId id, std::string command, CallOptions options,
   call.on_done = std::move(on_done);
   call.on_chunk = std::move(options.on_chunk);
   call.on_session_update = std::move(options.on_session_update);
+  call.result_as_json_text = options.result_as_json_text;
   call.timeout = options.timeout;
   // Capped at a week, like the pool's, so that a huge timeout cannot overflow the clock.
   call.deadline =
@@ -65,6 +71,20 @@ void CallTable::on_response(CallId id, protocol::Response response) {
         (!response.session_state.is_null() || !response.session_journal.is_null())) {
       call.on_session_update(std::move(response.session_state),
                              std::move(response.session_journal));
+    }
+    if (call.result_as_json_text && !response.result_is_json_text) {
+      // Not transcoded from the frame (a JSON-codec worker, shared blobs): print the value.
+      try {
+        response.result = protocol::to_plain_json(response.result).dump();
+      } catch (const json::type_error& error) {
+        complete(id, context_.make_error(ErrorCategory::kInternal,
+                                         "'" + call.command + "' on " + context_.prefix() +
+                                             " returned a result that cannot be printed as "
+                                             "JSON: " +
+                                             error.what(),
+                                         call.command));
+        return;
+      }
     }
     complete(id, std::move(response.result));
     return;

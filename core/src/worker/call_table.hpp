@@ -72,6 +72,8 @@ class CallTable {
   /// The oldest call held, with its command; none when the table is empty.
   std::optional<std::pair<CallId, std::string>> oldest() const;
   std::size_t size() const { return pending_.size(); }
+  /// Whether a held call wants its result as JSON text (CallOptions::result_as_json_text).
+  bool wants_result_text(CallId id) const;
   /// See Worker::has_started.
   bool has_started(CallId id) const;
   /// Stops the hard-bound timer (the worker has exited).
@@ -84,6 +86,7 @@ class CallTable {
     Worker::CallHandler on_done;
     std::function<void(json)> on_chunk;
     std::function<void(json, json)> on_session_update;
+    bool result_as_json_text = false;  // CallOptions::result_as_json_text
     // Its deadline in deadlines_, until it completes or the deadline passed.
     std::optional<runtime::DeadlineQueue::Ticket> deadline;
     // Started when the call was interrupted: how long the worker has to honour it.

@@ -5,6 +5,9 @@
 #include <boost/asio/write.hpp>
 #include <limits>
 
+#include "mlbridge/protocol/encoded_args.hpp"
+#include "mlbridge/protocol/transcode.hpp"
+
 namespace mlbridge::worker::detail {
 
 namespace asio = boost::asio;
@@ -57,6 +60,14 @@ void Channel::open(int stdin_fd, int stdout_fd, Handlers handlers) {
 
 Result<Channel::Frame> Channel::encode_request(protocol::Request request) {
   const auto& config = context_.config;
+  if (request.encoded_args) {
+    // Args encoded before the call are spliced in as they are (never a DOM); bytes in them stay
+    // in the frame rather than going through the shared-memory files.
+    const auto args = std::move(request.encoded_args);
+    request.args = nullptr;
+    return protocol::encode_frame_with_args(protocol::to_json(std::move(request)), *args,
+                                            config.codec, config.max_frame_bytes);
+  }
   protocol::json message = protocol::to_json(std::move(request));
   if (!shared_blobs_) return protocol::encode_frame(message, config.codec, config.max_frame_bytes);
   const auto mark = blobs_out_->mark();
@@ -135,6 +146,10 @@ bool Channel::drain_frames() {
       return false;
     }
     if (!*next) return true;
+    if (auto fast = response_with_text_result(**next)) {
+      handlers_.on_message(std::move(*fast));
+      continue;
+    }
     auto decoded = protocol::decode_payload(**next, context_.config.codec);
     if (!decoded) {
       handlers_.on_violation(decoded.error().message);
@@ -155,6 +170,40 @@ bool Channel::drain_frames() {
     handlers_.on_message(std::move(*message));
   }
   return false;
+}
+
+std::optional<protocol::WorkerMessage> Channel::response_with_text_result(
+    std::span<const std::uint8_t> payload) {
+  if (!handlers_.wants_result_text || context_.config.codec != protocol::Codec::kMsgpack) {
+    return std::nullopt;
+  }
+  const auto span = protocol::locate_response_result(payload);
+  if (!span || !handlers_.wants_result_text(span->id)) return std::nullopt;
+  // Shared-blob references in a result are brought back by the decoded path only.
+  if (shared_blobs_ &&
+      protocol::contains_ext_type(payload.subspan(span->begin, span->end - span->begin),
+                                  protocol::kSharedBlobExt)) {
+    return std::nullopt;
+  }
+  protocol::TranscodeLimits limits;
+  limits.max_input_bytes = limits.max_output_bytes = 2 * context_.config.max_frame_bytes;
+  const std::string_view result(reinterpret_cast<const char*>(payload.data()) + span->begin,
+                                span->end - span->begin);
+  auto text = protocol::msgpack_to_json(result, limits);
+  if (!text) return std::nullopt;
+  // The envelope without the result (a nil in its place) is small: decode that.
+  std::vector<std::uint8_t> envelope(payload.begin(), payload.begin() + span->begin);
+  envelope.push_back(0xc0);
+  envelope.insert(envelope.end(), payload.begin() + span->end, payload.end());
+  auto decoded = protocol::decode_payload(envelope, protocol::Codec::kMsgpack);
+  if (!decoded) return std::nullopt;
+  auto message = protocol::parse_worker_message(std::move(*decoded));
+  if (!message) return std::nullopt;
+  auto* response = std::get_if<protocol::Response>(&*message);
+  if (response == nullptr || !response->success) return std::nullopt;
+  response->result = std::move(*text);
+  response->result_is_json_text = true;
+  return std::move(*message);
 }
 
 void Channel::close() {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,8 @@ class Channel {
     std::function<void(const std::string&)> on_violation;
     /// The worker closed its stdout; reading has stopped.
     std::function<void()> on_closed;
+    /// Whether the call with this id wants its result as JSON text (may be empty: none does).
+    std::function<bool(std::uint64_t id)> wants_result_text;
   };
 
   Channel(boost::asio::io_context& io, const WorkerContext& context);
@@ -71,6 +74,11 @@ class Channel {
   void write_next();
   void read_stdout();
   bool drain_frames();
+  /// A MessagePack success response whose call wants JSON text, its result transcoded straight
+  /// from the frame and only the rest decoded; nullopt for the ordinary path (any other frame,
+  /// or a result the transcoder refuses, which the ordinary path then judges).
+  std::optional<protocol::WorkerMessage> response_with_text_result(
+      std::span<const std::uint8_t> payload);
 
   boost::asio::io_context& io_;
   const WorkerContext& context_;

@@ -128,7 +128,8 @@ struct Worker::Impl {
     channel.open(pipes->stdin_fd, pipes->stdout_fd,
                  {[this](protocol::WorkerMessage message) { dispatch(std::move(message)); },
                   [this](const std::string& what) { protocol_violation(what); },
-                  [this] { on_stdout_closed(); }});
+                  [this] { on_stdout_closed(); },
+                  [this](std::uint64_t id) { return calls.wants_result_text(id); }});
     startup_timer.expires_after(self.config_.startup_timeout);
     startup_timer.async_wait([this, life = keep_alive()](const boost::system::error_code& ec) {
       if (ec || self.state_ != WorkerState::kStarting) return;
@@ -231,7 +232,8 @@ struct Worker::Impl {
                               std::move(args),
                               std::move(options.session_id),
                               options.timeout.count(),
-                              std::move(options.session_state)};
+                              std::move(options.session_state),
+                              std::move(options.encoded_args)};
     auto frame = channel.encode_request(std::move(request));
     if (!frame) {
       Error error = context.make_error(ErrorCategory::kInvalidArgument,

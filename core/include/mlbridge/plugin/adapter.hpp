@@ -70,6 +70,9 @@ class Adapter {
   /// Lets the adapter rewrite a command's arguments before they are sent (e.g. fill defaults).
   /// Returns the args unchanged when it has nothing to do; invalid_argument to refuse the call.
   virtual Result<json> shape_args(std::string_view command, json args) const = 0;
+  /// False when shape_args returns every args unchanged, so that args encoded before the call
+  /// (pool::CallRequest::encoded_args) need not become a DOM for it. Default: true.
+  virtual bool shapes_args() const { return true; }
 
   /// How the bridge's sessions are rebuilt on another worker (setup/undo commands, snapshot);
   /// the YAML `sessions.replay` overrides them. Default: none.

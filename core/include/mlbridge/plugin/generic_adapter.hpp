@@ -28,6 +28,7 @@ class GenericAdapter final : public Adapter {
   Result<std::string> resource_command(std::string_view verb, std::string_view kind) const override;
   /// Always `args`, unchanged.
   Result<json> shape_args(std::string_view command, json args) const override;
+  bool shapes_args() const override { return false; }
 
  private:
   AdapterInfo info_;

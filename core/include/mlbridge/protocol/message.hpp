@@ -5,6 +5,7 @@
 /// Plain values and stateless functions: any thread may use them.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -49,6 +50,9 @@ struct Request {
   /// The session's host-side state: `{"version"}`, plus `"data"` when the worker's copy is not
   /// that version. Null: the session has no state (the field is left out).
   json session_state;
+  /// When set, the args already encoded (one MessagePack map, see encoded_args.hpp): they go into
+  /// the frame as they are and `args` is not sent.
+  std::shared_ptr<const std::string> encoded_args;
 };
 
 /// A host → worker cancel of one request, for workers whose hello says concurrency > 1: the
@@ -79,6 +83,9 @@ struct Response {
   /// Replay journal entries the handler recorded: `[{"command", "args", "object", "append"}]`;
   /// null when none.
   json session_journal;
+  /// True when `result` is a string holding the result as JSON text, transcoded straight from
+  /// the frame for a call that asked for text (worker::CallOptions::result_as_json_text).
+  bool result_is_json_text = false;
 };
 
 /// One piece of a streaming command's output.

@@ -1,0 +1,77 @@
+#pragma once
+
+/// @file
+/// Request frames whose `args` were encoded before the call (by json_to_msgpack from a request
+/// body): the envelope is encoded as usual and the args are spliced in where it holds a null, so
+/// the args never become a DOM. Stateless; any thread.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mlbridge/errors/result.hpp"
+#include "mlbridge/protocol/codec.hpp"
+#include "mlbridge/protocol/transcode.hpp"
+
+namespace mlbridge::protocol {
+
+/// A command's args encoded once, before the call, as one MessagePack map: what a worker gets
+/// when the body of a request only passes through the host (Host::execute_async_encoded). Made
+/// only from JSON text by json_to_msgpack, so its bytes are always well formed. Immutable and
+/// cheap to copy (the bytes are shared: retries and the frame read the same ones); any thread.
+class EncodedArgs {
+ public:
+  /// Transcodes `json_text`, which must be a JSON object, in one pass. invalid_argument with
+  /// json_to_msgpack's messages, or saying that args must be an object.
+  static Result<EncodedArgs> from_json(std::string_view json_text,
+                                       const TranscodeLimits& limits = {});
+  /// The MessagePack bytes; never null.
+  const std::shared_ptr<const std::string>& msgpack() const { return msgpack_; }
+
+ private:
+  explicit EncodedArgs(std::shared_ptr<const std::string> msgpack) : msgpack_(std::move(msgpack)) {}
+  std::shared_ptr<const std::string> msgpack_;
+};
+
+/// A command's result as compact JSON text, bytes as `{"__bytes__": "<base64>"}`.
+struct EncodedResult {
+  std::string json_text;
+};
+
+/// True when `msgpack` starts with a MessagePack map marker: command args must be a map (a JSON
+/// object). Does not validate the rest (json_to_msgpack made it).
+bool is_msgpack_map(std::string_view msgpack);
+
+/// The value of encoded args as a DOM, for the few paths that need one (a session's replay
+/// journal); null when the bytes are not one well-formed MessagePack value.
+json decode_encoded_args(std::string_view msgpack);
+
+/// Where a MessagePack response payload holds its top-level "id" and "result" (offsets into the
+/// payload, result as [begin, end)), found by skipping values without decoding them.
+struct ResponseResultSpan {
+  std::uint64_t id = 0;
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+/// nullopt when the payload is not a well-formed map with string keys, an unsigned "id" and a
+/// "result".
+std::optional<ResponseResultSpan> locate_response_result(std::span<const std::uint8_t> payload);
+
+/// True when MessagePack `value` holds an ext of `type` at any depth (e.g. a shared blob
+/// reference, shared_blobs.hpp); also true when the bytes are malformed.
+bool contains_ext_type(std::span<const std::uint8_t> value, std::uint8_t type);
+
+/// Encodes `message`, a request (protocol::to_json) whose "args" is null, as a complete frame
+/// whose args are `args_msgpack` (one MessagePack value): spliced in as they are for the
+/// MessagePack codec, transcoded to JSON text in one pass (msgpack_to_json) for the JSON codec.
+/// Fails with protocol_error when the frame would exceed `max_frame_bytes`, invalid_argument
+/// when the JSON codec cannot carry the args (a string that is not UTF-8).
+Result<std::vector<std::uint8_t>> encode_frame_with_args(const json& message,
+                                                         std::string_view args_msgpack, Codec codec,
+                                                         std::size_t max_frame_bytes);
+
+}  // namespace mlbridge::protocol

@@ -1,0 +1,31 @@
+#pragma once
+
+// Private to core/src/protocol: base64 (standard alphabet, padded) into buffers the caller has
+// sized, so that the codec and the transcoder write bytes once, straight into their output.
+// Stateless; any thread.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace mlbridge::protocol {
+
+/// Characters base64 takes for `byte_count` bytes (with padding).
+constexpr std::size_t base64_encoded_size(std::size_t byte_count) {
+  return (byte_count + 2) / 3 * 4;
+}
+
+/// Writes base64_encoded_size(bytes.size()) characters at `out`.
+void base64_encode_to(std::span<const std::uint8_t> bytes, char* out);
+
+/// The number of bytes `text` decodes to; nullopt when its length is not a multiple of 4 or its
+/// padding is misplaced (the characters themselves are checked by base64_decode_to).
+std::optional<std::size_t> base64_decoded_size(std::string_view text);
+
+/// Decodes `text` into base64_decoded_size(text) bytes at `out`; false on a character outside
+/// the alphabet or misplaced padding (`out` then holds garbage).
+bool base64_decode_to(std::string_view text, std::uint8_t* out);
+
+}  // namespace mlbridge::protocol

@@ -1,0 +1,109 @@
+// encode_frame_with_args, EncodedArgs and locate_response_result (mlbridge/protocol/
+// encoded_args.hpp): a request frame with spliced args is the frame the DOM path encodes, in both
+// codecs; a response's result is found without decoding it.
+
+#include "mlbridge/protocol/encoded_args.hpp"
+
+#include <gtest/gtest.h>
+
+#include "mlbridge/protocol/frame.hpp"
+#include "mlbridge/protocol/message.hpp"
+
+namespace mlbridge::protocol {
+namespace {
+
+std::span<const std::uint8_t> payload_of(const std::vector<std::uint8_t>& frame) {
+  return std::span(frame).subspan(kFrameHeaderBytes);
+}
+
+json request_message(json args) {
+  Request request;
+  request.id = 7;
+  request.command = "echo";
+  request.args = std::move(args);
+  request.deadline_ms = 30000;
+  request.session_state = json{{"version", 2}};
+  return to_json(std::move(request));
+}
+
+TEST(EncodedArgsTest, SplicedFramesEqualTheDomPathsFramesInBothCodecs) {
+  const std::string args_text = R"({"a":[1,-2,0.5,"h\u00e9"],"b":{"__bytes__":"AQID"},"c":{}})";
+  auto args = EncodedArgs::from_json(args_text);
+  ASSERT_TRUE(args.ok()) << args.error().message;
+  json dom_args = json::parse(args_text);
+  ASSERT_TRUE(from_plain_json(dom_args));
+  for (const Codec codec : {Codec::kMsgpack, Codec::kJson}) {
+    auto spliced =
+        encode_frame_with_args(request_message(nullptr), *args->msgpack(), codec, 1 << 20);
+    ASSERT_TRUE(spliced.ok()) << spliced.error().message;
+    auto dom = encode_frame(request_message(dom_args), codec, 1 << 20);
+    ASSERT_TRUE(dom.ok());
+    EXPECT_EQ(*spliced, *dom) << to_string(codec);
+    auto decoded = decode_payload(payload_of(*spliced), codec);
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ((*decoded)["args"], dom_args);
+  }
+}
+
+TEST(EncodedArgsTest, SplicedFramesRespectTheFrameLimit) {
+  auto args = EncodedArgs::from_json(R"({"text":")" + std::string(1000, 'x') + R"("})");
+  ASSERT_TRUE(args.ok());
+  for (const Codec codec : {Codec::kMsgpack, Codec::kJson}) {
+    auto frame = encode_frame_with_args(request_message(nullptr), *args->msgpack(), codec, 500);
+    ASSERT_FALSE(frame.ok());
+    EXPECT_EQ(frame.error().category, ErrorCategory::kProtocolError);
+  }
+}
+
+TEST(EncodedArgsTest, ArgsMustBeAnObject) {
+  for (const char* text : {"[]", "1", "\"x\"", "null"}) {
+    auto args = EncodedArgs::from_json(text);
+    ASSERT_FALSE(args.ok()) << text;
+    EXPECT_EQ(args.error().category, ErrorCategory::kInvalidArgument);
+    EXPECT_NE(args.error().message.find("must be a JSON object"), std::string::npos);
+  }
+  EXPECT_FALSE(EncodedArgs::from_json(R"({"x":1e400})").ok());
+}
+
+TEST(EncodedArgsTest, LocatesAResponsesResultWithoutDecodingIt) {
+  const json result = {{"data", json::binary({1, 2, 3})},
+                       {"list", {1, "two", 3.5, nullptr, json::array({json::object()})}},
+                       {"big", std::string(70000, 'b')}};
+  for (const std::uint64_t id : {std::uint64_t{5}, std::uint64_t{300}, std::uint64_t{1} << 40}) {
+    const json response = {{"type", "response"}, {"id", id}, {"success", true}, {"result", result}};
+    const auto bytes = json::to_msgpack(response);
+    auto span = locate_response_result(bytes);
+    ASSERT_TRUE(span.has_value());
+    EXPECT_EQ(span->id, id);
+    const std::vector<std::uint8_t> located(
+        bytes.begin() + static_cast<std::ptrdiff_t>(span->begin),
+        bytes.begin() + static_cast<std::ptrdiff_t>(span->end));
+    EXPECT_EQ(located, json::to_msgpack(result));
+  }
+}
+
+TEST(EncodedArgsTest, FindsExtTypesAtAnyDepth) {
+  const auto with_77 = json::to_msgpack(json{{"a", {1, {{"b", json::binary({1, 2}, 77)}}}}});
+  EXPECT_TRUE(contains_ext_type(with_77, 77));
+  EXPECT_FALSE(contains_ext_type(with_77, 5));
+  const auto plain = json::to_msgpack(json{{"a", {1, json::binary({77, 77})}}, {"s", "\xc7"}});
+  EXPECT_FALSE(contains_ext_type(plain, 77));
+}
+
+TEST(EncodedArgsTest, FindsNoResultInWhatIsNotAWellFormedResponse) {
+  const auto no_result = json::to_msgpack(json{{"type", "response"}, {"id", 1}});
+  EXPECT_FALSE(locate_response_result(no_result).has_value());
+  const auto signed_id = json::to_msgpack(json{{"id", -1}, {"result", 1}});
+  EXPECT_FALSE(locate_response_result(signed_id).has_value());
+  auto truncated = json::to_msgpack(json{{"id", 1}, {"result", "abcdef"}});
+  truncated.pop_back();
+  EXPECT_FALSE(locate_response_result(truncated).has_value());
+  auto trailing = json::to_msgpack(json{{"id", 1}, {"result", 2}});
+  trailing.push_back(0x01);
+  EXPECT_FALSE(locate_response_result(trailing).has_value());
+  EXPECT_FALSE(locate_response_result(json::to_msgpack(json::array({1}))).has_value());
+  EXPECT_FALSE(locate_response_result({}).has_value());
+}
+
+}  // namespace
+}  // namespace mlbridge::protocol
