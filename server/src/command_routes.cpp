@@ -114,16 +114,16 @@ void answer_once(Host& host, const std::string& bridge, const std::string& comma
   // Written on the loop thread before a retry, read there when the call completes.
   auto attempts = std::make_shared<std::atomic<std::uint32_t>>(1);
   body.options.on_retry = [attempts](std::uint32_t next, const Error&) { *attempts = next; };
-  const CallTicket ticket = host.execute_async(
-      bridge, command, std::move(body.args), std::move(body.options),
-      [exchange, attempts](Result<json> result) {
-        if (!result) return reply_error(exchange, result.error());
-        json out = {{"result", std::move(*result)}};
-        if (*attempts > 1) out["attempts"] = attempts->load();
-        HttpResponse response;
-        send_json(response, out);
-        exchange->reply(std::move(response));
-      });
+  const CallTicket ticket =
+      host.execute_async(bridge, command, std::move(body.args), std::move(body.options),
+                         [exchange, attempts](Result<json> result) {
+                           if (!result) return reply_error(exchange, result.error());
+                           json out = {{"result", std::move(*result)}};
+                           if (*attempts > 1) out["attempts"] = attempts->load();
+                           HttpResponse response;
+                           send_json(response, out);
+                           exchange->reply(std::move(response));
+                         });
   exchange->on_abandon([&host, ticket] { host.cancel(ticket); });
 }
 
@@ -131,8 +131,10 @@ void run_command(RouteContext& context, const HttpRequest& request, const Exchan
                  const std::string& bridge, const std::string& command) {
   auto body = read_command_body(request.body);
   if (!body) return reply_error(exchange, body.error());
-  if (body->stream) return answer_streamed(context.host, bridge, command, std::move(*body), exchange);
-  if (!body->reply) return answer_detached(context.host, bridge, command, std::move(*body), exchange);
+  if (body->stream)
+    return answer_streamed(context.host, bridge, command, std::move(*body), exchange);
+  if (!body->reply)
+    return answer_detached(context.host, bridge, command, std::move(*body), exchange);
   answer_once(context.host, bridge, command, std::move(*body), exchange);
 }
 

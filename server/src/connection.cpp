@@ -130,11 +130,11 @@ void Connection::parse() {
 void Connection::read_more() {
   if (reading_ || phase_ == Phase::kClosed) return;
   reading_ = true;
-  socket_.async_read_some(asio::buffer(read_buffer_),
-                          [self = shared_from_this()](boost::system::error_code ec,
-                                                      std::size_t size) {
-                            self->on_read(ec, size);
-                          });
+  socket_.async_read_some(
+      asio::buffer(read_buffer_),
+      [self = shared_from_this()](boost::system::error_code ec, std::size_t size) {
+        self->on_read(ec, size);
+      });
 }
 
 void Connection::on_read(boost::system::error_code ec, std::size_t size) {
@@ -189,8 +189,7 @@ void Connection::refuse(int status, const std::string& message) {
   keep_alive_ = false;
   answered_ = true;
   HttpResponse response;
-  send_json(response,
-            error_body(Error::make(ErrorCategory::kInvalidArgument, message)), status);
+  send_json(response, error_body(Error::make(ErrorCategory::kInvalidArgument, message)), status);
   pending_ += serialize_response(response, false);
   flush();
 }
@@ -251,10 +250,10 @@ void Connection::do_after(std::uint64_t seq, std::chrono::milliseconds delay,
                           std::function<void()> action) {
   if (!current(seq)) return;
   action_timer_.expires_after(delay);
-  action_timer_.async_wait([self = shared_from_this(), seq, action = std::move(action)](
-                               boost::system::error_code ec) {
-    if (!ec && self->current(seq)) action();
-  });
+  action_timer_.async_wait(
+      [self = shared_from_this(), seq, action = std::move(action)](boost::system::error_code ec) {
+        if (!ec && self->current(seq)) action();
+      });
 }
 
 void Connection::flush() {
@@ -337,10 +336,9 @@ void Connection::close() {
 void Connection::arm(std::chrono::milliseconds timeout) {
   const std::uint64_t generation = ++deadline_generation_;
   deadline_.expires_after(timeout);
-  deadline_.async_wait(
-      [self = shared_from_this(), generation](boost::system::error_code ec) {
-        if (!ec && generation == self->deadline_generation_) self->on_deadline();
-      });
+  deadline_.async_wait([self = shared_from_this(), generation](boost::system::error_code ec) {
+    if (!ec && generation == self->deadline_generation_) self->on_deadline();
+  });
 }
 
 void Connection::disarm() {
@@ -359,12 +357,12 @@ void Connection::on_deadline() {
                    peer_, core_.limits.header_timeout.count());
       break;
     case Phase::kReadingBody:
-      spdlog::info("{}: closing a connection whose request body did not arrive within {} ms",
-                   peer_, core_.limits.body_timeout.count());
+      spdlog::info("{}: closing a connection whose request body did not arrive within {} ms", peer_,
+                   core_.limits.body_timeout.count());
       break;
     case Phase::kAnswering:
-      spdlog::warn("{} {} from {}: a write to the client took longer than {} ms; closing",
-                   method_, path_, peer_, core_.limits.write_timeout.count());
+      spdlog::warn("{} {} from {}: a write to the client took longer than {} ms; closing", method_,
+                   path_, peer_, core_.limits.write_timeout.count());
       if (!answered_) abandon("");
       break;
     case Phase::kLingering:

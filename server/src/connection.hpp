@@ -12,9 +12,9 @@
 // called from any thread (they post). Owned by shared pointers held by its pending operations
 // and by exchanges handed to routes; the socket closes when the connection does, not later.
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -71,7 +71,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint64_t deadline_generation_ = 0;
   boost::asio::steady_timer action_timer_;
   std::array<char, 16 * 1024> read_buffer_;
-  std::string input_;   // read, not yet parsed (pipelined requests wait here)
+  std::string input_;    // read, not yet parsed (pipelined requests wait here)
   std::string pending_;  // to write
   std::string writing_;  // being written
   std::size_t lingered_bytes_ = 0;
@@ -84,10 +84,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string method_;
   std::string path_;
   bool keep_alive_ = true;
-  bool counted_ = false;     // counted in core_.active_requests
+  bool counted_ = false;  // counted in core_.active_requests
   bool streaming_ = false;
-  bool answered_ = false;    // the whole answer is queued
-  bool abandoned_ = false;   // the client left before the answer was complete
+  bool answered_ = false;   // the whole answer is queued
+  bool abandoned_ = false;  // the client left before the answer was complete
   std::function<void()> on_abandon_;
 };
 

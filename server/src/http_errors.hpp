@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "mlbridge/errors/error.hpp"
 #include "http_message.hpp"
+#include "mlbridge/errors/error.hpp"
 #include "mlbridge/errors/result.hpp"
 #include "mlbridge/protocol/codec.hpp"
 

@@ -21,9 +21,9 @@ struct HttpRequest {
   /// The target before '?', not percent-decoded: routing sees "%2F" as three characters, so an
   /// encoded slash can never reach another route.
   std::string path;
-  HeaderList headers;                               ///< In order, names as sent.
+  HeaderList headers;                                       ///< In order, names as sent.
   std::vector<std::pair<std::string, std::string>> params;  ///< The query, percent-decoded.
-  std::string body;                                 ///< De-chunked.
+  std::string body;                                         ///< De-chunked.
   bool keep_alive = true;  ///< HTTP/1.1 without "Connection: close", or 1.0 with keep-alive.
   /// Set by the router: [0] the whole path, [1..] the pattern's groups, each percent-decoded.
   std::vector<std::string> matches;

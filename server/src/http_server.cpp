@@ -170,9 +170,8 @@ struct HttpServer::Impl {
 
   Status bind(const Address& address) {
     boost::system::error_code ec;
-    const auto ip = asio::ip::make_address(address.host == "localhost" ? "127.0.0.1"
-                                                                         : address.host,
-                                           ec);
+    const auto ip =
+        asio::ip::make_address(address.host == "localhost" ? "127.0.0.1" : address.host, ec);
     if (ec) {
       return fail(ErrorCategory::kInvalidArgument,
                   "listen address '" + options.listen + "' needs an IP address or localhost");
@@ -187,37 +186,37 @@ struct HttpServer::Impl {
     if (ec) {
       boost::system::error_code ignored;
       acceptor.close(ignored);
-      return fail(ErrorCategory::kBridgeUnavailable,
-                  "cannot listen on " + options.listen + " (" + ec.message() +
-                      "); choose another with --listen");
+      return fail(ErrorCategory::kBridgeUnavailable, "cannot listen on " + options.listen + " (" +
+                                                         ec.message() +
+                                                         "); choose another with --listen");
     }
     port = acceptor.local_endpoint().port();
     return Ok{};
   }
 
   void accept() {
-    acceptor.async_accept(asio::make_strand(io), [this](boost::system::error_code ec,
-                                                        tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      if (ec) {
-        if (ec.value() == EMFILE || ec.value() == ENFILE) {
-          if (!out_of_files_logged.exchange(true)) {
-            spdlog::error(
-                "out of file descriptors: new connections wait (raise the open-file limit or "
-                "lower --max-connections)");
+    acceptor.async_accept(
+        asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+          if (ec) {
+            if (ec.value() == EMFILE || ec.value() == ENFILE) {
+              if (!out_of_files_logged.exchange(true)) {
+                spdlog::error(
+                    "out of file descriptors: new connections wait (raise the open-file limit or "
+                    "lower --max-connections)");
+              }
+              retry_timer.expires_after(kAcceptRetry);
+              retry_timer.async_wait([this](boost::system::error_code e) {
+                if (!e) accept();
+              });
+              return;
+            }
+            return accept();
           }
-          retry_timer.expires_after(kAcceptRetry);
-          retry_timer.async_wait([this](boost::system::error_code e) {
-            if (!e) accept();
-          });
-          return;
-        }
-        return accept();
-      }
-      out_of_files_logged = false;
-      admit(std::move(socket));
-      accept();
-    });
+          out_of_files_logged = false;
+          admit(std::move(socket));
+          accept();
+        });
   }
 
   void admit(tcp::socket socket) {
@@ -300,8 +299,7 @@ std::string HttpServer::serve_in_memory(std::string_view raw_requests) {
     if (state == RequestReader::State::kRefused) {
       HttpResponse response;
       send_json(response,
-                error_body(Error::make(ErrorCategory::kInvalidArgument,
-                                       reader.refusal().message)),
+                error_body(Error::make(ErrorCategory::kInvalidArgument, reader.refusal().message)),
                 reader.refusal().status);
       output += serialize_response(response, false);
       break;

@@ -16,8 +16,21 @@ bool is_token_char(unsigned char c) {
   if (c >= '0' && c <= '9') return true;
   if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -124,8 +137,8 @@ RequestReader::State RequestReader::check_header_block(std::string_view block) {
     return refuse(400, "the request has " + std::to_string(content_lengths) +
                            " Content-Length headers; send exactly one");
   }
-  if (transfer_encodings > 1 || (transfer_encodings == 1 && !same_name(transfer_encoding,
-                                                                        "chunked"))) {
+  if (transfer_encodings > 1 ||
+      (transfer_encodings == 1 && !same_name(transfer_encoding, "chunked"))) {
     return refuse(400, "the only Transfer-Encoding this server reads is a single 'chunked'");
   }
   if (content_lengths == 1) {

@@ -75,11 +75,11 @@ std::optional<HttpResponse> Router::refuse_unauthorized(const HttpRequest& reque
   const auto given = request.header("Authorization");
   const auto credentials = given ? bearer_credentials(*given) : std::nullopt;
   if (credentials && constant_time_equal(*credentials, auth_token_)) return std::nullopt;
-  HttpResponse response = error_response(
-      Error::make(ErrorCategory::kAuthentication,
-                  !given ? "this server needs 'Authorization: Bearer <token>'"
-                         : "the bearer token is not valid for this server"),
-      401);
+  HttpResponse response =
+      error_response(Error::make(ErrorCategory::kAuthentication,
+                                 !given ? "this server needs 'Authorization: Bearer <token>'"
+                                        : "the bearer token is not valid for this server"),
+                     401);
   response.set_header("WWW-Authenticate", "Bearer");
   return response;
 }
@@ -101,8 +101,8 @@ void Router::dispatch(HttpRequest&& request, const ExchangePtr& exchange) const 
     return run(route, std::move(request), exchange);
   }
   exchange->reply(error_response(
-      Error::make(ErrorCategory::kNotFound, "no route " + request.method + " " + request.path +
-                                                " (see docs/http-api.md)"),
+      Error::make(ErrorCategory::kNotFound,
+                  "no route " + request.method + " " + request.path + " (see docs/http-api.md)"),
       404));
 }
 
@@ -137,10 +137,10 @@ void Router::run(const Route& route, HttpRequest&& request, const ExchangePtr& e
       route.handler(request, response);
     } catch (const std::exception& e) {
       spdlog::error("{} {} failed: {}", request.method, request.path, e.what());
-      response = error_response(
-          Error::make(ErrorCategory::kInternal,
-                      std::string("the server failed on this request: ") + e.what()),
-          500);
+      response =
+          error_response(Error::make(ErrorCategory::kInternal,
+                                     std::string("the server failed on this request: ") + e.what()),
+                         500);
     }
     exchange->reply(std::move(response));
   });

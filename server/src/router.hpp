@@ -51,8 +51,8 @@ class Router {
     std::string method;
     std::regex pattern;
     Runs runs = Runs::kOnIoThread;
-    Handler handler;         // when not async
-    AsyncHandler async;      // when set
+    Handler handler;     // when not async
+    AsyncHandler async;  // when set
   };
 
   std::optional<HttpResponse> refuse_unauthorized(const HttpRequest& request) const;

@@ -25,10 +25,10 @@ class Connection;
 /// The timeouts and buffers of every connection (from ServerOptions).
 struct ConnectionLimits {
   ReaderLimits reader;
-  std::chrono::milliseconds idle_timeout{120'000};   ///< Between requests.
-  std::chrono::milliseconds header_timeout{10'000};  ///< First byte to the end of the headers.
-  std::chrono::milliseconds body_timeout{60'000};    ///< End of headers to the end of the body.
-  std::chrono::milliseconds write_timeout{30'000};   ///< One write to the client.
+  std::chrono::milliseconds idle_timeout{120'000};    ///< Between requests.
+  std::chrono::milliseconds header_timeout{10'000};   ///< First byte to the end of the headers.
+  std::chrono::milliseconds body_timeout{60'000};     ///< End of headers to the end of the body.
+  std::chrono::milliseconds write_timeout{30'000};    ///< One write to the client.
   std::size_t max_stream_buffer_bytes = 1024 * 1024;  ///< Unsent SSE bytes before a stream ends.
 };
 

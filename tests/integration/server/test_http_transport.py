@@ -168,7 +168,12 @@ def test_smuggling_shapes_are_refused_with_400_and_the_connection_closes(
 
 @pytest.mark.parametrize(
     "request_line",
-    ["GET /healthz HTTP/1.1 extra", "GET /healthz", "G(T /healthz HTTP/1.1", "GET /he lthz HTTP/1.1"],
+    [
+        "GET /healthz HTTP/1.1 extra",
+        "GET /healthz",
+        "G(T /healthz HTTP/1.1",
+        "GET /he lthz HTTP/1.1",
+    ],
 )
 def test_malformed_request_lines_get_400(server: Server, request_line: str) -> None:
     status, _, body = exchange(server, f"{request_line}\r\nHost: x\r\n\r\n".encode())
@@ -262,7 +267,11 @@ def test_deep_nesting_names_the_limit(server: Server) -> None:
     )
     # The test deployment's body limit is 4096 bytes; nesting is checked on a body within it.
     assert status == 413, body
-    raw = post(server, "/v1/bridges/echo/commands/echo", b'{"args": {"a": ' + b"[" * 1000 + b"]" * 1000 + b"}}")
+    raw = post(
+        server,
+        "/v1/bridges/echo/commands/echo",
+        b'{"args": {"a": ' + b"[" * 1000 + b"]" * 1000 + b"}}",
+    )
     status, _, answer = exchange(server, raw)
     assert status == 400, answer
     assert "levels deep" in json.loads(answer)["error"]["message"]
@@ -357,7 +366,9 @@ def test_readiness_turns_503_while_draining(tmp_path: Path) -> None:
         assert reader.response()[0] == 200
         # A call in flight holds the drain open while the kept connection asks again.
         caller = connect(drained)
-        caller.sendall(post(drained, "/v1/bridges/echo/commands/sleep", b'{"args": {"seconds": 3}}'))
+        caller.sendall(
+            post(drained, "/v1/bridges/echo/commands/sleep", b'{"args": {"seconds": 3}}')
+        )
         wait_for(lambda: echo_in_flight(drained) == 1, "the sleep call never started")
         drained.process.send_signal(15)
         status, headers, body = 0, {}, b""

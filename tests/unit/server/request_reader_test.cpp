@@ -83,9 +83,11 @@ TEST_P(RequestReaderRefuses, WithTheRightStatus) {
 INSTANTIATE_TEST_SUITE_P(
     Shapes, RequestReaderRefuses,
     testing::Values(
-        Refused{"cl_and_te", "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        Refused{"cl_and_te",
+                "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
         Refused{"two_cl", "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400},
-        Refused{"same_cl_twice", "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", 400},
+        Refused{"same_cl_twice",
+                "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", 400},
         Refused{"plus_cl", "POST / HTTP/1.1\r\nContent-Length: +2\r\n\r\n", 400},
         Refused{"minus_cl", "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
         Refused{"no_colon", "GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400},

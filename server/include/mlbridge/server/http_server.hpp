@@ -57,8 +57,9 @@ struct ServerOptions {
   std::size_t max_stream_buffer_bytes = 1024 * 1024;
   std::chrono::milliseconds idle_timeout{120'000};   ///< A kept-alive connection between requests.
   std::chrono::milliseconds header_timeout{10'000};  ///< A request's first byte to its last header.
-  std::chrono::milliseconds body_timeout{60'000};    ///< The end of the headers to the end of the body.
-  std::chrono::milliseconds write_timeout{30'000};   ///< One write of an answer to the client.
+  std::chrono::milliseconds body_timeout{
+      60'000};  ///< The end of the headers to the end of the body.
+  std::chrono::milliseconds write_timeout{30'000};  ///< One write of an answer to the client.
 };
 
 /// What start() checks before it binds: a well-formed HOST:PORT (invalid_argument), and a token
