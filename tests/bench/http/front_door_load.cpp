@@ -18,6 +18,9 @@
 // Loopback only.
 
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
+// clang-format off
+#include <utility>
+// clang-format on
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -31,7 +34,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace asio = boost::asio;
