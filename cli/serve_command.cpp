@@ -146,7 +146,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                    "I/O threads serving every connection (0: one per core); connections cost "
                    "no thread")
       ->capture_default_str()
-      ->check(CLI::Range(0, 256));
+      ->check(CLI::Range(0, 4096));
   serve
       ->add_option("--max-connections", args->max_connections,
                    "Open connections at most; more are answered 503 (also bounded by the "
