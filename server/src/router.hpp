@@ -15,7 +15,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
-#include <regex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,8 +38,10 @@ class Router {
   Router(const GuardSettings& guard, const std::string& auth_token,
          boost::asio::thread_pool& blocking);
 
-  /// `pattern` matches the whole raw (not percent-decoded) path; its groups become
-  /// request.matches[1..], percent-decoded.
+  /// `pattern` is a path whose segments are literal or "([^/]+)" (any one non-empty segment);
+  /// it matches the whole raw (not percent-decoded) path, and its groups become
+  /// request.matches[1..], percent-decoded. Matched segment by segment, without std::regex
+  /// (whose recursion grows with the input).
   void add(std::string method, const std::string& pattern, Runs runs, Handler handler);
   void add_async(std::string method, const std::string& pattern, AsyncHandler handler);
 
@@ -49,7 +51,7 @@ class Router {
  private:
   struct Route {
     std::string method;
-    std::regex pattern;
+    std::vector<std::string> segments;  // "" = one captured segment
     Runs runs = Runs::kOnIoThread;
     Handler handler;     // when not async
     AsyncHandler async;  // when set
