@@ -57,9 +57,16 @@ std::vector<std::string> segments_of(std::string_view pattern) {
   std::vector<std::string> out;
   if (!pattern.empty() && pattern.front() == '/') pattern.remove_prefix(1);
   while (true) {
+    // The capture holds a '/' of its own ("[^/]"), so it is taken whole before splitting.
+    if (pattern.substr(0, kAnySegment.size()) == kAnySegment) {
+      out.emplace_back();
+      pattern.remove_prefix(kAnySegment.size());
+      if (pattern.empty()) break;
+      pattern.remove_prefix(1);  // the '/' after it
+      continue;
+    }
     const auto slash = pattern.find('/');
-    const std::string_view segment = pattern.substr(0, slash);
-    out.emplace_back(segment == kAnySegment ? std::string_view() : segment);
+    out.emplace_back(pattern.substr(0, slash));
     if (slash == std::string_view::npos) break;
     pattern.remove_prefix(slash + 1);
   }
