@@ -4,7 +4,6 @@
 #include <strings.h>
 
 #include <boost/asio/post.hpp>
-#include <string_view>
 
 #include "http_errors.hpp"
 
@@ -50,51 +49,6 @@ RequestFacts facts_of(const HttpRequest& request) {
   return facts;
 }
 
-constexpr std::string_view kAnySegment = "([^/]+)";
-
-// "/v1/bridges/([^/]+)" -> {"v1", "bridges", ""}; "" stands for a captured segment.
-std::vector<std::string> segments_of(std::string_view pattern) {
-  std::vector<std::string> out;
-  if (!pattern.empty() && pattern.front() == '/') pattern.remove_prefix(1);
-  while (true) {
-    // The capture holds a '/' of its own ("[^/]"), so it is taken whole before splitting.
-    if (pattern.substr(0, kAnySegment.size()) == kAnySegment) {
-      out.emplace_back();
-      pattern.remove_prefix(kAnySegment.size());
-      if (pattern.empty()) break;
-      pattern.remove_prefix(1);  // the '/' after it
-      continue;
-    }
-    const auto slash = pattern.find('/');
-    out.emplace_back(pattern.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    pattern.remove_prefix(slash + 1);
-  }
-  return out;
-}
-
-// The captured segments of `path` (raw), or nullopt when it does not match.
-std::optional<std::vector<std::string_view>> match_segments(
-    const std::vector<std::string>& segments, std::string_view path) {
-  if (path.empty() || path.front() != '/') return std::nullopt;
-  path.remove_prefix(1);
-  std::vector<std::string_view> captured;
-  for (std::size_t i = 0; i < segments.size(); ++i) {
-    const auto slash = path.find('/');
-    const bool last = i + 1 == segments.size();
-    if (last != (slash == std::string_view::npos)) return std::nullopt;
-    const std::string_view segment = path.substr(0, slash);
-    if (segments[i].empty()) {
-      if (segment.empty()) return std::nullopt;
-      captured.push_back(segment);
-    } else if (segment != segments[i]) {
-      return std::nullopt;
-    }
-    if (!last) path.remove_prefix(slash + 1);
-  }
-  return captured;
-}
-
 HttpResponse error_response(const Error& error, int status) {
   HttpResponse response;
   send_json(response, error_body(error), status);
@@ -108,12 +62,12 @@ Router::Router(const GuardSettings& guard, const std::string& auth_token,
     : guard_(guard), auth_token_(auth_token), blocking_(blocking) {}
 
 void Router::add(std::string method, const std::string& pattern, Runs runs, Handler handler) {
-  routes_.push_back({std::move(method), segments_of(pattern), runs, std::move(handler), {}});
+  routes_.push_back({std::move(method), std::regex(pattern), runs, std::move(handler), {}});
 }
 
 void Router::add_async(std::string method, const std::string& pattern, AsyncHandler handler) {
   routes_.push_back(
-      {std::move(method), segments_of(pattern), Runs::kOnIoThread, {}, std::move(handler)});
+      {std::move(method), std::regex(pattern), Runs::kOnIoThread, {}, std::move(handler)});
 }
 
 std::optional<HttpResponse> Router::refuse_unauthorized(const HttpRequest& request) const {
@@ -137,11 +91,12 @@ void Router::dispatch(HttpRequest&& request, const ExchangePtr& exchange) const 
   if (auto refused = refuse_unauthorized(request)) return exchange->reply(std::move(*refused));
   for (const auto& route : routes_) {
     if (route.method != request.method) continue;
-    const auto captured = match_segments(route.segments, request.path);
-    if (!captured) continue;
-    request.matches.assign(1, request.path);
-    for (const auto raw : *captured) {
-      request.matches.push_back(percent_decode(raw, false).value_or(std::string(raw)));
+    std::smatch match;
+    if (!std::regex_match(request.path, match, route.pattern)) continue;
+    request.matches.clear();
+    for (std::size_t i = 0; i < match.size(); ++i) {
+      const std::string raw = match[i].str();
+      request.matches.push_back(i == 0 ? raw : percent_decode(raw, false).value_or(raw));
     }
     return run(route, std::move(request), exchange);
   }

@@ -15,7 +15,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
-#include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -38,10 +38,8 @@ class Router {
   Router(const GuardSettings& guard, const std::string& auth_token,
          boost::asio::thread_pool& blocking);
 
-  /// `pattern` is a path whose segments are literal or "([^/]+)" (any one non-empty segment);
-  /// it matches the whole raw (not percent-decoded) path, and its groups become
-  /// request.matches[1..], percent-decoded. Matched segment by segment, without std::regex
-  /// (whose recursion grows with the input).
+  /// `pattern` matches the whole raw (not percent-decoded) path; its groups become
+  /// request.matches[1..], percent-decoded.
   void add(std::string method, const std::string& pattern, Runs runs, Handler handler);
   void add_async(std::string method, const std::string& pattern, AsyncHandler handler);
 
@@ -51,7 +49,7 @@ class Router {
  private:
   struct Route {
     std::string method;
-    std::vector<std::string> segments;  // "" = one captured segment
+    std::regex pattern;
     Runs runs = Runs::kOnIoThread;
     Handler handler;     // when not async
     AsyncHandler async;  // when set
