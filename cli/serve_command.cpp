@@ -19,7 +19,12 @@ struct ServeArgs {
   std::string config = "config/mlbridge.yaml";
   std::string listen;
   std::string log_level;
-  std::size_t threads = 256;  // server::ServerOptions::threads
+  std::size_t threads = 0;  // server::ServerOptions::threads (0: the number of cores)
+  std::size_t max_connections = server::ServerOptions{}.max_connections;
+  std::int64_t header_timeout_ms = server::ServerOptions{}.header_timeout.count();
+  std::int64_t idle_timeout_ms = server::ServerOptions{}.idle_timeout.count();
+  std::int64_t body_timeout_ms = server::ServerOptions{}.body_timeout.count();
+  std::size_t max_stream_buffer_bytes = server::ServerOptions{}.max_stream_buffer_bytes;
   bool allow_unauthenticated_remote = false;
 };
 
@@ -73,6 +78,11 @@ int run_serve(const ServeArgs& args) {
   options.allow_unauthenticated_remote =
       args.allow_unauthenticated_remote || config.allow_unauthenticated_remote;
   options.threads = args.threads;
+  options.max_connections = args.max_connections;
+  options.header_timeout = std::chrono::milliseconds(args.header_timeout_ms);
+  options.idle_timeout = std::chrono::milliseconds(args.idle_timeout_ms);
+  options.body_timeout = std::chrono::milliseconds(args.body_timeout_ms);
+  options.max_stream_buffer_bytes = args.max_stream_buffer_bytes;
 
   if (auto address = server::check_listen_address(options); !address) {
     std::cerr << "error: " << address.error().describe() << "\n";
@@ -111,6 +121,7 @@ int run_serve(const ServeArgs& args) {
     }
   }
   spdlog::info("received {}: draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  http.begin_drain();
   // Both at once: the server stops accepting and waits for the requests in progress, while the
   // host's drain lets their calls finish within each bridge's shutdown_ms and then cancels
   // them, so a long call or an open stream cannot hold the exit back.
@@ -132,9 +143,38 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                     "HOST:PORT to listen on (default: host.listen; port 0 picks a free one)");
   serve
       ->add_option("--threads", args->threads,
-                   "Connections served at once (keep it above the clients you expect)")
+                   "I/O threads serving every connection (0: one per core); connections cost "
+                   "no thread")
       ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
+      ->check(CLI::Range(0, 4096));
+  serve
+      ->add_option("--max-connections", args->max_connections,
+                   "Open connections at most; more are answered 503 (also bounded by the "
+                   "open-file limit, which serve raises to its hard limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000'000));
+  serve
+      ->add_option("--header-timeout-ms", args->header_timeout_ms,
+                   "A request's line and headers must arrive within this time from its first "
+                   "byte, or the connection closes (slow clients cost no thread)")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 3'600'000));
+  serve
+      ->add_option("--body-timeout-ms", args->body_timeout_ms,
+                   "A request's body must arrive within this time after its headers")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 3'600'000));
+  serve
+      ->add_option("--idle-timeout-ms", args->idle_timeout_ms,
+                   "A kept-alive connection closes after this long without a request")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 86'400'000));
+  serve
+      ->add_option("--max-stream-buffer-bytes", args->max_stream_buffer_bytes,
+                   "Unsent bytes of one event stream; a client that reads slower has its call "
+                   "cancelled")
+      ->capture_default_str()
+      ->check(CLI::Range(4096, 1 << 30));
   serve->add_flag("--allow-unauthenticated-remote", args->allow_unauthenticated_remote,
                   "Serve a non-loopback address without a bearer token (default: refused; "
                   "host.allow_unauthenticated_remote)");

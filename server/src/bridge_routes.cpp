@@ -13,7 +13,7 @@ namespace {
 
 // A refusal of the operator's registration policy (host.runtime_registration) is a 403: the
 // request is well-formed, but this host does not allow it.
-bool refused_by_policy(const Status& allowed, httplib::Response& response) {
+bool refused_by_policy(const Status& allowed, HttpResponse& response) {
   if (allowed) return false;
   send_json(response, error_body(allowed.error()), 403);
   return true;
@@ -25,18 +25,20 @@ const registry::RegistrationPolicy& policy(const RouteContext& context) {
 
 }  // namespace
 
-void add_bridge_routes(httplib::Server& server, RouteContext& context) {
-  server.Get("/v1/bridges", [&context](const httplib::Request&, httplib::Response& response) {
-    send_json(response, {{"bridges", context.host.bridges()}});
-  });
-  server.Get(R"(/v1/bridges/([^/]+))",
-             [&context](const httplib::Request& request, httplib::Response& response) {
+void add_bridge_routes(Router& router, RouteContext& context) {
+  router.add("GET", "/v1/bridges", Runs::kOnBlockingPool,
+             [&context](const HttpRequest&, HttpResponse& response) {
+               send_json(response, {{"bridges", context.host.bridges()}});
+             });
+  router.add("GET", R"(/v1/bridges/([^/]+))", Runs::kOnBlockingPool,
+             [&context](const HttpRequest& request, HttpResponse& response) {
                auto bridge = context.host.bridge(request.matches[1]);
                if (!bridge) return send_error(response, bridge.error());
                send_json(response, *bridge);
              });
-  server.Post(
-      "/v1/bridges", [&context](const httplib::Request& request, httplib::Response& response) {
+  router.add(
+      "POST", "/v1/bridges", Runs::kOnBlockingPool,
+      [&context](const HttpRequest& request, HttpResponse& response) {
         auto body = parse_body(request);
         if (!body) return send_error(response, body.error());
         const auto name = body->find("name");
@@ -65,48 +67,48 @@ void add_bridge_routes(httplib::Server& server, RouteContext& context) {
       });
   // An operator's "try again" for a bridge whose workers kept failing to start: it starts
   // programs, so it is a runtime change like the others.
-  server.Post(R"(/v1/bridges/([^/]+)/restart)",
-              [&context](const httplib::Request& request, httplib::Response& response) {
-                const std::string name = request.matches[1];
-                if (refused_by_policy(policy(context).allow_change("restart", name), response)) {
-                  return;
-                }
-                if (auto restarted = context.host.restart_bridge(name); !restarted) {
-                  return send_error(response, restarted.error());
-                }
-                auto described = context.host.bridge(name);
-                send_json(response, described ? *described : json{{"name", name}});
-              });
-  server.Patch(R"(/v1/bridges/([^/]+))",
-               [&context](const httplib::Request& request, httplib::Response& response) {
-                 const std::string name = request.matches[1];
-                 if (refused_by_policy(policy(context).allow_change("change", name), response)) {
-                   return;
-                 }
-                 auto body = parse_body(request);
-                 if (!body) return send_error(response, body.error());
-                 if (!body->is_object()) {
-                   return send_error(response, ErrorCategory::kInvalidArgument,
-                                     "the body must be a JSON object of the bridge's YAML keys, "
-                                     "e.g. {\"pool\": {\"size\": 4}}");
-                 }
-                 auto changes = context.host.update_bridge(name, *body);
-                 if (!changes) return send_error(response, changes.error());
-                 auto described = context.host.bridge(name);
-                 json out = described ? *described : json{{"name", name}};
-                 out["changes"] = *changes;
-                 send_json(response, out);
-               });
-  server.Delete(R"(/v1/bridges/([^/]+))",
-                [&context](const httplib::Request& request, httplib::Response& response) {
-                  const std::string name = request.matches[1];
-                  if (refused_by_policy(policy(context).allow_change("remove", name), response)) {
-                    return;
-                  }
-                  auto removed = context.host.unregister_bridge(name);
-                  if (!removed) return send_error(response, removed.error());
-                  send_json(response, {{"removed", name}});
-                });
+  router.add("POST", R"(/v1/bridges/([^/]+)/restart)", Runs::kOnBlockingPool,
+             [&context](const HttpRequest& request, HttpResponse& response) {
+               const std::string name = request.matches[1];
+               if (refused_by_policy(policy(context).allow_change("restart", name), response)) {
+                 return;
+               }
+               if (auto restarted = context.host.restart_bridge(name); !restarted) {
+                 return send_error(response, restarted.error());
+               }
+               auto described = context.host.bridge(name);
+               send_json(response, described ? *described : json{{"name", name}});
+             });
+  router.add("PATCH", R"(/v1/bridges/([^/]+))", Runs::kOnBlockingPool,
+             [&context](const HttpRequest& request, HttpResponse& response) {
+               const std::string name = request.matches[1];
+               if (refused_by_policy(policy(context).allow_change("change", name), response)) {
+                 return;
+               }
+               auto body = parse_body(request);
+               if (!body) return send_error(response, body.error());
+               if (!body->is_object()) {
+                 return send_error(response, ErrorCategory::kInvalidArgument,
+                                   "the body must be a JSON object of the bridge's YAML keys, "
+                                   "e.g. {\"pool\": {\"size\": 4}}");
+               }
+               auto changes = context.host.update_bridge(name, *body);
+               if (!changes) return send_error(response, changes.error());
+               auto described = context.host.bridge(name);
+               json out = described ? *described : json{{"name", name}};
+               out["changes"] = *changes;
+               send_json(response, out);
+             });
+  router.add("DELETE", R"(/v1/bridges/([^/]+))", Runs::kOnBlockingPool,
+             [&context](const HttpRequest& request, HttpResponse& response) {
+               const std::string name = request.matches[1];
+               if (refused_by_policy(policy(context).allow_change("remove", name), response)) {
+                 return;
+               }
+               auto removed = context.host.unregister_bridge(name);
+               if (!removed) return send_error(response, removed.error());
+               send_json(response, {{"removed", name}});
+             });
 }
 
 }  // namespace mlbridge::server

@@ -1,6 +1,10 @@
 // POST /v1/bridges/{name}/commands/{command}: JSON in and out, Server-Sent Events with
 // "stream": true, 202 with "reply": false. POST /v1/bridges/{name}/resources/{kind}/{verb}: the
 // same through the bridge adapter's resource mapping.
+//
+// Every call starts through Host::execute_async's callback form on the I/O thread and answers
+// through the exchange when it completes: no thread waits for a call. A client that goes away
+// first cancels its call (Exchange::on_abandon).
 
 #include <atomic>
 #include <memory>
@@ -9,7 +13,7 @@
 #include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/registry/registry.hpp"
 #include "routes.hpp"
-#include "sse_channel.hpp"
+#include "streamed_call.hpp"
 
 namespace mlbridge::server {
 namespace {
@@ -17,7 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::int64_t kMaxTimeoutMs = 7LL * 24 * 3600 * 1000;
-// How long a streamed answer's headers wait for the call's first event.
+// How long a streamed answer's head waits for the call's first event.
 constexpr auto kFirstEventWait = 1s;
 
 // The fields of a command body, checked.
@@ -28,18 +32,20 @@ struct CommandBody {
   bool reply = true;
 };
 
-Result<CommandBody> read_command_body(const httplib::Request& request) {
-  auto body = parse_body(request);
+// The request body's text is read here and nowhere else, so that a body can later be handed on
+// without building a DOM.
+Result<CommandBody> read_command_body(std::string_view text) {
+  auto body = parse_json_object(text);
   if (!body) return std::move(body).error();
   CommandBody out;
-  for (const auto& [key, value] : body->items()) {
+  for (auto& [key, value] : body->items()) {
     if (key == "args") {
       if (!value.is_object() && !value.is_null()) {
         return fail(ErrorCategory::kInvalidArgument,
                     std::string("\"args\" must be a JSON object, got ") + value.type_name());
       }
       if (value.is_object()) {
-        out.args = value;
+        out.args = std::move(value);
         // Bytes travel in HTTP bodies as {"__bytes__": base64}, as answers carry them.
         if (auto bytes = protocol::from_plain_json(out.args); !bytes) {
           return fail(ErrorCategory::kInvalidArgument,
@@ -77,83 +83,79 @@ Result<CommandBody> read_command_body(const httplib::Request& request) {
   return out;
 }
 
+void reply_error(const ExchangePtr& exchange, const Error& error) {
+  HttpResponse response;
+  send_error(response, error);
+  exchange->reply(std::move(response));
+}
+
 void answer_streamed(Host& host, const std::string& bridge, const std::string& command,
-                     CommandBody body, httplib::Response& response) {
-  auto channel = std::make_shared<SseChannel>();
-  body.options.on_chunk = [channel](json chunk) { channel->push_chunk(chunk); };
+                     CommandBody body, const ExchangePtr& exchange) {
+  auto stream = std::make_shared<StreamedCall>(exchange);
+  body.options.on_chunk = [stream](json chunk) { stream->chunk(chunk); };
   const CallTicket ticket =
       host.execute_async(bridge, command, std::move(body.args), std::move(body.options),
-                         [channel](Result<json> result) { channel->finish(result); });
-  // The headers wait for the call's first event, a second at most: a call that fails before it
-  // streams anything (an unknown bridge or command, overloaded, an open circuit, a bad argument)
-  // is answered with its own status code and error body, as a call without "stream" would be.
-  if (auto early = channel->error_before_first_chunk(kFirstEventWait)) {
-    return send_error(response, *early);
-  }
-  response.set_header("Cache-Control", "no-cache");
-  response.set_chunked_content_provider(
-      "text/event-stream",
-      [channel, ticket, &host](std::size_t, httplib::DataSink& sink) {
-        auto batch = channel->next(1s);
-        // A comment line while nothing happens: a client that went away shows up as a failed
-        // write, and the call is cancelled instead of running on for nobody.
-        const std::string text = batch.text.empty() ? ": waiting\n\n" : batch.text;
-        if (!sink.write(text.data(), text.size())) {
-          host.cancel(ticket);
-          return false;
-        }
-        if (batch.finished) sink.done();
-        return true;
-      },
-      [ticket, &host](bool success) {
-        if (!success) host.cancel(ticket);
-      });
+                         [stream](Result<json> result) { stream->finish(result); });
+  exchange->after(kFirstEventWait, [stream] { stream->tick(); });
+  exchange->on_abandon([&host, ticket] { host.cancel(ticket); });
 }
 
 void answer_detached(Host& host, const std::string& bridge, const std::string& command,
-                     CommandBody body, httplib::Response& response) {
+                     CommandBody body, const ExchangePtr& exchange) {
   auto call_id = host.cast(bridge, command, std::move(body.args), std::move(body.options));
-  if (!call_id) return send_error(response, call_id.error());
+  if (!call_id) return reply_error(exchange, call_id.error());
+  HttpResponse response;
   send_json(response, {{"call_id", *call_id}}, 202);
+  exchange->reply(std::move(response));
 }
 
-void run_command(RouteContext& context, const httplib::Request& request,
-                 httplib::Response& response, const std::string& bridge,
-                 const std::string& command) {
-  auto body = read_command_body(request);
-  if (!body) return send_error(response, body.error());
-  if (body->stream)
-    return answer_streamed(context.host, bridge, command, std::move(*body), response);
-  if (!body->reply)
-    return answer_detached(context.host, bridge, command, std::move(*body), response);
-  // Written on the loop thread before a retry, read here after the call completed.
+void answer_once(Host& host, const std::string& bridge, const std::string& command,
+                 CommandBody body, const ExchangePtr& exchange) {
+  // Written on the loop thread before a retry, read there when the call completes.
   auto attempts = std::make_shared<std::atomic<std::uint32_t>>(1);
-  body->options.on_retry = [attempts](std::uint32_t next, const Error&) { *attempts = next; };
-  auto result =
-      context.host.execute(bridge, command, std::move(body->args), std::move(body->options));
-  if (!result) return send_error(response, result.error());
-  json out = {{"result", *result}};
-  if (*attempts > 1) out["attempts"] = attempts->load();
-  send_json(response, out);
+  body.options.on_retry = [attempts](std::uint32_t next, const Error&) { *attempts = next; };
+  const CallTicket ticket =
+      host.execute_async(bridge, command, std::move(body.args), std::move(body.options),
+                         [exchange, attempts](Result<json> result) {
+                           if (!result) return reply_error(exchange, result.error());
+                           json out = {{"result", std::move(*result)}};
+                           if (*attempts > 1) out["attempts"] = attempts->load();
+                           HttpResponse response;
+                           send_json(response, out);
+                           exchange->reply(std::move(response));
+                         });
+  exchange->on_abandon([&host, ticket] { host.cancel(ticket); });
+}
+
+void run_command(RouteContext& context, const HttpRequest& request, const ExchangePtr& exchange,
+                 const std::string& bridge, const std::string& command) {
+  auto body = read_command_body(request.body);
+  if (!body) return reply_error(exchange, body.error());
+  if (body->stream)
+    return answer_streamed(context.host, bridge, command, std::move(*body), exchange);
+  if (!body->reply)
+    return answer_detached(context.host, bridge, command, std::move(*body), exchange);
+  answer_once(context.host, bridge, command, std::move(*body), exchange);
 }
 
 }  // namespace
 
-void add_command_routes(httplib::Server& server, RouteContext& context) {
-  server.Post(R"(/v1/bridges/([^/]+)/commands/([^/]+))",
-              [&context](const httplib::Request& request, httplib::Response& response) {
-                run_command(context, request, response, request.matches[1], request.matches[2]);
-              });
-  server.Post(R"(/v1/bridges/([^/]+)/resources/([^/]+)/([^/]+))",
-              [&context](const httplib::Request& request, httplib::Response& response) {
-                const std::string bridge = request.matches[1];
-                auto target = context.host.registry().get(bridge);
-                if (!target) return send_error(response, target.error());
-                auto command =
-                    (*target)->resource_command(request.matches[3].str(), request.matches[2].str());
-                if (!command) return send_error(response, command.error());
-                run_command(context, request, response, bridge, *command);
-              });
+void add_command_routes(Router& router, RouteContext& context) {
+  router.add_async("POST", R"(/v1/bridges/([^/]+)/commands/([^/]+))",
+                   [&context](HttpRequest&& request, const ExchangePtr& exchange) {
+                     run_command(context, request, exchange, request.matches[1],
+                                 request.matches[2]);
+                   });
+  router.add_async("POST", R"(/v1/bridges/([^/]+)/resources/([^/]+)/([^/]+))",
+                   [&context](HttpRequest&& request, const ExchangePtr& exchange) {
+                     const std::string bridge = request.matches[1];
+                     auto target = context.host.registry().get(bridge);
+                     if (!target) return reply_error(exchange, target.error());
+                     auto command =
+                         (*target)->resource_command(request.matches[3], request.matches[2]);
+                     if (!command) return reply_error(exchange, command.error());
+                     run_command(context, request, exchange, bridge, *command);
+                   });
 }
 
 }  // namespace mlbridge::server

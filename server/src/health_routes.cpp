@@ -1,4 +1,5 @@
-// GET /healthz (liveness), GET /readyz (every bridge has a ready worker), GET /metrics.
+// GET /healthz (liveness), GET /readyz (every bridge has a ready worker, and the server is not
+// draining), GET /metrics. All three answer on the I/O threads, whatever the load.
 //
 // /readyz also reports the log output ("log": {"dropped", "stalled"}), without letting it decide
 // readiness: the log never blocks the host (cli/logging.cpp), so a stderr that nobody reads costs
@@ -12,20 +13,27 @@
 
 namespace mlbridge::server {
 
-void add_health_routes(httplib::Server& server, RouteContext& context) {
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
+void add_health_routes(Router& router, RouteContext& context) {
+  router.add("GET", "/healthz", Runs::kOnIoThread, [](const HttpRequest&, HttpResponse& response) {
     send_json(response, {{"status", "ok"}});
   });
-  server.Get("/readyz", [&context](const httplib::Request&, httplib::Response& response) {
-    json health = context.host.health();
-    const auto log = telemetry::log_output_status();
-    health["log"] = {{"dropped", log.dropped}, {"stalled", log.stalled}};
-    send_json(response, health, health["ready"].get<bool>() ? 200 : 503);
-  });
-  server.Get("/metrics", [&context](const httplib::Request&, httplib::Response& response) {
-    response.set_content(render_metrics(context.host, context.started),
-                         "text/plain; version=0.0.4; charset=utf-8");
-  });
+  router.add("GET", "/readyz", Runs::kOnIoThread,
+             [&context](const HttpRequest&, HttpResponse& response) {
+               json health = context.host.health();
+               const auto log = telemetry::log_output_status();
+               health["log"] = {{"dropped", log.dropped}, {"stalled", log.stalled}};
+               // A load balancer stops sending new requests while the server drains.
+               if (context.draining.load()) {
+                 health["ready"] = false;
+                 health["draining"] = true;
+               }
+               send_json(response, health, health["ready"].get<bool>() ? 200 : 503);
+             });
+  router.add("GET", "/metrics", Runs::kOnIoThread,
+             [&context](const HttpRequest&, HttpResponse& response) {
+               response.set_content(render_metrics(context.host, context.started),
+                                    "text/plain; version=0.0.4; charset=utf-8");
+             });
 }
 
 }  // namespace mlbridge::server

@@ -41,36 +41,43 @@ json error_body(const Error& error) {
   return {{"error", body}};
 }
 
-void send_json(httplib::Response& response, const json& body, int status) {
+void send_json(HttpResponse& response, const json& body, int status) {
   response.status = status;
   response.set_content(
       protocol::to_plain_json(body).dump(-1, ' ', false, json::error_handler_t::replace),
       "application/json");
 }
 
-void send_error(httplib::Response& response, const Error& error) {
+void send_error(HttpResponse& response, const Error& error) {
   const int status = http_status(error.category);
   if (status == 503) response.set_header("Retry-After", "1");
   send_json(response, error_body(error), status);
 }
 
-void send_error(httplib::Response& response, ErrorCategory category, std::string message) {
+void send_error(HttpResponse& response, ErrorCategory category, std::string message) {
   send_error(response, Error::make(category, std::move(message)));
 }
 
-Result<json> parse_body(const httplib::Request& request) {
-  if (request.body.empty()) return json::object();
+Result<json> parse_body(const HttpRequest& request) { return parse_json_object(request.body); }
+
+Result<json> parse_json_object(std::string_view text) {
+  if (text.empty()) return json::object();
   // Checked before parsing: nlohmann::json parses any depth, but copying, encoding and printing
   // a value recurse once per level, and a few megabytes of '[' overflow the stack.
-  if (protocol::json_nesting_depth(request.body) > protocol::kMaxNesting) {
+  if (protocol::json_nesting_depth(text) > protocol::kMaxNesting) {
     return fail(ErrorCategory::kInvalidArgument,
                 "the request body nests arrays and objects more than " +
                     std::to_string(protocol::kMaxNesting) + " levels deep; flatten it");
   }
   json body;
   try {
-    body = json::parse(request.body);
-  } catch (const json::parse_error& e) {
+    body = json::parse(text);
+  } catch (const json::out_of_range&) {
+    // nlohmann's text for 1e400 names its own internals; say what it means.
+    return fail(ErrorCategory::kInvalidArgument,
+                "the request body has a number too large for a 64-bit float (such as 1e400); "
+                "send it as a string");
+  } catch (const json::exception& e) {
     return fail(ErrorCategory::kInvalidArgument,
                 std::string("the request body is not valid JSON: ") + e.what());
   }

@@ -1,48 +1,50 @@
 #include "mlbridge/server/http_server.hpp"
 
-#include <arpa/inet.h>
-#include <httplib.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
+#include <sys/resource.h>
 
-#include <cstdint>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
 #include <thread>
 
+#include "connection.hpp"
 #include "http_errors.hpp"
-#include "memory_stream.hpp"
+#include "memory_exchange.hpp"
 #include "request_guard.hpp"
+#include "router.hpp"
 #include "routes.hpp"
 
 namespace mlbridge::server {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
 namespace {
 
-constexpr int kListenBacklog = 1024;
-// Requests one keep-alive connection may carry before the server closes it.
-constexpr std::size_t kKeepAliveMaxRequests = 100000;
+constexpr int kListenBacklog = 4096;
 // Requests served from one serve_in_memory() input at most (keep-alive), as a bound on the work.
 constexpr int kMaxInMemoryRequests = 16;
+// How long stop() waits for requests in progress before it closes their connections anyway.
+constexpr auto kStopWait = std::chrono::seconds(60);
+// A pause before accepting again when the process is out of file descriptors.
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
-// httplib's Server with its request processing (protected) reachable for serve_in_memory().
-class Server : public httplib::Server {
- public:
-  // One request from `stream`; false when none could be read. `closed` becomes true when the
-  // request asked for the connection to close.
-  bool serve_one(httplib::Stream& stream, bool last, bool& closed) {
-    return process_request(stream, last, closed, nullptr);
-  }
-};
-
-// Compares without an early exit, so the time taken says nothing about where a guess went wrong.
-bool constant_time_equal(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const std::string& longer = a.size() >= b.size() ? a : b;
-  for (std::size_t i = 0; i < longer.size(); ++i) {
-    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= x ^ y;
-  }
-  return diff == 0;
+// The answer of a connection over --max-connections, written once without waiting.
+const std::string& over_cap_answer() {
+  static const std::string answer = [] {
+    HttpResponse response;
+    send_error(response, ErrorCategory::kOverloaded,
+               "the server has as many connections open as it allows (--max-connections); "
+               "try again later");
+    return serialize_response(response, false);
+  }();
+  return answer;
 }
 
 struct Address {
@@ -87,6 +89,45 @@ Status check_exposure(const ServerOptions& options, const Address& address) {
                   "host.allow_unauthenticated_remote: true (--allow-unauthenticated-remote)");
 }
 
+// Connections are limited by file descriptors: the soft limit goes up to the hard one.
+void raise_file_limit(std::size_t max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t before = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = before;
+  }
+  spdlog::info(
+      "open files: soft limit {} (was {}, hard limit {}); connections at most {} "
+      "(--max-connections)",
+      static_cast<unsigned long long>(limit.rlim_cur), static_cast<unsigned long long>(before),
+      static_cast<unsigned long long>(limit.rlim_max), max_connections);
+  if (limit.rlim_cur < max_connections) {
+    spdlog::warn(
+        "the open-file limit ({}) is below --max-connections ({}): past it new connections "
+        "fail; raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower --max-connections",
+        static_cast<unsigned long long>(limit.rlim_cur), max_connections);
+  }
+}
+
+ConnectionLimits limits_of(const ServerOptions& options) {
+  ConnectionLimits limits;
+  limits.reader.max_header_bytes = options.max_header_bytes;
+  limits.reader.max_body_bytes = options.max_body_bytes;
+  limits.idle_timeout = options.idle_timeout;
+  limits.header_timeout = options.header_timeout;
+  limits.body_timeout = options.body_timeout;
+  limits.write_timeout = options.write_timeout;
+  limits.max_stream_buffer_bytes = options.max_stream_buffer_bytes;
+  return limits;
+}
+
+std::size_t io_threads(const ServerOptions& options) {
+  if (options.threads > 0) return options.threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 }  // namespace
 
 Status check_listen_address(const ServerOptions& options) {
@@ -106,119 +147,17 @@ Status check_runtime_registration(const ServerOptions& options, const config::Ho
 
 struct HttpServer::Impl {
   Impl(Host& host, ServerOptions opts)
-      : options(std::move(opts)), context{host, options, std::chrono::steady_clock::now()} {
+      : options(std::move(opts)),
+        context{host, options, std::chrono::steady_clock::now(), draining},
+        blocking(std::max<std::size_t>(1, options.blocking_threads)),
+        router(guard, options.auth_token, blocking),
+        core(limits_of(options), router, draining),
+        acceptor(asio::make_strand(io)) {
     if (auto address = parse_listen(options.listen)) set_guard(address->host, address->port);
-    configure();
-  }
-
-  void configure() {
-    const std::size_t threads = options.threads;
-    server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server.set_payload_max_length(options.max_body_bytes);
-    // Remember the listening socket: Debian's libcpp-httplib listens with a backlog of 5, which
-    // drops connections when many clients arrive at once; start() raises it.
-    // Only SO_REUSEADDR: httplib's default also sets SO_REUSEPORT, which would let a second
-    // server bind the same port and split the connections with this one.
-    server.set_socket_options([this](socket_t sock) {
-      int yes = 1;
-      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-      listen_socket = sock;
-    });
-    // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and
-    // the client's delayed ACK add ~40 ms to every answer.
-    server.set_tcp_nodelay(true);
-    server.set_read_timeout(30);
-    server.set_write_timeout(30);
-    // cpp-httplib closes a keep-alive connection after 5 requests by default: under load every
-    // client then reconnects every 5 calls, and clients reusing a connection the server just
-    // closed fail (aiohttp's ServerDisconnectedError). Idle connections still close after the
-    // keep-alive timeout (5 s).
-    server.set_keep_alive_max_count(kKeepAliveMaxRequests);
-    server.set_pre_routing_handler([this](const httplib::Request& request,
-                                          httplib::Response& response) {
-      if (auto refused = guard_request(guard, facts_of(request))) {
-        send_json(response, error_body(refused->error), refused->status);
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      if (options.auth_token.empty() || request.path == "/healthz") {
-        return httplib::Server::HandlerResponse::Unhandled;
-      }
-      const std::string given = request.get_header_value("Authorization");
-      if (constant_time_equal(given, "Bearer " + options.auth_token)) {
-        return httplib::Server::HandlerResponse::Unhandled;
-      }
-      response.set_header("WWW-Authenticate", "Bearer");
-      send_json(
-          response,
-          error_body(Error::make(ErrorCategory::kAuthentication,
-                                 given.empty() ? "this server needs 'Authorization: Bearer <token>'"
-                                               : "the bearer token is not valid for this server")),
-          401);
-      return httplib::Server::HandlerResponse::Handled;
-    });
-    server.set_error_handler([this](const httplib::Request& request, httplib::Response& response) {
-      if (!response.body.empty()) return;
-      if (response.status == 413) {
-        send_json(response,
-                  error_body(Error::make(ErrorCategory::kInvalidArgument,
-                                         "the request body is larger than the server's limit of " +
-                                             std::to_string(options.max_body_bytes) +
-                                             " bytes (host.max_body_bytes)")),
-                  413);
-      } else if (response.status == 404) {
-        send_json(response,
-                  error_body(Error::make(ErrorCategory::kNotFound, "no route " + request.method +
-                                                                       " " + request.path +
-                                                                       " (see docs/http-api.md)")),
-                  404);
-      } else {
-        send_json(response,
-                  error_body(Error::make(ErrorCategory::kInvalidArgument,
-                                         "the request could not be served (HTTP " +
-                                             std::to_string(response.status) + ")")),
-                  response.status);
-      }
-    });
-    server.set_exception_handler(
-        [](const httplib::Request& request, httplib::Response& response, std::exception_ptr ep) {
-          std::string what = "unknown exception";
-          try {
-            if (ep) std::rethrow_exception(ep);
-          } catch (const std::exception& e) {
-            what = e.what();
-          } catch (...) {
-          }
-          spdlog::error("{} {} failed: {}", request.method, request.path, what);
-          send_json(response,
-                    error_body(Error::make(ErrorCategory::kInternal,
-                                           "the server failed on this request: " + what)),
-                    500);
-        });
-    server.set_logger([](const httplib::Request& request, const httplib::Response& response) {
-      spdlog::info("{} {} {}", request.method, request.path, response.status);
-    });
-    add_health_routes(server, context);
-    add_bridge_routes(server, context);
-    add_command_routes(server, context);
-    add_session_routes(server, context);
-  }
-
-  // The request facts the guard reads (request_guard.hpp), from httplib's request.
-  static RequestFacts facts_of(const httplib::Request& request) {
-    const auto header = [&request](const char* name) -> std::optional<std::string_view> {
-      if (!request.has_header(name)) return std::nullopt;
-      const auto it = request.headers.find(name);
-      return std::string_view(it->second);
-    };
-    RequestFacts facts;
-    facts.method = request.method;
-    facts.path = request.path;
-    facts.host = header("Host");
-    facts.origin = header("Origin");
-    facts.content_type = header("Content-Type");
-    facts.has_body = request.has_header("Transfer-Encoding") ||
-                     request.get_header_value<std::uint64_t>("Content-Length") > 0;
-    return facts;
+    add_health_routes(router, context);
+    add_bridge_routes(router, context);
+    add_command_routes(router, context);
+    add_session_routes(router, context);
   }
 
   // The listener the guard compares Host with: as configured until start() bound the port.
@@ -229,13 +168,95 @@ struct HttpServer::Impl {
     guard.allowed_origins = options.allowed_origins;
   }
 
+  Status bind(const Address& address) {
+    boost::system::error_code ec;
+    const auto ip =
+        asio::ip::make_address(address.host == "localhost" ? "127.0.0.1" : address.host, ec);
+    if (ec) {
+      return fail(ErrorCategory::kInvalidArgument,
+                  "listen address '" + options.listen + "' needs an IP address or localhost");
+    }
+    const tcp::endpoint endpoint(ip, static_cast<unsigned short>(address.port));
+    acceptor.open(endpoint.protocol(), ec);
+    // Only SO_REUSEADDR: SO_REUSEPORT would let a second server bind the same port and split
+    // the connections with this one.
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(kListenBacklog, ec);
+    if (ec) {
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+      return fail(ErrorCategory::kBridgeUnavailable, "cannot listen on " + options.listen + " (" +
+                                                         ec.message() +
+                                                         "); choose another with --listen");
+    }
+    port = acceptor.local_endpoint().port();
+    return Ok{};
+  }
+
+  void accept() {
+    acceptor.async_accept(
+        asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+          if (ec) {
+            if (ec.value() == EMFILE || ec.value() == ENFILE) {
+              if (!out_of_files_logged.exchange(true)) {
+                spdlog::error(
+                    "out of file descriptors: new connections wait (raise the open-file limit or "
+                    "lower --max-connections)");
+              }
+              retry_timer.expires_after(kAcceptRetry);
+              retry_timer.async_wait([this](boost::system::error_code e) {
+                if (!e) accept();
+              });
+              return;
+            }
+            return accept();
+          }
+          out_of_files_logged = false;
+          admit(std::move(socket));
+          accept();
+        });
+  }
+
+  void admit(tcp::socket socket) {
+    if (core.open_connections.load() >= options.max_connections) {
+      if (!cap_logged.exchange(true)) {
+        spdlog::warn(
+            "{} connections are open, the most this server allows (--max-connections): new "
+            "connections are answered 503 until some close",
+            options.max_connections);
+      }
+      boost::system::error_code ignored;
+      socket.non_blocking(true, ignored);
+      socket.write_some(asio::buffer(over_cap_answer()), ignored);
+      socket.close(ignored);
+      return;
+    }
+    if (core.open_connections.load() + 1 < options.max_connections) cap_logged = false;
+    core.open_connections.fetch_add(1);
+    const std::uint64_t id = next_connection++;
+    auto connection = std::make_shared<Connection>(std::move(socket), core, id);
+    core.add(id, connection);
+    connection->start();
+  }
+
   ServerOptions options;
+  std::atomic<bool> draining{false};
   RouteContext context;
   GuardSettings guard;  // written before serving starts, read-only afterwards
-  Server server;
-  std::thread thread;
+  asio::thread_pool blocking;
+  Router router;
+  ServerCore core;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  asio::steady_timer retry_timer{acceptor.get_executor()};
+  std::vector<std::thread> threads;
+  std::uint64_t next_connection = 1;  // the acceptor's handler only
+  std::atomic<bool> cap_logged{false};
+  std::atomic<bool> out_of_files_logged{false};
   int port = 0;
-  socket_t listen_socket = -1;
+  bool started = false;
   bool stopped = false;
 };
 
@@ -252,42 +273,84 @@ Status HttpServer::start() {
       !checked) {
     return checked;
   }
-  int port = address->port;
-  if (port == 0) {
-    port = impl_->server.bind_to_any_port(address->host);
-  } else if (!impl_->server.bind_to_port(address->host, port)) {
-    port = -1;
+  raise_file_limit(impl_->options.max_connections);
+  if (auto bound = impl_->bind(*address); !bound) return bound;
+  impl_->set_guard(address->host, impl_->port);
+  impl_->accept();
+  const std::size_t count = io_threads(impl_->options);
+  for (std::size_t i = 0; i < count; ++i) {
+    impl_->threads.emplace_back([this] { impl_->io.run(); });
   }
-  if (port <= 0) {
-    return fail(ErrorCategory::kBridgeUnavailable,
-                "cannot listen on " + impl_->options.listen +
-                    " (address in use or not allowed); choose another with --listen");
-  }
-  impl_->port = port;
-  impl_->set_guard(address->host, port);
-  // Linux lets listen() be called again on a listening socket to change its backlog.
-  if (impl_->listen_socket >= 0) ::listen(impl_->listen_socket, kListenBacklog);
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  impl_->started = true;
+  spdlog::info("HTTP server: {} I/O thread(s), {} blocking-work thread(s)", count,
+               std::max<std::size_t>(1, impl_->options.blocking_threads));
   return Ok{};
 }
 
 int HttpServer::port() const { return impl_->port; }
 
 std::string HttpServer::serve_in_memory(std::string_view raw_requests) {
-  MemoryStream stream(raw_requests);
-  bool closed = false;
-  for (int served = 0; served < kMaxInMemoryRequests && !closed && !stream.exhausted(); ++served) {
-    const bool last = served + 1 == kMaxInMemoryRequests;
-    if (!impl_->server.serve_one(stream, last, closed)) break;
+  RequestReader reader(impl_->core.limits.reader);
+  std::string input(raw_requests);
+  std::string output;
+  for (int served = 0; served < kMaxInMemoryRequests; ++served) {
+    const auto state = reader.feed(input);
+    if (state == RequestReader::State::kNeedMore) break;  // the input ends mid-request
+    if (state == RequestReader::State::kRefused) {
+      HttpResponse response;
+      send_json(response,
+                error_body(Error::make(ErrorCategory::kInvalidArgument, reader.refusal().message)),
+                reader.refusal().status);
+      output += serialize_response(response, false);
+      break;
+    }
+    HttpRequest request = reader.take();
+    const bool keep_alive = request.keep_alive;
+    auto exchange = std::make_shared<MemoryExchange>(keep_alive);
+    impl_->router.dispatch(std::move(request), exchange);
+    output += exchange->wait();
+    if (!keep_alive) break;
   }
-  return stream.output();
+  return output;
+}
+
+void HttpServer::begin_drain() {
+  if (!impl_->draining.exchange(true)) spdlog::info("HTTP server: draining (/readyz answers 503)");
 }
 
 void HttpServer::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  begin_drain();
+  if (impl_->started) {
+    asio::post(impl_->acceptor.get_executor(), [this] {
+      boost::system::error_code ignored;
+      impl_->acceptor.close(ignored);
+      impl_->retry_timer.cancel();
+    });
+    ServerCore& core = impl_->core;
+    {
+      std::unique_lock lock(core.mutex);
+      core.changed.wait_for(lock, kStopWait, [&core] { return core.active_requests.load() == 0; });
+    }
+    std::vector<std::shared_ptr<Connection>> open;
+    {
+      std::lock_guard lock(core.mutex);
+      for (auto& [id, weak] : core.connections) {
+        if (auto connection = weak.lock()) open.push_back(std::move(connection));
+      }
+    }
+    for (auto& connection : open) connection->close_now();
+    open.clear();
+    {
+      std::unique_lock lock(core.mutex);
+      core.changed.wait_for(lock, std::chrono::seconds(5),
+                            [&core] { return core.open_connections.load() == 0; });
+    }
+    impl_->io.stop();
+    for (auto& thread : impl_->threads) thread.join();
+  }
+  impl_->blocking.join();
 }
 
 }  // namespace mlbridge::server

@@ -2,12 +2,12 @@
 
 // The route groups of the HTTP API, one file each. Private to the server library.
 
-#include <httplib.h>
-
+#include <atomic>
 #include <chrono>
 
 #include "mlbridge/host.hpp"
 #include "mlbridge/server/http_server.hpp"
+#include "router.hpp"
 
 namespace mlbridge::server {
 
@@ -16,11 +16,13 @@ struct RouteContext {
   Host& host;
   const ServerOptions& options;
   std::chrono::steady_clock::time_point started;
+  /// True once HttpServer::begin_drain() or stop() ran: /readyz answers 503.
+  const std::atomic<bool>& draining;
 };
 
-void add_health_routes(httplib::Server& server, RouteContext& context);
-void add_bridge_routes(httplib::Server& server, RouteContext& context);
-void add_command_routes(httplib::Server& server, RouteContext& context);
-void add_session_routes(httplib::Server& server, RouteContext& context);
+void add_health_routes(Router& router, RouteContext& context);
+void add_bridge_routes(Router& router, RouteContext& context);
+void add_command_routes(Router& router, RouteContext& context);
+void add_session_routes(Router& router, RouteContext& context);
 
 }  // namespace mlbridge::server

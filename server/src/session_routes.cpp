@@ -36,7 +36,7 @@ Result<SessionPageQuery> read_session_page_query(const std::optional<std::string
   return query;
 }
 
-std::optional<std::string> query_parameter(const httplib::Request& request, const char* name) {
+std::optional<std::string> query_parameter(const HttpRequest& request, const char* name) {
   if (!request.has_param(name)) return std::nullopt;
   return request.get_param_value(name);
 }
@@ -47,8 +47,8 @@ json state_body(const std::string& id, const session::StateSnapshot& state) {
 
 // PUT: the body is the new state; PATCH: the body is a JSON merge patch (RFC 7386).
 template <typename Apply>
-void change_state(RouteContext& context, const httplib::Request& request,
-                  httplib::Response& response, Apply apply) {
+void change_state(RouteContext& context, const HttpRequest& request, HttpResponse& response,
+                  Apply apply) {
   auto body = parse_body(request);
   if (!body) return send_error(response, body.error());
   const std::string id = request.matches[1];
@@ -61,40 +61,41 @@ void change_state(RouteContext& context, const httplib::Request& request,
 
 }  // namespace
 
-void add_session_routes(httplib::Server& server, RouteContext& context) {
-  server.Post(
-      "/v1/sessions", [&context](const httplib::Request& request, httplib::Response& response) {
-        auto body = parse_body(request);
-        if (!body) return send_error(response, body.error());
-        std::optional<std::string> id;
-        if (auto given = body->find("id"); given != body->end()) {
-          if (!given->is_string()) {
-            return send_error(response, ErrorCategory::kInvalidArgument,
-                              "\"id\" must be a string (a session id, or left out for a new id)");
-          }
-          id = given->get<std::string>();
-        }
-        json state = nullptr;
-        if (auto given = body->find("state"); given != body->end()) {
-          if (!given->is_object()) {
-            return send_error(response, ErrorCategory::kInvalidArgument,
-                              "\"state\" must be a JSON object (or left out)");
-          }
-          state = *given;
-        }
-        auto created = context.host.create_session(id, std::move(state));
-        if (!created) return send_error(response, created.error());
-        json answer = {{"id", *created}};
-        if (body->contains("state")) {
-          if (auto current = context.host.get_session_state(*created)) {
-            answer["version"] = current->version;
-            answer["state"] = current->data;
-          }
-        }
-        send_json(response, answer, 201);
-      });
-  server.Get("/v1/sessions",
-             [&context](const httplib::Request& request, httplib::Response& response) {
+void add_session_routes(Router& router, RouteContext& context) {
+  router.add("POST", "/v1/sessions", Runs::kOnBlockingPool,
+             [&context](const HttpRequest& request, HttpResponse& response) {
+               auto body = parse_body(request);
+               if (!body) return send_error(response, body.error());
+               std::optional<std::string> id;
+               if (auto given = body->find("id"); given != body->end()) {
+                 if (!given->is_string()) {
+                   return send_error(
+                       response, ErrorCategory::kInvalidArgument,
+                       "\"id\" must be a string (a session id, or left out for a new id)");
+                 }
+                 id = given->get<std::string>();
+               }
+               json state = nullptr;
+               if (auto given = body->find("state"); given != body->end()) {
+                 if (!given->is_object()) {
+                   return send_error(response, ErrorCategory::kInvalidArgument,
+                                     "\"state\" must be a JSON object (or left out)");
+                 }
+                 state = *given;
+               }
+               auto created = context.host.create_session(id, std::move(state));
+               if (!created) return send_error(response, created.error());
+               json answer = {{"id", *created}};
+               if (body->contains("state")) {
+                 if (auto current = context.host.get_session_state(*created)) {
+                   answer["version"] = current->version;
+                   answer["state"] = current->data;
+                 }
+               }
+               send_json(response, answer, 201);
+             });
+  router.add("GET", "/v1/sessions", Runs::kOnBlockingPool,
+             [&context](const HttpRequest& request, HttpResponse& response) {
                auto query = read_session_page_query(query_parameter(request, "limit"),
                                                     query_parameter(request, "after"));
                if (!query) return send_error(response, query.error());
@@ -104,32 +105,32 @@ void add_session_routes(httplib::Server& server, RouteContext& context) {
                if (page->after) next = *page->after;
                send_json(response, {{"sessions", page->ids}, {"next", next}});
              });
-  server.Delete(R"(/v1/sessions/([^/]+))",
-                [&context](const httplib::Request& request, httplib::Response& response) {
-                  const std::string id = request.matches[1];
-                  auto ended = context.host.end_session(id);
-                  if (!ended) return send_error(response, ended.error());
-                  send_json(response, {{"ended", id}});
-                });
-  server.Get(R"(/v1/sessions/([^/]+)/state)",
-             [&context](const httplib::Request& request, httplib::Response& response) {
+  router.add("DELETE", R"(/v1/sessions/([^/]+))", Runs::kOnBlockingPool,
+             [&context](const HttpRequest& request, HttpResponse& response) {
+               const std::string id = request.matches[1];
+               auto ended = context.host.end_session(id);
+               if (!ended) return send_error(response, ended.error());
+               send_json(response, {{"ended", id}});
+             });
+  router.add("GET", R"(/v1/sessions/([^/]+)/state)", Runs::kOnBlockingPool,
+             [&context](const HttpRequest& request, HttpResponse& response) {
                const std::string id = request.matches[1];
                auto state = context.host.get_session_state(id);
                if (!state) return send_error(response, state.error());
                send_json(response, state_body(id, *state));
              });
-  server.Put(R"(/v1/sessions/([^/]+)/state)",
-             [&context](const httplib::Request& request, httplib::Response& response) {
+  router.add("PUT", R"(/v1/sessions/([^/]+)/state)", Runs::kOnBlockingPool,
+             [&context](const HttpRequest& request, HttpResponse& response) {
                change_state(context, request, response, [&](const std::string& id, json value) {
                  return context.host.set_session_state(id, std::move(value));
                });
              });
-  server.Patch(R"(/v1/sessions/([^/]+)/state)",
-               [&context](const httplib::Request& request, httplib::Response& response) {
-                 change_state(context, request, response, [&](const std::string& id, json value) {
-                   return context.host.update_session_state(id, value);
-                 });
+  router.add("PATCH", R"(/v1/sessions/([^/]+)/state)", Runs::kOnBlockingPool,
+             [&context](const HttpRequest& request, HttpResponse& response) {
+               change_state(context, request, response, [&](const std::string& id, json value) {
+                 return context.host.update_session_state(id, value);
                });
+             });
 }
 
 }  // namespace mlbridge::server

@@ -1,7 +1,9 @@
 // Fuzzes the HTTP API's request handling without sockets: raw request bytes (request line, path,
 // headers, JSON body; several requests on one keep-alive connection) go through
-// HttpServer::serve_in_memory, i.e. httplib's request parsing, the request guard (Host, Origin,
-// Content-Type), the bearer-token check, the routes and the error bodies, over a real Host. The
+// HttpServer::serve_in_memory, i.e. the server's request reader (the header checks and
+// Boost.Beast's parser, the same path as a socket connection), the request guard (Host, Origin,
+// Content-Type), the bearer-token check, the router, the routes and the error bodies, over a
+// real Host. The
 // host has no bridges and runtime registration is off (host.runtime_registration's default), so no
 // input can start a Python worker; commands, resources and bridge lookups answer not_found,
 // sessions are created and listed. The first byte picks the server with or without a token.

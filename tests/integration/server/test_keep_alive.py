@@ -1,8 +1,8 @@
 """Keep-alive connections of `mlbridge serve` carry many requests.
 
-cpp-httplib closes a connection after 5 requests by default; under load every client then
-reconnected every 5 calls and clients reusing a just-closed connection failed. The server now
-keeps a connection for 100,000 requests (and closes it after 5 s idle).
+cpp-httplib closed a connection after 5 requests by default; under load every client then
+reconnected every 5 calls and clients reusing a just-closed connection failed. The server keeps a
+connection for as many requests as the client sends (and closes it after --idle-timeout-ms).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def test_one_connection_carries_fifty_calls(tmp_path: Path) -> None:
             assert body["result"] == {"i": i}
             assert response.getheader("Connection", "").lower() != "close", i
             assert conn.sock is first_socket, f"the server closed the connection after {i} calls"
-        assert "max=100000" in (response.getheader("Keep-Alive") or "")
+        assert "max=" not in (response.getheader("Keep-Alive") or ""), "no request cap"
         conn.close()
     finally:
         code, err = server.stop()

@@ -6,8 +6,14 @@
 /// health, readiness and Prometheus metrics, with bearer-token auth, a request size limit, and
 /// the request guard (Host, Origin and Content-Type checks: server/src/request_guard.hpp).
 ///
-/// Threading: start() and stop() may be called from any thread (not from a request handler);
-/// requests run on the server's own thread pool and call the Host, which is thread-safe.
+/// Event-driven on Boost.Beast and Asio: a fixed number of I/O threads serve every connection (a
+/// connection costs a socket and a timer, no thread); commands start through
+/// Host::execute_async's callback form and answer when their call completes; Host calls that may
+/// wait (registration, reload, sessions, listings) run on a small separate pool, so /healthz,
+/// /readyz and /metrics always answer from the I/O threads.
+///
+/// Threading: start(), begin_drain() and stop() may be called from any thread (not from a
+/// request handler); the Host is thread-safe.
 /// Ownership: the server borrows the Host, which must outlive it.
 
 #include <chrono>
@@ -37,9 +43,23 @@ struct ServerOptions {
   /// Without a token, start() refuses any address but loopback (127.0.0.0/8, ::1, localhost)
   /// unless this is true: anyone who reaches the port could run commands.
   bool allow_unauthenticated_remote = false;
-  /// Connections served at once (each holds a thread while a request of it runs, and while it
-  /// is kept alive between requests); more wait for a free thread.
-  std::size_t threads = 256;
+  /// I/O threads serving every connection; 0 = the number of cores.
+  std::size_t threads = 0;
+  /// Threads for Host calls that may wait (registration, reload, sessions, listings).
+  std::size_t blocking_threads = 4;
+  /// Open connections at most; a connection over the cap is answered 503 and closed, with one
+  /// log line each time the cap is reached. Connections are otherwise limited only by file
+  /// descriptors: start() raises the soft RLIMIT_NOFILE to the hard limit.
+  std::size_t max_connections = 20000;
+  /// A request's line and headers together; larger gets 431.
+  std::size_t max_header_bytes = 16 * 1024;
+  /// Unsent bytes of one SSE stream; a client that lets more pile up has its call cancelled.
+  std::size_t max_stream_buffer_bytes = 1024 * 1024;
+  std::chrono::milliseconds idle_timeout{120'000};   ///< A kept-alive connection between requests.
+  std::chrono::milliseconds header_timeout{10'000};  ///< A request's first byte to its last header.
+  std::chrono::milliseconds body_timeout{
+      60'000};  ///< The end of the headers to the end of the body.
+  std::chrono::milliseconds write_timeout{30'000};  ///< One write of an answer to the client.
 };
 
 /// What start() checks before it binds: a well-formed HOST:PORT (invalid_argument), and a token
@@ -67,14 +87,19 @@ class HttpServer {
   Status start();
   /// The port actually bound (after start()).
   int port() const;
-  /// Stops accepting connections, lets requests in progress finish, joins the threads.
+  /// /readyz answers 503 from now on and answers carry "Connection: close"; everything else is
+  /// still served. Idempotent.
+  void begin_drain();
+  /// begin_drain(), stops accepting connections, lets requests in progress finish (their calls
+  /// end within the host's own shutdown budget), closes every connection, joins the threads.
   /// Idempotent.
   void stop();
 
-  /// Serves raw HTTP/1.1 request bytes from memory through the same handlers as a socket
-  /// connection (auth, routes, error bodies) and returns the raw response bytes: the requests
-  /// read one after another while the connection stays open. No socket, no thread; the fuzzer of
-  /// tests/fuzz/ and tests use it. Any thread; independent of start() and stop().
+  /// Serves raw HTTP/1.1 request bytes from memory through the same request reader, checks and
+  /// handlers as a socket connection (auth, routes, error bodies) and returns the raw response
+  /// bytes: the requests read one after another while the connection stays open (16 at most).
+  /// No socket; the fuzzer of tests/fuzz/ and tests use it. Any thread but an I/O thread;
+  /// independent of start() and stop().
   std::string serve_in_memory(std::string_view raw_requests);
 
   struct Impl;

@@ -1,0 +1,375 @@
+#include "connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "exchange.hpp"
+#include "http_errors.hpp"
+
+namespace mlbridge::server {
+namespace asio = boost::asio;
+
+namespace {
+
+// Bytes read ahead while a request is answered (pipelined requests, or nothing from a client
+// that only waits); past this the connection stops reading until the answer is written.
+constexpr std::size_t kMaxReadAhead = 64 * 1024;
+// How long a refused request's connection keeps reading (and dropping) what the client still
+// sends, so that the client sees the answer instead of a reset.
+constexpr std::chrono::milliseconds kLingerTime{2000};
+constexpr std::size_t kMaxLingerBytes = 4 * 1024 * 1024;
+
+}  // namespace
+
+/// The Exchange of a request on a socket connection: posts every operation to the strand.
+class ConnectionExchange final : public Exchange {
+ public:
+  ConnectionExchange(std::shared_ptr<Connection> connection, std::uint64_t seq)
+      : connection_(std::move(connection)), seq_(seq) {}
+
+  void reply(HttpResponse response) override {
+    post([response = std::move(response)](Connection& c, std::uint64_t seq) mutable {
+      c.do_reply(seq, std::move(response));
+    });
+  }
+  void start_stream() override {
+    post([](Connection& c, std::uint64_t seq) { c.do_start_stream(seq); });
+  }
+  void send_event(std::string text) override {
+    post([text = std::move(text)](Connection& c, std::uint64_t seq) mutable {
+      c.do_send_event(seq, std::move(text));
+    });
+  }
+  void end_stream() override {
+    post([](Connection& c, std::uint64_t seq) { c.do_end_stream(seq); });
+  }
+  void on_abandon(std::function<void()> action) override {
+    post([action = std::move(action)](Connection& c, std::uint64_t seq) mutable {
+      c.do_on_abandon(seq, std::move(action));
+    });
+  }
+  void after(std::chrono::milliseconds delay, std::function<void()> action) override {
+    post([delay, action = std::move(action)](Connection& c, std::uint64_t seq) mutable {
+      c.do_after(seq, delay, std::move(action));
+    });
+  }
+
+ private:
+  template <typename Operation>
+  void post(Operation operation) {
+    asio::post(connection_->socket_.get_executor(),
+               [connection = connection_, seq = seq_, operation = std::move(operation)]() mutable {
+                 operation(*connection, seq);
+               });
+  }
+
+  std::shared_ptr<Connection> connection_;
+  const std::uint64_t seq_;
+};
+
+Connection::Connection(asio::ip::tcp::socket socket, ServerCore& core, std::uint64_t id)
+    : socket_(std::move(socket)),
+      core_(core),
+      id_(id),
+      reader_(core.limits.reader),
+      deadline_(socket_.get_executor()),
+      action_timer_(socket_.get_executor()) {
+  boost::system::error_code ec;
+  const auto remote = socket_.remote_endpoint(ec);
+  if (!ec) peer_ = remote.address().to_string() + ":" + std::to_string(remote.port());
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+void Connection::start() {
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->wait_for_request(); });
+}
+
+void Connection::close_now() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->phase_ == Phase::kAnswering && !self->answered_) {
+      self->abandon("the server is stopping");
+    }
+    self->close();
+  });
+}
+
+void Connection::wait_for_request() {
+  phase_ = Phase::kWaiting;
+  arm(core_.limits.idle_timeout);
+  parse();
+}
+
+void Connection::parse() {
+  if (phase_ == Phase::kWaiting && !input_.empty()) {
+    phase_ = Phase::kReadingHeader;
+    arm(core_.limits.header_timeout);
+  }
+  const auto state = reader_.feed(input_);
+  if (state == RequestReader::State::kRefused) {
+    return refuse(reader_.refusal().status, reader_.refusal().message);
+  }
+  if (state == RequestReader::State::kComplete) return handle(reader_.take());
+  if (phase_ == Phase::kWaiting && reader_.started()) {
+    phase_ = Phase::kReadingHeader;
+    arm(core_.limits.header_timeout);
+  }
+  if (phase_ == Phase::kReadingHeader && reader_.header_done()) {
+    phase_ = Phase::kReadingBody;
+    arm(core_.limits.body_timeout);
+    if (reader_.take_continue_wanted()) {
+      pending_ += "HTTP/1.1 100 Continue\r\n\r\n";
+      flush();
+    }
+  }
+  read_more();
+}
+
+void Connection::read_more() {
+  if (reading_ || phase_ == Phase::kClosed) return;
+  reading_ = true;
+  socket_.async_read_some(
+      asio::buffer(read_buffer_),
+      [self = shared_from_this()](boost::system::error_code ec, std::size_t size) {
+        self->on_read(ec, size);
+      });
+}
+
+void Connection::on_read(boost::system::error_code ec, std::size_t size) {
+  reading_ = false;
+  if (phase_ == Phase::kClosed) return;
+  if (ec) {
+    if (phase_ == Phase::kAnswering && !answered_) {
+      abandon("the client closed its connection before the answer was complete");
+    } else if (phase_ == Phase::kReadingBody) {
+      spdlog::info("{} {}: the client closed its connection in the middle of the body", peer_,
+                   "request");
+    }
+    return close();
+  }
+  if (phase_ == Phase::kLingering) {
+    lingered_bytes_ += size;  // dropped
+    if (lingered_bytes_ > kMaxLingerBytes) return close();
+    return read_more();
+  }
+  input_.append(read_buffer_.data(), size);
+  if (phase_ == Phase::kAnswering) {
+    if (input_.size() < kMaxReadAhead) read_more();
+    return;
+  }
+  parse();
+}
+
+void Connection::handle(HttpRequest request) {
+  phase_ = Phase::kAnswering;
+  disarm();  // the call's own deadline bounds the answer; each write has its own below
+  ++seq_;
+  method_ = request.method;
+  path_ = request.path;
+  keep_alive_ = request.keep_alive;
+  streaming_ = false;
+  answered_ = false;
+  abandoned_ = false;
+  on_abandon_ = nullptr;
+  counted_ = true;
+  core_.request_started();
+  // Keep reading: a client that goes away shows up as the end of its stream.
+  read_more();
+  core_.router.dispatch(std::move(request),
+                        std::make_shared<ConnectionExchange>(shared_from_this(), seq_));
+}
+
+void Connection::refuse(int status, const std::string& message) {
+  spdlog::info("{}: request refused with {}: {}", peer_, status, message);
+  phase_ = Phase::kAnswering;
+  disarm();
+  ++seq_;
+  keep_alive_ = false;
+  answered_ = true;
+  HttpResponse response;
+  send_json(response, error_body(Error::make(ErrorCategory::kInvalidArgument, message)), status);
+  pending_ += serialize_response(response, false);
+  flush();
+}
+
+bool Connection::current(std::uint64_t seq) const {
+  return seq == seq_ && phase_ == Phase::kAnswering && !answered_;
+}
+
+void Connection::do_reply(std::uint64_t seq, HttpResponse response) {
+  if (!current(seq) || streaming_) return;
+  answered_ = true;
+  keep_alive_ = keep_alive_ && !core_.draining.load();
+  spdlog::info("{} {} {}", method_, path_, response.status);
+  pending_ += serialize_response(response, keep_alive_);
+  flush();
+}
+
+void Connection::do_start_stream(std::uint64_t seq) {
+  if (!current(seq) || streaming_) return;
+  streaming_ = true;
+  keep_alive_ = keep_alive_ && !core_.draining.load();
+  spdlog::info("{} {} 200 (stream)", method_, path_);
+  pending_ += event_stream_head(keep_alive_);
+  flush();
+}
+
+void Connection::do_send_event(std::uint64_t seq, std::string text) {
+  if (!current(seq) || !streaming_ || text.empty()) return;
+  pending_ += chunk(text);
+  if (pending_.size() > core_.limits.max_stream_buffer_bytes) {
+    spdlog::warn(
+        "{} {} from {}: the client reads the stream too slowly ({} bytes unsent, over the "
+        "limit of {}); cancelling its call and closing the connection",
+        method_, path_, peer_, pending_.size(), core_.limits.max_stream_buffer_bytes);
+    abandon("");
+    return close();
+  }
+  flush();
+}
+
+void Connection::do_end_stream(std::uint64_t seq) {
+  if (!current(seq) || !streaming_) return;
+  answered_ = true;
+  pending_ += kLastChunk;
+  flush();
+}
+
+void Connection::do_on_abandon(std::uint64_t seq, std::function<void()> action) {
+  if (seq != seq_) return;
+  if (abandoned_) {
+    action();  // the client left before the route could say how to cancel
+    return;
+  }
+  if (current(seq)) on_abandon_ = std::move(action);
+}
+
+void Connection::do_after(std::uint64_t seq, std::chrono::milliseconds delay,
+                          std::function<void()> action) {
+  if (!current(seq)) return;
+  action_timer_.expires_after(delay);
+  action_timer_.async_wait(
+      [self = shared_from_this(), seq, action = std::move(action)](boost::system::error_code ec) {
+        if (!ec && self->current(seq)) action();
+      });
+}
+
+void Connection::flush() {
+  if (write_in_progress_ || pending_.empty() || phase_ == Phase::kClosed) return;
+  write_in_progress_ = true;
+  writing_.clear();
+  writing_.swap(pending_);
+  // Only an answer's writes have a deadline here; while a request is read ("100 Continue"), the
+  // header or body deadline stays.
+  if (phase_ == Phase::kAnswering) arm(core_.limits.write_timeout);
+  asio::async_write(socket_, asio::buffer(writing_),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      self->on_written(ec);
+                    });
+}
+
+void Connection::on_written(boost::system::error_code ec) {
+  write_in_progress_ = false;
+  if (phase_ == Phase::kClosed) return;
+  if (ec) {
+    if (phase_ == Phase::kAnswering && !answered_) {
+      abandon("the client closed its connection before the answer was complete");
+    }
+    return close();
+  }
+  if (phase_ == Phase::kAnswering) disarm();
+  if (!pending_.empty()) return flush();
+  if (phase_ == Phase::kAnswering && answered_) finish_exchange();
+}
+
+void Connection::finish_exchange() {
+  if (counted_) {
+    counted_ = false;
+    core_.request_ended();
+  }
+  on_abandon_ = nullptr;
+  action_timer_.cancel();
+  if (!keep_alive_) return close_after_answer();
+  wait_for_request();
+}
+
+void Connection::close_after_answer() {
+  // Half-close, then drop what the client still sends for a moment: closing a socket with
+  // unread bytes sends a reset, which can destroy the answer before the client reads it.
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if (ec) return close();
+  phase_ = Phase::kLingering;
+  input_.clear();
+  lingered_bytes_ = 0;
+  arm(kLingerTime);
+  read_more();
+}
+
+void Connection::abandon(const std::string& why) {
+  if (abandoned_) return;
+  abandoned_ = true;
+  if (!why.empty()) {
+    spdlog::info("{} {} from {}: {}; cancelling its call", method_, path_, peer_, why);
+  }
+  if (auto action = std::exchange(on_abandon_, nullptr)) action();
+}
+
+void Connection::close() {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  ++deadline_generation_;
+  deadline_.cancel();
+  action_timer_.cancel();
+  if (counted_) {
+    counted_ = false;
+    core_.request_ended();
+  }
+  on_abandon_ = nullptr;
+  boost::system::error_code ec;
+  socket_.close(ec);
+  core_.remove(id_);
+}
+
+void Connection::arm(std::chrono::milliseconds timeout) {
+  const std::uint64_t generation = ++deadline_generation_;
+  deadline_.expires_after(timeout);
+  deadline_.async_wait([self = shared_from_this(), generation](boost::system::error_code ec) {
+    if (!ec && generation == self->deadline_generation_) self->on_deadline();
+  });
+}
+
+void Connection::disarm() {
+  ++deadline_generation_;
+  deadline_.cancel();
+}
+
+void Connection::on_deadline() {
+  switch (phase_) {
+    case Phase::kWaiting:
+      spdlog::debug("{}: closing a connection idle for {} ms", peer_,
+                    core_.limits.idle_timeout.count());
+      break;
+    case Phase::kReadingHeader:
+      spdlog::info("{}: closing a connection whose request headers did not arrive within {} ms",
+                   peer_, core_.limits.header_timeout.count());
+      break;
+    case Phase::kReadingBody:
+      spdlog::info("{}: closing a connection whose request body did not arrive within {} ms", peer_,
+                   core_.limits.body_timeout.count());
+      break;
+    case Phase::kAnswering:
+      spdlog::warn("{} {} from {}: a write to the client took longer than {} ms; closing", method_,
+                   path_, peer_, core_.limits.write_timeout.count());
+      if (!answered_) abandon("");
+      break;
+    case Phase::kLingering:
+    case Phase::kClosed:
+      break;
+  }
+  close();
+}
+
+}  // namespace mlbridge::server

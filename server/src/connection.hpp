@@ -1,0 +1,94 @@
+#pragma once
+
+// One client connection: reads requests one after another (keep-alive; pipelined requests wait
+// in the buffer and are answered in order), hands each to the router, writes its answer, with a
+// deadline for every phase (idle between requests, the header block from its first byte, the
+// body, each write), so that a client that trickles costs a socket and a timer, never a thread.
+// While a request is being answered the connection keeps reading, to notice a client that goes
+// away: its call is then cancelled. An SSE stream's unsent bytes are bounded; a client that reads
+// too slowly has its call cancelled and its connection closed, with a log line.
+//
+// Threading: everything runs on the connection's strand; start(), drain() and close() may be
+// called from any thread (they post). Owned by shared pointers held by its pending operations
+// and by exchanges handed to routes; the socket closes when the connection does, not later.
+
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "server_core.hpp"
+
+namespace mlbridge::server {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(boost::asio::ip::tcp::socket socket, ServerCore& core, std::uint64_t id);
+
+  /// Starts reading requests.
+  void start();
+  /// Closes the connection now (stop()); a request still answered is abandoned.
+  void close_now();
+
+ private:
+  friend class ConnectionExchange;
+  enum class Phase { kWaiting, kReadingHeader, kReadingBody, kAnswering, kLingering, kClosed };
+
+  void wait_for_request();
+  void parse();
+  void read_more();
+  void on_read(boost::system::error_code ec, std::size_t size);
+  void handle(HttpRequest request);
+  void refuse(int status, const std::string& message);
+  void flush();
+  void on_written(boost::system::error_code ec);
+  void finish_exchange();
+  void close_after_answer();
+  void abandon(const std::string& why);
+  void close();
+  void arm(std::chrono::milliseconds timeout);
+  void disarm();
+  void on_deadline();
+
+  // The exchange's operations, on the strand, for the request numbered `seq`.
+  bool current(std::uint64_t seq) const;
+  void do_reply(std::uint64_t seq, HttpResponse response);
+  void do_start_stream(std::uint64_t seq);
+  void do_send_event(std::uint64_t seq, std::string text);
+  void do_end_stream(std::uint64_t seq);
+  void do_on_abandon(std::uint64_t seq, std::function<void()> action);
+  void do_after(std::uint64_t seq, std::chrono::milliseconds delay, std::function<void()> action);
+
+  boost::asio::ip::tcp::socket socket_;
+  ServerCore& core_;
+  const std::uint64_t id_;
+  std::string peer_;
+  RequestReader reader_;
+  boost::asio::steady_timer deadline_;
+  std::uint64_t deadline_generation_ = 0;
+  boost::asio::steady_timer action_timer_;
+  std::array<char, 16 * 1024> read_buffer_;
+  std::string input_;    // read, not yet parsed (pipelined requests wait here)
+  std::string pending_;  // to write
+  std::string writing_;  // being written
+  std::size_t lingered_bytes_ = 0;
+  bool reading_ = false;
+  bool write_in_progress_ = false;
+  Phase phase_ = Phase::kWaiting;
+
+  // The request being answered.
+  std::uint64_t seq_ = 0;
+  std::string method_;
+  std::string path_;
+  bool keep_alive_ = true;
+  bool counted_ = false;  // counted in core_.active_requests
+  bool streaming_ = false;
+  bool answered_ = false;   // the whole answer is queued
+  bool abandoned_ = false;  // the client left before the answer was complete
+  std::function<void()> on_abandon_;
+};
+
+}  // namespace mlbridge::server

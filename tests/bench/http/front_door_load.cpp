@@ -1,0 +1,308 @@
+// front_door_load: the front door's load bench (issue 22, docs/benchmarks.md): many open
+// keep-alive connections and many calls waiting in a bridge's queue, while /healthz (and a call
+// to another bridge) is timed throughout.
+//
+//   front_door_load --port 8787 [--token T] [--idle 10000] [--queued 2000]
+//                   [--queued-path /v1/bridges/echo/commands/sleep]
+//                   [--queued-body '{"args": {"seconds": 0.01}}']
+//                   [--other-path /v1/bridges/pair/commands/echo] [--server-pid PID] [--smoke]
+//
+// 1. Opens --idle connections, each answering one /healthz, then left open and idle.
+// 2. Sends --queued calls, each on its own connection, and does not wait for them.
+// 3. Until every queued call is answered: /healthz every 5 ms on its own connection, and every
+//    tenth probe a call to --other-path; each timed.
+// Prints one JSON object: connections opened, queued calls answered and failed, /healthz and
+// other-bridge latency (p50, p99, max, in ms), errors, and with --server-pid the server's RSS
+// before and after the idle connections (bytes per idle connection). --smoke: 200 idle, 50
+// queued, for CI. One thread (Asio + Beast coroutines); raises its own RLIMIT_NOFILE.
+// Loopback only.
+
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
+// clang-format off
+#include <utility>
+// clang-format on
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kMaxIdle = 100000;
+constexpr int kMaxQueued = 20000;
+constexpr auto kProbeInterval = std::chrono::milliseconds(5);
+constexpr auto kTimeout = std::chrono::seconds(600);
+
+struct Options {
+  int port = 0;
+  std::string token;
+  int idle = 10000;
+  int queued = 2000;
+  std::string queued_path = "/v1/bridges/echo/commands/sleep";
+  std::string queued_body = R"({"args": {"seconds": 0.01}})";
+  std::string other_path = "/v1/bridges/pair/commands/echo";
+  int server_pid = 0;
+};
+
+struct Tally {
+  int idle_open = 0;
+  int idle_failed = 0;
+  int queued_ok = 0;
+  int queued_failed = 0;
+  int queued_done = 0;
+  std::vector<double> healthz_ms;
+  std::vector<double> other_ms;
+  int probe_errors = 0;
+  std::string first_error;
+
+  void error(const std::string& what) {
+    if (first_error.empty()) first_error = what;
+  }
+};
+
+http::request<http::string_body> make_request(const Options& options, http::verb verb,
+                                              const std::string& path, const std::string& body) {
+  http::request<http::string_body> request{verb, path, 11};
+  request.set(http::field::host, "127.0.0.1:" + std::to_string(options.port));
+  if (!options.token.empty()) request.set(http::field::authorization, "Bearer " + options.token);
+  if (verb == http::verb::post) {
+    request.set(http::field::content_type, "application/json");
+    request.body() = body;
+  }
+  request.keep_alive(true);
+  request.prepare_payload();
+  return request;
+}
+
+// One request on `stream`; the answer's status, or 0 with `error` set.
+asio::awaitable<int> exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                              http::request<http::string_body>& request, std::string& error) {
+  beast::error_code ec;
+  stream.expires_after(kTimeout);
+  co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
+  http::response<http::string_body> answer;
+  if (!ec)
+    co_await http::async_read(stream, buffer, answer,
+                              asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    error = ec.message();
+    co_return 0;
+  }
+  co_return static_cast<int>(answer.result_int());
+}
+
+asio::awaitable<bool> connect(beast::tcp_stream& stream, const tcp::endpoint& endpoint,
+                              std::string& error) {
+  beast::error_code ec;
+  stream.expires_after(kTimeout);
+  co_await stream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) error = "connect: " + ec.message();
+  co_return !ec;
+}
+
+asio::awaitable<void> open_idle(const Options& options, tcp::endpoint endpoint, Tally& tally,
+                                std::vector<std::unique_ptr<beast::tcp_stream>>& kept) {
+  auto executor = co_await asio::this_coro::executor;
+  auto stream = std::make_unique<beast::tcp_stream>(executor);
+  beast::flat_buffer buffer;
+  std::string error;
+  auto request = make_request(options, http::verb::get, "/healthz", "");
+  if (co_await connect(*stream, endpoint, error) &&
+      co_await exchange(*stream, buffer, request, error) == 200) {
+    ++tally.idle_open;
+    stream->expires_never();
+    kept.push_back(std::move(stream));
+  } else {
+    ++tally.idle_failed;
+    tally.error("idle connection: " + error);
+  }
+}
+
+asio::awaitable<void> queued_call(const Options& options, tcp::endpoint endpoint, Tally& tally) {
+  auto executor = co_await asio::this_coro::executor;
+  beast::tcp_stream stream(executor);
+  beast::flat_buffer buffer;
+  std::string error;
+  auto request = make_request(options, http::verb::post, options.queued_path, options.queued_body);
+  const int status = co_await connect(stream, endpoint, error)
+                         ? co_await exchange(stream, buffer, request, error)
+                         : 0;
+  if (status >= 200 && status < 300) {
+    ++tally.queued_ok;
+  } else {
+    ++tally.queued_failed;
+    tally.error("queued call: " + (status ? "HTTP " + std::to_string(status) : error));
+  }
+  ++tally.queued_done;
+}
+
+asio::awaitable<void> probe(const Options& options, tcp::endpoint endpoint, Tally& tally) {
+  auto executor = co_await asio::this_coro::executor;
+  beast::tcp_stream health(executor);
+  beast::tcp_stream other(executor);
+  beast::flat_buffer health_buffer;
+  beast::flat_buffer other_buffer;
+  std::string error;
+  if (!co_await connect(health, endpoint, error) || !co_await connect(other, endpoint, error)) {
+    tally.error("probe: " + error);
+    co_return;
+  }
+  auto healthz = make_request(options, http::verb::get, "/healthz", "");
+  auto call = make_request(options, http::verb::post, options.other_path, R"({"args": {}})");
+  asio::steady_timer pause(executor);
+  for (int i = 0; tally.queued_done < options.queued; ++i) {
+    auto start = Clock::now();
+    if (co_await exchange(health, health_buffer, healthz, error) != 200) {
+      ++tally.probe_errors;
+      tally.error("/healthz: " + error);
+      co_return;
+    }
+    tally.healthz_ms.push_back(
+        std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    if (i % 10 == 0) {
+      start = Clock::now();
+      if (co_await exchange(other, other_buffer, call, error) != 200) {
+        ++tally.probe_errors;
+        tally.error(options.other_path + ": " + error);
+        co_return;
+      }
+      tally.other_ms.push_back(
+          std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    }
+    pause.expires_after(kProbeInterval);
+    co_await pause.async_wait(asio::use_awaitable);
+  }
+}
+
+nlohmann::json quantiles(std::vector<double> values) {
+  if (values.empty()) return nullptr;
+  std::sort(values.begin(), values.end());
+  const auto at = [&values](double fraction) {
+    return values[static_cast<std::size_t>(fraction * static_cast<double>(values.size() - 1))];
+  };
+  return {{"count", values.size()},
+          {"p50_ms", at(0.5)},
+          {"p99_ms", at(0.99)},
+          {"max_ms", values.back()}};
+}
+
+long rss_bytes(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6)) * 1024;
+  }
+  return -1;
+}
+
+void raise_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+std::optional<Options> parse(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--smoke") {
+      options.idle = 200;
+      options.queued = 50;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "front_door_load: " << flag << " needs a value\n";
+      return std::nullopt;
+    }
+    const std::string value = argv[++i];
+    if (flag == "--port")
+      options.port = std::stoi(value);
+    else if (flag == "--token")
+      options.token = value;
+    else if (flag == "--idle")
+      options.idle = std::stoi(value);
+    else if (flag == "--queued")
+      options.queued = std::stoi(value);
+    else if (flag == "--queued-path")
+      options.queued_path = value;
+    else if (flag == "--queued-body")
+      options.queued_body = value;
+    else if (flag == "--other-path")
+      options.other_path = value;
+    else if (flag == "--server-pid")
+      options.server_pid = std::stoi(value);
+    else {
+      std::cerr << "front_door_load: unknown option " << flag << "\n";
+      return std::nullopt;
+    }
+  }
+  if (options.port <= 0 || options.port > 65535 || options.idle < 0 || options.idle > kMaxIdle ||
+      options.queued < 1 || options.queued > kMaxQueued) {
+    std::cerr << "front_door_load: --port 1-65535 is required; --idle 0-" << kMaxIdle
+              << ", --queued 1-" << kMaxQueued << "\n";
+    return std::nullopt;
+  }
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto parsed = parse(argc, argv);
+  if (!parsed) return 2;
+  const Options& options = *parsed;
+  raise_file_limit();
+  asio::io_context io;
+  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
+                               static_cast<unsigned short>(options.port));
+  Tally tally;
+  std::vector<std::unique_ptr<beast::tcp_stream>> kept;
+  const long rss_before = options.server_pid ? rss_bytes(options.server_pid) : -1;
+  // Connections open a few hundred at a time, so the listen backlog never overflows.
+  for (int opened = 0; opened < options.idle;) {
+    const int batch = std::min(500, options.idle - opened);
+    for (int i = 0; i < batch; ++i) {
+      asio::co_spawn(io, open_idle(options, endpoint, tally, kept), asio::detached);
+    }
+    io.run();
+    io.restart();
+    opened += batch;
+  }
+  const long rss_after = options.server_pid ? rss_bytes(options.server_pid) : -1;
+  for (int i = 0; i < options.queued; ++i) {
+    asio::co_spawn(io, queued_call(options, endpoint, tally), asio::detached);
+  }
+  asio::co_spawn(io, probe(options, endpoint, tally), asio::detached);
+  io.run();
+  nlohmann::json report = {
+      {"idle_connections", tally.idle_open},    {"idle_failed", tally.idle_failed},
+      {"queued_ok", tally.queued_ok},           {"queued_failed", tally.queued_failed},
+      {"healthz", quantiles(tally.healthz_ms)}, {"other_bridge", quantiles(tally.other_ms)},
+      {"probe_errors", tally.probe_errors},     {"first_error", tally.first_error}};
+  if (rss_before > 0 && rss_after > 0 && tally.idle_open > 0) {
+    report["server_rss_before"] = rss_before;
+    report["server_rss_after_idle"] = rss_after;
+    report["rss_per_idle_connection"] =
+        static_cast<double>(rss_after - rss_before) / tally.idle_open;
+  }
+  std::cout << report.dump() << std::endl;
+  const bool ok = tally.idle_failed == 0 && tally.queued_failed == 0 && tally.probe_errors == 0;
+  return ok ? 0 : 1;
+}
