@@ -26,6 +26,8 @@ struct CallRequest {
   /// A worker id this call should not run on when another worker is idle: a retry after a
   /// failure there (registry::Bridge sets it). Ignored by session-bound calls.
   std::optional<std::string> avoid_worker;
+  /// When a worker takes the call (each attempt), on the event loop thread. Optional.
+  std::function<void()> on_started;
 };
 
 /// Identifies a submitted call for cancel(). 0 is never a valid handle.
