@@ -466,12 +466,12 @@ TEST(HostConfig, CallResultsHaveDefaultsAndAreChecked) {
   ASSERT_TRUE(given.ok()) << given.error().message;
   EXPECT_EQ(given->call_results.ttl_ms, 5000);
   EXPECT_EQ(given->call_results.max, 3u);
-  expect_error(parse_text("host:\n  call_results: {ttl_ms: 0}\n"),
-               "test.yaml:2:27: host.call_results.ttl_ms must be an integer from 1 to 604800000");
-  expect_error(parse_text("host:\n  call_results: {max: 0}\n"),
-               "test.yaml:2:24: host.call_results.max must be an integer from 1 to 10000000");
-  expect_error(parse_text("host:\n  call_results: {ttl: 5}\n"),
-               "test.yaml:2:18:", {"host.call_results.ttl", "ttl_ms"});
+  expect_error(parse_text("host:\n  call_results: {ttl_ms: 0}\n"), "test.yaml:2:",
+               {"host.call_results.ttl_ms must be an integer from 1 to 604800000", "got 0"});
+  expect_error(parse_text("host:\n  call_results: {max: 0}\n"), "test.yaml:2:",
+               {"host.call_results.max must be an integer from 1 to 10000000", "got 0"});
+  expect_error(parse_text("host:\n  call_results: {ttl: 5}\n"), "test.yaml:2:",
+               {"host.call_results.ttl is not a known key", "ttl_ms"});
 }
 
 }  // namespace
