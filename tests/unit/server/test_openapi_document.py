@@ -64,6 +64,6 @@ def test_routes_and_echo_commands_are_there(document: dict) -> None:
 def test_a_broken_document_is_refused(document: dict) -> None:
     """The validator does catch a violation (so the test above can fail)."""
     broken = json.loads(json.dumps(document))
-    del broken["paths"]["/healthz"]["get"]["responses"]
+    del broken["paths"]["/v1/calls/{id}"]["get"]["parameters"]  # {id} left undeclared
     with pytest.raises(OpenAPIValidationError):
         validate(broken)
