@@ -104,6 +104,7 @@ void Bridge::run_attempt(const CallPtr& call) {
   attempt.on_chunk = std::move(call->request.on_chunk);
   attempt.timeout = call->request.timeout;
   attempt.avoid_worker = call->request.avoid_worker;
+  attempt.on_started = call->request.on_started;
   if (call->retriable) {  // later attempts get what is left of the call's deadline
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(call->deadline - Clock::now());
