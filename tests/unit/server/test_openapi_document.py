@@ -35,7 +35,11 @@ def document(tmp_path_factory: pytest.TempPathFactory) -> dict:
         [TOOL, str(config)], capture_output=True, text=True, timeout=120, check=False
     )
     assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
+    # The host's log lines share stdout; the document starts on a line of its own ("{").
+    start = run.stdout.find("{\n")
+    assert start >= 0, run.stdout
+    document, _ = json.JSONDecoder().raw_decode(run.stdout, start)
+    return document
 
 
 def test_document_is_valid_openapi_3_1(document: dict) -> None:
