@@ -205,8 +205,8 @@ class Host {
   /// describe_json() of each bridge of snapshot().
   json bridges();
   /// One bridge's description with its declared commands (name, namespace, description,
-  /// args_schema and result_schema where the command declares them): detail_json(). When the
-  /// commands are not known yet, waits (a few seconds at most) for a worker's `list_commands`.
+  /// args_schema and result_schema where the command declares them): detail_json(). The
+  /// commands are those known already (snapshot(true) asks for them); an empty list before.
   Result<json> bridge(const std::string& name);
 
   /// Per-bridge statistics: calls, errors by category, queue, workers, latency quantiles.

@@ -171,6 +171,8 @@ TEST_F(HostTest, CancelCallStopsAnyCallById) {
 TEST_F(HostTest, BridgeShowsTheCommandsItsWorkersDeclaredWithSchemas) {
   Host& host = start(host_section() + one_worker_echo());
   EXPECT_TRUE(host.snapshot().bridges[0].commands.empty());  // not asked yet
+  EXPECT_TRUE((*host.bridge("echo"))["commands"].empty());   // bridge() does not ask
+  EXPECT_FALSE(host.snapshot(/*with_commands=*/true).bridges[0].commands.empty());
   auto bridge = host.bridge("echo");
   ASSERT_TRUE(bridge.ok());
   json sleep;
@@ -182,10 +184,11 @@ TEST_F(HostTest, BridgeShowsTheCommandsItsWorkersDeclaredWithSchemas) {
   EXPECT_EQ(sleep["namespace"], "echo");
   EXPECT_EQ(sleep["args_schema"]["properties"]["seconds"]["type"], "number");
   EXPECT_EQ(sleep["result_schema"]["required"][0], "slept");
-  // Kept: later snapshots carry them without asking again.
+  // Kept: later snapshots carry them without asking again (one list_commands call in all).
   const auto commands = host.snapshot().bridges[0].commands;
   EXPECT_FALSE(commands.empty());
   EXPECT_EQ(host.snapshot(true).bridges[0].commands.size(), commands.size());
+  EXPECT_EQ(host.snapshot().bridges[0].calls.at("list_commands").ok, 1u);
 }
 
 }  // namespace
