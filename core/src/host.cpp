@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "command_catalog.hpp"
 #include "mlbridge/registry/host_commands.hpp"
 #include "mlbridge/registry/registry.hpp"
 #include "mlbridge/runtime/event_loop.hpp"
@@ -29,6 +30,9 @@ Status check_call_session(const ExecuteOptions& options) {
   return session::check_session_id(*options.session);
 }
 
+// The longest wait for the bridges' list_commands answers (snapshot(true)).
+constexpr std::chrono::milliseconds kCommandsWait{5000};
+
 std::string new_session_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char kHex[] = "0123456789abcdef";
@@ -44,7 +48,10 @@ Host::Host(config::HostConfig config)
       session_states_(std::make_shared<session::StateStore>(config_.session_state_max_bytes,
                                                             config_.session_state_total_max_bytes)),
       loop_(std::make_unique<runtime::EventLoop>(std::chrono::microseconds(config_.loop_spin_us))),
-      registry_(std::make_unique<registry::Registry>(*loop_, config_, session_states_)) {
+      registry_(std::make_unique<registry::Registry>(*loop_, config_, session_states_)),
+      call_records_(std::make_shared<calls::CallRecords>(calls::RetentionLimits{
+          std::chrono::milliseconds(config_.call_results.ttl_ms), config_.call_results.max})),
+      commands_(std::make_shared<CommandCatalog>()) {
   for (const auto& [name, bridge] : config_.bridges) file_bridges_.insert(name);
 }
 
@@ -62,26 +69,48 @@ std::unique_ptr<Host> Host::from_config(config::HostConfig config) {
 
 Status Host::start(const std::vector<std::string>& only) { return registry_->register_all(only); }
 
+std::string Host::next_call_id() { return "call-" + std::to_string(next_call_++); }
+
 CallTicket Host::execute_async(const std::string& bridge, const std::string& command, json args,
                                ExecuteOptions options, std::function<void(Result<json>)> on_done) {
+  CallTicket ticket;
+  ticket.id = next_call_id();
   if (auto valid = check_call_session(options); !valid) {
     Error error = std::move(valid).error();
     error.bridge = bridge;
     error.command = command;
     on_done(std::move(error));
-    return {};
+    return ticket;
   }
   auto target = registry_->get(bridge);
   if (!target) {
     Error error = std::move(target).error();
     error.command = command;
     on_done(std::move(error));
-    return {};
+    return ticket;
   }
   auto on_retry = std::move(options.on_retry);
-  const auto handle = (*target)->execute(to_request(command, std::move(args), std::move(options)),
-                                         std::move(on_done), std::move(on_retry));
-  return {*target, handle};
+  submit(*target, ticket, to_request(command, std::move(args), std::move(options)),
+         std::move(on_done), std::move(on_retry));
+  return ticket;
+}
+
+void Host::submit(const std::shared_ptr<registry::Bridge>& target, CallTicket& ticket,
+                  pool::CallRequest request, std::function<void(Result<json>)> on_done,
+                  std::function<void(std::uint32_t, const Error&)> on_retry) {
+  // Listed under its id while in flight, for cancel_call.
+  in_flight_->begin(ticket.id);
+  auto done = [in_flight = in_flight_, id = ticket.id,
+               on_done = std::move(on_done)](Result<json> result) {
+    in_flight->end(id);
+    on_done(std::move(result));
+  };
+  const auto handle = target->execute(std::move(request), std::move(done), std::move(on_retry));
+  ticket.bridge = target;
+  ticket.handle = handle;
+  in_flight_->attach(ticket.id, [bridge = ticket.bridge, handle] {
+    if (auto b = bridge.lock()) b->cancel(handle);
+  });
 }
 
 CallTicket Host::execute_async_encoded(
@@ -137,14 +166,38 @@ Result<std::string> Host::cast(const std::string& bridge, const std::string& com
   // fire-and-forget call of a host-only built-in fails at once instead of in the log.
   if (registry::is_host_command(command))
     return registry::no_such_command((*target)->name(), command);
-  const std::string call_id = "call-" + std::to_string(next_cast_++);
-  (*target)->cast(to_request(command, std::move(args), std::move(options)), call_id);
+  const std::string call_id = next_call_id();
+  call_records_->started(call_id, (*target)->name(), command);
+  in_flight_->begin(call_id);
+  auto request = to_request(command, std::move(args), std::move(options));
+  request.on_started = [records = call_records_, call_id] { records->running(call_id); };
+  const auto handle = (*target)->cast(
+      std::move(request), call_id,
+      [records = call_records_, in_flight = in_flight_, call_id](Result<json> result) {
+        in_flight->end(call_id);
+        records->finished(call_id, std::move(result));
+      });
+  in_flight_->attach(call_id, [bridge = std::weak_ptr<registry::Bridge>(*target), handle] {
+    if (auto b = bridge.lock()) b->cancel(handle);
+  });
   return call_id;
 }
 
 void Host::cancel(const CallTicket& ticket) {
   if (ticket.handle == 0) return;
   if (auto bridge = ticket.bridge.lock()) bridge->cancel(ticket.handle);
+}
+
+Status Host::cancel_call(const std::string& id) {
+  if (in_flight_->cancel(id)) return Ok{};
+  return fail(ErrorCategory::kNotFound,
+              "no call '" + id +
+                  "' in flight: the id is unknown or the call has finished (a fire-and-forget "
+                  "call's outcome is in its record: GET /v1/calls/{id}, call_record)");
+}
+
+Result<calls::CallRecord> Host::call_record(const std::string& id) {
+  return call_records_->get(id);
 }
 
 std::future<Result<json>> Host::execute_async(const std::string& bridge, const std::string& command,
@@ -168,7 +221,13 @@ Result<json> Host::run_resource(const std::string& bridge, const std::string& ve
   if (!target) return std::move(target).error();
   auto command = (*target)->resource_command(verb, kind);
   if (!command) return std::move(command).error();
-  return (*target)->execute(to_request(*command, std::move(args), std::move(options))).get();
+  auto promise = std::make_shared<std::promise<Result<json>>>();
+  auto future = promise->get_future();
+  CallTicket ticket;
+  ticket.id = next_call_id();
+  submit(*target, ticket, to_request(*command, std::move(args), std::move(options)),
+         [promise](Result<json> result) { promise->set_value(std::move(result)); }, {});
+  return future.get();
 }
 
 Result<json> Host::create_resource(const std::string& bridge, const std::string& kind, json args,
@@ -355,7 +414,8 @@ Result<json> Host::reload(const std::string& path) {
       {"log_level", next->log_level != now.log_level},
       {"log_format", next->log_format != now.log_format},
       {"max_body_bytes", next->max_body_bytes != now.max_body_bytes},
-      {"loop_spin_us", next->loop_spin_us != now.loop_spin_us}};
+      {"loop_spin_us", next->loop_spin_us != now.loop_spin_us},
+      {"call_results", next->call_results != now.call_results}};
   for (const auto& [key, changed] : host_keys) {
     if (!changed) continue;
     ignored.push_back("host." + key);
@@ -366,24 +426,55 @@ Result<json> Host::reload(const std::string& path) {
   return report;
 }
 
+BridgeSnapshot Host::snapshot_of(const std::shared_ptr<registry::Bridge>& bridge,
+                                 std::chrono::milliseconds commands_wait) {
+  BridgeSnapshot out;
+  out.name = bridge->name();
+  const auto& info = bridge->adapter()->info();
+  out.plugin = info.name;
+  out.framework = info.framework;
+  out.pool = bridge->pool().stats();
+  const bool worker_ready = out.pool.idle + out.pool.busy > 0;
+  out.ready =
+      worker_ready || (bridge->pool().config().lazy && out.pool.state == pool::PoolState::kRunning);
+  const auto ops = bridge->operations();
+  out.circuit = ops.circuit;
+  out.retry = ops.retry;
+  out.casts = ops.casts;
+  out.calls = bridge->call_metrics().snapshot();
+  out.commands = commands_->get(bridge, worker_ready && commands_wait.count() > 0, commands_wait);
+  return out;
+}
+
+HostSnapshot Host::snapshot(bool with_commands) {
+  HostSnapshot out;
+  const auto deadline = std::chrono::steady_clock::now() + kCommandsWait;
+  for (const auto& bridge : registry_->list()) {
+    auto wait = std::chrono::milliseconds(0);
+    if (with_commands) {
+      wait = std::max(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                deadline - std::chrono::steady_clock::now()));
+    }
+    out.bridges.push_back(snapshot_of(bridge, wait));
+  }
+  out.event_loop_cpu_time = loop_->cpu_time();
+  return out;
+}
+
 json Host::bridges() {
   json list = json::array();
-  for (auto& bridge : registry_->list()) list.push_back(bridge->describe());
+  for (const auto& bridge : snapshot().bridges) list.push_back(describe_json(bridge));
   return list;
 }
 
 Result<json> Host::bridge(const std::string& name) {
   auto target = registry_->get(name);
   if (!target) return std::move(target).error();
-  return (*target)->describe();
+  // Known commands only: asking a worker here would count a call in the figures it shows.
+  return detail_json(snapshot_of(*target, std::chrono::milliseconds(0)));
 }
 
-json Host::stats() {
-  json out = json::object();
-  for (auto& bridge : registry_->list())
-    out[bridge->name()] = pool::to_json(bridge->pool().stats());
-  return out;
-}
+json Host::stats() { return stats_json(snapshot()); }
 
 std::chrono::nanoseconds Host::event_loop_cpu_time() const { return loop_->cpu_time(); }
 

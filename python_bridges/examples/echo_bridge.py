@@ -63,15 +63,43 @@ class EchoBridge(BaseBridge):
         self.options: dict[str, Any] = {}
         self._barriers: dict[str, tuple[asyncio.Event, list[int]]] = {}
 
-    @command("echo", description="Return the arguments unchanged (bytes included).")
+    @command(
+        "echo",
+        description="Return the arguments unchanged (bytes included).",
+        schema={"args": {"description": "Any JSON value; it comes back as it is."}},
+    )
     def echo(self, args: Any, ctx: CallContext) -> Any:
         return args
 
-    @command("types", description="The Python type name of each argument, by name.")
+    @command(
+        "types",
+        description="The Python type name of each argument, by name.",
+        schema={
+            "args": {"type": "object"},
+            "result": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    )
     def types(self, args: dict[str, Any], ctx: CallContext) -> dict[str, str]:
         return {name: type(value).__name__ for name, value in args.items()}
 
-    @command("sleep", description="Sleep for args.seconds, then answer {slept}.")
+    @command(
+        "sleep",
+        description="Sleep for args.seconds, then answer {slept}.",
+        schema={
+            "args": {
+                "type": "object",
+                "properties": {
+                    "seconds": {"type": "number", "minimum": 0, "default": 0},
+                    "report": {"type": "boolean", "default": False},
+                },
+            },
+            "result": {
+                "type": "object",
+                "properties": {"slept": {"type": "number"}},
+                "required": ["slept"],
+            },
+        },
+    )
     def sleep(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         """With args.report, also answer the worker's pid and the wall-clock start and end of the
         sleep (seconds since the epoch), so a test can see which calls ran at the same time."""
@@ -82,7 +110,20 @@ class EchoBridge(BaseBridge):
             return {"slept": seconds, "pid": os.getpid(), "started": started, "ended": time.time()}
         return {"slept": seconds}
 
-    @command("fail", description="Raise the exception type args.type with args.message.")
+    @command(
+        "fail",
+        description="Raise the exception type args.type with args.message.",
+        schema={
+            "args": {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string", "default": "RuntimeError"},
+                    "message": {"type": "string"},
+                    "category": {"type": "string"},
+                },
+            }
+        },
+    )
     def fail(self, args: dict[str, Any], ctx: CallContext) -> None:
         """With args.category, raise a BridgeError of that category (and type) instead."""
         message = str(args.get("message", "failing on purpose"))
@@ -115,12 +156,38 @@ class EchoBridge(BaseBridge):
         os.write(1, text.encode() + b"\n")
         return {"printed": True}
 
-    @command("blob", description="Return {data: args.size bytes}, byte i being i % 256.")
+    @command(
+        "blob",
+        description="Return {data: args.size bytes}, byte i being i % 256.",
+        schema={
+            "args": {
+                "type": "object",
+                "properties": {"size": {"type": "integer", "minimum": 0, "default": 0}},
+            }
+        },
+    )
     def blob(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         size = int(args.get("size", 0))
         return {"data": _PATTERN * (size // 256) + _PATTERN[: size % 256]}
 
-    @command("stream", description="Send args.count chunks, args.delay seconds apart.")
+    @command(
+        "stream",
+        description="Send args.count chunks, args.delay seconds apart.",
+        schema={
+            "args": {
+                "type": "object",
+                "properties": {
+                    "count": {"type": "integer", "minimum": 0, "default": 3},
+                    "delay": {"type": "number", "minimum": 0, "default": 0},
+                },
+            },
+            "result": {
+                "type": "object",
+                "properties": {"count": {"type": "integer"}},
+                "required": ["count"],
+            },
+        },
+    )
     def stream(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         count = int(args.get("count", 3))
         delay = float(args.get("delay", 0))
@@ -130,12 +197,32 @@ class EchoBridge(BaseBridge):
             ctx.stream({"index": index})
         return {"count": count}
 
-    @command("put", description="Store args.value under args.key in the session's resources.")
+    @command(
+        "put",
+        description="Store args.value under args.key in the session's resources.",
+        schema={
+            "args": {
+                "type": "object",
+                "properties": {"key": {"type": "string"}, "value": {}},
+                "required": ["key"],
+            }
+        },
+    )
     def put(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         ctx.resources[args["key"]] = args.get("value")
         return {"key": args["key"], "session_id": ctx.session_id}
 
-    @command("get", description="Return args.key from the session's resources.")
+    @command(
+        "get",
+        description="Return args.key from the session's resources.",
+        schema={
+            "args": {
+                "type": "object",
+                "properties": {"key": {"type": "string"}},
+                "required": ["key"],
+            }
+        },
+    )
     def get(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         return {"key": args["key"], "value": ctx.resources[args["key"]]}
 

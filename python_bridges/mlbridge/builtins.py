@@ -15,7 +15,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from .command import BUILTIN_NAMESPACE, builtin_command
+from .command import BUILTIN_NAMESPACE, CommandSpec, builtin_command
 from .context import CallContext
 from .errors import BridgeError
 from .process import rss_bytes
@@ -106,15 +106,14 @@ class BuiltinCommands:
             "anonymous_resources": len(sessions.anonymous.resources),
         }
 
-    @builtin_command("list_commands", description="Every command with a one-line description.")
+    @builtin_command(
+        "list_commands",
+        description="Every command with a one-line description and its declared JSON schemas.",
+    )
     def _builtin_list_commands(self, args: Any, ctx: CallContext) -> dict[str, Any]:
         return {
             "commands": [
-                {
-                    "name": name,
-                    "namespace": BUILTIN_NAMESPACE if spec.builtin else self.framework,
-                    "description": spec.description,
-                }
+                describe_command(name, spec, self.framework)
                 for name, (_, spec) in self._runtime.commands.items()
                 if not spec.host_only
             ]
@@ -137,6 +136,21 @@ class BuiltinCommands:
     def _builtin_shutdown(self, args: Any, ctx: CallContext) -> dict[str, Any]:
         self._runtime.stopping = True
         return {"status": "shutting_down"}
+
+
+def describe_command(name: str, spec: CommandSpec, framework: str) -> dict[str, Any]:
+    """One entry of ``list_commands``: name, namespace, description, and ``args_schema`` /
+    ``result_schema`` where the command declares them (``@command(schema=...)``)."""
+    entry: dict[str, Any] = {
+        "name": name,
+        "namespace": BUILTIN_NAMESPACE if spec.builtin else framework,
+        "description": spec.description,
+    }
+    if spec.args_schema is not None:
+        entry["args_schema"] = spec.args_schema
+    if spec.result_schema is not None:
+        entry["result_schema"] = spec.result_schema
+    return entry
 
 
 def cleanup_target(args: Any) -> Any:

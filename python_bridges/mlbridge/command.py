@@ -8,7 +8,8 @@ the same name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,10 +31,19 @@ class CommandSpec(NamedTuple):
     """A plain ``def`` command whose calls may run side by side in the worker's thread pool
     (otherwise plain ``def`` commands run one at a time, unless the bridge sets
     ``sync_overlap``). Meaningless for ``async def`` commands, which always overlap."""
+    args_schema: dict[str, Any] | None = None
+    """JSON Schema of the command's ``args`` (``schema={"args": ...}``), or None. Described, not
+    enforced: ``list_commands`` and the host's OpenAPI document carry it."""
+    result_schema: dict[str, Any] | None = None
+    """JSON Schema of the command's result (``schema={"result": ...}``), or None."""
 
 
 def command(
-    name: str | None = None, *, description: str | None = None, overlap: bool = False
+    name: str | None = None,
+    *,
+    description: str | None = None,
+    overlap: bool = False,
+    schema: Mapping[str, Any] | None = None,
 ) -> Callable[[F], F]:
     """Mark a method ``(self, args, ctx) -> result`` as the handler of command ``name``.
 
@@ -42,8 +52,59 @@ def command(
     task) or an ``async def`` generator (each ``yield`` is a chunk; the result is
     ``{"chunks": <how many>}``). ``overlap=True`` lets calls of a plain ``def`` command
     run side by side in the thread pool of a concurrent worker.
+
+    ``schema={"args": {...}, "result": {...}}`` (either key optional) gives JSON Schemas of
+    the command's arguments and result: ``list_commands`` reports them and the host's
+    OpenAPI document (``GET /openapi.json``) shows them. They document the command; the SDK
+    does not validate calls against them. Each must be a JSON-serialisable mapping; another
+    key or type raises ``TypeError`` when the class is defined.
     """
-    return _marker(name, description, builtin=False, overlap=overlap)
+    args_schema, result_schema = _schemas(schema)
+    return _marker(
+        name,
+        description,
+        builtin=False,
+        overlap=overlap,
+        args_schema=args_schema,
+        result_schema=result_schema,
+    )
+
+
+_SCHEMA_KEYS = ("args", "result")
+
+
+def _schemas(
+    schema: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Check ``@command``'s ``schema`` and split it into the args and result schemas."""
+    if schema is None:
+        return None, None
+    if not isinstance(schema, Mapping):
+        raise TypeError(
+            f"@command schema must be a mapping {{'args': ..., 'result': ...}}, "
+            f"got {type(schema).__name__}"
+        )
+    unknown = sorted(str(key) for key in schema if key not in _SCHEMA_KEYS)
+    if unknown:
+        raise TypeError(
+            f"@command schema: unknown key(s) {', '.join(map(repr, unknown))}; "
+            "expected 'args' and/or 'result'"
+        )
+    out: list[dict[str, Any] | None] = []
+    for key in _SCHEMA_KEYS:
+        value = schema.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            raise TypeError(
+                f"@command schema[{key!r}] must be a JSON Schema object (a mapping), "
+                f"got {type(value).__name__}"
+            )
+        if value is not None:
+            try:
+                value = json.loads(json.dumps(value))
+            except (TypeError, ValueError) as error:
+                raise TypeError(f"@command schema[{key!r}] is not JSON: {error}") from None
+        out.append(value)
+    return out[0], out[1]
 
 
 def builtin_command(
@@ -59,6 +120,8 @@ def _marker(
     builtin: bool,
     host_only: bool = False,
     overlap: bool = False,
+    args_schema: dict[str, Any] | None = None,
+    result_schema: dict[str, Any] | None = None,
 ) -> Callable[[F], F]:
     if callable(name):
         raise TypeError("use @command() or @command('name'), not a bare @command")
@@ -73,6 +136,8 @@ def _marker(
             builtin=builtin,
             host_only=host_only,
             overlap=overlap,
+            args_schema=args_schema,
+            result_schema=result_schema,
         )
         setattr(func, _SPEC_ATTR, spec)
         return func

@@ -5,7 +5,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "mlbridge/registry/registry.hpp"
+#include "mlbridge/host_snapshot.hpp"
 
 #ifndef MLBRIDGE_VERSION
 #define MLBRIDGE_VERSION "unknown"
@@ -145,34 +145,36 @@ void sample_operations(Exposition& out, const Stats& stats, const std::string& b
   });
 }
 
-void bridge_operations(Exposition& out, const std::string& name,
-                       const registry::BridgeOperations& ops) {
-  sample_operations(out, ops.circuit, name);
-  sample_operations(out, ops.retry, name);
-  sample_operations(out, ops.casts, name);
+void bridge_operations(Exposition& out, const BridgeSnapshot& bridge) {
+  sample_operations(out, bridge.circuit, bridge.name);
+  sample_operations(out, bridge.retry, bridge.name);
+  sample_operations(out, bridge.casts, bridge.name);
 }
 
 }  // namespace
 
 std::string render_metrics(Host& host, std::chrono::steady_clock::time_point started) {
+  return render_metrics(host.snapshot(), std::chrono::steady_clock::now() - started);
+}
+
+std::string render_metrics(const HostSnapshot& snapshot, std::chrono::nanoseconds uptime) {
   Exposition out;
   declare_all(out);
   out.sample("mlbridge_build_info", "mlbridge_build_info", {{"version", MLBRIDGE_VERSION}}, 1);
   out.sample("mlbridge_uptime_seconds", "mlbridge_uptime_seconds", {},
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+             std::chrono::duration<double>(uptime).count());
   out.sample("mlbridge_event_loop_cpu_seconds_total", "mlbridge_event_loop_cpu_seconds_total", {},
-             std::chrono::duration<double>(host.event_loop_cpu_time()).count());
-  for (const auto& bridge : host.registry().list()) {
-    const std::string& name = bridge->name();
-    const auto stats = bridge->pool().stats();
-    const auto& info = bridge->adapter()->info();
+             std::chrono::duration<double>(snapshot.event_loop_cpu_time).count());
+  for (const auto& bridge : snapshot.bridges) {
+    const std::string& name = bridge.name;
+    const auto& stats = bridge.pool;
     out.sample("mlbridge_bridge_info", "mlbridge_bridge_info",
                {{"bridge", name},
-                {"plugin", info.name},
-                {"framework", info.framework},
+                {"plugin", bridge.plugin},
+                {"framework", bridge.framework},
                 {"state", std::string(pool::to_string(stats.state))}},
                1);
-    for (const auto& [command, m] : bridge->call_metrics().snapshot()) {
+    for (const auto& [command, m] : bridge.calls) {
       const Labels labels{{"bridge", name}, {"command", command}};
       Labels ok = labels;
       ok.emplace_back("outcome", "ok");
@@ -192,7 +194,7 @@ std::string render_metrics(Host& host, std::chrono::steady_clock::time_point sta
       const Labels worker_labels{{"bridge", name}, {"worker", worker.id}};
       sample_stats(out, worker, worker_labels, worker_labels);
     }
-    bridge_operations(out, name, bridge->operations());
+    bridge_operations(out, bridge);
   }
   return out.text();
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "mlbridge/host.hpp"
+#include "mlbridge/host_snapshot.hpp"
 
 namespace mlbridge::server {
 
@@ -14,5 +15,7 @@ namespace mlbridge::server {
 /// failed starts, sessions, worker RSS; per host: uptime and build info. Blocking (reads pool
 /// statistics); call from a request thread, never from the event loop.
 std::string render_metrics(Host& host, std::chrono::steady_clock::time_point started);
+/// The same from a snapshot (Host::snapshot()) and the server's uptime. Pure; any thread.
+std::string render_metrics(const HostSnapshot& snapshot, std::chrono::nanoseconds uptime);
 
 }  // namespace mlbridge::server

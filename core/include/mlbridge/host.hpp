@@ -23,9 +23,13 @@
 #include <string>
 #include <vector>
 
+#include "mlbridge/calls/call_records.hpp"
+#include "mlbridge/calls/in_flight_calls.hpp"
 #include "mlbridge/config/host_config.hpp"
 #include "mlbridge/errors/error.hpp"
 #include "mlbridge/errors/result.hpp"
+#include "mlbridge/host_snapshot.hpp"
+#include "mlbridge/pool/call.hpp"
 #include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/protocol/encoded_args.hpp"
 
@@ -40,12 +44,17 @@ class Registry;
 namespace runtime {
 class EventLoop;
 }
+class CommandCatalog;
 
 /// Identifies a call started with the callback form of execute_async, for cancel(). Copyable;
 /// an empty ticket (a call that failed before it reached a pool) cancels nothing.
 struct CallTicket {
   std::weak_ptr<registry::Bridge> bridge;
   std::uint64_t handle = 0;
+  /// The call's id ("call-<n>", unique in this host; the server sends it as
+  /// `X-Mlbridge-Call-Id`); cancel_call(id) cancels it while it is in flight. Set also for a
+  /// call that failed before it reached a pool.
+  std::string id;
 };
 
 /// Per-call options.
@@ -109,6 +118,18 @@ class Host {
   /// Cancels a call: a queued call never runs, a running one is interrupted; its `on_done` gets
   /// `cancelled`. A finished call or an empty ticket is ignored.
   void cancel(const CallTicket& ticket);
+
+  /// Every call started through execute, execute_async or cast has an id "call-<n>" and is
+  /// listed under it while in flight. cancel_call cancels it like cancel(ticket): queued, it
+  /// never runs; running, it is interrupted; its caller gets `cancelled`. not_found when no call
+  /// with that id is in flight (unknown, or already finished). Any thread but the loop's.
+  Status cancel_call(const std::string& id);
+  /// The record of a fire-and-forget call (cast): state (queued, running, succeeded, failed,
+  /// cancelled), bridge, command, result or error, start and finish times. Kept
+  /// host.call_results.ttl_ms after it finished, host.call_results.max records at most (the
+  /// oldest finished go first). not_found for an unknown or expired id, or one that was not a
+  /// cast (only casts are recorded; their callers have no other way to the result). Any thread.
+  Result<calls::CallRecord> call_record(const std::string& id);
 
   /// Resources through the bridge adapter's mapping (e.g. kind "program": create_program, ...).
   Result<json> create_resource(const std::string& bridge, const std::string& kind, json args,
@@ -182,8 +203,21 @@ class Host {
   /// lists them under "host_changes_ignored".
   Result<json> reload(const std::string& path = "");
 
-  /// Each bridge's description (name, plugin, framework, state, workers, counts).
+  /// Every figure of every bridge (pools, workers, calls by command, errors by category, queue,
+  /// in flight, latency histograms, circuit, retries, casts) and the commands each bridge's
+  /// workers declared, in one typed value: what bridges(), bridge(), stats() and the server's
+  /// `/metrics` and `/openapi.json` are built from. Blocking (reads every pool); any thread but
+  /// the loop's. Commands are those known already, unless `with_commands`: then a bridge with a
+  /// ready worker whose commands are not known yet is asked (`list_commands`, once per bridge;
+  /// counted in its figures like any call), waiting a few seconds at most for the answers.
+  HostSnapshot snapshot(bool with_commands = false);
+
+  /// Each bridge's description (name, plugin, framework, state, workers, counts):
+  /// describe_json() of each bridge of snapshot().
   json bridges();
+  /// One bridge's description with its declared commands (name, namespace, description,
+  /// args_schema and result_schema where the command declares them): detail_json(). The
+  /// commands are those known already (snapshot(true) asks for them); an empty list before.
   Result<json> bridge(const std::string& name);
 
   /// Per-bridge statistics: calls, errors by category, queue, workers, latency quantiles.
@@ -207,6 +241,14 @@ class Host {
                             const std::string& kind, json args, ExecuteOptions options);
 
   bool session_known(const std::string& id);
+  std::string next_call_id();
+  // Runs `request` on `target` as the call `ticket.id` (listed for cancel_call while in flight);
+  // fills the ticket's bridge and handle.
+  void submit(const std::shared_ptr<registry::Bridge>& target, CallTicket& ticket,
+              pool::CallRequest request, std::function<void(Result<json>)> on_done,
+              std::function<void(std::uint32_t, const Error&)> on_retry);
+  BridgeSnapshot snapshot_of(const std::shared_ptr<registry::Bridge>& bridge,
+                             std::chrono::milliseconds commands_wait);
 
   config::HostConfig config_;
   session::StateStorePtr session_states_;
@@ -215,7 +257,11 @@ class Host {
   std::mutex sessions_mutex_;
   std::set<std::string> sessions_;  // created through create_session; host.max_sessions at most
   bool shut_down_ = false;
-  std::atomic<std::uint64_t> next_cast_{1};
+  std::atomic<std::uint64_t> next_call_{1};
+  std::shared_ptr<calls::CallRecords> call_records_;
+  std::shared_ptr<calls::InFlightCalls> in_flight_ = std::make_shared<calls::InFlightCalls>();
+  // The commands each bridge's workers declared (list_commands), asked once per bridge object.
+  std::shared_ptr<CommandCatalog> commands_;
   std::mutex reload_mutex_;
   std::set<std::string> file_bridges_;  // the bridges the file declared at its last (re)load
 };

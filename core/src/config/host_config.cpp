@@ -107,18 +107,39 @@ Status read_runtime_registration(const ValueReader& section, HostConfig& host, H
                                  });
 }
 
+constexpr std::uint64_t kMaxCallResultsTtlMs = 7ull * 24 * 60 * 60 * 1000;
+constexpr std::uint64_t kMaxCallResults = 10'000'000;
+
+Status read_call_results(const ValueReader& section, CallResultsConfig& out) {
+  return section.for_each_member({"ttl_ms", "max"},
+                                 [&](const std::string& key, const ValueReader& value) -> Status {
+                                   if (key == "ttl_ms") {
+                                     auto ttl = value.integer(1, kMaxCallResultsTtlMs);
+                                     if (!ttl) return std::move(ttl).error();
+                                     out.ttl_ms = static_cast<std::int64_t>(*ttl);
+                                     return Ok{};
+                                   }
+                                   auto max = value.integer(1, kMaxCallResults);
+                                   if (!max) return std::move(max).error();
+                                   out.max = static_cast<std::size_t>(*max);
+                                   return Ok{};
+                                 });
+}
+
 Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) {
   return section.for_each_member(
       {"root", "python", "plugin_dirs", "listen", "auth_token_env", "default_bridge",
        "runtime_registration", "allow_runtime_registration", "allowed_origins", "allowed_hosts",
        "allow_unauthenticated_remote", "log_level", "log_format", "max_body_bytes",
-       "session_state_max_bytes", "loop_spin_us", "max_sessions", "session_state_total_max_bytes"},
+       "session_state_max_bytes", "loop_spin_us", "max_sessions", "session_state_total_max_bytes",
+       "call_results"},
       [&](const std::string& key, const ValueReader& value) -> Status {
         const auto take = [](auto result, auto& out) -> Status {
           if (!result) return std::move(result).error();
           out = std::move(*result);
           return Ok{};
         };
+        if (key == "call_results") return read_call_results(value, host.call_results);
         if (key == "max_sessions") {
           auto count = value.integer(1, kMaxSessions);
           if (!count) return std::move(count).error();

@@ -290,6 +290,7 @@ void Pool::State::run(Slot& slot, PendingPtr call) {
              .command = call->request.command,
              .session_id = call->request.session_id.value_or(""),
              .queue_wait = now - call->submitted});
+    if (call->request.on_started) call->request.on_started();
   }
   if (s && s->needs_restore && !s->lost) {
     restore_then_run(slot, call, *s);

@@ -111,6 +111,7 @@ void Bridge::run_attempt(const CallPtr& call) {
   attempt.avoid_worker = call->request.avoid_worker;
   attempt.encoded_args = call->request.encoded_args;
   attempt.result_as_json_text = call->request.result_as_json_text;
+  attempt.on_started = call->request.on_started;
   if (call->retriable) {  // later attempts get what is left of the call's deadline
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(call->deadline - Clock::now());
@@ -254,14 +255,18 @@ std::future<Result<json>> Bridge::execute(pool::CallRequest request) {
   return future;
 }
 
-void Bridge::cast(pool::CallRequest request, const std::string& call_id) {
+pool::CallHandle Bridge::cast(pool::CallRequest request, const std::string& call_id,
+                              pool::CallHandler on_done) {
   ++casts_;
   const std::string command = request.command;
-  execute(std::move(request), [self = shared_from_this(), call_id, command](Result<json> result) {
-    if (result) return;
-    ++self->cast_failures_;
-    spdlog::warn("fire-and-forget call {} ('{}' on bridge '{}') failed: {}", call_id, command,
-                 self->name(), result.error().describe());
+  return execute(std::move(request), [self = shared_from_this(), call_id, command,
+                                      on_done = std::move(on_done)](Result<json> result) {
+    if (!result) {
+      ++self->cast_failures_;
+      spdlog::warn("fire-and-forget call {} ('{}' on bridge '{}') failed: {}", call_id, command,
+                   self->name(), result.error().describe());
+    }
+    if (on_done) on_done(std::move(result));
   });
 }
 

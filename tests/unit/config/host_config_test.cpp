@@ -457,5 +457,22 @@ TEST(HostConfig, RuntimeRegistrationListsAreChecked) {
                "test.yaml:2:", {"host.allowed_hosts[0]", "no scheme"});
 }
 
+TEST(HostConfig, CallResultsHaveDefaultsAndAreChecked) {
+  auto defaults = parse_text("");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->call_results.ttl_ms, 600000);
+  EXPECT_EQ(defaults->call_results.max, 10000u);
+  auto given = parse_text("host:\n  call_results: {ttl_ms: 5000, max: 3}\n");
+  ASSERT_TRUE(given.ok()) << given.error().message;
+  EXPECT_EQ(given->call_results.ttl_ms, 5000);
+  EXPECT_EQ(given->call_results.max, 3u);
+  expect_error(parse_text("host:\n  call_results: {ttl_ms: 0}\n"), "test.yaml:2:",
+               {"host.call_results.ttl_ms must be an integer from 1 to 604800000", "got 0"});
+  expect_error(parse_text("host:\n  call_results: {max: 0}\n"), "test.yaml:2:",
+               {"host.call_results.max must be an integer from 1 to 10000000", "got 0"});
+  expect_error(parse_text("host:\n  call_results: {ttl: 5}\n"), "test.yaml:2:",
+               {"host.call_results.ttl is not a known key", "ttl_ms"});
+}
+
 }  // namespace
 }  // namespace mlbridge::config

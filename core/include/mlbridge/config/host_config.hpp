@@ -21,6 +21,16 @@ namespace mlbridge::config {
 /// while the host runs (HTTP API and C++ API alike), and what such a registration may name.
 /// Runtime registration runs programs, so it is off by default; when on, `mlbridge serve` also
 /// requires host.auth_token_env. registry::RegistrationPolicy enforces it.
+/// `host.call_results`: how long and how many records of fire-and-forget calls (`cast`, HTTP
+/// `"reply": false`) the host keeps for Host::call_record (`GET /v1/calls/{id}`).
+struct CallResultsConfig {
+  /// `ttl_ms`: kept this long after the call finished. 1 to 7 days in ms; default 10 minutes.
+  std::int64_t ttl_ms = 10 * 60 * 1000;
+  /// `max`: records at once (oldest finished dropped first). 1 to 10,000,000; default 10,000.
+  std::size_t max = 10000;
+  bool operator==(const CallResultsConfig&) const = default;
+};
+
 struct RuntimeRegistrationConfig {
   /// `enabled` (old spelling: `host.allow_runtime_registration`). Default false.
   bool enabled = false;
@@ -74,6 +84,7 @@ struct HostConfig {
   /// `host.loop_spin_us`: how long the event loop polls for more work before it sleeps
   /// (runtime::EventLoop::kDefaultSpin explains the trade); 0 = sleep at once. 0 to 100000.
   int loop_spin_us = 100;
+  CallResultsConfig call_results;               ///< `host.call_results`.
   std::map<std::string, BridgeConfig> bridges;  ///< By name.
   std::string source;                           ///< The file it came from; "" when built.
 };

@@ -34,6 +34,8 @@ struct CallRequest {
   /// The result of a successful call as a json string holding its JSON text
   /// (worker::CallOptions::result_as_json_text).
   bool result_as_json_text = false;
+  /// When a worker takes the call (each attempt), on the event loop thread. Optional.
+  std::function<void()> on_started;
 };
 
 /// Identifies a submitted call for cancel(). 0 is never a valid handle.

@@ -72,8 +72,11 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   void cancel(pool::CallHandle handle);
 
   /// Fire and forget: runs the call like execute() and returns at once. Its outcome counts in
-  /// the statistics; a failure is logged (warning) with `call_id`.
-  void cast(pool::CallRequest request, const std::string& call_id);
+  /// the statistics; a failure is logged (warning) with `call_id`. `on_done` (optional) then
+  /// sees the outcome, on the loop thread (the host keeps it as the call's record). The handle
+  /// cancels the call (cancel()).
+  pool::CallHandle cast(pool::CallRequest request, const std::string& call_id,
+                        pool::CallHandler on_done = {});
 
   /// Applies a new configuration to the running bridge: pool (size, overflow, queue, timeouts,
   /// health, recycling, memory limit, init options), error overrides, idempotent commands, retry
