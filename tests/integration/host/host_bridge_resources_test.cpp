@@ -5,11 +5,15 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <set>
 #include <thread>
 
 #include "host_fixture.hpp"
+#include "mlbridge/pool/pool.hpp"
+#include "mlbridge/registry/bridge.hpp"
+#include "mlbridge/registry/registry.hpp"
 
 namespace mlbridge::testing {
 namespace {

@@ -79,8 +79,12 @@ TEST(BridgeJournalTest, AdmitsWithinTheBoundsAndRefusesPastThemSayingWhatToDo) {
   EXPECT_TRUE(journal.admit(r, "delete", {{"name", "a"}}).ok());
   EXPECT_TRUE(journal.admit(r, "lookup", {{"name", std::string(500, 'z')}}).ok());
 
-  ASSERT_TRUE(journal.record(r, "create", {{"name", "b"}}, json::object()).ok());
-  auto too_many = journal.admit(r, "create", {{"name", "c"}});
+  BridgeJournal counted;
+  const auto two = rules({{"max_entries", 2}});
+  ASSERT_TRUE(counted.record(two, "create", {{"name", "a"}}, json::object()).ok());
+  ASSERT_TRUE(counted.record(two, "create", {{"name", "b"}}, json::object()).ok());
+  EXPECT_TRUE(counted.admit(two, "create", {{"name", "b"}}).ok());  // a replacement
+  auto too_many = counted.admit(two, "create", {{"name", "c"}});
   ASSERT_FALSE(too_many.ok());
   EXPECT_NE(too_many.error().message.find("sessions.replay.max_entries"), std::string::npos);
 }
