@@ -29,6 +29,10 @@ void Pool::State::enqueue(PendingPtr call) {
                        command));
     return;
   }
+  if (auto admitted = admit_bridge_resource(call->request); !admitted) {
+    finish(call, std::move(admitted).error());
+    return;
+  }
   Slot* bound = nullptr;
   if (call->request.session_id) {
     if (call->restore_only) {
@@ -131,6 +135,11 @@ void Pool::State::cancel(CallHandle handle) {
   auto it = calls.find(handle);
   if (it == calls.end()) return;
   PendingPtr call = it->second;
+  if (call->awaiting_journal) {
+    cancel_awaiting(call);
+    check_drained();
+    return;
+  }
   if (call->phase == PendingCall::Phase::kQueued) {
     unqueue(call);
     finish(call, error(ErrorCategory::kCancelled,
@@ -229,8 +238,8 @@ void Pool::State::pipeline() {
 }
 
 bool Pool::State::takes_early_call(const Slot& slot) const {
-  if (slot.state != SlotState::kBusy || slot.exclusive || !slot.worker->pipelining() ||
-      slot.worker->state() != worker::WorkerState::kReady ||
+  if (slot.state != SlotState::kBusy || slot.exclusive || behind_journal(slot) ||
+      !slot.worker->pipelining() || slot.worker->state() != worker::WorkerState::kReady ||
       slot.in_flight >= config().pipeline_depth || !slot.cleanups.empty() ||
       slot.retire_when_idle || slot.retire_when_replaced || slot.generation < options_generation) {
     return false;
@@ -261,9 +270,8 @@ void Pool::State::run(Slot& slot, PendingPtr call) {
                        call->request.command));
     return;
   }
-  session::Session* s = nullptr;
   if (call->request.session_id) {
-    s = sessions.find(*call->request.session_id);
+    session::Session* s = sessions.find(*call->request.session_id);
     if (s && !s->worker) s->worker = slot.number;
   }
   call->phase = PendingCall::Phase::kRunning;
@@ -292,6 +300,17 @@ void Pool::State::run(Slot& slot, PendingPtr call) {
              .queue_wait = now - call->submitted});
     if (call->request.on_started) call->request.on_started();
   }
+  // Resources created without a session on other workers exist here before the call runs.
+  if (behind_journal(slot)) {
+    catch_up_then_run(slot, call);
+    return;
+  }
+  continue_call(slot, call);
+}
+
+void Pool::State::continue_call(Slot& slot, const PendingPtr& call) {
+  session::Session* s =
+      call->request.session_id ? sessions.find(*call->request.session_id) : nullptr;
   if (s && s->needs_restore && !s->lost) {
     restore_then_run(slot, call, *s);
     return;
@@ -329,6 +348,8 @@ void Pool::State::start_call(Slot& slot, const PendingPtr& call) {
                                  : call->request.args;
       }
     }
+  } else if (config().session_rules.journals(call->request.command)) {
+    call->journal_args = call->request.args;  // for the bridge journal
   }
   call->worker_call = slot.worker->call(
       call->request.command, early ? json(call->request.args) : std::move(call->request.args),
@@ -360,6 +381,7 @@ void Pool::State::on_call_done(CallHandle handle, Result<json> result) {
   if (!call->restore_only) {
     counters.execution.record(now - call->started);
     apply_session_effects(call, result);
+    record_bridge_resource(call, call->slot, result);
   }
   if (slot_it != slots.end()) {
     Slot& slot = *slot_it->second;

@@ -34,6 +34,10 @@ void Pool::State::drain() {
 
 void Pool::State::cancel_running(const PendingPtr& call) {
   if (call->phase != PendingCall::Phase::kRunning) return;
+  if (call->awaiting_journal) {
+    cancel_awaiting(call);
+    return;
+  }
   if (auto slot = slots.find(call->slot); slot != slots.end())
     slot->second->worker->cancel(call->worker_call);
 }

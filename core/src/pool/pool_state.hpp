@@ -25,6 +25,7 @@
 #include "mlbridge/health/restart_tracker.hpp"
 #include "mlbridge/pool/pool.hpp"
 #include "mlbridge/runtime/deadline_queue.hpp"
+#include "mlbridge/session/bridge_journal.hpp"
 #include "mlbridge/worker/worker.hpp"
 
 namespace mlbridge::pool {
@@ -74,6 +75,8 @@ struct PendingCall {
   std::optional<json> journal_args;  // the args sent, kept for the journal of setup commands
   json state_change;                 // the response's session_state
   json journal_entries;              // the response's session_journal
+  // Running on its worker's books, but waiting until that worker applied the bridge journal.
+  bool awaiting_journal = false;
 };
 using PendingPtr = std::shared_ptr<PendingCall>;
 
@@ -90,6 +93,20 @@ struct RestorePlan {
   Clock::time_point started;
 };
 using RestorePlanPtr = std::shared_ptr<RestorePlan>;
+
+// A worker replaying the bridge journal (resources created without a session): a new one the
+// whole journal before it is ready, a running one the changes it missed before its next call.
+struct JournalCatchUp {
+  std::uint64_t slot = 0;
+  bool starting = false;                       // a new worker: ready once up to date
+  std::vector<session::JournalEntry> initial;  // a new worker's copy of the entries in effect
+  std::size_t next_initial = 0;
+  std::size_t replayed = 0;
+  std::string step;                 // the step under way, for messages
+  std::vector<CallHandle> waiting;  // calls that run on the worker once it is up to date
+  Clock::time_point started;
+};
+using JournalCatchUpPtr = std::shared_ptr<JournalCatchUp>;
 
 struct Slot {
   std::uint64_t number = 0;
@@ -120,6 +137,9 @@ struct Slot {
   // Sessions this worker must drop (ended or lost ones), sent one at a time while it is idle (a
   // concurrent worker: as soon as the session has no call running there).
   std::deque<std::string> cleanups;
+  // The position of the bridge journal this worker has applied, and its replay while one runs.
+  std::uint64_t journal_position = 0;
+  JournalCatchUpPtr catch_up;
 };
 
 // A worker that runs many calls at once (its hello's concurrency above 1): a set of slots that the
@@ -176,6 +196,7 @@ struct Pool::State {
   std::uint64_t options_generation = 0;  // bumped when the workers' init options change
 
   session::SessionTable sessions;
+  session::BridgeJournal bridge_journal;  // resources created without a session
   session::StateStorePtr states;
   bool owns_states;  // a standalone pool's own store: its sessions' states end with them
   health::RestartTracker restarts;
@@ -238,6 +259,9 @@ struct Pool::State {
   void spawn_worker(bool overflow);
 
   void on_worker_started(std::uint64_t number, Result<protocol::Hello> hello);
+
+  // A started worker that applied the bridge journal: idle, and the pool's start completes.
+  void worker_ready(Slot& slot);
 
   void on_worker_exit(std::uint64_t number, const worker::WorkerExit& exit);
 
@@ -345,6 +369,10 @@ struct Pool::State {
 
   void run(Slot& slot, PendingPtr call);
 
+  // A call on its worker, once the worker is up to date with the bridge journal: rebuilds its
+  // session there first when it has to, then sends it.
+  void continue_call(Slot& slot, const PendingPtr& call);
+
   // Sends a call's command to its worker (after its session was rebuilt, if it had to be).
   void start_call(Slot& slot, const PendingPtr& call);
 
@@ -413,6 +441,45 @@ struct Pool::State {
   // A slot whose call, health check or cleanup ended: idle again, then its cleanups, then
   // recycling when due.
   void became_idle(Slot& slot);
+
+  // ---- resources of the whole bridge (pool_bridge_journal.cpp) -----------------------------
+
+  // Ok, or resource_exhausted for an anonymous setup call the bridge journal has no room for.
+  Status admit_bridge_resource(const CallRequest& request) const;
+
+  // Records a successful anonymous call of a journaled command that ran on `slot_number`.
+  void record_bridge_resource(const PendingPtr& call, std::uint64_t slot_number,
+                              const Result<json>& result);
+
+  // The worker has not applied every change of the bridge journal (or is applying them).
+  bool behind_journal(const Slot& slot) const;
+
+  // Runs `call` on `slot` once the worker applied the changes it missed.
+  void catch_up_then_run(Slot& slot, const PendingPtr& call);
+
+  // A worker that just started: replays the entries in effect, then worker_ready.
+  void replay_journal_on_start(Slot& slot);
+
+  void next_journal_step(const JournalCatchUpPtr& catch_up);
+
+  void on_journal_step(const JournalCatchUpPtr& catch_up, std::uint64_t position,
+                       Result<json> result);
+
+  // The worker is up to date: ready (a new one), and its waiting calls continue.
+  void finish_catch_up(Slot& slot);
+
+  // A step failed: logs it with the entry and restarts the worker; its waiting calls go back to
+  // the queue (they never reached Python).
+  void journal_replay_failed(Slot& slot, const JournalCatchUpPtr& catch_up, const Error& failure);
+
+  // Requeues the calls that waited for a catch-up (`slot`: their worker, when it still exists).
+  void give_back_waiting(Slot* slot, JournalCatchUp& catch_up);
+
+  // Cancels a call that waits for its worker's catch-up: it never reached Python.
+  void cancel_awaiting(const PendingPtr& call);
+
+  // Drops the changes every worker applied.
+  void forget_applied_changes();
 
   // ---- periodic work (pool_maintenance.cpp) ------------------------------------------------
 

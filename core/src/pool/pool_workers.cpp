@@ -11,6 +11,7 @@ void Pool::State::spawn_worker(bool overflow) {
   slot->number = number;
   slot->overflow = overflow;
   slot->generation = options_generation;
+  slot->journal_position = bridge_journal.head();  // replay_journal_on_start sets it again
   worker::WorkerConfig worker_config = config().worker;
   worker_config.worker_id = bridge() + "-" + std::to_string(number);
   worker_config.cancel_pipe = config().pipeline_depth > 1;
@@ -61,6 +62,12 @@ void Pool::State::on_worker_started(std::uint64_t number, Result<protocol::Hello
     return;
   }
   if (slot.state == SlotState::kRetiring) return;  // stopped while starting
+  // Resources created without a session exist on this worker too before it takes calls.
+  replay_journal_on_start(slot);
+}
+
+void Pool::State::worker_ready(Slot& slot) {
+  const std::uint64_t number = slot.number;
   restarts.record_success();
   slot.state = SlotState::kIdle;
   slot.idle_since = Clock::now();
@@ -70,8 +77,8 @@ void Pool::State::on_worker_started(std::uint64_t number, Result<protocol::Hello
   }
   publish({.kind = telemetry::EventKind::kWorkerStarted,
            .worker_id = slot.worker->id(),
-           .framework = hello->framework,
-           .commands = hello->commands});
+           .framework = slot.worker->hello().framework,
+           .commands = slot.worker->hello().commands});
   for (auto& callback : std::exchange(on_ready, {})) callback(Ok{});
   // A worker that waited for a replacement can go now.
   std::vector<Slot*> replaced;
@@ -102,6 +109,10 @@ void Pool::State::on_worker_exit(std::uint64_t number, const worker::WorkerExit&
            .detail = exit.reason});
   const std::string cause = "its worker " + slot->worker->id() +
                             (planned ? " was stopped (" + exit.reason + ")" : ": " + exit.reason);
+  // Calls that waited for it to replay the bridge journal never reached Python: queued again.
+  const bool gave_back = slot->catch_up && !slot->catch_up->waiting.empty();
+  if (slot->catch_up) give_back_waiting(nullptr, *std::exchange(slot->catch_up, nullptr));
+  forget_applied_changes();
   // Its sessions are rebuilt on another worker before their next call (or lost, when their
   // journal cannot do that); calls that waited for it wait for any worker now.
   release_sessions(*slot, cause, false);
@@ -113,6 +124,7 @@ void Pool::State::on_worker_exit(std::uint64_t number, const worker::WorkerExit&
     spdlog::warn("bridge '{}': replacing worker {}", bridge(), slot->worker->id());
   }
   schedule_replacement();
+  if (gave_back) pump();
 }
 
 // Brings the pool back to `size` workers, after the crash-loop backoff.

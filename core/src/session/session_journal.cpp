@@ -3,44 +3,44 @@
 #include <algorithm>
 
 namespace mlbridge::session {
-namespace {
 
-// `name` is `object` or lies under it ("conversation:c1/history" under "conversation:c1").
-bool covers(const std::string& object, const std::string& name) {
+bool object_covers(const std::string& object, const std::string& name) {
   return name == object ||
          (name.size() > object.size() && name.compare(0, object.size(), object) == 0 &&
           name[object.size()] == '/');
 }
 
-std::size_t size_of(const JournalEntry& entry) {
+std::size_t entry_bytes(const JournalEntry& entry) {
   return entry.command.size() + entry.object.size() +
          entry.args.dump(-1, ' ', false, json::error_handler_t::replace).size();
 }
 
-}  // namespace
-
-void SessionJournal::record(const ReplayRules& rules, const std::string& command, const json& args,
-                            const json& result) {
-  if (truncated_) return;
+Result<std::optional<JournalChange>> describe_change(const ReplayRules& rules,
+                                                     const std::string& command, const json& args,
+                                                     const json& result) {
   if (const UndoRule* undo = rules.undo_for(command)) {
     std::string missing;
     auto object = fill_object(undo->object, args, result, &missing);
     if (!object) {
-      truncate("'" + command + "' removed an object the journal cannot name (no '" + missing +
-               "' in its arguments)");
-      return;
+      return fail(ErrorCategory::kInvalidArgument,
+                  "'" + command + "' removed an object the journal cannot name (no '" + missing +
+                      "' in its arguments)");
     }
-    remove(*object, undo->appended_only);
-    return;
+    JournalChange change;
+    change.entry = JournalEntry{command, args.is_null() ? json::object() : args, *object, false, 0};
+    change.removes = true;
+    change.appended_only = undo->appended_only;
+    change.entry.bytes = entry_bytes(change.entry);
+    return std::optional<JournalChange>(std::move(change));
   }
   const SetupRule* setup = rules.setup_for(command);
-  if (setup == nullptr) return;
+  if (setup == nullptr) return std::optional<JournalChange>();
   std::string missing;
   auto object = fill_object(setup->object, args, result, &missing);
   if (!object) {
-    truncate("'" + command + "' built an object the journal cannot name (no '" + missing +
-             "' in its arguments or result)");
-    return;
+    return fail(ErrorCategory::kInvalidArgument,
+                "'" + command + "' built an object the journal cannot name (no '" + missing +
+                    "' in its arguments or result)");
   }
   JournalEntry entry{command, args, *object, setup->append, 0};
   // A name the worker chose (found in the result) is pinned, so a replay builds the same one.
@@ -57,7 +57,24 @@ void SessionJournal::record(const ReplayRules& rules, const std::string& command
       }
     }
   }
-  put(rules, std::move(entry));
+  entry.bytes = entry_bytes(entry);
+  return std::optional<JournalChange>(JournalChange{std::move(entry), false, false});
+}
+
+void SessionJournal::record(const ReplayRules& rules, const std::string& command, const json& args,
+                            const json& result) {
+  if (truncated_) return;
+  auto change = describe_change(rules, command, args, result);
+  if (!change) {
+    truncate(change.error().message);
+    return;
+  }
+  if (!*change) return;
+  if ((*change)->removes) {
+    remove((*change)->entry.object, (*change)->appended_only);
+    return;
+  }
+  put(rules, std::move((*change)->entry));
 }
 
 void SessionJournal::record_entry(const ReplayRules& rules, const json& wire) {
@@ -79,7 +96,7 @@ void SessionJournal::record_entry(const ReplayRules& rules, const json& wire) {
 
 void SessionJournal::put(const ReplayRules& rules, JournalEntry entry) {
   if (!entry.appended) remove(entry.object, false);
-  entry.bytes = size_of(entry);
+  entry.bytes = entry_bytes(entry);
   bytes_ += entry.bytes;
   entries_.push_back(std::move(entry));
   if (entries_.size() > rules.max_entries) {
@@ -93,7 +110,7 @@ void SessionJournal::put(const ReplayRules& rules, JournalEntry entry) {
 
 void SessionJournal::remove(const std::string& object, bool appended_only) {
   auto gone = std::remove_if(entries_.begin(), entries_.end(), [&](const JournalEntry& e) {
-    return covers(object, e.object) && (!appended_only || e.appended);
+    return object_covers(object, e.object) && (!appended_only || e.appended);
   });
   for (auto it = gone; it != entries_.end(); ++it) bytes_ -= it->bytes;
   entries_.erase(gone, entries_.end());

@@ -25,6 +25,28 @@ struct JournalEntry {
   std::size_t bytes = 0;
 };
 
+/// What a successful call does to a journal under its rules: the entry a setup call adds, or the
+/// object an undo call removes (`removes`; then `entry` holds the call's command and arguments).
+struct JournalChange {
+  JournalEntry entry;
+  bool removes = false;
+  bool appended_only = false;  ///< An undo that removes only what was appended.
+};
+
+/// The change a successful call of `command` makes: nullopt when the rules journal no such
+/// command; invalid_argument naming the missing key when the object cannot be named from the
+/// arguments or the result. A setup entry's arguments gain the name the worker chose (found in
+/// the result) so that a replay builds the same object. Stateless; any thread.
+Result<std::optional<JournalChange>> describe_change(const ReplayRules& rules,
+                                                     const std::string& command, const json& args,
+                                                     const json& result);
+
+/// True when `name` is `object` or lies under it ("chain:c1/history" under "chain:c1").
+bool object_covers(const std::string& object, const std::string& name);
+
+/// The bytes an entry counts against a journal's bound (command, object and arguments' JSON).
+std::size_t entry_bytes(const JournalEntry& entry);
+
 class SessionJournal {
  public:
   /// Records a successful call of `command` when the rules journal it. `args` are the arguments
