@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "ascii_text.hpp"
+
 namespace mlbridge::server {
 namespace {
 
@@ -66,15 +68,9 @@ json path_parameters(std::string_view path) {
   return out;
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // "GET /v1/bridges/{name}" -> "get_v1_bridges_name": unique per route.
 std::string operation_id(std::string_view method, std::string_view path) {
-  std::string out = lower(method);
+  std::string out = lower_ascii(method);
   for (char c : path) {
     if (std::isalnum(static_cast<unsigned char>(c))) {
       out += c;
@@ -183,7 +179,7 @@ const std::vector<RouteSpec>& http_routes() {
 json build_openapi(const HostSnapshot& snapshot, const OpenApiInfo& info) {
   json paths = json::object();
   for (const auto& route : http_routes()) {
-    paths[std::string(route.path)][lower(route.method)] = operation(route, info.bearer_auth);
+    paths[std::string(route.path)][lower_ascii(route.method)] = operation(route, info.bearer_auth);
   }
   for (const auto& bridge : snapshot.bridges) {
     for (const auto& command : bridge.commands) {

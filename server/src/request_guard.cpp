@@ -6,21 +6,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "ascii_text.hpp"
+
 namespace mlbridge::server {
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
 
 // "name", "name:port", "[v6]" or "[v6]:port", the name in lower case without brackets.
 struct Authority {
@@ -39,20 +28,20 @@ std::optional<int> parse_port(std::string_view digits) {
 }
 
 std::optional<Authority> parse_authority(std::string_view text) {
-  text = trim(text);
+  text = trim_ows(text);
   Authority out;
   std::string_view rest;
   if (!text.empty() && text.front() == '[') {
     const auto close = text.find(']');
     if (close == std::string_view::npos) return std::nullopt;
-    out.name = lower(text.substr(1, close - 1));
+    out.name = lower_ascii(text.substr(1, close - 1));
     rest = text.substr(close + 1);
   } else {
     const auto colon = text.find(':');
     if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
       return std::nullopt;  // an IPv6 address must be bracketed
     }
-    out.name = lower(text.substr(0, colon));
+    out.name = lower_ascii(text.substr(0, colon));
     rest = colon == std::string_view::npos ? std::string_view() : text.substr(colon);
   }
   if (out.name.empty()) return std::nullopt;
@@ -90,7 +79,7 @@ Refusal refusal(int status, ErrorCategory category, std::string message) {
 }  // namespace
 
 bool is_loopback_host(const std::string& host) {
-  if (lower(host) == "localhost") return true;
+  if (lower_ascii(host) == "localhost") return true;
   in_addr v4{};
   if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
   in6_addr v6{};
@@ -107,7 +96,7 @@ bool is_mutating(std::string_view method) {
 
 std::optional<Refusal> check_host(const GuardSettings& settings, const RequestFacts& request) {
   if (!request.host || is_probe_route(request.path)) return std::nullopt;
-  const std::string listen = lower(settings.listen_host);
+  const std::string listen = lower_ascii(settings.listen_host);
   const std::string port = std::to_string(settings.port);
   if (const auto given = parse_authority(*request.host)) {
     const int given_port = given->port.value_or(80);
@@ -141,10 +130,10 @@ std::optional<Refusal> check_host(const GuardSettings& settings, const RequestFa
 
 std::optional<Refusal> check_origin(const GuardSettings& settings, const RequestFacts& request) {
   if (!request.origin || !is_mutating(request.method)) return std::nullopt;
-  std::string origin = lower(trim(*request.origin));
+  std::string origin = lower_ascii(trim_ows(*request.origin));
   while (!origin.empty() && origin.back() == '/') origin.pop_back();
   for (const auto& allowed : settings.allowed_origins) {
-    std::string entry = lower(allowed);
+    std::string entry = lower_ascii(allowed);
     while (!entry.empty() && entry.back() == '/') entry.pop_back();
     if (entry == origin) return std::nullopt;
   }
@@ -159,8 +148,8 @@ std::optional<Refusal> check_content_type(const RequestFacts& request) {
   if (!is_mutating(request.method)) return std::nullopt;
   if (request.method == "DELETE" && !request.has_body) return std::nullopt;
   std::string_view media = request.content_type.value_or("");
-  media = trim(media.substr(0, media.find(';')));
-  if (lower(media) == "application/json") return std::nullopt;
+  media = trim_ows(media.substr(0, media.find(';')));
+  if (lower_ascii(media) == "application/json") return std::nullopt;
   const std::string got =
       request.content_type ? "'" + std::string(*request.content_type) + "'" : "none";
   return refusal(415, ErrorCategory::kInvalidArgument,

@@ -4,6 +4,8 @@
 
 #include <boost/beast/http/error.hpp>
 
+#include "ascii_text.hpp"
+
 namespace mlbridge::server {
 namespace http = boost::beast::http;
 namespace {
@@ -35,12 +37,6 @@ bool is_token_char(unsigned char c) {
     default:
       return false;
   }
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
 }
 
 // What is printed of a client's bytes in an error message: short and printable.
@@ -117,7 +113,7 @@ RequestReader::State RequestReader::check_header_block(std::string_view block) {
       }
     }
     if (name.empty()) return refuse(400, "the request has a header line with an empty name");
-    const std::string_view value = trim(line.substr(colon + 1));
+    const std::string_view value = trim_ows(line.substr(colon + 1));
     if (same_name(name, "Content-Length")) {
       ++content_lengths;
       content_length = value;

@@ -9,8 +9,6 @@
 namespace mlbridge::protocol {
 namespace {
 
-constexpr std::string_view kBytesKey = "__bytes__";
-
 bool contains_binary(const json& value) {
   switch (value.type()) {
     case json::value_t::binary:

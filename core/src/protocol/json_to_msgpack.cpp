@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base64_buffers.hpp"
+#include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/protocol/transcode.hpp"
 
 namespace mlbridge::protocol {
@@ -17,7 +18,6 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-constexpr std::string_view kBytesKey = "__bytes__";
 // Inputs up to this size reuse the thread's parser; larger ones get one of their own, so that a
 // thread does not keep a 16 MiB body's buffers for the rest of its life.
 constexpr std::size_t kReusedParserBytes = 1u << 20;
@@ -31,9 +31,10 @@ struct Container {
   bool is_map = false;
 };
 
-class Transcoder {
+class JsonToMsgpack {
  public:
-  Transcoder(std::string_view text, const TranscodeLimits& limits) : text_(text), limits_(limits) {
+  JsonToMsgpack(std::string_view text, const TranscodeLimits& limits)
+      : text_(text), limits_(limits) {
     out_.reserve(text.size() + 16);
   }
 
@@ -455,7 +456,7 @@ Result<std::string> json_to_msgpack(std::string_view json_text, const TranscodeL
                     " bytes is larger than the limit of " + std::to_string(limits.max_input_bytes) +
                     " bytes");
   }
-  Transcoder transcoder(json_text, limits);
+  JsonToMsgpack transcoder(json_text, limits);
   if (json_text.size() <= kReusedParserBytes) {
     thread_local od::parser parser;
     return transcoder.run(parser);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base64_buffers.hpp"
+#include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/protocol/transcode.hpp"
 
 namespace mlbridge::protocol {
@@ -14,9 +15,9 @@ namespace {
 
 // The MessagePack reader follows msgpack_reader.cpp (the DOM decoder) marker for marker; where
 // that builds a json value, this prints what nlohmann's dump() would print for it.
-class Transcoder {
+class MsgpackToJson {
  public:
-  Transcoder(std::string_view bytes, const TranscodeLimits& limits)
+  MsgpackToJson(std::string_view bytes, const TranscodeLimits& limits)
       : begin_(reinterpret_cast<const std::uint8_t*>(bytes.data())),
         at_(begin_),
         end_(begin_ + bytes.size()),
@@ -326,7 +327,7 @@ Result<std::string> msgpack_to_json(std::string_view msgpack, const TranscodeLim
                     " bytes is larger than the limit of " + std::to_string(limits.max_input_bytes) +
                     " bytes");
   }
-  return Transcoder(msgpack, limits).run();
+  return MsgpackToJson(msgpack, limits).run();
 }
 
 }  // namespace mlbridge::protocol

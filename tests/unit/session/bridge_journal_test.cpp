@@ -8,7 +8,7 @@
 namespace mlbridge::session {
 namespace {
 
-ReplayRules rules(json extra = json::object()) {
+ReplayRules thing_rules(json extra = json::object()) {
   json given = {{"setup", {{{"command", "create"}, {"object", "thing:{name}"}}}},
                 {"undo", {{{"command", "delete"}, {"object", "thing:{name}"}}}}};
   for (const auto& [key, value] : extra.items()) given[key] = value;
@@ -19,7 +19,7 @@ ReplayRules rules(json extra = json::object()) {
 
 TEST(BridgeJournalTest, KeepsTheEntriesInEffectAndEveryChangeInOrder) {
   BridgeJournal journal;
-  const auto r = rules();
+  const auto r = thing_rules();
   EXPECT_EQ(*journal.record(r, "create", {{"name", "a"}, {"value", 1}}, json::object()), 1u);
   EXPECT_EQ(*journal.record(r, "create", {{"name", "b"}}, json::object()), 2u);
   EXPECT_EQ(*journal.record(r, "create", {{"name", "a"}, {"value", 2}}, json::object()), 3u);
@@ -48,14 +48,14 @@ TEST(BridgeJournalTest, KeepsTheEntriesInEffectAndEveryChangeInOrder) {
 
 TEST(BridgeJournalTest, PinsTheNameTheWorkerChose) {
   BridgeJournal journal;
-  ASSERT_EQ(*journal.record(rules(), "create", json::object(), {{"name", "picked"}}), 1u);
+  ASSERT_EQ(*journal.record(thing_rules(), "create", json::object(), {{"name", "picked"}}), 1u);
   EXPECT_EQ(journal.entries()[0].args["name"], "picked");
   EXPECT_EQ(journal.entries()[0].object, "thing:picked");
 }
 
 TEST(BridgeJournalTest, AnObjectWithoutANameIsRefusedNotRecorded) {
   BridgeJournal journal;
-  auto recorded = journal.record(rules(), "create", json::object(), json::object());
+  auto recorded = journal.record(thing_rules(), "create", json::object(), json::object());
   ASSERT_FALSE(recorded.ok());
   EXPECT_NE(recorded.error().message.find("no 'name'"), std::string::npos);
   EXPECT_EQ(journal.head(), 0u);
@@ -63,7 +63,7 @@ TEST(BridgeJournalTest, AnObjectWithoutANameIsRefusedNotRecorded) {
 
 TEST(BridgeJournalTest, AdmitsWithinTheBoundsAndRefusesPastThemSayingWhatToDo) {
   BridgeJournal journal;
-  const auto r = rules({{"max_bytes", 200}, {"max_entries", 2}});
+  const auto r = thing_rules({{"max_bytes", 200}, {"max_entries", 2}});
   const json big = {{"name", "a"}, {"value", std::string(150, 'x')}};
   ASSERT_TRUE(journal.admit(r, "create", big).ok());
   ASSERT_TRUE(journal.record(r, "create", big, json::object()).ok());
@@ -80,7 +80,7 @@ TEST(BridgeJournalTest, AdmitsWithinTheBoundsAndRefusesPastThemSayingWhatToDo) {
   EXPECT_TRUE(journal.admit(r, "lookup", {{"name", std::string(500, 'z')}}).ok());
 
   BridgeJournal counted;
-  const auto two = rules({{"max_entries", 2}});
+  const auto two = thing_rules({{"max_entries", 2}});
   ASSERT_TRUE(counted.record(two, "create", {{"name", "a"}}, json::object()).ok());
   ASSERT_TRUE(counted.record(two, "create", {{"name", "b"}}, json::object()).ok());
   EXPECT_TRUE(counted.admit(two, "create", {{"name", "b"}}).ok());  // a replacement

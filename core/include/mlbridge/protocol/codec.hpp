@@ -16,6 +16,9 @@
 
 namespace mlbridge::protocol {
 
+/// The key of the one-member JSON object that carries bytes: {"__bytes__": "<base64>"}.
+inline constexpr std::string_view kBytesKey = "__bytes__";
+
 using json = nlohmann::json;
 
 /// Wire encoding of every frame of one worker connection, chosen at spawn.
