@@ -75,6 +75,7 @@ CallTicket Host::execute_async(const std::string& bridge, const std::string& com
                                ExecuteOptions options, std::function<void(Result<json>)> on_done) {
   CallTicket ticket;
   ticket.id = next_call_id();
+  if (options.on_call_id) options.on_call_id(ticket.id);
   if (auto valid = check_call_session(options); !valid) {
     Error error = std::move(valid).error();
     error.bridge = bridge;
@@ -130,27 +131,29 @@ CallTicket Host::execute_async_encoded(
                           std::string("a result cannot be printed as JSON: ") + error.what()));
     }
   };
+  CallTicket ticket;
+  ticket.id = next_call_id();
+  if (options.on_call_id) options.on_call_id(ticket.id);
   if (auto valid = check_call_session(options); !valid) {
     Error error = std::move(valid).error();
     error.bridge = bridge;
     error.command = command;
     as_text(std::move(error));
-    return {};
+    return ticket;
   }
   auto target = registry_->get(bridge);
   if (!target) {
     Error error = std::move(target).error();
     error.command = command;
     as_text(std::move(error));
-    return {};
+    return ticket;
   }
   auto on_retry = std::move(options.on_retry);
   pool::CallRequest request = to_request(command, json::object(), std::move(options));
   request.encoded_args = args.msgpack();
   request.result_as_json_text = true;
-  const auto handle =
-      (*target)->execute(std::move(request), std::move(as_text), std::move(on_retry));
-  return {*target, handle};
+  submit(*target, ticket, std::move(request), std::move(as_text), std::move(on_retry));
+  return ticket;
 }
 
 Result<std::string> Host::cast(const std::string& bridge, const std::string& command, json args,

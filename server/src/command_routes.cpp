@@ -89,9 +89,20 @@ void reply_error(const ExchangePtr& exchange, const Error& error) {
   exchange->reply(std::move(response));
 }
 
+// Where a call's id lands before the call can answer (ExecuteOptions::on_call_id runs first).
+std::shared_ptr<std::string> capture_call_id(ExecuteOptions& options) {
+  auto call_id = std::make_shared<std::string>();
+  options.on_call_id = [call_id](const std::string& id) { *call_id = id; };
+  return call_id;
+}
+
+void add_call_id(HttpResponse& response, const std::string& call_id) {
+  for (auto& header : call_id_headers(call_id)) response.headers.push_back(std::move(header));
+}
+
 void answer_streamed(Host& host, const std::string& bridge, const std::string& command,
                      CommandBody body, const ExchangePtr& exchange) {
-  auto stream = std::make_shared<StreamedCall>(exchange);
+  auto stream = std::make_shared<StreamedCall>(exchange, capture_call_id(body.options));
   body.options.on_chunk = [stream](json chunk) { stream->chunk(chunk); };
   const CallTicket ticket =
       host.execute_async(bridge, command, std::move(body.args), std::move(body.options),
@@ -106,6 +117,7 @@ void answer_detached(Host& host, const std::string& bridge, const std::string& c
   if (!call_id) return reply_error(exchange, call_id.error());
   HttpResponse response;
   send_json(response, {{"call_id", *call_id}}, 202);
+  add_call_id(response, *call_id);
   exchange->reply(std::move(response));
 }
 
@@ -114,14 +126,19 @@ void answer_once(Host& host, const std::string& bridge, const std::string& comma
   // Written on the loop thread before a retry, read there when the call completes.
   auto attempts = std::make_shared<std::atomic<std::uint32_t>>(1);
   body.options.on_retry = [attempts](std::uint32_t next, const Error&) { *attempts = next; };
+  auto call_id = capture_call_id(body.options);
   const CallTicket ticket =
       host.execute_async(bridge, command, std::move(body.args), std::move(body.options),
-                         [exchange, attempts](Result<json> result) {
-                           if (!result) return reply_error(exchange, result.error());
-                           json out = {{"result", std::move(*result)}};
-                           if (*attempts > 1) out["attempts"] = attempts->load();
+                         [exchange, attempts, call_id](Result<json> result) {
                            HttpResponse response;
-                           send_json(response, out);
+                           if (result) {
+                             json out = {{"result", std::move(*result)}};
+                             if (*attempts > 1) out["attempts"] = attempts->load();
+                             send_json(response, out);
+                           } else {
+                             send_error(response, result.error());
+                           }
+                           add_call_id(response, *call_id);
                            exchange->reply(std::move(response));
                          });
   exchange->on_abandon([&host, ticket] { host.cancel(ticket); });

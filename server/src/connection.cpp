@@ -35,8 +35,10 @@ class ConnectionExchange final : public Exchange {
       c.do_reply(seq, std::move(response));
     });
   }
-  void start_stream() override {
-    post([](Connection& c, std::uint64_t seq) { c.do_start_stream(seq); });
+  void start_stream(HeaderList headers) override {
+    post([headers = std::move(headers)](Connection& c, std::uint64_t seq) mutable {
+      c.do_start_stream(seq, std::move(headers));
+    });
   }
   void send_event(std::string text) override {
     post([text = std::move(text)](Connection& c, std::uint64_t seq) mutable {
@@ -207,12 +209,12 @@ void Connection::do_reply(std::uint64_t seq, HttpResponse response) {
   flush();
 }
 
-void Connection::do_start_stream(std::uint64_t seq) {
+void Connection::do_start_stream(std::uint64_t seq, HeaderList headers) {
   if (!current(seq) || streaming_) return;
   streaming_ = true;
   keep_alive_ = keep_alive_ && !core_.draining.load();
   spdlog::info("{} {} 200 (stream)", method_, path_);
-  pending_ += event_stream_head(keep_alive_);
+  pending_ += event_stream_head(keep_alive_, headers);
   flush();
 }
 

@@ -56,7 +56,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The exchange's operations, on the strand, for the request numbered `seq`.
   bool current(std::uint64_t seq) const;
   void do_reply(std::uint64_t seq, HttpResponse response);
-  void do_start_stream(std::uint64_t seq);
+  void do_start_stream(std::uint64_t seq, HeaderList headers);
   void do_send_event(std::uint64_t seq, std::string text);
   void do_end_stream(std::uint64_t seq);
   void do_on_abandon(std::uint64_t seq, std::function<void()> action);

@@ -23,8 +23,8 @@ class Exchange {
 
   /// Answers with a complete response.
   virtual void reply(HttpResponse response) = 0;
-  /// Sends the head of a 200 text/event-stream answer.
-  virtual void start_stream() = 0;
+  /// Sends the head of a 200 text/event-stream answer, with `headers` besides its own.
+  virtual void start_stream(HeaderList headers) = 0;
   /// Sends one event's text (after start_stream). When the client reads too slowly and the
   /// connection's bounded buffer fills, the connection logs it, runs the abandon action and closes.
   virtual void send_event(std::string text) = 0;

@@ -120,10 +120,16 @@ std::string serialize_response(const HttpResponse& response, bool keep_alive) {
   return out;
 }
 
-std::string event_stream_head(bool keep_alive) {
+HeaderList call_id_headers(const std::string& call_id) {
+  if (call_id.empty()) return {};
+  return {{kCallIdHeader, call_id}};
+}
+
+std::string event_stream_head(bool keep_alive, const HeaderList& headers) {
   std::string out =
       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
       "Transfer-Encoding: chunked\r\n";
+  for (const auto& [name, value] : headers) out += name + ": " + value + "\r\n";
   out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
   return out;
 }

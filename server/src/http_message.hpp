@@ -57,8 +57,14 @@ std::string_view reason_phrase(int status);
 /// The full HTTP/1.1 response, with "Connection: keep-alive" or "Connection: close".
 std::string serialize_response(const HttpResponse& response, bool keep_alive);
 
-/// The head of a Server-Sent Events answer (200, text/event-stream, chunked).
-std::string event_stream_head(bool keep_alive);
+/// The header naming a call's id (Host's "call-<n>") in every command answer; the id works with
+/// GET and DELETE /v1/calls/{id}.
+inline constexpr const char* kCallIdHeader = "X-Mlbridge-Call-Id";
+/// {kCallIdHeader: id}, or no header for an empty id.
+HeaderList call_id_headers(const std::string& call_id);
+
+/// The head of a Server-Sent Events answer (200, text/event-stream, chunked), with `headers`.
+std::string event_stream_head(bool keep_alive, const HeaderList& headers = {});
 /// One chunk of a chunked body holding `data` (not empty).
 std::string chunk(std::string_view data);
 /// The end of a chunked body.

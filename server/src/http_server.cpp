@@ -158,6 +158,7 @@ struct HttpServer::Impl {
     add_bridge_routes(router, context);
     add_command_routes(router, context);
     add_session_routes(router, context);
+    add_call_routes(router, context);
   }
 
   // The listener the guard compares Host with: as configured until start() bound the port.

@@ -10,11 +10,11 @@ void MemoryExchange::reply(HttpResponse response) {
   done_.notify_all();
 }
 
-void MemoryExchange::start_stream() {
+void MemoryExchange::start_stream(HeaderList headers) {
   std::lock_guard lock(mutex_);
   if (ended_ || streaming_) return;
   streaming_ = true;
-  output_ += event_stream_head(keep_alive_);
+  output_ += event_stream_head(keep_alive_, headers);
 }
 
 void MemoryExchange::send_event(std::string text) {

@@ -17,7 +17,7 @@ class MemoryExchange final : public Exchange {
   explicit MemoryExchange(bool keep_alive) : keep_alive_(keep_alive) {}
 
   void reply(HttpResponse response) override;
-  void start_stream() override;
+  void start_stream(HeaderList headers) override;
   void send_event(std::string text) override;
   void end_stream() override;
   void on_abandon(std::function<void()>) override {}  // the in-memory client never leaves

@@ -24,5 +24,6 @@ void add_health_routes(Router& router, RouteContext& context);
 void add_bridge_routes(Router& router, RouteContext& context);
 void add_command_routes(Router& router, RouteContext& context);
 void add_session_routes(Router& router, RouteContext& context);
+void add_call_routes(Router& router, RouteContext& context);
 
 }  // namespace mlbridge::server

@@ -13,7 +13,7 @@ std::string sse_event(const std::string& name, const protocol::json& data) {
 void StreamedCall::send_head_locked() {
   if (head_sent_) return;
   head_sent_ = true;
-  exchange_->start_stream();
+  exchange_->start_stream(call_id_headers(*call_id_));
 }
 
 void StreamedCall::chunk(const protocol::json& chunk) {
@@ -31,6 +31,7 @@ void StreamedCall::finish(const Result<protocol::json>& result) {
   if (!head_sent_ && !result) {
     HttpResponse response;
     send_error(response, result.error());
+    for (auto& header : call_id_headers(*call_id_)) response.headers.push_back(std::move(header));
     exchange_->reply(std::move(response));
     return;
   }

@@ -20,7 +20,10 @@ namespace mlbridge::server {
 
 class StreamedCall : public std::enable_shared_from_this<StreamedCall> {
  public:
-  explicit StreamedCall(ExchangePtr exchange) : exchange_(std::move(exchange)) {}
+  /// `call_id` holds the call's id once Host::execute_async named it (ExecuteOptions::on_call_id
+  /// runs before any event), sent as X-Mlbridge-Call-Id with the head or the error.
+  StreamedCall(ExchangePtr exchange, std::shared_ptr<const std::string> call_id)
+      : exchange_(std::move(exchange)), call_id_(std::move(call_id)) {}
 
   /// "event: chunk" with the chunk as JSON data. Host loop thread.
   void chunk(const protocol::json& chunk);
@@ -37,6 +40,7 @@ class StreamedCall : public std::enable_shared_from_this<StreamedCall> {
   void send_head_locked();
 
   ExchangePtr exchange_;
+  std::shared_ptr<const std::string> call_id_;
   std::mutex mutex_;
   bool head_sent_ = false;
   bool finished_ = false;

@@ -68,6 +68,10 @@ struct ExecuteOptions {
   /// Before each retry of an idempotent call, on the loop thread: the attempt about to start
   /// (2, 3, ...) and the error that ended the previous one.
   std::function<void(std::uint32_t next_attempt, const Error& cause)> on_retry;
+  /// The call's id ("call-<n>", as CallTicket::id), once, on the calling thread, before anything
+  /// else of the call runs (before on_done even when the call fails at once): for a caller that
+  /// must name the call in its answer whichever comes first.
+  std::function<void(const std::string& call_id)> on_call_id;
 };
 
 class Host {

@@ -117,7 +117,7 @@ def header(result: dict[str, Any]) -> list[str]:
         f"- **FastAPI**: uvicorn `--workers {info['workers']} --loop uvloop --http httptools`,",
         "  a route doing `await program.acall(question=...)` / `await chain.ainvoke(...)`",
         "  (`tests/bench/llm/fastapi_dspy.py`, `fastapi_langchain.py`).",
-        "- **mlbridge**: `mlbridge serve --threads T` (T above the callers) with the `dspy` or",
+        "- **mlbridge**: `mlbridge serve` (one I/O thread per core) with the `dspy` or",
         f"  `langchain` plugin, `pool: {{size: {info['workers']}, max_overflow: 0, "
         f"max_concurrency: {info['max_concurrency'] or 'the worker default'}, "
         "queue_limit: 100000}`,",

@@ -5,7 +5,8 @@ answer")`` and a LangChain ``prompt | ChatOpenAI | StrOutputParser`` chain, each
 
 - FastAPI + uvicorn, 2 workers (uvloop, httptools), ``await program.acall(...)`` /
   ``await chain.ainvoke(...)`` (fastapi_dspy.py, fastapi_langchain.py), and
-- ``mlbridge serve --threads T`` with the dspy and langchain bridges, pool of 2 workers,
+- ``mlbridge serve`` (event-driven, one I/O thread per core) with the dspy and langchain
+  bridges, pool of 2 workers,
 
 against mock_llm.py, which answers every completion after ``--delay-ms`` (200). The same
 client (llm_load, C++) drives both at each caller count for ``--seconds`` after a warm-up.
@@ -398,7 +399,6 @@ def run_mlbridge(
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / f"llm-{program}.yaml"
         config.write_text(mlbridge_yaml(program, options, mock_url))
-        threads = min(4096, max(options.callers) + 64)
         log_path = options.out.with_name(f"{options.out.stem}-mlbridge-{program}.log")
         log = log_path.open("w")  # serve's log (stderr), kept beside the JSON
         server = Started(
@@ -409,8 +409,6 @@ def run_mlbridge(
                 str(config),
                 "--listen",
                 "127.0.0.1:0",
-                "--threads",
-                str(threads),
             ],
             cwd=str(ROOT),
             stderr=log,
@@ -450,7 +448,6 @@ def run_mlbridge(
                     "workers": round(idle_workers, 1),
                 }
                 measured["worker_rss_mib"] = {str(p): round(rss_mib(p), 1) for p in workers}
-                measured["threads"] = threads
                 measured["llm"] = llm_use(before, mock_stats(mock_port))
                 rows.append({"side": "mlbridge", "program": program, **measured})
                 print_row(rows[-1])
