@@ -470,8 +470,8 @@ TEST(HostConfig, CallResultsHaveDefaultsAndAreChecked) {
                {"host.call_results.ttl_ms must be an integer from 1 to 604800000", "got 0"});
   expect_error(parse_text("host:\n  call_results: {max: 0}\n"), "test.yaml:2:",
                {"host.call_results.max must be an integer from 1 to 10000000", "got 0"});
-  expect_error(parse_text("host:\n  call_results: {ttl: 5}\n"), "test.yaml:2:",
-               {"host.call_results.ttl is not a known key", "ttl_ms"});
+  expect_error(parse_text("host:\n  call_results: {ttl: 5}\n"),
+               "test.yaml:2:", {"host.call_results.ttl is not a known key", "ttl_ms"});
 }
 
 }  // namespace
