@@ -22,8 +22,11 @@ std::span<const std::uint8_t> as_bytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
 
-// nlohmann's value for `text`, bytes included; discarded when the DOM path refuses it.
+// nlohmann's value for `text`, bytes included; discarded when the DOM path refuses it. A raw NUL
+// byte is refused too: JSON allows none, and the transcoder refuses it, where nlohmann's lexer
+// takes it for the end of the input and accepts "45\0garbage" as 45.
 json dom_value(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) return json(json::value_t::discarded);
   if (mlbridge::protocol::json_nesting_depth(text) > mlbridge::protocol::kMaxNesting) {
     return json(json::value_t::discarded);
   }

@@ -39,6 +39,13 @@ class JsonToMsgpack {
   }
 
   Result<std::string> run(od::parser& parser) {
+    // JSON allows no raw NUL byte anywhere (in strings it must be escaped), and simdjson would
+    // take one for the end of the document, accepting what follows it unread.
+    if (const auto nul = text_.find('\0'); nul != std::string_view::npos) {
+      return fail(ErrorCategory::kInvalidArgument,
+                  "JSON text holds a NUL byte at byte " + std::to_string(nul) +
+                      "; JSON allows none (escape it as \\u0000 inside a string)");
+    }
     simdjson::padded_string padded(text_);
     padded_begin_ = padded.data();
     od::document doc;

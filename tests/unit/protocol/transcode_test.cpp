@@ -201,6 +201,15 @@ TEST(TranscodeTest, RefusesContentAfterTheValue) {
   expect_json_error("\"a\" \"b\"", "after its value");
 }
 
+// Found by the json_transcode fuzzer: simdjson took a NUL byte for the end of the document.
+TEST(TranscodeTest, RefusesANulByteAndWhateverFollowsIt) {
+  expect_json_error(std::string("45\0\0\0\xd0"
+                                "0]",
+                                8),
+                    "NUL byte at byte 2");
+  expect_json_error(std::string("[\"a\0b\"]", 7), "NUL byte at byte 3");
+}
+
 TEST(TranscodeTest, RefusesTextThatIsNotJson) {
   expect_json_error("", "empty");
   expect_json_error("   ", "");
