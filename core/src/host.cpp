@@ -71,23 +71,32 @@ Status Host::start(const std::vector<std::string>& only) { return registry_->reg
 
 std::string Host::next_call_id() { return "call-" + std::to_string(next_call_++); }
 
-CallTicket Host::execute_async(const std::string& bridge, const std::string& command, json args,
-                               ExecuteOptions options, std::function<void(Result<json>)> on_done) {
-  CallTicket ticket;
-  ticket.id = next_call_id();
-  if (options.on_call_id) options.on_call_id(ticket.id);
+Result<std::shared_ptr<registry::Bridge>> Host::call_target(const std::string& bridge,
+                                                            const std::string& command,
+                                                            const ExecuteOptions& options) {
   if (auto valid = check_call_session(options); !valid) {
     Error error = std::move(valid).error();
     error.bridge = bridge;
     error.command = command;
-    on_done(std::move(error));
-    return ticket;
+    return error;
   }
   auto target = registry_->get(bridge);
   if (!target) {
     Error error = std::move(target).error();
     error.command = command;
-    on_done(std::move(error));
+    return error;
+  }
+  return target;
+}
+
+CallTicket Host::execute_async(const std::string& bridge, const std::string& command, json args,
+                               ExecuteOptions options, std::function<void(Result<json>)> on_done) {
+  CallTicket ticket;
+  ticket.id = next_call_id();
+  if (options.on_call_id) options.on_call_id(ticket.id);
+  auto target = call_target(bridge, command, options);
+  if (!target) {
+    on_done(std::move(target).error());
     return ticket;
   }
   auto on_retry = std::move(options.on_retry);
@@ -134,18 +143,9 @@ CallTicket Host::execute_async_encoded(
   CallTicket ticket;
   ticket.id = next_call_id();
   if (options.on_call_id) options.on_call_id(ticket.id);
-  if (auto valid = check_call_session(options); !valid) {
-    Error error = std::move(valid).error();
-    error.bridge = bridge;
-    error.command = command;
-    as_text(std::move(error));
-    return ticket;
-  }
-  auto target = registry_->get(bridge);
+  auto target = call_target(bridge, command, options);
   if (!target) {
-    Error error = std::move(target).error();
-    error.command = command;
-    as_text(std::move(error));
+    as_text(std::move(target).error());
     return ticket;
   }
   auto on_retry = std::move(options.on_retry);

@@ -246,6 +246,11 @@ class Host {
 
   bool session_known(const std::string& id);
   std::string next_call_id();
+  // The bridge a call goes to when its session id passes the checks; otherwise the error, naming
+  // the command (and the bridge, for a bad session id).
+  Result<std::shared_ptr<registry::Bridge>> call_target(const std::string& bridge,
+                                                        const std::string& command,
+                                                        const ExecuteOptions& options);
   // Runs `request` on `target` as the call `ticket.id` (listed for cancel_call while in flight);
   // fills the ticket's bridge and handle.
   void submit(const std::shared_ptr<registry::Bridge>& target, CallTicket& ticket,
