@@ -73,10 +73,10 @@ HeldObject langchain_chain() {
           [](const json& answer) { return answer["output"]["worker_pid"]; }};
 }
 
-class EveryWorkerHostTest : public ::testing::TestWithParam<HeldObject (*)()> {
+class EveryWorkerHostTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    held_ = GetParam()();
+    held_ = GetParam() == "dspy" ? dspy_program() : langchain_chain();
     dir_ = std::filesystem::temp_directory_path() /
            ("mlbridge-every-worker-" + held_.bridge + "-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
@@ -188,9 +188,8 @@ TEST_P(EveryWorkerHostTest, AnAnonymousCreateAnswersOnEveryWorkerAndOnAWorkerSta
 }
 
 INSTANTIATE_TEST_SUITE_P(Bridges, EveryWorkerHostTest,
-                         ::testing::Values(&dspy_program, &langchain_chain), [](const auto& info) {
-                           return info.index == 0 ? std::string("Dspy") : std::string("LangChain");
-                         });
+                         ::testing::Values(std::string("dspy"), std::string("langchain")),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace mlbridge::testing
