@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from .conftest import BINARY, ROOT, Server
+from conftest import BINARY, ROOT, Server
 
 # The plugins of the build that made the binary (<build>/bin/mlbridge, <build>/plugins).
 PLUGINS = Path(BINARY).resolve().parents[1] / "plugins"
