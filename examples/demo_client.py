@@ -178,7 +178,7 @@ def user_code_demo(client: Client) -> None:
         ),
     )
     print(f"   {question} -> {run['outputs'].get('answer')!r}")
-    print("   (RAG.forward retrieved its context with the team's tool myteam.tools:search)")
+    print("   (RAG retrieved its context with the team's tool myteam.tools:search)")
     devset = [
         {"question": "What is 2+2?", "answer": "4"},
         {"question": "What is the capital of France?", "answer": "Paris"},
