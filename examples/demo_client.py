@@ -4,8 +4,10 @@
     python examples/demo_client.py --url http://127.0.0.1:8787 [--token TOKEN]
 
 Shows, with readable output: a DSPy program created and answered; a LangChain chain invoked
-and streamed; a Transformers model generating text and classifying; a session used across
-calls; then the bridges' figures and a few Prometheus metrics. Standard library only, so any
+and streamed; the team's own code (examples/user_code/myteam) served by import path: a custom
+RAG module with its search tool and metric, and a custom LangChain runnable; a Transformers
+model generating text and classifying; a session used across calls; then the bridges' figures
+and a few Prometheus metrics. Standard library only, so any
 Python 3 can run it.
 """
 
@@ -155,6 +157,60 @@ def langchain_demo(client: Client) -> None:
     print(f"\n   ({chunks} chunks as Server-Sent Events in {elapsed:.1f} ms)")
 
 
+def user_code_demo(client: Client) -> None:
+    title("Your own code by import path (examples/user_code/myteam, declared in the YAML)")
+    rag = client.command(
+        "dspy",
+        "create_program",
+        {
+            "program_id": "demo-rag",
+            "module": "myteam.programs:RAG",  # a dspy.Module subclass of the team's
+            "init": {"k": 2},  # its constructor's arguments
+            "replace": True,
+        },
+    )
+    print(f"   DSPy: created {rag['program_id']!r} from {rag['module']}: {rag['signature']}")
+    question = "What is 17+25?"
+    run = timed(
+        "execute_program",
+        lambda: client.command(
+            "dspy", "execute_program", {"program_id": "demo-rag", "inputs": {"question": question}}
+        ),
+    )
+    print(f"   {question} -> {run['outputs'].get('answer')!r}")
+    print("   (RAG retrieved its context with the team's tool myteam.tools:search)")
+    devset = [
+        {"question": "What is 2+2?", "answer": "4"},
+        {"question": "What is the capital of France?", "answer": "Paris"},
+    ]
+    scored = client.command(
+        "dspy",
+        "evaluate_program",
+        {"program_id": "demo-rag", "devset": devset, "metric": "myteam.metrics:exact"},
+    )
+    print(
+        f"   evaluate_program with metric myteam.metrics:exact: {scored['score']:.0f}%"
+        f" of {scored['count']} examples"
+    )
+    chain = client.command(
+        "langchain",
+        "create_chain",
+        {"chain_id": "demo-summary", "runnable": "myteam.chains:summarize", "replace": True},
+    )
+    fields = sorted(chain["input_schema"].get("properties", {}))
+    print(f"   LangChain: created {chain['chain_id']!r} from {chain['runnable']}; input {fields}")
+    text = "mlbridge serves your own Python. It names objects by import path."
+    summary = timed(
+        "invoke",
+        lambda: client.command(
+            "langchain",
+            "invoke",
+            {"chain_id": "demo-summary", "input": {"text": text, "max_words": 4}},
+        ),
+    )
+    print(f"   summary: {json.dumps(summary['output'])}")
+
+
 def transformers_demo(client: Client, models: str) -> None:
     title("Transformers: tiny local models (built at setup, loaded from disk)")
     gpt = client.command(
@@ -246,6 +302,7 @@ def main() -> int:
         show_bridges(client)
         dspy_demo(client)
         langchain_demo(client)
+        user_code_demo(client)
         transformers_demo(client, args.models)
         session_demo(client)
         metrics_demo(client)

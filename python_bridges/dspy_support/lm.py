@@ -4,7 +4,7 @@ An :class:`LMConfig` is what ``configure_lm`` and ``options.lm`` accept::
 
     {"model": "openai/gpt-4o-mini", "api_base": "http://127.0.0.1:8000/v1",
      "api_key_env": "OPENAI_API_KEY", "temperature": 0.0, "max_tokens": 1000,
-     "cache": false, "num_retries": 3, "timeout_s": 60, "engine": "litellm",
+     "cache": false, "num_retries": 3, "timeout_s": 60, "engine": "auto",
      "adapter": "chat", "model_type": "chat", "offline": false}
 
 The key itself is never accepted: ``api_key_env`` names the environment variable that
@@ -73,7 +73,7 @@ class LMConfig:
     cache: bool = False
     num_retries: int = 3
     timeout_s: float | None = None
-    engine: str = "litellm"
+    engine: str = "auto"
     adapter: str = "chat"
     model_type: str = "chat"
     offline: bool = False

@@ -483,11 +483,11 @@ TEST_F(DspyHostTest, ProviderErrorsAreTranslatedByThePluginAndTheKeyNeverLeaks) 
     bool retryable;
   };
   for (const Case& c : {
-           Case{"fail-429", 30, "litellm.RateLimitError", ErrorCategory::kRateLimit, true},
-           Case{"fail-401", 30, "litellm.AuthenticationError", ErrorCategory::kAuthentication,
-                false},
-           Case{"fail-500", 30, "litellm.InternalServerError", ErrorCategory::kModelError, true},
-           Case{"slow-5000", 0.5, "litellm.Timeout", ErrorCategory::kModelError, true},
+           // DSPy's own engine (the default, engine: auto) names the failures with DSPy's types.
+           Case{"fail-429", 30, "dspy.LMRateLimitError", ErrorCategory::kRateLimit, true},
+           Case{"fail-401", 30, "dspy.LMAuthError", ErrorCategory::kAuthentication, false},
+           Case{"fail-500", 30, "dspy.LMServerError", ErrorCategory::kModelError, true},
+           Case{"slow-5000", 0.5, "dspy.LMTransportError", ErrorCategory::kModelError, true},
        }) {
     SCOPED_TRACE(c.model);
     const std::string s = session();
@@ -509,7 +509,7 @@ TEST_F(DspyHostTest, ProviderErrorsAreTranslatedByThePluginAndTheKeyNeverLeaks) 
 
   host_->shutdown();  // every worker's stderr is in the log now
   const std::string logged = log.text();
-  EXPECT_TRUE(has(logged, "AuthenticationError")) << "the workers' stderr was not captured";
+  EXPECT_TRUE(has(logged, "LMAuthError")) << "the workers' stderr was not captured";
   EXPECT_FALSE(has(logged, kPlantedKey)) << "the key reached the host's log";
 }
 
@@ -600,14 +600,12 @@ TEST_F(DspyHostTest, BadRequestContextWindowAndARefusedConnectionAreTranslated) 
     bool retryable;
   };
   for (const Case& c : {
-           // The mock's 400 is OpenAI's context_length_exceeded; LiteLLM names it so.
-           Case{server.url(), "fail-400", "litellm.ContextWindowExceededError",
+           // The mock's 400 is OpenAI's context_length_exceeded; DSPy names it so.
+           Case{server.url(), "fail-400", "dspy.ContextWindowExceededError",
                 ErrorCategory::kInvalidArgument, false},
-           Case{server.url(), "ctx-5", "litellm.ContextWindowExceededError",
+           Case{server.url(), "ctx-5", "dspy.ContextWindowExceededError",
                 ErrorCategory::kInvalidArgument, false},
-           // LiteLLM reports the refused connection (openai.APIConnectionError, from
-           // httpx.ConnectError) as its own InternalServerError "Connection error.", so the type
-           // that reaches the host is not a connection error's; the category and retryable are.
+           // A refused connection: DSPy's transport error, naming it.
            Case{closed.url(), "gpt-unreachable", nullptr, ErrorCategory::kModelError, true},
        }) {
     SCOPED_TRACE(c.model);
@@ -618,8 +616,8 @@ TEST_F(DspyHostTest, BadRequestContextWindowAndARefusedConnectionAreTranslated) 
     if (c.type != nullptr) {
       EXPECT_EQ(error.python_type, c.type) << error.describe();
     } else {
-      EXPECT_EQ(error.python_type.rfind("litellm.", 0), 0u) << error.describe();
-      EXPECT_TRUE(has(error.message, "Connection error")) << error.message;
+      EXPECT_EQ(error.python_type, "dspy.LMTransportError") << error.describe();
+      EXPECT_TRUE(has(error.message, "Connection refused")) << error.message;
     }
     EXPECT_EQ(error.category, c.category) << error.describe();
     EXPECT_EQ(error.retryable, c.retryable) << error.describe();
@@ -709,7 +707,7 @@ TEST_F(DspyHostTest, RetriesThatCannotFinishBeforeTheDeadlineAreNotStarted) {
   auto result = host_->execute("dspy", "execute_program", kTwoPlusTwo, std::move(options));
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().category, ErrorCategory::kModelError) << result.error().describe();
-  EXPECT_EQ(result.error().python_type, "litellm.InternalServerError");
+  EXPECT_EQ(result.error().python_type, "dspy.LMServerError");
   EXPECT_EQ(requests_for(server, "fail-500"), 3u);
 }
 

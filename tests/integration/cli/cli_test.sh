@@ -49,8 +49,10 @@ sys.exit(0 if eval(sys.argv[1], {}, {"r": r}) else 1)
   fi
 }
 
-expect "check passes on every bridge of the shipped config" 0 \
-  "bridge dspy .*bridge echo .*bridge langchain .*bridge transformers .*all checks passed" -- \
+# The dspy and langchain bridges declare the team's own code (examples/user_code/myteam): check
+# imports each module.
+expect "check passes on every bridge of the shipped config, its declared code imported" 0 \
+  "bridge dspy .*ok    code module myteam.programs +imported.*ok    code module myteam.metrics +imported.*bridge echo .*bridge langchain .*ok    code module myteam.chains +imported.*bridge transformers .*all checks passed" -- \
   "$MLBRIDGE" check --config config/mlbridge.yaml
 # One real command per framework bridge of the shipped config, offline: without OPENAI_API_KEY
 # DSPy and LangChain use their offline models, and Transformers loads a tiny local model that
@@ -68,6 +70,24 @@ expect_json "call langchain list_tools lists the tool registry" \
 expect_json "call transformers load_model loads a local model from model_dirs" \
   'r["model_id"] == "tiny-gpt2" and r["task"] == "text-generation" and r["parameters"] > 0 and r["path"].endswith("build/models/tiny-gpt2")' -- \
   "$MLBRIDGE" call transformers load_model --config config/mlbridge.yaml --args '{"path": "tiny-gpt2"}'
+# The team's own code of the shipped config: a declared program and chain answer; requests name a
+# metric and a runnable by import path.
+expect_json "call dspy execute_program runs the user's RAG module (options.programs)" \
+  'r["program_id"] == "team-rag" and r["outputs"]["answer"] == "5" and r["lm"] == "offline DummyLM"' -- \
+  env -u OPENAI_API_KEY "$MLBRIDGE" call dspy execute_program --config config/mlbridge.yaml \
+  --args '{"program_id": "team-rag", "inputs": {"question": "What is 2+3?"}}'
+expect_json "call dspy evaluate_program scores with the user's metric by import path" \
+  'r["metric"] == "myteam.metrics:exact" and r["count"] == 2 and r["score"] == 50.0' -- \
+  env -u OPENAI_API_KEY "$MLBRIDGE" call dspy evaluate_program --config config/mlbridge.yaml \
+  --args '{"program_id": "team-rag", "metric": "myteam.metrics:exact", "devset": [{"question": "What is 2+2?", "answer": "4"}, {"question": "Capital of France?", "answer": "Paris"}]}'
+expect_json "call langchain create_chain takes the user's runnable by import path" \
+  'r["created"] is True and r["runnable"] == "myteam.chains:summarize" and r["input_schema"]["required"] == ["text"]' -- \
+  env -u OPENAI_API_KEY "$MLBRIDGE" call langchain create_chain --config config/mlbridge.yaml \
+  --args '{"chain_id": "mine", "runnable": "myteam.chains:summarize"}'
+expect_json "call langchain invoke runs the user's runnable (options.chains)" \
+  'r["output"] == {"summary": "Short.", "words": 1, "sentences": 2}' -- \
+  env -u OPENAI_API_KEY "$MLBRIDGE" call langchain invoke --config config/mlbridge.yaml \
+  --args '{"chain_id": "team-summary", "input": {"text": "Short. Then more.", "max_words": 1}}'
 expect "call runs a command on a configured bridge" 0 '"x": 1' -- \
   "$MLBRIDGE" call echo echo --config config/mlbridge.yaml --args '{"x": 1}'
 expect "call uses host.default_bridge when no bridge is named" 0 '"y": 2' -- \

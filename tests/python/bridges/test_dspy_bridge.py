@@ -651,7 +651,7 @@ def test_http_retries_are_capped_by_the_deadline(
     )
     http_bridge.transcript.append(json.dumps(response))
     assert response["success"] is False
-    assert response["error"]["type"] == "litellm.InternalServerError", response["error"]
+    assert response["error"]["type"] == "dspy.LMServerError", response["error"]
     assert len(mock_server.chat_requests()) - sent_before == 3
     # The operator's options.lm.num_retries (3) is the most a session may ask for.
     too_many = http_bridge.error(
@@ -664,10 +664,13 @@ def test_http_retries_are_capped_by_the_deadline(
 @pytest.mark.parametrize(
     ("model", "extra", "error_type", "category"),
     [
-        ("fail-429", {}, "litellm.RateLimitError", "rate_limit"),
-        ("fail-401", {}, "litellm.AuthenticationError", "authentication"),
-        ("fail-500", {}, "litellm.InternalServerError", "model_error"),
-        ("slow-3000", {"timeout_s": 0.5}, "litellm.Timeout", "model_error"),
+        ("fail-429", {}, "dspy.LMRateLimitError", "rate_limit"),
+        ("fail-401", {}, "dspy.LMAuthError", "authentication"),
+        ("fail-500", {}, "dspy.LMServerError", "model_error"),
+        ("slow-3000", {"timeout_s": 0.5}, "dspy.LMTransportError", "model_error"),
+        # The same failures through LiteLLM (engine: litellm) keep LiteLLM's types.
+        ("fail-429", {"engine": "litellm"}, "litellm.RateLimitError", "rate_limit"),
+        ("slow-3000", {"timeout_s": 0.5, "engine": "litellm"}, "litellm.Timeout", "model_error"),
     ],
 )
 def test_http_failures_keep_their_types(
@@ -678,7 +681,7 @@ def test_http_failures_keep_their_types(
     error_type: str,
     category: str,
 ) -> None:
-    session = f"fail-{model}"
+    session = f"fail-{model}-{extra.get('engine', 'default')}"
     http_bridge.ok("configure_lm", lm_settings(mock_server, model, **extra), session)
     http_bridge.ok(
         "create_program", {"program_id": "p", "signature": "question -> answer"}, session
@@ -811,7 +814,7 @@ def test_http_planted_key_never_leaks(http_bridge: BridgeClient, mock_server: Mo
     error = http_bridge.error(
         "execute_program", {"program_id": "p", "inputs": {"question": "x"}}, "leak"
     )
-    assert error["type"] == "litellm.AuthenticationError"
+    assert error["type"] == "dspy.LMAuthError"
     http_bridge.ok("shutdown")
     assert http_bridge.worker.wait(10) == 0
     everything = "".join(http_bridge.transcript)
