@@ -64,17 +64,17 @@ def engine_lines(info: dict[str, Any]) -> list[str]:
     if engine is None:
         return [
             "- **DSPy's LM engine**: not set alike (FastAPI: DSPy's default `auto`; mlbridge:",
-            "  the bridge's default `litellm`).",
+            "  the bridge's default of the time, `litellm`).",
         ]
     if not engine:
         return [
             "- **DSPy's LM engine**: each side's default (FastAPI: DSPy's `auto`; mlbridge:",
-            "  the bridge's `litellm`), `run.py --dspy-engine ''`.",
+            "  the bridge's, `auto` too now), `run.py --dspy-engine ''`.",
         ]
     return [
         f"- **DSPy's LM engine**: `{engine}` on both sides (`dspy.LM(engine=...)` in FastAPI,",
         f"  `options.lm.engine: {engine}` in mlbridge; `run.py --dspy-engine`). The bridge's",
-        "  default is `litellm`, which costs about twice the CPU per call on both sides",
+        "  default is `auto` too; `litellm` costs about twice the CPU per call on both sides",
         "  (see the analysis below).",
     ]
 
