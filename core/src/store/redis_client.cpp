@@ -3,6 +3,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -80,7 +81,16 @@ class RedisClient::Impl {
     command_timer_.emplace(io);
     waiting_timer_.emplace(io);
     reconnect_timer_.emplace(io);
-    loop_->post([] { ::pthread_setname_np(::pthread_self(), "mlbridge-redis"); });
+    loop_->post([] {
+      ::pthread_setname_np(::pthread_self(), "mlbridge-redis");
+      // hiredis writes with write(2): to a Redis that just died that raises SIGPIPE, which
+      // would end the whole process. Blocked on this thread only, it leaves write() failing
+      // with EPIPE, which hiredis reports as a lost connection.
+      sigset_t pipe_signal;
+      ::sigemptyset(&pipe_signal);
+      ::sigaddset(&pipe_signal, SIGPIPE);
+      ::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+    });
   }
   ~Impl() { stop(); }
 

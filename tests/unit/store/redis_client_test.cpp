@@ -5,7 +5,12 @@
 
 #include "mlbridge/store/redis_client.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -108,6 +114,63 @@ std::string describe(const Result<RedisReply>& reply) {
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
+
+std::size_t count_of(const std::string& text, const std::string& part) {
+  std::size_t count = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
+  return count;
+}
+
+// A port that accepts every connection and closes it at once, as a Redis that crashes on
+// each connect would: every reconnect attempt gets that far, and is counted.
+class ClosingListener {
+ public:
+  ClosingListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        ::listen(fd_, 64) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("listen on 127.0.0.1 failed");
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] {
+      while (!stopping_) {
+        pollfd entry{fd_, POLLIN, 0};
+        if (::poll(&entry, 1, 20) != 1) continue;
+        const int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (client < 0) continue;
+        ::close(client);
+        std::lock_guard lock(mutex_);
+        ++accepted_;
+        changed_.notify_all();
+      }
+    });
+  }
+  ~ClosingListener() {
+    stopping_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  // True once `count` connections were accepted (waits at most kPatience).
+  bool wait_for_connections(int count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, kPatience, [&] { return accepted_ >= count; });
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int accepted_ = 0;
+  std::thread thread_;
+};
 
 TEST(RedisClient, RoundTripsStringsHashesIntegersArraysAndScripts) {
   MLBRIDGE_SKIP_WITHOUT_REDIS();
@@ -377,6 +440,37 @@ TEST(RedisClient, AScriptRunsBySha1AndAgainBySourceAfterARestartEmptiedTheScript
   ASSERT_TRUE(refused.ok()) << describe(refused);
   EXPECT_EQ(refused->type, Type::kError);
   EXPECT_EQ(refused->text, "VERSION mismatch");
+}
+
+TEST(RedisClient, AnOutageIsLoggedOnceHoweverOftenTheReconnectFails) {
+  testing::LogCapture log;
+  ClosingListener listener;
+  auto client = started_client(RedisEndpoint{.host = "127.0.0.1", .port = listener.port()},
+                               RedisClientOptions{.reconnect_min = 1ms, .reconnect_max = 4ms});
+  ASSERT_TRUE(listener.wait_for_connections(6));
+  for (int i = 0; i < 20; ++i) {
+    auto reply = run(*client, {"PING"});
+    ASSERT_FALSE(reply.ok());
+    EXPECT_EQ(reply.error().category, ErrorCategory::kBridgeUnavailable);
+  }
+  client->stop();
+  const std::string text = log.text();
+  EXPECT_EQ(count_of(text, "is unreachable"), 1u) << text;
+}
+
+TEST(RedisClient, CommandsBeyondTheWaitingLimitFailAtOnce) {
+  auto client = RedisClient::create(RedisEndpoint{.host = "127.0.0.1", .port = 1},
+                                    RedisClientOptions{.connect_timeout = 600s, .max_waiting = 3});
+  std::vector<Answer> waiting(3);
+  for (auto& answer : waiting) client->command({"PING"}, answer.callback());
+  auto refused = run(*client, {"PING"});  // not started: the first three still wait
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().category, ErrorCategory::kBridgeUnavailable);
+  EXPECT_TRUE(contains(refused.error().message, "3 commands already wait"))
+      << refused.error().message;
+  for (auto& answer : waiting) EXPECT_EQ(answer.calls(), 0);
+  client->stop();
+  for (auto& answer : waiting) EXPECT_EQ(answer.calls(), 1);
 }
 
 TEST(RedisClient, StopFailsEveryPendingCommandOnceAndLaterOnesAtOnce) {
