@@ -1,5 +1,6 @@
 // The Redis client's own cost against a local redis-server (tests/support/redis_server.hpp):
-// one command at a time (round trip), many in flight (pipelined throughput), and a
+// one command at a time (round trip; a write waits for the append-only file's fsync, as the
+// test server runs with appendfsync always), many in flight (pipelined throughput), and a
 // compare-and-set script of the session store's shape (HGET version, compare, HSET).
 //
 //   build/ci/bin/redis_client_bench --benchmark_min_time=1
@@ -68,6 +69,17 @@ void BM_RedisRoundTrip(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RedisRoundTrip)->UseRealTime();
+
+// A read: no append-only-file fsync in Redis, so this is the client's and the network's cost.
+void BM_RedisRoundTripRead(benchmark::State& state) {
+  auto& client = *setup().client;
+  for (auto _ : state) {
+    Countdown one(1);
+    client.command({"GET", "bench:key"}, one.callback());
+    if (one.wait() != 0) state.SkipWithError("a command failed");
+  }
+}
+BENCHMARK(BM_RedisRoundTripRead)->UseRealTime();
 
 void BM_RedisPipelined(benchmark::State& state) {
   auto& client = *setup().client;
