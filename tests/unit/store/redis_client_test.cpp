@@ -389,6 +389,31 @@ TEST(RedisClient, AKilledServerFailsPendingCommandsAndTheClientReconnectsToItsRe
   EXPECT_TRUE(contains(text, "is back after")) << text;
 }
 
+TEST(RedisClient, AWorkingConnectionThatRedisClosesIsMadeAgainWithoutFailingCommands) {
+  MLBRIDGE_SKIP_WITHOUT_REDIS();
+  RedisServer server;
+  testing::LogCapture log;
+  auto client = started_client(endpoint_of(server));
+  auto id = run(*client, {"CLIENT", "ID"});
+  ASSERT_TRUE(id.ok()) << describe(id);
+  // As Redis's idle `timeout`, a proxy or an operator would: the connection ends, Redis stays.
+  auto admin = started_client(endpoint_of(server));
+  auto killed = run(*admin, {"CLIENT", "KILL", "ID", std::to_string(id->integer)});
+  ASSERT_TRUE(killed.ok()) << describe(killed);
+  ASSERT_EQ(killed->integer, 1);
+  const auto give_up = std::chrono::steady_clock::now() + kPatience;
+  while (!contains(log.text(), "the connection was lost")) {
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << log.text();
+    std::this_thread::sleep_for(5ms);
+  }
+  auto pong = run(*client, {"PING"});
+  ASSERT_TRUE(pong.ok()) << describe(pong);
+  auto new_id = run(*client, {"CLIENT", "ID"});
+  ASSERT_TRUE(new_id.ok());
+  EXPECT_NE(new_id->integer, id->integer);
+  EXPECT_FALSE(contains(log.text(), "is unreachable")) << log.text();
+}
+
 TEST(RedisClient, AHungServerFailsCommandsAtTheCommandTimeoutAndIsUsedAgainWhenItAnswers) {
   MLBRIDGE_SKIP_WITHOUT_REDIS();
   RedisServer server;
