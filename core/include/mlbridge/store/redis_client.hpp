@@ -8,8 +8,8 @@
 /// Ownership and threads: create() returns a shared client; any thread may call start(),
 /// command(), script(), connected() and stop(). Every callback runs on the client's loop thread,
 /// exactly once, also when the command fails or the client stops. Callbacks must be quick (they
-/// hold up every other reply) and must not call stop() nor drop the last reference to the client
-/// (that would make the loop thread wait for itself).
+/// hold up every other reply), must not throw (they run inside hiredis, which is C), and must not
+/// call stop() nor drop the last reference to the client (the loop thread would wait for itself).
 ///
 /// Failures: a command while Redis is unreachable, a command that Redis does not answer within
 /// command_timeout, and every command in flight when the connection is lost fail at once with
