@@ -299,6 +299,31 @@ TEST(RedisClient, AWrongPasswordIsAnAuthenticationErrorNamingRedis) {
   EXPECT_FALSE(client->connected());
 }
 
+TEST(RedisClient, AnAclUserLogsInWithItsOwnPassword) {
+  MLBRIDGE_SKIP_WITHOUT_REDIS();
+  RedisServer server;
+  auto admin = started_client(endpoint_of(server));
+  auto created =
+      run(*admin, {"ACL", "SETUSER", "mlbridge", "on", ">user-password", "~mlbridge:*", "+@all"});
+  ASSERT_TRUE(created.ok()) << describe(created);
+  ASSERT_EQ(created->type, Type::kStatus) << created->text;
+  auto as_user = parse_redis_url(
+      "redis://mlbridge:user-password@127.0.0.1:" + std::to_string(server.port()) + "/0");
+  ASSERT_TRUE(as_user.ok());
+  auto client = started_client(*as_user);
+  auto allowed = run(*client, {"SET", "mlbridge:{s1}:lease", "host-a"});
+  ASSERT_TRUE(allowed.ok()) << describe(allowed);
+  EXPECT_EQ(allowed->text, "OK");
+  auto denied = run(*client, {"SET", "elsewhere", "x"});  // outside the user's keys
+  ASSERT_TRUE(denied.ok()) << describe(denied);
+  EXPECT_EQ(denied->type, Type::kError);
+
+  as_user->password = "not-its-password";
+  auto refused = run(*started_client(*as_user), {"PING"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().category, ErrorCategory::kAuthentication);
+}
+
 TEST(RedisClient, NoPasswordForARedisThatWantsOneIsAnAuthenticationError) {
   MLBRIDGE_SKIP_WITHOUT_REDIS();
   RedisServer server(RedisServerOptions{.password = "right-password"});
