@@ -247,9 +247,12 @@ class RedisClient::Impl {
     if (reply == nullptr) return;  // the connection is going: on_detached() reports it
     if (reply->type == REDIS_REPLY_ERROR) {
       const std::string text(reply->str, reply->len);
-      if (purpose == Purpose::kAuth) {
+      // Each step may also meet an error that is not about it ("ERR max number of clients
+      // reached", "LOADING ..."): that is Redis not serving yet, and the client tries again.
+      if (purpose == Purpose::kAuth &&
+          (text.starts_with("WRONGPASS") || text.find("password") != std::string::npos)) {
         drop_connection(redis_errors::password_refused(endpoint_, text));
-      } else if (purpose == Purpose::kSelect) {
+      } else if (purpose == Purpose::kSelect && text.find("DB index") != std::string::npos) {
         drop_connection(redis_errors::database_refused(endpoint_, text));
       } else if (text.starts_with("NOAUTH")) {
         drop_connection(redis_errors::password_missing(endpoint_, text));

@@ -340,6 +340,21 @@ TEST(RedisClient, NoPasswordForARedisThatWantsOneIsAnAuthenticationError) {
   ASSERT_TRUE(pong.ok()) << describe(pong);
 }
 
+TEST(RedisClient, ARedisWithNoRoomForAClientIsUnavailableNotARefusedPassword) {
+  MLBRIDGE_SKIP_WITHOUT_REDIS();
+  RedisServer server(RedisServerOptions{.password = "right-password"});
+  auto admin = started_client(endpoint_of(server));
+  auto limited = run(*admin, {"CONFIG", "SET", "maxclients", "1"});
+  ASSERT_TRUE(limited.ok()) << describe(limited);
+  ASSERT_EQ(limited->type, Type::kStatus) << limited->text;
+  // Redis answers the AUTH with "ERR max number of clients reached" (or has closed already).
+  auto client = started_client(endpoint_of(server));
+  auto reply = run(*client, {"PING"});
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.error().category, ErrorCategory::kBridgeUnavailable) << reply.error().message;
+  EXPECT_TRUE(contains(reply.error().message, "is unreachable")) << reply.error().message;
+}
+
 TEST(RedisClient, ADatabaseRedisDoesNotHaveIsAConfigurationError) {
   MLBRIDGE_SKIP_WITHOUT_REDIS();
   RedisServer server;  // 16 databases
