@@ -15,10 +15,8 @@ RUN_SECONDS="${1:-60}"
 shift || true
 FUZZERS=("$@")
 if [ ${#FUZZERS[@]} -eq 0 ]; then
-  # json_transcode is left out of the default (CI) list until the transcoder prints doubles
-  # exactly as the DOM path does: it finds inputs such as 3.5674407370958307248 whose last bit
-  # differs. Run it by name: bash scripts/fuzz.sh 600 json_transcode.
-  FUZZERS=(frame_reader json_codec msgpack_codec message_parser yaml_config http_request)
+  FUZZERS=(frame_reader json_codec msgpack_codec message_parser yaml_config http_request
+    json_transcode)
 fi
 
 cmake --preset asan >/dev/null
