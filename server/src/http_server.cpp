@@ -148,7 +148,8 @@ Status check_runtime_registration(const ServerOptions& options, const config::Ho
 struct HttpServer::Impl {
   Impl(Host& host, ServerOptions opts)
       : options(std::move(opts)),
-        context{host, options, std::chrono::steady_clock::now(), draining},
+        figures(host),
+        context{host, options, std::chrono::steady_clock::now(), draining, figures},
         blocking(std::max<std::size_t>(1, options.blocking_threads)),
         router(guard, options.auth_token, blocking),
         core(limits_of(options), router, draining),
@@ -244,6 +245,7 @@ struct HttpServer::Impl {
 
   ServerOptions options;
   std::atomic<bool> draining{false};
+  HostFiguresCache figures;
   RouteContext context;
   GuardSettings guard;  // written before serving starts, read-only afterwards
   asio::thread_pool blocking;
@@ -276,6 +278,7 @@ Status HttpServer::start() {
   }
   raise_file_limit(impl_->options.max_connections);
   if (auto bound = impl_->bind(*address); !bound) return bound;
+  impl_->figures.start();
   impl_->set_guard(address->host, impl_->port);
   impl_->accept();
   const std::size_t count = io_threads(impl_->options);
@@ -351,6 +354,7 @@ void HttpServer::stop() {
     impl_->io.stop();
     for (auto& thread : impl_->threads) thread.join();
   }
+  impl_->figures.stop();
   impl_->blocking.join();
 }
 
