@@ -47,7 +47,7 @@ preset="${MLBRIDGE_BENCH_PRESET:-release}"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" \
   --target compare_bench embed_bench frame_echo worker_bench transformers_bench llm_load \
-  mlbridge mlbridge_dspy mlbridge_langchain >/dev/null
+  mlbridge mlbridge_dspy mlbridge_langchain front_door_load front_door_rows >/dev/null
 .venv/bin/python scripts/build_tiny_models.py --out build/models --quiet
 bin="build/$preset/bin"
 
@@ -98,6 +98,9 @@ MLBRIDGE_BENCH_MODELS="$ROOT/build/models" \
 
 if [ $smoke -eq 1 ]; then
   .venv/bin/python tests/bench/report.py "$out" --check
+  echo "[bench] the HTTP front door, for a moment"
+  .venv/bin/python tests/bench/http/run.py --bin "$bin" --out "$out/http.json" --smoke
+  .venv/bin/python tests/bench/http/report_http.py "$out/http.json" --check
 else
   .venv/bin/python tests/bench/report.py "$out" --write docs/benchmarks.md
 fi
