@@ -74,41 +74,48 @@ void change_state(RouteContext& context, const HttpRequest& request, HttpRespons
 }  // namespace
 
 void add_session_routes(Router& router, RouteContext& context) {
-  router.add("POST", "/v1/sessions", Runs::kOnBlockingPool,
-             [&context](const HttpRequest& request, HttpResponse& response) {
-               auto body = parse_body(request);
-               if (!body) return send_error(response, body.error());
-               std::optional<std::string> id;
-               if (auto given = body->find("id"); given != body->end()) {
-                 if (!given->is_string()) {
-                   return send_error(
-                       response, ErrorCategory::kInvalidArgument,
-                       "\"id\" must be a string (a session id, or left out for a new id)");
-                 }
-                 id = given->get<std::string>();
-               }
-               auto named = session_of_request(request, id, "the body's \"id\"");
-               if (!named) return send_error(response, named.error());
-               id = std::move(*named);
-               json state = nullptr;
-               if (auto given = body->find("state"); given != body->end()) {
-                 if (!given->is_object()) {
-                   return send_error(response, ErrorCategory::kInvalidArgument,
-                                     "\"state\" must be a JSON object (or left out)");
-                 }
-                 state = *given;
-               }
-               auto created = context.host.create_session(id, std::move(state));
-               if (!created) return send_error(response, created.error());
-               json answer = {{"id", *created}};
-               if (body->contains("state")) {
-                 if (auto current = context.host.get_session_state(*created)) {
-                   answer["version"] = current->version;
-                   answer["state"] = current->data;
-                 }
-               }
-               send_json(response, answer, 201);
-             });
+  router.add(
+      "POST", "/v1/sessions", Runs::kOnBlockingPool,
+      [&context](const HttpRequest& request, HttpResponse& response) {
+        auto body = parse_body(request);
+        if (!body) return send_error(response, body.error());
+        for (const auto& [key, value] : body->items()) {
+          if (key != "id" && key != "state") {
+            return send_error(
+                response, ErrorCategory::kInvalidArgument,
+                "unknown field \"" + key + "\" (a session body has id and state, both optional)");
+          }
+        }
+        std::optional<std::string> id;
+        if (auto given = body->find("id"); given != body->end()) {
+          if (!given->is_string()) {
+            return send_error(response, ErrorCategory::kInvalidArgument,
+                              "\"id\" must be a string (a session id, or left out for a new id)");
+          }
+          id = given->get<std::string>();
+        }
+        auto named = session_of_request(request, id, "the body's \"id\"");
+        if (!named) return send_error(response, named.error());
+        id = std::move(*named);
+        json state = nullptr;
+        if (auto given = body->find("state"); given != body->end()) {
+          if (!given->is_object()) {
+            return send_error(response, ErrorCategory::kInvalidArgument,
+                              "\"state\" must be a JSON object (or left out)");
+          }
+          state = *given;
+        }
+        auto created = context.host.create_session(id, std::move(state));
+        if (!created) return send_error(response, created.error());
+        json answer = {{"id", *created}};
+        if (body->contains("state")) {
+          if (auto current = context.host.get_session_state(*created)) {
+            answer["version"] = current->version;
+            answer["state"] = current->data;
+          }
+        }
+        send_json(response, answer, 201);
+      });
   router.add("GET", "/v1/sessions", Runs::kOnBlockingPool,
              [&context](const HttpRequest& request, HttpResponse& response) {
                auto query = read_session_page_query(query_parameter(request, "limit"),

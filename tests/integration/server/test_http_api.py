@@ -247,6 +247,13 @@ def test_the_session_may_travel_in_the_x_mlbridge_session_header(server: Server)
     assert status == 200
 
 
+def test_a_session_body_with_an_unknown_field_is_a_400(server: Server) -> None:
+    status, body, _ = server.request("POST", "/v1/sessions", {"id": "s-typo", "sate": {"a": 1}})
+    assert status == 400 and 'unknown field "sate"' in body["error"]["message"], body
+    status, body, _ = server.request("GET", "/v1/sessions")
+    assert "s-typo" not in body["sessions"]
+
+
 def test_two_different_session_ids_in_header_and_body_or_path_are_a_400(server: Server) -> None:
     status, body, _ = command(
         server, "echo", "echo", {"args": {}, "session": "s-body"}, headers=session_header("s-head")
