@@ -16,7 +16,15 @@
 namespace mlbridge::server {
 namespace {
 
-HttpResponse readiness(RouteContext& context, const HostFigures& figures) {
+using namespace std::chrono_literals;
+
+// How long a probe waits for figures taken after it arrived before it answers with the latest
+// ones. Readiness answers within a load balancer's probe timeout whatever the host's loop does;
+// metrics, which a client may read right after a call to see it counted, wait longer.
+constexpr auto kReadinessFreshWait = 100ms;
+constexpr auto kMetricsFreshWait = 1000ms;
+
+HttpResponse readiness_answer(RouteContext& context, const HostFigures& figures) {
   json health = figures.health;
   const auto log = telemetry::log_output_status();
   health["log"] = {{"dropped", log.dropped}, {"stalled", log.stalled}};
@@ -30,7 +38,7 @@ HttpResponse readiness(RouteContext& context, const HostFigures& figures) {
   return response;
 }
 
-HttpResponse metrics(RouteContext& context, const HostFigures& figures) {
+HttpResponse metrics_answer(RouteContext& context, const HostFigures& figures) {
   HttpResponse response;
   response.set_content(
       render_metrics(figures.snapshot, std::chrono::steady_clock::now() - context.started),
@@ -39,14 +47,14 @@ HttpResponse metrics(RouteContext& context, const HostFigures& figures) {
 }
 
 // Answers with figures taken after the request arrived, or, when the host's loop is too busy to
-// give them within HostFiguresCache::kFreshWait, with the latest ones: the exchange takes
-// whichever answer comes first.
+// give them within `wait`, with the latest ones: the exchange takes whichever answer comes first.
 template <typename Render>
-void answer_with_figures(RouteContext& context, const ExchangePtr& exchange, Render render) {
+void answer_with_figures(RouteContext& context, const ExchangePtr& exchange,
+                         std::chrono::milliseconds wait, Render render) {
   context.figures.when_fresh([&context, exchange, render](HostFiguresPtr figures) {
     exchange->reply(render(context, *figures));
   });
-  exchange->after(HostFiguresCache::kFreshWait, [&context, exchange, render] {
+  exchange->after(wait, [&context, exchange, render] {
     exchange->reply(render(context, *context.figures.latest()));
   });
 }
@@ -58,10 +66,10 @@ void add_health_routes(Router& router, RouteContext& context) {
     send_json(response, {{"status", "ok"}});
   });
   router.add_async("GET", "/readyz", [&context](HttpRequest&&, const ExchangePtr& exchange) {
-    answer_with_figures(context, exchange, readiness);
+    answer_with_figures(context, exchange, kReadinessFreshWait, readiness_answer);
   });
   router.add_async("GET", "/metrics", [&context](HttpRequest&&, const ExchangePtr& exchange) {
-    answer_with_figures(context, exchange, metrics);
+    answer_with_figures(context, exchange, kMetricsFreshWait, metrics_answer);
   });
 }
 

@@ -5,9 +5,10 @@
 // (a large frame to decode, thousands of calls to dispatch) they wait, and an I/O thread that
 // called them would stop serving every connection it holds. Here one refresher thread takes the
 // figures: once a second, and at once when a request wants fresh ones. A route asks for figures
-// taken after its request arrived (when_fresh) and, if they are not there within a moment
-// (kFreshWait, the loop is busy), answers from the latest ones instead (latest()): either way no
-// I/O thread waits for the loop. Owned by HttpServer::Impl; every member is thread-safe.
+// taken after its request arrived (when_fresh) and, if they are not there within a moment (the
+// loop is busy; health_routes.cpp says how long), answers from the latest ones instead
+// (latest()): either way no I/O thread waits for the loop. Owned by HttpServer::Impl; every member
+// is thread-safe.
 
 #include <chrono>
 #include <condition_variable>
@@ -32,8 +33,6 @@ using HostFiguresPtr = std::shared_ptr<const HostFigures>;
 
 class HostFiguresCache {
  public:
-  /// How long a route waits for fresh figures before it answers from the latest ones.
-  static constexpr std::chrono::milliseconds kFreshWait{25};
   /// How often the figures are taken when nobody asks.
   static constexpr std::chrono::milliseconds kRefreshEvery{1000};
 

@@ -6,7 +6,7 @@ namespace {
 // At most this much of a client's id is quoted back in an error.
 constexpr std::size_t kQuotedIdChars = 130;
 
-std::string quoted(std::string_view id) {
+std::string quote_id(std::string_view id) {
   return "'" + std::string(id.substr(0, kQuotedIdChars)) +
          (id.size() > kQuotedIdChars ? "...'" : "'");
 }
@@ -25,9 +25,9 @@ Result<std::optional<std::string>> session_of_request(const HttpRequest& request
   }
   if (other && *other != *header) {
     return fail(ErrorCategory::kInvalidArgument,
-                std::string("the ") + kSessionHeader + " header names session " + quoted(*header) +
-                    " but " + std::string(other_place) + " names session " + quoted(*other) +
-                    "; send one id (or the same id in both)");
+                std::string("the ") + kSessionHeader + " header names session " +
+                    quote_id(*header) + " but " + std::string(other_place) + " names session " +
+                    quote_id(*other) + "; send one id (or the same id in both)");
   }
   return std::optional<std::string>(std::string(*header));
 }
