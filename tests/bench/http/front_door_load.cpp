@@ -279,12 +279,16 @@ long rss_bytes(int pid) {
   return -1;
 }
 
-void raise_file_limit() {
+// The soft open-file limit, raised to the hard one first.
+long raise_file_limit() {
   rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+  if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
   }
+  return static_cast<long>(limit.rlim_cur);
 }
 
 std::optional<Options> parse(int argc, char** argv) {
@@ -346,7 +350,7 @@ int main(int argc, char** argv) {
   const auto parsed = parse(argc, argv);
   if (!parsed) return 2;
   const Options& options = *parsed;
-  raise_file_limit();
+  const long open_files = raise_file_limit();
   asio::io_context io;
   const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
                                static_cast<unsigned short>(options.port));
@@ -391,7 +395,7 @@ int main(int argc, char** argv) {
       {"healthz", quantiles(tally.healthz_ms)}, {"other_bridge", quantiles(tally.other_ms)},
       {"probe_errors", tally.probe_errors},     {"first_error", tally.first_error},
       {"streams_live", tally.streams_live},     {"streams_failed", tally.streams_failed},
-      {"stream_bytes", tally.stream_bytes}};
+      {"stream_bytes", tally.stream_bytes},     {"client_open_files_limit", open_files}};
   if (rss_before > 0 && rss_after > 0 && tally.idle_open > 0) {
     report["server_rss_before"] = rss_before;
     report["server_rss_after_idle"] = rss_after;

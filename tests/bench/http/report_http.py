@@ -141,7 +141,8 @@ def render(result: dict) -> str:
         f"- Errors: {load.get('probe_errors', 0)} probe errors; first error: "
         f"{load.get('first_error') or 'none'}.",
         "- The open-file limit: the server raises its soft limit to the hard one at start (the "
-        "log says both), the driver does the same; on this machine the hard limit is 20,000.",
+        "log says both), the driver does the same (its limit: "
+        f"{load.get('client_open_files_limit', 'n/a')}).",
         "",
         "## All rows",
         "",
