@@ -149,6 +149,18 @@ TEST(TranscodeTest, LongNumbersAreTheDomsDoublesToTheBit) {
   }
 }
 
+TEST(TranscodeTest, ValueToJsonTextPrintsWhatTheDomPrints) {
+  for (const std::string& text : corpus()) {
+    json value = json::parse(text);
+    ASSERT_TRUE(from_plain_json(value));
+    auto ours = value_to_json_text(value);
+    ASSERT_TRUE(ours) << text.substr(0, 200) << ": " << ours.error().message;
+    EXPECT_EQ(*ours, to_plain_json(value).dump()) << text.substr(0, 200);
+  }
+  // A string that is not UTF-8 is refused (the caller prints the DOM itself).
+  EXPECT_FALSE(value_to_json_text(json("\xff")).ok());
+}
+
 TEST(TranscodeTest, KeepsTheDocumentsKeyOrder) {
   auto msgpack = json_to_msgpack(R"({"b":1,"a":{"z":2,"y":3}})");
   ASSERT_TRUE(msgpack);

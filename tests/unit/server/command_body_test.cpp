@@ -28,6 +28,14 @@ TEST(CommandBody, APlainBodyIsSplitIntoItsMembers) {
   EXPECT_EQ(members->reply, true);
 }
 
+TEST(CommandBody, EscapedQuotesAndBackslashesInArgsStringsAreSkippedRight) {
+  const auto members =
+      split_command_body(R"({"args": {"k": "a\\", "q": "\"", "r": "\\\"}"}, "session": "s"})");
+  ASSERT_TRUE(members.has_value());
+  EXPECT_EQ(members->args, R"({"k": "a\\", "q": "\"", "r": "\\\"}"})");
+  EXPECT_EQ(members->session, "s");
+}
+
 TEST(CommandBody, AnythingButThePlainShapeIsLeftToTheDom) {
   const std::vector<std::string> bodies = {
       "",
