@@ -124,6 +124,12 @@ def render(result: dict) -> str:
         f"| 16 MiB base64 bytes through HTTP ≥ 200 MB/s | {fmt(f['bytes_mb_s'], ' MB/s', 0)} | "
         f"{mark(None if f['bytes_mb_s'] is None else f['bytes_mb_s'] >= 200)} |",
         "",
+        "What the rows measure: every mlbridge row is a call to a Python worker process (pipe,",
+        "MessagePack, the worker's dispatch) behind the HTTP front door, where FastAPI runs the",
+        "no-op in its own process; the TCP round trip is the floor of one loopback exchange. The",
+        "load rows are the front door's own: connections, streams and queued calls cost no",
+        "thread, and the probes never wait on the host's event loop.",
+        "",
         "## The load",
         "",
         f"- {load.get('idle_connections', 0):,} idle keep-alive connections opened "
