@@ -11,6 +11,8 @@
 #   bash scripts/bench.sh            # the full run
 #   bash scripts/bench.sh --llm      # only the LLM-bound comparison, full
 #   bash scripts/bench.sh --smoke    # every driver for a moment (no Ray), checks they all work
+#   bash scripts/bench.sh --front-door [--smoke]   # only the HTTP front door's benchmark
+#                                    # (tests/bench/http: docs/benchmarks-http.md, docs/bench/http.json)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,12 +24,30 @@ llm_only=0
 [ "${1:-}" = "--smoke" ] && smoke=1
 [ "${1:-}" = "--llm" ] && llm_only=1
 
+# The HTTP front door (issue 22): its own servers and clients, one run side by side.
+if [ "${1:-}" = "--front-door" ]; then
+  [ "${2:-}" = "--smoke" ] && smoke=1
+  preset="${MLBRIDGE_BENCH_PRESET:-release}"
+  cmake --preset "$preset" -DMLBRIDGE_BUILD_BENCHMARKS=ON >/dev/null
+  cmake --build --preset "$preset" --target mlbridge front_door_load front_door_rows >/dev/null
+  if [ $smoke -eq 1 ]; then
+    result="$(mktemp -d)/http.json"
+    .venv/bin/python tests/bench/http/run.py --bin "build/$preset/bin" --out "$result" --smoke
+    .venv/bin/python tests/bench/http/report_http.py "$result" --check
+  else
+    .venv/bin/python tests/bench/http/run.py --bin "build/$preset/bin" --out docs/bench/http.json
+    .venv/bin/python tests/bench/http/report_http.py docs/bench/http.json \
+      --write docs/benchmarks-http.md
+  fi
+  exit 0
+fi
+
 # The smoke run in CI reuses the ci build (optimized too); the full run uses release.
 preset="${MLBRIDGE_BENCH_PRESET:-release}"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" \
   --target compare_bench embed_bench frame_echo worker_bench transformers_bench llm_load \
-  mlbridge mlbridge_dspy mlbridge_langchain >/dev/null
+  mlbridge mlbridge_dspy mlbridge_langchain front_door_load front_door_rows >/dev/null
 .venv/bin/python scripts/build_tiny_models.py --out build/models --quiet
 bin="build/$preset/bin"
 
@@ -78,6 +98,9 @@ MLBRIDGE_BENCH_MODELS="$ROOT/build/models" \
 
 if [ $smoke -eq 1 ]; then
   .venv/bin/python tests/bench/report.py "$out" --check
+  echo "[bench] the HTTP front door, for a moment"
+  .venv/bin/python tests/bench/http/run.py --bin "$bin" --out "$out/http.json" --smoke
+  .venv/bin/python tests/bench/http/report_http.py "$out/http.json" --check
 else
   .venv/bin/python tests/bench/report.py "$out" --write docs/benchmarks.md
 fi

@@ -3,6 +3,8 @@
 // ASCII text helpers of HTTP (header names and schemes compare case-insensitively, header values
 // are trimmed of optional whitespace). Private to the server library; any thread.
 
+#include <strings.h>
+
 #include <string>
 #include <string_view>
 
@@ -15,6 +17,11 @@ inline std::string lower_ascii(std::string_view text) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
+}
+
+/// Whether `a` and `b` are the same ASCII text but for case (header names, schemes, tokens).
+inline bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
 /// `text` without leading and trailing spaces and tabs (HTTP's optional whitespace, OWS).

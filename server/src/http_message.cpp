@@ -4,12 +4,10 @@
 
 #include <cstdio>
 
+#include "ascii_text.hpp"
+
 namespace mlbridge::server {
 namespace {
-
-bool same_name(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';

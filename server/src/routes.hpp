@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 
+#include "host_figures.hpp"
 #include "mlbridge/host.hpp"
 #include "mlbridge/server/http_server.hpp"
 #include "router.hpp"
@@ -18,6 +19,8 @@ struct RouteContext {
   std::chrono::steady_clock::time_point started;
   /// True once HttpServer::begin_drain() or stop() ran: /readyz answers 503.
   const std::atomic<bool>& draining;
+  /// The host's figures for /readyz and /metrics, read without waiting on the host's loop.
+  HostFiguresCache& figures;
 };
 
 void add_health_routes(Router& router, RouteContext& context);

@@ -24,7 +24,7 @@ void StreamedCall::chunk(const protocol::json& chunk) {
   exchange_->send_event(sse_event("chunk", chunk));
 }
 
-void StreamedCall::finish(const Result<protocol::json>& result) {
+void StreamedCall::finish(const Result<std::string>& result) {
   std::lock_guard lock(mutex_);
   if (finished_) return;
   finished_ = true;
@@ -36,7 +36,7 @@ void StreamedCall::finish(const Result<protocol::json>& result) {
     return;
   }
   send_head_locked();
-  exchange_->send_event(result ? sse_event("result", {{"result", *result}})
+  exchange_->send_event(result ? "event: result\ndata: {\"result\":" + *result + "}\n\n"
                                : sse_event("error", error_body(result.error())));
   exchange_->end_stream();
 }

@@ -27,10 +27,11 @@ class StreamedCall : public std::enable_shared_from_this<StreamedCall> {
 
   /// "event: chunk" with the chunk as JSON data. Host loop thread.
   void chunk(const protocol::json& chunk);
-  /// "event: result" with {"result": ...} or "event: error" with the error body, then the end
-  /// of the stream; or the error as a plain answer when nothing was streamed yet. Loop thread
-  /// (or the caller's, for a call that failed before reaching a pool).
-  void finish(const Result<protocol::json>& result);
+  /// "event: result" with {"result": <result_text>} (the result as compact JSON text, never a
+  /// DOM) or "event: error" with the error body, then the end of the stream; or the error as a
+  /// plain answer when nothing was streamed yet. Loop thread (or the caller's, for a call that
+  /// failed before reaching a pool).
+  void finish(const Result<std::string>& result_text);
   /// Runs every second from the first event's wait on (through Exchange::after): sends the head
   /// when nothing came yet, else a ": waiting" comment when nothing was sent since the last tick,
   /// so that proxies and clients see a live stream. The exchange's strand.

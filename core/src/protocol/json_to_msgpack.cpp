@@ -23,6 +23,9 @@ namespace od = simdjson::ondemand;
 constexpr std::size_t kReusedParserBytes = 1u << 20;
 // Space left for an array or map header until its count is known (a marker and 4 bytes).
 constexpr std::size_t kContainerSlot = 5;
+// Significant digits (leading zeros counted, to stay on the safe side) up to which simdjson's
+// number parsing is exact.
+constexpr std::size_t kExactDigits = 15;
 
 // The header of an array or map whose count became known at its end; written over its slot.
 struct Container {
@@ -226,7 +229,7 @@ class JsonToMsgpack {
       double as_double = 0;
       if (error == simdjson::NUMBER_ERROR &&
           source.get_double().get(as_double) == simdjson::SUCCESS) {
-        write_double(as_double);
+        write_double(exact_double(at, as_double));
         return Ok{};
       }
       return number_failure(error, at);
@@ -239,10 +242,37 @@ class JsonToMsgpack {
         write_unsigned(number.get_uint64());
         break;
       default:
-        write_double(number.get_double());
+        write_double(exact_double(at, number.get_double()));
         break;
     }
     return Ok{};
+  }
+
+  // simdjson's value of a number with more significant digits than its exact fast path takes
+  // (19) can differ from the correctly rounded one in the last bit, where nlohmann (strtod) and
+  // std::from_chars both round correctly: such a number is read again from its text, so the
+  // transcoder's double is the DOM path's to the bit. Short numbers keep simdjson's value.
+  double exact_double(const char* at, double parsed) const {
+    if (at == nullptr) return parsed;
+    const std::string_view rest = text_.substr(offset_of(at));
+    std::size_t end = 0;
+    std::size_t digits = 0;
+    bool exponent = false;
+    while (end < rest.size()) {
+      const char c = rest[end];
+      if (c >= '0' && c <= '9') {
+        if (!exponent) ++digits;
+      } else if (c == 'e' || c == 'E') {
+        exponent = true;
+      } else if (c != '-' && c != '+' && c != '.') {
+        break;
+      }
+      ++end;
+    }
+    if (digits <= kExactDigits) return parsed;
+    double exact = parsed;
+    const auto read = std::from_chars(rest.data(), rest.data() + end, exact);
+    return read.ec == std::errc() ? exact : parsed;
   }
 
   Status write_bytes(std::string_view text, const char* at) {

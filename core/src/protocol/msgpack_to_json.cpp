@@ -330,4 +330,10 @@ Result<std::string> msgpack_to_json(std::string_view msgpack, const TranscodeLim
   return MsgpackToJson(msgpack, limits).run();
 }
 
+Result<std::string> value_to_json_text(const json& value, const TranscodeLimits& limits) {
+  std::string packed;
+  json::to_msgpack(value, packed);
+  return msgpack_to_json(packed, limits);
+}
+
 }  // namespace mlbridge::protocol

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "mlbridge/protocol/transcode.hpp"
+
 namespace mlbridge::worker::detail {
 
 namespace asio = boost::asio;
@@ -73,9 +75,11 @@ void CallTable::on_response(CallId id, protocol::Response response) {
                              std::move(response.session_journal));
     }
     if (call.result_as_json_text && !response.result_is_json_text) {
-      // Not transcoded from the frame (a JSON-codec worker, shared blobs): print the value.
+      // Not transcoded from the frame (a JSON-codec worker, shared blobs): print the value,
+      // through MessagePack where it can (large bytes print ~10x faster that way).
       try {
-        response.result = protocol::to_plain_json(response.result).dump();
+        auto text = protocol::value_to_json_text(response.result);
+        response.result = text ? std::move(*text) : protocol::to_plain_json(response.result).dump();
       } catch (const json::type_error& error) {
         complete(id, context_.make_error(ErrorCategory::kInternal,
                                          "'" + call.command + "' on " + context_.prefix() +

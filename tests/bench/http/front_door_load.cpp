@@ -6,11 +6,16 @@
 //                   [--queued-path /v1/bridges/echo/commands/sleep]
 //                   [--queued-body '{"args": {"seconds": 0.01}}']
 //                   [--other-path /v1/bridges/pair/commands/echo] [--server-pid PID] [--smoke]
+//                   [--streams 2000] [--stream-path /v1/bridges/streams/commands/async_stream]
+//                   [--stream-body '{"args": {"count": 100000, "delay": 0.5}, "stream": true}']
 //
 // 1. Opens --idle connections, each answering one /healthz, then left open and idle.
-// 2. Sends --queued calls, each on its own connection, and does not wait for them.
-// 3. Until every queued call is answered: /healthz every 5 ms on its own connection, and every
-//    tenth probe a call to --other-path; each timed.
+// 2. Opens --streams Server-Sent Events streams, each on its own connection, and reads them;
+//    waits until each has sent its first bytes (live).
+// 3. Sends --queued calls, each on its own connection, and does not wait for them.
+// 4. Until every queued call is answered: /healthz every 5 ms on its own connection, and every
+//    tenth probe a call to --other-path; each timed. Then closes the streams (the server
+//    cancels their calls).
 // Prints one JSON object: connections opened, queued calls answered and failed, /healthz and
 // other-bridge latency (p50, p99, max, in ms), errors, and with --server-pid the server's RSS
 // before and after the idle connections (bytes per idle connection). --smoke: 200 idle, 50
@@ -58,6 +63,10 @@ struct Options {
   std::string queued_body = R"({"args": {"seconds": 0.01}})";
   std::string other_path = "/v1/bridges/pair/commands/echo";
   int server_pid = 0;
+  int streams = 0;
+  bool smoke = false;
+  std::string stream_path = "/v1/bridges/streams/commands/async_stream";
+  std::string stream_body = R"({"args": {"count": 100000, "delay": 0.5}, "stream": true})";
 };
 
 struct Tally {
@@ -69,6 +78,11 @@ struct Tally {
   std::vector<double> healthz_ms;
   std::vector<double> other_ms;
   int probe_errors = 0;
+  int streams_live = 0;     // sent their first bytes
+  int streams_failed = 0;   // refused, or ended before the driver closed them
+  int streams_settled = 0;  // live or failed
+  long stream_bytes = 0;
+  bool closing_streams = false;
   std::string first_error;
 
   void error(const std::string& what) {
@@ -152,7 +166,58 @@ asio::awaitable<void> queued_call(const Options& options, tcp::endpoint endpoint
   ++tally.queued_done;
 }
 
-asio::awaitable<void> probe(const Options& options, tcp::endpoint endpoint, Tally& tally) {
+void close_streams(Tally& tally, std::vector<std::shared_ptr<beast::tcp_stream>>& streams) {
+  tally.closing_streams = true;
+  for (auto& stream : streams) {
+    beast::error_code ignored;
+    stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream->cancel();
+  }
+}
+
+asio::awaitable<void> live_stream(const Options& options, tcp::endpoint endpoint, Tally& tally,
+                                  std::vector<std::shared_ptr<beast::tcp_stream>>& streams) {
+  auto executor = co_await asio::this_coro::executor;
+  auto stream = std::make_shared<beast::tcp_stream>(executor);
+  streams.push_back(stream);
+  std::string error;
+  auto request = make_request(options, http::verb::post, options.stream_path, options.stream_body);
+  beast::error_code ec;
+  bool live = false;
+  if (co_await connect(*stream, endpoint, error)) {
+    stream->expires_never();
+    co_await http::async_write(*stream, request, asio::redirect_error(asio::use_awaitable, ec));
+    std::vector<char> data(16 * 1024);
+    while (!ec) {
+      const std::size_t got = co_await stream->async_read_some(
+          asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
+      tally.stream_bytes += static_cast<long>(got);
+      if (!live && got > 0) {
+        live = true;
+        // The head of an event stream, not an error answer.
+        if (std::string_view(data.data(), std::min<std::size_t>(got, 12)) != "HTTP/1.1 200") {
+          tally.error("stream: " + std::string(data.data(), std::min<std::size_t>(got, 200)));
+          ++tally.streams_failed;
+          ++tally.streams_settled;
+          co_return;
+        }
+        ++tally.streams_live;
+        ++tally.streams_settled;
+      }
+    }
+  } else {
+    ec = asio::error::not_connected;
+  }
+  if (!tally.closing_streams) {
+    tally.error("stream ended early: " + (error.empty() ? ec.message() : error));
+    ++tally.streams_failed;
+    if (!live) ++tally.streams_settled;
+    if (live) --tally.streams_live;
+  }
+}
+
+asio::awaitable<void> probe(const Options& options, tcp::endpoint endpoint, Tally& tally,
+                            std::vector<std::shared_ptr<beast::tcp_stream>>& streams) {
   auto executor = co_await asio::this_coro::executor;
   beast::tcp_stream health(executor);
   beast::tcp_stream other(executor);
@@ -161,6 +226,7 @@ asio::awaitable<void> probe(const Options& options, tcp::endpoint endpoint, Tall
   std::string error;
   if (!co_await connect(health, endpoint, error) || !co_await connect(other, endpoint, error)) {
     tally.error("probe: " + error);
+    close_streams(tally, streams);
     co_return;
   }
   auto healthz = make_request(options, http::verb::get, "/healthz", "");
@@ -171,6 +237,7 @@ asio::awaitable<void> probe(const Options& options, tcp::endpoint endpoint, Tall
     if (co_await exchange(health, health_buffer, healthz, error) != 200) {
       ++tally.probe_errors;
       tally.error("/healthz: " + error);
+      close_streams(tally, streams);
       co_return;
     }
     tally.healthz_ms.push_back(
@@ -180,6 +247,7 @@ asio::awaitable<void> probe(const Options& options, tcp::endpoint endpoint, Tall
       if (co_await exchange(other, other_buffer, call, error) != 200) {
         ++tally.probe_errors;
         tally.error(options.other_path + ": " + error);
+        close_streams(tally, streams);
         co_return;
       }
       tally.other_ms.push_back(
@@ -188,6 +256,7 @@ asio::awaitable<void> probe(const Options& options, tcp::endpoint endpoint, Tall
     pause.expires_after(kProbeInterval);
     co_await pause.async_wait(asio::use_awaitable);
   }
+  close_streams(tally, streams);
 }
 
 nlohmann::json quantiles(std::vector<double> values) {
@@ -210,12 +279,16 @@ long rss_bytes(int pid) {
   return -1;
 }
 
-void raise_file_limit() {
+// The soft open-file limit, raised to the hard one first.
+long raise_file_limit() {
   rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+  if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
   }
+  return static_cast<long>(limit.rlim_cur);
 }
 
 std::optional<Options> parse(int argc, char** argv) {
@@ -225,6 +298,7 @@ std::optional<Options> parse(int argc, char** argv) {
     if (flag == "--smoke") {
       options.idle = 200;
       options.queued = 50;
+      options.smoke = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -246,6 +320,12 @@ std::optional<Options> parse(int argc, char** argv) {
       options.queued_body = value;
     else if (flag == "--other-path")
       options.other_path = value;
+    else if (flag == "--streams")
+      options.streams = std::stoi(value);
+    else if (flag == "--stream-path")
+      options.stream_path = value;
+    else if (flag == "--stream-body")
+      options.stream_body = value;
     else if (flag == "--server-pid")
       options.server_pid = std::stoi(value);
     else {
@@ -253,8 +333,10 @@ std::optional<Options> parse(int argc, char** argv) {
       return std::nullopt;
     }
   }
+  if (options.smoke) options.streams = std::min(options.streams, 20);
   if (options.port <= 0 || options.port > 65535 || options.idle < 0 || options.idle > kMaxIdle ||
-      options.queued < 1 || options.queued > kMaxQueued) {
+      options.queued < 1 || options.queued > kMaxQueued || options.streams < 0 ||
+      options.streams > kMaxQueued) {
     std::cerr << "front_door_load: --port 1-65535 is required; --idle 0-" << kMaxIdle
               << ", --queued 1-" << kMaxQueued << "\n";
     return std::nullopt;
@@ -268,7 +350,7 @@ int main(int argc, char** argv) {
   const auto parsed = parse(argc, argv);
   if (!parsed) return 2;
   const Options& options = *parsed;
-  raise_file_limit();
+  const long open_files = raise_file_limit();
   asio::io_context io;
   const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
                                static_cast<unsigned short>(options.port));
@@ -286,23 +368,43 @@ int main(int argc, char** argv) {
     opened += batch;
   }
   const long rss_after = options.server_pid ? rss_bytes(options.server_pid) : -1;
+  std::vector<std::shared_ptr<beast::tcp_stream>> streams;
+  for (int opened = 0; opened < options.streams;) {
+    const int batch = std::min(500, options.streams - opened);
+    for (int i = 0; i < batch; ++i) {
+      asio::co_spawn(io, live_stream(options, endpoint, tally, streams), asio::detached);
+    }
+    opened += batch;
+    // Until this batch is live (or failed), then the next.
+    while (tally.streams_settled < opened) {
+      if (io.run_one() == 0) {
+        io.restart();
+        break;
+      }
+    }
+  }
+  const long rss_streams = options.server_pid ? rss_bytes(options.server_pid) : -1;
   for (int i = 0; i < options.queued; ++i) {
     asio::co_spawn(io, queued_call(options, endpoint, tally), asio::detached);
   }
-  asio::co_spawn(io, probe(options, endpoint, tally), asio::detached);
+  asio::co_spawn(io, probe(options, endpoint, tally, streams), asio::detached);
   io.run();
   nlohmann::json report = {
       {"idle_connections", tally.idle_open},    {"idle_failed", tally.idle_failed},
       {"queued_ok", tally.queued_ok},           {"queued_failed", tally.queued_failed},
       {"healthz", quantiles(tally.healthz_ms)}, {"other_bridge", quantiles(tally.other_ms)},
-      {"probe_errors", tally.probe_errors},     {"first_error", tally.first_error}};
+      {"probe_errors", tally.probe_errors},     {"first_error", tally.first_error},
+      {"streams_live", tally.streams_live},     {"streams_failed", tally.streams_failed},
+      {"stream_bytes", tally.stream_bytes},     {"client_open_files_limit", open_files}};
   if (rss_before > 0 && rss_after > 0 && tally.idle_open > 0) {
     report["server_rss_before"] = rss_before;
     report["server_rss_after_idle"] = rss_after;
     report["rss_per_idle_connection"] =
         static_cast<double>(rss_after - rss_before) / tally.idle_open;
   }
+  if (rss_streams > 0 && options.streams > 0) report["server_rss_with_streams"] = rss_streams;
   std::cout << report.dump() << std::endl;
-  const bool ok = tally.idle_failed == 0 && tally.queued_failed == 0 && tally.probe_errors == 0;
+  const bool ok = tally.idle_failed == 0 && tally.queued_failed == 0 && tally.probe_errors == 0 &&
+                  tally.streams_failed == 0;
   return ok ? 0 : 1;
 }

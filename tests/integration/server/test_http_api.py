@@ -212,6 +212,74 @@ def test_session_state_is_kept_on_the_host_and_seen_by_python(server: Server) ->
     server.request("DELETE", "/v1/sessions/s-state")
 
 
+def session_header(session: str) -> dict[str, str | None]:
+    return {"X-Mlbridge-Session": session}
+
+
+def test_the_session_may_travel_in_the_x_mlbridge_session_header(server: Server) -> None:
+    # POST /v1/sessions takes the id from the header alone.
+    status, body, _ = server.request("POST", "/v1/sessions", {}, headers=session_header("s-hdr"))
+    assert (status, body) == (201, {"id": "s-hdr"})
+    # A command with the session only in the header runs on the session's worker.
+    status, _, _ = command(
+        server, "pair", "put", {"args": {"key": "k", "value": 7}}, headers=session_header("s-hdr")
+    )
+    assert status == 200
+    for _ in range(4):  # always the session's worker, never the other one
+        status, body, _ = command(
+            server, "pair", "get", {"args": {"key": "k"}}, headers=session_header("s-hdr")
+        )
+        assert status == 200 and "7" in json.dumps(body), body
+    # The same id in both places is fine.
+    status, body, _ = command(
+        server,
+        "pair",
+        "get",
+        {"args": {"key": "k"}, "session": "s-hdr"},
+        headers=session_header("s-hdr"),
+    )
+    assert status == 200 and "7" in json.dumps(body), body
+    status, body, _ = server.request(
+        "GET", "/v1/sessions/s-hdr/state", headers=session_header("s-hdr")
+    )
+    assert status == 200, body
+    status, _, _ = server.request("DELETE", "/v1/sessions/s-hdr", headers=session_header("s-hdr"))
+    assert status == 200
+
+
+def test_a_session_body_with_an_unknown_field_is_a_400(server: Server) -> None:
+    status, body, _ = server.request("POST", "/v1/sessions", {"id": "s-typo", "sate": {"a": 1}})
+    assert status == 400 and 'unknown field "sate"' in body["error"]["message"], body
+    status, body, _ = server.request("GET", "/v1/sessions")
+    assert "s-typo" not in body["sessions"]
+
+
+def test_two_different_session_ids_in_header_and_body_or_path_are_a_400(server: Server) -> None:
+    status, body, _ = command(
+        server, "echo", "echo", {"args": {}, "session": "s-body"}, headers=session_header("s-head")
+    )
+    assert status == 400 and body["error"]["category"] == "invalid_argument", body
+    message = body["error"]["message"]
+    assert "'s-head'" in message and "'s-body'" in message and "X-Mlbridge-Session" in message
+    status, body, _ = server.request(
+        "POST", "/v1/sessions", {"id": "s-body"}, headers=session_header("s-head")
+    )
+    assert status == 400 and "'s-head'" in body["error"]["message"], body
+    for method, path in (("GET", "/v1/sessions/s-path/state"), ("DELETE", "/v1/sessions/s-path")):
+        status, body, _ = server.request(method, path, headers=session_header("s-head"))
+        assert status == 400, (method, body)
+        assert "'s-path'" in body["error"]["message"] and "the path" in body["error"]["message"]
+    status, body, _ = server.request(
+        "PUT", "/v1/sessions/s-path/state", {"a": 1}, headers=session_header("s-head")
+    )
+    assert status == 400, body
+    # An empty header, and an id the host refuses, are 400s too.
+    status, body, _ = command(server, "echo", "echo", {"args": {}}, headers=session_header(""))
+    assert status == 400 and "header is empty" in body["error"]["message"], body
+    status, body, _ = command(server, "echo", "echo", {"args": {}}, headers=session_header("a/b"))
+    assert status == 400 and "session id 'a/b'" in body["error"]["message"], body
+
+
 def test_runtime_registration_validates_first_and_disturbs_nothing(server: Server) -> None:
     bad = {
         "name": "extra",

@@ -387,3 +387,73 @@ def test_readiness_turns_503_while_draining(tmp_path: Path) -> None:
     finally:
         code, err = drained.stop()
         assert code == 0, err
+
+
+def rss_bytes(server: Server) -> int:
+    with open(f"/proc/{server.process.pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc/PID/status")
+
+
+def test_a_stream_nobody_reads_is_cut_at_its_buffer_bound_and_delays_nobody(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "mlbridge.yaml"
+    config.write_text(deployment())
+    log = tmp_path / "serve.log"
+    bound = 64 * 1024
+    slow = Server(
+        config,
+        dict(os.environ),
+        log=log,
+        extra_args=("--max-stream-buffer-bytes", str(bound), "--idle-timeout-ms", "2000"),
+    )
+    reader = idle = None
+    try:
+        baseline = open_fds(slow)
+        rss_before = rss_bytes(slow)
+        # A client that asks for a long stream (about 90 MB of events) and reads nothing.
+        reader = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.settimeout(60)
+        reader.connect(("127.0.0.1", slow.port))
+        body = json.dumps({"args": {"count": 2_000_000}, "stream": True}).encode()
+        reader.sendall(post(slow, "/v1/bridges/echo/commands/stream", body))
+        # A client that opens a connection and sends nothing.
+        idle = connect(slow)
+        wait_for(lambda: echo_in_flight(slow) == 1, "the stream never started")
+        # Others are served meanwhile: liveness and a call to another bridge.
+        assert slow.request("GET", "/healthz", token=None)[:2] == (200, {"status": "ok"})
+        status, answer, _ = slow.request(
+            "POST", "/v1/bridges/pair/commands/echo", {"args": {"while": "an unread stream"}}
+        )
+        assert (status, answer) == (200, {"result": {"while": "an unread stream"}})
+        # The server's buffer for the stream fills: the call is cancelled, the connection cut,
+        # and the log says why.
+        wait_for(
+            lambda: "reads the stream too slowly" in slow.log_text(),
+            "the unread stream was never cut",
+            seconds=120,
+        )
+        wait_for(lambda: echo_in_flight(slow) == 0, "the cut stream's call still runs")
+        assert closed_by_server(reader), "the cut stream's connection stayed open"
+        # The stream's events were never all buffered (unbounded, they would be ~90 MB).
+        assert rss_bytes(slow) - rss_before < 48 * 1024 * 1024
+        # The silent connection is closed at the idle timeout.
+        assert closed_by_server(idle), "the idle connection stayed open"
+        status, answer, _ = slow.request(
+            "POST", "/v1/bridges/echo/commands/echo", {"args": {"after": "the cut"}}
+        )
+        assert (status, answer) == (200, {"result": {"after": "the cut"}})
+        reader.close()
+        idle.close()
+        assert settles_at(slow, baseline), "the cut stream leaked a file descriptor"
+    finally:
+        for sock in (reader, idle):
+            if sock is not None:
+                sock.close()
+        code, err = slow.stop()
+    assert code == 0, err
+    assert "cancelling its call and closing the connection" in err
