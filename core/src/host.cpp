@@ -655,7 +655,18 @@ json Host::health() {
     bridges[bridge->name()] = d["state"];
     if (!d["ready"].get<bool>()) ready = false;
   }
-  return {{"live", true}, {"ready", ready}, {"bridges", bridges}};
+  json out = {{"live", true}, {"ready", ready}, {"bridges", bridges}};
+  // Reported, never deciding readiness: without Redis anonymous calls still work here.
+  if (ownership_) {
+    SessionStoreSnapshot store;
+    store.kind = "redis";
+    store.address = ownership_->store().describe();
+    store.connected = ownership_->store().connected();
+    store.host_id = host_id_;
+    store.held = ownership_->figures().held;
+    out["session_store"] = to_json(store);
+  }
+  return out;
 }
 
 void Host::shutdown() {
