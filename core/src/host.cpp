@@ -574,7 +574,10 @@ Result<json> Host::reload(const std::string& path) {
       {"log_format", next->log_format != now.log_format},
       {"max_body_bytes", next->max_body_bytes != now.max_body_bytes},
       {"loop_spin_us", next->loop_spin_us != now.loop_spin_us},
-      {"call_results", next->call_results != now.call_results}};
+      {"call_results", next->call_results != now.call_results},
+      {"session_store", next->session_store != now.session_store},
+      {"session_lease_ms", next->session_lease_ms != now.session_lease_ms},
+      {"id", next->id != now.id}};
   for (const auto& [key, changed] : host_keys) {
     if (!changed) continue;
     ignored.push_back("host." + key);

@@ -9,7 +9,7 @@
 #include "mlbridge/config/python_locator.hpp"
 #include "mlbridge/config/yaml_loader.hpp"
 #include "mlbridge/session/session_id.hpp"
-#include "mlbridge/store/redis_client.hpp"
+#include "mlbridge/store/redis_url.hpp"
 #include "value_reader.hpp"
 
 namespace mlbridge::config {
@@ -143,15 +143,15 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
         };
         if (key == "call_results") return read_call_results(value, host.call_results);
         if (key == "session_store") {
-          auto store = value.non_empty_string();
-          if (!store) return std::move(store).error();
-          if (*store != "memory") {
-            if (auto url = store::parse_redis_url(*store); !url) {
+          auto where = value.non_empty_string();
+          if (!where) return std::move(where).error();
+          if (*where != "memory") {
+            if (auto url = store::parse_redis_url(*where); !url) {
               return value.error("must be 'memory' or redis://[:PASSWORD@]HOST:PORT[/DB]: " +
                                  url.error().message);
             }
           }
-          host.session_store = std::move(*store);
+          host.session_store = std::move(*where);
           return Ok{};
         }
         if (key == "session_lease_ms") {
