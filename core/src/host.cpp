@@ -147,7 +147,9 @@ CallTicket Host::execute_async(const std::string& bridge, const std::string& com
 
 void Host::with_session(const std::string& id, std::function<void(std::function<void()>)> go,
                         std::function<void(Error)> failed) {
-  auto release = [ownership = ownership_, id] { ownership->end_call(id); };
+  auto release = [weak = std::weak_ptr<store::SessionOwnership>(ownership_), id] {
+    if (auto ownership = weak.lock()) ownership->end_call(id);
+  };
   if (ownership_->begin_call(id)) return go(std::move(release));
   ownership_->claim(id, true,
                     [go = std::move(go), failed = std::move(failed),
