@@ -19,12 +19,18 @@ std::vector<std::string> session_keys(const std::string& id) {
   return {session_lease_key(id), session_data_key(id)};
 }
 
-// A reply that is not what the script answers: Redis refused the script (an error reply) or
-// something else answered.
-Error session_store_unexpected(const std::string& store, const std::string& what, const RedisReply& reply) {
+// A reply that is not what the script answers. An error reply is Redis refusing to serve now
+// (LOADING after a restart, READONLY on a replica, OOM): unavailable, retryable. Anything else
+// is a bug or a foreign key under our name.
+Error session_store_unexpected(const std::string& store, const std::string& what,
+                               const RedisReply& reply) {
+  if (reply.type == RedisReply::Type::kError) {
+    return Error::make(ErrorCategory::kBridgeUnavailable,
+                       store + " refused the session store's " + what + " (" + reply.text +
+                           "); session calls fail until it serves again");
+  }
   return Error::make(ErrorCategory::kInternal,
-                     store + " gave an unexpected answer to the session store's " + what +
-                         (reply.type == RedisReply::Type::kError ? ": " + reply.text : ""));
+                     store + " gave an unexpected answer to the session store's " + what);
 }
 
 // {0, owner, pttl}: another host holds the session.
