@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "host_fixture.hpp"
 #include "redis_server.hpp"
@@ -23,6 +24,7 @@ class SessionStoreTest : public HostTest {
  protected:
   void SetUp() override {
     HostTest::SetUp();
+    MLBRIDGE_SKIP_WITHOUT_REDIS();
     redis_ = std::make_unique<RedisServer>(redis_options());
   }
   void TearDown() override {
@@ -31,11 +33,9 @@ class SessionStoreTest : public HostTest {
     redis_.reset();
   }
 
-  virtual RedisServer::Options redis_options() { return {}; }
+  virtual RedisServerOptions redis_options() { return {}; }
 
-  std::string store_url() const {
-    return "redis://127.0.0.1:" + std::to_string(redis_->port()) + "/0";
-  }
+  std::string store_url() const { return redis_->url(); }
 
   // A host of its own YAML file, sharing the test's Redis; its lease long enough to outlast any
   // step of a test on a loaded machine (a test that needs it to lapse says so).
@@ -204,9 +204,9 @@ TEST_F(SessionStoreTest, RedisDownFailsSessionCallsOnlyAndTheyResumeWithNothingA
 
 class SessionStoreAuthTest : public SessionStoreTest {
  protected:
-  RedisServer::Options redis_options() override {
-    RedisServer::Options options;
-    options.requirepass = "right-password";
+  RedisServerOptions redis_options() override {
+    RedisServerOptions options;
+    options.password = "right-password";
     return options;
   }
 };
