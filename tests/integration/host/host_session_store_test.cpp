@@ -124,7 +124,9 @@ TEST_F(SessionStoreTest, TwoHostsRacingForANewSessionExactlyOneWins) {
     auto rb = second.get();
     EXPECT_NE(ra.ok(), rb.ok()) << "round " << round;
     const auto& loser = ra.ok() ? rb : ra;
-    if (!loser.ok()) EXPECT_EQ(loser.error().category, ErrorCategory::kSessionMoved);
+    if (!loser.ok()) {
+      EXPECT_EQ(loser.error().category, ErrorCategory::kSessionMoved);
+    }
   }
 }
 

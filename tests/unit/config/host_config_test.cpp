@@ -489,7 +489,9 @@ TEST(HostConfig, SessionStoreKeysHaveDefaultsAndAreChecked) {
   EXPECT_EQ(given->id, "host-a");
   auto bad_url = parse_text("host:\n  session_store: \"redis://:hunter2@\"\n");
   expect_error(bad_url, "test.yaml:2:", {"host.session_store must be 'memory' or redis://"});
-  if (!bad_url.ok()) EXPECT_EQ(bad_url.error().message.find("hunter2"), std::string::npos);
+  if (!bad_url.ok()) {
+    EXPECT_EQ(bad_url.error().message.find("hunter2"), std::string::npos);
+  }
   expect_error(parse_text("host:\n  session_store: postgres://x\n"), "test.yaml:2:",
                {"host.session_store"});
   expect_error(parse_text("host:\n  session_lease_ms: 10\n"), "test.yaml:2:",
