@@ -1,13 +1,12 @@
 #include "mlbridge/host.hpp"
 
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
 #include <algorithm>
-#include <random>
 #include <cctype>
 #include <cstring>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -86,8 +85,8 @@ Host::Host(config::HostConfig config)
     if (!endpoint) throw std::invalid_argument("host.session_store: " + endpoint.error().message);
     const std::chrono::milliseconds lease(config_.session_lease_ms);
     auto shared = store::RedisSessionStore::create(std::move(*endpoint), host_id_, lease);
-    spdlog::info("sessions are kept in {} (host id {}, lease {} ms)", shared->describe(),
-                 host_id_, lease.count());
+    spdlog::info("sessions are kept in {} (host id {}, lease {} ms)", shared->describe(), host_id_,
+                 lease.count());
     ownership_ = std::make_shared<store::SessionOwnership>(std::move(shared), session_states_,
                                                            *registry_, *loop_, lease);
     session_states_->set_sync(ownership_);

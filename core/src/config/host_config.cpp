@@ -130,11 +130,28 @@ Status read_call_results(const ValueReader& section, CallResultsConfig& out) {
 
 Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) {
   return section.for_each_member(
-      {"root", "python", "plugin_dirs", "listen", "auth_token_env", "default_bridge",
-       "runtime_registration", "allow_runtime_registration", "allowed_origins", "allowed_hosts",
-       "allow_unauthenticated_remote", "log_level", "log_format", "max_body_bytes",
-       "session_state_max_bytes", "loop_spin_us", "max_sessions", "session_state_total_max_bytes",
-       "call_results", "session_store", "session_lease_ms", "id"},
+      {"root",
+       "python",
+       "plugin_dirs",
+       "listen",
+       "auth_token_env",
+       "default_bridge",
+       "runtime_registration",
+       "allow_runtime_registration",
+       "allowed_origins",
+       "allowed_hosts",
+       "allow_unauthenticated_remote",
+       "log_level",
+       "log_format",
+       "max_body_bytes",
+       "session_state_max_bytes",
+       "loop_spin_us",
+       "max_sessions",
+       "session_state_total_max_bytes",
+       "call_results",
+       "session_store",
+       "session_lease_ms",
+       "id"},
       [&](const std::string& key, const ValueReader& value) -> Status {
         const auto take = [](auto result, auto& out) -> Status {
           if (!result) return std::move(result).error();
@@ -164,8 +181,8 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
           auto id = value.non_empty_string();
           if (!id) return std::move(id).error();
           if (auto valid = session::check_session_id(*id); !valid) {
-            return value.error("must be 1 to 128 characters from A-Z a-z 0-9 . _ : -, got '" +
-                               *id + "'");
+            return value.error("must be 1 to 128 characters from A-Z a-z 0-9 . _ : -, got '" + *id +
+                               "'");
           }
           host.id = std::move(*id);
           return Ok{};

@@ -58,9 +58,9 @@ void Pool::State::save_then_finish(const PendingPtr& call, Result<json> result) 
                        Error e = saved.error();
                        e.bridge = self.bridge();
                        e.command = call->request.command;
-                       e.message = "'" + call->request.command +
-                                   "' ran, but its change of the session was not saved: " +
-                                   e.message;
+                       e.message =
+                           "'" + call->request.command +
+                           "' ran, but its change of the session was not saved: " + e.message;
                        self.finish(call, std::move(e));
                      } else {
                        self.finish(call, std::move(*kept));
@@ -75,16 +75,16 @@ void Pool::State::replace_session(const std::string& id, const std::optional<jso
   if (!journal) return;
   auto created = sessions.create(id, Clock::now());
   if (!created) {
-    spdlog::warn("bridge '{}': session '{}' from the session store is not kept here: {}",
-                 bridge(), id, created.error().message);
+    spdlog::warn("bridge '{}': session '{}' from the session store is not kept here: {}", bridge(),
+                 id, created.error().message);
     return;
   }
   session::Session& s = **created;
   journal_from_wire(config().session_rules, *journal, s.journal);
   s.moved_from = "another host";
   if (s.journal.truncated()) {
-    s.lost = "it moved from another host and its objects cannot be rebuilt: " +
-             *s.journal.truncated();
+    s.lost =
+        "it moved from another host and its objects cannot be rebuilt: " + *s.journal.truncated();
     ++counters.sessions_lost;
     return;
   }

@@ -36,8 +36,7 @@ Error session_store_unexpected(const std::string& store, const std::string& what
 // {0, owner, pttl}: another host holds the session.
 Error session_moved_error(const std::string& id, const RedisReply& reply) {
   const std::string owner = reply.elements.size() > 1 ? reply.elements[1].text : "?";
-  const long long left =
-      reply.elements.size() > 2 ? std::max(0LL, reply.elements[2].integer) : 0LL;
+  const long long left = reply.elements.size() > 2 ? std::max(0LL, reply.elements[2].integer) : 0LL;
   Error e = Error::make(ErrorCategory::kSessionMoved,
                         "session '" + id + "' is held by host '" + owner + "' (its lease has " +
                             std::to_string(left) +
@@ -53,7 +52,7 @@ bool is_script_status_reply(const RedisReply& reply) {
 }
 
 Result<StoredSession> read_session_hash(const std::string& store, const std::string& id,
-                                     const RedisReply& hash) {
+                                        const RedisReply& hash) {
   StoredSession out;
   if (hash.type != RedisReply::Type::kArray) return session_store_unexpected(store, "claim", hash);
   try {
@@ -86,13 +85,12 @@ std::shared_ptr<RedisSessionStore> RedisSessionStore::create(RedisEndpoint endpo
   std::string text = endpoint.display();
   auto client = RedisClient::create(std::move(endpoint), options);
   client->start();
-  return std::make_shared<RedisSessionStore>(std::move(client), std::move(text),
-                                             std::move(host_id), lease);
+  return std::make_shared<RedisSessionStore>(std::move(client), std::move(text), std::move(host_id),
+                                             lease);
 }
 
-RedisSessionStore::RedisSessionStore(std::shared_ptr<RedisClient> client,
-                                     std::string endpoint_text, std::string host_id,
-                                     std::chrono::milliseconds lease)
+RedisSessionStore::RedisSessionStore(std::shared_ptr<RedisClient> client, std::string endpoint_text,
+                                     std::string host_id, std::chrono::milliseconds lease)
     : client_(std::move(client)),
       endpoint_(std::move(endpoint_text)),
       host_id_(std::move(host_id)),
@@ -105,15 +103,16 @@ RedisSessionStore::RedisSessionStore(std::shared_ptr<RedisClient> client,
 
 void RedisSessionStore::claim(const std::string& id,
                               std::function<void(Result<StoredSession>)> done) {
-  claim_.run(
-      session_keys(id), {host_id_, std::to_string(lease_.count())},
-      [store = endpoint_, id, done = std::move(done)](Result<RedisReply> reply) {
-        if (!reply) return done(std::move(reply).error());
-        if (!is_script_status_reply(*reply)) return done(session_store_unexpected(store, "claim", *reply));
-        if (reply->elements[0].integer != 1) return done(session_moved_error(id, *reply));
-        if (reply->elements.size() < 2) return done(session_store_unexpected(store, "claim", *reply));
-        done(read_session_hash(store, id, reply->elements[1]));
-      });
+  claim_.run(session_keys(id), {host_id_, std::to_string(lease_.count())},
+             [store = endpoint_, id, done = std::move(done)](Result<RedisReply> reply) {
+               if (!reply) return done(std::move(reply).error());
+               if (!is_script_status_reply(*reply))
+                 return done(session_store_unexpected(store, "claim", *reply));
+               if (reply->elements[0].integer != 1) return done(session_moved_error(id, *reply));
+               if (reply->elements.size() < 2)
+                 return done(session_store_unexpected(store, "claim", *reply));
+               done(read_session_hash(store, id, reply->elements[1]));
+             });
 }
 
 void RedisSessionStore::save(const std::string& id, SessionSave save,
@@ -128,37 +127,38 @@ void RedisSessionStore::save(const std::string& id, SessionSave save,
     argv.push_back(std::string(kSessionJournalField) + bridge);
     argv.push_back(journal.dump(-1, ' ', false, json::error_handler_t::replace));
   }
-  save_.run(session_keys(id), std::move(argv), [store = endpoint_, id, expected = save.expected_version,
-                                     done = std::move(done)](Result<RedisReply> reply) {
-    if (!reply) return done(std::move(reply).error());
-    if (!is_script_status_reply(*reply) || reply->elements.size() < 2) {
-      return done(session_store_unexpected(store, "save", *reply));
-    }
-    const long long status = reply->elements[0].integer;
-    if (status == 1) return done(static_cast<std::uint64_t>(reply->elements[1].integer));
-    if (status == 0) return done(session_moved_error(id, *reply));
-    Error e = Error::make(ErrorCategory::kSessionMoved,
-                          "session '" + id + "' changed in " + store +
-                              " while this host held a copy (version " +
-                              reply->elements[1].text + ", this host had " +
-                              std::to_string(expected) +
-                              "): another host served it meanwhile; this host dropped its copy, "
-                              "retry the call");
-    e.retry_after = std::chrono::milliseconds(1000);
-    done(std::move(e));
-  });
+  save_.run(session_keys(id), std::move(argv),
+            [store = endpoint_, id, expected = save.expected_version,
+             done = std::move(done)](Result<RedisReply> reply) {
+              if (!reply) return done(std::move(reply).error());
+              if (!is_script_status_reply(*reply) || reply->elements.size() < 2) {
+                return done(session_store_unexpected(store, "save", *reply));
+              }
+              const long long status = reply->elements[0].integer;
+              if (status == 1) return done(static_cast<std::uint64_t>(reply->elements[1].integer));
+              if (status == 0) return done(session_moved_error(id, *reply));
+              Error e = Error::make(
+                  ErrorCategory::kSessionMoved,
+                  "session '" + id + "' changed in " + store +
+                      " while this host held a copy (version " + reply->elements[1].text +
+                      ", this host had " + std::to_string(expected) +
+                      "): another host served it meanwhile; this host dropped its copy, "
+                      "retry the call");
+              e.retry_after = std::chrono::milliseconds(1000);
+              done(std::move(e));
+            });
 }
 
 void RedisSessionStore::end(const std::string& id, std::function<void(Result<bool>)> done) {
   end_.run(session_keys(id), {host_id_},
-                   [store = endpoint_, id, done = std::move(done)](Result<RedisReply> reply) {
-                     if (!reply) return done(std::move(reply).error());
-                     if (!is_script_status_reply(*reply) || reply->elements.size() < 2) {
-                       return done(session_store_unexpected(store, "end", *reply));
-                     }
-                     if (reply->elements[0].integer != 1) return done(session_moved_error(id, *reply));
-                     done(reply->elements[1].integer > 0);
-                   });
+           [store = endpoint_, id, done = std::move(done)](Result<RedisReply> reply) {
+             if (!reply) return done(std::move(reply).error());
+             if (!is_script_status_reply(*reply) || reply->elements.size() < 2) {
+               return done(session_store_unexpected(store, "end", *reply));
+             }
+             if (reply->elements[0].integer != 1) return done(session_moved_error(id, *reply));
+             done(reply->elements[1].integer > 0);
+           });
 }
 
 namespace {
@@ -187,20 +187,19 @@ void RedisSessionStore::extend(std::vector<std::string> ids,
   // hiredis pipelines the commands: one batch on the wire, answers in order.
   for (const auto& id : ids) {
     extend_.run(session_keys(id), {host_id_, std::to_string(lease_.count())},
-                     [batch, shared_done, id](Result<RedisReply> reply) {
-                       std::unique_lock lock(batch->mutex);
-                       if (!reply) {
-                         if (!batch->outcome.failure) batch->outcome.failure = reply.error();
-                       } else if (reply->type == RedisReply::Type::kInteger &&
-                                  reply->integer == 1) {
-                         batch->outcome.kept.push_back(id);
-                       }
-                       if (--batch->left > 0) return;
-                       Outcome outcome = std::move(batch->outcome);
-                       lock.unlock();
-                       if (outcome.failure) return (*shared_done)(std::move(*outcome.failure));
-                       (*shared_done)(std::move(outcome.kept));
-                     });
+                [batch, shared_done, id](Result<RedisReply> reply) {
+                  std::unique_lock lock(batch->mutex);
+                  if (!reply) {
+                    if (!batch->outcome.failure) batch->outcome.failure = reply.error();
+                  } else if (reply->type == RedisReply::Type::kInteger && reply->integer == 1) {
+                    batch->outcome.kept.push_back(id);
+                  }
+                  if (--batch->left > 0) return;
+                  Outcome outcome = std::move(batch->outcome);
+                  lock.unlock();
+                  if (outcome.failure) return (*shared_done)(std::move(*outcome.failure));
+                  (*shared_done)(std::move(outcome.kept));
+                });
   }
 }
 
@@ -209,10 +208,9 @@ void RedisSessionStore::release(std::vector<std::string> ids, std::function<void
   auto left = std::make_shared<std::atomic<std::size_t>>(ids.size());
   auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
   for (const auto& id : ids) {
-    release_.run(session_keys(id), {host_id_},
-                     [left, shared_done](Result<RedisReply>) {
-                       if (left->fetch_sub(1) == 1) (*shared_done)();
-                     });
+    release_.run(session_keys(id), {host_id_}, [left, shared_done](Result<RedisReply>) {
+      if (left->fetch_sub(1) == 1) (*shared_done)();
+    });
   }
 }
 

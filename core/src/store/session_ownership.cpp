@@ -106,14 +106,16 @@ void SessionOwnership::on_claimed(const std::string& id, Clock::time_point sent,
     count("claim", &failure);
     if (failure.category == ErrorCategory::kSessionMoved) {
       ++claims_["moved"];
-      if (held_.contains(id)) drop_local(id, bridges);  // another host has it now: this copy is stale
+      if (held_.contains(id))
+        drop_local(id, bridges);  // another host has it now: this copy is stale
     }
     lock.unlock();
     return done(claimed.error());
   }
   count("claim", nullptr);
   auto it = held_.find(id);
-  const bool current = it == held_.end() ? !claimed->exists : it->second.version == claimed->version;
+  const bool current =
+      it == held_.end() ? !claimed->exists : it->second.version == claimed->version;
   if (!current) {
     if (auto installed = install(id, *claimed, bridges); !installed) {
       drop_local(id, bridges);
@@ -140,9 +142,8 @@ Status SessionOwnership::install(const std::string& id, const StoredSession& rec
   }
   for (const auto& bridge : bridges) {
     auto journal = record.journals.find(bridge->name());
-    bridge->pool().replace_session(id, journal == record.journals.end()
-                                           ? std::nullopt
-                                           : std::optional<json>(journal->second));
+    bridge->pool().replace_session(
+        id, journal == record.journals.end() ? std::nullopt : std::optional<json>(journal->second));
   }
   if (record.exists) {
     spdlog::info("session '{}' taken over from {} (version {}, {} journal(s))", id,
@@ -227,16 +228,17 @@ std::function<void()> SessionOwnership::send_saves(const std::string& id, Held& 
   return [self = shared_from_this(), id, save = std::make_shared<SessionSave>(std::move(save)),
           dones = std::make_shared<std::vector<std::function<void(Status)>>>(std::move(dones))] {
     const auto sent = Clock::now();
-    self->store_->save(id, std::move(*save),
-                       [weak = self->weak_from_this(), id, sent, dones](Result<std::uint64_t> saved) {
-                         auto owner = weak.lock();
-                         if (!owner) {
-                           for (auto& done : *dones)
-                             done(Error::make(ErrorCategory::kBridgeUnavailable, "the host stopped"));
-                           return;
-                         }
-                         owner->on_saved(id, sent, std::move(saved), std::move(*dones));
-                       });
+    self->store_->save(
+        id, std::move(*save),
+        [weak = self->weak_from_this(), id, sent, dones](Result<std::uint64_t> saved) {
+          auto owner = weak.lock();
+          if (!owner) {
+            for (auto& done : *dones)
+              done(Error::make(ErrorCategory::kBridgeUnavailable, "the host stopped"));
+            return;
+          }
+          owner->on_saved(id, sent, std::move(saved), std::move(*dones));
+        });
   };
 }
 
@@ -272,7 +274,7 @@ void SessionOwnership::on_saved(const std::string& id, Clock::time_point sent,
 }
 
 void SessionOwnership::count(const std::string& op, const Error* failure) {
-  const char* outcome = !failure                                             ? "ok"
+  const char* outcome = !failure                                            ? "ok"
                         : failure->category == ErrorCategory::kSessionMoved ? "moved"
                                                                             : "error";
   ++ops_[op + "/" + outcome];
@@ -284,8 +286,8 @@ SessionOwnership::Figures SessionOwnership::figures() const {
 }
 
 void SessionOwnership::schedule_upkeep() {
-  upkeep_timer_.expires_after(std::max<std::chrono::milliseconds>(lease_ / 3,
-                                                                  std::chrono::milliseconds(10)));
+  upkeep_timer_.expires_after(
+      std::max<std::chrono::milliseconds>(lease_ / 3, std::chrono::milliseconds(10)));
   upkeep_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
     if (ec) return;
     if (auto self = weak.lock()) {

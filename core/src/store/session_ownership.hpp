@@ -32,8 +32,7 @@
 
 namespace mlbridge::store {
 
-class SessionOwnership : public SessionSync,
-                         public std::enable_shared_from_this<SessionOwnership> {
+class SessionOwnership : public SessionSync, public std::enable_shared_from_this<SessionOwnership> {
  public:
   using Clock = std::chrono::steady_clock;
 
@@ -85,10 +84,10 @@ class SessionOwnership : public SessionSync,
     std::function<void(Status)> done;
   };
   struct Held {
-    std::uint64_t version = 0;     // of the record this host's copy matches
-    Clock::time_point until{};     // the lease lasts at least until then
-    std::size_t running = 0;       // calls under way (their lease is renewed)
-    bool saving = false;           // a save is out; later ones wait in `saves`
+    std::uint64_t version = 0;  // of the record this host's copy matches
+    Clock::time_point until{};  // the lease lasts at least until then
+    std::size_t running = 0;    // calls under way (their lease is renewed)
+    bool saving = false;        // a save is out; later ones wait in `saves`
     std::deque<PendingSave> saves;
   };
 

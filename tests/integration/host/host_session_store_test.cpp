@@ -217,8 +217,7 @@ TEST_F(SessionStoreAuthTest, AWrongPasswordIsAClearErrorAndAnonymousCallsWork) {
   Host& a = add_host("redis://:wrong-password@127.0.0.1:" + std::to_string(redis_->port()) + "/0");
   auto refused = a.execute("echo", "put", {{"key", "k"}, {"value", 1}}, in("s"));
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().category, ErrorCategory::kAuthentication)
-      << refused.error().describe();
+  EXPECT_EQ(refused.error().category, ErrorCategory::kAuthentication) << refused.error().describe();
   EXPECT_TRUE(has(refused.error().message, "host.session_store")) << refused.error().message;
   EXPECT_FALSE(has(refused.error().message, "wrong-password")) << refused.error().message;
   EXPECT_TRUE(a.execute("echo", "echo", {{"x", 1}}).ok());

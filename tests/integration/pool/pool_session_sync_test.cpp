@@ -55,10 +55,10 @@ class FakeSessionSync : public store::SessionSync {
 };
 
 session::ReplayRules put_rules() {
-  auto parsed = session::ReplayRules::from_json(
-      {{"setup", {{{"command", "put"}, {"object", "{key}"}}}},
-       {"undo", {{{"command", "drop"}, {"object", "{key}"}}}}},
-      "test");
+  auto parsed =
+      session::ReplayRules::from_json({{"setup", {{{"command", "put"}, {"object", "{key}"}}}},
+                                       {"undo", {{{"command", "drop"}, {"object", "{key}"}}}}},
+                                      "test");
   EXPECT_TRUE(parsed.ok());
   return *parsed;
 }

@@ -492,10 +492,10 @@ TEST(HostConfig, SessionStoreKeysHaveDefaultsAndAreChecked) {
   if (!bad_url.ok()) {
     EXPECT_EQ(bad_url.error().message.find("hunter2"), std::string::npos);
   }
-  expect_error(parse_text("host:\n  session_store: postgres://x\n"), "test.yaml:2:",
-               {"host.session_store"});
-  expect_error(parse_text("host:\n  session_lease_ms: 10\n"), "test.yaml:2:",
-               {"host.session_lease_ms must be an integer from 100 to 3600000"});
+  expect_error(parse_text("host:\n  session_store: postgres://x\n"),
+               "test.yaml:2:", {"host.session_store"});
+  expect_error(parse_text("host:\n  session_lease_ms: 10\n"),
+               "test.yaml:2:", {"host.session_lease_ms must be an integer from 100 to 3600000"});
   expect_error(parse_text("host:\n  id: \"a b\"\n"), "test.yaml:2:", {"host.id must be"});
 }
 

@@ -85,7 +85,7 @@ struct HostConfig {
   /// `host.loop_spin_us`: how long the event loop polls for more work before it sleeps
   /// (runtime::EventLoop::kDefaultSpin explains the trade); 0 = sleep at once. 0 to 100000.
   int loop_spin_us = 100;
-  CallResultsConfig call_results;               ///< `host.call_results`.
+  CallResultsConfig call_results;  ///< `host.call_results`.
   /// `host.session_store`: where session state and journals live: "memory" (this host only) or
   /// "redis://[:PASSWORD@]HOST:PORT[/DB]" (shared by every host that names it; docs/sessions.md,
   /// "Sessions across hosts"). Checked by store::parse_redis_url when the host is built.
