@@ -304,7 +304,12 @@ Result<std::string> Host::cast(const std::string& bridge, const std::string& com
 }
 
 void Host::cancel(const CallTicket& ticket) {
-  if (ticket.handle == 0) return;
+  if (ticket.handle == 0) {
+    // A call of a session that waited for its claim has no handle in its ticket: its id finds
+    // it (cancelled as soon as it reaches its pool). A call that failed early is not in flight.
+    if (!ticket.id.empty()) in_flight_->cancel(ticket.id);
+    return;
+  }
   if (auto bridge = ticket.bridge.lock()) bridge->cancel(ticket.handle);
 }
 
