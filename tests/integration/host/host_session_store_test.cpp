@@ -169,6 +169,25 @@ TEST_F(SessionStoreTest, SessionsMoveWhenTheLeaseLapses) {
   EXPECT_EQ(refused.error().category, ErrorCategory::kSessionMoved);
 }
 
+TEST_F(SessionStoreTest, ALeaseIsKeptWhileACallRuns) {
+  Host& a = add_host("", "300");
+  Host& b = add_host("", "300");
+  // A call much longer than the lease: the upkeep renews it, so B never gets the session while
+  // the call runs (without renewal B would take it over after 300 ms).
+  auto running = a.execute_async("echo", "sleep", {{"seconds", 1.5}}, in("long"));
+  int refused = 0;
+  while (running.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    auto tried = b.execute("echo", "echo", {{"x", 1}}, in("long"));
+    ASSERT_FALSE(tried.ok()) << "host B ran a call of a session host A was serving";
+    EXPECT_EQ(tried.error().category, ErrorCategory::kSessionMoved);
+    ++refused;
+  }
+  auto done = running.get();
+  ASSERT_TRUE(done.ok()) << done.error().describe();
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(a.snapshot().session_store.ops["extend/ok"], 0u);
+}
+
 TEST_F(SessionStoreTest, RedisDownFailsSessionCallsOnlyAndTheyResumeWithNothingAppliedTwice) {
   Host& a = add_host();
   std::vector<int> answered;
