@@ -57,7 +57,7 @@ class ErrorEvent:
 class SessionRecord:
     sid: str
     hosts: list[tuple[float, str]] = field(default_factory=list)  # (answered at, host)
-    gaps: list[float] = field(default_factory=list)  # first failure sent -> next success
+    gaps: list[tuple[float, float]] = field(default_factory=list)  # (first failure sent, success)
     replayed_answers: int = 0  # turns found applied already (their first answer was lost)
     diverged: str | None = None  # why the session came back different
     gave_up: str | None = None  # a turn that never succeeded
@@ -152,7 +152,7 @@ class Driver:
             now = time.monotonic()
             if kind is None:
                 if first_failure is not None:
-                    record.gaps.append(now - first_failure)
+                    record.gaps.append((first_failure, now))
                 record.hosts.append((now, result.get("host", "?")))
                 return result
             last_host = record.hosts[-1][1] if record.hosts else None
@@ -291,7 +291,11 @@ async def failover_phase(
         return before[-1] if before else None
 
     on_killed = [r for r in records if host_at(r, kill) == killed]
-    active_after_return = [r for r in records if any(when > returned for when, _ in r.hosts)]
+    active_after_return = [
+        r
+        for r in records
+        if host_at(r, returned) is not None and any(when > returned for when, _ in r.hosts)
+    ]
     moved_after_return = [
         r
         for r in active_after_return
@@ -303,7 +307,15 @@ async def failover_phase(
         for r in moved_after_return
         if any(when > returned and host == killed for when, host in r.hosts)
     ]
-    gaps = [max(r.gaps) for r in records if r.gaps]
+
+    # A session's longest wait from a failure to the next success: while the host was gone
+    # (failover), and after it came back (sessions moving back wait for the other's lease).
+    def longest(record: SessionRecord, since: float, until: float) -> float | None:
+        waits = [end - begin for begin, end in record.gaps if since <= begin < until]
+        return max(waits) if waits else None
+
+    failover_gaps = [g for r in records if (g := longest(r, kill - 60, returned)) is not None]
+    return_gaps = [g for r in records if (g := longest(r, returned, float("inf"))) is not None]
     return {
         "sessions": args.sessions,
         "turns": args.turns,
@@ -326,8 +338,10 @@ async def failover_phase(
         },
         "errors_not_in_flight_examples": not_in_flight[:10],
         "sessions_on_dead_host": len(on_killed),
-        "affected_sessions": len(gaps),
-        "failover_gap_s": spread(gaps),
+        "affected_sessions": len(failover_gaps),
+        "failover_gap_s": spread(failover_gaps),
+        "sessions_waiting_after_return": len(return_gaps),
+        "gap_after_return_s": spread(return_gaps),
         "sessions_active_after_return": len(active_after_return),
         "sessions_moved_after_return": len(moved_after_return),
         "sessions_moved_back": len(moved_back),
