@@ -11,6 +11,9 @@
 #   bash scripts/bench.sh            # the full run
 #   bash scripts/bench.sh --llm      # only the LLM-bound comparison, full
 #   bash scripts/bench.sh --smoke    # every driver for a moment (no Ray), checks they all work
+#   bash scripts/bench.sh --cluster  # only the cluster benchmark (root: 3 hosts in network
+#                                    # namespaces, Redis, HAProxy, a host killed; ~1-2 minutes):
+#                                    # docs/benchmarks-cluster.md and docs/bench/cluster.json
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +24,20 @@ smoke=0
 llm_only=0
 [ "${1:-}" = "--smoke" ] && smoke=1
 [ "${1:-}" = "--llm" ] && llm_only=1
+
+# The cluster benchmark needs only the host binary (scripts/cluster.sh, docs/scale-out.md).
+if [ "${1:-}" = "--cluster" ]; then
+  preset="${MLBRIDGE_BENCH_PRESET:-release}"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" --target mlbridge >/dev/null
+  mkdir -p docs/bench
+  echo "[bench] cluster: 3 hosts behind HAProxy, sessions in Redis, one host SIGKILLed"
+  MLBRIDGE_BINARY="$ROOT/build/$preset/bin/mlbridge" MLBRIDGE_CLUSTER_REQUIRED=1 \
+    bash scripts/cluster.sh bench "$ROOT/docs/bench/cluster.json"
+  .venv/bin/python tests/bench/cluster/report_cluster.py docs/bench/cluster.json \
+    --write docs/benchmarks-cluster.md
+  exit 0
+fi
 
 # The smoke run in CI reuses the ci build (optimized too); the full run uses release.
 preset="${MLBRIDGE_BENCH_PRESET:-release}"

@@ -34,7 +34,8 @@ REASON = namespaces_permitted()
 
 
 def processes_of_the_cluster() -> list[str]:
-    """Command lines of live processes that belong to cluster 9 (its files are under STATE)."""
+    """Command lines of live processes of cluster 9: its hosts (their YAML is under STATE) and
+    their workers (this checkout's cluster bridge)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -43,7 +44,8 @@ def processes_of_the_cluster() -> list[str]:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if str(STATE) in cmdline and "pytest" not in cmdline:
+        ours = str(STATE) in cmdline or ("cluster_bridge.py" in cmdline and str(ROOT) in cmdline)
+        if ours and "pytest" not in cmdline:
             found.append(f"{proc.name}: {cmdline}")
     return found
 
