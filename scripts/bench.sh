@@ -31,6 +31,7 @@ if [ "${1:-}" = "--cluster" ]; then
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" --target mlbridge >/dev/null
   mkdir -p docs/bench
+  rm -f docs/bench/cluster.json
   echo "[bench] cluster: 3 hosts behind HAProxy, sessions in Redis, one host SIGKILLed"
   # The report is written even when a session was lost (cluster.sh then exits 1): it says so.
   status=0

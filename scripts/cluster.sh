@@ -60,12 +60,11 @@ await_exit() {
   wait "$pid" 2>/dev/null || true
 }
 
-# Ends a child of this shell: SIGTERM (twice: mlbridge's second SIGTERM skips the drain grace),
-# SIGKILL after 10 s, then reaps it.
+# Ends a child of this shell ($1) by SIGTERM to $2 (default: itself), SIGKILL to $1 after 10 s,
+# then reaps it.
 end_process() {
   local pid=$1 target=${2:-$1}
   alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$target" 2>/dev/null || true
   kill -TERM "$target" 2>/dev/null || true
   await_exit "$pid" 100 && return 0
   kill -KILL "$pid" 2>/dev/null || true
@@ -92,7 +91,11 @@ clean_leftovers() {
     for pidfile in "$STATE"/*.pid; do
       [ -e "$pidfile" ] || continue
       pid=$(cat "$pidfile")
-      alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+      # Only a process of this cluster (its command line names the state dir): a stale pid may
+      # belong to something else by now.
+      if alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$STATE"; then
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
     done
   fi
   for ((n = 1; n <= HOSTS; n++)); do
@@ -141,11 +144,13 @@ http_status() {
   echo "${status:-000}"
 }
 
-# Waits (up to $3 tenths of a second) until GET $2 at $1 answers 200.
+# Waits (up to $3 tenths of a second) until GET $2 at $1 answers 200; gives up at once when the
+# process $4 (if given) has ended.
 await_ready() {
   local i
   for ((i = 0; i < $3; i++)); do
     [ "$(http_status "$1" "$2")" = 200 ] && return 0
+    [ -n "${4:-}" ] && ! alive "$4" && return 1
     sleep 0.1
   done
   return 1
@@ -196,19 +201,21 @@ YAML
   echo "$file"
 }
 
-# Starts host N in its namespace (returns 1 if it does not become ready), under `unshare --pid --fork --kill-child`: mlbridge is the
-# first process of its own PID namespace, so when it dies (SIGKILL included) the kernel kills
-# and reaps its workers too, and killing the unshare kills mlbridge. Waits until /readyz is 200.
+# Starts host N in its namespace and waits until its /readyz is 200 (returns 1 if it does not
+# become ready). Under `unshare --pid --fork --kill-child --mount-proc`: mlbridge is the first
+# process of its own PID namespace (with its own /proc, so the pids it reads there are its
+# workers'), so when it dies (SIGKILL included) the kernel kills and reaps its workers too, and
+# killing the unshare kills mlbridge.
 start_host() {
   local n=$1 store=${2:-$STORE} config ns
   ns=$(ns_name "$n")
   config=$(write_host_config "$n" "$store")
   MLBRIDGE_CLUSTER_TOKEN="$TOKEN" REDIS_PASSWORD="$REDIS_PASSWORD" \
-    ip netns exec "$ns" unshare --pid --fork --kill-child \
+    ip netns exec "$ns" unshare --pid --fork --kill-child --mount-proc \
     "$BIN" serve --config "$config" --listen "$(host_ip "$n"):$HOST_PORT" \
     --drain-grace-ms "$GRACE_MS" --threads 2 >>"$STATE/host-$n.log" 2>&1 &
   echo $! >"$STATE/host-$n.pid"
-  if ! await_ready "$(host_ip "$n"):$HOST_PORT" /readyz 600; then
+  if ! await_ready "$(host_ip "$n"):$HOST_PORT" /readyz 600 "$(cat "$STATE/host-$n.pid")"; then
     tail -n 20 "$STATE/host-$n.log" >&2 || true
     log "host $n ($(host_ip "$n"):$HOST_PORT in namespace $ns) did not become ready"
     return 1
@@ -227,7 +234,8 @@ start_haproxy() {
   MLBRIDGE_LB_BIND="127.0.0.1:$LB_PORT" haproxy -db -f "$STATE/haproxy.cfg" \
     >>"$STATE/haproxy.log" 2>&1 &
   echo $! >"$STATE/haproxy.pid"
-  await_ready "127.0.0.1:$LB_PORT" /readyz 100 || die "haproxy did not serve 127.0.0.1:$LB_PORT"
+  await_ready "127.0.0.1:$LB_PORT" /readyz 100 "$(cat "$STATE/haproxy.pid")" ||
+    die "haproxy did not serve 127.0.0.1:$LB_PORT"
 }
 
 free_port() {
