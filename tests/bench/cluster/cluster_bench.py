@@ -385,6 +385,23 @@ async def sequential_cost(driver: Driver, sid: str, calls: int) -> dict[str, Any
     }
 
 
+async def anonymous_spread(driver: Driver, calls: int) -> dict[str, int]:
+    """Calls without a session, one after another: HAProxy balances them round robin (no
+    X-Mlbridge-Session header to hash), so every host should serve some."""
+    assert driver.http is not None
+    hosts: dict[str, int] = {}
+    for _ in range(calls):
+        async with driver.http.post(
+            f"{driver.url}/v1/bridges/{BRIDGE}/commands/where", json={}, headers=driver.headers
+        ) as response:
+            body = await response.json(content_type=None)
+            if response.status != 200:
+                raise RuntimeError(f"an anonymous call failed: {response.status} {body}")
+            host = body["result"]["host"]
+            hosts[host] = hosts.get(host, 0) + 1
+    return hosts
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     token = os.environ.get("MLBRIDGE_CLUSTER_TOKEN", "")
     cluster = Cluster(args.control, args.ack_dir)
@@ -395,6 +412,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "smoke": args.smoke,
     }
     async with Driver(args.url, token, args.concurrency) as driver:
+        report["anonymous_calls_by_host"] = await anonymous_spread(driver, 30)
         report["failover"] = await failover_phase(args, driver, cluster, run)
         if args.smoke:
             return report

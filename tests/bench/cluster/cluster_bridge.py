@@ -57,6 +57,10 @@ class ClusterBridge(BaseBridge):
             "pid": os.getpid(),
         }
 
+    @command("where", description="Which host and worker serve this call (no session needed).")
+    def where(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return {"host": HOST, "pid": os.getpid()}
+
 
 if __name__ == "__main__":
     ClusterBridge.main()

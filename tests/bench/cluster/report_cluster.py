@@ -105,6 +105,9 @@ def render(report: dict[str, Any]) -> str:
         "|---|---|",
         f"| wall time, calls/s | {failover['wall_s']:.2f} s, {failover['calls_per_s']:,.0f} |",
         f"| sessions lost or rebuilt different | {failover['sessions_lost_or_different']} |",
+        "| 30 anonymous calls (no header: round robin) by host | "
+        + ", ".join(f"{h}: {n}" for h, n in sorted(report["anonymous_calls_by_host"].items()))
+        + " |",
         f"| sessions on the killed host when it died | {failover['sessions_on_dead_host']} |",
         f"| turns found applied already when sent again (their answer was lost with the host; "
         f"applied once) | {failover['replayed_answers']} |",
