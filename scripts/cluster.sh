@@ -131,14 +131,14 @@ create_network() {
 
 # --- services ----------------------------------------------------------------------------------
 
-# HTTP status of GET $2 at $1 (HOST:PORT), through bash's /dev/tcp (no curl needed); 000 when
-# nothing answers.
+# HTTP status of GET $2 at $1 (HOST:PORT) with the cluster's token (/readyz needs it), through
+# bash's /dev/tcp (no curl needed); 000 when nothing answers.
 http_status() {
   local status
   status=$(
     exec 2>/dev/null
     exec 7<>"/dev/tcp/${1%:*}/${1##*:}" || exit 0
-    printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$2" "$1" >&7
+    printf 'GET %s HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n' "$2" "$1" "$TOKEN" >&7
     timeout 5 head -c 12 <&7 | awk '{print $2}'
   )
   echo "${status:-000}"
@@ -229,9 +229,10 @@ start_haproxy() {
     servers+="    server h$n $(host_ip "$n"):$HOST_PORT\n"
   done
   sed "s|^    # @MLBRIDGE_SERVERS@.*|${servers%\\n}|" deploy/haproxy/haproxy.cfg >"$STATE/haproxy.cfg"
-  MLBRIDGE_LB_BIND="127.0.0.1:$LB_PORT" haproxy -c -q -f "$STATE/haproxy.cfg" ||
-    die "haproxy refused $STATE/haproxy.cfg"
-  MLBRIDGE_LB_BIND="127.0.0.1:$LB_PORT" haproxy -db -f "$STATE/haproxy.cfg" \
+  MLBRIDGE_LB_BIND="127.0.0.1:$LB_PORT" MLBRIDGE_TOKEN="$TOKEN" \
+    haproxy -c -q -f "$STATE/haproxy.cfg" || die "haproxy refused $STATE/haproxy.cfg"
+  MLBRIDGE_LB_BIND="127.0.0.1:$LB_PORT" MLBRIDGE_TOKEN="$TOKEN" \
+    haproxy -db -f "$STATE/haproxy.cfg" \
     >>"$STATE/haproxy.log" 2>&1 &
   echo $! >"$STATE/haproxy.pid"
   await_ready "127.0.0.1:$LB_PORT" /readyz 100 "$(cat "$STATE/haproxy.pid")" ||
@@ -245,6 +246,7 @@ free_port() {
 # --- teardown ----------------------------------------------------------------------------------
 
 DRIVER_PID=""
+TOKEN=""
 teardown() {
   local code=$?
   trap - EXIT INT TERM

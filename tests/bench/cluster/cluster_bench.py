@@ -56,7 +56,7 @@ class ErrorEvent:
 @dataclass
 class SessionRecord:
     sid: str
-    hosts: list[tuple[float, str]] = field(default_factory=list)  # (answered at, host)
+    hosts: list[tuple[float, str]] = field(default_factory=list)  # (turn answered at, host)
     gaps: list[tuple[float, float]] = field(default_factory=list)  # (first failure sent, success)
     replayed_answers: int = 0  # turns found applied already (their first answer was lost)
     diverged: str | None = None  # why the session came back different
@@ -153,7 +153,8 @@ class Driver:
             if kind is None:
                 if first_failure is not None:
                     record.gaps.append((first_failure, now))
-                record.hosts.append((now, result.get("host", "?")))
+                if command == "turn":  # where the session's turns ran (the read is not one)
+                    record.hosts.append((now, result.get("host", "?")))
                 return result
             last_host = record.hosts[-1][1] if record.hosts else None
             self.errors.append(ErrorEvent(record.sid, turn, kind, sent, now, last_host))
@@ -459,7 +460,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.smoke:
         args.sessions, args.turns, args.concurrency = 100, 4, 50
-        args.kill_at, args.restart_after = 0.3, 1.0
+        args.kill_at, args.restart_after = 0.3, 0.5
     return args
 
 

@@ -103,6 +103,7 @@ def test_both_haproxy_configurations_are_valid(tmp_path: Path) -> None:
     env = dict(
         os.environ,
         MLBRIDGE_LB_BIND="127.0.0.1:8080",
+        MLBRIDGE_TOKEN="a-token",
         MLBRIDGE_HOSTS_DNS="mlbridge-hosts.default.svc.cluster.local:8787",
     )
     for path in [filled, HAPROXY_KUBERNETES]:
