@@ -46,10 +46,13 @@ def test_every_manifest_parses_and_kustomization_lists_them_all() -> None:
 
 
 def test_hosts_drain_within_the_termination_grace_and_are_probed_on_readyz() -> None:
+    # /readyz needs the token, which an httpGet probe cannot take from a Secret: the probe
+    # runs the image's Python with it.
     deployment = manifests()[("Deployment", "mlbridge")]
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    probe = " ".join(container["readinessProbe"]["exec"]["command"])
+    assert "http://127.0.0.1:8787/readyz" in probe and "MLBRIDGE_TOKEN" in probe
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     drain_ms = int(flag(container["args"], "--drain-grace-ms"))
     shutdown_ms = 5000  # timeouts.shutdown_ms's default: what calls get after the grace
@@ -62,7 +65,11 @@ def test_hosts_drain_within_the_termination_grace_and_are_probed_on_readyz() -> 
 def test_secrets_the_pods_read_exist_and_the_store_url_takes_the_password_from_them() -> None:
     objects = manifests()
     secret_keys = set(objects[("Secret", "mlbridge-secrets")]["stringData"])
-    for kind, name in [("Deployment", "mlbridge"), ("StatefulSet", "redis")]:
+    for kind, name in [
+        ("Deployment", "mlbridge"),
+        ("Deployment", "mlbridge-haproxy"),
+        ("StatefulSet", "redis"),
+    ]:
         for container in objects[(kind, name)]["spec"]["template"]["spec"]["containers"]:
             for variable in container.get("env", []):
                 ref = variable.get("valueFrom", {}).get("secretKeyRef")
