@@ -19,7 +19,8 @@
 # Environment: MLBRIDGE_BINARY (default build/ci/bin/mlbridge), MLBRIDGE_CLUSTER_ID (0-9, default
 # 0: namespaces mlbh1..3, bridge mlbbr0, 10.77.0.0/24; ID n: mlbnh1.., mlbbrn, 10.77.n.0/24, so
 # runs with different ids can run side by side), MLBRIDGE_CLUSTER_STORE (redis, the default, or
-# memory), MLBRIDGE_CLUSTER_PORT (the frontend's port on 127.0.0.1; default: a free one).
+# memory), MLBRIDGE_CLUSTER_PORT (the frontend's port on 127.0.0.1; default: a free one),
+# MLBRIDGE_CLUSTER_DRAIN_MS (the hosts' --drain-grace-ms, default 1500; empty: not passed).
 # Where `ip netns` is not permitted (not root, a container without CAP_SYS_ADMIN) it says so and
 # exits 0; with CI or MLBRIDGE_CLUSTER_REQUIRED=1 set, that is an error instead.
 set -euo pipefail
@@ -33,7 +34,7 @@ HOSTS=3
 NET="10.77.$ID"
 BRIDGE="mlbbr$ID"
 HOST_PORT=8787
-GRACE_MS=1500
+GRACE_MS="${MLBRIDGE_CLUSTER_DRAIN_MS-1500}"
 STATE="/run/mlbridge-cluster-$ID"
 BIN="${MLBRIDGE_BINARY:-$ROOT/build/ci/bin/mlbridge}"
 PYTHON="$ROOT/.venv/bin/python"
@@ -213,7 +214,7 @@ start_host() {
   MLBRIDGE_CLUSTER_TOKEN="$TOKEN" REDIS_PASSWORD="$REDIS_PASSWORD" \
     ip netns exec "$ns" unshare --pid --fork --kill-child --mount-proc \
     "$BIN" serve --config "$config" --listen "$(host_ip "$n"):$HOST_PORT" \
-    --drain-grace-ms "$GRACE_MS" --threads 2 >>"$STATE/host-$n.log" 2>&1 &
+    ${GRACE_MS:+--drain-grace-ms "$GRACE_MS"} --threads 2 >>"$STATE/host-$n.log" 2>&1 &
   echo $! >"$STATE/host-$n.pid"
   if ! await_ready "$(host_ip "$n"):$HOST_PORT" /readyz 600 "$(cat "$STATE/host-$n.pid")"; then
     tail -n 20 "$STATE/host-$n.log" >&2 || true

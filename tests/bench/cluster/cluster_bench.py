@@ -274,10 +274,16 @@ async def failover_phase(
     not_in_flight: list[dict[str, Any]] = []
     for event in driver.errors:
         kinds[event.kind] = kinds.get(event.kind, 0) + 1
+        # In flight on the dead host: sent before it was gone, and failed by the connection
+        # breaking (HAProxy answers 502 for a request whose host died mid-answer, or the
+        # client's own connection fails). A 409 is a host refusing a session another one
+        # holds: it never ran, and is counted apart.
+        broken = event.kind.startswith(("connection", "http 502", "http 504"))
         in_flight = (
-            event.sent <= marks["killed"]
+            broken
+            and event.sent <= marks["killed"]
             and event.failed >= kill
-            and (event.last_host in (killed, None))
+            and event.last_host in (killed, None)
         )
         if in_flight:
             in_flight_kinds[event.kind] = in_flight_kinds.get(event.kind, 0) + 1
