@@ -311,7 +311,7 @@ handle_command() {
       server=$(host_server_pid "$n") || { echo "error: host $n is not running" >"$STATE/ack.$token"; return; }
       kill -TERM "$server"
       await_exit "$(cat "$STATE/host-$n.pid")" 600 || true
-      log "host $n stopped (SIGTERM: drained for $GRACE_MS ms)"
+      log "host $n stopped (SIGTERM; drain grace: ${GRACE_MS:-0} ms)"
       echo ok >"$STATE/ack.$token" ;;
     start)
       if host_server_pid "$n" >/dev/null; then
@@ -417,7 +417,8 @@ start_cluster() {
 # Runs the benchmark driver against the running cluster, serving its kill/start commands.
 run_driver() {
   MLBRIDGE_CLUSTER_TOKEN="$TOKEN" "$PYTHON" tests/bench/cluster/cluster_bench.py \
-    --url "$URL" --control "$STATE/control" --ack-dir "$STATE" --store "$STORE" "$@" &
+    --url "$URL" --direct "http://$(host_ip 1):$HOST_PORT" --control "$STATE/control" \
+    --ack-dir "$STATE" --store "$STORE" "$@" &
   DRIVER_PID=$!
   serve_control "$DRIVER_PID"
   local code=0

@@ -90,8 +90,9 @@ class Cluster:
 
 
 class Driver:
-    def __init__(self, url: str, token: str, concurrency: int):
+    def __init__(self, url: str, token: str, concurrency: int, direct_url: str | None = None):
         self.url = url.rstrip("/")
+        self.direct_url = direct_url or self.url
         self.headers = {"Authorization": f"Bearer {token}"}
         self.concurrency = concurrency
         self.http: aiohttp.ClientSession | None = None
@@ -111,14 +112,16 @@ class Driver:
         assert self.http is not None
         await self.http.close()
 
-    async def post(self, sid: str, command: str, args: dict[str, Any]) -> tuple[Any, str | None]:
+    async def post(
+        self, sid: str, command: str, args: dict[str, Any], url: str | None = None
+    ) -> tuple[Any, str | None]:
         """One call: (result, None) or (None, what failed); a failure's Retry-After (seconds) is
         left in self.last_retry_after."""
         assert self.http is not None
         self.last_retry_after = 0.0
         try:
             async with self.http.post(
-                f"{self.url}/v1/bridges/{BRIDGE}/commands/{command}",
+                f"{url or self.url}/v1/bridges/{BRIDGE}/commands/{command}",
                 json={"args": args, "session": sid},
                 headers={**self.headers, "X-Mlbridge-Session": sid},
             ) as response:
@@ -364,22 +367,27 @@ async def throughput_run(driver: Driver, prefix: str, sessions: int, turns: int)
     records = await driver.load(prefix, sessions, turns)
     wall = time.monotonic() - started
     bad = sum(1 for r in records if r.diverged or r.gave_up)
+    kinds: dict[str, int] = {}
+    for event in driver.errors:
+        kinds[event.kind] = kinds.get(event.kind, 0) + 1
     return {
         "sessions": sessions,
         "turns": turns,
         "wall_s": round(wall, 3),
         "calls_per_s": round(sessions * turns / wall, 1),
         "errors": len(driver.errors),
+        "errors_by_kind": kinds,
         "failed_sessions": bad,
     }
 
 
 async def sequential_cost(driver: Driver, sid: str, calls: int) -> dict[str, Any]:
+    """One session's turns one after another, straight to host 1 (no HAProxy hop, less noise)."""
     record = SessionRecord(sid)
     latencies = []
     for n in range(1, calls + 1):
         sent = time.perf_counter()
-        result, kind = await driver.post(sid, "turn", {"n": n})
+        result, kind = await driver.post(sid, "turn", {"n": n}, url=driver.direct_url)
         latencies.append((time.perf_counter() - sent) * 1e3)
         if kind is not None or not result["applied"]:
             raise RuntimeError(f"cost run: turn {n} of {sid} failed: {kind or result}")
@@ -418,7 +426,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "store": args.store,
         "smoke": args.smoke,
     }
-    async with Driver(args.url, token, args.concurrency) as driver:
+    async with Driver(args.url, token, args.concurrency, args.direct) as driver:
         report["anonymous_calls_by_host"] = await anonymous_spread(driver, 30)
         report["failover"] = await failover_phase(args, driver, cluster, run)
         if args.smoke:
@@ -434,6 +442,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "ratio": round(three["calls_per_s"] / one["calls_per_s"], 3),
         }
         store_cost = await sequential_cost(driver, f"c{args.store}{run}", args.cost_calls)
+        # Host 1 again, on the memory store (stop, then start with the other store).
         await cluster.command("stop", "1")
         await cluster.command("start", "1", "memory")
         memory_cost = await sequential_cost(driver, f"cmemory{run}", args.cost_calls)
@@ -450,6 +459,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", required=True, help="HAProxy's frontend, http://127.0.0.1:PORT")
+    parser.add_argument("--direct", help="host 1's own URL, for the cost run (default: --url)")
     parser.add_argument("--control", type=Path, help="scripts/cluster.sh's control FIFO")
     parser.add_argument("--ack-dir", type=Path, help="where the cluster writes its answers")
     parser.add_argument("--store", default="redis", choices=["redis", "memory"])
@@ -457,10 +467,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--kill-host", type=int, default=1)
-    parser.add_argument("--kill-at", type=float, default=0.4, help="fraction of turns done")
-    parser.add_argument("--restart-after", type=float, default=3.0, help="seconds")
+    parser.add_argument("--kill-at", type=float, default=0.2, help="fraction of turns done")
+    parser.add_argument("--restart-after", type=float, default=2.0, help="seconds")
     parser.add_argument("--throughput-sessions", type=int, default=400)
-    parser.add_argument("--cost-calls", type=int, default=400)
+    parser.add_argument("--cost-calls", type=int, default=1500)
     parser.add_argument("--smoke", action="store_true", help="100 sessions x 4 turns, a kill")
     parser.add_argument("--out", type=Path, help="write the JSON report here")
     args = parser.parse_args(argv)
