@@ -82,6 +82,14 @@ host_server_pid() {
   [ -n "$child" ] && echo "$child"
 }
 
+# True if process $1 belongs to this cluster: its command line names the state dir (hosts,
+# haproxy), or it runs in it (redis-server, which rewrites its command line).
+of_this_cluster() {
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$STATE" && return 0
+  case "$(readlink "/proc/$1/cwd" 2>/dev/null)" in "$STATE"/*) return 0 ;; esac
+  return 1
+}
+
 # --- the network -------------------------------------------------------------------------------
 
 # Removes whatever a previous run with this id left behind (its processes were started by a
@@ -92,11 +100,8 @@ clean_leftovers() {
     for pidfile in "$STATE"/*.pid; do
       [ -e "$pidfile" ] || continue
       pid=$(cat "$pidfile")
-      # Only a process of this cluster (its command line names the state dir): a stale pid may
-      # belong to something else by now.
-      if alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$STATE"; then
-        kill -KILL "$pid" 2>/dev/null || true
-      fi
+      # Only a process of this cluster: a stale pid may belong to something else by now.
+      if alive "$pid" && of_this_cluster "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
     done
   fi
   for ((n = 1; n <= HOSTS; n++)); do
@@ -250,7 +255,10 @@ DRIVER_PID=""
 TOKEN=""
 teardown() {
   local code=$?
-  trap - EXIT INT TERM
+  # Nothing may cut the cleanup short: a second Ctrl-C or SIGTERM is ignored (it is bounded:
+  # every process gets 10 s after its SIGTERM, then SIGKILL).
+  trap - EXIT
+  trap '' INT TERM
   set +e
   [ -n "$DRIVER_PID" ] && end_process "$DRIVER_PID"
   local n server
@@ -262,7 +270,7 @@ teardown() {
   for service in haproxy redis; do
     [ -e "$STATE/$service.pid" ] && end_process "$(cat "$STATE/$service.pid")"
   done
-  if [ $code -ne 0 ] && [ -d "$STATE" ]; then
+  if [ $code -ne 0 ] && [ $code -ne 130 ] && [ $code -ne 143 ] && [ -d "$STATE" ]; then
     for file in "$STATE"/*.log; do
       [ -s "$file" ] || continue
       echo "---- last lines of $file" >&2
@@ -329,14 +337,29 @@ handle_command() {
   esac
 }
 
+# A signal ends the run (the EXIT trap tears down). Not from inside `read -t`, though: bash
+# 5.2 crashes (SIGSEGV, no teardown) when a trap exits while `read -t` waits and the EXIT trap
+# then runs a command substitution. There the trap only records the signal, and the loop exits.
+STOP_STATUS=""
+IN_READ=0
+on_signal() {
+  STOP_STATUS=$1
+  [ "$IN_READ" = 1 ] || exit "$1"
+}
+
 # Serves the control FIFO until the process $1 ends (or forever with no argument).
 serve_control() {
-  local watched=${1:-} line
+  local watched=${1:-} line got
   exec {control_fd}<>"$STATE/control"
   while :; do
-    if read -r -t 0.2 -u "$control_fd" line; then
+    IN_READ=1
+    got=0
+    read -r -t 0.2 -u "$control_fd" line && got=1
+    IN_READ=0
+    [ -n "$STOP_STATUS" ] && exit "$STOP_STATUS"
+    if [ $got = 1 ]; then
       # shellcheck disable=SC2086
-      handle_command $line
+      handle_command $line || log "command '$line' failed"
     fi
     if [ -n "$watched" ] && ! alive "$watched"; then break; fi
   done
@@ -397,8 +420,8 @@ start_cluster() {
   mkdir -p "$STATE"
   chmod 700 "$STATE"
   trap teardown EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  trap 'on_signal 130' INT
+  trap 'on_signal 143' TERM
   TOKEN=$("$PYTHON" -c 'import secrets; print(secrets.token_hex(16))')
   REDIS_PASSWORD=$("$PYTHON" -c 'import secrets; print(secrets.token_hex(16))')
   LB_PORT="${MLBRIDGE_CLUSTER_PORT:-$(free_port)}"
