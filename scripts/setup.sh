@@ -13,6 +13,7 @@ APT_PACKAGES=(
   libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev clang-format
   pybind11-dev python3-pybind11
   clang libclang-rt-14-dev
+  libhiredis-dev redis-server haproxy iproute2
 )
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -30,6 +31,31 @@ install_system_packages() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+}
+
+# redis-server and haproxy come with system services that Debian may start at install. mlbridge
+# never uses them (tests and scripts/cluster.sh start their own, on their own ports): stop and
+# disable them, with systemd or with plain init scripts, and do nothing where neither exists.
+stop_system_services() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  local service
+  for service in redis-server haproxy; do
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      if systemctl is-active --quiet "$service" || systemctl is-enabled --quiet "$service" 2>/dev/null; then
+        log "stopping and disabling the system service $service"
+        $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
+      fi
+    elif [ -x "/etc/init.d/$service" ] && command -v service >/dev/null 2>&1; then
+      if service "$service" status >/dev/null 2>&1; then
+        log "stopping the system service $service"
+        $sudo service "$service" stop >/dev/null 2>&1 || true
+      fi
+      if compgen -G "/etc/rc[2-5].d/S*$service" >/dev/null && command -v update-rc.d >/dev/null 2>&1; then
+        $sudo update-rc.d "$service" disable >/dev/null 2>&1 || true
+      fi
+    fi
+  done
 }
 
 install_python_packages() {
@@ -57,5 +83,6 @@ build_tiny_models() {
 }
 
 install_system_packages
+stop_system_services
 install_python_packages
 build_tiny_models

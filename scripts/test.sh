@@ -40,7 +40,8 @@ if [ "${MLBRIDGE_SKIP_ASAN:-0}" != "1" ]; then
   cmake --preset asan >/dev/null
   cmake --build --preset asan --target errors_test protocol_test process_test config_test \
     plugin_test session_test ops_test runtime_test telemetry_test worker_test worker_unit_test \
-    calls_test server_unit_test pool_test host_test operations_test chaos_test host_kill_test
+    calls_test server_unit_test pool_test host_test operations_test chaos_test host_kill_test \
+    store_test
   # Not built here, so left out: the targets above are all the tests this pass runs.
   ctest --preset asan -E "_NOT_BUILT$|^(Server|Cli|SdkInstall|LangChainHost|TransformersHost)\\."
 fi

@@ -1,15 +1,22 @@
 #include "mlbridge/host.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <random>
+#include <stdexcept>
+#include <thread>
 
 #include "command_catalog.hpp"
 #include "mlbridge/registry/host_commands.hpp"
 #include "mlbridge/registry/registry.hpp"
 #include "mlbridge/runtime/event_loop.hpp"
 #include "mlbridge/session/session_id.hpp"
+#include "mlbridge/store/redis_session_store.hpp"
+#include "store/session_ownership.hpp"
 
 namespace mlbridge {
 namespace {
@@ -41,10 +48,29 @@ std::string new_session_id() {
   return id;
 }
 
+// `<hostname>-<8 random hex>`: new at every start, so a host that rejoins holds none of the
+// leases it held before.
+std::string generated_host_id() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') std::strcpy(name, "host");
+  std::string id;
+  for (const char* c = name; *c && id.size() < 100; ++c) {
+    const bool fits = std::isalnum(static_cast<unsigned char>(*c)) || *c == '.' || *c == '_' ||
+                      *c == ':' || *c == '-';
+    id += fits ? *c : '-';
+  }
+  std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  id += '-';
+  for (int i = 0; i < 8; ++i) id += kHex[rng() % 16];
+  return id;
+}
+
 }  // namespace
 
 Host::Host(config::HostConfig config)
     : config_(std::move(config)),
+      host_id_(config_.id.empty() ? generated_host_id() : config_.id),
       session_states_(std::make_shared<session::StateStore>(config_.session_state_max_bytes,
                                                             config_.session_state_total_max_bytes)),
       loop_(std::make_unique<runtime::EventLoop>(std::chrono::microseconds(config_.loop_spin_us))),
@@ -53,6 +79,19 @@ Host::Host(config::HostConfig config)
           std::chrono::milliseconds(config_.call_results.ttl_ms), config_.call_results.max})),
       commands_(std::make_shared<CommandCatalog>()) {
   for (const auto& [name, bridge] : config_.bridges) file_bridges_.insert(name);
+  if (config_.session_store != "memory") {
+    auto endpoint = store::parse_redis_url(config_.session_store);
+    // load_host_config checked it already; a HostConfig built in code may not have been.
+    if (!endpoint) throw std::invalid_argument("host.session_store: " + endpoint.error().message);
+    const std::chrono::milliseconds lease(config_.session_lease_ms);
+    auto shared = store::RedisSessionStore::create(std::move(*endpoint), host_id_, lease);
+    spdlog::info("sessions are kept in {} (host id {}, lease {} ms)", shared->describe(), host_id_,
+                 lease.count());
+    ownership_ = std::make_shared<store::SessionOwnership>(std::move(shared), session_states_,
+                                                           *registry_, *loop_, lease);
+    session_states_->set_sync(ownership_);
+    ownership_->start();
+  }
 }
 
 Host::~Host() { shutdown(); }
@@ -105,11 +144,70 @@ CallTicket Host::execute_async(const std::string& bridge, const std::string& com
   return ticket;
 }
 
+void Host::with_session(const std::string& id, std::function<void(std::function<void()>)> go,
+                        std::function<void(Error)> failed) {
+  auto release = [weak = std::weak_ptr<store::SessionOwnership>(ownership_), id] {
+    if (auto ownership = weak.lock()) ownership->end_call(id);
+  };
+  if (ownership_->begin_call(id)) return go(std::move(release));
+  ownership_->claim(id, true,
+                    [go = std::move(go), failed = std::move(failed),
+                     release = std::move(release)](Result<bool> claimed) mutable {
+                      if (!claimed) return failed(std::move(claimed).error());
+                      go(std::move(release));
+                    });
+}
+
 void Host::submit(const std::shared_ptr<registry::Bridge>& target, CallTicket& ticket,
                   pool::CallRequest request, std::function<void(Result<json>)> on_done,
                   std::function<void(std::uint32_t, const Error&)> on_retry) {
   // Listed under its id while in flight, for cancel_call.
   in_flight_->begin(ticket.id);
+  if (ownership_ && request.session_id) {
+    // The session must be this host's before its call runs: held already, the call goes now;
+    // else after its claim (then the ticket's handle stays 0: cancel_call(id) cancels it).
+    struct Parked {
+      pool::CallRequest request;
+      std::function<void(Result<json>)> on_done;
+      std::function<void(std::uint32_t, const Error&)> on_retry;
+    };
+    auto parked = std::make_shared<Parked>(
+        Parked{std::move(request), std::move(on_done), std::move(on_retry)});
+    ticket.bridge = target;
+    const std::string session = *parked->request.session_id;
+    const auto caller = std::this_thread::get_id();  // go() on it: at once, inside submit()
+    with_session(
+        session,
+        [this, target, parked, call_id = ticket.id, caller,
+         &ticket](std::function<void()> release) {
+          auto done = [release = std::move(release),
+                       on_done = std::move(parked->on_done)](Result<json> result) {
+            release();
+            on_done(std::move(result));
+          };
+          CallTicket later;
+          later.id = call_id;
+          dispatch(target, later, std::move(parked->request), std::move(done),
+                   std::move(parked->on_retry));
+          // On the caller's thread go() runs inside submit(), whose ticket is still alive; on the
+          // store's thread (after a claim) the ticket is the caller's again.
+          if (std::this_thread::get_id() == caller) ticket.handle = later.handle;
+        },
+        [in_flight = in_flight_, call_id = ticket.id, parked,
+         bridge = target->name()](Error failure) {
+          in_flight->end(call_id);
+          failure.bridge = bridge;
+          failure.command = parked->request.command;
+          parked->on_done(std::move(failure));
+        });
+    return;
+  }
+  dispatch(target, ticket, std::move(request), std::move(on_done), std::move(on_retry));
+}
+
+void Host::dispatch(const std::shared_ptr<registry::Bridge>& target, CallTicket& ticket,
+                    pool::CallRequest request, std::function<void(Result<json>)> on_done,
+                    std::function<void(std::uint32_t, const Error&)> on_retry) {
   auto done = [in_flight = in_flight_, id = ticket.id,
                on_done = std::move(on_done)](Result<json> result) {
     in_flight->end(id);
@@ -170,19 +268,38 @@ Result<std::string> Host::cast(const std::string& bridge, const std::string& com
   if (registry::is_host_command(command))
     return registry::no_such_command((*target)->name(), command);
   const std::string call_id = next_call_id();
+  const std::optional<std::string> options_session = options.session;
   call_records_->started(call_id, (*target)->name(), command);
   in_flight_->begin(call_id);
   auto request = to_request(command, std::move(args), std::move(options));
   request.on_started = [records = call_records_, call_id] { records->running(call_id); };
-  const auto handle = (*target)->cast(
-      std::move(request), call_id,
-      [records = call_records_, in_flight = in_flight_, call_id](Result<json> result) {
-        in_flight->end(call_id);
-        records->finished(call_id, std::move(result));
-      });
-  in_flight_->attach(call_id, [bridge = std::weak_ptr<registry::Bridge>(*target), handle] {
-    if (auto b = bridge.lock()) b->cancel(handle);
-  });
+  auto start = [records = call_records_, in_flight = in_flight_, call_id, bridge = *target,
+                request = std::make_shared<pool::CallRequest>(std::move(request))](
+                   std::function<void()> release) {
+    const auto handle = bridge->cast(
+        std::move(*request), call_id,
+        [records, in_flight, call_id, release = std::move(release)](Result<json> result) {
+          if (release) release();
+          in_flight->end(call_id);
+          records->finished(call_id, std::move(result));
+        });
+    in_flight->attach(call_id, [weak = std::weak_ptr<registry::Bridge>(bridge), handle] {
+      if (auto b = weak.lock()) b->cancel(handle);
+    });
+  };
+  if (ownership_ && options_session) {
+    // A session held by another host: the record says so (session_moved), like any failure.
+    with_session(*options_session, std::move(start),
+                 [records = call_records_, in_flight = in_flight_, call_id,
+                  name = (*target)->name(), command](Error failure) {
+                   failure.bridge = name;
+                   failure.command = command;
+                   in_flight->end(call_id);
+                   records->finished(call_id, std::move(failure));
+                 });
+    return call_id;
+  }
+  start(nullptr);
   return call_id;
 }
 
@@ -255,6 +372,17 @@ Result<std::string> Host::create_session(std::optional<std::string> id, json sta
     if (auto valid = session::check_session_id(*id); !valid) return std::move(valid).error();
   }
   const std::string session = id.value_or(new_session_id());
+  if (ownership_) {
+    // The store decides whether it exists (another host may have made it); this host claims it.
+    auto held = hold_session(session);
+    if (!held) return std::move(held).error();
+    if (*held) {
+      return fail(ErrorCategory::kInvalidArgument,
+                  "session '" + session + "' already exists; end it first or use another id");
+    }
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.erase(session);  // a copy of a session since ended on another host
+  }
   {
     std::lock_guard lock(sessions_mutex_);
     if (sessions_.contains(session)) {
@@ -281,15 +409,27 @@ Result<std::string> Host::create_session(std::optional<std::string> id, json sta
     auto created = bridge->pool().create_session(session);
     (void)created;  // an existing, live session of a bridge is fine
   }
+  if (ownership_) {
+    if (auto saved = ownership_->save_state_and_wait(session); !saved) {
+      std::lock_guard lock(sessions_mutex_);
+      sessions_.erase(session);
+      return std::move(saved).error();
+    }
+  }
   return session;
 }
 
 Status Host::end_session(const std::string& id) {
   if (auto valid = session::check_session_id(id); !valid) return std::move(valid).error();
   bool known = false;
+  if (ownership_) {
+    auto ended = ownership_->end_and_wait(id);
+    if (!ended) return std::move(ended).error();
+    known = *ended;
+  }
   {
     std::lock_guard lock(sessions_mutex_);
-    known = sessions_.erase(id) > 0;
+    if (sessions_.erase(id) > 0) known = true;
   }
   for (auto& bridge : registry_->list()) {
     if (bridge->pool().end_session(id)) known = true;
@@ -320,22 +460,39 @@ Unexpected unknown_session(const std::string& id) {
 }
 }  // namespace
 
-Result<session::StateSnapshot> Host::get_session_state(const std::string& id) {
+Result<bool> Host::hold_session(const std::string& id) { return ownership_->claim_and_wait(id); }
+
+Status Host::check_known_session(const std::string& id) {
   if (auto valid = session::check_session_id(id); !valid) return std::move(valid).error();
+  if (ownership_) {
+    auto held = hold_session(id);  // loads the store's copy when it changed elsewhere
+    if (!held) return std::move(held).error();
+    if (*held) return Ok{};
+  }
   if (!session_known(id)) return unknown_session(id);
+  return Ok{};
+}
+
+Result<std::uint64_t> Host::saved_state_version(const std::string& id,
+                                                Result<std::uint64_t> version) {
+  if (!version || !ownership_) return version;
+  if (auto saved = ownership_->save_state_and_wait(id); !saved) return std::move(saved).error();
+  return version;
+}
+
+Result<session::StateSnapshot> Host::get_session_state(const std::string& id) {
+  if (auto known = check_known_session(id); !known) return std::move(known).error();
   return session_states_->get(id);
 }
 
 Result<std::uint64_t> Host::set_session_state(const std::string& id, json state) {
-  if (auto valid = session::check_session_id(id); !valid) return std::move(valid).error();
-  if (!session_known(id)) return unknown_session(id);
-  return session_states_->set(id, std::move(state));
+  if (auto known = check_known_session(id); !known) return std::move(known).error();
+  return saved_state_version(id, session_states_->set(id, std::move(state)));
 }
 
 Result<std::uint64_t> Host::update_session_state(const std::string& id, const json& patch) {
-  if (auto valid = session::check_session_id(id); !valid) return std::move(valid).error();
-  if (!session_known(id)) return unknown_session(id);
-  return session_states_->update(id, patch);
+  if (auto known = check_known_session(id); !known) return std::move(known).error();
+  return saved_state_version(id, session_states_->update(id, patch));
 }
 
 std::vector<std::string> Host::list_sessions() {
@@ -418,7 +575,10 @@ Result<json> Host::reload(const std::string& path) {
       {"log_format", next->log_format != now.log_format},
       {"max_body_bytes", next->max_body_bytes != now.max_body_bytes},
       {"loop_spin_us", next->loop_spin_us != now.loop_spin_us},
-      {"call_results", next->call_results != now.call_results}};
+      {"call_results", next->call_results != now.call_results},
+      {"session_store", next->session_store != now.session_store},
+      {"session_lease_ms", next->session_lease_ms != now.session_lease_ms},
+      {"id", next->id != now.id}};
   for (const auto& [key, changed] : host_keys) {
     if (!changed) continue;
     ignored.push_back("host." + key);
@@ -461,6 +621,16 @@ HostSnapshot Host::snapshot(bool with_commands) {
     out.bridges.push_back(snapshot_of(bridge, wait));
   }
   out.event_loop_cpu_time = loop_->cpu_time();
+  out.session_store.host_id = host_id_;
+  if (ownership_) {
+    const auto figures = ownership_->figures();
+    out.session_store.kind = "redis";
+    out.session_store.address = ownership_->store().describe();
+    out.session_store.connected = ownership_->store().connected();
+    out.session_store.held = figures.held;
+    out.session_store.ops = figures.ops;
+    out.session_store.claims = figures.claims;
+  }
   return out;
 }
 
@@ -489,13 +659,31 @@ json Host::health() {
     bridges[bridge->name()] = d["state"];
     if (!d["ready"].get<bool>()) ready = false;
   }
-  return {{"live", true}, {"ready", ready}, {"bridges", bridges}};
+  json out = {{"live", true}, {"ready", ready}, {"bridges", bridges}};
+  // Reported, never deciding readiness: without Redis anonymous calls still work here.
+  if (ownership_) {
+    SessionStoreSnapshot store;
+    store.kind = "redis";
+    store.address = ownership_->store().describe();
+    store.connected = ownership_->store().connected();
+    store.host_id = host_id_;
+    store.held = ownership_->figures().held;
+    out["session_store"] = to_json(store);
+  }
+  return out;
 }
 
 void Host::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   registry_->shutdown();
+  if (ownership_) {
+    // The pools are drained (their saves are in): give the leases up so that other hosts take
+    // these sessions over at once, then break the StateStore -> ownership reference.
+    ownership_->stop();
+    session_states_->set_sync(nullptr);
+    ownership_.reset();
+  }
 }
 
 }  // namespace mlbridge

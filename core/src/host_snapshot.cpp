@@ -80,4 +80,13 @@ std::optional<CommandDescription> command_from_json(const json& entry) {
   return command;
 }
 
+json to_json(const SessionStoreSnapshot& store) {
+  json out = {{"kind", store.kind},
+              {"connected", store.connected},
+              {"host_id", store.host_id},
+              {"held", store.held}};
+  if (!store.address.empty()) out["address"] = store.address;
+  return out;
+}
+
 }  // namespace mlbridge

@@ -32,6 +32,7 @@ CATEGORIES: frozenset[str] = frozenset(
         "overloaded",
         "worker_crashed",
         "session_lost",
+        "session_moved",
         "bridge_unavailable",
         "protocol_error",
         "internal",

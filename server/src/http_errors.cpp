@@ -1,5 +1,8 @@
 #include "http_errors.hpp"
 
+#include <algorithm>
+#include <string>
+
 #include "mlbridge/protocol/nesting.hpp"
 
 namespace mlbridge::server {
@@ -13,6 +16,8 @@ int http_status(ErrorCategory category) {
       return 404;
     case ErrorCategory::kSessionLost:
       return 410;
+    case ErrorCategory::kSessionMoved:
+      return 409;
     case ErrorCategory::kRateLimit:
       return 429;
     case ErrorCategory::kModelError:
@@ -51,6 +56,10 @@ void send_json(HttpResponse& response, const json& body, int status) {
 void send_error(HttpResponse& response, const Error& error) {
   const int status = http_status(error.category);
   if (status == 503) response.set_header("Retry-After", "1");
+  if (error.category == ErrorCategory::kSessionMoved) {  // the other host's lease, at least 1 s
+    const auto ms = error.retry_after.value_or(std::chrono::milliseconds(1000)).count();
+    response.set_header("Retry-After", std::to_string(std::max<long long>(1, (ms + 999) / 1000)));
+  }
   send_json(response, error_body(error), status);
 }
 

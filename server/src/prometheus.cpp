@@ -125,6 +125,12 @@ void declare_all(Exposition& out) {
               "CPU time of the host's event-loop thread (dispatch and worker I/O of every pool).");
   out.declare("mlbridge_bridge_info", "gauge",
               "One per registered bridge, with its plugin, framework and state.");
+  out.declare("mlbridge_session_store_ops_total", "counter",
+              "Operations on the shared session store (host.session_store: redis), by op "
+              "(claim, save, end, extend) and outcome (ok, moved, error).");
+  out.declare("mlbridge_session_claims_total", "counter",
+              "Claims of sessions in the shared store, by outcome: new, taken_over (loaded from "
+              "the store), renewed (this host's copy was current), moved (another host holds it).");
   declare_families(out, telemetry::kCallStatSpecs);
   declare_families(out, pool::kPoolStatSpecs);
   declare_families(out, pool::kWorkerStatSpecs);
@@ -165,6 +171,16 @@ std::string render_metrics(const HostSnapshot& snapshot, std::chrono::nanosecond
              std::chrono::duration<double>(uptime).count());
   out.sample("mlbridge_event_loop_cpu_seconds_total", "mlbridge_event_loop_cpu_seconds_total", {},
              std::chrono::duration<double>(snapshot.event_loop_cpu_time).count());
+  for (const auto& [key, count] : snapshot.session_store.ops) {
+    const auto slash = key.find('/');
+    out.sample("mlbridge_session_store_ops_total", "mlbridge_session_store_ops_total",
+               {{"op", key.substr(0, slash)}, {"outcome", key.substr(slash + 1)}},
+               static_cast<double>(count));
+  }
+  for (const auto& [outcome, count] : snapshot.session_store.claims) {
+    out.sample("mlbridge_session_claims_total", "mlbridge_session_claims_total",
+               {{"outcome", outcome}}, static_cast<double>(count));
+  }
   for (const auto& bridge : snapshot.bridges) {
     const std::string& name = bridge.name;
     const auto& stats = bridge.pool;

@@ -37,6 +37,9 @@ namespace mlbridge {
 
 using json = protocol::json;
 
+namespace store {
+class SessionOwnership;
+}
 namespace registry {
 class Bridge;
 class Registry;
@@ -236,6 +239,9 @@ class Host {
   void shutdown();
 
   const config::HostConfig& config() const { return config_; }
+  /// This host's name on the session leases it holds in a shared store (host.id, or
+  /// `<hostname>-<8 random hex>` chosen at construction).
+  const std::string& host_id() const { return host_id_; }
   /// The registry, for the server and advanced users.
   registry::Registry& registry() { return *registry_; }
 
@@ -256,13 +262,32 @@ class Host {
   void submit(const std::shared_ptr<registry::Bridge>& target, CallTicket& ticket,
               pool::CallRequest request, std::function<void(Result<json>)> on_done,
               std::function<void(std::uint32_t, const Error&)> on_retry);
+  // submit()'s second half: the call goes to its bridge's pool now.
+  void dispatch(const std::shared_ptr<registry::Bridge>& target, CallTicket& ticket,
+                pool::CallRequest request, std::function<void(Result<json>)> on_done,
+                std::function<void(std::uint32_t, const Error&)> on_retry);
   BridgeSnapshot snapshot_of(const std::shared_ptr<registry::Bridge>& bridge,
                              std::chrono::milliseconds commands_wait);
 
+  // With a shared session store: runs `go` once this host holds session `id` (at once when it
+  // does already; else after a claim, on the store's thread), or `failed` with the claim's error.
+  // `go` gets the function that ends the call's hold on the session.
+  void with_session(const std::string& id, std::function<void(std::function<void()>)> go,
+                    std::function<void(Error)> failed);
+  // The host's session API with a shared store: the session loaded here (claimed) first.
+  Result<bool> hold_session(const std::string& id);
+  // A valid id of a session this host or the store knows (loaded here); else the error.
+  Status check_known_session(const std::string& id);
+  // With a shared store: `version` once the state it names is saved there.
+  Result<std::uint64_t> saved_state_version(const std::string& id, Result<std::uint64_t> version);
+
   config::HostConfig config_;
+  std::string host_id_;
   session::StateStorePtr session_states_;
   std::unique_ptr<runtime::EventLoop> loop_;
   std::unique_ptr<registry::Registry> registry_;
+  // Sessions in a shared store (host.session_store: redis://...); null with the memory store.
+  std::shared_ptr<store::SessionOwnership> ownership_;
   std::mutex sessions_mutex_;
   std::set<std::string> sessions_;  // created through create_session; host.max_sessions at most
   bool shut_down_ = false;

@@ -52,10 +52,27 @@ struct BridgeSnapshot {
 };
 
 /// Every bridge's figures, in registry order, and the host's own.
+/// Where the host keeps sessions (host.session_store) and how that store is doing.
+struct SessionStoreSnapshot {
+  std::string kind = "memory";  ///< "memory" or "redis".
+  std::string address;          ///< "redis 127.0.0.1:6379/0" (never a password); "" for memory.
+  bool connected = true;        ///< Always true for memory.
+  std::string host_id;          ///< This host's name on its leases.
+  std::size_t held = 0;         ///< Sessions this host holds a copy of.
+  /// mlbridge_session_store_ops_total: "op/outcome" (claim|save|end|extend / ok|moved|error).
+  std::map<std::string, std::uint64_t> ops;
+  /// mlbridge_session_claims_total: new, taken_over, renewed, moved.
+  std::map<std::string, std::uint64_t> claims;
+};
+
 struct HostSnapshot {
   std::vector<BridgeSnapshot> bridges;
   std::chrono::nanoseconds event_loop_cpu_time{0};
+  SessionStoreSnapshot session_store;
 };
+
+/// The session store as JSON (for /readyz and stats): {kind, address?, connected, host_id, held}.
+protocol::json to_json(const SessionStoreSnapshot& store);
 
 /// A bridge's description (an element of `GET /v1/bridges`): name, plugin, framework, state,
 /// ready, workers, queue_length, in_flight, calls, errors, restarts, sessions, last_error (when

@@ -8,6 +8,8 @@
 #include "mlbridge/config/paths.hpp"
 #include "mlbridge/config/python_locator.hpp"
 #include "mlbridge/config/yaml_loader.hpp"
+#include "mlbridge/session/session_id.hpp"
+#include "mlbridge/store/redis_url.hpp"
 #include "value_reader.hpp"
 
 namespace mlbridge::config {
@@ -128,11 +130,28 @@ Status read_call_results(const ValueReader& section, CallResultsConfig& out) {
 
 Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) {
   return section.for_each_member(
-      {"root", "python", "plugin_dirs", "listen", "auth_token_env", "default_bridge",
-       "runtime_registration", "allow_runtime_registration", "allowed_origins", "allowed_hosts",
-       "allow_unauthenticated_remote", "log_level", "log_format", "max_body_bytes",
-       "session_state_max_bytes", "loop_spin_us", "max_sessions", "session_state_total_max_bytes",
-       "call_results"},
+      {"root",
+       "python",
+       "plugin_dirs",
+       "listen",
+       "auth_token_env",
+       "default_bridge",
+       "runtime_registration",
+       "allow_runtime_registration",
+       "allowed_origins",
+       "allowed_hosts",
+       "allow_unauthenticated_remote",
+       "log_level",
+       "log_format",
+       "max_body_bytes",
+       "session_state_max_bytes",
+       "loop_spin_us",
+       "max_sessions",
+       "session_state_total_max_bytes",
+       "call_results",
+       "session_store",
+       "session_lease_ms",
+       "id"},
       [&](const std::string& key, const ValueReader& value) -> Status {
         const auto take = [](auto result, auto& out) -> Status {
           if (!result) return std::move(result).error();
@@ -140,6 +159,34 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
           return Ok{};
         };
         if (key == "call_results") return read_call_results(value, host.call_results);
+        if (key == "session_store") {
+          auto where = value.non_empty_string();
+          if (!where) return std::move(where).error();
+          if (*where != "memory") {
+            if (auto url = store::parse_redis_url(*where); !url) {
+              return value.error("must be 'memory' or redis://[:PASSWORD@]HOST:PORT[/DB]: " +
+                                 url.error().message);
+            }
+          }
+          host.session_store = std::move(*where);
+          return Ok{};
+        }
+        if (key == "session_lease_ms") {
+          auto lease = value.integer(100, 3600000);
+          if (!lease) return std::move(lease).error();
+          host.session_lease_ms = static_cast<std::int64_t>(*lease);
+          return Ok{};
+        }
+        if (key == "id") {
+          auto id = value.non_empty_string();
+          if (!id) return std::move(id).error();
+          if (auto valid = session::check_session_id(*id); !valid) {
+            return value.error("must be 1 to 128 characters from A-Z a-z 0-9 . _ : -, got '" + *id +
+                               "'");
+          }
+          host.id = std::move(*id);
+          return Ok{};
+        }
         if (key == "max_sessions") {
           auto count = value.integer(1, kMaxSessions);
           if (!count) return std::move(count).error();

@@ -24,6 +24,7 @@ constexpr std::array kCategoryNames{
     CategoryName{ErrorCategory::kOverloaded, "overloaded"},
     CategoryName{ErrorCategory::kWorkerCrashed, "worker_crashed"},
     CategoryName{ErrorCategory::kSessionLost, "session_lost"},
+    CategoryName{ErrorCategory::kSessionMoved, "session_moved"},
     CategoryName{ErrorCategory::kBridgeUnavailable, "bridge_unavailable"},
     CategoryName{ErrorCategory::kProtocolError, "protocol_error"},
     CategoryName{ErrorCategory::kInternal, "internal"},
@@ -52,6 +53,7 @@ bool is_retryable_by_default(ErrorCategory category) {
     case ErrorCategory::kWorkerCrashed:
     case ErrorCategory::kBridgeUnavailable:
     case ErrorCategory::kTimeout:
+    case ErrorCategory::kSessionMoved:
       return true;
     default:
       return false;

@@ -107,6 +107,12 @@ Status Pool::end_session(const std::string& id) {
   return loop_.run_sync([&] { return state_->end_session(id, "ended by the caller"); });
 }
 
+void Pool::replace_session(const std::string& id, std::optional<json> journal) {
+  loop_.post([self = shared_from_this(), id, journal = std::move(journal)] {
+    self->state_->replace_session(id, journal);
+  });
+}
+
 std::vector<session::SessionInfo> Pool::sessions() {
   return loop_.run_sync([&] {
     std::vector<session::SessionInfo> list;

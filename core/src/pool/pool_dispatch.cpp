@@ -394,7 +394,12 @@ void Pool::State::on_call_done(CallHandle handle, Result<json> result) {
       became_idle(slot);
     }
   }
-  finish(call, std::move(result));
+  if (result && !call->restore_only && (call->state_changed || call->journal_changed) &&
+      states->sync()) {
+    save_then_finish(call, std::move(result));  // answers once the store has the change
+  } else {
+    finish(call, std::move(result));
+  }
   pump();
   check_drained();
 }

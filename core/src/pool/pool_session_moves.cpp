@@ -26,12 +26,15 @@ void Pool::State::apply_session_effects(const PendingPtr& call, Result<json>& re
   const auto& rules = config().session_rules;
   if (call->journal_args) {
     s->journal.record(rules, call->request.command, *call->journal_args, *result);
+    call->journal_changed = true;
   }
   if (rules.is_not_replayable(call->request.command)) {
+    call->journal_changed = true;
     s->journal.truncate("'" + call->request.command +
                         "' changed the session in a way no replay can repeat "
                         "(sessions.replay.not_replayable)");
   }
+  if (!call->journal_entries.is_null()) call->journal_changed = true;
   if (call->journal_entries.is_array()) {
     for (const auto& entry : call->journal_entries) s->journal.record_entry(rules, entry);
   } else if (!call->journal_entries.is_null()) {
@@ -54,6 +57,7 @@ void Pool::State::apply_session_effects(const PendingPtr& call, Result<json>& re
     return;
   }
   s->state_seen = applied->worker_current ? applied->version : session::kStateUnknown;
+  call->state_changed = true;
 }
 
 session::Released Pool::State::release_sessions(Slot& slot, const std::string& cause,

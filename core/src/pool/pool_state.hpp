@@ -26,6 +26,7 @@
 #include "mlbridge/pool/pool.hpp"
 #include "mlbridge/runtime/deadline_queue.hpp"
 #include "mlbridge/session/bridge_journal.hpp"
+#include "mlbridge/store/session_store.hpp"
 #include "mlbridge/worker/worker.hpp"
 
 namespace mlbridge::pool {
@@ -75,6 +76,9 @@ struct PendingCall {
   std::optional<json> journal_args;  // the args sent, kept for the journal of setup commands
   json state_change;                 // the response's session_state
   json journal_entries;              // the response's session_journal
+  // What the call changed of its session, for a shared session store (saved before it answers).
+  bool state_changed = false;
+  bool journal_changed = false;
   // Running on its worker's books, but waiting until that worker applied the bridge journal.
   bool awaiting_journal = false;
 };
@@ -412,6 +416,16 @@ struct Pool::State {
 
   // Queues one restore-only call per session, so each is rebuilt before its next call.
   void enqueue_moves(const std::vector<std::string>& ids);
+
+  // ---- sessions in a shared store (pool_session_sync.cpp) ----------------------------------
+
+  // A successful call that changed its session: writes the change to the shared store
+  // (StateStore::sync), then completes the call, with the store's error if the write failed.
+  void save_then_finish(const PendingPtr& call, Result<json> result);
+
+  // Replaces what this pool holds of a session with the store's copy: the journal in its wire
+  // form (the session is rebuilt from it before its next call), or none (forgotten here).
+  void replace_session(const std::string& id, const std::optional<json>& journal);
 
   // ---- rebuilding a session on a worker (pool_restore.cpp) ---------------------------------
 

@@ -1,5 +1,7 @@
 #include "mlbridge/session/session_state.hpp"
 
+#include "mlbridge/store/session_store.hpp"
+
 namespace mlbridge::session {
 
 Result<StateChange> StateChange::from_wire(const json& wire) {
@@ -106,6 +108,12 @@ Result<AppliedChange> StateStore::apply(const std::string& id, const StateChange
   auto version = store(id, std::move(data));
   if (!version) return std::move(version).error();
   return AppliedChange{*version, current == change.base_version};
+}
+
+Result<std::uint64_t> StateStore::install(const std::string& id, json data) {
+  if (!data.is_object()) data = json::object();
+  std::lock_guard lock(mutex_);
+  return store(id, std::move(data));
 }
 
 void StateStore::erase(const std::string& id) {

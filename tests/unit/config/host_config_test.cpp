@@ -474,5 +474,30 @@ TEST(HostConfig, CallResultsHaveDefaultsAndAreChecked) {
                "test.yaml:2:", {"host.call_results.ttl is not a known key", "ttl_ms"});
 }
 
+TEST(HostConfig, SessionStoreKeysHaveDefaultsAndAreChecked) {
+  auto defaults = parse_text("");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->session_store, "memory");
+  EXPECT_EQ(defaults->session_lease_ms, 2000);
+  EXPECT_EQ(defaults->id, "");
+  auto given = parse_text(
+      "host:\n  session_store: \"redis://:secret@10.0.0.5:6380/2\"\n  session_lease_ms: 500\n"
+      "  id: host-a\n");
+  ASSERT_TRUE(given.ok()) << given.error().message;
+  EXPECT_EQ(given->session_store, "redis://:secret@10.0.0.5:6380/2");
+  EXPECT_EQ(given->session_lease_ms, 500);
+  EXPECT_EQ(given->id, "host-a");
+  auto bad_url = parse_text("host:\n  session_store: \"redis://:hunter2@\"\n");
+  expect_error(bad_url, "test.yaml:2:", {"host.session_store must be 'memory' or redis://"});
+  if (!bad_url.ok()) {
+    EXPECT_EQ(bad_url.error().message.find("hunter2"), std::string::npos);
+  }
+  expect_error(parse_text("host:\n  session_store: postgres://x\n"),
+               "test.yaml:2:", {"host.session_store"});
+  expect_error(parse_text("host:\n  session_lease_ms: 10\n"),
+               "test.yaml:2:", {"host.session_lease_ms must be an integer from 100 to 3600000"});
+  expect_error(parse_text("host:\n  id: \"a b\"\n"), "test.yaml:2:", {"host.id must be"});
+}
+
 }  // namespace
 }  // namespace mlbridge::config

@@ -6,6 +6,7 @@
 /// Plain values and stateless functions; any thread (loading reads the file and the environment).
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -84,7 +85,17 @@ struct HostConfig {
   /// `host.loop_spin_us`: how long the event loop polls for more work before it sleeps
   /// (runtime::EventLoop::kDefaultSpin explains the trade); 0 = sleep at once. 0 to 100000.
   int loop_spin_us = 100;
-  CallResultsConfig call_results;               ///< `host.call_results`.
+  CallResultsConfig call_results;  ///< `host.call_results`.
+  /// `host.session_store`: where session state and journals live: "memory" (this host only) or
+  /// "redis://[:PASSWORD@]HOST:PORT[/DB]" (shared by every host that names it; docs/sessions.md,
+  /// "Sessions across hosts"). Checked by store::parse_redis_url when the host is built.
+  std::string session_store = "memory";
+  /// `host.session_lease_ms`: how long this host's claim on a session lasts after its last call
+  /// ended (Redis store only). 100 to 3600000.
+  std::int64_t session_lease_ms = 2000;
+  /// `host.id`: this host's name on the leases it holds; "" = `<hostname>-<8 random hex>`, new at
+  /// every start, so that a host that rejoins never takes its old leases for its own.
+  std::string id;
   std::map<std::string, BridgeConfig> bridges;  ///< By name.
   std::string source;                           ///< The file it came from; "" when built.
 };

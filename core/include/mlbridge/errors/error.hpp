@@ -4,6 +4,7 @@
 /// mlbridge's error value: a category from DESIGN.md plus everything a user needs to act on it.
 /// Plain value type; any thread may create, copy or read one.
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,7 @@ enum class ErrorCategory {
   kOverloaded,
   kWorkerCrashed,
   kSessionLost,
+  kSessionMoved,  ///< Another host holds the session's lease (docs/sessions.md).
   kBridgeUnavailable,
   kProtocolError,
   kInternal,
@@ -48,6 +50,9 @@ struct Error {
   std::string traceback;    ///< Python traceback, when there is one.
   std::string worker_id;    ///< Worker that produced or suffered the error, when known.
   bool retryable = false;   ///< Whether the same call may succeed if tried again.
+  /// When a retry may succeed at the earliest, when known (session_moved: the lease the other
+  /// host still holds); the HTTP API sends it as Retry-After.
+  std::optional<std::chrono::milliseconds> retry_after;
 
   /// Makes an error with the category's default retryability.
   static Error make(ErrorCategory category, std::string message);

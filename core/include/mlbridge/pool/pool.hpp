@@ -69,6 +69,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
   /// Ends a session: its worker drops the session's resources (cleanup_session). Blocking.
   Status end_session(const std::string& id);
   std::vector<session::SessionInfo> sessions();
+  /// Replaces what this pool holds of a session with a shared store's copy (a session this host
+  /// takes over): `journal` in its wire form (the session is rebuilt from it on a worker before
+  /// its next call, as after a worker crash), or nullopt to forget the session here (its worker
+  /// drops it). Asynchronous: done on the loop thread before any call submitted after it. Any
+  /// thread.
+  void replace_session(const std::string& id, std::optional<json> journal);
   /// The host-side session state this pool sends to its workers (PoolConfig::session_states, or
   /// the pool's own). Thread-safe.
   session::StateStore& session_states() { return *session_states_; }

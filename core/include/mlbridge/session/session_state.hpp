@@ -23,6 +23,10 @@
 #include "mlbridge/errors/result.hpp"
 #include "mlbridge/protocol/codec.hpp"
 
+namespace mlbridge::store {
+class SessionSync;
+}
+
 namespace mlbridge::session {
 
 using json = protocol::json;
@@ -79,6 +83,16 @@ class StateStore {
   Result<AppliedChange> apply(const std::string& id, const StateChange& change);
   /// Forgets a session's state (the session ended).
   void erase(const std::string& id);
+  /// Puts in the state another host saved (a session taken over through the session store),
+  /// under a new version of this store: versions never go back, so no worker of this host can
+  /// take its old copy for the current one. Bounded like set() (overloaded, resource_exhausted).
+  Result<std::uint64_t> install(const std::string& id, json data);
+
+  /// The hook that writes sessions' changes to a shared store before calls answer (Redis; see
+  /// store/session_store.hpp); null with the memory store. Set once, by the host, before any pool
+  /// uses this store; read without a lock afterwards.
+  void set_sync(std::shared_ptr<store::SessionSync> sync) { sync_ = std::move(sync); }
+  store::SessionSync* sync() const { return sync_.get(); }
 
   std::size_t max_bytes() const { return max_bytes_; }
   std::size_t total_max_bytes() const { return total_max_bytes_; }
@@ -99,6 +113,7 @@ class StateStore {
   std::size_t total_bytes_ = 0;
   std::uint64_t next_version_ = 1;
   std::map<std::string, Stored> states_;
+  std::shared_ptr<store::SessionSync> sync_;
 };
 
 using StateStorePtr = std::shared_ptr<StateStore>;
