@@ -181,6 +181,10 @@ class RedisServer {
       // Dies with the test, even when the test process is SIGKILLed.
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(127);
+      // A mask the forking thread had (a blocked SIGTERM, say) would outlive exec.
+      sigset_t none;
+      ::sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }

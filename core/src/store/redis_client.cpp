@@ -3,6 +3,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -80,7 +81,16 @@ class RedisClient::Impl {
     command_timer_.emplace(io);
     waiting_timer_.emplace(io);
     reconnect_timer_.emplace(io);
-    loop_->post([] { ::pthread_setname_np(::pthread_self(), "mlbridge-redis"); });
+    loop_->post([] {
+      ::pthread_setname_np(::pthread_self(), "mlbridge-redis");
+      // hiredis writes with write(2): to a Redis that just died that raises SIGPIPE, which
+      // would end the whole process. Blocked on this thread only, it leaves write() failing
+      // with EPIPE, which hiredis reports as a lost connection.
+      sigset_t pipe_signal;
+      ::sigemptyset(&pipe_signal);
+      ::sigaddset(&pipe_signal, SIGPIPE);
+      ::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+    });
   }
   ~Impl() { stop(); }
 
@@ -193,6 +203,8 @@ class RedisClient::Impl {
   }
 
   void send_handshake() {
+    // Finds a peer that vanished without a word (a host or network gone) on an idle connection.
+    redisEnableKeepAlive(&context_->c);
     if (!endpoint_.password.empty()) {
       std::vector<std::string> auth{"AUTH"};
       if (!endpoint_.user.empty()) auth.push_back(endpoint_.user);
@@ -316,6 +328,15 @@ class RedisClient::Impl {
 
   // hiredis cleans the context up: whoever ended it, the connection is gone.
   void on_detached(redisAsyncContext* context) {
+    // A working connection that ended by itself (Redis's idle `timeout`, CLIENT KILL, a proxy,
+    // a restart) is made again at once, and commands wait for it as for the first connection;
+    // only when that fails is Redis unreachable. Not twice within reconnect_max: a Redis that
+    // keeps closing working connections gets the backoff.
+    const auto now = RedisClock::now();
+    const bool lost_by_itself = !drop_reason_ && ready_;
+    const bool reconnect_at_once =
+        lost_by_itself &&
+        (!last_quick_reconnect_ || now - *last_quick_reconnect_ >= options_.reconnect_max);
     Error why = drop_reason_
                     ? *drop_reason_
                     : redis_errors::unreachable(
@@ -327,9 +348,20 @@ class RedisClient::Impl {
     connected_.store(false, std::memory_order_release);
     ++attempt_;
     connect_timer_->cancel();
-    // hiredis has failed every command in flight before this hook.
+    // hiredis fails every command in flight around this hook (before it in 0.14, after it in
+    // 1.x): they are its to finish, not ours.
     in_flight_.clear();
     if (stopping_) return;
+    if (reconnect_at_once) {
+      last_quick_reconnect_ = now;
+      spdlog::info("{}: the connection was lost ({}); connecting again", endpoint_.display(),
+                   context->err ? context->errstr : "closed");
+      // Not from inside hiredis's cleanup of the old context.
+      boost::asio::post(loop_->context(), [this] {
+        if (!stopping_) connect();
+      });
+      return;
+    }
     attempt_failed(why);
   }
 
@@ -432,6 +464,7 @@ class RedisClient::Impl {
   bool stopping_ = false;
   std::optional<Error> drop_reason_;  // why drop_connection() ends the current context
   std::optional<Error> outage_;       // set while Redis is unreachable: the latest reason
+  std::optional<RedisClock::time_point> last_quick_reconnect_;
   RedisClock::time_point outage_since_;
   std::deque<Sent*> in_flight_;  // oldest first; owned by hiredis until their callbacks
   std::deque<Waiting> waiting_;

@@ -1,5 +1,6 @@
 #include "mlbridge/store/redis_url.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
@@ -11,20 +12,37 @@ constexpr std::string_view kRedisExpectedForm =
     "expected redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], e.g. "
     "redis://:${REDIS_PASSWORD}@10.0.0.5:6379/0";
 
-// The URL as messages may show it: the password, if any, replaced by ***.
+bool all_digits(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The URL as messages may show it, whatever its scheme: the credentials before the last '@'
+// become USER:***, and without an '@', whatever stands where the port belongs but is not a
+// number (a password that lost its '@') becomes ***.
 std::string redacted_redis_url(std::string_view url) {
-  if (!url.starts_with(kRedisScheme)) return std::string(url);
-  const std::string_view rest = url.substr(kRedisScheme.size());
-  const auto at = rest.rfind('@');
-  // No '@' but a ':' where the host should start: most likely ":PASSWORD" without its '@'.
-  if (at == std::string_view::npos) {
-    return rest.starts_with(":") ? std::string(kRedisScheme) + "***" : std::string(url);
+  const auto scheme_end = url.find("://");
+  const std::size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const std::string prefix(url.substr(0, start));
+  const std::string_view rest = url.substr(start);
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    const std::string_view user_info = rest.substr(0, at);
+    const auto colon = user_info.find(':');
+    const std::string user =
+        colon == std::string_view::npos ? "" : std::string(user_info.substr(0, colon));
+    return prefix + user + ":***" + std::string(rest.substr(at));
   }
-  const std::string_view user_info = rest.substr(0, at);
-  const auto colon = user_info.find(':');
-  const std::string_view user =
-      colon == std::string_view::npos ? std::string_view{} : user_info.substr(0, colon);
-  return std::string(kRedisScheme) + std::string(user) + ":***" + std::string(rest.substr(at));
+  const auto slash = rest.find('/');
+  const std::string_view authority = rest.substr(0, slash);
+  const std::string tail(slash == std::string_view::npos ? "" : rest.substr(slash));
+  const auto close = authority.rfind(']');
+  const auto colon = authority.rfind(':');
+  if (colon == std::string_view::npos || (close != std::string_view::npos && colon < close)) {
+    return std::string(url);
+  }
+  const std::string_view port = authority.substr(colon + 1);
+  if (colon == 0) return prefix + "***" + tail;
+  if (all_digits(port) && port.size() <= 5) return std::string(url);
+  return prefix + std::string(authority.substr(0, colon + 1)) + "***" + tail;
 }
 
 Unexpected bad_redis_url(std::string_view url, std::string_view problem) {
@@ -33,10 +51,11 @@ Unexpected bad_redis_url(std::string_view url, std::string_view problem) {
                                                         std::string(kRedisExpectedForm));
 }
 
-// A part of the URL as a message may quote it: short parts only, so that a password typed where
-// the port or database belongs is not shown.
+// A part of the URL as a message may quote it: numbers only, so that a password typed where the
+// port or database belongs is not shown.
 std::string quoted_url_part(std::string_view part) {
-  return part.size() <= 10 ? " '" + std::string(part) + "'" : std::string();
+  return !part.empty() && all_digits(part) && part.size() <= 12 ? " '" + std::string(part) + "'"
+                                                                : std::string();
 }
 
 // A whole decimal number in [low, high], or nullopt.

@@ -5,7 +5,12 @@
 
 #include "mlbridge/store/redis_client.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -108,6 +114,63 @@ std::string describe(const Result<RedisReply>& reply) {
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
+
+std::size_t count_of(const std::string& text, const std::string& part) {
+  std::size_t count = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
+  return count;
+}
+
+// A port that accepts every connection and closes it at once, as a Redis that crashes on
+// each connect would: every reconnect attempt gets that far, and is counted.
+class ClosingListener {
+ public:
+  ClosingListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        ::listen(fd_, 64) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("listen on 127.0.0.1 failed");
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] {
+      while (!stopping_) {
+        pollfd entry{fd_, POLLIN, 0};
+        if (::poll(&entry, 1, 20) != 1) continue;
+        const int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (client < 0) continue;
+        ::close(client);
+        std::lock_guard lock(mutex_);
+        ++accepted_;
+        changed_.notify_all();
+      }
+    });
+  }
+  ~ClosingListener() {
+    stopping_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  // True once `count` connections were accepted (waits at most kPatience).
+  bool wait_for_connections(int count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, kPatience, [&] { return accepted_ >= count; });
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int accepted_ = 0;
+  std::thread thread_;
+};
 
 TEST(RedisClient, RoundTripsStringsHashesIntegersArraysAndScripts) {
   MLBRIDGE_SKIP_WITHOUT_REDIS();
@@ -236,6 +299,31 @@ TEST(RedisClient, AWrongPasswordIsAnAuthenticationErrorNamingRedis) {
   EXPECT_FALSE(client->connected());
 }
 
+TEST(RedisClient, AnAclUserLogsInWithItsOwnPassword) {
+  MLBRIDGE_SKIP_WITHOUT_REDIS();
+  RedisServer server;
+  auto admin = started_client(endpoint_of(server));
+  auto created =
+      run(*admin, {"ACL", "SETUSER", "mlbridge", "on", ">user-password", "~mlbridge:*", "+@all"});
+  ASSERT_TRUE(created.ok()) << describe(created);
+  ASSERT_EQ(created->type, Type::kStatus) << created->text;
+  auto as_user = parse_redis_url(
+      "redis://mlbridge:user-password@127.0.0.1:" + std::to_string(server.port()) + "/0");
+  ASSERT_TRUE(as_user.ok());
+  auto client = started_client(*as_user);
+  auto allowed = run(*client, {"SET", "mlbridge:{s1}:lease", "host-a"});
+  ASSERT_TRUE(allowed.ok()) << describe(allowed);
+  EXPECT_EQ(allowed->text, "OK");
+  auto denied = run(*client, {"SET", "elsewhere", "x"});  // outside the user's keys
+  ASSERT_TRUE(denied.ok()) << describe(denied);
+  EXPECT_EQ(denied->type, Type::kError);
+
+  as_user->password = "not-its-password";
+  auto refused = run(*started_client(*as_user), {"PING"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().category, ErrorCategory::kAuthentication);
+}
+
 TEST(RedisClient, NoPasswordForARedisThatWantsOneIsAnAuthenticationError) {
   MLBRIDGE_SKIP_WITHOUT_REDIS();
   RedisServer server(RedisServerOptions{.password = "right-password"});
@@ -326,6 +414,31 @@ TEST(RedisClient, AKilledServerFailsPendingCommandsAndTheClientReconnectsToItsRe
   EXPECT_TRUE(contains(text, "is back after")) << text;
 }
 
+TEST(RedisClient, AWorkingConnectionThatRedisClosesIsMadeAgainWithoutFailingCommands) {
+  MLBRIDGE_SKIP_WITHOUT_REDIS();
+  RedisServer server;
+  testing::LogCapture log;
+  auto client = started_client(endpoint_of(server));
+  auto id = run(*client, {"CLIENT", "ID"});
+  ASSERT_TRUE(id.ok()) << describe(id);
+  // As Redis's idle `timeout`, a proxy or an operator would: the connection ends, Redis stays.
+  auto admin = started_client(endpoint_of(server));
+  auto killed = run(*admin, {"CLIENT", "KILL", "ID", std::to_string(id->integer)});
+  ASSERT_TRUE(killed.ok()) << describe(killed);
+  ASSERT_EQ(killed->integer, 1);
+  const auto give_up = std::chrono::steady_clock::now() + kPatience;
+  while (!contains(log.text(), "the connection was lost")) {
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << log.text();
+    std::this_thread::sleep_for(5ms);
+  }
+  auto pong = run(*client, {"PING"});
+  ASSERT_TRUE(pong.ok()) << describe(pong);
+  auto new_id = run(*client, {"CLIENT", "ID"});
+  ASSERT_TRUE(new_id.ok());
+  EXPECT_NE(new_id->integer, id->integer);
+  EXPECT_FALSE(contains(log.text(), "is unreachable")) << log.text();
+}
+
 TEST(RedisClient, AHungServerFailsCommandsAtTheCommandTimeoutAndIsUsedAgainWhenItAnswers) {
   MLBRIDGE_SKIP_WITHOUT_REDIS();
   RedisServer server;
@@ -377,6 +490,37 @@ TEST(RedisClient, AScriptRunsBySha1AndAgainBySourceAfterARestartEmptiedTheScript
   ASSERT_TRUE(refused.ok()) << describe(refused);
   EXPECT_EQ(refused->type, Type::kError);
   EXPECT_EQ(refused->text, "VERSION mismatch");
+}
+
+TEST(RedisClient, AnOutageIsLoggedOnceHoweverOftenTheReconnectFails) {
+  testing::LogCapture log;
+  ClosingListener listener;
+  auto client = started_client(RedisEndpoint{.host = "127.0.0.1", .port = listener.port()},
+                               RedisClientOptions{.reconnect_min = 1ms, .reconnect_max = 4ms});
+  ASSERT_TRUE(listener.wait_for_connections(6));
+  for (int i = 0; i < 20; ++i) {
+    auto reply = run(*client, {"PING"});
+    ASSERT_FALSE(reply.ok());
+    EXPECT_EQ(reply.error().category, ErrorCategory::kBridgeUnavailable);
+  }
+  client->stop();
+  const std::string text = log.text();
+  EXPECT_EQ(count_of(text, "is unreachable"), 1u) << text;
+}
+
+TEST(RedisClient, CommandsBeyondTheWaitingLimitFailAtOnce) {
+  auto client = RedisClient::create(RedisEndpoint{.host = "127.0.0.1", .port = 1},
+                                    RedisClientOptions{.connect_timeout = 600s, .max_waiting = 3});
+  std::vector<Answer> waiting(3);
+  for (auto& answer : waiting) client->command({"PING"}, answer.callback());
+  auto refused = run(*client, {"PING"});  // not started: the first three still wait
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().category, ErrorCategory::kBridgeUnavailable);
+  EXPECT_TRUE(contains(refused.error().message, "3 commands already wait"))
+      << refused.error().message;
+  for (auto& answer : waiting) EXPECT_EQ(answer.calls(), 0);
+  client->stop();
+  for (auto& answer : waiting) EXPECT_EQ(answer.calls(), 1);
 }
 
 TEST(RedisClient, StopFailsEveryPendingCommandOnceAndLaterOnesAtOnce) {

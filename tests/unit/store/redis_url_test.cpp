@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 namespace mlbridge::store {
@@ -63,6 +64,8 @@ struct BadUrl {
   std::string message_part;
 };
 
+void PrintTo(const BadUrl& bad, std::ostream* out) { *out << bad.url; }
+
 class RedisUrlRefuses : public ::testing::TestWithParam<BadUrl> {};
 
 TEST_P(RedisUrlRefuses, NamingTheBadPartAndTheExpectedForm) {
@@ -75,6 +78,10 @@ TEST_P(RedisUrlRefuses, NamingTheBadPartAndTheExpectedForm) {
             std::string::npos)
       << error.message;
   EXPECT_EQ(error.message.find("s3cret"), std::string::npos) << error.message;
+}
+
+std::string bad_url_name(const ::testing::TestParamInfo<BadUrl>& info) {
+  return "Case" + std::to_string(info.index);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -90,21 +97,23 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUrl{"redis://:s3cret@:6379", "the host is missing"},
                       BadUrl{"redis://:s3cret@127.0.0.1:0", "the port '0' is not a number"},
                       BadUrl{"redis://127.0.0.1:65536", "the port '65536' is not a number"},
-                      BadUrl{"redis://127.0.0.1:http", "the port 'http' is not a number"},
-                      BadUrl{"redis://127.0.0.1:", "the port '' is not a number"},
-                      BadUrl{"redis://127.0.0.1:6379/x", "the database 'x' after '/'"},
-                      BadUrl{"redis://127.0.0.1:6379/-1", "the database '-1' after '/'"},
-                      BadUrl{"redis://127.0.0.1:6379/0/1", "the database '0/1' after '/'"},
+                      BadUrl{"redis://127.0.0.1:http", "the port is not a number"},
+                      BadUrl{"redis://127.0.0.1:", "the port is not a number"},
+                      BadUrl{"redis://127.0.0.1:6379/x", "the database after '/'"},
+                      BadUrl{"redis://127.0.0.1:6379/-1", "the database after '/'"},
+                      BadUrl{"redis://127.0.0.1:6379/0/1", "the database after '/'"},
+                      BadUrl{"redis://127.0.0.1:6379/99999999999", "the database '99999999999'"},
                       BadUrl{"redis://::1:6379", "an IPv6 address must be written in brackets"},
                       BadUrl{"redis://[::1:6379", "no closing ']'"},
                       BadUrl{"redis://[::1]6379", "only ':PORT' may follow"},
-                      BadUrl{"redis://127.0.0.1:6379/0?timeout=5", "options after '?'"}));
+                      BadUrl{"redis://127.0.0.1:6379/0?timeout=5", "options after '?'"}),
+    bad_url_name);
 
 TEST(RedisUrl, APasswordTypedWithoutItsAtSignIsNotShown) {
   const auto endpoint = parse_redis_url("redis://:s3cret-and-long");
   ASSERT_FALSE(endpoint.ok());
   EXPECT_EQ(endpoint.error().message.find("s3cret"), std::string::npos) << endpoint.error().message;
-  const auto as_port = parse_redis_url("redis://127.0.0.1:s3cret-and-long");
+  const auto as_port = parse_redis_url("redis://127.0.0.1:s3cret");
   ASSERT_FALSE(as_port.ok());
   EXPECT_EQ(as_port.error().message.find("s3cret"), std::string::npos) << as_port.error().message;
 }

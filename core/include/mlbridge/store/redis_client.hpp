@@ -8,8 +8,8 @@
 /// Ownership and threads: create() returns a shared client; any thread may call start(),
 /// command(), script(), connected() and stop(). Every callback runs on the client's loop thread,
 /// exactly once, also when the command fails or the client stops. Callbacks must be quick (they
-/// hold up every other reply) and must not call stop() nor drop the last reference to the client
-/// (that would make the loop thread wait for itself).
+/// hold up every other reply), must not throw (they run inside hiredis, which is C), and must not
+/// call stop() nor drop the last reference to the client (the loop thread would wait for itself).
 ///
 /// Failures: a command while Redis is unreachable, a command that Redis does not answer within
 /// command_timeout, and every command in flight when the connection is lost fail at once with
@@ -17,7 +17,10 @@
 /// fails them with authentication; a database Redis refuses with invalid_configuration. A Redis
 /// error reply ("ERR ...", "NOSCRIPT ...") is NOT a failure: it is a RedisReply of Type::kError
 /// and the caller decides. A command that timed out may still have run on Redis (it was sent):
-/// writers use compare-and-set. The client reconnects by itself, with backoff.
+/// writers use compare-and-set. The client reconnects by itself: at once when a working
+/// connection ends, then with backoff (reconnect_min doubling to reconnect_max, jittered). It logs
+/// once per outage (a warning naming Redis and why, an error for a refused password or database)
+/// and once when Redis is back, never per command.
 
 #include <chrono>
 #include <cstddef>
@@ -78,9 +81,10 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
 
   /// Sends `argv` (command name first; binary-safe strings) and calls `done` on the loop thread
   /// with the reply or the failure (see the file comment). Before the first connection is up the
-  /// command waits for it, at most connect_timeout; after a connection was lost it fails at once
-  /// until the client is connected again. After stop() it fails at once, on the calling thread.
-  /// Any thread.
+  /// command waits for it, at most connect_timeout; so it does while a working connection that
+  /// ended is made again at once. Once an attempt failed (Redis unreachable, hung, refusing the
+  /// password), it fails at once until the client is connected again. After stop() it fails at
+  /// once, on the calling thread. Any thread.
   void command(std::vector<std::string> argv, Callback done);
 
   /// A Lua script bound to this client: see RedisScript. Any thread.

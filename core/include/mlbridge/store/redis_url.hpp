@@ -17,8 +17,8 @@ struct RedisEndpoint {
   std::string host;      ///< Host name, IPv4 address, or IPv6 address without brackets.
   int port = 6379;       ///< TCP port.
   int db = 0;            ///< Database number for SELECT.
-  std::string user;      ///< ACL user name; empty: AUTH with the password alone.
   std::string password;  ///< Empty: no AUTH.
+  std::string user;      ///< ACL user name; empty: AUTH with the password alone.
 
   /// "redis 127.0.0.1:6379/0" ("redis [::1]:6379/0" for IPv6): how logs and errors name it.
   std::string display() const;
