@@ -97,6 +97,7 @@ class Driver:
         self.concurrency = concurrency
         self.http: aiohttp.ClientSession | None = None
         self.last_retry_after = 0.0
+        self.think = 0.0  # seconds between a session's turns (failover phase only)
         self.errors: list[ErrorEvent] = []
         self.turns_done = 0
         self.turn_done_event = asyncio.Event()
@@ -176,6 +177,8 @@ class Driver:
 
     async def run_session(self, record: SessionRecord, turns: int, first_turn: int = 1) -> None:
         for n in range(first_turn, first_turn + turns):
+            if self.think and n > first_turn:
+                await asyncio.sleep(self.think)  # a user reading the answer before the next turn
             failed_before = len(record.gaps)
             result = await self.call_until_answered(record, "turn", {"n": n}, n)
             if result is None:
@@ -259,7 +262,9 @@ async def failover_phase(
 
     started = time.monotonic()
     chaos = asyncio.create_task(kill_and_return())
+    driver.think = args.think
     records = await driver.load(f"fo{run}", args.sessions, args.turns)
+    driver.think = 0.0
     ended = time.monotonic()
     if "kill" not in marks:
         chaos.cancel()
@@ -330,6 +335,7 @@ async def failover_phase(
         "sessions": args.sessions,
         "turns": args.turns,
         "concurrency": args.concurrency,
+        "think_s": args.think,
         "killed_host": killed,
         "kill_after_turns": round(args.kill_at * total),
         "kill_at_s": round(kill - started, 3),
@@ -466,6 +472,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument(
+        "--think", type=float, default=0.3, help="seconds between a session's turns (failover)"
+    )
     parser.add_argument("--kill-host", type=int, default=1)
     parser.add_argument("--kill-at", type=float, default=0.2, help="fraction of turns done")
     parser.add_argument("--restart-after", type=float, default=2.0, help="seconds")
@@ -476,7 +485,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.smoke:
         args.sessions, args.turns, args.concurrency = 100, 4, 50
-        args.kill_at, args.restart_after = 0.3, 0.5
+        args.kill_at, args.restart_after, args.think = 0.3, 0.5, 0.0
     return args
 
 

@@ -25,6 +25,7 @@ def figures(**failover: Any) -> dict[str, Any]:
         "sessions": 1000,
         "turns": 10,
         "concurrency": 200,
+        "think_s": 0.3,
         "killed_host": "h1",
         "kill_after_turns": 4000,
         "kill_at_s": 5.0,
