@@ -110,9 +110,10 @@ clean_leftovers() {
       for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
       ip netns del "$ns" 2>/dev/null || log "could not delete namespace $ns"
     fi
-    ip link show "$(veth_name "$n")" >/dev/null 2>&1 && ip link del "$(veth_name "$n")"
+    # (deleting the namespace removes the veth pair, a moment later)
+    ip link del "$(veth_name "$n")" 2>/dev/null || true
   done
-  ip link show "$BRIDGE" >/dev/null 2>&1 && ip link del "$BRIDGE"
+  ip link del "$BRIDGE" 2>/dev/null || true
   rm -rf "$STATE"
 }
 
