@@ -39,7 +39,7 @@ STATE="/run/mlbridge-cluster-$ID"
 BIN="${MLBRIDGE_BINARY:-$ROOT/build/ci/bin/mlbridge}"
 PYTHON="$ROOT/.venv/bin/python"
 STORE="${MLBRIDGE_CLUSTER_STORE:-redis}"
-REDIS_PORT=6379
+REDIS_PORT=16379  # not 6379: a Redis of the machine may listen on 0.0.0.0:6379
 
 ns_name() { if [ "$ID" = 0 ]; then echo "mlbh$1"; else echo "mlb${ID}h$1"; fi; }
 veth_name() { echo "mlb${ID}v$1"; }   # the root namespace's end; the host's end is its eth0
