@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -26,6 +29,9 @@ struct ServeArgs {
   std::int64_t body_timeout_ms = server::ServerOptions{}.body_timeout.count();
   std::size_t max_stream_buffer_bytes = server::ServerOptions{}.max_stream_buffer_bytes;
   bool allow_unauthenticated_remote = false;
+  // After SIGTERM, /readyz answers 503 for this long while requests are still served, so that a
+  // load balancer's health check takes the host out before it stops (0: stop at once).
+  std::int64_t drain_grace_ms = 0;
 };
 
 // The bearer token named by host.auth_token_env: "" when no variable is named. A named but
@@ -40,6 +46,31 @@ Result<std::string> auth_token(const config::HostConfig& config) {
                     "Bearer <token>') or remove auth_token_env");
   }
   return std::string(token);
+}
+
+// Waits out the drain grace: returns early when SIGINT or SIGTERM arrives again (the operator
+// insists); a SIGHUP meanwhile is logged and ignored, since a reload of a host on its way out
+// helps nobody. Signals stay blocked, so they only arrive here.
+void wait_drain_grace(const sigset_t& stop_signals, std::chrono::milliseconds grace) {
+  const auto until = std::chrono::steady_clock::now() + grace;
+  for (auto left = grace; left.count() > 0;
+       left = std::chrono::duration_cast<std::chrono::milliseconds>(
+           until - std::chrono::steady_clock::now())) {
+    timespec timeout{};
+    timeout.tv_sec = static_cast<std::time_t>(left.count() / 1000);
+    timeout.tv_nsec = static_cast<long>((left.count() % 1000) * 1'000'000);
+    const int signal_number = sigtimedwait(&stop_signals, nullptr, &timeout);
+    if (signal_number == SIGINT || signal_number == SIGTERM) {
+      spdlog::info("received {} during the drain grace: stopping now",
+                   signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+      return;
+    }
+    if (signal_number == SIGHUP) {
+      spdlog::info("received SIGHUP during the drain grace: ignored (the server is stopping)");
+    } else if (signal_number < 0 && errno != EAGAIN && errno != EINTR) {
+      return;
+    }
+  }
 }
 
 int run_serve(const ServeArgs& args) {
@@ -122,6 +153,12 @@ int run_serve(const ServeArgs& args) {
   }
   spdlog::info("received {}: draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   http.begin_drain();
+  if (signal_number == SIGTERM && args.drain_grace_ms > 0) {
+    // Only SIGTERM (what orchestrators send) waits: an operator's Ctrl-C stops at once.
+    spdlog::info("/readyz answers 503 now; still serving for the drain grace of {} ms",
+                 args.drain_grace_ms);
+    wait_drain_grace(stop_signals, std::chrono::milliseconds(args.drain_grace_ms));
+  }
   // Both at once: the server stops accepting and waits for the requests in progress, while the
   // host's drain lets their calls finish within each bridge's shutdown_ms and then cancels
   // them, so a long call or an open stream cannot hold the exit back.
@@ -175,6 +212,13 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                    "cancelled")
       ->capture_default_str()
       ->check(CLI::Range(4096, 1 << 30));
+  serve
+      ->add_option("--drain-grace-ms", args->drain_grace_ms,
+                   "On SIGTERM, /readyz answers 503 for this long while requests are still "
+                   "served (a load balancer's health check takes the host out), then the server "
+                   "stops; a second SIGTERM or SIGINT stops it at once (0: no grace)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3'600'000));
   serve->add_flag("--allow-unauthenticated-remote", args->allow_unauthenticated_remote,
                   "Serve a non-loopback address without a bearer token (default: refused; "
                   "host.allow_unauthenticated_remote)");

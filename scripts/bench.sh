@@ -13,6 +13,9 @@
 #   bash scripts/bench.sh --smoke    # every driver for a moment (no Ray), checks they all work
 #   bash scripts/bench.sh --front-door [--smoke]   # only the HTTP front door's benchmark
 #                                    # (tests/bench/http: docs/benchmarks-http.md, docs/bench/http.json)
+#   bash scripts/bench.sh --cluster  # only the cluster benchmark (root: 3 hosts in network
+#                                    # namespaces, Redis, HAProxy, a host killed; ~1-2 minutes):
+#                                    # docs/benchmarks-cluster.md and docs/bench/cluster.json
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,6 +43,23 @@ if [ "${1:-}" = "--front-door" ]; then
       --write docs/benchmarks-http.md
   fi
   exit 0
+fi
+
+# The cluster benchmark needs only the host binary (scripts/cluster.sh, docs/scale-out.md).
+if [ "${1:-}" = "--cluster" ]; then
+  preset="${MLBRIDGE_BENCH_PRESET:-release}"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" --target mlbridge >/dev/null
+  mkdir -p docs/bench
+  rm -f docs/bench/cluster.json
+  echo "[bench] cluster: 3 hosts behind HAProxy, sessions in Redis, one host SIGKILLed"
+  # The report is written even when a session was lost (cluster.sh then exits 1): it says so.
+  status=0
+  MLBRIDGE_BINARY="$ROOT/build/$preset/bin/mlbridge" MLBRIDGE_CLUSTER_REQUIRED=1 \
+    bash scripts/cluster.sh bench "$ROOT/docs/bench/cluster.json" || status=$?
+  [ -s docs/bench/cluster.json ] && .venv/bin/python tests/bench/cluster/report_cluster.py \
+    docs/bench/cluster.json --write docs/benchmarks-cluster.md
+  exit $status
 fi
 
 # The smoke run in CI reuses the ci build (optimized too); the full run uses release.
