@@ -47,15 +47,15 @@ if [ "${MLBRIDGE_SKIP_ASAN:-0}" != "1" ]; then
 fi
 
 if [ "${MLBRIDGE_SKIP_TSAN:-0}" != "1" ]; then
-  step "worker, pool, session-replay, operations and HTTP server tests under ThreadSanitizer (preset tsan)"
+  step "worker, pool, session-replay, operations, Redis client and HTTP server tests under ThreadSanitizer (preset tsan)"
   cmake --preset tsan >/dev/null
   # mlbridge: the server tests (pytest, Server.HttpApi) drive a TSan build of `mlbridge serve`;
   # openapi_document: Server.OpenApiDocument validates the document it prints.
-  cmake --build --preset tsan --target worker_test pool_test operations_test mlbridge \
+  cmake --build --preset tsan --target worker_test pool_test operations_test store_test mlbridge \
     openapi_document
   # tests/tsan.supp: reports from inside Debian's uninstrumented cpp-httplib library.
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp" \
-    ctest --preset tsan -R "Worker|Pool|SessionReplay|HostDeath|Operations|Server\."
+    ctest --preset tsan -R "Worker|Pool|SessionReplay|HostDeath|Operations|Redis|Server\."
 fi
 
 if [ "${MLBRIDGE_SKIP_FUZZ:-0}" != "1" ]; then
