@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstring>
 #include <random>
@@ -84,11 +85,12 @@ Host::Host(config::HostConfig config)
     // load_host_config checked it already; a HostConfig built in code may not have been.
     if (!endpoint) throw std::invalid_argument("host.session_store: " + endpoint.error().message);
     const std::chrono::milliseconds lease(config_.session_lease_ms);
+    const std::chrono::milliseconds claim_wait(config_.effective_claim_wait_ms());
     auto shared = store::RedisSessionStore::create(std::move(*endpoint), host_id_, lease);
-    spdlog::info("sessions are kept in {} (host id {}, lease {} ms)", shared->describe(), host_id_,
-                 lease.count());
+    spdlog::info("sessions are kept in {} (host id {}, lease {} ms, claims wait up to {} ms)",
+                 shared->describe(), host_id_, lease.count(), claim_wait.count());
     ownership_ = std::make_shared<store::SessionOwnership>(std::move(shared), session_states_,
-                                                           *registry_, *loop_, lease);
+                                                           *registry_, *loop_, lease, claim_wait);
     session_states_->set_sync(ownership_);
     ownership_->start();
   }
@@ -144,18 +146,40 @@ CallTicket Host::execute_async(const std::string& bridge, const std::string& com
   return ticket;
 }
 
-void Host::with_session(const std::string& id, std::function<void(std::function<void()>)> go,
+void Host::with_session(const std::string& id, const std::string& call_id,
+                        std::chrono::steady_clock::time_point deadline,
+                        std::function<void(std::function<void()>)> go,
                         std::function<void(Error)> failed) {
   auto release = [weak = std::weak_ptr<store::SessionOwnership>(ownership_), id] {
     if (auto ownership = weak.lock()) ownership->end_call(id);
   };
   if (ownership_->begin_call(id)) return go(std::move(release));
-  ownership_->claim(id, true,
-                    [go = std::move(go), failed = std::move(failed),
-                     release = std::move(release)](Result<bool> claimed) mutable {
+  // A cancel while the claim waits ends it at once (the canceller is replaced by the pool's once
+  // the call is dispatched). `cancelled` catches a cancel before the claim is registered or
+  // after it was answered.
+  const auto waiter = ownership_->next_waiter();
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  auto cancelled_error = [id] {
+    return Error::make(ErrorCategory::kCancelled,
+                       "the call was cancelled while it waited for session '" + id +
+                           "' to be free of another host's lease; it did not run");
+  };
+  in_flight_->attach(call_id, [weak = std::weak_ptr<store::SessionOwnership>(ownership_), id,
+                               waiter, cancelled, cancelled_error] {
+    cancelled->store(true);
+    if (auto ownership = weak.lock()) ownership->abandon(id, waiter, cancelled_error());
+  });
+  ownership_->claim(id, true, deadline, waiter,
+                    [go = std::move(go), failed = std::move(failed), release = std::move(release),
+                     cancelled, cancelled_error](Result<bool> claimed) mutable {
                       if (!claimed) return failed(std::move(claimed).error());
+                      if (cancelled->load()) {
+                        release();
+                        return failed(cancelled_error());
+                      }
                       go(std::move(release));
                     });
+  if (cancelled->load()) ownership_->abandon(id, waiter, cancelled_error());
 }
 
 void Host::submit(const std::shared_ptr<registry::Bridge>& target, CallTicket& ticket,
@@ -176,10 +200,19 @@ void Host::submit(const std::shared_ptr<registry::Bridge>& target, CallTicket& t
     ticket.bridge = target;
     const std::string session = *parked->request.session_id;
     const auto caller = std::this_thread::get_id();  // go() on it: at once, inside submit()
+    // The call's deadline counts from now: a wait for the session's claim spends part of it.
+    const auto deadline = std::chrono::steady_clock::now() +
+                          parked->request.timeout.value_or(target->pool().config().request_timeout);
     with_session(
-        session,
-        [this, target, parked, call_id = ticket.id, caller,
+        session, ticket.id, deadline,
+        [this, target, parked, call_id = ticket.id, caller, deadline,
          &ticket](std::function<void()> release) {
+          if (std::this_thread::get_id() !=
+              caller) {  // after a claim: what is left of the deadline
+            parked->request.timeout = std::max(
+                std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  deadline - std::chrono::steady_clock::now()));
+          }
           auto done = [release = std::move(release),
                        on_done = std::move(parked->on_done)](Result<json> result) {
             release();
@@ -272,6 +305,7 @@ Result<std::string> Host::cast(const std::string& bridge, const std::string& com
   call_records_->started(call_id, (*target)->name(), command);
   in_flight_->begin(call_id);
   auto request = to_request(command, std::move(args), std::move(options));
+  const auto request_timeout = request.timeout;
   request.on_started = [records = call_records_, call_id] { records->running(call_id); };
   auto start = [records = call_records_, in_flight = in_flight_, call_id, bridge = *target,
                 request = std::make_shared<pool::CallRequest>(std::move(request))](
@@ -289,7 +323,9 @@ Result<std::string> Host::cast(const std::string& bridge, const std::string& com
   };
   if (ownership_ && options_session) {
     // A session held by another host: the record says so (session_moved), like any failure.
-    with_session(*options_session, std::move(start),
+    const auto deadline = std::chrono::steady_clock::now() +
+                          request_timeout.value_or((*target)->pool().config().request_timeout);
+    with_session(*options_session, call_id, deadline, std::move(start),
                  [records = call_records_, in_flight = in_flight_, call_id,
                   name = (*target)->name(), command](Error failure) {
                    failure.bridge = name;
@@ -583,6 +619,7 @@ Result<json> Host::reload(const std::string& path) {
       {"call_results", next->call_results != now.call_results},
       {"session_store", next->session_store != now.session_store},
       {"session_lease_ms", next->session_lease_ms != now.session_lease_ms},
+      {"session_claim_wait_ms", next->session_claim_wait_ms != now.session_claim_wait_ms},
       {"id", next->id != now.id}};
   for (const auto& [key, changed] : host_keys) {
     if (!changed) continue;
@@ -681,6 +718,8 @@ json Host::health() {
 void Host::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  // Calls waiting for another host's lease fail now, before the pools drain.
+  if (ownership_) ownership_->end_waits();
   registry_->shutdown();
   if (ownership_) {
     // The pools are drained (their saves are in): give the leases up so that other hosts take

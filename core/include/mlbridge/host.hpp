@@ -270,9 +270,13 @@ class Host {
                              std::chrono::milliseconds commands_wait);
 
   // With a shared session store: runs `go` once this host holds session `id` (at once when it
-  // does already; else after a claim, on the store's thread), or `failed` with the claim's error.
+  // does already; else after a claim, on the store's or the loop's thread), or `failed` with the
+  // claim's error. While another host's lease lives the claim waits, until `deadline` at the
+  // latest (and host.session_claim_wait_ms); call `call_id` cancelled meanwhile ends the wait.
   // `go` gets the function that ends the call's hold on the session.
-  void with_session(const std::string& id, std::function<void(std::function<void()>)> go,
+  void with_session(const std::string& id, const std::string& call_id,
+                    std::chrono::steady_clock::time_point deadline,
+                    std::function<void(std::function<void()>)> go,
                     std::function<void(Error)> failed);
   // The host's session API with a shared store: the session loaded here (claimed) first.
   Result<bool> hold_session(const std::string& id);

@@ -151,6 +151,7 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
        "call_results",
        "session_store",
        "session_lease_ms",
+       "session_claim_wait_ms",
        "id"},
       [&](const std::string& key, const ValueReader& value) -> Status {
         const auto take = [](auto result, auto& out) -> Status {
@@ -175,6 +176,12 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
           auto lease = value.integer(100, 3600000);
           if (!lease) return std::move(lease).error();
           host.session_lease_ms = static_cast<std::int64_t>(*lease);
+          return Ok{};
+        }
+        if (key == "session_claim_wait_ms") {
+          auto wait = value.integer(0, 3600000);
+          if (!wait) return std::move(wait).error();
+          host.session_claim_wait_ms = static_cast<std::int64_t>(*wait);
           return Ok{};
         }
         if (key == "id") {

@@ -42,7 +42,9 @@ Error session_moved_error(const std::string& id, const RedisReply& reply) {
                             std::to_string(left) +
                             " ms left); this host did not run the call: send it to that host, "
                             "or retry once the lease has lapsed");
-  e.retry_after = std::chrono::milliseconds(std::max(1000LL, left));
+  // Exact, so that a host waiting for the lease claims again as it lapses (HTTP rounds it up to
+  // whole seconds, at least 1).
+  e.retry_after = std::chrono::milliseconds(std::max(1LL, left));
   return e;
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <future>
 #include <set>
 
@@ -9,6 +10,8 @@
 
 namespace mlbridge::store {
 namespace {
+
+using Clock = SessionOwnership::Clock;
 
 // How long a blocking helper waits for the store; the client's own timeouts answer sooner.
 constexpr std::chrono::seconds kOwnershipWait{30};
@@ -19,6 +22,25 @@ Error not_held_here(const std::string& id) {
                             "' is no longer held by this host (its copy was dropped after a "
                             "failed save or a takeover); retry the call");
   e.retry_after = std::chrono::milliseconds(1000);
+  return e;
+}
+
+Error host_stopping(const std::string& id) {
+  return Error::make(ErrorCategory::kBridgeUnavailable,
+                     "this host is shutting down; the call of session '" + id +
+                         "' did not run: retry it on another host");
+}
+
+// The refusal a claim answers once its bound is reached: the store's, with how long this host
+// waited and a Retry-After of the lease's time left (at least 1 s).
+Error moved_after_wait(const Error& refused, Clock::time_point since, Clock::time_point now,
+                       Clock::time_point lapses) {
+  Error e = refused;
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - since);
+  if (waited.count() > 0)
+    e.message += " (this host waited " + std::to_string(waited.count()) + " ms)";
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(lapses - now);
+  e.retry_after = std::max<std::chrono::milliseconds>(left, std::chrono::milliseconds(1000));
   return e;
 }
 
@@ -35,12 +57,14 @@ Result<T> wait_for_store(std::future<Result<T>>& future, const std::string& what
 
 SessionOwnership::SessionOwnership(SessionStorePtr store, session::StateStorePtr states,
                                    registry::Registry& registry, runtime::EventLoop& loop,
-                                   std::chrono::milliseconds lease)
+                                   std::chrono::milliseconds lease,
+                                   std::chrono::milliseconds claim_wait)
     : store_(std::move(store)),
       states_(std::move(states)),
       registry_(registry),
       loop_(loop),
       lease_(lease),
+      claim_wait_(claim_wait),
       upkeep_timer_(loop.context()) {}
 
 void SessionOwnership::start() {
@@ -50,6 +74,7 @@ void SessionOwnership::start() {
 }
 
 void SessionOwnership::stop() {
+  end_waits();
   std::vector<std::string> ids;
   {
     std::lock_guard lock(mutex_);
@@ -84,33 +109,93 @@ void SessionOwnership::end_call(const std::string& id) {
   if (it != held_.end() && it->second.running > 0) --it->second.running;
 }
 
-void SessionOwnership::claim(const std::string& id, bool for_call,
-                             std::function<void(Result<bool>)> done) {
+void SessionOwnership::claim(const std::string& id, bool for_call, Clock::time_point wait_until,
+                             std::uint64_t waiter, std::function<void(Result<bool>)> done) {
+  const auto now = Clock::now();
+  wait_until = std::min(wait_until, now + claim_wait_);
+  std::unique_lock lock(mutex_);
+  if (waits_ended_) {
+    lock.unlock();
+    return done(host_stopping(id));
+  }
+  Claiming& claiming = claiming_[id];
+  claiming.waiters.push_back({waiter, for_call, now, wait_until, std::move(done)});
+  if (claiming.out) return;  // answered with the claim that is out
+  if (claiming.waiters.size() > 1) {
+    // Waiting for another host's lease: this call's bound may come before the timer.
+    if (wait_until < claiming.wake) {
+      claiming.wake = wait_until;
+      lock.unlock();
+      loop_.post([weak = weak_from_this(), id] {
+        if (auto self = weak.lock()) self->arm_wait(id);
+      });
+    }
+    return;
+  }
+  claiming.out = true;
+  lock.unlock();
+  send_claim(id);
+}
+
+void SessionOwnership::send_claim(const std::string& id) {
   const auto sent = Clock::now();
-  store_->claim(id, [weak = weak_from_this(), id, sent, for_call,
-                     done = std::move(done)](Result<StoredSession> claimed) {
-    auto self = weak.lock();
-    if (!self) return done(Error::make(ErrorCategory::kBridgeUnavailable, "the host stopped"));
-    self->on_claimed(id, sent, for_call, std::move(claimed), done);
+  store_->claim(id, [weak = weak_from_this(), id, sent](Result<StoredSession> claimed) {
+    // The host fails every waiter (end_waits) before it lets go of this object.
+    if (auto self = weak.lock()) self->on_claimed(id, sent, std::move(claimed));
   });
 }
 
-void SessionOwnership::on_claimed(const std::string& id, Clock::time_point sent, bool for_call,
-                                  Result<StoredSession> claimed,
-                                  const std::function<void(Result<bool>)>& done) {
+void SessionOwnership::on_claimed(const std::string& id, Clock::time_point sent,
+                                  Result<StoredSession> claimed) {
   // Listed before the mutex is taken: the registry's lock is never taken under this one.
   const auto bridges = registry_.list();
   std::unique_lock lock(mutex_);
+  std::deque<Waiter> waiters;
+  auto entry = claiming_.find(id);
+  if (entry != claiming_.end()) {
+    waiters = std::move(entry->second.waiters);
+    claiming_.erase(entry);
+  }
   if (!claimed) {
     const Error& failure = claimed.error();
     count("claim", &failure);
-    if (failure.category == ErrorCategory::kSessionMoved) {
-      ++claims_["moved"];
-      if (held_.contains(id))
-        drop_local(id, bridges);  // another host has it now: this copy is stale
+    if (failure.category != ErrorCategory::kSessionMoved) {
+      lock.unlock();
+      for (auto& waiter : waiters) waiter.done(failure);
+      return;
+    }
+    ++claims_["moved"];
+    if (held_.contains(id)) drop_local(id, bridges);  // another host has it now: stale copy
+    // Those whose bound is reached fail; the others wait for the lease to lapse.
+    const auto now = Clock::now();
+    const auto lapses = now + failure.retry_after.value_or(std::chrono::milliseconds(1000));
+    std::vector<Waiter> refused;
+    std::deque<Waiter> waiting;
+    for (auto& waiter : waiters) {
+      (waiter.until <= now ? refused.emplace_back(std::move(waiter))
+                           : waiting.emplace_back(std::move(waiter)));
+    }
+    bool arm = false;
+    if (!waiting.empty() && !waits_ended_) {
+      ++claims_["waited"];
+      Claiming& claiming = claiming_[id];
+      claiming.waiters = std::move(waiting);
+      claiming.lapses = lapses;
+      claiming.wake = lapses;
+      for (const auto& waiter : claiming.waiters)
+        claiming.wake = std::min(claiming.wake, waiter.until);
+      arm = true;
+    } else {
+      for (auto& waiter : waiting) refused.push_back(std::move(waiter));
     }
     lock.unlock();
-    return done(claimed.error());
+    if (arm) {
+      loop_.post([weak = weak_from_this(), id] {
+        if (auto self = weak.lock()) self->arm_wait(id);
+      });
+    }
+    for (auto& waiter : refused) waiter.done(moved_after_wait(failure, waiter.since, now, lapses));
+    return;
   }
   count("claim", nullptr);
   auto it = held_.find(id);
@@ -120,16 +205,89 @@ void SessionOwnership::on_claimed(const std::string& id, Clock::time_point sent,
     if (auto installed = install(id, *claimed, bridges); !installed) {
       drop_local(id, bridges);
       lock.unlock();
-      return done(installed.error());
+      for (auto& waiter : waiters) waiter.done(installed.error());
+      return;
     }
   }
   ++claims_[!claimed->exists ? "new" : current ? "renewed" : "taken_over"];
   Held& held = held_[id];
   held.version = claimed->version;
   held.until = sent + lease_;
-  if (for_call) ++held.running;
+  for (const auto& waiter : waiters) {
+    if (waiter.for_call) ++held.running;
+  }
   lock.unlock();
-  done(claimed->exists);
+  for (auto& waiter : waiters) waiter.done(claimed->exists);  // in the order they came
+}
+
+void SessionOwnership::arm_wait(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto it = claiming_.find(id);
+  if (it == claiming_.end() || it->second.out || waits_ended_) return;
+  Claiming& claiming = it->second;
+  if (!claiming.timer)
+    claiming.timer = std::make_shared<boost::asio::steady_timer>(loop_.context());
+  claiming.timer->expires_at(claiming.wake);  // a wait set before ends with operation_aborted
+  claiming.timer->async_wait(
+      [weak = weak_from_this(), id, timer = claiming.timer](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (auto self = weak.lock()) self->on_wait_over(id, timer);
+      });
+}
+
+void SessionOwnership::on_wait_over(const std::string& id,
+                                    const std::shared_ptr<boost::asio::steady_timer>& timer) {
+  std::unique_lock lock(mutex_);
+  auto it = claiming_.find(id);
+  if (it == claiming_.end() || it->second.out || it->second.timer != timer || waits_ended_) return;
+  if (Clock::now() < it->second.wake) return;  // re-armed for later meanwhile
+  // The lease lapsed, or a waiter's bound came: claim again (a lease given up early is caught).
+  it->second.out = true;
+  it->second.timer.reset();
+  lock.unlock();
+  send_claim(id);
+}
+
+bool SessionOwnership::abandon(const std::string& id, std::uint64_t waiter, Error why) {
+  std::unique_lock lock(mutex_);
+  auto it = claiming_.find(id);
+  if (it == claiming_.end()) return false;
+  auto& waiters = it->second.waiters;
+  auto found = std::find_if(waiters.begin(), waiters.end(),
+                            [waiter](const Waiter& w) { return w.number == waiter; });
+  if (found == waiters.end()) return false;
+  auto done = std::move(found->done);
+  waiters.erase(found);
+  std::shared_ptr<boost::asio::steady_timer> idle;
+  if (waiters.empty() && !it->second.out) {
+    idle = std::move(it->second.timer);
+    claiming_.erase(it);
+  }
+  lock.unlock();
+  if (idle) loop_.post([idle] { idle->cancel(); });
+  done(std::move(why));
+  return true;
+}
+
+void SessionOwnership::end_waits() {
+  std::vector<std::pair<std::string, Waiter>> waiters;
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> timers;
+  {
+    std::lock_guard lock(mutex_);
+    if (waits_ended_) return;
+    waits_ended_ = true;
+    for (auto& [id, claiming] : claiming_) {
+      for (auto& waiter : claiming.waiters) waiters.emplace_back(id, std::move(waiter));
+      if (claiming.timer) timers.push_back(std::move(claiming.timer));
+    }
+    claiming_.clear();
+  }
+  if (!timers.empty()) {
+    loop_.run_sync([&timers] {
+      for (auto& timer : timers) timer->cancel();
+    });
+  }
+  for (auto& [id, waiter] : waiters) waiter.done(host_stopping(id));
 }
 
 Status SessionOwnership::install(const std::string& id, const StoredSession& record,
@@ -167,7 +325,9 @@ Result<bool> SessionOwnership::claim_and_wait(const std::string& id) {
   }
   auto promise = std::make_shared<std::promise<Result<bool>>>();
   auto future = promise->get_future();
-  claim(id, false, [promise](Result<bool> claimed) { promise->set_value(std::move(claimed)); });
+  // No waiting here: this blocks its caller's thread, so another host's lease is refused at once.
+  claim(id, false, Clock::now(), next_waiter(),
+        [promise](Result<bool> claimed) { promise->set_value(std::move(claimed)); });
   return wait_for_store(future, "a claim of session '" + id + "'");
 }
 

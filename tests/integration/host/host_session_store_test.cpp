@@ -39,10 +39,13 @@ class SessionStoreTest : public HostTest {
 
   // A host of its own YAML file, sharing the test's Redis; its lease long enough to outlast any
   // step of a test on a loaded machine (a test that needs it to lapse says so).
-  Host& add_host(const std::string& store = "", const std::string& lease_ms = "30000") {
+  // Its claims refuse another host's lease at once unless `claim_wait_ms` says otherwise.
+  Host& add_host(const std::string& store = "", const std::string& lease_ms = "30000",
+                 const std::string& claim_wait_ms = "0") {
     const std::string yaml =
         host_section("  session_store: \"" + (store.empty() ? store_url() : store) +
-                     "\"\n  session_lease_ms: " + lease_ms + "\n") +
+                     "\"\n  session_lease_ms: " + lease_ms +
+                     "\n  session_claim_wait_ms: " + claim_wait_ms + "\n") +
         "bridges:\n" +
         echo_bridge_yaml("echo",
                          "    sessions:\n      replay:\n"
@@ -66,6 +69,15 @@ class SessionStoreTest : public HostTest {
 
   static pool::PoolStats pool_stats(Host& host) {
     return (*host.registry().get("echo"))->pool().stats();
+  }
+
+  // Until `host` has had a claim wait for another host's lease (polled: the wait is internal).
+  static bool waits_for_a_lease(Host& host) {
+    for (int i = 0; i < 2000; ++i) {
+      if (host.snapshot().session_store.claims["waited"] > 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
   }
 
   std::unique_ptr<RedisServer> redis_;
@@ -240,6 +252,89 @@ TEST_F(SessionStoreAuthTest, AWrongPasswordIsAClearErrorAndAnonymousCallsWork) {
   EXPECT_TRUE(has(refused.error().message, "host.session_store")) << refused.error().message;
   EXPECT_FALSE(has(refused.error().message, "wrong-password")) << refused.error().message;
   EXPECT_TRUE(a.execute("echo", "echo", {{"x", 1}}).ok());
+}
+
+TEST_F(SessionStoreTest, AClaimWaitsForAnIdleHostsLeaseAndTakesTheSessionOverOnce) {
+  // A stays alive but idle: its lease (300 ms) is not renewed, so it lapses; B's call waits for
+  // that instead of answering session_moved, and runs once.
+  Host& a = add_host("", "300");
+  ASSERT_TRUE(a.execute("echo", "put", {{"key", "k"}, {"value", "x"}}, in("idle")).ok());
+  Host& b = add_host("", "300", "10000");
+  auto got = b.execute("echo", "get", {{"key", "k"}}, in("idle"));
+  ASSERT_TRUE(got.ok()) << got.error().describe();
+  EXPECT_EQ((*got)["value"], "x");
+  auto claims = b.snapshot().session_store.claims;
+  EXPECT_GE(claims["waited"], 1u);
+  EXPECT_EQ(claims["taken_over"], 1u);
+  EXPECT_EQ(pool_stats(b).sessions_replayed, 1u);  // the object rebuilt once
+  EXPECT_EQ(pool_stats(b).calls, 1u);              // the call ran once
+  EXPECT_EQ(pool_stats(a).calls, 1u);              // and never on A
+}
+
+TEST_F(SessionStoreTest, CallsOfASessionWaitingForALeaseShareOneClaimAndKeepTheirOrder) {
+  Host& a = add_host("", "300");
+  ASSERT_TRUE(a.execute("echo", "state", {{"set", {{"n", 0}}}}, in("herd")).ok());
+  Host& b = add_host("", "300", "10000");
+  std::vector<std::future<Result<json>>> calls;
+  for (int i = 1; i <= 5; ++i) {
+    calls.push_back(b.execute_async("echo", "state", {{"set", {{"n", i}}}}, in("herd")));
+  }
+  for (auto& call : calls) {
+    auto done = call.get();
+    ASSERT_TRUE(done.ok()) << done.error().describe();
+  }
+  auto state = b.get_session_state("herd");
+  ASSERT_TRUE(state.ok()) << state.error().describe();
+  EXPECT_EQ(state->data, json({{"n", 5}}));  // the last one made, last applied
+  const auto ops = b.snapshot().session_store.ops;
+  // One claim refused, then one that took it over: not one per call and retry.
+  EXPECT_LE(ops.at("claim/moved") + ops.at("claim/ok"), 3u);
+}
+
+TEST_F(SessionStoreTest, ACallWhoseDeadlineComesBeforeTheLeaseLapsesFailsWithSessionMoved) {
+  Host& a = add_host();  // a 30 s lease
+  ASSERT_TRUE(a.execute("echo", "put", {{"key", "k"}, {"value", 1}}, in("busy")).ok());
+  Host& b = add_host("", "30000", "60000");
+  ExecuteOptions options = in("busy");
+  options.timeout = std::chrono::milliseconds(300);
+  auto refused = b.execute("echo", "get", {{"key", "k"}}, options);
+  ASSERT_FALSE(refused.ok());
+  // Not a timeout: the call never ran, and the client should retry after the lease.
+  EXPECT_EQ(refused.error().category, ErrorCategory::kSessionMoved);
+  ASSERT_TRUE(refused.error().retry_after.has_value());
+  EXPECT_GE(refused.error().retry_after->count(), 1000);
+  EXPECT_TRUE(has(refused.error().message, "waited")) << refused.error().message;
+  EXPECT_EQ(pool_stats(b).calls, 0u);
+}
+
+TEST_F(SessionStoreTest, ACancelEndsAClaimsWaitAtOnce) {
+  Host& a = add_host();
+  ASSERT_TRUE(a.execute("echo", "put", {{"key", "k"}, {"value", 1}}, in("cancel")).ok());
+  Host& b = add_host("", "30000", "60000");
+  std::promise<std::string> id;
+  ExecuteOptions options = in("cancel");
+  options.on_call_id = [&id](const std::string& call_id) { id.set_value(call_id); };
+  auto waiting = b.execute_async("echo", "get", {{"key", "k"}}, options);
+  const std::string call_id = id.get_future().get();
+  ASSERT_TRUE(waits_for_a_lease(b));
+  ASSERT_TRUE(b.cancel_call(call_id).ok());
+  auto cancelled = waiting.get();
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_EQ(cancelled.error().category, ErrorCategory::kCancelled);
+  EXPECT_EQ(pool_stats(b).calls, 0u);
+}
+
+TEST_F(SessionStoreTest, AHostShuttingDownEndsItsClaimsWaits) {
+  Host& a = add_host();
+  ASSERT_TRUE(a.execute("echo", "put", {{"key", "k"}, {"value", 1}}, in("leaving")).ok());
+  Host& b = add_host("", "30000", "60000");
+  auto waiting = b.execute_async("echo", "get", {{"key", "k"}}, in("leaving"));
+  ASSERT_TRUE(waits_for_a_lease(b));
+  hosts_.pop_back();  // B shuts down and is gone
+  auto ended = waiting.get();
+  ASSERT_FALSE(ended.ok());
+  EXPECT_EQ(ended.error().category, ErrorCategory::kBridgeUnavailable);
+  EXPECT_TRUE(has(ended.error().message, "shutting down")) << ended.error().message;
 }
 
 }  // namespace

@@ -480,9 +480,21 @@ TEST(HostConfig, SessionStoreKeysHaveDefaultsAndAreChecked) {
   EXPECT_EQ(defaults->session_store, "memory");
   EXPECT_EQ(defaults->session_lease_ms, 2000);
   EXPECT_EQ(defaults->id, "");
+  EXPECT_FALSE(defaults->session_claim_wait_ms.has_value());
+  EXPECT_EQ(defaults->effective_claim_wait_ms(), 4000);  // 2 x the lease
   auto given = parse_text(
       "host:\n  session_store: \"redis://:secret@10.0.0.5:6380/2\"\n  session_lease_ms: 500\n"
       "  id: host-a\n");
+  ASSERT_TRUE(given.ok()) << given.error().message;
+  EXPECT_EQ(given->effective_claim_wait_ms(), 1000);  // follows the lease
+  auto no_wait = parse_text("host:\n  session_claim_wait_ms: 0\n");
+  ASSERT_TRUE(no_wait.ok()) << no_wait.error().message;
+  EXPECT_EQ(no_wait->effective_claim_wait_ms(), 0);
+  auto waits = parse_text("host:\n  session_claim_wait_ms: 7000\n");
+  ASSERT_TRUE(waits.ok()) << waits.error().message;
+  EXPECT_EQ(waits->effective_claim_wait_ms(), 7000);
+  expect_error(parse_text("host:\n  session_claim_wait_ms: -1\n"),
+               "test.yaml:2:", {"host.session_claim_wait_ms must be an integer from 0 to 3600000"});
   ASSERT_TRUE(given.ok()) << given.error().message;
   EXPECT_EQ(given->session_store, "redis://:secret@10.0.0.5:6380/2");
   EXPECT_EQ(given->session_lease_ms, 500);

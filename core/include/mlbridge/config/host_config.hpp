@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,17 @@ struct HostConfig {
   /// `host.session_lease_ms`: how long this host's claim on a session lasts after its last call
   /// ended (Redis store only). 100 to 3600000.
   std::int64_t session_lease_ms = 2000;
+  /// `host.session_claim_wait_ms`: how long a call of a session another host holds waits for that
+  /// host's lease to lapse before it fails with session_moved (Redis store only); bounded by the
+  /// call's own deadline too. 0 = refuse at once. 0 to 3600000; empty = 2 x session_lease_ms
+  /// (effective_claim_wait_ms()).
+  std::optional<std::int64_t> session_claim_wait_ms;
+  /// session_claim_wait_ms, or its default of 2 x session_lease_ms: a dead or idle host's lease
+  /// has at most session_lease_ms left, and the second lease covers the Redis round trips and a
+  /// lease renewed by the holder's last call just before it went idle.
+  std::int64_t effective_claim_wait_ms() const {
+    return session_claim_wait_ms.value_or(2 * session_lease_ms);
+  }
   /// `host.id`: this host's name on the leases it holds; "" = `<hostname>-<8 random hex>`, new at
   /// every start, so that a host that rejoins never takes its old leases for its own.
   std::string id;
