@@ -58,6 +58,9 @@ class SessionRecord:
     sid: str
     hosts: list[tuple[float, str]] = field(default_factory=list)  # (turn answered at, host)
     gaps: list[tuple[float, float]] = field(default_factory=list)  # (first failure sent, success)
+    # Turns that ran on another host than the turn before, without failing: (sent, answered). A
+    # host waits for the previous host's lease before it runs such a turn, so this is a wait too.
+    moves: list[tuple[float, float]] = field(default_factory=list)
     replayed_answers: int = 0  # turns found applied already (their first answer was lost)
     diverged: str | None = None  # why the session came back different
     gave_up: str | None = None  # a turn that never succeeded
@@ -157,6 +160,9 @@ class Driver:
             if kind is None:
                 if first_failure is not None:
                     record.gaps.append((first_failure, now))
+                elif command == "turn" and record.hosts:
+                    if record.hosts[-1][1] != result.get("host"):
+                        record.moves.append((started, now))
                 if command == "turn":  # where the session's turns ran (the read is not one)
                     record.hosts.append((now, result.get("host", "?")))
                 return result
@@ -323,10 +329,13 @@ async def failover_phase(
         if any(when > returned and host == killed for when, host in r.hosts)
     ]
 
-    # A session's longest wait from a failure to the next success: while the host was gone
+    # A session's longest wait from a failure, or from sending a turn that ran on another host
+    # (the host waited for the previous one's lease), to its success: while the host was gone
     # (failover), and after it came back (sessions moving back wait for the other's lease).
     def longest(record: SessionRecord, since: float, until: float) -> float | None:
-        waits = [end - begin for begin, end in record.gaps if since <= begin < until]
+        waits = [
+            end - begin for begin, end in [*record.gaps, *record.moves] if since <= begin < until
+        ]
         return max(waits) if waits else None
 
     failover_gaps = [g for r in records if (g := longest(r, kill - 60, returned)) is not None]

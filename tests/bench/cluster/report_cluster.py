@@ -120,7 +120,8 @@ def render(report: dict[str, Any]) -> str:
         + ", ".join(kinds_table(failover["errors_not_in_flight_kinds"]))
         + " |",
         f"| sessions that waited (failover) | {failover['affected_sessions']} |",
-        f"| failover gap (first failure → next success), p50 / p99 / max | "
+        f"| failover gap (first failure, or the send of a turn that ran on another host and "
+        f"so waited for the dead host's lease → success), p50 / p99 / max | "
         f"{seconds(gap['p50'])} / {seconds(gap['p99'])} / {seconds(gap['max'])} |",
         f"| sessions active before and after the host returned | "
         f"{failover['sessions_active_after_return']} |",
