@@ -156,7 +156,8 @@ void Host::with_session(const std::string& id, const std::string& call_id,
   if (ownership_->begin_call(id)) return go(std::move(release));
   // A cancel while the claim waits ends it at once (the canceller is replaced by the pool's once
   // the call is dispatched). `cancelled` catches a cancel before the claim is registered or
-  // after it was answered.
+  // after it was answered but before `go`; one that lands between `go`'s start and the pool's
+  // canceller being attached is lost (the call then runs, as a cancel that comes just too late).
   const auto waiter = ownership_->next_waiter();
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
   auto cancelled_error = [id] {
@@ -207,8 +208,8 @@ void Host::submit(const std::shared_ptr<registry::Bridge>& target, CallTicket& t
         session, ticket.id, deadline,
         [this, target, parked, call_id = ticket.id, caller, deadline,
          &ticket](std::function<void()> release) {
-          if (std::this_thread::get_id() !=
-              caller) {  // after a claim: what is left of the deadline
+          // After a claim (on another thread): the call has what is left of its deadline.
+          if (std::this_thread::get_id() != caller) {
             parked->request.timeout = std::max(
                 std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(
                                                   deadline - std::chrono::steady_clock::now()));
