@@ -128,9 +128,11 @@ void declare_all(Exposition& out) {
   out.declare("mlbridge_session_store_ops_total", "counter",
               "Operations on the shared session store (host.session_store: redis), by op "
               "(claim, save, end, extend) and outcome (ok, moved, error).");
-  out.declare("mlbridge_session_claims_total", "counter",
-              "Claims of sessions in the shared store, by outcome: new, taken_over (loaded from "
-              "the store), renewed (this host's copy was current), moved (another host holds it).");
+  out.declare(
+      "mlbridge_session_claims_total", "counter",
+      "Claims of sessions in the shared store, by outcome: new, taken_over (loaded from "
+      "the store), renewed (this host's copy was current), waited (another host's lease was "
+      "waited out), moved (another host holds it).");
   declare_families(out, telemetry::kCallStatSpecs);
   declare_families(out, pool::kPoolStatSpecs);
   declare_families(out, pool::kWorkerStatSpecs);
