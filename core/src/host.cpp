@@ -67,6 +67,14 @@ std::string generated_host_id() {
   return id;
 }
 
+// When a call must have ended: its own timeout, or its bridge's request_timeout, from now. A
+// call of a session that waits for its claim spends part of it waiting.
+std::chrono::steady_clock::time_point call_deadline(
+    registry::Bridge& bridge, std::optional<std::chrono::milliseconds> timeout) {
+  return std::chrono::steady_clock::now() +
+         timeout.value_or(bridge.pool().config().request_timeout);
+}
+
 }  // namespace
 
 Host::Host(config::HostConfig config)
@@ -201,9 +209,7 @@ void Host::submit(const std::shared_ptr<registry::Bridge>& target, CallTicket& t
     ticket.bridge = target;
     const std::string session = *parked->request.session_id;
     const auto caller = std::this_thread::get_id();  // go() on it: at once, inside submit()
-    // The call's deadline counts from now: a wait for the session's claim spends part of it.
-    const auto deadline = std::chrono::steady_clock::now() +
-                          parked->request.timeout.value_or(target->pool().config().request_timeout);
+    const auto deadline = call_deadline(*target, parked->request.timeout);
     with_session(
         session, ticket.id, deadline,
         [this, target, parked, call_id = ticket.id, caller, deadline,
@@ -324,8 +330,7 @@ Result<std::string> Host::cast(const std::string& bridge, const std::string& com
   };
   if (ownership_ && options_session) {
     // A session held by another host: the record says so (session_moved), like any failure.
-    const auto deadline = std::chrono::steady_clock::now() +
-                          request_timeout.value_or((*target)->pool().config().request_timeout);
+    const auto deadline = call_deadline(**target, request_timeout);
     with_session(*options_session, call_id, deadline, std::move(start),
                  [records = call_records_, in_flight = in_flight_, call_id,
                   name = (*target)->name(), command](Error failure) {
