@@ -16,6 +16,12 @@
 #   bash scripts/bench.sh --cluster  # only the cluster benchmark (root: 3 hosts in network
 #                                    # namespaces, Redis, HAProxy, a host killed; ~1-2 minutes):
 #                                    # docs/benchmarks-cluster.md and docs/bench/cluster.json
+#   bash scripts/bench.sh --against REV [--smoke]   # this checkout against commit REV: the
+#                                    # single-host rows (floors, C++ and HTTP APIs, payloads) of
+#                                    # both builds in interleaved rounds (~10 minutes):
+#                                    # docs/benchmarks-against-<REV's short hash>.md and its JSON
+#                                    # in docs/bench/. REV is built in a worktree under
+#                                    # build/against/.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +47,35 @@ if [ "${1:-}" = "--front-door" ]; then
     .venv/bin/python tests/bench/http/run.py --bin "build/$preset/bin" --out docs/bench/http.json
     .venv/bin/python tests/bench/http/report_http.py docs/bench/http.json \
       --write docs/benchmarks-http.md
+  fi
+  exit 0
+fi
+
+# Two builds side by side: REV in a worktree of its own, this checkout as it is.
+if [ "${1:-}" = "--against" ]; then
+  rev="${2:?--against needs a commit (a hash, tag or branch)}"
+  [ "${3:-}" = "--smoke" ] && smoke=1
+  preset="${MLBRIDGE_BENCH_PRESET:-release}"
+  targets=(--target compare_bench embed_bench frame_echo mlbridge)
+  commit="$(git rev-parse --verify "$rev^{commit}")" ||
+    { echo "bench: $rev is not a commit of this repository" >&2; exit 2; }
+  base="$ROOT/build/against/${commit:0:12}"
+  if [ ! -d "$base" ]; then
+    mkdir -p "$ROOT/build/against"
+    git worktree add --detach "$base" "$commit" >/dev/null
+  fi
+  ln -sfn "$ROOT/.venv" "$base/.venv"
+  (cd "$base" && cmake --preset "$preset" -DMLBRIDGE_BUILD_BENCHMARKS=ON >/dev/null &&
+    cmake --build --preset "$preset" "${targets[@]}" >/dev/null)
+  cmake --preset "$preset" -DMLBRIDGE_BUILD_BENCHMARKS=ON >/dev/null
+  cmake --build --preset "$preset" "${targets[@]}" >/dev/null
+  ab=(--base "$base/build/$preset/bin" --head "build/$preset/bin")
+  if [ $smoke -eq 1 ]; then
+    .venv/bin/python tests/bench/compare/ab.py "${ab[@]}" --out "$(mktemp -d)/ab.json" --smoke
+  else
+    name="against-${commit:0:7}"
+    .venv/bin/python tests/bench/compare/ab.py "${ab[@]}" --out "docs/bench/$name.json" \
+      --write "docs/benchmarks-$name.md"
   fi
   exit 0
 fi
