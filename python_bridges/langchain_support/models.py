@@ -258,8 +258,10 @@ def build(config: ModelConfig, *, strict: bool = True) -> ModelHandle:
         if value is not None:
             kwargs[name] = value
     from .http_client import async_client
+    from .openai_request_body import install as install_request_body_fast_path
 
     client = async_client()  # aiohttp's pool for the async calls (http_client.py says why)
+    install_request_body_fast_path()  # no per-call type walk of the request (the module says why)
     if client is not None:
         kwargs["http_async_client"] = client
     try:
