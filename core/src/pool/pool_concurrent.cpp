@@ -2,7 +2,9 @@
 // call, one running call per session, and retiring them once their calls ended (recycling, a
 // condemned worker) instead of waiting for an idle moment that a busy worker never has.
 
+#include <algorithm>
 #include <tuple>
+#include <vector>
 
 #include "pool_state.hpp"
 
@@ -75,17 +77,30 @@ void Pool::State::run_bound_calls(Slot& slot) {
 }
 
 Slot* Pool::State::least_loaded_for(const PendingCall& call) {
-  Slot* best = nullptr;
+  std::vector<Slot*> open;
+  for (auto& [n, slot] : slots) {
+    if (takes_concurrent_call(*slot)) open.push_back(slot.get());
+  }
+  if (open.size() <= 1) return open.empty() ? nullptr : open.front();
+  const auto bound = sessions.bound_counts();
+  const auto sessions_on = [&bound](const Slot& slot) -> std::size_t {
+    const auto it = bound.find(slot.number);
+    return it == bound.end() ? 0 : it->second;
+  };
+  // A session stays on the worker its first call binds it to, so a new session's load is the
+  // session's whole life: spreading new sessions by calls in flight at that moment (which sessions
+  // created in a burst see unevenly) left one worker with three times the other's sessions.
+  const bool binds_session = call.request.session_id.has_value();
   auto rank = [&](const Slot& slot) {
     const bool avoided =
         call.request.avoid_worker && slot.worker->id() == *call.request.avoid_worker;
-    return std::make_tuple(avoided, slot.in_flight, sessions.bound_to(slot.number), slot.number);
+    const std::size_t running = slot.in_flight;
+    const std::size_t homed = sessions_on(slot);
+    return binds_session ? std::make_tuple(avoided, homed, running, slot.number)
+                         : std::make_tuple(avoided, running, homed, slot.number);
   };
-  for (auto& [n, slot] : slots) {
-    if (!takes_concurrent_call(*slot)) continue;
-    if (!best || rank(*slot) < rank(*best)) best = slot.get();
-  }
-  return best;
+  return *std::min_element(open.begin(), open.end(),
+                           [&](const Slot* a, const Slot* b) { return rank(*a) < rank(*b); });
 }
 
 void Pool::State::after_concurrent_call(Slot& slot) {

@@ -353,8 +353,10 @@ struct Pool::State {
   // running there, in order, while it has free slots.
   void run_bound_calls(Slot& slot);
 
-  // The least-loaded concurrent worker that takes `call` now (fewest calls in flight, then fewest
-  // bound sessions; a retry avoids the worker its last attempt failed on), or null.
+  // The least-loaded concurrent worker that takes `call` now, or null. A call of a session not yet
+  // bound (its first) binds the session there for its life: fewest bound sessions first, then
+  // fewest calls in flight. Any other call: fewest calls in flight, then fewest bound sessions. A
+  // retry avoids the worker its last attempt failed on.
   Slot* least_loaded_for(const PendingCall& call);
 
   // A concurrent worker that takes one more call now: ready, accepting (not condemned), a free

@@ -91,4 +91,12 @@ std::size_t SessionTable::bound_to(std::uint64_t worker) const {
   return n;
 }
 
+std::map<std::uint64_t, std::size_t> SessionTable::bound_counts() const {
+  std::map<std::uint64_t, std::size_t> counts;
+  for (const auto& [id, session] : sessions_) {
+    if (session.worker && !session.lost) ++counts[*session.worker];
+  }
+  return counts;
+}
+
 }  // namespace mlbridge::session

@@ -4,6 +4,7 @@
 // max_concurrency 1 keeping the one-call path.
 
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <set>
@@ -88,6 +89,30 @@ TEST_F(PoolConcurrencyTest, FiveHundredCallsRunAtOnceSpreadEvenlyOverTwoWorkers)
   EXPECT_EQ(stats.calls, 500u);
   EXPECT_EQ(stats.in_flight, 0u);
   for (const auto& w : stats.workers) EXPECT_EQ(w.calls, 250u) << w.id;
+}
+
+TEST_F(PoolConcurrencyTest, NewSessionsSpreadBySessionsBoundNotByTheCallsRunningThen) {
+  auto p = start_all(concurrent(2, 16));
+  // A long call of session "held" runs on one worker while eleven new sessions make their first
+  // calls one after another. Ranked by calls in flight alone, all eleven went to the other worker
+  // (1 session against 11); a session stays where its first call ran, so they must even out.
+  auto promise = std::make_shared<std::promise<Result<json>>>();
+  auto held = promise->get_future();
+  const auto handle = p->submit(async_sleep(kLong, "held"),
+                                [promise](Result<json> r) { promise->set_value(std::move(r)); });
+  ASSERT_TRUE(eventually([&] { return in_flight(p) == 1; }));
+  for (int i = 0; i < 11; ++i) {
+    auto result = p->submit(async_sleep(0.0, "new-" + std::to_string(i))).get();
+    ASSERT_TRUE(result.ok()) << result.error().describe();
+  }
+  const auto stats = p->stats();
+  ASSERT_EQ(stats.workers.size(), 2u);
+  const auto first = static_cast<long>(stats.workers[0].sessions);
+  const auto second = static_cast<long>(stats.workers[1].sessions);
+  EXPECT_EQ(first + second, 12);
+  EXPECT_LE(std::abs(first - second), 1) << first << " sessions against " << second;
+  p->cancel(handle);
+  EXPECT_FALSE(held.get().ok());
 }
 
 TEST_F(PoolConcurrencyTest, StatsShowTheCallsInFlightPerWorkerAndBridge) {

@@ -82,6 +82,8 @@ class SessionTable {
   std::vector<std::string> expired(Clock::time_point now, std::chrono::seconds ttl) const;
   /// Number of sessions bound to `worker`.
   std::size_t bound_to(std::uint64_t worker) const;
+  /// Number of sessions bound to each worker that has any, in one pass.
+  std::map<std::uint64_t, std::size_t> bound_counts() const;
 
   std::size_t size() const { return sessions_.size(); }
   const std::map<std::string, Session>& all() const { return sessions_; }
