@@ -15,8 +15,10 @@ stack in `serve`).
 For each output in <build>/.ninja_log, this estimates when its command started (recorded mtime
 minus the command's duration, less a little slack) and reports each of its depfile inputs
 (`ninja -t deps`) whose mtime falls between that start and the recorded mtime. Inputs changed
-after the recorded mtime are not reported: Ninja rebuilds those itself. The slack errs toward
-reporting: a false report costs one recompile, a missed one a miscompiled binary.
+after the recorded mtime are not reported: Ninja rebuilds those itself. The estimate errs early,
+never late (by as long as Ninja took to see the compiler exit after it wrote the object: up to
+a second on a loaded machine), so it may name an object that is fine, which costs one
+recompile, but not miss one that is stale, which costs a miscompiled binary.
 
 Usage:
   scripts/find_stale_objects.py BUILD_DIR...            list them; exit 1 when there are any
