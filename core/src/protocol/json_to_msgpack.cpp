@@ -183,11 +183,12 @@ class JsonToMsgpack {
   }
 
   // The text of a string that may be base64. Base64 needs no escapes, and where it has none
-  // (the usual case) the text is read in place, in the parser's padded copy of the input, and
-  // the value is left for the object's iteration to skip: get_string would copy it into the
-  // parser's string buffer first, touching as many fresh pages again as the body has bytes.
-  // Stage 1 has validated the whole text (UTF-8, no unescaped control characters), so a string
-  // without a backslash is its own unescaped value.
+  // (the usual case) the text is read in place, in the parser's padded copy of the input:
+  // get_string would copy it into the parser's string buffer first, touching as many fresh
+  // pages again as the body has bytes. Stage 1 has validated the whole text (UTF-8, no
+  // unescaped control characters), so a string without a backslash is its own unescaped value.
+  // The value is still consumed (get_raw_json_string, which copies nothing): the iteration then
+  // checks what follows it, as after get_string (skipping an unconsumed value does not).
   simdjson::error_code bytes_string(od::value& item, std::string_view& text) {
     const std::string_view token = item.raw_json_token();  // "...", then any whitespace
     const std::size_t closing_quote = token.find_last_of('"');
@@ -195,6 +196,8 @@ class JsonToMsgpack {
         closing_quote != std::string_view::npos) {
       const std::string_view raw = token.substr(1, closing_quote - 1);
       if (raw.find('\\') == std::string_view::npos) {
+        od::raw_json_string consumed;
+        if (auto error = item.get_raw_json_string().get(consumed)) return error;
         text = raw;
         return simdjson::SUCCESS;
       }

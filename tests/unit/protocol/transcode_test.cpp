@@ -326,6 +326,19 @@ TEST(TranscodeTest, MsgpackToJsonEscapesEveryPositionAsTheDomDoes) {
   }
 }
 
+// The json_transcode fuzzer found this: a __bytes__ string read in place was left unconsumed,
+// and On Demand's skipping of it did not notice the ':' that followed.
+TEST(TranscodeTest, RefusesWhatFollowsABytesStringWhenItIsNotACommaOrTheEnd) {
+  expect_json_error(R"({"__bytes__":"__":"AQ==","x":0})", "not valid JSON");
+  expect_json_error(R"([{"__bytes__":"AQ==":1}])", "not valid JSON");
+  expect_json_error(R"({"__bytes__":"AQ==" "x"})", "not valid JSON");
+  expect_json_error(R"({"__bytes__":"AQ==",})", "");
+  expect_json_error(
+      R"([{"__bytess__":"AQ==","__":"AQ=="},{"__bytes__":"__":"AQ==","x":0},"yb_{_tes__":4},[],{}])",
+      "");
+  expect_json_error(R"([{"__bytes__":"__":"AQ==","x":0},"y":4}])", "");
+}
+
 TEST(TranscodeTest, RefusesAControlCharacterInAStringThatLooksLikeBytes) {
   expect_json_error(
       "{\"__bytes__\":\"AQ\x01"
