@@ -15,11 +15,8 @@ RUN_SECONDS="${1:-60}"
 shift || true
 FUZZERS=("$@")
 if [ ${#FUZZERS[@]} -eq 0 ]; then
-  # json_transcode joins the default (CI) list once it has run 60 s clean since numbers with
-  # more than 15 significant digits are read with std::from_chars (the last-bit differences it
-  # found, e.g. 3.5674407370958307248; TranscodeTest.LongNumbersAreTheDomsDoublesToTheBit).
-  # Run it by name: bash scripts/fuzz.sh 60 json_transcode.
-  FUZZERS=(frame_reader json_codec msgpack_codec message_parser yaml_config http_request)
+  FUZZERS=(frame_reader json_codec msgpack_codec message_parser yaml_config http_request
+    json_transcode)
 fi
 
 cmake --preset asan >/dev/null

@@ -24,8 +24,21 @@ void base64_encode_to(std::span<const std::uint8_t> bytes, char* out);
 /// padding is misplaced (the characters themselves are checked by base64_decode_to).
 std::optional<std::size_t> base64_decoded_size(std::string_view text);
 
+/// The decoders behind base64_decode_to: the same results, at different speeds.
+enum class Base64Decoder {
+  kPortable,  ///< table-driven, one quantum (4 characters) at a time, on any CPU
+  kAvx2,      ///< 32 characters at a time (base64_avx2.hpp); only where the CPU has AVX2
+};
+
+/// The fastest decoder this CPU runs (the one base64_decode_to uses).
+Base64Decoder base64_best_decoder();
+
 /// Decodes `text` into base64_decoded_size(text) bytes at `out`; false on a character outside
 /// the alphabet or misplaced padding (`out` then holds garbage).
 bool base64_decode_to(std::string_view text, std::uint8_t* out);
+
+/// base64_decode_to with a chosen decoder (tests compare them; kAvx2 only where
+/// base64_best_decoder() is kAvx2).
+bool base64_decode_to(std::string_view text, std::uint8_t* out, Base64Decoder decoder);
 
 }  // namespace mlbridge::protocol

@@ -155,7 +155,7 @@ class JsonToMsgpack {
         if (type == od::json_type::string) {
           bytes_at = location(item);
           std::string_view text;
-          if (auto error = item.get_string().get(text)) return failure(error, bytes_at);
+          if (auto error = bytes_string(item, text)) return failure(error, bytes_at);
           bytes_text = text;
           continue;
         }
@@ -180,6 +180,29 @@ class JsonToMsgpack {
     }
     containers_[index].count = count;
     return Ok{};
+  }
+
+  // The text of a string that may be base64. Base64 needs no escapes, and where it has none
+  // (the usual case) the text is read in place, in the parser's padded copy of the input:
+  // get_string would copy it into the parser's string buffer first, touching as many fresh
+  // pages again as the body has bytes. Stage 1 has validated the whole text (UTF-8, no
+  // unescaped control characters), so a string without a backslash is its own unescaped value.
+  // The value is still consumed (get_raw_json_string, which copies nothing): the iteration then
+  // checks what follows it, as after get_string (skipping an unconsumed value does not).
+  simdjson::error_code bytes_string(od::value& item, std::string_view& text) {
+    const std::string_view token = item.raw_json_token();  // "...", then any whitespace
+    const std::size_t closing_quote = token.find_last_of('"');
+    if (token.size() >= 2 && token.front() == '"' && closing_quote > 0 &&
+        closing_quote != std::string_view::npos) {
+      const std::string_view raw = token.substr(1, closing_quote - 1);
+      if (raw.find('\\') == std::string_view::npos) {
+        od::raw_json_string consumed;
+        if (auto error = item.get_raw_json_string().get(consumed)) return error;
+        text = raw;
+        return simdjson::SUCCESS;
+      }
+    }
+    return item.get_string().get(text);
   }
 
   // Forgets what the map at containers_[index] holds so far (and the containers inside it).

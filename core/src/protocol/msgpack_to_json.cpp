@@ -182,59 +182,93 @@ class MsgpackToJson {
 
   Status string(std::size_t n) {
     if (left() < n) return truncated();
-    const char* text = reinterpret_cast<const char*>(at_);
-    if (!simdjson::validate_utf8(text, n)) {
+    const std::string_view text(reinterpret_cast<const char*>(at_), n);
+    if (write_escaped(text) && !simdjson::validate_utf8(text.data(), text.size())) {
       return malformed(
           "a string that is not valid UTF-8 (JSON cannot carry it; send such data "
           "as bytes)");
     }
     at_ += n;
-    write_escaped(std::string_view(text, n));
     return Ok{};
   }
 
   // Escapes as nlohmann's dump() without ensure_ascii: the two-character forms where JSON has
-  // them, \u00xx for the other control characters, everything else as it is.
-  void write_escaped(std::string_view text) {
+  // them, \u00xx for the other control characters, everything else as it is. Runs of bytes that
+  // need no escape are skipped eight at a time and appended in one piece. Returns whether the
+  // text has a byte outside ASCII: only such text needs the (much slower per call) UTF-8 check.
+  bool write_escaped(std::string_view text) {
     out_.push_back('"');
+    const char* const data = text.data();
+    const std::size_t n = text.size();
+    std::uint64_t high_bits = 0;
     std::size_t run = 0;  // start of the characters not yet copied
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      const auto c = static_cast<unsigned char>(text[i]);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
-      out_.append(text.data() + run, i - run);
-      run = i + 1;
-      switch (c) {
-        case '"':
-          out_.append("\\\"");
-          break;
-        case '\\':
-          out_.append("\\\\");
-          break;
-        case '\b':
-          out_.append("\\b");
-          break;
-        case '\f':
-          out_.append("\\f");
-          break;
-        case '\n':
-          out_.append("\\n");
-          break;
-        case '\r':
-          out_.append("\\r");
-          break;
-        case '\t':
-          out_.append("\\t");
-          break;
-        default: {
-          constexpr char kHex[] = "0123456789abcdef";
-          const char escape[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-          out_.append(escape, sizeof(escape));
-          break;
+    std::size_t i = 0;
+    while (i < n) {
+      if (n - i >= 8) {
+        std::uint64_t word = 0;
+        std::memcpy(&word, data + i, sizeof(word));
+        high_bits |= word;
+        if (!needs_escape(word)) {
+          i += 8;
+          continue;
         }
       }
+      const auto c = static_cast<unsigned char>(data[i]);
+      high_bits |= c;
+      ++i;
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out_.append(data + run, i - 1 - run);
+      run = i;
+      write_escape(c);
     }
-    out_.append(text.data() + run, text.size() - run);
+    out_.append(data + run, n - run);
     out_.push_back('"');
+    return (high_bits & 0x8080808080808080ull) != 0;
+  }
+
+  // Whether one of the eight bytes of `word` is a control character, '"' or '\\' (bytes with
+  // the high bit set are not). Exact as a whole, by the classic has-zero-byte bit tricks.
+  static bool needs_escape(std::uint64_t word) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+    constexpr std::uint64_t kHighs = 0x8080808080808080ull;
+    const std::uint64_t quote = word ^ (kOnes * '"');
+    const std::uint64_t backslash = word ^ (kOnes * '\\');
+    const std::uint64_t below_space = (word - kOnes * 0x20) & ~word;
+    const std::uint64_t is_quote = (quote - kOnes) & ~quote;
+    const std::uint64_t is_backslash = (backslash - kOnes) & ~backslash;
+    return ((below_space | is_quote | is_backslash) & kHighs) != 0;
+  }
+
+  void write_escape(unsigned char c) {
+    switch (c) {
+      case '"':
+        out_.append("\\\"");
+        break;
+      case '\\':
+        out_.append("\\\\");
+        break;
+      case '\b':
+        out_.append("\\b");
+        break;
+      case '\f':
+        out_.append("\\f");
+        break;
+      case '\n':
+        out_.append("\\n");
+        break;
+      case '\r':
+        out_.append("\\r");
+        break;
+      case '\t':
+        out_.append("\\t");
+        break;
+      default: {
+        constexpr char kHex[] = "0123456789abcdef";
+        const char escape[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out_.append(escape, sizeof(escape));
+        break;
+      }
+    }
   }
 
   Status bytes(std::size_t n) {

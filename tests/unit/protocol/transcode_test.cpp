@@ -87,7 +87,12 @@ std::vector<std::string> corpus() {
       R"({"__bytes__":"AQ==","__bytes__":"AgI="})", R"({"__bytes__":5,"__bytes__":"AQ=="})",
       R"({"__bytes__":{"a":[1,{}]},"__bytes__":"AQ=="})",
       R"({"__bytes__":"AQ==","__bytes__":{"a":[1,{}]}})",
-      R"([{"__bytes__":"AQ==","__bytes__":"AgI=","a":1},{"__bytes__":"AQ==","__bytes__":7}])"};
+      R"([{"__bytes__":"AQ==","__bytes__":"AgI=","a":1},{"__bytes__":"AQ==","__bytes__":7}])",
+      // Bytes whose base64 has an escape (read through the parser) or space around it (read in
+      // place), also where the object turns out not to be bytes.
+      R"({"__bytes__":"A\/8="})", R"({ "__bytes__" : "A/8=" , "x" : 1 })",
+      R"({"__bytes__" :"AQID"  })", R"({"__bytes__":"A\/8=","x":1})",
+      R"({"__bytes__":"\u0041QID"})", R"({"__bytes__":"a\"b","c":[]})"};
 }
 
 TEST(TranscodeTest, JsonToMsgpackWritesWhatTheDomPathWrites) {
@@ -293,6 +298,57 @@ void expect_msgpack_error(const std::string& bytes, const std::string& fragment)
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().category, ErrorCategory::kInvalidArgument);
   EXPECT_NE(result.error().message.find(fragment), std::string::npos) << result.error().message;
+}
+
+// msgpack_to_json skips runs of plain bytes eight at a time: a character to escape, a byte
+// outside ASCII and a malformed UTF-8 sequence at every position of strings around that size.
+TEST(TranscodeTest, MsgpackToJsonEscapesEveryPositionAsTheDomDoes) {
+  const std::string specials[] = {
+      "\"",   "\\",       "\n",           std::string(1, '\0'), "\x01", "\x1f", " ",
+      "\x7f", "\xc3\xa9", "\xe2\x9c\x93", "\xf0\x9f\x98\x80"};
+  for (std::size_t length = 0; length <= 40; ++length) {
+    for (std::size_t position = 0; position <= length; ++position) {
+      for (const std::string& special : specials) {
+        std::string text(length, 'x');
+        text.insert(position, special);
+        std::string msgpack;
+        json::to_msgpack(json(text), msgpack);
+        auto ours = msgpack_to_json(msgpack);
+        ASSERT_TRUE(ours) << ours.error().message;
+        ASSERT_EQ(*ours, json(text).dump()) << length << " " << position;
+      }
+      std::string broken(length, 'x');
+      broken.insert(position, "\xe2\x9c");  // a three-byte sequence cut short
+      std::string msgpack;
+      json::to_msgpack(json(broken), msgpack);
+      EXPECT_FALSE(msgpack_to_json(msgpack).ok()) << length << " " << position;
+    }
+  }
+}
+
+// The json_transcode fuzzer found this: a __bytes__ string read in place was left unconsumed,
+// and On Demand's skipping of it did not notice the ':' that followed.
+TEST(TranscodeTest, RefusesWhatFollowsABytesStringWhenItIsNotACommaOrTheEnd) {
+  expect_json_error(R"({"__bytes__":"__":"AQ==","x":0})", "not valid JSON");
+  expect_json_error(R"([{"__bytes__":"AQ==":1}])", "not valid JSON");
+  expect_json_error(R"({"__bytes__":"AQ==" "x"})", "not valid JSON");
+  expect_json_error(R"({"__bytes__":"AQ==",})", "");
+  expect_json_error(
+      R"([{"__bytess__":"AQ==","__":"AQ=="},{"__bytes__":"__":"AQ==","x":0},"yb_{_tes__":4},[],{}])",
+      "");
+  expect_json_error(R"([{"__bytes__":"__":"AQ==","x":0},"y":4}])", "");
+}
+
+TEST(TranscodeTest, RefusesAControlCharacterInAStringThatLooksLikeBytes) {
+  expect_json_error(
+      "{\"__bytes__\":\"AQ\x01"
+      "D\"}",
+      "string");
+  expect_json_error(
+      "{\"__bytes__\":\"AQ\x01"
+      "D\",\"x\":1}",
+      "string");
+  expect_json_error("{\"__bytes__\":\"\xff\"}", "UTF-8");
 }
 
 TEST(TranscodeTest, MsgpackToJsonRefusesWhatTheDomDecoderRefuses) {
