@@ -191,7 +191,10 @@ TEST_F(SessionStoreTest, ALeaseIsKeptWhileACallRuns) {
   while (running.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
     auto tried = b.execute("echo", "echo", {{"x", 1}}, in("long"));
     ASSERT_FALSE(tried.ok()) << "host B ran a call of a session host A was serving";
-    EXPECT_EQ(tried.error().category, ErrorCategory::kSessionMoved);
+    // On a loaded machine (the sanitizer passes) Redis may miss its 1 s command timeout once:
+    // that call fails as bridge_unavailable, which runs nothing either.
+    if (tried.error().category == ErrorCategory::kBridgeUnavailable) continue;
+    EXPECT_EQ(tried.error().category, ErrorCategory::kSessionMoved) << tried.error().describe();
     ++refused;
   }
   auto done = running.get();
