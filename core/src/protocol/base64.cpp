@@ -9,8 +9,6 @@
 namespace mlbridge::protocol {
 namespace {
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 // Decoding looks each of a quantum's four characters up in a table of its own that holds the
 // character's six bits already shifted to their place in the quantum's 24 bits, so a quantum is
 // four loads and three ORs. A character outside the alphabet (including '=', which only the last
@@ -23,7 +21,7 @@ constexpr DecodeTable make_decode_table(int shift) {
   DecodeTable table{};
   for (auto& entry : table) entry = kInvalidBit;
   for (int i = 0; i < 64; ++i) {
-    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::uint32_t>(i) << shift;
+    table[static_cast<unsigned char>(kBase64Alphabet[i])] = static_cast<std::uint32_t>(i) << shift;
   }
   return table;
 }
@@ -62,7 +60,8 @@ using PairTable = std::array<std::array<char, 2>, 4096>;
 
 constexpr PairTable make_pair_table() {
   PairTable table{};
-  for (std::size_t i = 0; i < table.size(); ++i) table[i] = {kAlphabet[i >> 6], kAlphabet[i & 63]};
+  for (std::size_t i = 0; i < table.size(); ++i)
+    table[i] = {kBase64Alphabet[i >> 6], kBase64Alphabet[i & 63]};
   return table;
 }
 
@@ -82,9 +81,9 @@ void base64_encode_to(std::span<const std::uint8_t> bytes, char* out) {
   if (rest > 0) {
     std::uint32_t v = std::uint32_t{in[0]} << 16;
     if (rest == 2) v |= std::uint32_t{in[1]} << 8;
-    out[0] = kAlphabet[(v >> 18) & 63];
-    out[1] = kAlphabet[(v >> 12) & 63];
-    out[2] = rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
+    out[0] = kBase64Alphabet[(v >> 18) & 63];
+    out[1] = kBase64Alphabet[(v >> 12) & 63];
+    out[2] = rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
     out[3] = '=';
   }
 }

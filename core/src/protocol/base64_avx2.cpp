@@ -1,5 +1,7 @@
 #include "base64_avx2.hpp"
 
+#include "base64_buffers.hpp"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define MLBRIDGE_BASE64_AVX2 1
@@ -12,11 +14,9 @@ namespace mlbridge::protocol {
 #if MLBRIDGE_BASE64_AVX2
 namespace {
 
-constexpr char kAvx2Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 constexpr bool in_base64_alphabet(int c) {
   for (int i = 0; i < 64; ++i) {
-    if (kAvx2Alphabet[i] == c) return true;
+    if (kBase64Alphabet[i] == c) return true;
   }
   return false;
 }

@@ -12,6 +12,11 @@
 
 namespace mlbridge::protocol {
 
+/// The standard base64 alphabet: character i stands for the six bits i. Every table of the
+/// encoder and of both decoders is built from it.
+inline constexpr char kBase64Alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
 /// Characters base64 takes for `byte_count` bytes (with padding).
 constexpr std::size_t base64_encoded_size(std::size_t byte_count) {
   return (byte_count + 2) / 3 * 4;
