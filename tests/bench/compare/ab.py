@@ -116,18 +116,6 @@ def measure(options: argparse.Namespace) -> dict:
 FLOOR = "floor: C++ ↔ Python loop"
 
 
-def floor_of(lines: list[dict], codec: str) -> float | None:
-    """The C++ <-> Python loop floor's median latency for a codec, over these lines."""
-    values = [
-        line["median_us"]
-        for line in lines
-        if line.get("kind") == "latency"
-        and line.get("system") == FLOOR
-        and line.get("codec") == codec
-    ]
-    return statistics.median(values) if values else None
-
-
 def floor_ratios(data: dict) -> dict[tuple, dict[str, float]]:
     """Per latency row and build: the median over rounds of the row's median divided by the
     same round's and build's C++ <-> Python floor of its codec (docs/benchmarks.md's ratio)."""
@@ -289,23 +277,6 @@ def report(data: dict) -> str:
             f"{fmt(r['spread_base'][0], name)} – {fmt(r['spread_base'][1], name)} | "
             f"{fmt(r['spread_head'][0], name)} – {fmt(r['spread_head'][1], name)} |"
         )
-    for build in ("base", "head"):
-        lines = [line for line in data["results"] if line["build"] == build]
-        floor = floor_of(lines, "msgpack")
-        api = [
-            line["median_us"]
-            for line in lines
-            if line.get("kind") == "latency"
-            and line.get("system") == "mlbridge C++ API"
-            and line.get("codec") == "msgpack"
-        ]
-        if floor and api:
-            out.append("")
-            out.append(
-                f"{build}: C++ API no-op median {statistics.median(api):.1f} µs, "
-                f"{statistics.median(api) / floor:.2f}× its run's C++ ↔ Python floor "
-                f"({floor:.1f} µs)."
-            )
     return "\n".join(out) + "\n"
 
 
