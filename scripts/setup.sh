@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libboost-dev libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev clang-format
   pybind11-dev python3-pybind11
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev lld
   libhiredis-dev redis-server haproxy iproute2
 )
 
