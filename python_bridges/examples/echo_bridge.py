@@ -346,10 +346,20 @@ class EchoBridge(BaseBridge):
         time.sleep(seconds)
         return {"blocked": seconds}
 
-    @command("async_ignore_cancel", description="Sleep args.seconds, swallowing cancellation.")
+    @command(
+        "async_ignore_cancel",
+        description="Sleep args.seconds, swallowing cancellation; with args.announce, first "
+        "stream one chunk saying it started.",
+    )
     async def async_ignore_cancel(self, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        """A misbehaving handler for the host's cancel_grace: it keeps sleeping when cancelled."""
+        """A misbehaving handler for the host's cancel_grace: it keeps sleeping when cancelled.
+
+        The chunk of ``announce`` lets a test cancel only once the handler runs (a cancel that
+        reaches the task before its first step is honoured: nothing swallowed it yet).
+        """
         seconds = float(args.get("seconds", 5))
+        if args.get("announce"):
+            ctx.stream({"started": True})
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
         ignored = 0

@@ -5,9 +5,12 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
+#include <utility>
 
 #include "pool_fixture.hpp"
 
@@ -315,25 +318,26 @@ TEST_F(PoolConcurrencyTest, AWorkerThatIgnoresACancelIsRetiredAndReplaced) {
   }
   const pid_t condemned = pids(p).at(0);
   auto beside = p->submit(async_sleep(6.0));
-  // A cancel that reaches the task before its first step is honoured (the handler never got to
-  // swallow it): try again until one is ignored, which the worker reports in the answer.
-  bool ignored = false;
-  for (int attempt = 0; attempt < 5 && !ignored; ++attempt) {
-    auto promise = std::make_shared<std::promise<Result<json>>>();
-    auto stubborn = promise->get_future();
-    const pool::CallHandle handle =
-        p->submit(request("async_ignore_cancel", {{"seconds", 4.0}}),
-                  [promise](Result<json> r) { promise->set_value(std::move(r)); });
-    ASSERT_TRUE(eventually([&] { return in_flight(p) == 2; }));
-    p->cancel(handle);
-    auto answered = stubborn.get();
-    ASSERT_FALSE(answered.ok());
-    EXPECT_TRUE(answered.error().category == ErrorCategory::kCancelled ||
-                answered.error().category == ErrorCategory::kTimeout)
-        << answered.error().describe();
-    ignored = has(answered.error().message, "ignored its cancel");
-  }
-  ASSERT_TRUE(ignored) << "no cancel was ignored in 5 attempts";
+  // The handler streams a chunk once it runs; the cancel is sent only then, so the handler is
+  // there to swallow it (a cancel that reaches the task before its first step is honoured).
+  auto started = std::make_shared<std::promise<void>>();
+  auto handler_runs = started->get_future();
+  auto promise = std::make_shared<std::promise<Result<json>>>();
+  auto stubborn = promise->get_future();
+  CallRequest ignoring = request("async_ignore_cancel", {{"seconds", 4.0}, {"announce", true}});
+  ignoring.on_chunk = [started, once = std::make_shared<bool>(false)](json) {
+    if (!std::exchange(*once, true)) started->set_value();
+  };
+  const pool::CallHandle handle = p->submit(
+      std::move(ignoring), [promise](Result<json> r) { promise->set_value(std::move(r)); });
+  ASSERT_EQ(handler_runs.wait_for(30s), std::future_status::ready) << "the handler never ran";
+  p->cancel(handle);
+  auto answered = stubborn.get();
+  ASSERT_FALSE(answered.ok());
+  EXPECT_TRUE(answered.error().category == ErrorCategory::kCancelled ||
+              answered.error().category == ErrorCategory::kTimeout)
+      << answered.error().describe();
+  ASSERT_TRUE(has(answered.error().message, "ignored its cancel")) << answered.error().describe();
   auto beside_result = beside.get();
   EXPECT_TRUE(beside_result.ok()) << "the condemned worker finishes its other calls: "
                                   << beside_result.error().describe();
