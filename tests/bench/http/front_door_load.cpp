@@ -14,13 +14,16 @@
 //    waits until each has sent its first bytes (live).
 // 3. Sends --queued calls, each on its own connection, and does not wait for them.
 // 4. Until every queued call is answered: /healthz every 5 ms on its own connection, and every
-//    tenth probe a call to --other-path; each timed. Then closes the streams (the server
-//    cancels their calls).
-// Prints one JSON object: connections opened, queued calls answered and failed, /healthz and
-// other-bridge latency (p50, p99, max, in ms), errors, and with --server-pid the server's RSS
-// before and after the idle connections (bytes per idle connection). --smoke: 200 idle, 50
-// queued, for CI. One thread (Asio + Beast coroutines); raises its own RLIMIT_NOFILE.
-// Loopback only.
+//    tenth probe a call to --other-path, and a 64-byte loopback TCP round trip (the machine's
+//    floor under this load); each timed. Then closes the streams (the server cancels their
+//    calls).
+// Prints one JSON object: connections opened, queued calls answered and failed, /healthz,
+// other-bridge and TCP floor latency (p50, p99, max, in ms), errors, and with --server-pid the
+// server's RSS before and after the idle connections (bytes per idle connection). --smoke: 200
+// idle, 50 queued, for CI. The load runs on one thread (Asio + Beast coroutines), the probes on
+// a second one of their own, so that a probe's time is not spent waiting behind the load's
+// reads in the same event loop; a third echoes the TCP floor's bytes. Raises its own
+// RLIMIT_NOFILE. Loopback only.
 
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
 // clang-format off
@@ -29,6 +32,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -39,6 +44,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -69,15 +75,27 @@ struct Options {
   std::string stream_body = R"({"args": {"count": 100000, "delay": 0.5}, "stream": true})";
 };
 
+// What the probe thread measures; read by main only after joining it.
+struct Probes {
+  std::vector<double> healthz_ms;
+  std::vector<double> other_ms;
+  std::vector<double> tcp_ms;
+  int errors = 0;
+  std::string first_error;
+
+  void error(const std::string& what) {
+    ++errors;
+    if (first_error.empty()) first_error = what;
+  }
+};
+
+// The load's tally: the main thread's only.
 struct Tally {
   int idle_open = 0;
   int idle_failed = 0;
   int queued_ok = 0;
   int queued_failed = 0;
   int queued_done = 0;
-  std::vector<double> healthz_ms;
-  std::vector<double> other_ms;
-  int probe_errors = 0;
   int streams_live = 0;     // sent their first bytes
   int streams_failed = 0;   // refused, or ended before the driver closed them
   int streams_settled = 0;  // live or failed
@@ -148,7 +166,18 @@ asio::awaitable<void> open_idle(const Options& options, tcp::endpoint endpoint, 
   }
 }
 
-asio::awaitable<void> queued_call(const Options& options, tcp::endpoint endpoint, Tally& tally) {
+void close_streams(Tally& tally, std::vector<std::shared_ptr<beast::tcp_stream>>& streams) {
+  tally.closing_streams = true;
+  for (auto& stream : streams) {
+    beast::error_code ignored;
+    stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream->cancel();
+  }
+}
+
+asio::awaitable<void> queued_call(const Options& options, tcp::endpoint endpoint, Tally& tally,
+                                  std::atomic<bool>& queue_drained,
+                                  std::vector<std::shared_ptr<beast::tcp_stream>>& streams) {
   auto executor = co_await asio::this_coro::executor;
   beast::tcp_stream stream(executor);
   beast::flat_buffer buffer;
@@ -163,15 +192,9 @@ asio::awaitable<void> queued_call(const Options& options, tcp::endpoint endpoint
     ++tally.queued_failed;
     tally.error("queued call: " + (status ? "HTTP " + std::to_string(status) : error));
   }
-  ++tally.queued_done;
-}
-
-void close_streams(Tally& tally, std::vector<std::shared_ptr<beast::tcp_stream>>& streams) {
-  tally.closing_streams = true;
-  for (auto& stream : streams) {
-    beast::error_code ignored;
-    stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream->cancel();
+  if (++tally.queued_done == options.queued) {
+    queue_drained = true;
+    close_streams(tally, streams);
   }
 }
 
@@ -216,47 +239,101 @@ asio::awaitable<void> live_stream(const Options& options, tcp::endpoint endpoint
   }
 }
 
-asio::awaitable<void> probe(const Options& options, tcp::endpoint endpoint, Tally& tally,
-                            std::vector<std::shared_ptr<beast::tcp_stream>>& streams) {
+// A blocking echo of 64-byte messages on loopback, for the TCP floor under load: the peer of
+// the probe thread's `floor` socket, on a thread of its own (as a server's would be).
+class FloorEcho {
+ public:
+  FloorEcho() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    thread_ = std::thread([this] {
+      beast::error_code ec;
+      tcp::socket peer = acceptor_.accept(ec);
+      if (ec) return;
+      peer.set_option(tcp::no_delay(true));
+      std::array<char, 64> data{};
+      while (!ec) {
+        asio::read(peer, asio::buffer(data), ec);
+        if (!ec) asio::write(peer, asio::buffer(data), ec);
+      }
+    });
+  }
+  // Joins the echo thread: it ends at its peer's EOF; a connection of its own (closed at once)
+  // ends an accept that the probe never connected to.
+  ~FloorEcho() {
+    beast::error_code ignored;
+    tcp::socket nudge(io_);
+    nudge.connect(acceptor_.local_endpoint(), ignored);
+    nudge.close(ignored);
+    thread_.join();
+  }
+  FloorEcho(const FloorEcho&) = delete;
+  FloorEcho& operator=(const FloorEcho&) = delete;
+  tcp::endpoint endpoint() const { return acceptor_.local_endpoint(); }
+
+ private:
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+// The probe thread's loop: until the queue drained, /healthz every 5 ms, and every tenth probe
+// a call to --other-path and a TCP round trip to `floor_echo`.
+asio::awaitable<void> probe(const Options& options, tcp::endpoint endpoint,
+                            tcp::endpoint floor_echo, Probes& probes,
+                            const std::atomic<bool>& queue_drained) {
   auto executor = co_await asio::this_coro::executor;
   beast::tcp_stream health(executor);
   beast::tcp_stream other(executor);
+  tcp::socket floor(executor);
   beast::flat_buffer health_buffer;
   beast::flat_buffer other_buffer;
   std::string error;
   if (!co_await connect(health, endpoint, error) || !co_await connect(other, endpoint, error)) {
-    tally.error("probe: " + error);
-    close_streams(tally, streams);
+    probes.error("probe: " + error);
     co_return;
   }
+  beast::error_code ec;
+  co_await floor.async_connect(floor_echo, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    probes.error("TCP floor: connect: " + ec.message());
+    co_return;
+  }
+  floor.set_option(tcp::no_delay(true));
+  std::array<char, 64> ping{};
   auto healthz = make_request(options, http::verb::get, "/healthz", "");
   auto call = make_request(options, http::verb::post, options.other_path, R"({"args": {}})");
   asio::steady_timer pause(executor);
-  for (int i = 0; tally.queued_done < options.queued; ++i) {
+  const auto ms_since = [](Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  };
+  for (int i = 0; !queue_drained; ++i) {
     auto start = Clock::now();
     if (co_await exchange(health, health_buffer, healthz, error) != 200) {
-      ++tally.probe_errors;
-      tally.error("/healthz: " + error);
-      close_streams(tally, streams);
+      probes.error("/healthz: " + error);
       co_return;
     }
-    tally.healthz_ms.push_back(
-        std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    probes.healthz_ms.push_back(ms_since(start));
     if (i % 10 == 0) {
       start = Clock::now();
       if (co_await exchange(other, other_buffer, call, error) != 200) {
-        ++tally.probe_errors;
-        tally.error(options.other_path + ": " + error);
-        close_streams(tally, streams);
+        probes.error(options.other_path + ": " + error);
         co_return;
       }
-      tally.other_ms.push_back(
-          std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+      probes.other_ms.push_back(ms_since(start));
+      start = Clock::now();
+      co_await asio::async_write(floor, asio::buffer(ping),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec)
+        co_await asio::async_read(floor, asio::buffer(ping),
+                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        probes.error("TCP floor: " + ec.message());
+        co_return;
+      }
+      probes.tcp_ms.push_back(ms_since(start));
     }
     pause.expires_after(kProbeInterval);
     co_await pause.async_wait(asio::use_awaitable);
   }
-  close_streams(tally, streams);
 }
 
 nlohmann::json quantiles(std::vector<double> values) {
@@ -384,18 +461,38 @@ int main(int argc, char** argv) {
     }
   }
   const long rss_streams = options.server_pid ? rss_bytes(options.server_pid) : -1;
+  std::atomic<bool> queue_drained = false;
   for (int i = 0; i < options.queued; ++i) {
-    asio::co_spawn(io, queued_call(options, endpoint, tally), asio::detached);
+    asio::co_spawn(io, queued_call(options, endpoint, tally, queue_drained, streams),
+                   asio::detached);
   }
-  asio::co_spawn(io, probe(options, endpoint, tally, streams), asio::detached);
-  io.run();
+  Probes probes;
+  {
+    FloorEcho floor_echo;
+    std::thread prober([&] {
+      asio::io_context probe_io;
+      asio::co_spawn(probe_io,
+                     probe(options, endpoint, floor_echo.endpoint(), probes, queue_drained),
+                     asio::detached);
+      probe_io.run();
+    });
+    io.run();
+    prober.join();
+  }
   nlohmann::json report = {
-      {"idle_connections", tally.idle_open},    {"idle_failed", tally.idle_failed},
-      {"queued_ok", tally.queued_ok},           {"queued_failed", tally.queued_failed},
-      {"healthz", quantiles(tally.healthz_ms)}, {"other_bridge", quantiles(tally.other_ms)},
-      {"probe_errors", tally.probe_errors},     {"first_error", tally.first_error},
-      {"streams_live", tally.streams_live},     {"streams_failed", tally.streams_failed},
-      {"stream_bytes", tally.stream_bytes},     {"client_open_files_limit", open_files}};
+      {"idle_connections", tally.idle_open},
+      {"idle_failed", tally.idle_failed},
+      {"queued_ok", tally.queued_ok},
+      {"queued_failed", tally.queued_failed},
+      {"healthz", quantiles(probes.healthz_ms)},
+      {"other_bridge", quantiles(probes.other_ms)},
+      {"tcp_floor", quantiles(probes.tcp_ms)},
+      {"probe_errors", probes.errors},
+      {"first_error", tally.first_error.empty() ? probes.first_error : tally.first_error},
+      {"streams_live", tally.streams_live},
+      {"streams_failed", tally.streams_failed},
+      {"stream_bytes", tally.stream_bytes},
+      {"client_open_files_limit", open_files}};
   if (rss_before > 0 && rss_after > 0 && tally.idle_open > 0) {
     report["server_rss_before"] = rss_before;
     report["server_rss_after_idle"] = rss_after;
@@ -404,7 +501,7 @@ int main(int argc, char** argv) {
   }
   if (rss_streams > 0 && options.streams > 0) report["server_rss_with_streams"] = rss_streams;
   std::cout << report.dump() << std::endl;
-  const bool ok = tally.idle_failed == 0 && tally.queued_failed == 0 && tally.probe_errors == 0 &&
+  const bool ok = tally.idle_failed == 0 && tally.queued_failed == 0 && probes.errors == 0 &&
                   tally.streams_failed == 0;
   return ok ? 0 : 1;
 }

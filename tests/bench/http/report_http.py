@@ -70,6 +70,7 @@ def render(result: dict) -> str:
     load = f["load"] or {}
     healthz = load.get("healthz") or {}
     other = load.get("other_bridge") or {}
+    floor_load = load.get("tcp_floor") or {}
     other_idle_ms = None if f["other_idle"] is None else f["other_idle"] / 1000
     noop_vs_tcp = ratio(f["noop"], f["tcp"])
     noop_vs_fastapi = ratio(f["noop"], f["noop_fastapi"])
@@ -106,7 +107,9 @@ def render(result: dict) -> str:
         f"{mark(None if not healthz else healthz['p99_ms'] <= 10)} |",
         f"| a call to another bridge at its normal latency during the load | p50 "
         f"{fmt(other.get('p50_ms'), ' ms', 2)} (p99 {fmt(other.get('p99_ms'), ' ms', 2)}), idle "
-        f"{fmt(other_idle_ms, ' ms', 2)} | "
+        f"{fmt(other_idle_ms, ' ms', 2)}; the loopback TCP floor during the load p50 "
+        f"{fmt(floor_load.get('p50_ms'), ' ms', 3)} (p99 {fmt(floor_load.get('p99_ms'), ' ms', 2)}"
+        f"), idle {fmt(None if f['tcp'] is None else f['tcp'] / 1000, ' ms', 3)} | "
         f"{mark(other_ok)} (p50 ≤ 2× idle) |",
         f"| RSS per idle connection (reported) | {fmt(per_conn, ' bytes', 0)} | reported |",
         "| HTTP no-op median ≤ 2× loopback TCP round trip (median of 3) | "
@@ -150,8 +153,9 @@ def render(result: dict) -> str:
         f"{mib('server_rss_with_streams')}.",
         f"- {load.get('queued_ok', 0):,} calls answered from the `queue` bridge's queue (one "
         f"worker, a 10 ms sleep each; {load.get('queued_failed', 0)} failed), while /healthz was "
-        "asked every "
-        "5 ms on its own connection and every tenth probe called `other`.",
+        "asked every 5 ms on its own connection and every tenth probe called `other` and timed a "
+        "64-byte loopback TCP round trip (the machine's floor under the load); the probes run "
+        "on a thread of their own in the driver, apart from the load's event loop.",
         f"- Errors: {load.get('probe_errors', 0)} probe errors; first error: "
         f"{load.get('first_error') or 'none'}.",
         "- The open-file limit: the server raises its soft limit to the hard one at start (the "
