@@ -6,9 +6,11 @@
 //                   [--queued-path /v1/bridges/echo/commands/sleep]
 //                   [--queued-body '{"args": {"seconds": 0.01}}']
 //                   [--other-path /v1/bridges/pair/commands/echo] [--server-pid PID] [--smoke]
+//                   [--baseline-seconds 3]
 //                   [--streams 2000] [--stream-path /v1/bridges/streams/commands/async_stream]
 //                   [--stream-body '{"args": {"count": 100000, "delay": 0.5}, "stream": true}']
 //
+// 0. Runs the probes of step 4 for --baseline-seconds before any load (the baseline).
 // 1. Opens --idle connections, each answering one /healthz, then left open and idle.
 // 2. Opens --streams Server-Sent Events streams, each on its own connection, and reads them;
 //    waits until each has sent its first bytes (live).
@@ -68,6 +70,7 @@ struct Options {
   std::string queued_path = "/v1/bridges/echo/commands/sleep";
   std::string queued_body = R"({"args": {"seconds": 0.01}})";
   std::string other_path = "/v1/bridges/pair/commands/echo";
+  double baseline_seconds = 3;
   int server_pid = 0;
   int streams = 0;
   bool smoke = false;
@@ -245,20 +248,23 @@ class FloorEcho {
  public:
   FloorEcho() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
     thread_ = std::thread([this] {
-      beast::error_code ec;
-      tcp::socket peer = acceptor_.accept(ec);
-      if (ec) return;
-      peer.set_option(tcp::no_delay(true));
-      std::array<char, 64> data{};
-      while (!ec) {
-        asio::read(peer, asio::buffer(data), ec);
-        if (!ec) asio::write(peer, asio::buffer(data), ec);
+      for (;;) {  // one prober at a time, each until its EOF
+        beast::error_code ec;
+        tcp::socket peer = acceptor_.accept(ec);
+        if (ec || done_) return;
+        peer.set_option(tcp::no_delay(true));
+        std::array<char, 64> data{};
+        while (!ec) {
+          asio::read(peer, asio::buffer(data), ec);
+          if (!ec) asio::write(peer, asio::buffer(data), ec);
+        }
       }
     });
   }
-  // Joins the echo thread: it ends at its peer's EOF; a connection of its own (closed at once)
-  // ends an accept that the probe never connected to.
+  // Joins the echo thread, once every prober closed its connection: a connection of its own
+  // ends the thread's last accept.
   ~FloorEcho() {
+    done_ = true;
     beast::error_code ignored;
     tcp::socket nudge(io_);
     nudge.connect(acceptor_.local_endpoint(), ignored);
@@ -272,14 +278,15 @@ class FloorEcho {
  private:
   asio::io_context io_;
   tcp::acceptor acceptor_;
+  std::atomic<bool> done_ = false;
   std::thread thread_;
 };
 
-// The probe thread's loop: until the queue drained, /healthz every 5 ms, and every tenth probe
-// a call to --other-path and a TCP round trip to `floor_echo`.
+// The probes' loop: until `stop` (the queue drained) or `until`, /healthz every 5 ms, and every
+// tenth probe a call to --other-path and a TCP round trip to `floor_echo`.
 asio::awaitable<void> probe(const Options& options, tcp::endpoint endpoint,
-                            tcp::endpoint floor_echo, Probes& probes,
-                            const std::atomic<bool>& queue_drained) {
+                            tcp::endpoint floor_echo, Probes& probes, const std::atomic<bool>& stop,
+                            Clock::time_point until = Clock::time_point::max()) {
   auto executor = co_await asio::this_coro::executor;
   beast::tcp_stream health(executor);
   beast::tcp_stream other(executor);
@@ -305,7 +312,7 @@ asio::awaitable<void> probe(const Options& options, tcp::endpoint endpoint,
   const auto ms_since = [](Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   };
-  for (int i = 0; !queue_drained; ++i) {
+  for (int i = 0; !stop && Clock::now() < until; ++i) {
     auto start = Clock::now();
     if (co_await exchange(health, health_buffer, healthz, error) != 200) {
       probes.error("/healthz: " + error);
@@ -375,6 +382,7 @@ std::optional<Options> parse(int argc, char** argv) {
     if (flag == "--smoke") {
       options.idle = 200;
       options.queued = 50;
+      options.baseline_seconds = 0.5;
       options.smoke = true;
       continue;
     }
@@ -403,6 +411,8 @@ std::optional<Options> parse(int argc, char** argv) {
       options.stream_path = value;
     else if (flag == "--stream-body")
       options.stream_body = value;
+    else if (flag == "--baseline-seconds")
+      options.baseline_seconds = std::stod(value);
     else if (flag == "--server-pid")
       options.server_pid = std::stoi(value);
     else {
@@ -413,9 +423,10 @@ std::optional<Options> parse(int argc, char** argv) {
   if (options.smoke) options.streams = std::min(options.streams, 20);
   if (options.port <= 0 || options.port > 65535 || options.idle < 0 || options.idle > kMaxIdle ||
       options.queued < 1 || options.queued > kMaxQueued || options.streams < 0 ||
-      options.streams > kMaxQueued) {
+      options.streams > kMaxQueued || !(options.baseline_seconds >= 0) ||
+      options.baseline_seconds > 600) {
     std::cerr << "front_door_load: --port 1-65535 is required; --idle 0-" << kMaxIdle
-              << ", --queued 1-" << kMaxQueued << "\n";
+              << ", --queued 1-" << kMaxQueued << ", --baseline-seconds 0-600\n";
     return std::nullopt;
   }
   return options;
@@ -432,6 +443,21 @@ int main(int argc, char** argv) {
   const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
                                static_cast<unsigned short>(options.port));
   Tally tally;
+  FloorEcho floor_echo;
+  // The baseline: the same probes at the same pace before any load, for "its normal latency"
+  // (a call every 50 ms finds its worker idle, unlike back-to-back calls).
+  Probes baseline;
+  {
+    const std::atomic<bool> never = false;
+    asio::io_context baseline_io;
+    asio::co_spawn(
+        baseline_io,
+        probe(options, endpoint, floor_echo.endpoint(), baseline, never,
+              Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(options.baseline_seconds))),
+        asio::detached);
+    baseline_io.run();
+  }
   std::vector<std::unique_ptr<beast::tcp_stream>> kept;
   const long rss_before = options.server_pid ? rss_bytes(options.server_pid) : -1;
   // Connections open a few hundred at a time, so the listen backlog never overflows.
@@ -468,7 +494,6 @@ int main(int argc, char** argv) {
   }
   Probes probes;
   {
-    FloorEcho floor_echo;
     std::thread prober([&] {
       asio::io_context probe_io;
       asio::co_spawn(probe_io,
@@ -479,20 +504,25 @@ int main(int argc, char** argv) {
     io.run();
     prober.join();
   }
-  nlohmann::json report = {
-      {"idle_connections", tally.idle_open},
-      {"idle_failed", tally.idle_failed},
-      {"queued_ok", tally.queued_ok},
-      {"queued_failed", tally.queued_failed},
-      {"healthz", quantiles(probes.healthz_ms)},
-      {"other_bridge", quantiles(probes.other_ms)},
-      {"tcp_floor", quantiles(probes.tcp_ms)},
-      {"probe_errors", probes.errors},
-      {"first_error", tally.first_error.empty() ? probes.first_error : tally.first_error},
-      {"streams_live", tally.streams_live},
-      {"streams_failed", tally.streams_failed},
-      {"stream_bytes", tally.stream_bytes},
-      {"client_open_files_limit", open_files}};
+  nlohmann::json report = {{"idle_connections", tally.idle_open},
+                           {"idle_failed", tally.idle_failed},
+                           {"queued_ok", tally.queued_ok},
+                           {"queued_failed", tally.queued_failed},
+                           {"baseline",
+                            {{"healthz", quantiles(baseline.healthz_ms)},
+                             {"other_bridge", quantiles(baseline.other_ms)},
+                             {"tcp_floor", quantiles(baseline.tcp_ms)}}},
+                           {"healthz", quantiles(probes.healthz_ms)},
+                           {"other_bridge", quantiles(probes.other_ms)},
+                           {"tcp_floor", quantiles(probes.tcp_ms)},
+                           {"probe_errors", probes.errors},
+                           {"first_error", !baseline.first_error.empty() ? baseline.first_error
+                                           : tally.first_error.empty()   ? probes.first_error
+                                                                         : tally.first_error},
+                           {"streams_live", tally.streams_live},
+                           {"streams_failed", tally.streams_failed},
+                           {"stream_bytes", tally.stream_bytes},
+                           {"client_open_files_limit", open_files}};
   if (rss_before > 0 && rss_after > 0 && tally.idle_open > 0) {
     report["server_rss_before"] = rss_before;
     report["server_rss_after_idle"] = rss_after;
@@ -502,6 +532,6 @@ int main(int argc, char** argv) {
   if (rss_streams > 0 && options.streams > 0) report["server_rss_with_streams"] = rss_streams;
   std::cout << report.dump() << std::endl;
   const bool ok = tally.idle_failed == 0 && tally.queued_failed == 0 && probes.errors == 0 &&
-                  tally.streams_failed == 0;
+                  baseline.errors == 0 && tally.streams_failed == 0;
   return ok ? 0 : 1;
 }

@@ -13,8 +13,9 @@ front_door_load (tests/bench/http/*.cpp). Rows, in this order:
 - 16 MiB of bytes as base64 through mlbridge;
 - the load: 10,000 idle keep-alive connections, 2,000 live SSE streams (`async_stream` on one
   worker holding them all), 2,000 calls waiting in the `queue` bridge (one worker, a 10 ms sleep
-  each), with /healthz and a call to `other` timed throughout; the `other` call's idle latency
-  first, for comparison.
+  each), with /healthz, a call to `other` and a TCP round trip timed throughout, and the same
+  probes at the same pace for 3 s before the load (the baseline of "its normal latency"); the
+  `other` call's back-to-back latency first, for comparison.
 --smoke runs each for a moment at small sizes (CI: checks that every driver works).
 """
 
