@@ -9,7 +9,7 @@ front_door_load (tests/bench/http/*.cpp). Rows, in this order:
   mlbridge's latency row), the HTTP no-op's latency and its throughput at 64 callers (mlbridge:
   `echo` with 2 workers; FastAPI: 2 workers);
 - a 1 MiB nested-record JSON echo through both, beside the worker's own decode + encode of that
-  payload (Python's msgpack.unpackb + packb, as the worker does);
+  payload (the SDK's MessagePack codec, as a worker decodes a request and encodes its answer);
 - 16 MiB of bytes as base64 through mlbridge;
 - the load: 10,000 idle keep-alive connections, 2,000 live SSE streams (`async_stream` on one
   worker holding them all), 2,000 calls waiting in the `queue` bridge (one worker, a 10 ms sleep
@@ -182,15 +182,23 @@ def nested_payload(size: int) -> dict:
 
 
 def worker_codec_us(size: int, seconds: float) -> dict:
-    """The worker's own decode + encode of the payload (msgpack, as BaseBridge does)."""
+    """The worker's own decode + encode of the payload: the SDK's MessagePack codec, as BaseBridge
+    runs it for a call (decode of the request frame, encode of the success response)."""
     import msgpack
 
-    packed = msgpack.packb(nested_payload(size), use_bin_type=True)
+    sys.path.insert(0, str(ROOT / "python_bridges"))
+    from mlbridge.codec import MsgpackCodec
+
+    codec = MsgpackCodec()
+    request = {"type": "request", "id": 1, "command": "echo", "args": nested_payload(size)}
+    packed = msgpack.packb(request, use_bin_type=True)
+    sizes = []
     times = []
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline or len(times) < 3:
         start = time.perf_counter()
-        msgpack.packb(msgpack.unpackb(packed, raw=False), use_bin_type=True)
+        message = codec.decode(packed)
+        codec.encode_result_to(message["id"], message["args"], lambda view: sizes.append(len(view)))
         times.append((time.perf_counter() - start) * 1e6)
     return {
         "row": "worker_codec",
