@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 
@@ -133,3 +134,38 @@ def test_json_success_envelope_is_literal() -> None:
     seen: list[bytes] = []
     JsonCodec().encode_result_to(5, None, seen.append)
     assert seen == [b'{"type":"response","id":5,"success":true,"result":null}']
+
+
+def _collections_during(action) -> int:
+    """How many garbage collections ran while ``action()`` did."""
+    runs = []
+
+    def count(phase: str, _info: dict) -> None:
+        if phase == "start":
+            runs.append(phase)
+
+    gc.callbacks.append(count)
+    try:
+        action()
+    finally:
+        gc.callbacks.remove(count)
+    return len(runs)
+
+
+def test_msgpack_decodes_a_large_payload_with_the_collector_paused() -> None:
+    many = msgpack.packb([{"n": [i]} for i in range(20000)])  # ~40k containers
+    codec = MsgpackCodec()
+    gc.collect()
+    assert _collections_during(lambda: codec.decode(many)) == 0
+    assert gc.isenabled()  # and running again afterwards
+    assert _collections_during(lambda: [[] for _ in range(5000)]) > 0
+
+
+def test_msgpack_decode_leaves_a_disabled_collector_disabled() -> None:
+    codec = MsgpackCodec()
+    gc.disable()
+    try:
+        codec.decode(msgpack.packb([[i] for i in range(20000)]))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
