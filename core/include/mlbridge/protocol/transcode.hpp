@@ -23,6 +23,9 @@
 /// their own, freed on return.
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -57,6 +60,18 @@ Result<std::string> json_to_msgpack(std::string_view json_text, const TranscodeL
 /// valid UTF-8, nesting deeper than `limits.max_depth`, and input or output larger than the
 /// limits.
 Result<std::string> msgpack_to_json(std::string_view msgpack, const TranscodeLimits& limits = {});
+
+/// Where the bytes an ext stands for are, for exts that name bytes kept elsewhere (a shared-blob
+/// reference, shared_blobs.hpp): given the ext's type and data, the bytes to print in its place
+/// (the data itself for an ext it does not know), as a view valid until the next call, or the
+/// error that ends the transcoding.
+using ExtBytes = std::function<Result<std::span<const std::uint8_t>>(
+    std::uint8_t type, std::span<const std::uint8_t> data)>;
+
+/// msgpack_to_json, each ext printed as the bytes `ext_bytes` gives for it (called in document
+/// order); fails with its error. The output limit counts those bytes (as base64).
+Result<std::string> msgpack_to_json(std::string_view msgpack, const TranscodeLimits& limits,
+                                    const ExtBytes& ext_bytes);
 
 /// A DOM value printed as compact JSON text, the text to_plain_json(value).dump() prints, in two
 /// fast passes (nlohmann's to_msgpack, then msgpack_to_json): for results that arrived as a DOM
