@@ -20,7 +20,10 @@
 ///
 /// Stateless free functions: any thread may call them. json_to_msgpack keeps one simdjson parser
 /// per thread for inputs up to 1 MiB (its buffers are reused); larger inputs get a parser of
-/// their own, freed on return.
+/// their own, freed on return. It also keeps, per thread, the buffer it copies the text into
+/// (simdjson needs padding after the text), the size of the largest text that thread
+/// transcoded: a fresh one per call cost more than the transcoding (16 MiB of base64: 44 ms a
+/// call with a fresh buffer, 12 ms with the kept one, measured).
 
 #include <cstddef>
 #include <cstdint>
