@@ -281,9 +281,15 @@ class MsgpackToJson {
   }
 
   void write_bytes(std::span<const std::uint8_t> bytes) {
+    const std::size_t encoded = base64_encoded_size(bytes.size());
+    // Bytes named by an ext (ExtBytes) are not in the input, so the first reserve did not count
+    // them: make room for them, their wrapping and what the rest of the input may print, or the
+    // closing "} would copy the whole text into a buffer twice its size.
+    const std::size_t needed = out_.size() + encoded + 16;
+    if (needed > out_.capacity()) out_.reserve(needed + left() + left() / 2);
     out_.append(R"({"__bytes__":")");
     const std::size_t start = out_.size();
-    out_.resize(start + base64_encoded_size(bytes.size()));
+    out_.resize(start + encoded);
     base64_encode_to(bytes, out_.data() + start);
     out_.append(R"("})");
   }
