@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import re
 import struct
 import sys
 from typing import Any
@@ -122,6 +123,45 @@ class SharedFile:
         return msgpack.ExtType(EXT_TYPE, _REFERENCE.pack(self._sequence, offset, length))
 
 
+def _byte_range(low: bytes, high: bytes) -> bytes:
+    """A regular expression for the byte strings ``s`` of ``len(low)`` bytes with
+    ``low <= s <= high`` (big-endian order, i.e. as unsigned integers)."""
+    if low == b"\x00" * len(low) and high == b"\xff" * len(high):
+        return b"." * len(low)  # any bytes (also the empty string)
+    rest = len(low) - 1
+    if low[0] == high[0]:
+        return b"\\x%02x" % low[0] + _byte_range(low[1:], high[1:])
+    parts = [b"\\x%02x" % low[0] + _byte_range(low[1:], b"\xff" * rest)]
+    if high[0] - low[0] > 1:
+        parts.append(b"[\\x%02x-\\x%02x]" % (low[0] + 1, high[0] - 1) + b"." * rest)
+    parts.append(b"\\x%02x" % high[0] + _byte_range(b"\x00" * rest, high[1:]))
+    return b"(?:" + b"|".join(parts) + b")"
+
+
+# MessagePack's bin headers: marker, bytes of the length, the largest length it holds.
+_BIN_HEADERS = ((0xC4, 1, 0xFF), (0xC5, 2, 0xFFFF), (0xC6, 4, 0xFFFFFFFF))
+_LENGTH_BYTES = {marker: size for marker, size, _ in _BIN_HEADERS}
+
+
+def _bin_header_pattern(min_bytes: int, max_bytes: int) -> re.Pattern[bytes] | None:
+    """Matches the marker of every bin header whose length is within [min_bytes, max_bytes]
+    (and, as any byte search over packed data does, bytes inside other values that look like
+    one); None when no bin header can have such a length.
+
+    Each match is the marker alone, the length a lookahead, so that matches may overlap: a
+    false one must not hide a real header that starts inside its length.
+    """
+    alternatives = []
+    for marker, size, largest in _BIN_HEADERS:
+        low, high = max(min_bytes, 0), min(max_bytes, largest)
+        if low <= high:
+            length = _byte_range(low.to_bytes(size, "big"), high.to_bytes(size, "big"))
+            alternatives.append(b"\\x%02x(?=%b)" % (marker, length))
+    if not alternatives:
+        return None
+    return re.compile(b"|".join(alternatives), re.DOTALL)
+
+
 class SharedBlobs:
     """Both directions, and the walk that moves large bytes of a result out."""
 
@@ -131,6 +171,29 @@ class SharedBlobs:
         self.min_bytes = min_bytes
         self.limit = limit
         self._moved = 0  # bytes moved by the current move_result
+        self._bin_header = _bin_header_pattern(min_bytes, limit)
+
+    def may_move(self, packed: bytes | bytearray | memoryview) -> bool:
+        """False when MessagePack ``packed`` certainly holds no bytes value that
+        :meth:`move_result` would move (none of at least ``min_bytes``), so the walk can be
+        skipped; True when it may.
+
+        A byte search, no decoding: the payload must be at least ``min_bytes`` long and hold
+        a bin header whose length lies between ``min_bytes`` and both the frame limit and the
+        bytes that follow it. Every large bin has one, so there are no false negatives; a
+        float or a string can hold the same bytes, so there are (rare) false positives.
+        """
+        size = len(packed)
+        pattern = self._bin_header
+        if size < self.min_bytes or pattern is None:
+            return False
+        for match in pattern.finditer(packed):
+            at = match.start()
+            header = 1 + _LENGTH_BYTES[packed[at]]
+            length = int.from_bytes(packed[at + 1 : at + header], "big")
+            if length <= size - at - header:
+                return True
+        return False
 
     def ext_hook(self, code: int, data: bytes) -> Any:
         """``msgpack.unpackb``'s ext_hook: references become bytes, other exts stay."""

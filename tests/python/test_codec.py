@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+import weakref
 
 import msgpack
 import pytest
@@ -133,3 +135,73 @@ def test_json_success_envelope_is_literal() -> None:
     seen: list[bytes] = []
     JsonCodec().encode_result_to(5, None, seen.append)
     assert seen == [b'{"type":"response","id":5,"success":true,"result":null}']
+
+
+def _collections_during(action) -> list[int]:
+    """The generation of each garbage collection that ran while ``action()`` did."""
+    runs: list[int] = []
+
+    def record(phase: str, info: dict) -> None:
+        if phase == "start":
+            runs.append(info["generation"])
+
+    gc.callbacks.append(record)
+    try:
+        action()
+    finally:
+        gc.callbacks.remove(record)
+    return runs
+
+
+def _many_containers() -> bytes:
+    return msgpack.packb([{"n": [i]} for i in range(20000)])  # ~40k containers
+
+
+def test_msgpack_decodes_a_large_payload_without_walking_its_containers() -> None:
+    codec, payload = MsgpackCodec(), _many_containers()
+    decoded: list = []
+    # One collection of the young generations before the decode, none during it.
+    assert _collections_during(lambda: decoded.append(codec.decode(payload))) == [1]
+    assert gc.isenabled()
+    # The decoded containers wait in the oldest generation: the next young collections do not
+    # walk them.
+    assert gc.get_count()[0] < gc.get_threshold()[0]
+    young = gc.get_objects(generation=0) + gc.get_objects(generation=1)
+    assert all(item is not decoded[0] and item is not decoded[0][0] for item in young)
+    assert _collections_during(lambda: [[] for _ in range(5000)]).count(0) > 0  # still running
+
+
+class _Node:
+    pass
+
+
+def test_msgpack_decode_collects_the_cycles_made_before_it() -> None:
+    codec, payload = MsgpackCodec(), _many_containers()
+    node = _Node()
+    node.self = node
+    collected = weakref.ref(node)
+    del node
+    codec.decode(payload)
+    assert collected() is None
+
+
+def test_msgpack_decode_leaves_objects_someone_froze_frozen() -> None:
+    codec, payload = MsgpackCodec(), _many_containers()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        assert _collections_during(lambda: codec.decode(payload)) == []
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
+def test_msgpack_decode_leaves_a_disabled_collector_disabled() -> None:
+    codec = MsgpackCodec()
+    gc.disable()
+    try:
+        codec.decode(msgpack.packb([[i] for i in range(20000)]))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 
 import msgpack
 import pytest
@@ -143,3 +144,74 @@ def test_attach_reads_the_environment_and_hides_it(monkeypatch, capsys) -> None:
     monkeypatch.setenv(ENV_NAME, "3,oops")
     assert attach_from_environment(BOUND) is None
     assert "large bytes go through the pipe" in capsys.readouterr().err
+
+
+def _walks(blobs: SharedBlobs, monkeypatch) -> list[object]:
+    """Records each result that the codec walks (move_result), still walking it."""
+    walked: list[object] = []
+    walk = blobs.move_result
+
+    def counting(result: object) -> object:
+        walked.append(result)
+        return walk(result)
+
+    monkeypatch.setattr(blobs, "move_result", counting)
+    return walked
+
+
+def _codec(blobs: SharedBlobs) -> MsgpackCodec:
+    codec = MsgpackCodec()
+    codec.use_shared_blobs(blobs)
+    return codec
+
+
+def test_codec_moves_large_bytes_deep_inside_a_result(monkeypatch) -> None:
+    blobs, host = _blobs()
+    walked = _walks(blobs, monkeypatch)
+    big = os.urandom(3 << 20)
+    frames: list[bytes] = []
+    result = {"a": [1.5, {"b": ["x" * 100, (big,)]}], "c": b"small"}
+    _codec(blobs).encode_result_to(4, result, lambda view: frames.append(bytes(view)))
+    assert len(walked) == 1 and len(frames[0]) < 300
+    message = msgpack.unpackb(frames[0], ext_hook=lambda code, data: host.take(data, BOUND))
+    assert message["result"]["a"][1]["b"][1][0] == big
+    assert message["result"]["c"] == b"small"
+
+
+def test_codec_skips_the_walk_when_no_bin_can_be_large(monkeypatch) -> None:
+    blobs, _ = _blobs()
+    walked = _walks(blobs, monkeypatch)
+    # Over min_bytes in all, with 0xc6 bytes in floats and text, and bins under min_bytes; the
+    # floats' bytes read as a bin header of 15 MiB: under the limit, past the payload's end.
+    looks_like = struct.unpack(">d", b"\xc6\x00\xf0\x00\x00\x00\x00\x00")[0]
+    result = {
+        "floats": [looks_like] * 1000,
+        "text": "\u0180" * (600 << 10),  # UTF-8 c6 80, ...
+        "bins": [b"\xc6" * 1000] * 600,
+    }
+    frames: list[bytes] = []
+    _codec(blobs).encode_result_to(5, result, lambda view: frames.append(bytes(view)))
+    assert walked == []
+    assert len(frames[0]) > blobs.min_bytes
+    assert msgpack.unpackb(frames[0])["result"] == result
+
+
+def test_a_bin_header_inside_a_false_one_is_found() -> None:
+    blobs, _ = _blobs()
+    real = msgpack.packb(b"z" * (1 << 20))
+    assert real[0] == 0xC6
+    # A false header (0xc6 and a length of 2^20 + 0xc6...) whose length bytes hold the real one.
+    assert blobs.may_move(b"\xc6" + real)
+    assert not blobs.may_move(b"\xc6" + real[:-1])  # the real one is one byte short now
+    assert not blobs.may_move(b"\xc6\x00\x10\x00\x00" + b"." * ((1 << 20) - 1))
+
+
+def test_codec_refuses_a_result_whose_moved_bytes_pass_the_limit() -> None:
+    blobs, host = _blobs(limit=3 << 20)
+    codec = _codec(blobs)
+    with pytest.raises(FrameTooLarge):
+        codec.encode_result_to(6, {"a": b"1" * (2 << 20), "b": [b"2" * (2 << 20)]}, print)
+    frames: list[bytes] = []
+    codec.encode_result_to(7, {"a": b"3" * (2 << 20)}, lambda view: frames.append(bytes(view)))
+    message = msgpack.unpackb(frames[0], ext_hook=lambda code, data: host.take(data, BOUND))
+    assert message["result"]["a"] == b"3" * (2 << 20)  # number 1: the refused ones left no gap

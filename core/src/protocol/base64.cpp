@@ -69,9 +69,25 @@ constexpr PairTable kPairs = make_pair_table();
 
 }  // namespace
 
+Base64Encoder base64_best_encoder() {
+  return base64_avx2_supported() ? Base64Encoder::kAvx2 : Base64Encoder::kPortable;
+}
+
 void base64_encode_to(std::span<const std::uint8_t> bytes, char* out) {
+  static const Base64Encoder best = base64_best_encoder();
+  base64_encode_to(bytes, out, best);
+}
+
+void base64_encode_to(std::span<const std::uint8_t> bytes, char* out, Base64Encoder encoder) {
   const std::uint8_t* in = bytes.data();
   const std::uint8_t* const whole_end = in + bytes.size() / 3 * 3;
+  // With AVX2, blocks of 24 bytes while 4 more follow them (each block reads 28); then triples.
+  if (encoder == Base64Encoder::kAvx2 && bytes.size() >= 24 + 4) {
+    const std::size_t blocks = (bytes.size() - 4) / 24;
+    base64_encode_blocks_avx2(in, blocks, out);
+    in += blocks * 24;
+    out += blocks * 32;
+  }
   for (; in != whole_end; in += 3, out += 4) {
     const std::uint32_t v = (std::uint32_t{in[0]} << 16) | (std::uint32_t{in[1]} << 8) | in[2];
     std::memcpy(out, kPairs[v >> 12].data(), 2);

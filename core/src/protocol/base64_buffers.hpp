@@ -25,6 +25,19 @@ constexpr std::size_t base64_encoded_size(std::size_t byte_count) {
 /// Writes base64_encoded_size(bytes.size()) characters at `out`.
 void base64_encode_to(std::span<const std::uint8_t> bytes, char* out);
 
+/// The encoders behind base64_encode_to: the same results, at different speeds.
+enum class Base64Encoder {
+  kPortable,  ///< a table of character pairs, one triple at a time, on any CPU
+  kAvx2,      ///< 24 bytes at a time (base64_avx2.hpp); only where the CPU has AVX2
+};
+
+/// The fastest encoder this CPU runs (the one base64_encode_to uses).
+Base64Encoder base64_best_encoder();
+
+/// base64_encode_to with a chosen encoder (tests compare them; kAvx2 only where
+/// base64_best_encoder() is kAvx2).
+void base64_encode_to(std::span<const std::uint8_t> bytes, char* out, Base64Encoder encoder);
+
 /// The number of bytes `text` decodes to; nullopt when its length is not a multiple of 4 or its
 /// padding is misplaced (the characters themselves are checked by base64_decode_to).
 std::optional<std::size_t> base64_decoded_size(std::string_view text);

@@ -193,6 +193,42 @@ std::optional<ResponseResultSpan> locate_response_result(std::span<const std::ui
   return span;
 }
 
+std::optional<MovedBins> move_large_bins_out(std::string_view msgpack, SharedBlobs& blobs,
+                                             std::size_t min_bytes) {
+  if (min_bytes == 0 || msgpack.size() < min_bytes) return std::nullopt;
+  const auto* const begin = reinterpret_cast<const std::uint8_t*>(msgpack.data());
+  const std::uint8_t* const end = begin + msgpack.size();
+  const std::uint8_t* at = begin;
+  const std::uint8_t* copied = begin;  // what lies before it is in moved.msgpack already
+  MovedBins moved;
+  while (at != end) {  // values in order, containers' headers included: a flat walk
+    const std::uint8_t* const value = at;
+    const std::uint8_t marker = *at++;
+    std::uint64_t skip = 0;
+    std::uint64_t children = 0;
+    if (!value_extent(marker, at, end, skip, children)) return std::nullopt;
+    if (static_cast<std::uint64_t>(end - at) < skip) return std::nullopt;
+    const bool is_bin = marker == 0xc4 || marker == 0xc5 || marker == 0xc6;
+    if (is_bin && skip >= min_bytes) {
+      if (auto reference = blobs.store(std::span<const std::uint8_t>(at, skip))) {
+        const auto& data = reference->get_binary();
+        moved.msgpack.append(reinterpret_cast<const char*>(copied), value - copied);
+        // ext 8: marker, length, type, data (what nlohmann writes for the same reference).
+        moved.msgpack.push_back(static_cast<char>(0xc7));
+        moved.msgpack.push_back(static_cast<char>(data.size()));
+        moved.msgpack.push_back(static_cast<char>(kSharedBlobExt));
+        moved.msgpack.append(reinterpret_cast<const char*>(data.data()), data.size());
+        moved.moved_bytes += skip;
+        copied = at + skip;
+      }
+    }
+    at += skip;
+  }
+  if (moved.moved_bytes == 0) return std::nullopt;
+  moved.msgpack.append(reinterpret_cast<const char*>(copied), end - copied);
+  return moved;
+}
+
 Result<EncodedArgs> EncodedArgs::from_json(std::string_view json_text,
                                            const TranscodeLimits& limits) {
   auto msgpack = json_to_msgpack(json_text, limits);
@@ -253,7 +289,10 @@ Result<std::vector<std::uint8_t>> encode_frame_with_args(const json& message,
   std::vector<std::uint8_t> out;
   out.reserve(kFrameHeaderBytes + payload_size);
   out.insert(out.end(), frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(value_at));
-  out.insert(out.end(), args.begin(), args.end());
+  // Bytes, not chars: inserting the string_view's chars into the vector converted them one by
+  // one (~20 ms for 16 MiB); this is one memmove.
+  const auto* args_bytes = reinterpret_cast<const std::uint8_t*>(args.data());
+  out.insert(out.end(), args_bytes, args_bytes + args.size());
   out.insert(out.end(), frame.begin() + static_cast<std::ptrdiff_t>(value_at + value_size),
              frame.end());
   write_frame_header(out.data(), static_cast<std::uint32_t>(payload_size));

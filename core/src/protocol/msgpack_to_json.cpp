@@ -17,11 +17,13 @@ namespace {
 // that builds a json value, this prints what nlohmann's dump() would print for it.
 class MsgpackToJson {
  public:
-  MsgpackToJson(std::string_view bytes, const TranscodeLimits& limits)
+  MsgpackToJson(std::string_view bytes, const TranscodeLimits& limits,
+                const ExtBytes* ext_bytes = nullptr)
       : begin_(reinterpret_cast<const std::uint8_t*>(bytes.data())),
         at_(begin_),
         end_(begin_ + bytes.size()),
-        limits_(limits) {
+        limits_(limits),
+        ext_bytes_(ext_bytes) {
     // JSON is usually larger than MessagePack: base64 alone takes 4/3 of the bytes.
     out_.reserve(bytes.size() + bytes.size() / 2 + 16);
   }
@@ -273,20 +275,40 @@ class MsgpackToJson {
 
   Status bytes(std::size_t n) {
     if (left() < n) return truncated();
-    out_.append(R"({"__bytes__":")");
-    const std::size_t start = out_.size();
-    out_.resize(start + base64_encoded_size(n));
-    base64_encode_to(std::span<const std::uint8_t>(at_, n), out_.data() + start);
+    write_bytes(std::span<const std::uint8_t>(at_, n));
     at_ += n;
-    out_.append(R"("})");
     return Ok{};
   }
 
-  // An ext is bytes with a type, which JSON has no place for (the DOM path drops it too).
+  void write_bytes(std::span<const std::uint8_t> bytes) {
+    const std::size_t encoded = base64_encoded_size(bytes.size());
+    // Bytes named by an ext (ExtBytes) are not in the input, so the first reserve did not count
+    // them: make room for them, their wrapping and what the rest of the input may print, or the
+    // closing "} would copy the whole text into a buffer twice its size.
+    const std::size_t needed = out_.size() + encoded + 16;
+    if (needed > out_.capacity()) out_.reserve(needed + left() + left() / 2);
+    out_.append(R"({"__bytes__":")");
+    const std::size_t start = out_.size();
+    out_.resize(start + encoded);
+    base64_encode_to(bytes, out_.data() + start);
+    out_.append(R"("})");
+  }
+
+  // An ext is bytes with a type, which JSON has no place for (the DOM path drops it too); an
+  // ExtBytes may say where the bytes it stands for are.
   Status ext(std::size_t n) {
     if (at_ == end_) return truncated();
-    ++at_;
-    return bytes(n);
+    const std::uint8_t type = *at_++;
+    if (ext_bytes_ == nullptr) return bytes(n);
+    if (left() < n) return truncated();
+    auto resolved = (*ext_bytes_)(type, std::span<const std::uint8_t>(at_, n));
+    if (!resolved) return std::move(resolved).error();
+    if (out_.size() + base64_encoded_size(resolved->size()) > limits_.max_output_bytes) {
+      return too_large();
+    }
+    write_bytes(*resolved);
+    at_ += n;
+    return Ok{};
   }
 
   Status array(std::size_t n, std::size_t depth) {
@@ -349,19 +371,34 @@ class MsgpackToJson {
   const std::uint8_t* at_;
   const std::uint8_t* end_;
   const TranscodeLimits& limits_;
+  const ExtBytes* ext_bytes_;
   std::string out_;
 };
 
 }  // namespace
 
-Result<std::string> msgpack_to_json(std::string_view msgpack, const TranscodeLimits& limits) {
+namespace {
+
+Result<std::string> transcode_msgpack(std::string_view msgpack, const TranscodeLimits& limits,
+                                      const ExtBytes* ext_bytes) {
   if (msgpack.size() > limits.max_input_bytes) {
     return fail(ErrorCategory::kInvalidArgument,
                 "MessagePack of " + std::to_string(msgpack.size()) +
                     " bytes is larger than the limit of " + std::to_string(limits.max_input_bytes) +
                     " bytes");
   }
-  return MsgpackToJson(msgpack, limits).run();
+  return MsgpackToJson(msgpack, limits, ext_bytes).run();
+}
+
+}  // namespace
+
+Result<std::string> msgpack_to_json(std::string_view msgpack, const TranscodeLimits& limits) {
+  return transcode_msgpack(msgpack, limits, nullptr);
+}
+
+Result<std::string> msgpack_to_json(std::string_view msgpack, const TranscodeLimits& limits,
+                                    const ExtBytes& ext_bytes) {
+  return transcode_msgpack(msgpack, limits, &ext_bytes);
 }
 
 Result<std::string> value_to_json_text(const json& value, const TranscodeLimits& limits) {

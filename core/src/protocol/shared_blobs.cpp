@@ -152,6 +152,15 @@ std::optional<json> SharedBlobs::store(std::span<const std::uint8_t> bytes) {
 
 Result<std::vector<std::uint8_t>> SharedBlobs::take(const json::binary_t& reference,
                                                     std::size_t max_bytes) {
+  auto view = take_view(reference, max_bytes);
+  if (!view) return std::move(view).error();
+  std::vector<std::uint8_t> bytes(view->begin(), view->end());
+  commit_taken();
+  return bytes;
+}
+
+Result<std::span<const std::uint8_t>> SharedBlobs::take_view(
+    std::span<const std::uint8_t> reference, std::size_t max_bytes) {
   if (reference.size() != kReferenceBytes) {
     return bad_reference("has " + std::to_string(reference.size()) + " bytes, not " +
                          std::to_string(kReferenceBytes));
@@ -183,10 +192,8 @@ Result<std::vector<std::uint8_t>> SharedBlobs::take(const json::binary_t& refere
     }
   }
   if (auto mapped = map(end); !mapped) return std::move(mapped).error();
-  std::vector<std::uint8_t> bytes(base_ + offset, base_ + end);
   sequence_ = sequence;
-  set_consumed(sequence);
-  return bytes;
+  return std::span<const std::uint8_t>(base_ + offset, length);
 }
 
 std::size_t move_blobs_out(json& message, SharedBlobs& blobs, std::size_t min_bytes) {

@@ -61,12 +61,32 @@ void Channel::open(int stdin_fd, int stdout_fd, Handlers handlers) {
 Result<Channel::Frame> Channel::encode_request(protocol::Request request) {
   const auto& config = context_.config;
   if (request.encoded_args) {
-    // Args encoded before the call are spliced in as they are (never a DOM); bytes in them stay
-    // in the frame rather than going through the shared-memory files.
+    // Args encoded before the call are spliced in (never a DOM); their large bins go through
+    // the shared-memory file, moved in one flat pass over the MessagePack.
     const auto args = std::move(request.encoded_args);
     request.args = nullptr;
-    return protocol::encode_frame_with_args(protocol::to_json(std::move(request)), *args,
-                                            config.codec, config.max_frame_bytes);
+    if (!shared_blobs_) {
+      return protocol::encode_frame_with_args(protocol::to_json(std::move(request)), *args,
+                                              config.codec, config.max_frame_bytes);
+    }
+    const auto mark = blobs_out_->mark();
+    const auto moved =
+        protocol::move_large_bins_out(*args, *blobs_out_, config.shared_blob_min_bytes);
+    if (!moved) {
+      return protocol::encode_frame_with_args(protocol::to_json(std::move(request)), *args,
+                                              config.codec, config.max_frame_bytes);
+    }
+    const std::size_t limit = config.max_frame_bytes;
+    auto frame =
+        moved->moved_bytes > limit
+            ? Result<Frame>(fail(ErrorCategory::kProtocolError,
+                                 "its bytes add up to " + std::to_string(moved->moved_bytes) +
+                                     ", more than max_frame_bytes " + std::to_string(limit)))
+            : protocol::encode_frame_with_args(protocol::to_json(std::move(request)),
+                                               moved->msgpack, config.codec,
+                                               limit - moved->moved_bytes);
+    if (!frame) blobs_out_->rollback(mark);
+    return frame;
   }
   protocol::json message = protocol::to_json(std::move(request));
   if (!shared_blobs_) return protocol::encode_frame(message, config.codec, config.max_frame_bytes);
@@ -179,19 +199,8 @@ std::optional<protocol::WorkerMessage> Channel::response_with_text_result(
   }
   const auto span = protocol::locate_response_result(payload);
   if (!span || !handlers_.wants_result_text(span->id)) return std::nullopt;
-  // Shared-blob references in a result are brought back by the decoded path only.
-  if (shared_blobs_ &&
-      protocol::contains_ext_type(payload.subspan(span->begin, span->end - span->begin),
-                                  protocol::kSharedBlobExt)) {
-    return std::nullopt;
-  }
-  protocol::TranscodeLimits limits;
-  limits.max_input_bytes = limits.max_output_bytes = 2 * context_.config.max_frame_bytes;
-  const std::string_view result(reinterpret_cast<const char*>(payload.data()) + span->begin,
-                                span->end - span->begin);
-  auto text = protocol::msgpack_to_json(result, limits);
-  if (!text) return std::nullopt;
-  // The envelope without the result (a nil in its place) is small: decode that.
+  // The envelope without the result (a nil in its place) is small: decode that, first, so that
+  // nothing below fails once shared blobs were taken.
   std::vector<std::uint8_t> envelope(payload.begin(), payload.begin() + span->begin);
   envelope.push_back(0xc0);
   envelope.insert(envelope.end(), payload.begin() + span->end, payload.end());
@@ -201,9 +210,40 @@ std::optional<protocol::WorkerMessage> Channel::response_with_text_result(
   if (!message) return std::nullopt;
   auto* response = std::get_if<protocol::Response>(&*message);
   if (response == nullptr || !response->success) return std::nullopt;
+  protocol::TranscodeLimits limits;
+  limits.max_input_bytes = limits.max_output_bytes = 2 * context_.config.max_frame_bytes;
+  const std::string_view result(reinterpret_cast<const char*>(payload.data()) + span->begin,
+                                span->end - span->begin);
+  auto text = shared_blobs_ ? result_text_with_blobs(result, limits, payload.size())
+                            : protocol::msgpack_to_json(result, limits);
+  if (!text) return std::nullopt;  // the decoded path says what is wrong
   response->result = std::move(*text);
   response->result_is_json_text = true;
   return std::move(*message);
+}
+
+Result<std::string> Channel::result_text_with_blobs(std::string_view result,
+                                                    const protocol::TranscodeLimits& limits,
+                                                    std::size_t payload_bytes) {
+  // Shared-blob references are printed straight from the shared file (no copy out, no DOM);
+  // the bytes they name count towards the frame's limit as the decoded path counts them.
+  std::size_t budget = context_.config.max_frame_bytes - payload_bytes;
+  const auto mark = blobs_in_->mark();
+  auto text = protocol::msgpack_to_json(
+      result, limits,
+      [this, &budget](std::uint8_t type,
+                      std::span<const std::uint8_t> data) -> Result<std::span<const std::uint8_t>> {
+        if (type != protocol::kSharedBlobExt) return data;
+        auto bytes = blobs_in_->take_view(data, budget);
+        if (bytes) budget -= bytes->size();
+        return bytes;
+      });
+  if (text) {
+    blobs_in_->commit_taken();
+  } else {
+    blobs_in_->rollback(mark);  // the decoded path takes them again, and reports what is wrong
+  }
+  return text;
 }
 
 void Channel::close() {

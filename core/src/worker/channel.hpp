@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mlbridge/errors/result.hpp"
@@ -19,6 +20,7 @@
 #include "mlbridge/protocol/frame.hpp"
 #include "mlbridge/protocol/message.hpp"
 #include "mlbridge/protocol/shared_blobs.hpp"
+#include "mlbridge/protocol/transcode.hpp"
 #include "worker_context.hpp"
 
 namespace mlbridge::worker::detail {
@@ -79,6 +81,11 @@ class Channel {
   /// or a result the transcoder refuses, which the ordinary path then judges).
   std::optional<protocol::WorkerMessage> response_with_text_result(
       std::span<const std::uint8_t> payload);
+  /// The result's JSON text with its shared-blob references printed from the shared file, which
+  /// marks them taken; on failure (also a bad reference) none is, for the decoded path to judge.
+  Result<std::string> result_text_with_blobs(std::string_view result,
+                                             const protocol::TranscodeLimits& limits,
+                                             std::size_t payload_bytes);
 
   boost::asio::io_context& io_;
   const WorkerContext& context_;

@@ -5,6 +5,7 @@
 #include <future>
 #include <vector>
 
+#include "mlbridge/protocol/encoded_args.hpp"
 #include "worker_fixture.hpp"
 
 namespace mlbridge::testing {
@@ -64,6 +65,63 @@ TEST_F(SharedBlobsWorkerTest, LargeResultsComeThroughSharedMemoryToo) {
   ASSERT_EQ(data.size(), std::size_t{4} << 20);
   EXPECT_FALSE(data.has_subtype());
   for (std::size_t i = 0; i < data.size(); i += 4099) ASSERT_EQ(data[i], i % 256) << i;
+}
+
+// The HTTP API's path: args encoded before the call (JSON text transcoded to MessagePack) and the
+// result wanted as JSON text. Large bins of such args go through shared memory too, and a result
+// holding references is printed straight from the shared file.
+TEST_F(SharedBlobsWorkerTest, EncodedArgsAndTextResultsTakeLargeBytesThroughSharedMemory) {
+  auto worker = start(msgpack_config());
+  ASSERT_TRUE(worker);
+  ASSERT_TRUE(worker->hello().shared_blobs);
+  for (int round = 0; round < 3; ++round) {
+    const json args = {{"big", json::binary(bytes_of(3 << 20, round))},
+                       {"nested", {{"list", json::array({json::binary(bytes_of(2 << 20, 1)), 7})}}},
+                       {"small", json::binary(bytes_of(100, 2))}};
+    const std::string text = protocol::to_plain_json(args).dump();
+    auto encoded = protocol::EncodedArgs::from_json(text);
+    ASSERT_TRUE(encoded.ok()) << encoded.error().describe();
+    CallOptions options;
+    options.encoded_args = encoded->msgpack();
+    options.result_as_json_text = true;
+    auto echoed = worker->call("echo", json::object(), options);
+    ASSERT_TRUE(echoed.ok()) << echoed.error().describe();
+    ASSERT_TRUE(echoed->is_string());
+    EXPECT_EQ(json::parse(echoed->get<std::string>()), json::parse(text)) << "round " << round;
+  }
+  // The handler saw real bytes, not a reference.
+  const std::string text =
+      protocol::to_plain_json({{"big", json::binary(bytes_of(2 << 20, 0))}}).dump();
+  auto encoded = protocol::EncodedArgs::from_json(text);
+  ASSERT_TRUE(encoded.ok());
+  CallOptions options;
+  options.encoded_args = encoded->msgpack();
+  auto types = worker->call("types", json::object(), options);
+  ASSERT_TRUE(types.ok()) << types.error().describe();
+  EXPECT_EQ((*types)["big"], "bytes");
+}
+
+TEST_F(SharedBlobsWorkerTest, EncodedArgsOverTheFrameLimitAreRefusedAndLeaveNoGap) {
+  auto config = msgpack_config();
+  config.max_frame_bytes = 2 << 20;
+  auto worker = start(std::move(config));
+  ASSERT_TRUE(worker);
+  ASSERT_TRUE(worker->hello().shared_blobs);
+  auto encoded_call = [&](const json& args) {
+    auto encoded = protocol::EncodedArgs::from_json(protocol::to_plain_json(args).dump());
+    EXPECT_TRUE(encoded.ok());
+    CallOptions options;
+    options.encoded_args = encoded->msgpack();
+    return worker->call("echo", json::object(), options);
+  };
+  auto refused = encoded_call({{"a", json::binary(bytes_of((1 << 20) + 5, 0))},
+                               {"b", json::binary(bytes_of((1 << 20) + 5, 1))}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(contains(refused.error().message, "max_frame_bytes")) << refused.error().message;
+  const json fits = {{"data", json::binary(bytes_of((1 << 20) + 10, 3))}};
+  auto echoed = encoded_call(fits);
+  ASSERT_TRUE(echoed.ok()) << echoed.error().describe();
+  EXPECT_EQ(*echoed, fits);
 }
 
 TEST_F(SharedBlobsWorkerTest, TheFrameLimitCoversSharedBytesInBothDirections) {

@@ -72,6 +72,41 @@ TEST(Base64, EncodesAndDecodesEveryLengthUpTo300LikeTheReference) {
   }
 }
 
+std::vector<Base64Encoder> encoders() {
+  std::vector<Base64Encoder> all = {Base64Encoder::kPortable};
+  if (base64_best_encoder() == Base64Encoder::kAvx2) all.push_back(Base64Encoder::kAvx2);
+  return all;
+}
+
+std::string encode(const std::vector<std::uint8_t>& bytes, Base64Encoder encoder) {
+  std::string out(base64_encoded_size(bytes.size()), '\0');
+  base64_encode_to(bytes, out.data(), encoder);
+  return out;
+}
+
+TEST(Base64, EveryEncoderEncodesEveryLengthUpTo300LikeTheReference) {
+  for (const Base64Encoder encoder : encoders()) {
+    for (std::size_t n = 0; n <= 300; ++n) {
+      const auto bytes = sample_bytes(n);
+      EXPECT_EQ(encode(bytes, encoder), reference_encode(bytes))
+          << n << " bytes, " << (encoder == Base64Encoder::kAvx2 ? "avx2" : "portable");
+    }
+  }
+}
+
+TEST(Base64, EveryEncoderEncodesEveryByteValueInEveryPositionOfABlock) {
+  // 24 bytes are one AVX2 block; 52 bytes make two blocks and a tail.
+  for (const Base64Encoder encoder : encoders()) {
+    for (std::size_t position = 0; position < 52; ++position) {
+      for (int value = 0; value < 256; ++value) {
+        std::vector<std::uint8_t> bytes(52, 0x5a);
+        bytes[position] = static_cast<std::uint8_t>(value);
+        ASSERT_EQ(encode(bytes, encoder), reference_encode(bytes)) << position << ", " << value;
+      }
+    }
+  }
+}
+
 TEST(Base64, DecodesEveryCharacterOfTheAlphabetInEveryPositionOfABlock) {
   // 32 characters are one AVX2 block; 64 more keep the blocks' loop going.
   for (const Base64Decoder decoder : decoders()) {

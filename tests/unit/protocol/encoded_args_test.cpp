@@ -5,9 +5,12 @@
 #include "mlbridge/protocol/encoded_args.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "mlbridge/protocol/frame.hpp"
 #include "mlbridge/protocol/message.hpp"
+#include "mlbridge/protocol/shared_blobs.hpp"
+#include "mlbridge/protocol/transcode.hpp"
 
 namespace mlbridge::protocol {
 namespace {
@@ -103,6 +106,36 @@ TEST(EncodedArgsTest, FindsNoResultInWhatIsNotAWellFormedResponse) {
   EXPECT_FALSE(locate_response_result(trailing).has_value());
   EXPECT_FALSE(locate_response_result(json::to_msgpack(json::array({1}))).has_value());
   EXPECT_FALSE(locate_response_result({}).has_value());
+}
+
+TEST(EncodedArgsTest, LargeBinsMoveToSharedMemoryAtAnyDepthSmallOnesStay) {
+  auto producer = SharedBlobs::create("encoded-args-test", 16 << 20);
+  ASSERT_TRUE(producer) << producer.error().message;
+  auto consumer = SharedBlobs::attach(process::UniqueFd(::dup(producer->fd())), 16 << 20);
+  ASSERT_TRUE(consumer) << consumer.error().message;
+  const std::string big = base64_encode(std::vector<std::uint8_t>(300000, 0x5a));
+  const std::string text = R"({"x":[1,{"__bytes__":")" + big + R"("}],"s":{"__bytes__":"AQID"},)" +
+                           R"("y":{"__bytes__":")" + big + R"("}})";
+  auto args = EncodedArgs::from_json(text);
+  ASSERT_TRUE(args) << args.error().message;
+  EXPECT_FALSE(move_large_bins_out(*args->msgpack(), *producer, 400000).has_value());  // none
+  EXPECT_FALSE(move_large_bins_out(*args->msgpack(), *producer, 0).has_value());       // off
+  auto moved = move_large_bins_out(*args->msgpack(), *producer, 100000);
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_EQ(moved->moved_bytes, 600000u);
+  EXPECT_LT(moved->msgpack.size(), 200u);
+  EXPECT_TRUE(
+      contains_ext_type(std::span(reinterpret_cast<const std::uint8_t*>(moved->msgpack.data()),
+                                  moved->msgpack.size()),
+                        kSharedBlobExt));
+  // The worker's view: the references, taken in order, give the same value back.
+  const ExtBytes take = [&](std::uint8_t type, std::span<const std::uint8_t> data) {
+    EXPECT_EQ(type, kSharedBlobExt);
+    return consumer->take_view(data, 16 << 20);
+  };
+  auto back = msgpack_to_json(moved->msgpack, {}, take);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, text);
 }
 
 }  // namespace

@@ -146,3 +146,45 @@ TEST(SharedBlobs, ARollbackForgetsStoresWhoseFrameWasNeverSent) {
 
 }  // namespace
 }  // namespace mlbridge::protocol
+
+namespace mlbridge::protocol {
+namespace {
+
+std::span<const std::uint8_t> data_of(const json& reference) {
+  return std::span<const std::uint8_t>(reference.get_binary().data(),
+                                       reference.get_binary().size());
+}
+
+TEST(SharedBlobs, AViewIsTheBlobAndFreesItsSpaceOnlyWhenCommitted) {
+  auto [producer, consumer] = make_pair();
+  const auto first = pattern(2 << 20, 3);
+  auto reference = producer.store(first);
+  ASSERT_TRUE(reference.has_value());
+  auto view = consumer.take_view(data_of(*reference), kBound);
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  EXPECT_TRUE(std::equal(view->begin(), view->end(), first.begin(), first.end()));
+  // Not committed: the producer must not write over it.
+  auto second = producer.store(pattern(100, 4));
+  ASSERT_TRUE(second.has_value());
+  EXPECT_GE(offset_of(*second), offset_of(*reference) + first.size());
+  consumer.commit_taken();
+  EXPECT_TRUE(consumer.take(second->get_binary(), kBound).ok());
+  auto third = producer.store(pattern(100, 5));
+  ASSERT_TRUE(third.has_value());
+  EXPECT_EQ(offset_of(*third), kSharedBlobHeaderBytes);  // caught up: space reused
+}
+
+TEST(SharedBlobs, ARolledBackViewIsTakenAgainAndABadOneFails) {
+  auto [producer, consumer] = make_pair();
+  auto reference = producer.store(pattern(1000, 6));
+  ASSERT_TRUE(reference.has_value());
+  const auto mark = consumer.mark();
+  ASSERT_TRUE(consumer.take_view(data_of(*reference), kBound).ok());
+  EXPECT_FALSE(consumer.take_view(data_of(*reference), kBound).ok());  // number 1 again
+  consumer.rollback(mark);
+  EXPECT_TRUE(consumer.take(reference->get_binary(), kBound).ok());
+  EXPECT_FALSE(consumer.take_view(data_of(*reference), 10).ok());  // out of order and too long
+}
+
+}  // namespace
+}  // namespace mlbridge::protocol

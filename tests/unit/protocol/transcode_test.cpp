@@ -367,5 +367,56 @@ TEST(TranscodeTest, MsgpackToJsonRefusesWhatTheDomDecoderRefuses) {
   EXPECT_TRUE(msgpack_to_json(repeated('\x91', kMaxNesting - 1) + "\x90"));
 }
 
+TEST(TranscodeTest, ExtBytesPrintsTheBytesAnExtStandsFor) {
+  // {"a": ext 77 "k", "b": ext 5 "xy"} in document order.
+  const std::string msgpack(
+      "\x82\xa1"
+      "a"
+      "\xd4\x4d"
+      "k"
+      "\xa1"
+      "b"
+      "\xd5\x05"
+      "xy",
+      12);
+  const std::vector<std::uint8_t> stored{0, 1, 2, 250};
+  std::vector<int> types;
+  const ExtBytes resolve =
+      [&](std::uint8_t type,
+          std::span<const std::uint8_t> data) -> Result<std::span<const std::uint8_t>> {
+    types.push_back(type);
+    if (type == 77) return std::span<const std::uint8_t>(stored);
+    return data;
+  };
+  auto text = msgpack_to_json(msgpack, {}, resolve);
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_EQ(*text, R"({"a":{"__bytes__":"AAEC+g=="},"b":{"__bytes__":"eHk="}})");
+  EXPECT_EQ(types, (std::vector<int>{77, 5}));
+}
+
+TEST(TranscodeTest, ExtBytesErrorsAndOutputLimitEndTheTranscoding) {
+  const std::string msgpack(
+      "\x91\xd4\x4d"
+      "k",
+      4);
+  const ExtBytes refuse =
+      [](std::uint8_t, std::span<const std::uint8_t>) -> Result<std::span<const std::uint8_t>> {
+    return fail(ErrorCategory::kProtocolError, "bad reference");
+  };
+  auto refused = msgpack_to_json(msgpack, {}, refuse);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "bad reference");
+  const std::vector<std::uint8_t> big(1000, 7);
+  const ExtBytes large =
+      [&](std::uint8_t, std::span<const std::uint8_t>) -> Result<std::span<const std::uint8_t>> {
+    return std::span<const std::uint8_t>(big);
+  };
+  TranscodeLimits limits;
+  limits.max_output_bytes = 500;
+  auto too_large = msgpack_to_json(msgpack, limits, large);
+  ASSERT_FALSE(too_large);
+  EXPECT_NE(too_large.error().message.find("more than the limit of 500"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mlbridge::protocol

@@ -15,6 +15,7 @@
 
 #include "mlbridge/errors/result.hpp"
 #include "mlbridge/protocol/codec.hpp"
+#include "mlbridge/protocol/shared_blobs.hpp"
 #include "mlbridge/protocol/transcode.hpp"
 
 namespace mlbridge::protocol {
@@ -64,6 +65,20 @@ std::optional<ResponseResultSpan> locate_response_result(std::span<const std::ui
 /// True when MessagePack `value` holds an ext of `type` at any depth (e.g. a shared blob
 /// reference, shared_blobs.hpp); also true when the bytes are malformed.
 bool contains_ext_type(std::span<const std::uint8_t> value, std::uint8_t type);
+
+/// Encoded args with their large bytes moved to shared memory (move_large_bins_out).
+struct MovedBins {
+  std::string msgpack;          ///< The args, each moved bin replaced by its reference (an ext).
+  std::size_t moved_bytes = 0;  ///< The bytes moved: they count towards the frame's limit.
+};
+
+/// The MessagePack value `msgpack` (well formed: json_to_msgpack made it) with every bin of at
+/// least `min_bytes` stored in `blobs` (the producer) and replaced by its reference, at any depth,
+/// in one flat pass without a DOM; bins the file cannot take stay inline. nullopt when nothing
+/// moved (also when `min_bytes` is 0, the value is shorter than `min_bytes`, or the bytes are
+/// malformed). The caller rolls `blobs` back (SharedBlobs::mark) when the frame is not sent.
+std::optional<MovedBins> move_large_bins_out(std::string_view msgpack, SharedBlobs& blobs,
+                                             std::size_t min_bytes);
 
 /// Encodes `message`, a request (protocol::to_json) whose "args" is null, as a complete frame
 /// whose args are `args_msgpack` (one MessagePack value): spliced in as they are for the

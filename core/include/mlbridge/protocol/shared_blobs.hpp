@@ -71,6 +71,16 @@ class SharedBlobs {
   /// longer than `max_bytes` or outside the file.
   Result<std::vector<std::uint8_t>> take(const json::binary_t& reference, std::size_t max_bytes);
 
+  /// Consumer: take() without the copy. The bytes `reference` (the 24 bytes of a kSharedBlobExt
+  /// ext) names, as a view of the mapped file, valid until the next call on this object. The
+  /// blob counts as taken (the next reference must follow it), but the producer may reuse its
+  /// space only after commit_taken(); a consumer that gives up calls rollback() with a mark()
+  /// from before, so that take() finds the same references again. Fails as take() does.
+  Result<std::span<const std::uint8_t>> take_view(std::span<const std::uint8_t> reference,
+                                                  std::size_t max_bytes);
+  /// Consumer: tells the producer that every blob taken so far (by take_view) was read.
+  void commit_taken() { set_consumed(sequence_); }
+
   /// Producer: the position before a store, so that stores whose frame is never sent can be
   /// undone (the consumer would otherwise wait for a sequence number that never comes).
   struct Mark {
