@@ -1,10 +1,12 @@
 #include "connection.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 
 #include "exchange.hpp"
 #include "http_errors.hpp"
@@ -31,11 +33,13 @@ class ConnectionExchange final : public Exchange {
       : connection_(std::move(connection)), seq_(seq) {}
 
   void reply(HttpResponse response) override {
+    if (connection_->try_reply_now(seq_, response)) return;
     post([response = std::move(response)](Connection& c, std::uint64_t seq) mutable {
       c.do_reply(seq, std::move(response));
     });
   }
   void start_stream(HeaderList headers) override {
+    connection_->close_direct(seq_);
     post([headers = std::move(headers)](Connection& c, std::uint64_t seq) mutable {
       c.do_start_stream(seq, std::move(headers));
     });
@@ -91,7 +95,7 @@ void Connection::start() {
 
 void Connection::close_now() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    if (self->phase_ == Phase::kAnswering && !self->answered_) {
+    if (self->phase_ == Phase::kAnswering && !self->answered_ && !self->replied_directly()) {
       self->abandon("the server is stopping");
     }
     self->close();
@@ -143,7 +147,7 @@ void Connection::on_read(boost::system::error_code ec, std::size_t size) {
   reading_ = false;
   if (phase_ == Phase::kClosed) return;
   if (ec) {
-    if (phase_ == Phase::kAnswering && !answered_) {
+    if (phase_ == Phase::kAnswering && !answered_ && !replied_directly()) {
       abandon("the client closed its connection before the answer was complete");
     } else if (phase_ == Phase::kReadingBody) {
       spdlog::info("{} {}: the client closed its connection in the middle of the body", peer_,
@@ -177,6 +181,12 @@ void Connection::handle(HttpRequest request) {
   on_abandon_ = nullptr;
   counted_ = true;
   core_.request_started();
+  {
+    std::lock_guard lock(direct_mutex_);
+    direct_seq_ = seq_;
+    direct_replied_ = false;
+    direct_open_ = keep_alive_ && !write_in_progress_;
+  }
   // Keep reading: a client that goes away shows up as the end of its stream.
   read_more();
   core_.router.dispatch(std::move(request),
@@ -200,8 +210,57 @@ bool Connection::current(std::uint64_t seq) const {
   return seq == seq_ && phase_ == Phase::kAnswering && !answered_;
 }
 
+bool Connection::try_reply_now(std::uint64_t seq, const HttpResponse& response) {
+  std::unique_lock lock(direct_mutex_);
+  if (!direct_open_ || seq != direct_seq_) return false;
+  direct_open_ = false;  // the first answer closes the window, whichever way it goes
+  if (core_.draining.load()) return false;  // its answer says "Connection: close": the strand's
+  direct_replied_ = true;
+  std::string bytes = serialize_response(response, true);
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(socket_.native_handle(), bytes.data() + sent, bytes.size() - sent,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;  // a full socket buffer or an error: the strand writes the rest (and sees the error)
+    }
+  }
+  lock.unlock();
+  bytes.erase(0, sent);
+  asio::post(socket_.get_executor(), [self = shared_from_this(), seq, status = response.status,
+                                      rest = std::move(bytes)]() mutable {
+    self->on_replied_directly(seq, status, std::move(rest));
+  });
+  return true;
+}
+
+void Connection::close_direct(std::uint64_t seq) {
+  std::lock_guard lock(direct_mutex_);
+  if (seq == direct_seq_) direct_open_ = false;
+}
+
+bool Connection::replied_directly() {
+  std::lock_guard lock(direct_mutex_);
+  return direct_replied_ && direct_seq_ == seq_;
+}
+
+void Connection::on_replied_directly(std::uint64_t seq, int status, std::string rest) {
+  if (!current(seq) || streaming_) return;  // closed meanwhile
+  answered_ = true;
+  spdlog::info("{} {} {}", method_, path_, status);
+  if (!rest.empty()) {
+    pending_ += rest;
+    return flush();
+  }
+  finish_exchange();
+}
+
 void Connection::do_reply(std::uint64_t seq, HttpResponse response) {
-  if (!current(seq) || streaming_) return;
+  if (!current(seq) || streaming_ || replied_directly()) return;
   answered_ = true;
   keep_alive_ = keep_alive_ && !core_.draining.load();
   spdlog::info("{} {} {}", method_, path_, response.status);
@@ -210,7 +269,7 @@ void Connection::do_reply(std::uint64_t seq, HttpResponse response) {
 }
 
 void Connection::do_start_stream(std::uint64_t seq, HeaderList headers) {
-  if (!current(seq) || streaming_) return;
+  if (!current(seq) || streaming_ || replied_directly()) return;
   streaming_ = true;
   keep_alive_ = keep_alive_ && !core_.draining.load();
   spdlog::info("{} {} 200 (stream)", method_, path_);
@@ -330,8 +389,12 @@ void Connection::close() {
     core_.request_ended();
   }
   on_abandon_ = nullptr;
-  boost::system::error_code ec;
-  socket_.close(ec);
+  {
+    std::lock_guard lock(direct_mutex_);  // no direct answer uses the descriptor after this
+    direct_open_ = false;
+    boost::system::error_code ec;
+    socket_.close(ec);
+  }
   core_.remove(id_);
 }
 

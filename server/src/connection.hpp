@@ -9,8 +9,14 @@
 // too slowly has its call cancelled and its connection closed, with a log line.
 //
 // Threading: everything runs on the connection's strand; start(), drain() and close() may be
-// called from any thread (they post). Owned by shared pointers held by its pending operations
-// and by exchanges handed to routes; the socket closes when the connection does, not later.
+// called from any thread (they post). One exception, the direct answer: a complete keep-alive
+// reply is written by the thread that has it (the host's event loop, a blocking-pool thread),
+// straight to the socket, when nothing else is being written for that request; the strand
+// learns of it afterwards (a post, off the client's path) and reads the next request. Without
+// it every answer woke the connection's I/O thread before the client saw a byte. The socket's
+// descriptor is closed only under the same lock, so a direct write never reaches a reused one.
+// Owned by shared pointers held by its pending operations and by exchanges handed to routes; the
+// socket closes when the connection does, not later.
 
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
@@ -18,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "server_core.hpp"
@@ -52,6 +59,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void arm(std::chrono::milliseconds timeout);
   void disarm();
   void on_deadline();
+
+  // The direct answer (any thread): writes `response` now when the request numbered `seq` is
+  // still open for it; false when the caller must post it to the strand instead.
+  bool try_reply_now(std::uint64_t seq, const HttpResponse& response);
+  // Ends the direct answer's window for `seq` (before an operation that writes is posted).
+  void close_direct(std::uint64_t seq);
+  // On the strand, after a direct answer: what do_reply does after its write.
+  void on_replied_directly(std::uint64_t seq, int status, std::string rest);
+  bool replied_directly();
 
   // The exchange's operations, on the strand, for the request numbered `seq`.
   bool current(std::uint64_t seq) const;
@@ -89,6 +105,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool answered_ = false;   // the whole answer is queued
   bool abandoned_ = false;  // the client left before the answer was complete
   std::function<void()> on_abandon_;
+
+  // The direct answer's state, guarded by direct_mutex_ (which also guards closing the socket).
+  std::mutex direct_mutex_;
+  bool direct_open_ = false;     // a direct answer may be written for direct_seq_
+  bool direct_replied_ = false;  // one was written (in full or in part) for direct_seq_
+  std::uint64_t direct_seq_ = 0;
 };
 
 }  // namespace mlbridge::server
