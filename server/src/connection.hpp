@@ -19,6 +19,7 @@
 // socket closes when the connection does, not later.
 
 #include <array>
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
@@ -65,9 +66,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool try_reply_now(std::uint64_t seq, const HttpResponse& response);
   // Ends the direct answer's window for `seq` (before an operation that writes is posted).
   void close_direct(std::uint64_t seq);
-  // On the strand, after a direct answer: what do_reply does after its write.
-  void on_replied_directly(std::uint64_t seq, int status, std::string rest);
+  // On the strand: whether the current request was answered directly (in full or in part).
   bool replied_directly();
+  // On the strand: ends the current exchange when its direct answer was written in full (then
+  // true); with `close_window`, a window still open is closed. `written_at`, when given, gets
+  // the time the answer was written.
+  bool finish_direct_answer(bool close_window,
+                            std::chrono::steady_clock::time_point* written_at = nullptr);
+  // On the strand, after a direct answer written in part: the strand writes the rest.
+  void on_replied_in_part(std::uint64_t seq, std::string rest);
 
   // The exchange's operations, on the strand, for the request numbered `seq`.
   bool current(std::uint64_t seq) const;
@@ -100,17 +107,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string method_;
   std::string path_;
   bool keep_alive_ = true;
-  bool counted_ = false;  // counted in core_.active_requests
+  std::atomic<bool> counted_{false};  // counted in core_.active_requests (a direct answer ends it)
   bool streaming_ = false;
   bool answered_ = false;   // the whole answer is queued
   bool abandoned_ = false;  // the client left before the answer was complete
   std::function<void()> on_abandon_;
 
   // The direct answer's state, guarded by direct_mutex_ (which also guards closing the socket).
+  // After an answer written in full the strand is not told: it finishes the exchange when the
+  // client's next bytes arrive (or it leaves), or at the answering guard's deadline (handle()).
+  enum class Direct { kClosed, kOpen, kWrittenInFull, kWrittenInPart };
   std::mutex direct_mutex_;
-  bool direct_open_ = false;     // a direct answer may be written for direct_seq_
-  bool direct_replied_ = false;  // one was written (in full or in part) for direct_seq_
+  Direct direct_ = Direct::kClosed;
   std::uint64_t direct_seq_ = 0;
+  int direct_status_ = 0;
+  std::chrono::steady_clock::time_point direct_written_at_;
 };
 
 }  // namespace mlbridge::server
