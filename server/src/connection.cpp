@@ -29,6 +29,24 @@ constexpr std::size_t kMaxLingerBytes = 4 * 1024 * 1024;
 // throughput by a fifth.
 constexpr std::size_t kMaxActiveForDirectAnswers = 8;
 
+// Writes what the socket takes now, without waiting; returns how many bytes it took (fewer on a
+// full socket buffer or an error, which the asynchronous write that follows then reports).
+std::size_t send_without_waiting(int descriptor, std::string_view bytes) {
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n =
+        ::send(descriptor, bytes.data() + sent, bytes.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;
+    }
+  }
+  return sent;
+}
+
 }  // namespace
 
 /// The Exchange of a request on a socket connection: posts every operation to the strand.
@@ -114,10 +132,7 @@ void Connection::wait_for_request() {
 }
 
 void Connection::parse() {
-  if (phase_ == Phase::kWaiting && !input_.empty()) {
-    phase_ = Phase::kReadingHeader;
-    arm(core_.limits.header_timeout);
-  }
+  // A request that arrived whole is handled without its header deadline ever being set.
   const auto state = reader_.feed(input_);
   if (state == RequestReader::State::kRefused) {
     return refuse(reader_.refusal().status, reader_.refusal().message);
@@ -234,18 +249,8 @@ bool Connection::try_reply_now(std::uint64_t seq, const HttpResponse& response) 
     return false;
   }
   std::string bytes = serialize_response(response, true);
-  std::size_t sent = 0;
-  while (sent < bytes.size()) {
-    const ssize_t n = ::send(socket_.native_handle(), bytes.data() + sent, bytes.size() - sent,
-                             MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else {
-      break;  // a full socket buffer or an error: the strand writes the rest (and sees the error)
-    }
-  }
+  // What is not sent now (a full socket buffer, an error), the strand writes (and sees the error).
+  const std::size_t sent = send_without_waiting(socket_.native_handle(), bytes);
   direct_status_ = response.status;
   direct_written_at_ = std::chrono::steady_clock::now();
   if (sent == bytes.size()) {
@@ -368,6 +373,18 @@ void Connection::do_after(std::uint64_t seq, std::chrono::milliseconds delay,
 void Connection::flush() {
   if (write_in_progress_ || pending_.empty() || phase_ == Phase::kClosed) return;
   write_in_progress_ = true;
+  // Most answers fit in the socket's buffer: written now, then on_written runs next on this
+  // thread (posted, so that pipelined requests do not nest), with no asynchronous write and no
+  // write deadline to set.
+  const std::size_t sent = send_without_waiting(socket_.native_handle(), pending_);
+  if (sent == pending_.size()) {
+    pending_.clear();
+    if (phase_ == Phase::kAnswering) disarm();  // as on_written does; no deadline fires between
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this()] { self->on_written(boost::system::error_code{}); });
+    return;
+  }
+  pending_.erase(0, sent);
   writing_.clear();
   writing_.swap(pending_);
   // Only an answer's writes have a deadline here; while a request is read ("100 Continue"), the
@@ -427,6 +444,7 @@ void Connection::close() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
   ++deadline_generation_;
+  timer_pending_ = false;
   deadline_.cancel();
   action_timer_.cancel();
   if (counted_.exchange(false)) core_.request_ended();
@@ -441,16 +459,33 @@ void Connection::close() {
 }
 
 void Connection::arm(std::chrono::milliseconds timeout) {
+  deadline_at_ = std::chrono::steady_clock::now() + timeout;
+  // Deadlines mostly move later (idle, answer, idle...): the timer set for an earlier one fires
+  // first and is set again then (on_timer), instead of being reset for every request.
+  if (timer_pending_ && timer_expiry_ <= deadline_at_) return;
+  start_timer(deadline_at_);
+}
+
+void Connection::disarm() { deadline_at_ = std::chrono::steady_clock::time_point::max(); }
+
+void Connection::start_timer(std::chrono::steady_clock::time_point at) {
   const std::uint64_t generation = ++deadline_generation_;
-  deadline_.expires_after(timeout);
+  timer_expiry_ = at;
+  timer_pending_ = true;
+  deadline_.expires_at(at);  // a wait still pending ends with a stale generation
   deadline_.async_wait([self = shared_from_this(), generation](boost::system::error_code ec) {
-    if (!ec && generation == self->deadline_generation_) self->on_deadline();
+    if (generation != self->deadline_generation_) return;
+    self->timer_pending_ = false;
+    if (!ec) self->on_timer();
   });
 }
 
-void Connection::disarm() {
-  ++deadline_generation_;
-  deadline_.cancel();
+void Connection::on_timer() {
+  if (phase_ == Phase::kClosed || deadline_at_ == std::chrono::steady_clock::time_point::max()) {
+    return;
+  }
+  if (std::chrono::steady_clock::now() < deadline_at_) return start_timer(deadline_at_);
+  on_deadline();
 }
 
 void Connection::on_deadline() {

@@ -57,8 +57,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_after_answer();
   void abandon(const std::string& why);
   void close();
+  // The connection's one deadline (idle, header, body, answer, write, linger): arm() sets it
+  // `timeout` from now, disarm() clears it. One timer serves it, reset only when a deadline
+  // comes earlier than the timer's.
   void arm(std::chrono::milliseconds timeout);
   void disarm();
+  void start_timer(std::chrono::steady_clock::time_point at);
+  void on_timer();
   void on_deadline();
 
   // The direct answer (any thread): writes `response` now when the request numbered `seq` is
@@ -91,7 +96,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_;
   RequestReader reader_;
   boost::asio::steady_timer deadline_;
-  std::uint64_t deadline_generation_ = 0;
+  std::uint64_t deadline_generation_ = 0;  // of the timer's current wait
+  std::chrono::steady_clock::time_point deadline_at_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point timer_expiry_;
+  bool timer_pending_ = false;
   boost::asio::steady_timer action_timer_;
   std::array<char, 16 * 1024> read_buffer_;
   std::string input_;    // read, not yet parsed (pipelined requests wait here)
