@@ -167,7 +167,9 @@ void Connection::on_read(boost::system::error_code ec, std::size_t size) {
   reading_ = false;
   if (phase_ == Phase::kClosed) return;
   if (ec) {
-    if (phase_ == Phase::kAnswering && !answered_ && !replied_directly()) {
+    if (phase_ == Phase::kAnswering && !answered_ && replied_directly()) {
+      log_direct_answer();  // the exchange ended well; only its log line was still to come
+    } else if (phase_ == Phase::kAnswering && !answered_) {
       abandon("the client closed its connection before the answer was complete");
     } else if (phase_ == Phase::kReadingBody) {
       spdlog::info("{} {}: the client closed its connection in the middle of the body", peer_,
@@ -296,18 +298,24 @@ bool Connection::finish_direct_answer(bool close_window,
   }
   if (phase_ != Phase::kAnswering || answered_) return false;
   answered_ = true;
-  spdlog::info("{} {} {}", method_, path_, status);
+  spdlog::info("{} {} {}", method_, path_, status);  // as do_reply logs it
   finish_exchange();
   return true;
+}
+
+void Connection::log_direct_answer() {
+  int status = 0;
+  {
+    std::lock_guard lock(direct_mutex_);
+    status = direct_status_;
+  }
+  spdlog::info("{} {} {}", method_, path_, status);
 }
 
 void Connection::on_replied_in_part(std::uint64_t seq, std::string rest) {
   if (!current(seq) || streaming_) return;  // closed meanwhile
   answered_ = true;
-  {
-    std::lock_guard lock(direct_mutex_);
-    spdlog::info("{} {} {}", method_, path_, direct_status_);
-  }
+  log_direct_answer();
   pending_ += rest;
   flush();
 }

@@ -78,6 +78,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // the time the answer was written.
   bool finish_direct_answer(bool close_window,
                             std::chrono::steady_clock::time_point* written_at = nullptr);
+  // On the strand: the access log line of a direct answer (as do_reply writes it).
+  void log_direct_answer();
   // On the strand, after a direct answer written in part: the strand writes the rest.
   void on_replied_in_part(std::uint64_t seq, std::string rest);
 
