@@ -30,7 +30,7 @@ void add_bridge_routes(Router& router, RouteContext& context) {
              [&context](const HttpRequest&, HttpResponse& response) {
                send_json(response, {{"bridges", context.host.bridges()}});
              });
-  router.add("GET", R"(/v1/bridges/([^/]+))", Runs::kOnBlockingPool,
+  router.add("GET", "/v1/bridges/{name}", Runs::kOnBlockingPool,
              [&context](const HttpRequest& request, HttpResponse& response) {
                auto bridge = context.host.bridge(request.matches[1]);
                if (!bridge) return send_error(response, bridge.error());
@@ -67,7 +67,7 @@ void add_bridge_routes(Router& router, RouteContext& context) {
       });
   // An operator's "try again" for a bridge whose workers kept failing to start: it starts
   // programs, so it is a runtime change like the others.
-  router.add("POST", R"(/v1/bridges/([^/]+)/restart)", Runs::kOnBlockingPool,
+  router.add("POST", "/v1/bridges/{name}/restart", Runs::kOnBlockingPool,
              [&context](const HttpRequest& request, HttpResponse& response) {
                const std::string name = request.matches[1];
                if (refused_by_policy(policy(context).allow_change("restart", name), response)) {
@@ -79,7 +79,7 @@ void add_bridge_routes(Router& router, RouteContext& context) {
                auto described = context.host.bridge(name);
                send_json(response, described ? *described : json{{"name", name}});
              });
-  router.add("PATCH", R"(/v1/bridges/([^/]+))", Runs::kOnBlockingPool,
+  router.add("PATCH", "/v1/bridges/{name}", Runs::kOnBlockingPool,
              [&context](const HttpRequest& request, HttpResponse& response) {
                const std::string name = request.matches[1];
                if (refused_by_policy(policy(context).allow_change("change", name), response)) {
@@ -99,7 +99,7 @@ void add_bridge_routes(Router& router, RouteContext& context) {
                out["changes"] = *changes;
                send_json(response, out);
              });
-  router.add("DELETE", R"(/v1/bridges/([^/]+))", Runs::kOnBlockingPool,
+  router.add("DELETE", "/v1/bridges/{name}", Runs::kOnBlockingPool,
              [&context](const HttpRequest& request, HttpResponse& response) {
                const std::string name = request.matches[1];
                if (refused_by_policy(policy(context).allow_change("remove", name), response)) {

@@ -12,13 +12,13 @@ namespace mlbridge::server {
 
 void add_call_routes(Router& router, RouteContext& context) {
   // A lookup in a bounded table under a mutex: cheap enough for the I/O threads.
-  router.add("GET", R"(/v1/calls/([^/]+))", Runs::kOnIoThread,
+  router.add("GET", "/v1/calls/{id}", Runs::kOnIoThread,
              [&context](const HttpRequest& request, HttpResponse& response) {
                auto record = context.host.call_record(request.matches[1]);
                if (!record) return send_error(response, record.error());
                send_json(response, calls::to_json(*record));
              });
-  router.add("DELETE", R"(/v1/calls/([^/]+))", Runs::kOnBlockingPool,
+  router.add("DELETE", "/v1/calls/{id}", Runs::kOnBlockingPool,
              [&context](const HttpRequest& request, HttpResponse& response) {
                const std::string id = request.matches[1];
                if (auto cancelled = context.host.cancel_call(id); !cancelled) {

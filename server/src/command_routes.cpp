@@ -137,12 +137,12 @@ void run_command(RouteContext& context, const HttpRequest& request, const Exchan
 }  // namespace
 
 void add_command_routes(Router& router, RouteContext& context) {
-  router.add_async("POST", R"(/v1/bridges/([^/]+)/commands/([^/]+))",
+  router.add_async("POST", "/v1/bridges/{name}/commands/{command}",
                    [&context](HttpRequest&& request, const ExchangePtr& exchange) {
                      run_command(context, request, exchange, request.matches[1],
                                  request.matches[2]);
                    });
-  router.add_async("POST", R"(/v1/bridges/([^/]+)/resources/([^/]+)/([^/]+))",
+  router.add_async("POST", "/v1/bridges/{name}/resources/{kind}/{verb}",
                    [&context](HttpRequest&& request, const ExchangePtr& exchange) {
                      const std::string bridge = request.matches[1];
                      auto target = context.host.registry().get(bridge);

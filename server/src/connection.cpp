@@ -1,10 +1,12 @@
 #include "connection.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 
 #include "exchange.hpp"
 #include "http_errors.hpp"
@@ -21,6 +23,29 @@ constexpr std::size_t kMaxReadAhead = 64 * 1024;
 // sends, so that the client sees the answer instead of a reset.
 constexpr std::chrono::milliseconds kLingerTime{2000};
 constexpr std::size_t kMaxLingerBytes = 4 * 1024 * 1024;
+// Requests in progress (server-wide) up to which an answer is written by the thread that has it
+// (try_reply_now). Measured on 2 cores: with one caller, direct answers cut a no-op call's median
+// by about a third; with 64 callers they cost the host's event loop a send per call and lowered
+// throughput by a fifth.
+constexpr std::size_t kMaxActiveForDirectAnswers = 8;
+
+// Writes what the socket takes now, without waiting; returns how many bytes it took (fewer on a
+// full socket buffer or an error, which the asynchronous write that follows then reports).
+std::size_t send_without_waiting(int descriptor, std::string_view bytes) {
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n =
+        ::send(descriptor, bytes.data() + sent, bytes.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;
+    }
+  }
+  return sent;
+}
 
 }  // namespace
 
@@ -31,11 +56,13 @@ class ConnectionExchange final : public Exchange {
       : connection_(std::move(connection)), seq_(seq) {}
 
   void reply(HttpResponse response) override {
+    if (connection_->try_reply_now(seq_, response)) return;
     post([response = std::move(response)](Connection& c, std::uint64_t seq) mutable {
       c.do_reply(seq, std::move(response));
     });
   }
   void start_stream(HeaderList headers) override {
+    connection_->close_direct(seq_);
     post([headers = std::move(headers)](Connection& c, std::uint64_t seq) mutable {
       c.do_start_stream(seq, std::move(headers));
     });
@@ -91,7 +118,7 @@ void Connection::start() {
 
 void Connection::close_now() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    if (self->phase_ == Phase::kAnswering && !self->answered_) {
+    if (self->phase_ == Phase::kAnswering && !self->answered_ && !self->replied_directly()) {
       self->abandon("the server is stopping");
     }
     self->close();
@@ -105,10 +132,7 @@ void Connection::wait_for_request() {
 }
 
 void Connection::parse() {
-  if (phase_ == Phase::kWaiting && !input_.empty()) {
-    phase_ = Phase::kReadingHeader;
-    arm(core_.limits.header_timeout);
-  }
+  // A request that arrived whole is handled without its header deadline ever being set.
   const auto state = reader_.feed(input_);
   if (state == RequestReader::State::kRefused) {
     return refuse(reader_.refusal().status, reader_.refusal().message);
@@ -143,7 +167,9 @@ void Connection::on_read(boost::system::error_code ec, std::size_t size) {
   reading_ = false;
   if (phase_ == Phase::kClosed) return;
   if (ec) {
-    if (phase_ == Phase::kAnswering && !answered_) {
+    if (phase_ == Phase::kAnswering && !answered_ && replied_directly()) {
+      log_direct_answer();  // the exchange ended well; only its log line was still to come
+    } else if (phase_ == Phase::kAnswering && !answered_) {
       abandon("the client closed its connection before the answer was complete");
     } else if (phase_ == Phase::kReadingBody) {
       spdlog::info("{} {}: the client closed its connection in the middle of the body", peer_,
@@ -158,6 +184,9 @@ void Connection::on_read(boost::system::error_code ec, std::size_t size) {
   }
   input_.append(read_buffer_.data(), size);
   if (phase_ == Phase::kAnswering) {
+    // The next request (or a pipelined one): after a direct answer, read it now; before one, the
+    // answer must go through the strand, which then reads it.
+    if (finish_direct_answer(true)) return;
     if (input_.size() < kMaxReadAhead) read_more();
     return;
   }
@@ -166,7 +195,10 @@ void Connection::on_read(boost::system::error_code ec, std::size_t size) {
 
 void Connection::handle(HttpRequest request) {
   phase_ = Phase::kAnswering;
-  disarm();  // the call's own deadline bounds the answer; each write has its own below
+  // The call's own deadline bounds the answer and each write has its own (flush()); this one, the
+  // answering guard, only notices a direct answer after which the client sent nothing more, so
+  // that an idle connection still closes (after one to two idle timeouts).
+  arm(core_.limits.idle_timeout);
   ++seq_;
   method_ = request.method;
   path_ = request.path;
@@ -177,6 +209,14 @@ void Connection::handle(HttpRequest request) {
   on_abandon_ = nullptr;
   counted_ = true;
   core_.request_started();
+  {
+    std::lock_guard lock(direct_mutex_);
+    direct_seq_ = seq_;
+    // Not when the answer closes the connection, follows a write still under way ("100
+    // Continue"), or pipelined bytes wait: those need the strand after the answer.
+    direct_ =
+        keep_alive_ && !write_in_progress_ && input_.empty() ? Direct::kOpen : Direct::kClosed;
+  }
   // Keep reading: a client that goes away shows up as the end of its stream.
   read_more();
   core_.router.dispatch(std::move(request),
@@ -200,8 +240,88 @@ bool Connection::current(std::uint64_t seq) const {
   return seq == seq_ && phase_ == Phase::kAnswering && !answered_;
 }
 
+bool Connection::try_reply_now(std::uint64_t seq, const HttpResponse& response) {
+  std::unique_lock lock(direct_mutex_);
+  if (direct_ != Direct::kOpen || seq != direct_seq_) return false;
+  // Its answer says "Connection: close": the strand's work. And under load: then the I/O threads
+  // are awake anyway, and the replying thread (the host's one event loop, which dispatches every
+  // call) is better left to dispatch than to write to sockets.
+  if (core_.draining.load() || core_.active_requests.load() > kMaxActiveForDirectAnswers) {
+    direct_ = Direct::kClosed;
+    return false;
+  }
+  std::string bytes = serialize_response(response, true);
+  // What is not sent now (a full socket buffer, an error), the strand writes (and sees the error).
+  const std::size_t sent = send_without_waiting(socket_.native_handle(), bytes);
+  direct_status_ = response.status;
+  direct_written_at_ = std::chrono::steady_clock::now();
+  if (sent == bytes.size()) {
+    direct_ = Direct::kWrittenInFull;
+    lock.unlock();
+    if (counted_.exchange(false)) core_.request_ended();
+    return true;
+  }
+  direct_ = Direct::kWrittenInPart;
+  lock.unlock();
+  bytes.erase(0, sent);
+  asio::post(socket_.get_executor(),
+             [self = shared_from_this(), seq, rest = std::move(bytes)]() mutable {
+               self->on_replied_in_part(seq, std::move(rest));
+             });
+  return true;
+}
+
+void Connection::close_direct(std::uint64_t seq) {
+  std::lock_guard lock(direct_mutex_);
+  if (seq == direct_seq_ && direct_ == Direct::kOpen) direct_ = Direct::kClosed;
+}
+
+bool Connection::replied_directly() {
+  std::lock_guard lock(direct_mutex_);
+  return direct_seq_ == seq_ &&
+         (direct_ == Direct::kWrittenInFull || direct_ == Direct::kWrittenInPart);
+}
+
+bool Connection::finish_direct_answer(bool close_window,
+                                      std::chrono::steady_clock::time_point* written_at) {
+  int status = 0;
+  {
+    std::lock_guard lock(direct_mutex_);
+    if (direct_seq_ != seq_) return false;
+    if (direct_ != Direct::kWrittenInFull) {
+      if (close_window && direct_ == Direct::kOpen) direct_ = Direct::kClosed;
+      return false;
+    }
+    direct_ = Direct::kClosed;
+    status = direct_status_;
+    if (written_at) *written_at = direct_written_at_;
+  }
+  if (phase_ != Phase::kAnswering || answered_) return false;
+  answered_ = true;
+  spdlog::info("{} {} {}", method_, path_, status);  // as do_reply logs it
+  finish_exchange();
+  return true;
+}
+
+void Connection::log_direct_answer() {
+  int status = 0;
+  {
+    std::lock_guard lock(direct_mutex_);
+    status = direct_status_;
+  }
+  spdlog::info("{} {} {}", method_, path_, status);
+}
+
+void Connection::on_replied_in_part(std::uint64_t seq, std::string rest) {
+  if (!current(seq) || streaming_) return;  // closed meanwhile
+  answered_ = true;
+  log_direct_answer();
+  pending_ += rest;
+  flush();
+}
+
 void Connection::do_reply(std::uint64_t seq, HttpResponse response) {
-  if (!current(seq) || streaming_) return;
+  if (!current(seq) || streaming_ || replied_directly()) return;
   answered_ = true;
   keep_alive_ = keep_alive_ && !core_.draining.load();
   spdlog::info("{} {} {}", method_, path_, response.status);
@@ -210,7 +330,7 @@ void Connection::do_reply(std::uint64_t seq, HttpResponse response) {
 }
 
 void Connection::do_start_stream(std::uint64_t seq, HeaderList headers) {
-  if (!current(seq) || streaming_) return;
+  if (!current(seq) || streaming_ || replied_directly()) return;
   streaming_ = true;
   keep_alive_ = keep_alive_ && !core_.draining.load();
   spdlog::info("{} {} 200 (stream)", method_, path_);
@@ -261,6 +381,18 @@ void Connection::do_after(std::uint64_t seq, std::chrono::milliseconds delay,
 void Connection::flush() {
   if (write_in_progress_ || pending_.empty() || phase_ == Phase::kClosed) return;
   write_in_progress_ = true;
+  // Most answers fit in the socket's buffer: written now, then on_written runs next on this
+  // thread (posted, so that pipelined requests do not nest), with no asynchronous write and no
+  // write deadline to set.
+  const std::size_t sent = send_without_waiting(socket_.native_handle(), pending_);
+  if (sent == pending_.size()) {
+    pending_.clear();
+    if (phase_ == Phase::kAnswering) disarm();  // as on_written does; no deadline fires between
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this()] { self->on_written(boost::system::error_code{}); });
+    return;
+  }
+  pending_.erase(0, sent);
   writing_.clear();
   writing_.swap(pending_);
   // Only an answer's writes have a deadline here; while a request is read ("100 Continue"), the
@@ -287,10 +419,7 @@ void Connection::on_written(boost::system::error_code ec) {
 }
 
 void Connection::finish_exchange() {
-  if (counted_) {
-    counted_ = false;
-    core_.request_ended();
-  }
+  if (counted_.exchange(false)) core_.request_ended();
   on_abandon_ = nullptr;
   action_timer_.cancel();
   if (!keep_alive_) return close_after_answer();
@@ -323,29 +452,48 @@ void Connection::close() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
   ++deadline_generation_;
+  timer_pending_ = false;
   deadline_.cancel();
   action_timer_.cancel();
-  if (counted_) {
-    counted_ = false;
-    core_.request_ended();
-  }
+  if (counted_.exchange(false)) core_.request_ended();
   on_abandon_ = nullptr;
-  boost::system::error_code ec;
-  socket_.close(ec);
+  {
+    std::lock_guard lock(direct_mutex_);  // no direct answer uses the descriptor after this
+    direct_ = Direct::kClosed;
+    boost::system::error_code ec;
+    socket_.close(ec);
+  }
   core_.remove(id_);
 }
 
 void Connection::arm(std::chrono::milliseconds timeout) {
+  deadline_at_ = std::chrono::steady_clock::now() + timeout;
+  // Deadlines mostly move later (idle, answer, idle...): the timer set for an earlier one fires
+  // first and is set again then (on_timer), instead of being reset for every request.
+  if (timer_pending_ && timer_expiry_ <= deadline_at_) return;
+  start_timer(deadline_at_);
+}
+
+void Connection::disarm() { deadline_at_ = std::chrono::steady_clock::time_point::max(); }
+
+void Connection::start_timer(std::chrono::steady_clock::time_point at) {
   const std::uint64_t generation = ++deadline_generation_;
-  deadline_.expires_after(timeout);
+  timer_expiry_ = at;
+  timer_pending_ = true;
+  deadline_.expires_at(at);  // a wait still pending ends with a stale generation
   deadline_.async_wait([self = shared_from_this(), generation](boost::system::error_code ec) {
-    if (!ec && generation == self->deadline_generation_) self->on_deadline();
+    if (generation != self->deadline_generation_) return;
+    self->timer_pending_ = false;
+    if (!ec) self->on_timer();
   });
 }
 
-void Connection::disarm() {
-  ++deadline_generation_;
-  deadline_.cancel();
+void Connection::on_timer() {
+  if (phase_ == Phase::kClosed || deadline_at_ == std::chrono::steady_clock::time_point::max()) {
+    return;
+  }
+  if (std::chrono::steady_clock::now() < deadline_at_) return start_timer(deadline_at_);
+  on_deadline();
 }
 
 void Connection::on_deadline() {
@@ -363,6 +511,19 @@ void Connection::on_deadline() {
                    core_.limits.body_timeout.count());
       break;
     case Phase::kAnswering:
+      if (!write_in_progress_) {  // the answering guard (handle()), not a write's deadline
+        std::chrono::steady_clock::time_point written_at;
+        if (!finish_direct_answer(false, &written_at)) {
+          return arm(core_.limits.idle_timeout);  // the call still runs
+        }
+        // Idle since the answer was written, not since now.
+        if (phase_ == Phase::kWaiting) {
+          const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::steady_clock::now() - written_at);
+          arm(std::max(std::chrono::milliseconds(0), core_.limits.idle_timeout - idle));
+        }
+        return;
+      }
       spdlog::warn("{} {} from {}: a write to the client took longer than {} ms; closing", method_,
                    path_, peer_, core_.limits.write_timeout.count());
       if (!answered_) abandon("");

@@ -9,15 +9,23 @@
 // too slowly has its call cancelled and its connection closed, with a log line.
 //
 // Threading: everything runs on the connection's strand; start(), drain() and close() may be
-// called from any thread (they post). Owned by shared pointers held by its pending operations
-// and by exchanges handed to routes; the socket closes when the connection does, not later.
+// called from any thread (they post). One exception, the direct answer: a complete keep-alive
+// reply is written by the thread that has it (the host's event loop, a blocking-pool thread),
+// straight to the socket, when nothing else is being written for that request; the strand
+// learns of it afterwards (a post, off the client's path) and reads the next request. Without
+// it every answer woke the connection's I/O thread before the client saw a byte. The socket's
+// descriptor is closed only under the same lock, so a direct write never reaches a reused one.
+// Owned by shared pointers held by its pending operations and by exchanges handed to routes; the
+// socket closes when the connection does, not later.
 
 #include <array>
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "server_core.hpp"
@@ -49,9 +57,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_after_answer();
   void abandon(const std::string& why);
   void close();
+  // The connection's one deadline (idle, header, body, answer, write, linger): arm() sets it
+  // `timeout` from now, disarm() clears it. One timer serves it, reset only when a deadline
+  // comes earlier than the timer's.
   void arm(std::chrono::milliseconds timeout);
   void disarm();
+  void start_timer(std::chrono::steady_clock::time_point at);
+  void on_timer();
   void on_deadline();
+
+  // The direct answer (any thread): writes `response` now when the request numbered `seq` is
+  // still open for it; false when the caller must post it to the strand instead.
+  bool try_reply_now(std::uint64_t seq, const HttpResponse& response);
+  // Ends the direct answer's window for `seq` (before an operation that writes is posted).
+  void close_direct(std::uint64_t seq);
+  // On the strand: whether the current request was answered directly (in full or in part).
+  bool replied_directly();
+  // On the strand: ends the current exchange when its direct answer was written in full (then
+  // true); with `close_window`, a window still open is closed. `written_at`, when given, gets
+  // the time the answer was written.
+  bool finish_direct_answer(bool close_window,
+                            std::chrono::steady_clock::time_point* written_at = nullptr);
+  // On the strand: the access log line of a direct answer (as do_reply writes it).
+  void log_direct_answer();
+  // On the strand, after a direct answer written in part: the strand writes the rest.
+  void on_replied_in_part(std::uint64_t seq, std::string rest);
 
   // The exchange's operations, on the strand, for the request numbered `seq`.
   bool current(std::uint64_t seq) const;
@@ -68,7 +98,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_;
   RequestReader reader_;
   boost::asio::steady_timer deadline_;
-  std::uint64_t deadline_generation_ = 0;
+  std::uint64_t deadline_generation_ = 0;  // of the timer's current wait
+  std::chrono::steady_clock::time_point deadline_at_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point timer_expiry_;
+  bool timer_pending_ = false;
   boost::asio::steady_timer action_timer_;
   std::array<char, 16 * 1024> read_buffer_;
   std::string input_;    // read, not yet parsed (pipelined requests wait here)
@@ -84,11 +117,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string method_;
   std::string path_;
   bool keep_alive_ = true;
-  bool counted_ = false;  // counted in core_.active_requests
+  std::atomic<bool> counted_{false};  // counted in core_.active_requests (a direct answer ends it)
   bool streaming_ = false;
   bool answered_ = false;   // the whole answer is queued
   bool abandoned_ = false;  // the client left before the answer was complete
   std::function<void()> on_abandon_;
+
+  // The direct answer's state, guarded by direct_mutex_ (which also guards closing the socket).
+  // After an answer written in full the strand is not told: it finishes the exchange when the
+  // client's next bytes arrive (or it leaves), or at the answering guard's deadline (handle()).
+  enum class Direct { kClosed, kOpen, kWrittenInFull, kWrittenInPart };
+  std::mutex direct_mutex_;
+  Direct direct_ = Direct::kClosed;
+  std::uint64_t direct_seq_ = 0;
+  int direct_status_ = 0;
+  std::chrono::steady_clock::time_point direct_written_at_;
 };
 
 }  // namespace mlbridge::server

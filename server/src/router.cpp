@@ -62,12 +62,12 @@ Router::Router(const GuardSettings& guard, const std::string& auth_token,
     : guard_(guard), auth_token_(auth_token), blocking_(blocking) {}
 
 void Router::add(std::string method, const std::string& pattern, Runs runs, Handler handler) {
-  routes_.push_back({std::move(method), std::regex(pattern), runs, std::move(handler), {}});
+  routes_.push_back({std::move(method), RoutePattern(pattern), runs, std::move(handler), {}});
 }
 
 void Router::add_async(std::string method, const std::string& pattern, AsyncHandler handler) {
   routes_.push_back(
-      {std::move(method), std::regex(pattern), Runs::kOnIoThread, {}, std::move(handler)});
+      {std::move(method), RoutePattern(pattern), Runs::kOnIoThread, {}, std::move(handler)});
 }
 
 std::optional<HttpResponse> Router::refuse_unauthorized(const HttpRequest& request) const {
@@ -89,14 +89,16 @@ void Router::dispatch(HttpRequest&& request, const ExchangePtr& exchange) const 
     return exchange->reply(error_response(refused->error, refused->status));
   }
   if (auto refused = refuse_unauthorized(request)) return exchange->reply(std::move(*refused));
+  std::vector<std::string_view> captures;
   for (const auto& route : routes_) {
     if (route.method != request.method) continue;
-    std::smatch match;
-    if (!std::regex_match(request.path, match, route.pattern)) continue;
+    if (!route.pattern.match(request.path, captures)) continue;
     request.matches.clear();
-    for (std::size_t i = 0; i < match.size(); ++i) {
-      const std::string raw = match[i].str();
-      request.matches.push_back(i == 0 ? raw : percent_decode(raw, false).value_or(raw));
+    request.matches.reserve(captures.size() + 1);
+    request.matches.push_back(request.path);
+    for (const std::string_view raw : captures) {
+      auto decoded = percent_decode(raw, false);
+      request.matches.push_back(decoded ? std::move(*decoded) : std::string(raw));
     }
     return run(route, std::move(request), exchange);
   }

@@ -15,13 +15,13 @@
 
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "exchange.hpp"
 #include "http_message.hpp"
 #include "request_guard.hpp"
+#include "route_pattern.hpp"
 
 namespace mlbridge::server {
 
@@ -38,8 +38,8 @@ class Router {
   Router(const GuardSettings& guard, const std::string& auth_token,
          boost::asio::thread_pool& blocking);
 
-  /// `pattern` matches the whole raw (not percent-decoded) path; its groups become
-  /// request.matches[1..], percent-decoded.
+  /// `pattern` ("/v1/bridges/{name}", route_pattern.hpp) matches the whole raw (not
+  /// percent-decoded) path; its "{...}" segments become request.matches[1..], percent-decoded.
   void add(std::string method, const std::string& pattern, Runs runs, Handler handler);
   void add_async(std::string method, const std::string& pattern, AsyncHandler handler);
 
@@ -49,7 +49,7 @@ class Router {
  private:
   struct Route {
     std::string method;
-    std::regex pattern;
+    RoutePattern pattern;
     Runs runs = Runs::kOnIoThread;
     Handler handler;     // when not async
     AsyncHandler async;  // when set

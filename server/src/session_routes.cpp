@@ -127,7 +127,7 @@ void add_session_routes(Router& router, RouteContext& context) {
                if (page->after) next = *page->after;
                send_json(response, {{"sessions", page->ids}, {"next", next}});
              });
-  router.add("DELETE", R"(/v1/sessions/([^/]+))", Runs::kOnBlockingPool,
+  router.add("DELETE", "/v1/sessions/{id}", Runs::kOnBlockingPool,
              [&context](const HttpRequest& request, HttpResponse& response) {
                auto path_id = path_session(request);
                if (!path_id) return send_error(response, path_id.error());
@@ -136,7 +136,7 @@ void add_session_routes(Router& router, RouteContext& context) {
                if (!ended) return send_error(response, ended.error());
                send_json(response, {{"ended", id}});
              });
-  router.add("GET", R"(/v1/sessions/([^/]+)/state)", Runs::kOnBlockingPool,
+  router.add("GET", "/v1/sessions/{id}/state", Runs::kOnBlockingPool,
              [&context](const HttpRequest& request, HttpResponse& response) {
                auto path_id = path_session(request);
                if (!path_id) return send_error(response, path_id.error());
@@ -145,13 +145,13 @@ void add_session_routes(Router& router, RouteContext& context) {
                if (!state) return send_error(response, state.error());
                send_json(response, state_body(id, *state));
              });
-  router.add("PUT", R"(/v1/sessions/([^/]+)/state)", Runs::kOnBlockingPool,
+  router.add("PUT", "/v1/sessions/{id}/state", Runs::kOnBlockingPool,
              [&context](const HttpRequest& request, HttpResponse& response) {
                change_state(context, request, response, [&](const std::string& id, json value) {
                  return context.host.set_session_state(id, std::move(value));
                });
              });
-  router.add("PATCH", R"(/v1/sessions/([^/]+)/state)", Runs::kOnBlockingPool,
+  router.add("PATCH", "/v1/sessions/{id}/state", Runs::kOnBlockingPool,
              [&context](const HttpRequest& request, HttpResponse& response) {
                change_state(context, request, response, [&](const std::string& id, json value) {
                  return context.host.update_session_state(id, value);
