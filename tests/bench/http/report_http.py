@@ -47,7 +47,12 @@ def collect(result: dict) -> dict:
             find(rows, "latency", server="mlbridge", path="/v1/bridges/echo/commands/echo")
         ),
         "noop_fastapi": median_us(find(rows, "latency", server="fastapi")),
-        "tput": (find(rows, "throughput", server="mlbridge") or {}).get("calls_per_s"),
+        "tput": (find(rows, "throughput", server="mlbridge", handler="async") or {}).get(
+            "calls_per_s"
+        ),
+        "tput_sync": (
+            find(rows, "throughput", server="mlbridge", path="/v1/bridges/echo/commands/echo") or {}
+        ).get("calls_per_s"),
         "tput_fastapi": (find(rows, "throughput", server="fastapi") or {}).get("calls_per_s"),
         "json": median_us(find(rows, "payload", server="mlbridge", kind="nested")),
         "json_fastapi": median_us(find(rows, "payload", server="fastapi", kind="nested")),
@@ -123,9 +128,12 @@ def render(result: dict) -> str:
         f"| HTTP no-op median ≤ 0.5× FastAPI + uvicorn's | {fmt(f['noop'], ' µs')} vs "
         f"{fmt(f['noop_fastapi'], ' µs')} ({fmt(noop_vs_fastapi, '×', 2)}) | "
         f"{mark(None if noop_vs_fastapi is None else noop_vs_fastapi <= 0.5)} |",
-        "| throughput at 64 callers ≥ 3× FastAPI's (2 workers each) | "
+        "| throughput at 64 callers ≥ 3× FastAPI's (2 workers each; async no-op handlers on "
+        "both sides) | "
         f"{fmt(f['tput'], ' calls/s', 0)} vs "
-        f"{fmt(f['tput_fastapi'], ' calls/s', 0)} ({fmt(tput_vs_fastapi, '×', 2)}) | "
+        f"{fmt(f['tput_fastapi'], ' calls/s', 0)} ({fmt(tput_vs_fastapi, '×', 2)}); a plain "
+        f"`def` command, a call at a time per worker: {fmt(f['tput_sync'], ' calls/s', 0)} "
+        f"({fmt(ratio(f['tput_sync'], f['tput_fastapi']), '×', 2)}) | "
         f"{mark(None if tput_vs_fastapi is None else tput_vs_fastapi >= 3)} |",
         f"| 1 MiB nested JSON echo ≤ 2× the worker's own decode + encode | "
         f"{fmt(None if f['json'] is None else f['json'] / 1000, ' ms', 2)} vs "

@@ -7,7 +7,8 @@ uvicorn (2 workers, tests/bench/compare/fastapi_app.py); the clients are front_d
 front_door_load (tests/bench/http/*.cpp). Rows, in this order:
 - the loopback TCP round trip (the floor; taken first, and again just before and after
   mlbridge's latency row), the HTTP no-op's latency and its throughput at 64 callers (mlbridge:
-  `echo` with 2 workers; FastAPI: 2 workers);
+  `echo` with 2 workers, a call at a time each, and `async_echo` with 2 workers holding up to 64
+  calls each — FastAPI's no-op is an async handler too; FastAPI: 2 workers);
 - a 1 MiB nested-record JSON echo through both, beside the worker's own decode + encode of that
   payload (the SDK's MessagePack codec, as a worker decodes a request and encodes its answer);
 - 16 MiB of bytes as base64 through mlbridge;
@@ -64,6 +65,10 @@ bridges:
   other:
     script: {ECHO}
     pool: {{size: 1}}
+  async_echo:
+    script: {ECHO}
+    codec: msgpack
+    pool: {{size: 2, max_concurrency: 64, queue_limit: 100000}}
 """
 
 
@@ -268,6 +273,23 @@ def main() -> int:
                 dict(r, server="mlbridge")
                 for r in lines(
                     [rows_bin, "throughput", *echo, "--body", '{"args":{}}', "--callers", "64"]
+                )
+            ]
+            # FastAPI's no-op is an `async def` handler, each uvicorn worker holding many
+            # requests at once: the same on this side is an async command on workers that hold
+            # many calls (pool.max_concurrency).
+            async_echo = [
+                "--port",
+                port,
+                "--path",
+                "/v1/bridges/async_echo/commands/async_echo",
+                "--seconds",
+                seconds,
+            ]
+            rows += [
+                dict(r, server="mlbridge", handler="async")
+                for r in lines(
+                    [rows_bin, "throughput", *async_echo, "--body", "{}", "--callers", "64"]
                 )
             ]
             rows += [
