@@ -86,13 +86,22 @@ void answer_detached(Host& host, const std::string& bridge, const std::string& c
 }
 
 // {"result": <result text>} (and "attempts" when the call was retried), without a DOM. The
-// result text (up to tens of MB) becomes the body in place: moved, its bytes shifted, not copied.
+// result text (up to tens of MB) becomes the body in place when it has the room: moved, its
+// bytes shifted, no new allocation to fault in.
 std::string result_body(std::string result_text, std::uint32_t attempts) {
   constexpr std::string_view kPrefix = "{\"result\":";
   std::string suffix;
   if (attempts > 1) suffix = ",\"attempts\":" + std::to_string(attempts);
   suffix += '}';
-  result_text.reserve(result_text.size() + kPrefix.size() + suffix.size());
+  const std::size_t size = kPrefix.size() + result_text.size() + suffix.size();
+  if (result_text.capacity() < size) {  // one copy into a new string rather than two
+    std::string out;
+    out.reserve(size);
+    out += kPrefix;
+    out += result_text;
+    out += suffix;
+    return out;
+  }
   result_text.insert(0, kPrefix);
   result_text += suffix;
   return result_text;
