@@ -85,18 +85,26 @@ void answer_detached(Host& host, const std::string& bridge, const std::string& c
   exchange->reply(std::move(response));
 }
 
-// {"result": <result text>} (and "attempts" when the call was retried), without a DOM.
-std::string result_body(const std::string& result_text, std::uint32_t attempts) {
-  std::string out;
-  out.reserve(result_text.size() + 32);
-  out += "{\"result\":";
-  out += result_text;
-  if (attempts > 1) {
-    out += ",\"attempts\":";
-    out += std::to_string(attempts);
+// {"result": <result text>} (and "attempts" when the call was retried), without a DOM. The
+// result text (up to tens of MB) becomes the body in place when it has the room: moved, its
+// bytes shifted, no new allocation to fault in.
+std::string result_body(std::string result_text, std::uint32_t attempts) {
+  constexpr std::string_view kPrefix = "{\"result\":";
+  std::string suffix;
+  if (attempts > 1) suffix = ",\"attempts\":" + std::to_string(attempts);
+  suffix += '}';
+  const std::size_t size = kPrefix.size() + result_text.size() + suffix.size();
+  if (result_text.capacity() < size) {  // one copy into a new string rather than two
+    std::string out;
+    out.reserve(size);
+    out += kPrefix;
+    out += result_text;
+    out += suffix;
+    return out;
   }
-  out += '}';
-  return out;
+  result_text.insert(0, kPrefix);
+  result_text += suffix;
+  return result_text;
 }
 
 void answer_once(Host& host, const std::string& bridge, const std::string& command,
@@ -105,18 +113,19 @@ void answer_once(Host& host, const std::string& bridge, const std::string& comma
   auto attempts = std::make_shared<std::atomic<std::uint32_t>>(1);
   body.options.on_retry = [attempts](std::uint32_t next, const Error&) { *attempts = next; };
   auto call_id = capture_call_id(body.options);
-  const CallTicket ticket = start_call(
-      host, bridge, command, std::move(body),
-      [exchange, attempts, call_id](Result<std::string> result) {
-        HttpResponse response;
-        if (result) {
-          response.set_content(result_body(*result, attempts->load()), "application/json");
-        } else {
-          send_error(response, result.error());
-        }
-        add_call_id(response, *call_id);
-        exchange->reply(std::move(response));
-      });
+  const CallTicket ticket =
+      start_call(host, bridge, command, std::move(body),
+                 [exchange, attempts, call_id](Result<std::string> result) {
+                   HttpResponse response;
+                   if (result) {
+                     response.set_content(result_body(std::move(*result), attempts->load()),
+                                          "application/json");
+                   } else {
+                     send_error(response, result.error());
+                   }
+                   add_call_id(response, *call_id);
+                   exchange->reply(std::move(response));
+                 });
   exchange->on_abandon([&host, ticket] { host.cancel(ticket); });
 }
 

@@ -6,7 +6,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <cerrno>
+#include <limits>
 
 #include "exchange.hpp"
 #include "http_errors.hpp"
@@ -29,22 +29,10 @@ constexpr std::size_t kMaxLingerBytes = 4 * 1024 * 1024;
 // throughput by a fifth.
 constexpr std::size_t kMaxActiveForDirectAnswers = 8;
 
-// Writes what the socket takes now, without waiting; returns how many bytes it took (fewer on a
-// full socket buffer or an error, which the asynchronous write that follows then reports).
-std::size_t send_without_waiting(int descriptor, std::string_view bytes) {
-  std::size_t sent = 0;
-  while (sent < bytes.size()) {
-    const ssize_t n =
-        ::send(descriptor, bytes.data() + sent, bytes.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else {
-      break;
-    }
-  }
-  return sent;
+// The completion condition of an asynchronous write: as much as the socket takes per send (Asio's
+// default, transfer_all, sends at most 64 KiB at a time).
+std::size_t whatever_the_socket_takes(const boost::system::error_code& ec, std::size_t) {
+  return ec ? 0 : std::numeric_limits<std::size_t>::max();
 }
 
 }  // namespace
@@ -146,7 +134,7 @@ void Connection::parse() {
     phase_ = Phase::kReadingBody;
     arm(core_.limits.body_timeout);
     if (reader_.take_continue_wanted()) {
-      pending_ += "HTTP/1.1 100 Continue\r\n\r\n";
+      pending_.append(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"));
       flush();
     }
   }
@@ -156,6 +144,16 @@ void Connection::parse() {
 void Connection::read_more() {
   if (reading_ || phase_ == Phase::kClosed) return;
   reading_ = true;
+  if (phase_ == Phase::kReadingBody) {
+    // A large Content-Length body: straight into the request's string, no copy on the way.
+    if (const auto space = reader_.body_space(); space.size() > 0) {
+      socket_.async_read_some(
+          space, [self = shared_from_this()](boost::system::error_code ec, std::size_t size) {
+            self->on_body_read(ec, size);
+          });
+      return;
+    }
+  }
   socket_.async_read_some(
       asio::buffer(read_buffer_),
       [self = shared_from_this()](boost::system::error_code ec, std::size_t size) {
@@ -190,6 +188,13 @@ void Connection::on_read(boost::system::error_code ec, std::size_t size) {
     if (input_.size() < kMaxReadAhead) read_more();
     return;
   }
+  parse();
+}
+
+void Connection::on_body_read(boost::system::error_code ec, std::size_t size) {
+  if (ec || phase_ != Phase::kReadingBody) return on_read(ec, 0);
+  reading_ = false;
+  reader_.body_read(size);
   parse();
 }
 
@@ -232,7 +237,8 @@ void Connection::refuse(int status, const std::string& message) {
   answered_ = true;
   HttpResponse response;
   send_json(response, error_body(Error::make(ErrorCategory::kInvalidArgument, message)), status);
-  pending_ += serialize_response(response, false);
+  pending_.append(response_head(response, false));
+  pending_.append(std::move(response.body));
   flush();
 }
 
@@ -240,7 +246,7 @@ bool Connection::current(std::uint64_t seq) const {
   return seq == seq_ && phase_ == Phase::kAnswering && !answered_;
 }
 
-bool Connection::try_reply_now(std::uint64_t seq, const HttpResponse& response) {
+bool Connection::try_reply_now(std::uint64_t seq, HttpResponse& response) {
   std::unique_lock lock(direct_mutex_);
   if (direct_ != Direct::kOpen || seq != direct_seq_) return false;
   // Its answer says "Connection: close": the strand's work. And under load: then the I/O threads
@@ -250,12 +256,14 @@ bool Connection::try_reply_now(std::uint64_t seq, const HttpResponse& response) 
     direct_ = Direct::kClosed;
     return false;
   }
-  std::string bytes = serialize_response(response, true);
+  OutputBytes bytes;
+  bytes.append(response_head(response, true));
+  bytes.append(std::move(response.body));
   // What is not sent now (a full socket buffer, an error), the strand writes (and sees the error).
-  const std::size_t sent = send_without_waiting(socket_.native_handle(), bytes);
+  bytes.send_without_waiting(socket_.native_handle());
   direct_status_ = response.status;
   direct_written_at_ = std::chrono::steady_clock::now();
-  if (sent == bytes.size()) {
+  if (bytes.empty()) {
     direct_ = Direct::kWrittenInFull;
     lock.unlock();
     if (counted_.exchange(false)) core_.request_ended();
@@ -263,7 +271,6 @@ bool Connection::try_reply_now(std::uint64_t seq, const HttpResponse& response) 
   }
   direct_ = Direct::kWrittenInPart;
   lock.unlock();
-  bytes.erase(0, sent);
   asio::post(socket_.get_executor(),
              [self = shared_from_this(), seq, rest = std::move(bytes)]() mutable {
                self->on_replied_in_part(seq, std::move(rest));
@@ -312,11 +319,17 @@ void Connection::log_direct_answer() {
   spdlog::info("{} {} {}", method_, path_, status);
 }
 
-void Connection::on_replied_in_part(std::uint64_t seq, std::string rest) {
+void Connection::on_replied_in_part(std::uint64_t seq, OutputBytes rest) {
   if (!current(seq) || streaming_) return;  // closed meanwhile
   answered_ = true;
   log_direct_answer();
-  pending_ += rest;
+  if (pending_.empty()) {
+    pending_ = std::move(rest);
+  } else {
+    for (const auto& buffer : rest.buffers()) {
+      pending_.append(std::string_view(static_cast<const char*>(buffer.data()), buffer.size()));
+    }
+  }
   flush();
 }
 
@@ -325,7 +338,8 @@ void Connection::do_reply(std::uint64_t seq, HttpResponse response) {
   answered_ = true;
   keep_alive_ = keep_alive_ && !core_.draining.load();
   spdlog::info("{} {} {}", method_, path_, response.status);
-  pending_ += serialize_response(response, keep_alive_);
+  pending_.append(response_head(response, keep_alive_));
+  pending_.append(std::move(response.body));
   flush();
 }
 
@@ -334,13 +348,13 @@ void Connection::do_start_stream(std::uint64_t seq, HeaderList headers) {
   streaming_ = true;
   keep_alive_ = keep_alive_ && !core_.draining.load();
   spdlog::info("{} {} 200 (stream)", method_, path_);
-  pending_ += event_stream_head(keep_alive_, headers);
+  pending_.append(event_stream_head(keep_alive_, headers));
   flush();
 }
 
 void Connection::do_send_event(std::uint64_t seq, std::string text) {
   if (!current(seq) || !streaming_ || text.empty()) return;
-  pending_ += chunk(text);
+  pending_.append(chunk(text));
   if (pending_.size() > core_.limits.max_stream_buffer_bytes) {
     spdlog::warn(
         "{} {} from {}: the client reads the stream too slowly ({} bytes unsent, over the "
@@ -355,7 +369,7 @@ void Connection::do_send_event(std::uint64_t seq, std::string text) {
 void Connection::do_end_stream(std::uint64_t seq) {
   if (!current(seq) || !streaming_) return;
   answered_ = true;
-  pending_ += kLastChunk;
+  pending_.append(kLastChunk);
   flush();
 }
 
@@ -384,21 +398,19 @@ void Connection::flush() {
   // Most answers fit in the socket's buffer: written now, then on_written runs next on this
   // thread (posted, so that pipelined requests do not nest), with no asynchronous write and no
   // write deadline to set.
-  const std::size_t sent = send_without_waiting(socket_.native_handle(), pending_);
-  if (sent == pending_.size()) {
-    pending_.clear();
+  pending_.send_without_waiting(socket_.native_handle());
+  if (pending_.empty()) {
     if (phase_ == Phase::kAnswering) disarm();  // as on_written does; no deadline fires between
     asio::post(socket_.get_executor(),
                [self = shared_from_this()] { self->on_written(boost::system::error_code{}); });
     return;
   }
-  pending_.erase(0, sent);
   writing_.clear();
-  writing_.swap(pending_);
+  std::swap(writing_, pending_);
   // Only an answer's writes have a deadline here; while a request is read ("100 Continue"), the
   // header or body deadline stays.
   if (phase_ == Phase::kAnswering) arm(core_.limits.write_timeout);
-  asio::async_write(socket_, asio::buffer(writing_),
+  asio::async_write(socket_, writing_.buffers(), whatever_the_socket_takes,
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                       self->on_written(ec);
                     });

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <string>
 
+#include "output_bytes.hpp"
 #include "server_core.hpp"
 
 namespace mlbridge::server {
@@ -49,6 +50,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void parse();
   void read_more();
   void on_read(boost::system::error_code ec, std::size_t size);
+  void on_body_read(boost::system::error_code ec, std::size_t size);
   void handle(HttpRequest request);
   void refuse(int status, const std::string& message);
   void flush();
@@ -67,8 +69,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_deadline();
 
   // The direct answer (any thread): writes `response` now when the request numbered `seq` is
-  // still open for it; false when the caller must post it to the strand instead.
-  bool try_reply_now(std::uint64_t seq, const HttpResponse& response);
+  // still open for it; false when the caller must post it to the strand instead (then
+  // `response` is untouched; when true its body may have been moved out).
+  bool try_reply_now(std::uint64_t seq, HttpResponse& response);
   // Ends the direct answer's window for `seq` (before an operation that writes is posted).
   void close_direct(std::uint64_t seq);
   // On the strand: whether the current request was answered directly (in full or in part).
@@ -81,7 +84,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // On the strand: the access log line of a direct answer (as do_reply writes it).
   void log_direct_answer();
   // On the strand, after a direct answer written in part: the strand writes the rest.
-  void on_replied_in_part(std::uint64_t seq, std::string rest);
+  void on_replied_in_part(std::uint64_t seq, OutputBytes rest);
 
   // The exchange's operations, on the strand, for the request numbered `seq`.
   bool current(std::uint64_t seq) const;
@@ -105,8 +108,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::steady_timer action_timer_;
   std::array<char, 16 * 1024> read_buffer_;
   std::string input_;    // read, not yet parsed (pipelined requests wait here)
-  std::string pending_;  // to write
-  std::string writing_;  // being written
+  OutputBytes pending_;  // to write
+  OutputBytes writing_;  // being written (its strings stay put until the write ends)
   std::size_t lingered_bytes_ = 0;
   bool reading_ = false;
   bool write_in_progress_ = false;

@@ -92,9 +92,9 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-std::string serialize_response(const HttpResponse& response, bool keep_alive) {
+std::string response_head(const HttpResponse& response, bool keep_alive) {
   std::string out;
-  out.reserve(160 + response.body.size());
+  out.reserve(160);
   out += "HTTP/1.1 ";
   out += std::to_string(response.status);
   out += ' ';
@@ -114,6 +114,11 @@ std::string serialize_response(const HttpResponse& response, bool keep_alive) {
   out += "Content-Length: ";
   out += std::to_string(response.body.size());
   out += keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  return out;
+}
+
+std::string serialize_response(const HttpResponse& response, bool keep_alive) {
+  std::string out = response_head(response, keep_alive);
   out += response.body;
   return out;
 }

@@ -56,6 +56,9 @@ std::string_view reason_phrase(int status);
 
 /// The full HTTP/1.1 response, with "Connection: keep-alive" or "Connection: close".
 std::string serialize_response(const HttpResponse& response, bool keep_alive);
+/// serialize_response() without the body: status line and headers up to the empty line. A
+/// connection writes it and the body as two buffers, so that a large body is never copied.
+std::string response_head(const HttpResponse& response, bool keep_alive);
 
 /// The header naming a call's id (Host's "call-<n>") in every command answer; the id works with
 /// GET and DELETE /v1/calls/{id}.

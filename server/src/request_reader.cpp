@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <boost/beast/http/error.hpp>
 
 #include "ascii_text.hpp"
@@ -9,6 +10,9 @@
 namespace mlbridge::server {
 namespace http = boost::beast::http;
 namespace {
+
+// Content-Length bodies from this size on are read into their string directly (body_space()).
+constexpr std::size_t kDirectBodyFrom = 64 * 1024;
 
 bool is_token_char(unsigned char c) {
   if (c >= '0' && c <= '9') return true;
@@ -57,6 +61,10 @@ void RequestReader::reset() {
   started_ = false;
   header_done_ = false;
   continue_wanted_ = false;
+  content_length_ = 0;
+  body_direct_ = false;
+  body_.clear();
+  body_received_ = 0;
 }
 
 RequestReader::State RequestReader::refuse(int status, std::string message) {
@@ -140,7 +148,8 @@ RequestReader::State RequestReader::check_header_block(std::string_view block) {
       return refuse(400, "the Content-Length '" + shown(content_length) +
                              "' is not a number of bytes (digits only)");
     }
-    if (std::stoull(std::string(content_length)) > limits_.max_body_bytes) {
+    content_length_ = std::stoull(std::string(content_length));
+    if (content_length_ > limits_.max_body_bytes) {
       return refuse(413, "the request body (Content-Length " + std::string(content_length) +
                              ") is larger than the server's limit of " +
                              std::to_string(limits_.max_body_bytes) +
@@ -178,6 +187,14 @@ RequestReader::State RequestReader::feed(std::string& input) {
         checked == State::kRefused) {
       return checked;
     }
+    if (content_length_ >= kDirectBodyFrom) return start_direct_body(input, end + 4);
+  }
+  if (body_direct_) {
+    const std::size_t taken = std::min(input.size(), body_.size() - body_received_);
+    input.copy(body_.data() + body_received_, taken);
+    input.erase(0, taken);
+    body_received_ += taken;
+    return body_received_ == body_.size() ? State::kComplete : State::kNeedMore;
   }
   while (!parser_->is_done()) {
     boost::system::error_code ec;
@@ -196,6 +213,30 @@ RequestReader::State RequestReader::feed(std::string& input) {
   return State::kComplete;
 }
 
+RequestReader::State RequestReader::start_direct_body(std::string& input, std::size_t header_size) {
+  // The parser reads the header block only; the body goes into body_, sized to Content-Length
+  // (checked against max_body_bytes already).
+  boost::system::error_code ec;
+  const std::size_t used = parser_->put(boost::asio::buffer(input.data(), header_size), ec);
+  if (ec && ec != http::error::need_more) {
+    return refuse(400, "the request is not valid HTTP/1.1 (" + ec.message() + ")");
+  }
+  if (used != header_size || !parser_->is_header_done()) {
+    return refuse(400, "the request's header block could not be read as HTTP/1.1");
+  }
+  input.erase(0, header_size);
+  header_done_ = true;
+  body_direct_ = true;
+  body_.resize(content_length_);
+  body_received_ = 0;
+  return feed(input);
+}
+
+boost::asio::mutable_buffer RequestReader::body_space() {
+  if (!body_direct_) return {};
+  return boost::asio::buffer(body_.data() + body_received_, body_.size() - body_received_);
+}
+
 HttpRequest RequestReader::take() {
   auto message = parser_->release();
   HttpRequest request;
@@ -210,7 +251,7 @@ HttpRequest RequestReader::take() {
     request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
   request.keep_alive = message.keep_alive();
-  request.body = std::move(message.body());
+  request.body = body_direct_ ? std::move(body_) : std::move(message.body());
   reset();
   return request;
 }

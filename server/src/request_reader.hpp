@@ -9,6 +9,7 @@
 // body is refused with 413 as soon as it grows past max_body_bytes. The one parser path of both
 // socket connections and HttpServer::serve_in_memory. One thread at a time.
 
+#include <boost/asio/buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cstddef>
@@ -47,6 +48,12 @@ class RequestReader {
   bool started() const { return started_; }
   /// Whether the current request's header block is complete (its body deadline runs).
   bool header_done() const { return header_done_; }
+  /// Where the next bytes of a large Content-Length body go, read straight from the socket
+  /// (no copy through `input`); empty when there is no such body or it is complete. After a
+  /// read, body_read() counts the bytes and feed() (with the bytes that follow, if any) says
+  /// whether the request is complete.
+  boost::asio::mutable_buffer body_space();
+  void body_read(std::size_t count) { body_received_ += count; }
   /// Whether the client asked for "100 Continue" before it sends the body (once per request).
   bool take_continue_wanted();
 
@@ -57,6 +64,7 @@ class RequestReader {
  private:
   State refuse(int status, std::string message);
   State check_header_block(std::string_view block);
+  State start_direct_body(std::string& input, std::size_t header_size);
   void reset();
 
   ReaderLimits limits_;
@@ -64,6 +72,11 @@ class RequestReader {
   bool started_ = false;
   bool header_done_ = false;
   bool continue_wanted_ = false;
+  std::size_t content_length_ = 0;  // of the current request, once its header block is checked
+  // A large Content-Length body is read into body_ directly (body_space()), past the parser.
+  bool body_direct_ = false;
+  std::string body_;
+  std::size_t body_received_ = 0;
   ReadRefusal refusal_;
 };
 

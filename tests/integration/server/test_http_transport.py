@@ -35,6 +35,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert code == 0, err
 
 
+@pytest.fixture(scope="module")
+def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose body limit (8 MiB) lets large bodies through."""
+    config = tmp_path_factory.mktemp("transport-big") / "mlbridge.yaml"
+    config.write_text(
+        deployment("  auth_token_env: MLBRIDGE_TEST_TOKEN\n").replace(
+            "max_body_bytes: 4096", "max_body_bytes: 8388608"
+        )
+    )
+    running = Server(config, dict(os.environ, MLBRIDGE_TEST_TOKEN=TOKEN))
+    yield running
+    code, err = running.stop()
+    assert code == 0, err
+
+
 def connect(server: Server) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=30)
 
@@ -121,6 +136,26 @@ def test_two_pipelined_requests_in_one_write_are_both_answered_in_order(server: 
         answers = [reader.response(), reader.response()]
     assert [(s, json.loads(b)) for s, _, b in answers] == [
         (200, {"result": {"n": 1}}),
+        (200, {"result": {"n": 2}}),
+    ]
+
+
+def test_a_large_body_and_a_request_pipelined_behind_it_are_both_answered(
+    big_server: Server,
+) -> None:
+    # Past 64 KiB a Content-Length body is read straight into its string: the request behind it,
+    # in the same write, must still be read from the bytes that follow, not lost or swallowed.
+    text = "x" * (1536 * 1024)
+    first = post(
+        big_server, "/v1/bridges/echo/commands/echo", json.dumps({"args": {"t": text}}).encode()
+    )
+    second = post(big_server, "/v1/bridges/echo/commands/echo", b'{"args": {"n": 2}}')
+    with connect(big_server) as sock:
+        sock.sendall(first + second)
+        reader = Reader(sock)
+        answers = [reader.response(), reader.response()]
+    assert [(s, json.loads(b)) for s, _, b in answers] == [
+        (200, {"result": {"t": text}}),
         (200, {"result": {"n": 2}}),
     ]
 
@@ -338,6 +373,19 @@ def test_a_client_leaving_mid_body_leaks_nothing(server: Server) -> None:
         sock.close()
     assert settles_at(server, baseline), "a connection left mid-body leaked a file descriptor"
     assert echo_in_flight(server) == 0
+
+
+def test_a_client_leaving_mid_a_large_body_leaks_nothing(big_server: Server) -> None:
+    baseline = open_fds(big_server)
+    for _ in range(5):
+        sock = connect(big_server)
+        raw = head(
+            big_server, "POST", "/v1/bridges/echo/commands/echo", "Content-Length: 2097152\r\n"
+        )
+        sock.sendall(raw + b"\r\n" + b'{"args": {"a": "' + b"y" * (256 * 1024))
+        sock.close()
+    assert settles_at(big_server, baseline), "a connection left mid-body leaked a file descriptor"
+    assert echo_in_flight(big_server) == 0
 
 
 def test_a_client_leaving_mid_stream_leaks_nothing(server: Server) -> None:

@@ -57,6 +57,36 @@ TEST(RequestReader, PipelinedRequestsComeOutInOrderAndChunkedBodiesAreJoined) {
   EXPECT_FALSE(c.keep_alive);
 }
 
+TEST(RequestReader, ALargeBodyIsReadIntoItsSpaceAndTheNextRequestStaysInTheInput) {
+  ReaderLimits limits;
+  limits.max_body_bytes = 1024 * 1024;
+  RequestReader reader(limits);
+  std::string body(200 * 1024, 'b');
+  body.front() = '<';
+  body.back() = '>';
+  // The head and the body's first bytes arrive together; the rest goes into body_space() (as a
+  // socket read does), and the final part arrives with a pipelined request behind it.
+  std::string input = "POST /big HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
+                      "\r\n\r\n" + body.substr(0, 1000);
+  ASSERT_EQ(reader.feed(input), RequestReader::State::kNeedMore);
+  EXPECT_TRUE(reader.header_done());
+  EXPECT_TRUE(input.empty());
+  auto space = reader.body_space();
+  ASSERT_EQ(space.size(), body.size() - 1000);
+  body.copy(static_cast<char*>(space.data()), 100 * 1024, 1000);
+  reader.body_read(100 * 1024);
+  input = "";
+  ASSERT_EQ(reader.feed(input), RequestReader::State::kNeedMore);
+  input = body.substr(1000 + 100 * 1024) + "GET /next HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(reader.feed(input), RequestReader::State::kComplete);
+  const HttpRequest big = reader.take();
+  EXPECT_EQ(big.path, "/big");
+  EXPECT_EQ(big.body, body);
+  EXPECT_EQ(reader.body_space().size(), 0U);
+  ASSERT_EQ(reader.feed(input), RequestReader::State::kComplete);
+  EXPECT_EQ(reader.take().path, "/next");
+}
+
 TEST(RequestReader, EncodedSlashesStayInThePath) {
   RequestReader reader(small_limits());
   std::string input = "GET /v1/bridges/a%2Fb HTTP/1.1\r\n\r\n";
