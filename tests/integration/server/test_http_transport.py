@@ -127,13 +127,18 @@ def wait_for(condition, what: str, seconds: float = 20) -> None:  # noqa: ANN001
         time.sleep(0.05)
 
 
+def pipelined(server: Server, *requests: bytes) -> list:
+    """Sends the requests in one write on one connection; their answers, in order."""
+    with connect(server) as sock:
+        sock.sendall(b"".join(requests))
+        reader = Reader(sock)
+        return [reader.response() for _ in requests]
+
+
 def test_two_pipelined_requests_in_one_write_are_both_answered_in_order(server: Server) -> None:
     first = post(server, "/v1/bridges/echo/commands/echo", b'{"args": {"n": 1}}')
     second = post(server, "/v1/bridges/echo/commands/echo", b'{"args": {"n": 2}}')
-    with connect(server) as sock:
-        sock.sendall(first + second)
-        reader = Reader(sock)
-        answers = [reader.response(), reader.response()]
+    answers = pipelined(server, first, second)
     assert [(s, json.loads(b)) for s, _, b in answers] == [
         (200, {"result": {"n": 1}}),
         (200, {"result": {"n": 2}}),
@@ -150,10 +155,7 @@ def test_a_large_body_and_a_request_pipelined_behind_it_are_both_answered(
         big_server, "/v1/bridges/echo/commands/echo", json.dumps({"args": {"t": text}}).encode()
     )
     second = post(big_server, "/v1/bridges/echo/commands/echo", b'{"args": {"n": 2}}')
-    with connect(big_server) as sock:
-        sock.sendall(first + second)
-        reader = Reader(sock)
-        answers = [reader.response(), reader.response()]
+    answers = pipelined(big_server, first, second)
     assert [(s, json.loads(b)) for s, _, b in answers] == [
         (200, {"result": {"t": text}}),
         (200, {"result": {"n": 2}}),
