@@ -177,17 +177,27 @@ class MsgpackCodec:
 
     def encode_to(self, obj: Any, sink: Sink) -> None:
         """Encode ``obj`` into the reused packer buffer and pass a view of it to ``sink``."""
+        self._pack_to(obj, sink)
+
+    def _pack_to(
+        self, obj: Any, sink: Sink, send_if: Callable[[memoryview], bool] | None = None
+    ) -> bool:
+        """Pack ``obj`` into the reused packer buffer and pass a view of it to ``sink``, unless
+        ``send_if`` says no for that view; whether it was passed on."""
         packer = self._packer
         try:
             packer.pack(obj)
             view = packer.getbuffer()
-            sink(view)
+            sent = send_if is None or send_if(view)
+            if sent:
+                sink(view)
         except BaseException:
             # The packer may hold half an object or an exported view: start afresh.
             self._packer = self._msgpack.Packer(use_bin_type=True, autoreset=False)
             raise
         view.release()
         packer.reset()
+        return sent
 
     def encode_result_to(self, request_id: Any, result: Any, sink: Sink) -> None:
         """Encode a success response (see :class:`Codec`); large bytes to shared memory.
@@ -201,21 +211,10 @@ class MsgpackCodec:
         if blobs is None:
             self.encode_to(_response(request_id, result), sink)
             return
-        packer = self._packer
-        try:
-            packer.pack(_response(request_id, result))
-            view = packer.getbuffer()
-            if not blobs.may_move(view):
-                sink(view)
-                view.release()
-                packer.reset()
-                return
-            view.release()
-            packer.reset()
-        except BaseException:
-            # The packer may hold half an object or an exported view: start afresh.
-            self._packer = self._msgpack.Packer(use_bin_type=True, autoreset=False)
-            raise
+        if self._pack_to(
+            _response(request_id, result), sink, lambda view: not blobs.may_move(view)
+        ):
+            return
         mark = blobs.outbound.mark()
         try:
             self.encode_to(_response(request_id, blobs.move_result(result)), sink)
