@@ -67,6 +67,16 @@ TEST_F(SharedBlobsWorkerTest, LargeResultsComeThroughSharedMemoryToo) {
   for (std::size_t i = 0; i < data.size(); i += 4099) ASSERT_EQ(data[i], i % 256) << i;
 }
 
+// Call options carrying `args` as the HTTP API sends them: their JSON text transcoded to
+// MessagePack before the call.
+CallOptions http_encoded(const json& args) {
+  auto transcoded = protocol::EncodedArgs::from_json(protocol::to_plain_json(args).dump());
+  EXPECT_TRUE(transcoded.ok()) << transcoded.error().describe();
+  CallOptions options;
+  options.encoded_args = transcoded->msgpack();
+  return options;
+}
+
 // The HTTP API's path: args encoded before the call (JSON text transcoded to MessagePack) and the
 // result wanted as JSON text. Large bins of such args go through shared memory too, and a result
 // holding references is printed straight from the shared file.
@@ -78,25 +88,18 @@ TEST_F(SharedBlobsWorkerTest, EncodedArgsAndTextResultsTakeLargeBytesThroughShar
     const json args = {{"big", json::binary(bytes_of(3 << 20, round))},
                        {"nested", {{"list", json::array({json::binary(bytes_of(2 << 20, 1)), 7})}}},
                        {"small", json::binary(bytes_of(100, 2))}};
-    const std::string text = protocol::to_plain_json(args).dump();
-    auto encoded = protocol::EncodedArgs::from_json(text);
-    ASSERT_TRUE(encoded.ok()) << encoded.error().describe();
-    CallOptions options;
-    options.encoded_args = encoded->msgpack();
+    CallOptions options = http_encoded(args);
     options.result_as_json_text = true;
     auto echoed = worker->call("echo", json::object(), options);
     ASSERT_TRUE(echoed.ok()) << echoed.error().describe();
     ASSERT_TRUE(echoed->is_string());
-    EXPECT_EQ(json::parse(echoed->get<std::string>()), json::parse(text)) << "round " << round;
+    EXPECT_EQ(json::parse(echoed->get<std::string>()),
+              json::parse(protocol::to_plain_json(args).dump()))
+        << "round " << round;
   }
   // The handler saw real bytes, not a reference.
-  const std::string text =
-      protocol::to_plain_json({{"big", json::binary(bytes_of(2 << 20, 0))}}).dump();
-  auto encoded = protocol::EncodedArgs::from_json(text);
-  ASSERT_TRUE(encoded.ok());
-  CallOptions options;
-  options.encoded_args = encoded->msgpack();
-  auto types = worker->call("types", json::object(), options);
+  auto types = worker->call("types", json::object(),
+                            http_encoded({{"big", json::binary(bytes_of(2 << 20, 0))}}));
   ASSERT_TRUE(types.ok()) << types.error().describe();
   EXPECT_EQ((*types)["big"], "bytes");
 }
@@ -108,11 +111,7 @@ TEST_F(SharedBlobsWorkerTest, EncodedArgsOverTheFrameLimitAreRefusedAndLeaveNoGa
   ASSERT_TRUE(worker);
   ASSERT_TRUE(worker->hello().shared_blobs);
   auto encoded_call = [&](const json& args) {
-    auto encoded = protocol::EncodedArgs::from_json(protocol::to_plain_json(args).dump());
-    EXPECT_TRUE(encoded.ok());
-    CallOptions options;
-    options.encoded_args = encoded->msgpack();
-    return worker->call("echo", json::object(), options);
+    return worker->call("echo", json::object(), http_encoded(args));
   };
   auto refused = encoded_call({{"a", json::binary(bytes_of((1 << 20) + 5, 0))},
                                {"b", json::binary(bytes_of((1 << 20) + 5, 1))}});
