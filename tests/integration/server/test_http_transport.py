@@ -241,6 +241,19 @@ def test_a_content_length_over_the_limit_gets_413_before_the_body(
     assert b"host.max_body_bytes" in body and b"4096" in body
 
 
+def test_a_client_that_sends_a_large_body_whole_can_read_its_413(server: Server) -> None:
+    # The client writes all 1.5 MB before it reads: the server answers at once, then reads and
+    # drops the rest for a moment, so the close is not a reset that destroys the answer.
+    raw = post(server, "/v1/bridges/echo/commands/echo", b" " * 1_500_000)
+    for _ in range(3):
+        with connect(server) as sock:
+            sock.sendall(raw)
+            status, headers, body = Reader(sock).response()
+            assert status == 413, body
+            assert headers.get("connection") == "close"
+            assert closed_by_server(sock)
+
+
 def test_a_chunked_body_over_the_limit_gets_413_while_it_is_read(server: Server) -> None:
     raw = head(server, "POST", "/v1/bridges/echo/commands/echo", "Transfer-Encoding: chunked\r\n")
     chunk = b"1000\r\n" + b" " * 4096 + b"\r\n"
