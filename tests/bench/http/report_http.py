@@ -21,12 +21,43 @@ def find(rows: list[dict], row: str, **match) -> dict | None:
     return None
 
 
+def matching(rows: list[dict], row: str, **match) -> list[dict]:
+    return [
+        entry
+        for entry in rows
+        if entry.get("row") == row and all(entry.get(k) == v for k, v in match.items())
+    ]
+
+
 def median_us(entry: dict | None) -> float | None:
     return entry["latency"]["median_us"] if entry else None
 
 
+def calls_per_s(entry: dict | None) -> float | None:
+    return entry.get("calls_per_s") if entry else None
+
+
+def over_rounds(rows: list[dict], value, row: str, **match) -> float | None:
+    """The median over run.py's rounds of `value` of the rows that match (one per round)."""
+    values = [value(entry) for entry in matching(rows, row, **match)]
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def round_ratios(rows: list[dict], value, row: str, ours: dict, theirs: dict) -> list[float]:
+    """Each round's ratio of our row to the peer's (the rounds' spread, shown beside the
+    median)."""
+    out = []
+    for entry in matching(rows, row, **ours):
+        peer = find(rows, row, round=entry.get("round"), **theirs)
+        if peer is not None and value(peer):
+            out.append(value(entry) / value(peer))
+    return out
+
+
 def floor_us(rows: list[dict]) -> float | None:
-    """The median of the TCP round trip's medians (run.py takes it three times)."""
+    """The median of the TCP round trip's medians (run.py takes it before each server's rows in
+    every round)."""
     medians = [median_us(r) for r in rows if r.get("row") == "tcp_round_trip"]
     return statistics.median(medians) if medians else None
 
@@ -39,24 +70,25 @@ def mark(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**met**" if ok else "**not met**")
 
 
+NOOP = {"server": "mlbridge", "path": "/v1/bridges/echo/commands/echo"}
+ASYNC = {"server": "mlbridge", "handler": "async"}
+FASTAPI = {"server": "fastapi"}
+
+
 def collect(result: dict) -> dict:
     rows = result["rows"]
     figures = {
         "tcp": floor_us(rows),
-        "noop": median_us(
-            find(rows, "latency", server="mlbridge", path="/v1/bridges/echo/commands/echo")
-        ),
-        "noop_fastapi": median_us(find(rows, "latency", server="fastapi")),
-        "tput": (find(rows, "throughput", server="mlbridge", handler="async") or {}).get(
-            "calls_per_s"
-        ),
-        "tput_sync": (
-            find(rows, "throughput", server="mlbridge", path="/v1/bridges/echo/commands/echo") or {}
-        ).get("calls_per_s"),
-        "tput_fastapi": (find(rows, "throughput", server="fastapi") or {}).get("calls_per_s"),
-        "json": median_us(find(rows, "payload", server="mlbridge", kind="nested")),
-        "json_fastapi": median_us(find(rows, "payload", server="fastapi", kind="nested")),
-        "codec": median_us(find(rows, "worker_codec")),
+        "noop": over_rounds(rows, median_us, "latency", **NOOP),
+        "noop_fastapi": over_rounds(rows, median_us, "latency", **FASTAPI),
+        "noop_rounds": round_ratios(rows, median_us, "latency", NOOP, FASTAPI),
+        "tput": over_rounds(rows, calls_per_s, "throughput", **ASYNC),
+        "tput_sync": over_rounds(rows, calls_per_s, "throughput", **NOOP),
+        "tput_fastapi": over_rounds(rows, calls_per_s, "throughput", **FASTAPI),
+        "tput_rounds": round_ratios(rows, calls_per_s, "throughput", ASYNC, FASTAPI),
+        "json": over_rounds(rows, median_us, "payload", server="mlbridge", kind="nested"),
+        "json_fastapi": over_rounds(rows, median_us, "payload", server="fastapi", kind="nested"),
+        "codec": over_rounds(rows, median_us, "worker_codec"),
         "bytes_mb_s": (find(rows, "payload", server="mlbridge", kind="bytes") or {}).get(
             "mb_per_s"
         ),
@@ -64,6 +96,13 @@ def collect(result: dict) -> dict:
         "load": find(rows, "load"),
     }
     return figures
+
+
+def spread(ratios: list[float]) -> str:
+    """Each round's ratio, for the page: "rounds: 0.52×, 0.55×, 0.49×"."""
+    if len(ratios) < 2:
+        return ""
+    return "; rounds: " + ", ".join(f"{r:.2f}×" for r in ratios)
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -90,6 +129,9 @@ def render(result: dict) -> str:
     if other and base_other:
         other_ok = other["p50_ms"] <= 2 * base_other["p50_ms"]
 
+    rounds = result.get("rounds", 1)
+    rounds_text = "one round" if rounds == 1 else f"{rounds} rounds"
+
     def mib(key: str) -> str:
         return fmt((load.get(key) or 0) / 2**20, " MiB")
 
@@ -97,8 +139,10 @@ def render(result: dict) -> str:
         "# Benchmarks: the HTTP front door (issue 22)",
         "",
         "One run of `bash scripts/bench.sh --front-door` (tests/bench/http/run.py, then this",
-        "page by tests/bench/http/report_http.py). `mlbridge serve --threads 4` on one host;",
-        "clients are",
+        "page by tests/bench/http/report_http.py). `mlbridge serve --threads 4` on one host",
+        "beside FastAPI + uvicorn; the rows compared with FastAPI (and the TCP floor, before",
+        f"each server's rows) were taken in {rounds_text}, the order of the two servers",
+        "alternating, and the targets use each row's median over the rounds. The clients are",
         "front_door_rows and front_door_load (C++, Beast, keep-alive, TCP_NODELAY) on the same",
         f"machine ({result.get('cores')} cores, shared: load average "
         f"{', '.join(f'{x:.2f}' for x in result.get('load_before', []))} before the run, "
@@ -121,17 +165,19 @@ def render(result: dict) -> str:
         f"{fmt(base_floor.get('p50_ms'), ' ms', 3)} | "
         f"{mark(other_ok)} (p50 ≤ 2× before the load) |",
         f"| RSS per idle connection (reported) | {fmt(per_conn, ' bytes', 0)} | reported |",
-        "| HTTP no-op median ≤ 2× loopback TCP round trip (median of 3) | "
+        "| HTTP no-op median ≤ 2× loopback TCP round trip | "
         f"{fmt(f['noop'], ' µs')} vs "
         f"{fmt(f['tcp'], ' µs')} ({fmt(noop_vs_tcp, '×', 2)}) | "
         f"{mark(None if noop_vs_tcp is None else noop_vs_tcp <= 2)} |",
         f"| HTTP no-op median ≤ 0.5× FastAPI + uvicorn's | {fmt(f['noop'], ' µs')} vs "
-        f"{fmt(f['noop_fastapi'], ' µs')} ({fmt(noop_vs_fastapi, '×', 2)}) | "
+        f"{fmt(f['noop_fastapi'], ' µs')} ({fmt(noop_vs_fastapi, '×', 2)}"
+        f"{spread(f['noop_rounds'])}) | "
         f"{mark(None if noop_vs_fastapi is None else noop_vs_fastapi <= 0.5)} |",
         "| throughput at 64 callers ≥ 3× FastAPI's (2 workers each; async no-op handlers on "
         "both sides) | "
         f"{fmt(f['tput'], ' calls/s', 0)} vs "
-        f"{fmt(f['tput_fastapi'], ' calls/s', 0)} ({fmt(tput_vs_fastapi, '×', 2)}); a plain "
+        f"{fmt(f['tput_fastapi'], ' calls/s', 0)} ({fmt(tput_vs_fastapi, '×', 2)}"
+        f"{spread(f['tput_rounds'])}); a plain "
         f"`def` command, a call at a time per worker: {fmt(f['tput_sync'], ' calls/s', 0)} "
         f"({fmt(ratio(f['tput_sync'], f['tput_fastapi']), '×', 2)}) | "
         f"{mark(None if tput_vs_fastapi is None else tput_vs_fastapi >= 3)} |",
@@ -176,8 +222,8 @@ def render(result: dict) -> str:
         "",
         "## All rows",
         "",
-        "| Row | Server | Median | p99 | Other |",
-        "|---|---|---|---|---|",
+        "| Row | Server | Round | Median | p99 | Other |",
+        "|---|---|---|---|---|---|",
     ]
     for row in result["rows"]:
         latency = row.get("latency") or {}
@@ -192,7 +238,8 @@ def render(result: dict) -> str:
             continue
         lines.append(
             f"| {row.get('row')} {row.get('kind', '')} {row.get('path', '')} | "
-            f"{row.get('server', '')} | {fmt(latency.get('median_us'), ' µs')} | "
+            f"{row.get('server', '')} | {row.get('round', '')} | "
+            f"{fmt(latency.get('median_us'), ' µs')} | "
             f"{fmt(latency.get('p99_us'), ' µs')} | {other_text} |"
         )
     lines.append("")

@@ -2,21 +2,25 @@
 
     python tests/bench/http/run.py --bin build/release/bin --out docs/bench/http.json [--smoke]
 
-Starts `mlbridge serve` (--threads 4) over four echo bridges and, for the peer rows, FastAPI +
-uvicorn (2 workers, tests/bench/compare/fastapi_app.py); the clients are front_door_rows and
-front_door_load (tests/bench/http/*.cpp). Rows, in this order:
-- the loopback TCP round trip (the floor; taken first, and again just before and after
-  mlbridge's latency row), the HTTP no-op's latency and its throughput at 64 callers (mlbridge:
-  `echo` with 2 workers, a call at a time each, and `async_echo` with 2 workers holding up to 64
-  calls each — FastAPI's no-op is an async handler too; FastAPI: 2 workers);
-- a 1 MiB nested-record JSON echo through both, beside the worker's own decode + encode of that
-  payload (the SDK's MessagePack codec, as a worker decodes a request and encodes its answer);
+Starts `mlbridge serve` (--threads 4) over five echo bridges and FastAPI + uvicorn (2 workers,
+tests/bench/compare/fastapi_app.py) side by side; the clients are front_door_rows and
+front_door_load (tests/bench/http/*.cpp). First, in rounds (--rounds, default 3), the order of
+the two servers alternating from round to round, the rows compared with FastAPI:
+- the loopback TCP round trip (the floor), before each server's rows;
+- the HTTP no-op's latency and its throughput at 64 callers (mlbridge: `echo` with 2 workers,
+  a call at a time each, and `async_echo` with 2 workers holding up to 64 calls each — FastAPI's
+  no-op is an async handler too; FastAPI: 2 workers);
+- a 1 MiB nested-record JSON echo through both, and after mlbridge's the worker's own decode +
+  encode of that payload (the SDK's MessagePack codec, as a worker decodes a request and
+  encodes its answer).
+Then, FastAPI stopped:
 - 16 MiB of bytes as base64 through mlbridge;
 - the load: 10,000 idle keep-alive connections, 2,000 live SSE streams (`async_stream` on one
   worker holding them all), 2,000 calls waiting in the `queue` bridge (one worker, a 10 ms sleep
   each), with /healthz, a call to `other` and a TCP round trip timed throughout, and the same
   probes at the same pace for 3 s before the load (the baseline of "its normal latency"); the
   `other` call's back-to-back latency first, for comparison.
+The report (report_http.py) uses each row's median over the rounds.
 --smoke runs each for a moment at small sizes (CI: checks that every driver works).
 """
 
@@ -213,13 +217,46 @@ def worker_codec_us(size: int, seconds: float) -> dict:
     }
 
 
+def peer_rows(rows_bin: str, port: int, seconds: str) -> list[dict]:
+    """FastAPI's no-op latency, its throughput at 64 callers and the 1 MiB nested echo."""
+    base = ["--port", str(port), "--path", "/noop", "--seconds", seconds]
+    out = lines([rows_bin, "latency", *base])
+    out += lines([rows_bin, "throughput", *base, "--callers", "64"])
+    out += lines([rows_bin, "payload", *base, "--kind", "nested", "--size", str(MIB)])
+    return [dict(r, server="fastapi") for r in out]
+
+
+def mlbridge_rows(rows_bin: str, port: str, seconds: str) -> list[dict]:
+    """The same rows through mlbridge: the no-op latency (`echo`), the throughput at 64 callers
+    of `echo` (a call at a time per worker) and of `async_echo` (FastAPI's no-op is an `async
+    def` handler, each uvicorn worker holding many requests at once: the same here is an async
+    command on workers that hold many calls, pool.max_concurrency), and the 1 MiB nested echo."""
+    echo = ["--port", port, "--path", "/v1/bridges/echo/commands/echo", "--seconds", seconds]
+    async_echo = ["--port", port, "--path", "/v1/bridges/async_echo/commands/async_echo"]
+    async_echo += ["--seconds", seconds]
+    out = lines([rows_bin, "latency", *echo, "--body", '{"args":{}}'])
+    out += lines([rows_bin, "throughput", *echo, "--body", '{"args":{}}', "--callers", "64"])
+    out += [
+        dict(r, handler="async")
+        for r in lines([rows_bin, "throughput", *async_echo, "--body", "{}", "--callers", "64"])
+    ]
+    out += lines(
+        [rows_bin, "payload", *echo, "--kind", "nested", "--size", str(MIB), "--wrap-args"]
+    )
+    return [dict(r, server="mlbridge") for r in out]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bin", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of the rows compared with FastAPI"
+    )
     options = parser.parse_args()
     smoke = options.smoke
+    rounds = 1 if smoke else max(1, options.rounds)
     seconds = "0.3" if smoke else "3"
     rows_bin = str(options.bin / "front_door_rows")
     idle, queued, streams = (200, 50, 20) if smoke else (10000, 2000, 2000)
@@ -227,86 +264,46 @@ def main() -> int:
         "smoke": smoke,
         "load_before": os.getloadavg(),
         "cores": os.cpu_count(),
+        "rounds": rounds,
         "rows": [],
     }
     rows = result["rows"]
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "front-door.yaml"
         config.write_text(deployment(streams))
-        # The floor moves with the machine's state (a VM's idle CPUs wake slowly): it is taken
-        # three times, first, just before and just after mlbridge's latency row, and the report
-        # uses the median of the three.
         tcp = [rows_bin, "tcp", "--seconds", seconds]
-        rows += [dict(r, taken="first") for r in lines(tcp)]
         fastapi = FastApi(2)
         try:
-            base = ["--port", str(fastapi.port), "--path", "/noop", "--seconds", seconds]
-            rows += [dict(r, server="fastapi") for r in lines([rows_bin, "latency", *base])]
-            rows += [
-                dict(r, server="fastapi")
-                for r in lines([rows_bin, "throughput", *base, "--callers", "64"])
-            ]
-            rows += [
-                dict(r, server="fastapi")
-                for r in lines([rows_bin, "payload", *base, "--kind", "nested", "--size", str(MIB)])
-            ]
-        finally:
+            server = Mlbridge(options.bin / "mlbridge", config)
+        except BaseException:
             fastapi.stop()
-        server = Mlbridge(options.bin / "mlbridge", config)
+            raise
         try:
             port = str(server.port)
-            echo = [
-                "--port",
-                port,
-                "--path",
-                "/v1/bridges/echo/commands/echo",
-                "--seconds",
-                seconds,
-            ]
-            rows += [dict(r, taken="before mlbridge's latency") for r in lines(tcp)]
-            rows += [
-                dict(r, server="mlbridge")
-                for r in lines([rows_bin, "latency", *echo, "--body", '{"args":{}}'])
-            ]
-            rows += [dict(r, taken="after mlbridge's latency") for r in lines(tcp)]
-            rows += [
-                dict(r, server="mlbridge")
-                for r in lines(
-                    [rows_bin, "throughput", *echo, "--body", '{"args":{}}', "--callers", "64"]
-                )
-            ]
-            # FastAPI's no-op is an `async def` handler, each uvicorn worker holding many
-            # requests at once: the same on this side is an async command on workers that hold
-            # many calls (pool.max_concurrency).
-            async_echo = [
-                "--port",
-                port,
-                "--path",
-                "/v1/bridges/async_echo/commands/async_echo",
-                "--seconds",
-                seconds,
-            ]
-            rows += [
-                dict(r, server="mlbridge", handler="async")
-                for r in lines(
-                    [rows_bin, "throughput", *async_echo, "--body", "{}", "--callers", "64"]
-                )
-            ]
-            rows += [
-                dict(r, server="mlbridge")
-                for r in lines(
-                    [
-                        rows_bin,
-                        "payload",
-                        *echo,
-                        "--kind",
-                        "nested",
-                        "--size",
-                        str(MIB),
-                        "--wrap-args",
+            echo = ["--port", port, "--path", "/v1/bridges/echo/commands/echo"]
+            echo += ["--seconds", seconds]
+            try:
+                # The rows compared with FastAPI (and the TCP floor) move with the machine's
+                # state (a VM's idle CPUs wake slowly, neighbours come and go): both servers
+                # run side by side and the rows are taken in rounds, the order of the two
+                # servers alternating; the report uses each row's median over the rounds.
+                # The TCP floor is taken before each server's rows, and the worker's own codec
+                # after mlbridge's, in every round.
+                for turn in range(1, rounds + 1):
+                    sides = [
+                        ("fastapi", lambda: peer_rows(rows_bin, fastapi.port, seconds)),
+                        ("mlbridge", lambda: mlbridge_rows(rows_bin, port, seconds)),
                     ]
-                )
-            ]
+                    if turn % 2 == 0:
+                        sides.reverse()
+                    for name, side in sides:
+                        taken = f"round {turn}, before {name}'s rows"
+                        rows += [dict(r, taken=taken, round=turn) for r in lines(tcp)]
+                        rows += [dict(r, round=turn) for r in side()]
+                        if name == "mlbridge":
+                            rows.append(dict(worker_codec_us(MIB, float(seconds)), round=turn))
+            finally:
+                fastapi.stop()
             rows += [
                 dict(r, server="mlbridge")
                 for r in lines(
@@ -322,7 +319,6 @@ def main() -> int:
                     ]
                 )
             ]
-            rows.append(worker_codec_us(MIB, float(seconds)))
             other = [
                 "--port",
                 port,
