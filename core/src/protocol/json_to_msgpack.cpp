@@ -1,7 +1,6 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <bit>
 #include <charconv>
 #include <cstring>
 #include <limits>
@@ -12,11 +11,19 @@
 #include "base64_buffers.hpp"
 #include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/protocol/transcode.hpp"
+#include "msgpack_writer.hpp"
 
 namespace mlbridge::protocol {
 namespace {
 
 namespace od = simdjson::ondemand;
+using msgpack_writer::put_byte;
+using msgpack_writer::put_double;
+using msgpack_writer::put_nil;
+using msgpack_writer::put_signed;
+using msgpack_writer::put_sized_header;
+using msgpack_writer::put_string;
+using msgpack_writer::put_unsigned;
 
 // Inputs up to this size reuse the thread's parser; larger ones get one of their own, so that a
 // thread does not keep a 16 MiB body's buffers for the rest of its life.
@@ -176,16 +183,16 @@ class JsonToMsgpack {
           bytes_text = text;
           continue;
         }
-        write_string(key);
+        put_string(out_, key);
         if (auto status = value(item, depth); !status) return status;
         continue;
       }
       if (bytes_text) {
-        write_string(kBytesKey);
-        write_string(*bytes_text);
+        put_string(out_, kBytesKey);
+        put_string(out_, *bytes_text);
         bytes_text.reset();
       }
-      write_string(key);
+      put_string(out_, key);
       if (auto status = value(item, depth); !status) return status;
       ++count;
     }
@@ -235,7 +242,7 @@ class JsonToMsgpack {
       case od::json_type::string: {
         std::string_view text;
         if (auto error = source.get_string().get(text)) return failure(error, location(source));
-        write_string(text);
+        put_string(out_, text);
         return Ok{};
       }
       case od::json_type::number:
@@ -243,7 +250,7 @@ class JsonToMsgpack {
       case od::json_type::boolean: {
         bool flag = false;
         if (auto error = source.get_bool().get(flag)) return failure(error, location(source));
-        out_.push_back(static_cast<char>(flag ? 0xc3 : 0xc2));
+        put_byte(out_, flag ? 0xc3 : 0xc2);
         return Ok{};
       }
       case od::json_type::null: {
@@ -251,7 +258,7 @@ class JsonToMsgpack {
         if (auto error = source.is_null().get(is_null); error || !is_null) {
           return failure(error ? error : simdjson::N_ATOM_ERROR, location(source));
         }
-        out_.push_back(static_cast<char>(0xc0));
+        put_nil(out_);
         return Ok{};
       }
       default:
@@ -269,20 +276,20 @@ class JsonToMsgpack {
       double as_double = 0;
       if (error == simdjson::NUMBER_ERROR &&
           source.get_double().get(as_double) == simdjson::SUCCESS) {
-        write_double(exact_double(at, as_double));
+        put_double(out_, exact_double(at, as_double));
         return Ok{};
       }
       return number_failure(error, at);
     }
     switch (number.get_number_type()) {
       case od::number_type::signed_integer:
-        write_signed(number.get_int64());
+        put_signed(out_, number.get_int64());
         break;
       case od::number_type::unsigned_integer:
-        write_unsigned(number.get_uint64());
+        put_unsigned(out_, number.get_uint64());
         break;
       default:
-        write_double(exact_double(at, number.get_double()));
+        put_double(out_, exact_double(at, number.get_double()));
         break;
     }
     return Ok{};
@@ -318,7 +325,7 @@ class JsonToMsgpack {
   Status write_bytes(std::string_view text, const char* at) {
     const auto size = base64_decoded_size(text);
     if (size && *size <= std::numeric_limits<std::uint32_t>::max()) {
-      write_sized_header(*size, 0xc4, 0xc5, 0xc6);
+      put_sized_header(out_, *size, 0xc4, 0xc5, 0xc6);
       const std::size_t start = out_.size();
       out_.resize(start + *size);
       if (base64_decode_to(text, reinterpret_cast<std::uint8_t*>(out_.data() + start))) {
@@ -329,81 +336,6 @@ class JsonToMsgpack {
                 "malformed base64 in the __bytes__ value at byte " + std::to_string(offset_of(at)) +
                     ": expected standard base64 (A-Z a-z 0-9 + /), padded with '=' to a multiple "
                     "of 4 characters");
-  }
-
-  // The smallest forms, as nlohmann's to_msgpack writes them.
-  void write_unsigned(std::uint64_t n) {
-    if (n < 128) {
-      out_.push_back(static_cast<char>(n));
-    } else if (n <= 0xff) {
-      out_.push_back(static_cast<char>(0xcc));
-      out_.push_back(static_cast<char>(n));
-    } else if (n <= 0xffff) {
-      write_big_endian(0xcd, static_cast<std::uint16_t>(n));
-    } else if (n <= 0xffffffff) {
-      write_big_endian(0xce, static_cast<std::uint32_t>(n));
-    } else {
-      write_big_endian(0xcf, n);
-    }
-  }
-
-  void write_signed(std::int64_t n) {
-    if (n >= 0) return write_unsigned(static_cast<std::uint64_t>(n));
-    if (n >= -32) {
-      out_.push_back(static_cast<char>(static_cast<std::int8_t>(n)));
-    } else if (n >= std::numeric_limits<std::int8_t>::min()) {
-      out_.push_back(static_cast<char>(0xd0));
-      out_.push_back(static_cast<char>(static_cast<std::int8_t>(n)));
-    } else if (n >= std::numeric_limits<std::int16_t>::min()) {
-      write_big_endian(0xd1, static_cast<std::uint16_t>(static_cast<std::int16_t>(n)));
-    } else if (n >= std::numeric_limits<std::int32_t>::min()) {
-      write_big_endian(0xd2, static_cast<std::uint32_t>(static_cast<std::int32_t>(n)));
-    } else {
-      write_big_endian(0xd3, static_cast<std::uint64_t>(n));
-    }
-  }
-
-  void write_double(double d) {
-    // A float 32 where it holds the value exactly (nlohmann's write_compact_float).
-    const bool fits_float = d >= static_cast<double>(std::numeric_limits<float>::lowest()) &&
-                            d <= static_cast<double>(std::numeric_limits<float>::max()) &&
-                            static_cast<double>(static_cast<float>(d)) == d;
-    if (fits_float) {
-      write_big_endian(0xca, std::bit_cast<std::uint32_t>(static_cast<float>(d)));
-    } else {
-      write_big_endian(0xcb, std::bit_cast<std::uint64_t>(d));
-    }
-  }
-
-  void write_string(std::string_view text) {
-    if (text.size() < 32) {
-      out_.push_back(static_cast<char>(0xa0 | text.size()));
-    } else {
-      write_sized_header(text.size(), 0xd9, 0xda, 0xdb);
-    }
-    out_.append(text);
-  }
-
-  void write_sized_header(std::size_t n, std::uint8_t marker8, std::uint8_t marker16,
-                          std::uint8_t marker32) {
-    if (n <= 0xff) {
-      out_.push_back(static_cast<char>(marker8));
-      out_.push_back(static_cast<char>(n));
-    } else if (n <= 0xffff) {
-      write_big_endian(marker16, static_cast<std::uint16_t>(n));
-    } else {
-      write_big_endian(marker32, static_cast<std::uint32_t>(n));
-    }
-  }
-
-  template <typename T>
-  void write_big_endian(std::uint8_t marker, T value) {
-    char bytes[1 + sizeof(T)];
-    bytes[0] = static_cast<char>(marker);
-    for (std::size_t i = 0; i < sizeof(T); ++i) {
-      bytes[1 + i] = static_cast<char>(value >> (8 * (sizeof(T) - 1 - i)));
-    }
-    out_.append(bytes, sizeof(bytes));
   }
 
   std::size_t open_container(bool is_map) {
