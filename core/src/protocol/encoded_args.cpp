@@ -6,6 +6,7 @@
 #include "mlbridge/protocol/frame.hpp"
 #include "mlbridge/protocol/transcode.hpp"
 #include "msgpack_reader.hpp"
+#include "msgpack_writer.hpp"
 
 namespace mlbridge::protocol {
 namespace {
@@ -18,6 +19,8 @@ constexpr std::string_view kMsgpackArgsNil(
     "\xc0",
     6);
 constexpr std::string_view kJsonArgsNull = R"({"args":null)";
+// The string "response" (a fixstr of 8 bytes).
+constexpr std::string_view kMsgpackResponseType("\xa8response", 9);
 
 std::size_t msgpack_map_header_size(std::uint8_t marker) {
   if ((marker & 0xf0) == 0x80) return 1;
@@ -168,11 +171,23 @@ std::optional<ResponseResultSpan> locate_response_result(std::span<const std::ui
   ResponseResultSpan span;
   bool has_id = false;
   bool has_result = false;
+  bool is_response = false;
+  bool succeeded = false;
+  bool has_others = false;
   for (std::uint64_t entry = 0; entry < children / 2; ++entry) {
     std::string_view key;
     if (!read_key(at, end, key)) return std::nullopt;
     const std::uint8_t* const value = at;
     if (!skip_value(at, end)) return std::nullopt;
+    const std::string_view value_bytes(reinterpret_cast<const char*>(value),
+                                       static_cast<std::size_t>(at - value));
+    if (key == "type") {
+      is_response = value_bytes == kMsgpackResponseType;
+    } else if (key == "success") {
+      succeeded = value_bytes == "\xc3";
+    } else if (key != "result" && key != "id") {
+      has_others = true;
+    }
     if (key == "result") {
       span.begin = static_cast<std::size_t>(value - begin);
       span.end = static_cast<std::size_t>(at - begin);
@@ -190,6 +205,7 @@ std::optional<ResponseResultSpan> locate_response_result(std::span<const std::ui
     }
   }
   if (at != end || !has_id || !has_result) return std::nullopt;
+  span.plain_success = is_response && succeeded && !has_others;
   return span;
 }
 
@@ -295,6 +311,51 @@ Result<std::vector<std::uint8_t>> encode_frame_with_args(const json& message,
   out.insert(out.end(), args_bytes, args_bytes + args.size());
   out.insert(out.end(), frame.begin() + static_cast<std::ptrdiff_t>(value_at + value_size),
              frame.end());
+  write_frame_header(out.data(), static_cast<std::uint32_t>(payload_size));
+  return out;
+}
+
+Result<std::vector<std::uint8_t>> encode_msgpack_request_frame(const Request& request,
+                                                               std::string_view args_msgpack,
+                                                               std::size_t max_frame_bytes) {
+  namespace mw = msgpack_writer;
+  // The keys in the order of to_json's sorted map: args, command, deadline_ms, id, session_id,
+  // session_state, type.
+  std::vector<std::uint8_t> session_state;
+  if (!request.session_state.is_null()) json::to_msgpack(request.session_state, session_state);
+  const std::size_t entries = 5 + (request.deadline_ms ? 1 : 0) + (session_state.empty() ? 0 : 1);
+  std::vector<std::uint8_t> out;
+  out.reserve(kFrameHeaderBytes + 96 + request.command.size() +
+              (request.session_id ? request.session_id->size() : 0) + args_msgpack.size() +
+              session_state.size());
+  out.resize(kFrameHeaderBytes);
+  mw::put_map_header(out, entries);
+  mw::put_string(out, "args");
+  mw::put_bytes(out, args_msgpack);
+  mw::put_string(out, "command");
+  mw::put_string(out, request.command);
+  if (request.deadline_ms) {
+    mw::put_string(out, "deadline_ms");
+    mw::put_signed(out, *request.deadline_ms);
+  }
+  mw::put_string(out, "id");
+  mw::put_unsigned(out, request.id);
+  mw::put_string(out, "session_id");
+  if (request.session_id) {
+    mw::put_string(out, *request.session_id);
+  } else {
+    mw::put_nil(out);
+  }
+  if (!session_state.empty()) {
+    mw::put_string(out, "session_state");
+    out.insert(out.end(), session_state.begin(), session_state.end());
+  }
+  mw::put_string(out, "type");
+  mw::put_string(out, "request");
+  const std::size_t payload_size = out.size() - kFrameHeaderBytes;
+  if (auto status = check_frame_size(payload_size, max_frame_bytes); !status) {
+    return std::move(status).error();
+  }
   write_frame_header(out.data(), static_cast<std::uint32_t>(payload_size));
   return out;
 }

@@ -65,26 +65,25 @@ Result<Channel::Frame> Channel::encode_request(protocol::Request request) {
     // the shared-memory file, moved in one flat pass over the MessagePack.
     const auto args = std::move(request.encoded_args);
     request.args = nullptr;
-    if (!shared_blobs_) {
-      return protocol::encode_frame_with_args(protocol::to_json(std::move(request)), *args,
-                                              config.codec, config.max_frame_bytes);
-    }
+    // The MessagePack envelope is written field by field; the JSON codec's goes through a DOM.
+    auto frame_with = [&](std::string_view args_msgpack, std::size_t limit) {
+      return config.codec == protocol::Codec::kMsgpack
+                 ? protocol::encode_msgpack_request_frame(request, args_msgpack, limit)
+                 : protocol::encode_frame_with_args(protocol::to_json(std::move(request)),
+                                                    args_msgpack, config.codec, limit);
+    };
+    if (!shared_blobs_) return frame_with(*args, config.max_frame_bytes);
     const auto mark = blobs_out_->mark();
     const auto moved =
         protocol::move_large_bins_out(*args, *blobs_out_, config.shared_blob_min_bytes);
-    if (!moved) {
-      return protocol::encode_frame_with_args(protocol::to_json(std::move(request)), *args,
-                                              config.codec, config.max_frame_bytes);
-    }
+    if (!moved) return frame_with(*args, config.max_frame_bytes);
     const std::size_t limit = config.max_frame_bytes;
     auto frame =
         moved->moved_bytes > limit
             ? Result<Frame>(fail(ErrorCategory::kProtocolError,
                                  "its bytes add up to " + std::to_string(moved->moved_bytes) +
                                      ", more than max_frame_bytes " + std::to_string(limit)))
-            : protocol::encode_frame_with_args(protocol::to_json(std::move(request)),
-                                               moved->msgpack, config.codec,
-                                               limit - moved->moved_bytes);
+            : frame_with(moved->msgpack, limit - moved->moved_bytes);
     if (!frame) blobs_out_->rollback(mark);
     return frame;
   }
@@ -199,15 +198,25 @@ std::optional<protocol::WorkerMessage> Channel::response_with_text_result(
   }
   const auto span = protocol::locate_response_result(payload);
   if (!span || !handlers_.wants_result_text(span->id)) return std::nullopt;
-  // The envelope without the result (a nil in its place) is small: decode that, first, so that
-  // nothing below fails once shared blobs were taken.
-  std::vector<std::uint8_t> envelope(payload.begin(), payload.begin() + span->begin);
-  envelope.push_back(0xc0);
-  envelope.insert(envelope.end(), payload.begin() + span->end, payload.end());
-  auto decoded = protocol::decode_payload(envelope, protocol::Codec::kMsgpack);
-  if (!decoded) return std::nullopt;
-  auto message = protocol::parse_worker_message(std::move(*decoded));
-  if (!message) return std::nullopt;
+  std::optional<protocol::WorkerMessage> message;
+  if (span->plain_success) {
+    // The SDK's usual answer: nothing in it but the id and the result.
+    protocol::Response plain;
+    plain.id = span->id;
+    plain.success = true;
+    message.emplace(std::move(plain));
+  } else {
+    // The envelope without the result (a nil in its place) is small: decode that, first, so
+    // that nothing below fails once shared blobs were taken.
+    std::vector<std::uint8_t> envelope(payload.begin(), payload.begin() + span->begin);
+    envelope.push_back(0xc0);
+    envelope.insert(envelope.end(), payload.begin() + span->end, payload.end());
+    auto decoded = protocol::decode_payload(envelope, protocol::Codec::kMsgpack);
+    if (!decoded) return std::nullopt;
+    auto parsed = protocol::parse_worker_message(std::move(*decoded));
+    if (!parsed) return std::nullopt;
+    message.emplace(std::move(*parsed));
+  }
   auto* response = std::get_if<protocol::Response>(&*message);
   if (response == nullptr || !response->success) return std::nullopt;
   protocol::TranscodeLimits limits;

@@ -1,11 +1,16 @@
-// encode_frame_with_args, EncodedArgs and locate_response_result (mlbridge/protocol/
-// encoded_args.hpp): a request frame with spliced args is the frame the DOM path encodes, in both
-// codecs; a response's result is found without decoding it.
+// encode_frame_with_args, encode_msgpack_request_frame, EncodedArgs and locate_response_result
+// (mlbridge/protocol/encoded_args.hpp): a request frame with spliced args is the frame the DOM
+// path encodes, in both codecs, and so is the one written field by field; a response's result is
+// found without decoding it.
 
 #include "mlbridge/protocol/encoded_args.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "mlbridge/protocol/frame.hpp"
 #include "mlbridge/protocol/message.hpp"
@@ -58,6 +63,59 @@ TEST(EncodedArgsTest, SplicedFramesRespectTheFrameLimit) {
   }
 }
 
+// Requests whose every field takes each of its MessagePack forms: ids and deadlines of every
+// width (and negative deadlines), commands and session ids of fixstr, str8 and str16 length, with
+// and without a session id, a deadline and session state.
+std::vector<Request> requests_of_every_shape() {
+  std::vector<Request> out;
+  const std::uint64_t ids[] = {0, 127, 128, 255, 65535, 65536, 4294967295ull, 4294967296ull};
+  const std::optional<std::int64_t> deadlines[] = {
+      std::nullopt, 0, 5, -1, -33, -200, -40000, -3000000000ll, 30000, 5000000000ll};
+  const std::size_t lengths[] = {0, 31, 32, 255, 256, 70000};
+  std::size_t n = 0;
+  for (const std::uint64_t id : ids) {
+    for (const auto deadline : deadlines) {
+      for (const std::size_t length : lengths) {
+        Request request;
+        request.id = id;
+        request.command = std::string(length, 'c');
+        request.deadline_ms = deadline;
+        if (n % 3 != 0) request.session_id = std::string(lengths[n % 6], 's');
+        if (n % 4 == 1) request.session_state = json{{"version", n}};
+        if (n % 4 == 2) request.session_state = json{{"version", 3}, {"data", {{"k", "v"}}}};
+        out.push_back(std::move(request));
+        ++n;
+      }
+    }
+  }
+  return out;
+}
+
+TEST(EncodedArgsTest, TheMessagePackRequestWriterWritesTheDomPathsBytes) {
+  auto args = EncodedArgs::from_json(R"({"a":[1,-2,0.5],"b":{"__bytes__":"AQID"}})");
+  ASSERT_TRUE(args.ok()) << args.error().message;
+  for (Request request : requests_of_every_shape()) {
+    auto written = encode_msgpack_request_frame(request, *args->msgpack(), 1 << 20);
+    ASSERT_TRUE(written.ok()) << written.error().message;
+    request.args = nullptr;
+    auto dom = encode_frame_with_args(to_json(request), *args->msgpack(), Codec::kMsgpack, 1 << 20);
+    ASSERT_TRUE(dom.ok()) << dom.error().message;
+    ASSERT_EQ(*written, *dom) << "id " << request.id << ", command of " << request.command.size()
+                              << " bytes";
+  }
+}
+
+TEST(EncodedArgsTest, TheMessagePackRequestWriterRespectsTheFrameLimit) {
+  auto args = EncodedArgs::from_json(R"({"text":")" + std::string(1000, 'x') + R"("})");
+  ASSERT_TRUE(args.ok());
+  Request request;
+  request.command = "echo";
+  auto frame = encode_msgpack_request_frame(request, *args->msgpack(), 500);
+  ASSERT_FALSE(frame.ok());
+  EXPECT_EQ(frame.error().category, ErrorCategory::kProtocolError);
+  EXPECT_TRUE(encode_msgpack_request_frame(request, *args->msgpack(), 2000).ok());
+}
+
 TEST(EncodedArgsTest, ArgsMustBeAnObject) {
   for (const char* text : {"[]", "1", "\"x\"", "null"}) {
     auto args = EncodedArgs::from_json(text);
@@ -82,6 +140,29 @@ TEST(EncodedArgsTest, LocatesAResponsesResultWithoutDecodingIt) {
         bytes.begin() + static_cast<std::ptrdiff_t>(span->begin),
         bytes.begin() + static_cast<std::ptrdiff_t>(span->end));
     EXPECT_EQ(located, json::to_msgpack(result));
+  }
+}
+
+TEST(EncodedArgsTest, TellsAPlainSuccessFromEveryOtherResponse) {
+  const json plain = {{"type", "response"}, {"id", 3}, {"success", true}, {"result", {1, 2}}};
+  auto span = locate_response_result(json::to_msgpack(plain));
+  ASSERT_TRUE(span.has_value());
+  EXPECT_TRUE(span->plain_success);
+  // Anything more, or less, is decoded: a failure, session state or a journal, another type, a
+  // seed-style response without a type.
+  const json others[] = {
+      {{"type", "response"}, {"id", 3}, {"success", false}, {"result", nullptr}},
+      {{"type", "response"}, {"id", 3}, {"success", 1}, {"result", 1}},
+      {{"type", "response"}, {"id", 3}, {"success", true}, {"result", 1}, {"session_state", {}}},
+      {{"type", "response"}, {"id", 3}, {"success", true}, {"result", 1}, {"session_journal", {}}},
+      {{"type", "chunk"}, {"id", 3}, {"success", true}, {"result", 1}},
+      {{"type", "responses"}, {"id", 3}, {"success", true}, {"result", 1}},
+      {{"id", 3}, {"success", true}, {"result", 1}},
+  };
+  for (const json& other : others) {
+    auto located = locate_response_result(json::to_msgpack(other));
+    ASSERT_TRUE(located.has_value()) << other.dump();
+    EXPECT_FALSE(located->plain_success) << other.dump();
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include "mlbridge/errors/result.hpp"
 #include "mlbridge/protocol/codec.hpp"
+#include "mlbridge/protocol/message.hpp"
 #include "mlbridge/protocol/shared_blobs.hpp"
 #include "mlbridge/protocol/transcode.hpp"
 
@@ -57,6 +58,9 @@ struct ResponseResultSpan {
   std::uint64_t id = 0;
   std::size_t begin = 0;
   std::size_t end = 0;
+  /// The payload holds nothing but `"type": "response"`, the id, `"success": true` and the
+  /// result (the SDK's encode_result_to): the whole response is known without decoding any of it.
+  bool plain_success = false;
 };
 /// nullopt when the payload is not a well-formed map with string keys, an unsigned "id" and a
 /// "result".
@@ -88,5 +92,14 @@ std::optional<MovedBins> move_large_bins_out(std::string_view msgpack, SharedBlo
 Result<std::vector<std::uint8_t>> encode_frame_with_args(const json& message,
                                                          std::string_view args_msgpack, Codec codec,
                                                          std::size_t max_frame_bytes);
+
+/// Encodes `request` (its `args` left out) as a complete MessagePack frame whose args are
+/// `args_msgpack` (one MessagePack value), written field by field, without a DOM: the same bytes
+/// as encode_frame_with_args(to_json(request), args_msgpack, Codec::kMsgpack, max_frame_bytes),
+/// keys in the DOM's sorted order. Fails with protocol_error when the frame would exceed
+/// `max_frame_bytes`.
+Result<std::vector<std::uint8_t>> encode_msgpack_request_frame(const Request& request,
+                                                               std::string_view args_msgpack,
+                                                               std::size_t max_frame_bytes);
 
 }  // namespace mlbridge::protocol
