@@ -87,7 +87,7 @@ class ConnectionExchange final : public Exchange {
   const std::uint64_t seq_;
 };
 
-Connection::Connection(asio::ip::tcp::socket socket, ServerCore& core, std::uint64_t id)
+Connection::Connection(ConnectionSocket socket, ServerCore& core, std::uint64_t id)
     : socket_(std::move(socket)),
       core_(core),
       id_(id),

@@ -20,8 +20,11 @@
 
 #include <array>
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,9 +36,18 @@
 
 namespace mlbridge::server {
 
+/// The connection's strand, as a concrete type: a socket or timer on an any_io_executor
+/// type-erases it again on every operation and post, which allocates.
+using ConnectionStrand = boost::asio::strand<boost::asio::io_context::executor_type>;
+using ConnectionSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, ConnectionStrand>;
+using ConnectionTimer =
+    boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                      boost::asio::wait_traits<std::chrono::steady_clock>,
+                                      ConnectionStrand>;
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(boost::asio::ip::tcp::socket socket, ServerCore& core, std::uint64_t id);
+  Connection(ConnectionSocket socket, ServerCore& core, std::uint64_t id);
 
   /// Starts reading requests.
   void start();
@@ -95,17 +107,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void do_on_abandon(std::uint64_t seq, std::function<void()> action);
   void do_after(std::uint64_t seq, std::chrono::milliseconds delay, std::function<void()> action);
 
-  boost::asio::ip::tcp::socket socket_;
+  ConnectionSocket socket_;
   ServerCore& core_;
   const std::uint64_t id_;
   std::string peer_;
   RequestReader reader_;
-  boost::asio::steady_timer deadline_;
+  ConnectionTimer deadline_;
   std::uint64_t deadline_generation_ = 0;  // of the timer's current wait
   std::chrono::steady_clock::time_point deadline_at_ = std::chrono::steady_clock::time_point::max();
   std::chrono::steady_clock::time_point timer_expiry_;
   bool timer_pending_ = false;
-  boost::asio::steady_timer action_timer_;
+  ConnectionTimer action_timer_;
   std::array<char, 16 * 1024> read_buffer_;
   std::string input_;    // read, not yet parsed (pipelined requests wait here)
   OutputBytes pending_;  // to write

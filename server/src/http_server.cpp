@@ -212,31 +212,31 @@ struct HttpServer::Impl {
   asio::io_context& next_io() { return *ios[next_io_index++ % ios.size()]; }
 
   void accept() {
-    acceptor.async_accept(
-        asio::make_strand(next_io()), [this](boost::system::error_code ec, tcp::socket socket) {
-          if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-          if (ec) {
-            if (ec.value() == EMFILE || ec.value() == ENFILE) {
-              if (!out_of_files_logged.exchange(true)) {
-                spdlog::error(
-                    "out of file descriptors: new connections wait (raise the open-file limit or "
-                    "lower --max-connections)");
-              }
-              retry_timer.expires_after(kAcceptRetry);
-              retry_timer.async_wait([this](boost::system::error_code e) {
-                if (!e) accept();
-              });
-              return;
-            }
-            return accept();
+    acceptor.async_accept(asio::make_strand(next_io()), [this](boost::system::error_code ec,
+                                                               ConnectionSocket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      if (ec) {
+        if (ec.value() == EMFILE || ec.value() == ENFILE) {
+          if (!out_of_files_logged.exchange(true)) {
+            spdlog::error(
+                "out of file descriptors: new connections wait (raise the open-file limit or "
+                "lower --max-connections)");
           }
-          out_of_files_logged = false;
-          admit(std::move(socket));
-          accept();
-        });
+          retry_timer.expires_after(kAcceptRetry);
+          retry_timer.async_wait([this](boost::system::error_code e) {
+            if (!e) accept();
+          });
+          return;
+        }
+        return accept();
+      }
+      out_of_files_logged = false;
+      admit(std::move(socket));
+      accept();
+    });
   }
 
-  void admit(tcp::socket socket) {
+  void admit(ConnectionSocket socket) {
     if (core.open_connections.load() >= options.max_connections) {
       if (!cap_logged.exchange(true)) {
         spdlog::warn(
