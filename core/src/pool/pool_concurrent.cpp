@@ -82,7 +82,7 @@ Slot* Pool::State::least_loaded_for(const PendingCall& call) {
     if (takes_concurrent_call(*slot)) open.push_back(slot.get());
   }
   if (open.size() <= 1) return open.empty() ? nullptr : open.front();
-  const auto bound = sessions.bound_counts();
+  const auto& bound = sessions.bound_counts();
   const auto sessions_on = [&bound](const Slot& slot) -> std::size_t {
     const auto it = bound.find(slot.number);
     return it == bound.end() ? 0 : it->second;

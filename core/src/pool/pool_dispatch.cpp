@@ -272,7 +272,7 @@ void Pool::State::run(Slot& slot, PendingPtr call) {
   }
   if (call->request.session_id) {
     session::Session* s = sessions.find(*call->request.session_id);
-    if (s && !s->worker) s->worker = slot.number;
+    if (s) sessions.bind(*s, slot.number);
   }
   call->phase = PendingCall::Phase::kRunning;
   call->slot = slot.number;

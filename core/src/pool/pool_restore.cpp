@@ -198,7 +198,7 @@ void Pool::State::became_idle(Slot& slot) {
 
 void Pool::State::lose_session(session::Session& s, const std::string& why,
                                std::optional<std::uint64_t> cleanup_on) {
-  s.lost = why;
+  sessions.mark_lost(s, why);
   s.needs_restore = false;
   s.snapshot.reset();
   s.journal.clear();

@@ -45,9 +45,28 @@ Result<Session*> SessionTable::find_or_create(const std::string& id, Clock::time
 std::optional<Session> SessionTable::remove(const std::string& id) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return std::nullopt;
+  unbind_count(it->second);
   Session session = std::move(it->second);
   sessions_.erase(it);
   return session;
+}
+
+void SessionTable::bind(Session& session, std::uint64_t worker) {
+  if (session.worker) return;
+  session.worker = worker;
+  if (!session.lost) ++bound_[worker];
+}
+
+void SessionTable::mark_lost(Session& session, std::string why) {
+  unbind_count(session);
+  session.lost = std::move(why);
+}
+
+void SessionTable::unbind_count(const Session& session) {
+  if (!session.worker || session.lost) return;
+  auto it = bound_.find(*session.worker);
+  if (it == bound_.end()) return;
+  if (--it->second == 0) bound_.erase(it);
 }
 
 Released SessionTable::release_worker(std::uint64_t worker, const std::string& worker_id,
@@ -55,6 +74,7 @@ Released SessionTable::release_worker(std::uint64_t worker, const std::string& w
   Released released;
   for (auto& [id, session] : sessions_) {
     if (session.worker != worker || session.lost) continue;
+    unbind_count(session);  // lost, or unbound, below
     if (!rebuildable) {
       session.lost = reason;
       released.lost.push_back(id);
@@ -84,19 +104,8 @@ std::vector<std::string> SessionTable::expired(Clock::time_point now,
 }
 
 std::size_t SessionTable::bound_to(std::uint64_t worker) const {
-  std::size_t n = 0;
-  for (const auto& [id, session] : sessions_) {
-    if (session.worker == worker && !session.lost) ++n;
-  }
-  return n;
-}
-
-std::map<std::uint64_t, std::size_t> SessionTable::bound_counts() const {
-  std::map<std::uint64_t, std::size_t> counts;
-  for (const auto& [id, session] : sessions_) {
-    if (session.worker && !session.lost) ++counts[*session.worker];
-  }
-  return counts;
+  const auto it = bound_.find(worker);
+  return it == bound_.end() ? 0 : it->second;
 }
 
 }  // namespace mlbridge::session

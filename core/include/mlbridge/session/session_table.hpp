@@ -24,7 +24,9 @@ inline constexpr std::uint64_t kStateUnknown = ~std::uint64_t{0};
 
 struct Session {
   std::string id;
-  std::optional<std::uint64_t> worker;  ///< The slot the session is bound to, once used.
+  /// The slot the session is bound to, once used. Changed only through the SessionTable (bind,
+  /// mark_lost, release_worker), like `lost`: the table counts the sessions bound to each worker.
+  std::optional<std::uint64_t> worker;
   Clock::time_point created;
   Clock::time_point last_used;
   std::uint64_t calls = 0;
@@ -72,6 +74,10 @@ class SessionTable {
   Result<Session*> find_or_create(const std::string& id, Clock::time_point now);
   /// Removes a session; returns it if it existed.
   std::optional<Session> remove(const std::string& id);
+  /// Binds `session` (one of this table's, not bound yet) to `worker`.
+  void bind(Session& session, std::uint64_t worker);
+  /// Marks `session` (one of this table's) lost, `why` telling why.
+  void mark_lost(Session& session, std::string why);
   /// Unbinds every session of `worker` (which is gone or going): a session whose journal still
   /// describes it is flagged needs_restore; one whose journal was truncated is lost, `reason`
   /// and the journal's reason telling why. Without `rebuildable` (the bridge declares no
@@ -80,17 +86,21 @@ class SessionTable {
                           const std::string& reason, bool rebuildable);
   /// Sessions idle for longer than `ttl` with no call queued or running.
   std::vector<std::string> expired(Clock::time_point now, std::chrono::seconds ttl) const;
-  /// Number of sessions bound to `worker`.
+  /// Number of sessions bound to `worker` and not lost (kept as they change: no scan).
   std::size_t bound_to(std::uint64_t worker) const;
-  /// Number of sessions bound to each worker that has any, in one pass.
-  std::map<std::uint64_t, std::size_t> bound_counts() const;
+  /// Number of sessions bound to each worker that has any, not lost (kept as they change).
+  const std::map<std::uint64_t, std::size_t>& bound_counts() const { return bound_; }
 
   std::size_t size() const { return sessions_.size(); }
   const std::map<std::string, Session>& all() const { return sessions_; }
 
  private:
+  // A session counted in bound_ (bound and not lost) stops counting.
+  void unbind_count(const Session& session);
+
   std::size_t max_sessions_;
   std::map<std::string, Session> sessions_;
+  std::map<std::uint64_t, std::size_t> bound_;  // worker -> sessions bound to it, not lost
 };
 
 }  // namespace mlbridge::session
