@@ -4,13 +4,19 @@
 // in effect before it is ready. Replays are host calls: no client call is counted for them. A
 // step that fails restarts its worker (logged with the entry), never skipped.
 
+#include "mlbridge/protocol/encoded_args.hpp"
 #include "pool_state.hpp"
 
 namespace mlbridge::pool {
 
+json Pool::State::args_of(const CallRequest& request) {
+  return request.encoded_args ? protocol::decode_encoded_args(*request.encoded_args) : request.args;
+}
+
 Status Pool::State::admit_bridge_resource(const CallRequest& request) const {
-  if (request.session_id) return Ok{};
-  auto admitted = bridge_journal.admit(config().session_rules, request.command, json(request.args));
+  const auto& rules = config().session_rules;
+  if (request.session_id || rules.setup_for(request.command) == nullptr) return Ok{};
+  auto admitted = bridge_journal.admit(rules, request.command, args_of(request));
   if (!admitted) {
     Error e = std::move(admitted).error();
     e.bridge = bridge();

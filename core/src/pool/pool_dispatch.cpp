@@ -343,13 +343,11 @@ void Pool::State::start_call(Slot& slot, const PendingPtr& call) {
         call->journal_entries = std::move(journal);
       };
       if (config().session_rules.journals(call->request.command)) {
-        call->journal_args = call->request.encoded_args
-                                 ? protocol::decode_encoded_args(*call->request.encoded_args)
-                                 : call->request.args;
+        call->journal_args = args_of(call->request);
       }
     }
   } else if (config().session_rules.journals(call->request.command)) {
-    call->journal_args = call->request.args;  // for the bridge journal
+    call->journal_args = args_of(call->request);  // for the bridge journal
   }
   call->worker_call = slot.worker->call(
       call->request.command, early ? json(call->request.args) : std::move(call->request.args),

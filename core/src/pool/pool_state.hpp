@@ -463,6 +463,10 @@ struct Pool::State {
   // Ok, or resource_exhausted for an anonymous setup call the bridge journal has no room for.
   Status admit_bridge_resource(const CallRequest& request) const;
 
+  // A call's args as a DOM, for the journals: its encoded args decoded (as the HTTP front door
+  // sends them, with `args` left empty), else its args.
+  static json args_of(const CallRequest& request);
+
   // Records a successful anonymous call of a journaled command that ran on `slot_number`.
   void record_bridge_resource(const PendingPtr& call, std::uint64_t slot_number,
                               const Result<json>& result);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "log_capture.hpp"
+#include "mlbridge/protocol/encoded_args.hpp"
 #include "pool_fixture.hpp"
 
 namespace mlbridge::testing {
@@ -112,6 +113,23 @@ TEST_F(BridgeJournalTest, AResourceCreatedWithoutASessionAnswersOnEveryWorker) {
   expect_found_everywhere(p, "qa", "v2", 3);
   // Replays are the host's calls, not the caller's: 2 creates and 6 lookups.
   EXPECT_EQ(p->stats().calls, 8u);
+}
+
+TEST_F(BridgeJournalTest, ResourcesWhoseArgsCameEncodedAreJournaledWithThoseArgs) {
+  // As the HTTP front door sends them: the args encoded once (EncodedArgs), `args` left empty.
+  auto p = start_all(things(3));
+  auto encoded = [](const std::string& command, const std::string& json_text) {
+    auto args = protocol::EncodedArgs::from_json(json_text);
+    EXPECT_TRUE(args.ok());
+    CallRequest r = request(command);
+    r.encoded_args = args->msgpack();
+    return r;
+  };
+  ok(p, encoded("create", R"({"name": "qa", "value": "from http"})"));
+  expect_found_everywhere(p, "qa", "from http", 3);
+  ok(p, encoded("delete", R"({"name": "qa"})"));
+  const auto answers = lookup_on_every_worker(p, "qa", 3, 3);
+  for (const auto& a : answers) EXPECT_FALSE(a.value("found", true)) << a.dump();
 }
 
 TEST_F(BridgeJournalTest, ADeleteWithoutASessionReachesEveryWorker) {
