@@ -64,13 +64,8 @@ Result<Channel::Frame> Channel::encode_request(protocol::Request request) {
     // Args encoded before the call are spliced in (never a DOM); their large bins go through
     // the shared-memory file, moved in one flat pass over the MessagePack.
     const auto args = std::move(request.encoded_args);
-    request.args = nullptr;
-    // The MessagePack envelope is written field by field; the JSON codec's goes through a DOM.
     auto frame_with = [&](std::string_view args_msgpack, std::size_t limit) {
-      return config.codec == protocol::Codec::kMsgpack
-                 ? protocol::encode_msgpack_request_frame(request, args_msgpack, limit)
-                 : protocol::encode_frame_with_args(protocol::to_json(std::move(request)),
-                                                    args_msgpack, config.codec, limit);
+      return protocol::encode_request_frame(std::move(request), args_msgpack, config.codec, limit);
     };
     if (!shared_blobs_) return frame_with(*args, config.max_frame_bytes);
     const auto mark = blobs_out_->mark();

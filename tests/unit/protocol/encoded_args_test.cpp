@@ -1,7 +1,6 @@
-// encode_frame_with_args, encode_msgpack_request_frame, EncodedArgs and locate_response_result
-// (mlbridge/protocol/encoded_args.hpp): a request frame with spliced args is the frame the DOM
-// path encodes, in both codecs, and so is the one written field by field; a response's result is
-// found without decoding it.
+// encode_request_frame, EncodedArgs and locate_response_result (mlbridge/protocol/
+// encoded_args.hpp): a request frame around encoded args is the frame the DOM path encodes, in
+// both codecs and for every shape of request; a response's result is found without decoding it.
 
 #include "mlbridge/protocol/encoded_args.hpp"
 
@@ -24,14 +23,14 @@ std::span<const std::uint8_t> payload_of(const std::vector<std::uint8_t>& frame)
   return std::span(frame).subspan(kFrameHeaderBytes);
 }
 
-json request_message(json args) {
+Request request_with(json args) {
   Request request;
   request.id = 7;
   request.command = "echo";
   request.args = std::move(args);
   request.deadline_ms = 30000;
   request.session_state = json{{"version", 2}};
-  return to_json(std::move(request));
+  return request;
 }
 
 TEST(EncodedArgsTest, SplicedFramesEqualTheDomPathsFramesInBothCodecs) {
@@ -42,9 +41,9 @@ TEST(EncodedArgsTest, SplicedFramesEqualTheDomPathsFramesInBothCodecs) {
   ASSERT_TRUE(from_plain_json(dom_args));
   for (const Codec codec : {Codec::kMsgpack, Codec::kJson}) {
     auto spliced =
-        encode_frame_with_args(request_message(nullptr), *args->msgpack(), codec, 1 << 20);
+        encode_request_frame(request_with(json::object()), *args->msgpack(), codec, 1 << 20);
     ASSERT_TRUE(spliced.ok()) << spliced.error().message;
-    auto dom = encode_frame(request_message(dom_args), codec, 1 << 20);
+    auto dom = encode_frame(to_json(request_with(dom_args)), codec, 1 << 20);
     ASSERT_TRUE(dom.ok());
     EXPECT_EQ(*spliced, *dom) << to_string(codec);
     auto decoded = decode_payload(payload_of(*spliced), codec);
@@ -57,9 +56,10 @@ TEST(EncodedArgsTest, SplicedFramesRespectTheFrameLimit) {
   auto args = EncodedArgs::from_json(R"({"text":")" + std::string(1000, 'x') + R"("})");
   ASSERT_TRUE(args.ok());
   for (const Codec codec : {Codec::kMsgpack, Codec::kJson}) {
-    auto frame = encode_frame_with_args(request_message(nullptr), *args->msgpack(), codec, 500);
+    auto frame = encode_request_frame(request_with(nullptr), *args->msgpack(), codec, 500);
     ASSERT_FALSE(frame.ok());
     EXPECT_EQ(frame.error().category, ErrorCategory::kProtocolError);
+    EXPECT_TRUE(encode_request_frame(request_with(nullptr), *args->msgpack(), codec, 2000).ok());
   }
 }
 
@@ -94,26 +94,16 @@ std::vector<Request> requests_of_every_shape() {
 TEST(EncodedArgsTest, TheMessagePackRequestWriterWritesTheDomPathsBytes) {
   auto args = EncodedArgs::from_json(R"({"a":[1,-2,0.5],"b":{"__bytes__":"AQID"}})");
   ASSERT_TRUE(args.ok()) << args.error().message;
+  const json dom_args = decode_encoded_args(*args->msgpack());
   for (Request request : requests_of_every_shape()) {
-    auto written = encode_msgpack_request_frame(request, *args->msgpack(), 1 << 20);
+    auto written = encode_request_frame(request, *args->msgpack(), Codec::kMsgpack, 1 << 20);
     ASSERT_TRUE(written.ok()) << written.error().message;
-    request.args = nullptr;
-    auto dom = encode_frame_with_args(to_json(request), *args->msgpack(), Codec::kMsgpack, 1 << 20);
+    request.args = dom_args;
+    auto dom = encode_frame(to_json(request), Codec::kMsgpack, 1 << 20);
     ASSERT_TRUE(dom.ok()) << dom.error().message;
     ASSERT_EQ(*written, *dom) << "id " << request.id << ", command of " << request.command.size()
                               << " bytes";
   }
-}
-
-TEST(EncodedArgsTest, TheMessagePackRequestWriterRespectsTheFrameLimit) {
-  auto args = EncodedArgs::from_json(R"({"text":")" + std::string(1000, 'x') + R"("})");
-  ASSERT_TRUE(args.ok());
-  Request request;
-  request.command = "echo";
-  auto frame = encode_msgpack_request_frame(request, *args->msgpack(), 500);
-  ASSERT_FALSE(frame.ok());
-  EXPECT_EQ(frame.error().category, ErrorCategory::kProtocolError);
-  EXPECT_TRUE(encode_msgpack_request_frame(request, *args->msgpack(), 2000).ok());
 }
 
 TEST(EncodedArgsTest, ArgsMustBeAnObject) {

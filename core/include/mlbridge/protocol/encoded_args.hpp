@@ -2,8 +2,8 @@
 
 /// @file
 /// Request frames whose `args` were encoded before the call (by json_to_msgpack from a request
-/// body): the envelope is encoded as usual and the args are spliced in where it holds a null, so
-/// the args never become a DOM. Stateless; any thread.
+/// body): the envelope is encoded around the args (encode_request_frame), so the args never
+/// become a DOM. Stateless; any thread.
 
 #include <cstdint>
 #include <memory>
@@ -84,22 +84,16 @@ struct MovedBins {
 std::optional<MovedBins> move_large_bins_out(std::string_view msgpack, SharedBlobs& blobs,
                                              std::size_t min_bytes);
 
-/// Encodes `message`, a request (protocol::to_json) whose "args" is null, as a complete frame
-/// whose args are `args_msgpack` (one MessagePack value): spliced in as they are for the
-/// MessagePack codec, transcoded to JSON text in one pass (msgpack_to_json) for the JSON codec.
-/// Fails with protocol_error when the frame would exceed `max_frame_bytes`, invalid_argument
-/// when the JSON codec cannot carry the args (a string that is not UTF-8).
-Result<std::vector<std::uint8_t>> encode_frame_with_args(const json& message,
-                                                         std::string_view args_msgpack, Codec codec,
-                                                         std::size_t max_frame_bytes);
-
-/// Encodes `request` (its `args` left out) as a complete MessagePack frame whose args are
-/// `args_msgpack` (one MessagePack value), written field by field, without a DOM: the same bytes
-/// as encode_frame_with_args(to_json(request), args_msgpack, Codec::kMsgpack, max_frame_bytes),
-/// keys in the DOM's sorted order. Fails with protocol_error when the frame would exceed
-/// `max_frame_bytes`.
-Result<std::vector<std::uint8_t>> encode_msgpack_request_frame(const Request& request,
-                                                               std::string_view args_msgpack,
-                                                               std::size_t max_frame_bytes);
+/// Encodes `request` as a complete frame whose args are `args_msgpack` (one MessagePack value),
+/// `request.args` left out. The same bytes as encode_frame(to_json(request with those args as a
+/// DOM), codec, max_frame_bytes), without the args ever becoming a DOM: for the MessagePack codec
+/// the envelope is written field by field (keys in the DOM's sorted order) around the args as
+/// they are; for the JSON codec the envelope is printed from its DOM and the args, transcoded to
+/// JSON text in one pass (msgpack_to_json), are spliced in. Fails with protocol_error when the
+/// frame would exceed `max_frame_bytes`, invalid_argument when the JSON codec cannot carry the
+/// args (a string that is not UTF-8).
+Result<std::vector<std::uint8_t>> encode_request_frame(Request request,
+                                                       std::string_view args_msgpack, Codec codec,
+                                                       std::size_t max_frame_bytes);
 
 }  // namespace mlbridge::protocol

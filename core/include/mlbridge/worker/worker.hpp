@@ -51,7 +51,7 @@ struct CallOptions {
   /// `session_journal`, with those two fields (null when absent).
   std::function<void(json state_change, json journal)> on_session_update;
   /// The args already encoded (MessagePack), sent instead of the `args` DOM (which is ignored);
-  /// see protocol::encode_frame_with_args.
+  /// see protocol::encode_request_frame.
   std::shared_ptr<const std::string> encoded_args;
   /// When true, a successful call's result is a json string holding the result as compact JSON
   /// text (bytes as {"__bytes__": base64}): transcoded straight from a MessagePack frame, or
