@@ -335,19 +335,17 @@ void Pool::State::start_call(Slot& slot, const PendingPtr& call) {
   options.on_chunk = early ? call->request.on_chunk : std::move(call->request.on_chunk);
   options.encoded_args = call->request.encoded_args;
   options.result_as_json_text = call->request.result_as_json_text;
-  if (call->request.session_id) {
-    if (auto* s = sessions.find(*call->request.session_id)) {
-      options.session_state = state_for(*s);
-      options.on_session_update = [call](json state_change, json journal) {
-        call->state_change = std::move(state_change);
-        call->journal_entries = std::move(journal);
-      };
-      if (config().session_rules.journals(call->request.command)) {
-        call->journal_args = args_of(call->request);
-      }
-    }
-  } else if (config().session_rules.journals(call->request.command)) {
-    call->journal_args = args_of(call->request);  // for the bridge journal
+  auto* s = call->request.session_id ? sessions.find(*call->request.session_id) : nullptr;
+  if (s) {
+    options.session_state = state_for(*s);
+    options.on_session_update = [call](json state_change, json journal) {
+      call->state_change = std::move(state_change);
+      call->journal_entries = std::move(journal);
+    };
+  }
+  // For the session's journal, or without a session for the bridge's.
+  if ((s || !call->request.session_id) && config().session_rules.journals(call->request.command)) {
+    call->journal_args = args_of(call->request);
   }
   call->worker_call = slot.worker->call(
       call->request.command, early ? json(call->request.args) : std::move(call->request.args),
