@@ -15,6 +15,9 @@
 #include <thread>
 
 #include "host_fixture.hpp"
+#include "mlbridge/pool/pool.hpp"
+#include "mlbridge/registry/bridge.hpp"
+#include "mlbridge/registry/registry.hpp"
 #include "redis_server.hpp"
 
 namespace mlbridge::testing {
