@@ -83,12 +83,19 @@ int run_serve(const ServeArgs& args) {
   sigaddset(&stop_signals, SIGHUP);  // reload the YAML file
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto host = Host::from_file(args.config);
-  if (!host) {
-    std::cerr << "error: " << host.error().describe() << "\n";
+  auto loaded = config::load_host_config(args.config);
+  if (!loaded) {
+    std::cerr << "error: " << loaded.error().describe() << "\n";
     return 2;
   }
-  const auto& config = (*host)->config();
+  // The connection threads share the cores with the event loop: past a call per core in flight,
+  // a polling loop takes the CPU they need (config::HostConfig::loop_spin_max_calls).
+  if (!loaded->loop_spin_max_calls) {
+    loaded->loop_spin_max_calls =
+        static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  auto host = Host::from_config(std::move(*loaded));
+  const auto& config = host->config();
   if (auto logging = configure_logging(args.log_level.empty() ? config.log_level : args.log_level,
                                        config.log_format);
       !logging) {
@@ -125,15 +132,15 @@ int run_serve(const ServeArgs& args) {
   }
 
   spdlog::info("starting {} bridge(s) from {}", config.bridges.size(), args.config);
-  if (auto started = (*host)->start(); !started) {
+  if (auto started = host->start(); !started) {
     std::cerr << "error: " << started.error().describe() << "\n";
-    (*host)->shutdown();
+    host->shutdown();
     return 1;
   }
-  server::HttpServer http(**host, options);
+  server::HttpServer http(*host, options);
   if (auto listening = http.start(); !listening) {
     std::cerr << "error: " << listening.error().describe() << "\n";
-    (*host)->shutdown();
+    host->shutdown();
     return 1;
   }
   const auto colon = options.listen.rfind(':');
@@ -145,7 +152,7 @@ int run_serve(const ServeArgs& args) {
     // The signal is only recorded by sigwait; the reload runs here, on the main thread, while
     // requests go on being served.
     spdlog::info("received SIGHUP: reloading {}", args.config);
-    auto report = (*host)->reload(args.config);
+    auto report = host->reload(args.config);
     if (!report) {
       spdlog::error("reload of {} failed; nothing changed: {}", args.config,
                     report.error().describe());
@@ -163,7 +170,7 @@ int run_serve(const ServeArgs& args) {
   // host's drain lets their calls finish within each bridge's shutdown_ms and then cancels
   // them, so a long call or an open stream cannot hold the exit back.
   std::thread stop_http([&http] { http.stop(); });
-  (*host)->shutdown();
+  host->shutdown();
   stop_http.join();
   spdlog::info("stopped cleanly");
   return 0;

@@ -75,6 +75,16 @@ std::chrono::steady_clock::time_point call_deadline(
          timeout.value_or(bridge.pool().config().request_timeout);
 }
 
+// When the host's event loop polls between events (host.loop_spin_us): always, or while at most
+// host.loop_spin_max_calls calls are in flight.
+runtime::EventLoop::PollingWorthwhile polling_worthwhile(
+    std::optional<int> max_calls, std::shared_ptr<const calls::InFlightCalls> calls) {
+  if (!max_calls || *max_calls == 0) return {};
+  return [most = static_cast<std::size_t>(*max_calls), calls = std::move(calls)] {
+    return calls->size() <= most;
+  };
+}
+
 }  // namespace
 
 Host::Host(config::HostConfig config)
@@ -82,7 +92,9 @@ Host::Host(config::HostConfig config)
       host_id_(config_.id.empty() ? generated_host_id() : config_.id),
       session_states_(std::make_shared<session::StateStore>(config_.session_state_max_bytes,
                                                             config_.session_state_total_max_bytes)),
-      loop_(std::make_unique<runtime::EventLoop>(std::chrono::microseconds(config_.loop_spin_us))),
+      loop_(std::make_unique<runtime::EventLoop>(
+          std::chrono::microseconds(config_.loop_spin_us),
+          polling_worthwhile(config_.loop_spin_max_calls, in_flight_))),
       registry_(std::make_unique<registry::Registry>(*loop_, config_, session_states_)),
       call_records_(std::make_shared<calls::CallRecords>(calls::RetentionLimits{
           std::chrono::milliseconds(config_.call_results.ttl_ms), config_.call_results.max})),
@@ -622,6 +634,9 @@ Result<json> Host::reload(const std::string& path) {
       {"log_format", next->log_format != now.log_format},
       {"max_body_bytes", next->max_body_bytes != now.max_body_bytes},
       {"loop_spin_us", next->loop_spin_us != now.loop_spin_us},
+      // Unset in the file: the default the host started with (mlbridge serve fills one in).
+      {"loop_spin_max_calls", next->loop_spin_max_calls.value_or(now.loop_spin_max_calls.value_or(
+                                  0)) != now.loop_spin_max_calls.value_or(0)},
       {"call_results", next->call_results != now.call_results},
       {"session_store", next->session_store != now.session_store},
       {"session_lease_ms", next->session_lease_ms != now.session_lease_ms},

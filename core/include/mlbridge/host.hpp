@@ -288,6 +288,8 @@ class Host {
   config::HostConfig config_;
   std::string host_id_;
   session::StateStorePtr session_states_;
+  // Before loop_: the loop asks it whether polling is worthwhile, until the loop is destroyed.
+  std::shared_ptr<calls::InFlightCalls> in_flight_ = std::make_shared<calls::InFlightCalls>();
   std::unique_ptr<runtime::EventLoop> loop_;
   std::unique_ptr<registry::Registry> registry_;
   // Sessions in a shared store (host.session_store: redis://...); null with the memory store.
@@ -297,7 +299,6 @@ class Host {
   bool shut_down_ = false;
   std::atomic<std::uint64_t> next_call_{1};
   std::shared_ptr<calls::CallRecords> call_records_;
-  std::shared_ptr<calls::InFlightCalls> in_flight_ = std::make_shared<calls::InFlightCalls>();
   // The commands each bridge's workers declared (list_commands), asked once per bridge object.
   std::shared_ptr<CommandCatalog> commands_;
   std::mutex reload_mutex_;

@@ -5,6 +5,7 @@ namespace mlbridge::calls {
 void InFlightCalls::begin(const std::string& id) {
   std::lock_guard lock(mutex_);
   calls_.try_emplace(id);
+  count_.store(calls_.size(), std::memory_order_relaxed);
 }
 
 void InFlightCalls::attach(const std::string& id, Canceller cancel) {
@@ -23,6 +24,7 @@ void InFlightCalls::attach(const std::string& id, Canceller cancel) {
 void InFlightCalls::end(const std::string& id) {
   std::lock_guard lock(mutex_);
   calls_.erase(id);
+  count_.store(calls_.size(), std::memory_order_relaxed);
 }
 
 bool InFlightCalls::cancel(const std::string& id) {
@@ -39,11 +41,6 @@ bool InFlightCalls::cancel(const std::string& id) {
   }
   cancel();
   return true;
-}
-
-std::size_t InFlightCalls::size() {
-  std::lock_guard lock(mutex_);
-  return calls_.size();
 }
 
 }  // namespace mlbridge::calls

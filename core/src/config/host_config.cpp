@@ -20,6 +20,7 @@ using detail::ValueReader;
 constexpr std::uint64_t kMaxBodyBytes = 1ull << 32;
 // Polling longer than a tenth of a second would only burn CPU: no call is that fast.
 constexpr std::uint64_t kMaxLoopSpinUs = 100000;
+constexpr std::uint64_t kMaxLoopSpinMaxCalls = 1000000;
 constexpr std::uint64_t kMaxSessions = 10'000'000;
 constexpr std::uint64_t kMaxTotalStateBytes = 1ull << 40;
 
@@ -146,6 +147,7 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
        "max_body_bytes",
        "session_state_max_bytes",
        "loop_spin_us",
+       "loop_spin_max_calls",
        "max_sessions",
        "session_state_total_max_bytes",
        "call_results",
@@ -259,6 +261,12 @@ Status read_host(const ValueReader& section, HostConfig& host, HostKeys& paths) 
           auto spin = value.integer(0, kMaxLoopSpinUs);
           if (!spin) return std::move(spin).error();
           host.loop_spin_us = static_cast<int>(*spin);
+          return Ok{};
+        }
+        if (key == "loop_spin_max_calls") {
+          auto most = value.integer(0, kMaxLoopSpinMaxCalls);
+          if (!most) return std::move(most).error();
+          host.loop_spin_max_calls = static_cast<int>(*most);
           return Ok{};
         }
         if (key == "session_state_max_bytes") {

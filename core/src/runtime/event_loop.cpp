@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <utility>
 
 namespace mlbridge::runtime {
 
-EventLoop::EventLoop(std::chrono::microseconds spin)
+EventLoop::EventLoop(std::chrono::microseconds spin, PollingWorthwhile worthwhile)
     : spin_(std::max(spin, std::chrono::microseconds{0})),
+      polling_worthwhile_(std::move(worthwhile)),
       io_(1),
       work_(boost::asio::make_work_guard(io_)) {
   thread_ = std::thread([this] {
@@ -29,7 +31,8 @@ void EventLoop::run() {
     // poll() runs what is ready, the reactor's events included, without sleeping.
     if (io_.poll() > 0) {
       last_work = Clock::now();
-    } else if (Clock::now() - last_work >= spin_) {
+    } else if (Clock::now() - last_work >= spin_ ||
+               (polling_worthwhile_ && !polling_worthwhile_())) {
       io_.run_one();  // sleeps until there is work (or stop())
       last_work = Clock::now();
     }

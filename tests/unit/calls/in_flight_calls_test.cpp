@@ -36,5 +36,18 @@ TEST(InFlightCallsTest, AFinishedOrUnknownCallIsNotCancelled) {
   EXPECT_EQ(calls.size(), 0u);
 }
 
+TEST(InFlightCallsTest, SizeCountsTheCallsBegunAndNotEnded) {
+  InFlightCalls calls;
+  calls.begin("call-1");
+  calls.begin("call-2");
+  calls.begin("call-2");  // the same id again is still one call
+  EXPECT_EQ(calls.size(), 2u);
+  calls.end("call-1");
+  calls.end("call-9");  // unknown: nothing changes
+  EXPECT_EQ(calls.size(), 1u);
+  calls.end("call-2");
+  EXPECT_EQ(calls.size(), 0u);
+}
+
 }  // namespace
 }  // namespace mlbridge::calls

@@ -48,6 +48,7 @@ TEST(HostConfig, EveryHostKeyHasADefault) {
   EXPECT_EQ(host->log_format, "text");
   EXPECT_EQ(host->max_body_bytes, 8u * 1024 * 1024);
   EXPECT_EQ(host->loop_spin_us, 100);
+  EXPECT_FALSE(host->loop_spin_max_calls.has_value());  // the host's default, or serve's
   EXPECT_TRUE(host->bridges.empty());
   EXPECT_EQ(host->source, "test.yaml");
 
@@ -122,6 +123,7 @@ TEST(HostConfig, EveryKeyIsParsed) {
   log_format: json
   max_body_bytes: 1024
   loop_spin_us: 0
+  loop_spin_max_calls: 16
 bridges:
   dspy:
     plugin: dspy
@@ -171,6 +173,7 @@ bridges:
   EXPECT_EQ(host->log_format, "json");
   EXPECT_EQ(host->max_body_bytes, 1024u);
   EXPECT_EQ(host->loop_spin_us, 0);
+  EXPECT_EQ(host->loop_spin_max_calls, 16);
 
   const BridgeConfig& b = host->bridges.at("dspy");
   EXPECT_EQ(b.plugin, "dspy");
@@ -285,6 +288,9 @@ TEST(HostConfig, WrongTypesSayWhatIsExpected) {
                "test.yaml:2:17: host.loop_spin_us must be an integer from 0 to 100000", {"got -1"});
   expect_error(parse_text("host:\n  loop_spin_us: 200000\n"),
                "test.yaml:2:17: host.loop_spin_us must be", {"100000"});
+  expect_error(parse_text("host:\n  loop_spin_max_calls: -1\n"),
+               "test.yaml:2:24: host.loop_spin_max_calls must be an integer from 0 to 1000000",
+               {"got -1"});
   expect_error(parse_text("host: [a]\n"), "test.yaml:1:7: host must be a map of keys, got a list");
   expect_error(parse_text("bridges:\n  d:\n    script: d.py\n    required_packages: dspy\n"),
                "test.yaml:4:24: bridges.d.required_packages must be a list of strings");

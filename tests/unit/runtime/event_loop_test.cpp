@@ -1,11 +1,12 @@
 // The event loop: posting, run_sync, timers, its thread's name, its CPU clock, and polling before
-// it sleeps (each behaviour with polling off and on).
+// it sleeps (each behaviour with polling off and on), only while its owner finds it worthwhile.
 
 #include "mlbridge/runtime/event_loop.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fstream>
@@ -86,6 +87,26 @@ INSTANTIATE_TEST_SUITE_P(Spin, EventLoopTest, ::testing::Values(0us, EventLoop::
                          [](const auto& info) {
                            return std::to_string(info.param.count()) + "us";
                          });
+
+// A loop told to poll for 10 s polls while polling is worthwhile, and sleeps as soon as it is not
+// (the host's answer while many calls are in flight): its CPU over a quarter of a second idle
+// stays next to none, where a loop that kept polling would use about that much.
+TEST(EventLoopSpinTest, PollsOnlyWhilePollingIsWorthwhile) {
+  std::atomic<bool> worthwhile{true};
+  std::atomic<int> asked{0};
+  EventLoop loop(10s, [&] {
+    ++asked;
+    return worthwhile.load();
+  });
+  loop.run_sync([] {});
+  for (int i = 0; i < 5000 && asked.load() == 0; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_GT(asked.load(), 0) << "an idle loop within its polling time asks whether to poll";
+  worthwhile = false;
+  loop.run_sync([] {});  // a poll after the change: the loop is asleep from here on
+  const auto before = loop.cpu_time();
+  std::this_thread::sleep_for(250ms);
+  EXPECT_LT(loop.cpu_time() - before, 50ms);
+}
 
 TEST(EventLoopSpinTest, ANegativeSpinMeansNone) {
   EventLoop loop(-5us);

@@ -9,6 +9,7 @@
 /// Threading: every member function is thread-safe; cancellers run on the calling thread,
 /// outside the lock.
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -29,7 +30,8 @@ class InFlightCalls {
   void end(const std::string& id);
   /// Cancels the call; false when no call `id` is in flight.
   bool cancel(const std::string& id);
-  std::size_t size();
+  /// How many calls are in flight. Lock-free (the host's event loop asks it between polls).
+  std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
 
  private:
   struct Entry {
@@ -38,6 +40,7 @@ class InFlightCalls {
   };
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> calls_;
+  std::atomic<std::size_t> count_{0};  // calls_.size(), kept under mutex_
 };
 
 }  // namespace mlbridge::calls

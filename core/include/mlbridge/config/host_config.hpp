@@ -86,6 +86,11 @@ struct HostConfig {
   /// `host.loop_spin_us`: how long the event loop polls for more work before it sleeps
   /// (runtime::EventLoop::kDefaultSpin explains the trade); 0 = sleep at once. 0 to 100000.
   int loop_spin_us = 100;
+  /// `host.loop_spin_max_calls`: the event loop polls only while at most this many calls are in
+  /// flight (runtime::EventLoop::PollingWorthwhile explains why); 0 = however many. Unset: 0 for
+  /// a host embedded through the C++ API, the number of cores under `mlbridge serve`, whose
+  /// connection threads need the CPU that polling would take. 0 to 1000000.
+  std::optional<int> loop_spin_max_calls;
   CallResultsConfig call_results;  ///< `host.call_results`.
   /// `host.session_store`: where session state and journals live: "memory" (this host only) or
   /// "redis://[:PASSWORD@]HOST:PORT[/DB]" (shared by every host that names it; docs/sessions.md,

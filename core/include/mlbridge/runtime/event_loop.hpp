@@ -25,9 +25,19 @@ class EventLoop {
   /// CPU: while calls arrive more often than this, the loop thread keeps one core busy.
   static constexpr std::chrono::microseconds kDefaultSpin{100};
 
+  /// Whether polling is worth its CPU now; asked each time a poll found nothing to run, on the
+  /// loop thread, so it must be cheap and must not block. Polling pays while the next event is
+  /// the answer to one of a few calls: waking would then cost more than the call. With many calls
+  /// in flight their answers come in batches, one wake-up serves a batch, and a polling thread
+  /// only takes the CPU that the workers and the connections need (measured through HTTP at 64
+  /// callers on 2 cores: a quarter fewer calls per second with polling).
+  using PollingWorthwhile = std::function<bool()>;
+
   /// Starts the loop thread, named `mlbridge-loop` (as `top -H` and /proc/<pid>/task show it).
-  /// `spin` zero: the loop sleeps as soon as it has nothing to run.
-  explicit EventLoop(std::chrono::microseconds spin = kDefaultSpin);
+  /// `spin` zero: the loop sleeps as soon as it has nothing to run. `worthwhile` empty: the loop
+  /// always polls for `spin`.
+  explicit EventLoop(std::chrono::microseconds spin = kDefaultSpin,
+                     PollingWorthwhile worthwhile = {});
   /// Stops the loop and joins its thread. Pending handlers are destroyed without running.
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
@@ -64,6 +74,7 @@ class EventLoop {
   void run();
 
   const std::chrono::microseconds spin_;
+  const PollingWorthwhile polling_worthwhile_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
