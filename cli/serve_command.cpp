@@ -9,6 +9,7 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "logging.hpp"
@@ -101,6 +102,15 @@ int run_serve(const ServeArgs& args) {
       !logging) {
     std::cerr << "error: " << logging.error().describe() << "\n";
     return 2;
+  }
+  if (config.loop_spin_us > 0) {
+    const int most = config.loop_spin_max_calls.value_or(0);
+    spdlog::info(
+        "the event loop polls {} us for more work before it sleeps, {} (host.loop_spin_us, "
+        "host.loop_spin_max_calls)",
+        config.loop_spin_us,
+        most == 0 ? std::string("at any load")
+                  : "while at most " + std::to_string(most) + " calls are in flight");
   }
   auto token = auth_token(config);
   if (!token) {

@@ -239,3 +239,27 @@ def test_serve_refuses_runtime_registration_without_a_token(tmp_path: Path) -> N
     for remedy in ("host.auth_token_env", "host.runtime_registration.enabled: false"):
         assert remedy in done.stderr
     assert "starting" not in done.stderr, "it refused before starting any worker"
+
+
+@pytest.mark.parametrize(
+    ("extra_host", "expected"),
+    [
+        ("", f"while at most {os.cpu_count()} calls are in flight"),
+        ("  loop_spin_max_calls: 16", "while at most 16 calls are in flight"),
+        ("  loop_spin_max_calls: 0", "at any load"),
+    ],
+    ids=["serve_default_cores", "from_yaml", "yaml_zero"],
+)
+def test_serve_says_when_its_event_loop_polls(
+    tmp_path: Path, extra_host: str, expected: str
+) -> None:
+    """Under `serve` the loop polls only while at most one call per core is in flight unless the
+    YAML says otherwise (host.loop_spin_max_calls); the log says which."""
+    config = tmp_path / "m.yaml"
+    config.write_text(deployment(extra_host))
+    server = Server(config, dict(os.environ), log=tmp_path / "serve.log")
+    code, err = server.stop()
+    assert code == 0, err
+    polling = [line for line in err.splitlines() if "the event loop polls" in line]
+    assert len(polling) == 1, err
+    assert expected in polling[0], polling[0]
