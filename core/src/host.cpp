@@ -634,9 +634,9 @@ Result<json> Host::reload(const std::string& path) {
       {"log_format", next->log_format != now.log_format},
       {"max_body_bytes", next->max_body_bytes != now.max_body_bytes},
       {"loop_spin_us", next->loop_spin_us != now.loop_spin_us},
-      // Unset in the file: the default the host started with (mlbridge serve fills one in).
-      {"loop_spin_max_calls", next->loop_spin_max_calls.value_or(now.loop_spin_max_calls.value_or(
-                                  0)) != now.loop_spin_max_calls.value_or(0)},
+      // Unset in the file: whatever the host started with (mlbridge serve fills one in).
+      {"loop_spin_max_calls", next->loop_spin_max_calls && *next->loop_spin_max_calls !=
+                                                               now.loop_spin_max_calls.value_or(0)},
       {"call_results", next->call_results != now.call_results},
       {"session_store", next->session_store != now.session_store},
       {"session_lease_ms", next->session_lease_ms != now.session_lease_ms},

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "host_fixture.hpp"
+#include "mlbridge/config/host_config.hpp"
 #include "mlbridge/pool/pool_stats.hpp"
 #include "mlbridge/registry/registry.hpp"
 
@@ -189,6 +190,26 @@ TEST_F(HostTest, BridgeShowsTheCommandsItsWorkersDeclaredWithSchemas) {
   EXPECT_FALSE(commands.empty());
   EXPECT_EQ(host.snapshot(true).bridges[0].commands.size(), commands.size());
   EXPECT_EQ(host.snapshot().bridges[0].calls.at("list_commands").ok, 1u);
+}
+
+// host.loop_spin_max_calls takes effect at start only. A reload that changes it says so; one whose
+// file leaves it unset keeps what the host started with, as `mlbridge serve` fills it in.
+TEST_F(HostTest, AReloadThatChangesLoopSpinMaxCallsSaysItIsIgnored) {
+  auto config = config::load_host_config(write(host_section()));
+  ASSERT_TRUE(config.ok()) << config.error().describe();
+  config->loop_spin_max_calls = 2;  // what serve sets on a 2-core machine
+  host_ = Host::from_config(std::move(*config));
+  ASSERT_TRUE(host_->start().ok());
+  const auto ignored_after = [&](const std::string& extra) {
+    write(host_section(extra));
+    auto report = host_->reload();
+    EXPECT_TRUE(report.ok()) << report.error().describe();
+    return report.ok() ? (*report)["host_changes_ignored"] : json();
+  };
+  EXPECT_EQ(ignored_after(""), json::array());
+  EXPECT_EQ(ignored_after("  loop_spin_max_calls: 2\n"), json::array());
+  EXPECT_EQ(ignored_after("  loop_spin_max_calls: 8\n"), json::array({"host.loop_spin_max_calls"}));
+  EXPECT_EQ(ignored_after("  loop_spin_max_calls: 0\n"), json::array({"host.loop_spin_max_calls"}));
 }
 
 }  // namespace

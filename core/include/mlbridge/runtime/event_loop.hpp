@@ -30,7 +30,7 @@ class EventLoop {
   /// the answer to one of a few calls: waking would then cost more than the call. With many calls
   /// in flight their answers come in batches, one wake-up serves a batch, and a polling thread
   /// only takes the CPU that the workers and the connections need (measured through HTTP at 64
-  /// callers on 2 cores: a quarter fewer calls per second with polling).
+  /// callers on 2 cores: 40.9k calls/s with polling, 47.6k without).
   using PollingWorthwhile = std::function<bool()>;
 
   /// Starts the loop thread, named `mlbridge-loop` (as `top -H` and /proc/<pid>/task show it).
