@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import gc
 import json
 import math
@@ -10,6 +11,7 @@ import weakref
 import msgpack
 import pytest
 
+import mlbridge.codec as codec_module
 from mlbridge.codec import JsonCodec, MsgpackCodec, get_codec
 
 NESTED = {
@@ -79,11 +81,59 @@ def test_json_rejects_bad_payloads(bad: bytes) -> None:
         JsonCodec().decode(bad)
 
 
-def test_json_refuses_nan_and_unknown_types() -> None:
-    with pytest.raises(ValueError):
-        JsonCodec().encode({"x": math.nan})
+def test_json_writes_non_finite_floats_as_null_and_refuses_unknown_types() -> None:
+    assert JsonCodec().encode({"x": math.nan, "y": -math.inf}) == b'{"x":null,"y":null}'
     with pytest.raises(TypeError, match="set"):
         JsonCodec().encode({"x": {1, 2}})
+
+
+def test_json_without_orjson_refuses_non_finite_floats(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(codec_module, "orjson", None)
+    with pytest.raises(ValueError):
+        JsonCodec().encode({"x": math.nan})
+    assert JsonCodec().decode('{"a":[1,"é"]}'.encode()) == {"a": [1, "é"]}
+
+
+Point = collections.namedtuple("Point", "x y")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ({1: "a"}, b'{"1":"a"}'),  # orjson refuses keys that are not strings
+        ({"big": 2**70}, b'{"big":1180591620717411303424}'),  # and integers beyond 64 bits
+        (Point(1, 2), b"[1,2]"),  # and tuple subclasses
+    ],
+)
+def test_json_encodes_what_orjson_refuses_as_the_standard_library_does(value, text) -> None:
+    assert JsonCodec().encode(value) == text
+    assert JsonCodec().encode(value) == json.dumps(value, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("payload", [b'{"s":"\\ud800"}', b'{"n":NaN}'])
+def test_json_decodes_what_orjson_refuses_as_the_standard_library_does(payload: bytes) -> None:
+    assert repr(JsonCodec().decode(payload)) == repr(json.loads(payload))
+
+
+def test_json_decodes_integers_beyond_64_bits_as_doubles_like_the_host() -> None:
+    # The host reads such a number as a double too (nlohmann's DOM, json_to_msgpack).
+    assert JsonCodec().decode(b'{"big":123456789012345678901234567890}') == {
+        "big": 1.2345678901234568e29
+    }
+
+
+@pytest.mark.parametrize("orjson_installed", [True, False])
+def test_json_decodes_large_payloads_the_same_with_or_without_orjson(
+    orjson_installed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not orjson_installed:
+        monkeypatch.setattr(codec_module, "orjson", None)
+    records = {"items": [{"id": i, "name": f"r{i}", "tags": ["a", "b"]} for i in range(5000)]}
+    data = JsonCodec().encode(records)
+    assert len(data) > 64 * 1024  # decoded with the collector paused
+    enabled = gc.isenabled()
+    assert JsonCodec().decode(memoryview(bytearray(data))) == records
+    assert gc.isenabled() == enabled
 
 
 def test_msgpack_uses_bin_for_bytes_and_str_for_text() -> None:
