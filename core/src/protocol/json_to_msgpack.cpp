@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -12,11 +11,13 @@
 #include "mlbridge/protocol/codec.hpp"
 #include "mlbridge/protocol/transcode.hpp"
 #include "msgpack_writer.hpp"
+#include "padded_text.hpp"
 
 namespace mlbridge::protocol {
 namespace {
 
 namespace od = simdjson::ondemand;
+using detail::padded_copy;
 using msgpack_writer::put_byte;
 using msgpack_writer::put_double;
 using msgpack_writer::put_nil;
@@ -40,23 +41,6 @@ struct Container {
   std::uint32_t count = 0;
   bool is_map = false;
 };
-
-// simdjson reads up to SIMDJSON_PADDING bytes past the text's end, so the text is copied into a
-// padded buffer. Each thread keeps its buffer (the size of the largest text it transcoded): a
-// fresh one per call cost a page fault per 4 KiB and the allocator's mapping and unmapping,
-// 32 ms of a 16 MiB body's 44 (measured, transcode_bench).
-simdjson::padded_string_view padded_copy(std::string_view text) {
-  thread_local std::unique_ptr<char[]> buffer;
-  thread_local std::size_t capacity = 0;
-  const std::size_t needed = text.size() + simdjson::SIMDJSON_PADDING;
-  if (needed > capacity) {
-    buffer = std::make_unique_for_overwrite<char[]>(needed);
-    capacity = needed;
-  }
-  std::memcpy(buffer.get(), text.data(), text.size());
-  std::memset(buffer.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
-  return simdjson::padded_string_view(buffer.get(), text.size(), capacity);
-}
 
 class JsonToMsgpack {
  public:
