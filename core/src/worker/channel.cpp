@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "mlbridge/protocol/encoded_args.hpp"
+#include "mlbridge/protocol/json_response.hpp"
 #include "mlbridge/protocol/transcode.hpp"
 
 namespace mlbridge::worker::detail {
@@ -188,8 +189,9 @@ bool Channel::drain_frames() {
 
 std::optional<protocol::WorkerMessage> Channel::response_with_text_result(
     std::span<const std::uint8_t> payload) {
-  if (!handlers_.wants_result_text || context_.config.codec != protocol::Codec::kMsgpack) {
-    return std::nullopt;
+  if (!handlers_.wants_result_text) return std::nullopt;
+  if (context_.config.codec == protocol::Codec::kJson) {
+    return json_response_with_text_result(payload);
   }
   const auto span = protocol::locate_response_result(payload);
   if (!span || !handlers_.wants_result_text(span->id)) return std::nullopt;
@@ -224,6 +226,21 @@ std::optional<protocol::WorkerMessage> Channel::response_with_text_result(
   response->result = std::move(*text);
   response->result_is_json_text = true;
   return std::move(*message);
+}
+
+std::optional<protocol::WorkerMessage> Channel::json_response_with_text_result(
+    std::span<const std::uint8_t> payload) {
+  const auto span = protocol::locate_json_response_result(payload);
+  if (!span || !handlers_.wants_result_text(span->id)) return std::nullopt;
+  const std::string_view result(reinterpret_cast<const char*>(payload.data()) + span->begin,
+                                span->end - span->begin);
+  if (!protocol::is_json_value(result)) return std::nullopt;  // the decoded path says why
+  protocol::Response plain;
+  plain.id = span->id;
+  plain.success = true;
+  plain.result = std::string(result);
+  plain.result_is_json_text = true;
+  return protocol::WorkerMessage(std::move(plain));
 }
 
 Result<std::string> Channel::result_text_with_blobs(std::string_view result,

@@ -81,6 +81,11 @@ class Channel {
   /// or a result the transcoder refuses, which the ordinary path then judges).
   std::optional<protocol::WorkerMessage> response_with_text_result(
       std::span<const std::uint8_t> payload);
+  /// The same for a JSON worker: a success in the SDK's layout whose call wants JSON text keeps
+  /// its result's text as it is, once simdjson found it well formed (no DOM, nothing printed);
+  /// nullopt for the ordinary path (another layout, or a result that is not well formed).
+  std::optional<protocol::WorkerMessage> json_response_with_text_result(
+      std::span<const std::uint8_t> payload);
   /// The result's JSON text with its shared-blob references printed from the shared file, which
   /// marks them taken; on failure (also a bad reference) none is, for the decoded path to judge.
   Result<std::string> result_text_with_blobs(std::string_view result,

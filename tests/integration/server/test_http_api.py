@@ -58,6 +58,16 @@ def test_bytes_in_a_body_reach_python_as_bytes_with_either_codec(server: Server)
     assert status == 400 and "not valid base64" in body["error"]["message"]
 
 
+def test_a_json_workers_result_reaches_the_client_as_the_worker_wrote_it(server: Server) -> None:
+    # A JSON-codec worker's result is passed on as its text (no DOM in the host, which would
+    # sort the keys); MessagePack results are transcoded in their order too.
+    args = {"zeta": 1, "alpha": {"y": [1.5, "é", None], "b": True}, "mid": {"__bytes__": "AAE="}}
+    for bridge in ("pair", "echo"):  # JSON and MessagePack to the worker
+        status, body, _ = command(server, bridge, "echo", {"args": args})
+        assert status == 200, body
+        assert json.dumps(body["result"]) == json.dumps(args), bridge
+
+
 def test_python_errors_map_to_status_and_category(server: Server) -> None:
     status, body, _ = command(
         server, "echo", "fail", {"args": {"type": "ValueError", "message": "bad value"}}
