@@ -300,7 +300,7 @@ CallTicket Host::execute_async_encoded(
   }
   auto on_retry = std::move(options.on_retry);
   pool::CallRequest request = to_request(command, json::object(), std::move(options));
-  request.encoded_args = args.msgpack();
+  request.encoded_args = args.shared();
   request.result_as_json_text = true;
   submit(*target, ticket, std::move(request), std::move(as_text), std::move(on_retry));
   return ticket;

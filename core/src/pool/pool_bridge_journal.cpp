@@ -10,7 +10,8 @@
 namespace mlbridge::pool {
 
 json Pool::State::args_of(const CallRequest& request) {
-  return request.encoded_args ? protocol::decode_encoded_args(*request.encoded_args) : request.args;
+  return request.encoded_args ? protocol::decode_encoded_args(request.encoded_args->msgpack)
+                              : request.args;
 }
 
 Status Pool::State::admit_bridge_resource(const CallRequest& request) const {

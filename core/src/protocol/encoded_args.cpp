@@ -133,9 +133,26 @@ bool read_key(const std::uint8_t*& at, const std::uint8_t* end, std::string_view
   return true;
 }
 
-// The JSON frame: the envelope printed from its DOM (with a null "args"), the args transcoded
-// to JSON text in one pass and spliced in where the null was.
+// True when the MessagePack value holds a bin at any depth (also when the bytes are malformed).
+bool contains_bin(std::string_view msgpack) {
+  const auto* at = reinterpret_cast<const std::uint8_t*>(msgpack.data());
+  const std::uint8_t* const end = at + msgpack.size();
+  while (at != end) {  // values in order, containers' headers included: a flat walk
+    const std::uint8_t marker = *at++;
+    std::uint64_t skip = 0;
+    std::uint64_t children = 0;
+    if (!value_extent(marker, at, end, skip, children)) return true;  // unknown: assume so
+    if (marker >= 0xc4 && marker <= 0xc6) return true;
+    if (static_cast<std::uint64_t>(end - at) < skip) return true;
+    at += skip;
+  }
+  return false;
+}
+
+// The JSON frame: the envelope printed from its DOM (with a null "args"), the args spliced in
+// where the null was: their JSON text when the caller has it, else transcoded in one pass.
 Result<std::vector<std::uint8_t>> json_request_frame(Request request, std::string_view args_msgpack,
+                                                     std::string_view args_json,
                                                      std::size_t max_frame_bytes) {
   request.args = nullptr;
   auto encoded = encode_frame(to_json(std::move(request)), Codec::kJson, max_frame_bytes);
@@ -147,13 +164,18 @@ Result<std::vector<std::uint8_t>> json_request_frame(Request request, std::strin
     return fail(ErrorCategory::kInternal,
                 "encode_request_frame: the request does not start with a null \"args\"");
   }
-  TranscodeLimits limits;  // the frame's size is checked below, as for any frame
-  limits.max_input_bytes = limits.max_output_bytes = std::numeric_limits<std::size_t>::max();
-  auto args = msgpack_to_json(args_msgpack, limits);
-  if (!args) return std::move(args).error();
+  std::string printed;
+  if (args_json.empty()) {
+    TranscodeLimits limits;  // the frame's size is checked below, as for any frame
+    limits.max_input_bytes = limits.max_output_bytes = std::numeric_limits<std::size_t>::max();
+    auto text = msgpack_to_json(args_msgpack, limits);
+    if (!text) return std::move(text).error();
+    printed = std::move(*text);
+    args_json = printed;
+  }
   const std::size_t value_at = kFrameHeaderBytes + kJsonArgsNull.size() - 4;
   const std::size_t value_size = 4;  // null
-  const std::size_t payload_size = frame.size() - kFrameHeaderBytes - value_size + args->size();
+  const std::size_t payload_size = frame.size() - kFrameHeaderBytes - value_size + args_json.size();
   if (auto status = check_frame_size(payload_size, max_frame_bytes); !status) {
     return std::move(status).error();
   }
@@ -162,8 +184,8 @@ Result<std::vector<std::uint8_t>> json_request_frame(Request request, std::strin
   out.insert(out.end(), frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(value_at));
   // Bytes, not chars: inserting the string's chars into the vector converted them one by one
   // (~20 ms for 16 MiB); this is one memmove.
-  const auto* args_bytes = reinterpret_cast<const std::uint8_t*>(args->data());
-  out.insert(out.end(), args_bytes, args_bytes + args->size());
+  const auto* args_bytes = reinterpret_cast<const std::uint8_t*>(args_json.data());
+  out.insert(out.end(), args_bytes, args_bytes + args_json.size());
   out.insert(out.end(), frame.begin() + static_cast<std::ptrdiff_t>(value_at + value_size),
              frame.end());
   write_frame_header(out.data(), static_cast<std::uint32_t>(payload_size));
@@ -329,7 +351,10 @@ Result<EncodedArgs> EncodedArgs::from_json(std::string_view json_text,
     return fail(ErrorCategory::kInvalidArgument,
                 "a command's args must be a JSON object ({\"name\": value, ...})");
   }
-  return EncodedArgs(std::make_shared<const std::string>(std::move(*msgpack)));
+  PreEncodedArgs encoded;
+  encoded.msgpack = std::move(*msgpack);
+  if (!contains_bin(encoded.msgpack)) encoded.json_text = std::string(json_text);
+  return EncodedArgs(std::make_shared<const PreEncodedArgs>(std::move(encoded)));
 }
 
 json decode_encoded_args(std::string_view msgpack) {
@@ -344,10 +369,11 @@ bool is_msgpack_map(std::string_view msgpack) {
 
 Result<std::vector<std::uint8_t>> encode_request_frame(Request request,
                                                        std::string_view args_msgpack, Codec codec,
-                                                       std::size_t max_frame_bytes) {
+                                                       std::size_t max_frame_bytes,
+                                                       std::string_view args_json) {
   if (codec == Codec::kMsgpack)
     return msgpack_request_frame(request, args_msgpack, max_frame_bytes);
-  return json_request_frame(std::move(request), args_msgpack, max_frame_bytes);
+  return json_request_frame(std::move(request), args_msgpack, args_json, max_frame_bytes);
 }
 
 }  // namespace mlbridge::protocol

@@ -55,7 +55,7 @@ pool::CallHandle Bridge::execute(pool::CallRequest request, pool::CallHandler on
   }
   if (request.encoded_args && adapter_->shapes_args()) {
     // The plugin's hook needs the args as a DOM: decode them, then take the normal path.
-    request.args = protocol::decode_encoded_args(*request.encoded_args);
+    request.args = protocol::decode_encoded_args(request.encoded_args->msgpack);
     request.encoded_args.reset();
   }
   auto shaped = adapter_->shape_args(request.command, std::move(request.args));

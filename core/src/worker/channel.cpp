@@ -62,17 +62,19 @@ void Channel::open(int stdin_fd, int stdout_fd, Handlers handlers) {
 Result<Channel::Frame> Channel::encode_request(protocol::Request request) {
   const auto& config = context_.config;
   if (request.encoded_args) {
-    // Args encoded before the call are spliced in (never a DOM); their large bins go through
-    // the shared-memory file, moved in one flat pass over the MessagePack.
+    // Args encoded before the call are spliced in (never a DOM): a JSON worker gets their JSON
+    // text as it is where the request has it; a MessagePack worker's large bins go through the
+    // shared-memory file, moved in one flat pass over the MessagePack.
     const auto args = std::move(request.encoded_args);
     auto frame_with = [&](std::string_view args_msgpack, std::size_t limit) {
-      return protocol::encode_request_frame(std::move(request), args_msgpack, config.codec, limit);
+      return protocol::encode_request_frame(std::move(request), args_msgpack, config.codec, limit,
+                                            args->json_text);
     };
-    if (!shared_blobs_) return frame_with(*args, config.max_frame_bytes);
+    if (!shared_blobs_) return frame_with(args->msgpack, config.max_frame_bytes);
     const auto mark = blobs_out_->mark();
     const auto moved =
-        protocol::move_large_bins_out(*args, *blobs_out_, config.shared_blob_min_bytes);
-    if (!moved) return frame_with(*args, config.max_frame_bytes);
+        protocol::move_large_bins_out(args->msgpack, *blobs_out_, config.shared_blob_min_bytes);
+    if (!moved) return frame_with(args->msgpack, config.max_frame_bytes);
     const std::size_t limit = config.max_frame_bytes;
     auto frame =
         moved->moved_bytes > limit

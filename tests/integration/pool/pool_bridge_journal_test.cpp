@@ -122,7 +122,7 @@ TEST_F(BridgeJournalTest, ResourcesWhoseArgsCameEncodedAreJournaledWithThoseArgs
     auto args = protocol::EncodedArgs::from_json(json_text);
     EXPECT_TRUE(args.ok());
     CallRequest r = request(command);
-    r.encoded_args = args->msgpack();
+    r.encoded_args = args->shared();
     return r;
   };
   ok(p, encoded("create", R"({"name": "qa", "value": "from http"})"));

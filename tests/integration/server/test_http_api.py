@@ -68,6 +68,36 @@ def test_a_json_workers_result_reaches_the_client_as_the_worker_wrote_it(server:
         assert json.dumps(body["result"]) == json.dumps(args), bridge
 
 
+# Args texts a client may write that a JSON worker gets as they are (no bytes in them): escapes,
+# whitespace, numbers in every form, deep nesting. Each must reach the worker, which decodes it to
+# the value a MessagePack worker gets from the host's transcoding.
+TRICKY_ARGS = [
+    '{ "a" : [ 1 , 2 ] , "b" : "x" }',
+    '{"s":"\\u00e9\\ud83d\\ude00\\n\\t\\"\\\\\\/\\u0000"}',
+    '{"n":[-0,0.0,-0.0,1E2,1e-2,1.5e-400,123456789012345678901234567890,18446744073709551615]}',
+    '{"n":[-9223372036854775808,9223372036854775807,2.2250738585072014e-308,1.7976931348623157e308]}',
+    '{"k":1,"k":2}',
+    '{"\\u005f_bytes__":5,"__bytes__x":"AQID","m":{"__bytes__":"AQID","other":1}}',
+    '{"deep":' + "[" * 200 + "]" * 200 + "}",
+    '{"":{"":""}}',
+]
+
+
+def test_args_a_json_worker_gets_as_written_decode_as_a_msgpack_worker_gets_them(
+    server: Server,
+) -> None:
+    for text in TRICKY_ARGS:
+        results = []
+        for bridge in ("pair", "echo"):  # JSON and MessagePack to the worker
+            raw = f'{{"args":{text}}}'.encode()
+            status, body, _ = server.request("POST", f"/v1/bridges/{bridge}/commands/echo", raw=raw)
+            assert status == 200, (bridge, text, body)
+            results.append(body["result"])
+        assert results[0] == results[1], text
+    status, body, _ = server.request("GET", "/v1/bridges/pair")
+    assert status == 200 and (body["restarts"], body["errors"]) == (0, 0), body
+
+
 def test_python_errors_map_to_status_and_category(server: Server) -> None:
     status, body, _ = command(
         server, "echo", "fail", {"args": {"type": "ValueError", "message": "bad value"}}

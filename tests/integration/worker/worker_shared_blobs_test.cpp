@@ -73,7 +73,7 @@ CallOptions http_encoded(const json& args) {
   auto transcoded = protocol::EncodedArgs::from_json(protocol::to_plain_json(args).dump());
   EXPECT_TRUE(transcoded.ok()) << transcoded.error().describe();
   CallOptions options;
-  options.encoded_args = transcoded->msgpack();
+  options.encoded_args = transcoded->shared();
   return options;
 }
 

@@ -28,9 +28,9 @@ struct CallRequest {
   /// A worker id this call should not run on when another worker is idle: a retry after a
   /// failure there (registry::Bridge sets it). Ignored by session-bound calls.
   std::optional<std::string> avoid_worker;
-  /// When set, the args already encoded as one MessagePack map (protocol::json_to_msgpack); they
-  /// go to the worker as they are and `args` is ignored. Shared by retries, never copied.
-  std::shared_ptr<const std::string> encoded_args;
+  /// When set, the args already encoded (protocol::EncodedArgs); they go to the worker as they
+  /// are and `args` is ignored. Shared by retries, never copied.
+  std::shared_ptr<const protocol::PreEncodedArgs> encoded_args;
   /// The result of a successful call as a json string holding its JSON text
   /// (worker::CallOptions::result_as_json_text).
   bool result_as_json_text = false;

@@ -21,22 +21,26 @@
 
 namespace mlbridge::protocol {
 
-/// A command's args encoded once, before the call, as one MessagePack map: what a worker gets
-/// when the body of a request only passes through the host (Host::execute_async_encoded). Made
-/// only from JSON text by json_to_msgpack, so its bytes are always well formed. Immutable and
-/// cheap to copy (the bytes are shared: retries and the frame read the same ones); any thread.
+/// A command's args encoded once, before the call: what a worker gets when the body of a request
+/// only passes through the host (Host::execute_async_encoded). Made only from JSON text by
+/// json_to_msgpack, so its bytes are always well formed. Immutable and cheap to copy (the encoding
+/// is shared: retries and the frame read the same one); any thread.
 class EncodedArgs {
  public:
-  /// Transcodes `json_text`, which must be a JSON object, in one pass. invalid_argument with
-  /// json_to_msgpack's messages, or saying that args must be an object.
+  /// Transcodes `json_text`, which must be a JSON object, in one pass, and keeps the text too
+  /// when a JSON worker may get it as it is (PreEncodedArgs::json_text: no bytes in it).
+  /// invalid_argument with json_to_msgpack's messages, or saying that args must be an object.
   static Result<EncodedArgs> from_json(std::string_view json_text,
                                        const TranscodeLimits& limits = {});
-  /// The MessagePack bytes; never null.
-  const std::shared_ptr<const std::string>& msgpack() const { return msgpack_; }
+  /// The MessagePack map.
+  std::string_view msgpack() const { return encoded_->msgpack; }
+  /// Both encodings, as a request carries them (Request::encoded_args); never null.
+  const std::shared_ptr<const PreEncodedArgs>& shared() const { return encoded_; }
 
  private:
-  explicit EncodedArgs(std::shared_ptr<const std::string> msgpack) : msgpack_(std::move(msgpack)) {}
-  std::shared_ptr<const std::string> msgpack_;
+  explicit EncodedArgs(std::shared_ptr<const PreEncodedArgs> encoded)
+      : encoded_(std::move(encoded)) {}
+  std::shared_ptr<const PreEncodedArgs> encoded_;
 };
 
 /// A command's result as compact JSON text, bytes as `{"__bytes__": "<base64>"}`.
@@ -85,15 +89,18 @@ std::optional<MovedBins> move_large_bins_out(std::string_view msgpack, SharedBlo
                                              std::size_t min_bytes);
 
 /// Encodes `request` as a complete frame whose args are `args_msgpack` (one MessagePack value),
-/// `request.args` left out. The same bytes as encode_frame(to_json(request with those args as a
+/// `request.args` left out. The same value as encode_frame(to_json(request with those args as a
 /// DOM), codec, max_frame_bytes), without the args ever becoming a DOM: for the MessagePack codec
 /// the envelope is written field by field (keys in the DOM's sorted order) around the args as
-/// they are; for the JSON codec the envelope is printed from its DOM and the args, transcoded to
-/// JSON text in one pass (msgpack_to_json), are spliced in. Fails with protocol_error when the
-/// frame would exceed `max_frame_bytes`, invalid_argument when the JSON codec cannot carry the
-/// args (a string that is not UTF-8).
+/// they are, the same bytes; for the JSON codec the envelope is printed from its DOM and the
+/// args are spliced in: `args_json` as it is when given (PreEncodedArgs::json_text, the same
+/// value), else `args_msgpack` transcoded to JSON text in one pass (msgpack_to_json, the same
+/// bytes as the DOM path but for key order). Fails with protocol_error when the frame would
+/// exceed `max_frame_bytes`, invalid_argument when the JSON codec cannot carry the args (a string
+/// that is not UTF-8).
 Result<std::vector<std::uint8_t>> encode_request_frame(Request request,
                                                        std::string_view args_msgpack, Codec codec,
-                                                       std::size_t max_frame_bytes);
+                                                       std::size_t max_frame_bytes,
+                                                       std::string_view args_json = {});
 
 }  // namespace mlbridge::protocol

@@ -40,6 +40,18 @@ struct Hello {
   bool pipelining = false;
 };
 
+/// A command's args encoded before the call (EncodedArgs::from_json, encoded_args.hpp), shared by
+/// every attempt of the call and never copied.
+struct PreEncodedArgs {
+  /// One MessagePack map: what a MessagePack worker gets, and what the replay journals and a
+  /// plugin's shape_args hook decode.
+  std::string msgpack;
+  /// The JSON text the map was made from, when a JSON worker decodes that text to the same value
+  /// (it holds no bytes: `{"__bytes__": ...}` may be written with escapes the worker does not
+  /// read as that key); empty otherwise. A JSON worker gets it spliced in as it is.
+  std::string json_text;
+};
+
 /// A host → worker request.
 struct Request {
   std::uint64_t id = 0;
@@ -50,9 +62,9 @@ struct Request {
   /// The session's host-side state: `{"version"}`, plus `"data"` when the worker's copy is not
   /// that version. Null: the session has no state (the field is left out).
   json session_state;
-  /// When set, the args already encoded (one MessagePack map, see encoded_args.hpp): they go into
-  /// the frame as they are and `args` is not sent.
-  std::shared_ptr<const std::string> encoded_args;
+  /// When set, the args already encoded (see encoded_args.hpp): they go into the frame as they
+  /// are and `args` is not sent.
+  std::shared_ptr<const PreEncodedArgs> encoded_args;
 };
 
 /// A host → worker cancel of one request, for workers whose hello says concurrency > 1: the

@@ -50,9 +50,9 @@ struct CallOptions {
   /// Runs before `on_done` of a successful call whose response carries `session_state` or
   /// `session_journal`, with those two fields (null when absent).
   std::function<void(json state_change, json journal)> on_session_update;
-  /// The args already encoded (MessagePack), sent instead of the `args` DOM (which is ignored);
-  /// see protocol::encode_request_frame.
-  std::shared_ptr<const std::string> encoded_args;
+  /// The args already encoded, sent instead of the `args` DOM (which is ignored); see
+  /// protocol::encode_request_frame.
+  std::shared_ptr<const protocol::PreEncodedArgs> encoded_args;
   /// When true, a successful call's result is a json string holding the result as compact JSON
   /// text (bytes as {"__bytes__": base64}): transcoded straight from a MessagePack frame, or
   /// printed from the decoded value otherwise. A result that cannot be printed fails the call.
