@@ -133,20 +133,31 @@ bool read_key(const std::uint8_t*& at, const std::uint8_t* end, std::string_view
   return true;
 }
 
-// True when the MessagePack value holds a bin at any depth (also when the bytes are malformed).
-bool contains_bin(std::string_view msgpack) {
-  const auto* at = reinterpret_cast<const std::uint8_t*>(msgpack.data());
-  const std::uint8_t* const end = at + msgpack.size();
-  while (at != end) {  // values in order, containers' headers included: a flat walk
+// Visits the values of one MessagePack value in order (containers' headers included: a flat
+// walk) until `found(marker, data, end)` says so, `data` pointing past the marker and any length;
+// true when it did, and also on malformed bytes (the caller then assumes the worst).
+template <typename Found>
+bool any_value(std::span<const std::uint8_t> value, Found found) {
+  const std::uint8_t* at = value.data();
+  const std::uint8_t* const end = at + value.size();
+  while (at != end) {
     const std::uint8_t marker = *at++;
     std::uint64_t skip = 0;
     std::uint64_t children = 0;
-    if (!value_extent(marker, at, end, skip, children)) return true;  // unknown: assume so
-    if (marker >= 0xc4 && marker <= 0xc6) return true;
+    if (!value_extent(marker, at, end, skip, children)) return true;
+    if (found(marker, at, end)) return true;
     if (static_cast<std::uint64_t>(end - at) < skip) return true;
     at += skip;
   }
   return false;
+}
+
+// True when the MessagePack value holds a bin at any depth (also when the bytes are malformed).
+bool contains_bin(std::string_view msgpack) {
+  return any_value(std::span(reinterpret_cast<const std::uint8_t*>(msgpack.data()), msgpack.size()),
+                   [](std::uint8_t marker, const std::uint8_t*, const std::uint8_t*) {
+                     return marker >= 0xc4 && marker <= 0xc6;
+                   });
 }
 
 // The JSON frame: the envelope printed from its DOM (with a null "args"), the args spliced in
@@ -241,19 +252,11 @@ Result<std::vector<std::uint8_t>> msgpack_request_frame(const Request& request,
 }  // namespace
 
 bool contains_ext_type(std::span<const std::uint8_t> value, std::uint8_t type) {
-  const std::uint8_t* at = value.data();
-  const std::uint8_t* const end = at + value.size();
-  while (at != end) {  // values in order, containers' headers included: a flat walk
-    const std::uint8_t marker = *at++;
-    std::uint64_t skip = 0;
-    std::uint64_t children = 0;
-    if (!value_extent(marker, at, end, skip, children)) return true;  // unknown: assume so
+  return any_value(value, [type](std::uint8_t marker, const std::uint8_t* data,
+                                 const std::uint8_t* end) {
     const bool is_ext = (marker >= 0xc7 && marker <= 0xc9) || (marker >= 0xd4 && marker <= 0xd8);
-    if (is_ext && at != end && *at == type) return true;
-    if (static_cast<std::uint64_t>(end - at) < skip) return true;
-    at += skip;
-  }
-  return false;
+    return is_ext && data != end && *data == type;
+  });
 }
 
 std::optional<ResponseResultSpan> locate_response_result(std::span<const std::uint8_t> payload) {
