@@ -10,8 +10,9 @@ the two servers alternating from round to round, the rows compared with FastAPI:
 - the HTTP no-op's latency and its throughput at 64 callers (mlbridge: `echo` with 2 workers,
   a call at a time each, and `async_echo` with 2 workers holding up to 64 calls each — FastAPI's
   no-op is an async handler too; FastAPI: 2 workers);
-- a 1 MiB nested-record JSON echo through both, and after mlbridge's the worker's own decode +
-  encode of that payload (the SDK's MessagePack codec, as a worker decodes a request and
+- a 1 MiB nested-record JSON echo through both (mlbridge: `echo`, a MessagePack worker, and
+  `echo_json`, a JSON worker, the default codec), and after mlbridge's the worker's own decode
+  + encode of that payload in each codec (the SDK's codecs, as a worker decodes a request and
   encodes its answer).
 Then, FastAPI stopped:
 - 16 MiB of bytes as base64 through mlbridge;
@@ -69,6 +70,10 @@ bridges:
   other:
     script: {ECHO}
     pool: {{size: 1}}
+  echo_json:
+    script: {ECHO}
+    codec: json
+    pool: {{size: 2, queue_limit: 100000}}
   async_echo:
     script: {ECHO}
     codec: msgpack
@@ -190,17 +195,15 @@ def nested_payload(size: int) -> dict:
     return {"data": {"items": [record(i) for i in range(max(1, size // per_record))]}}
 
 
-def worker_codec_us(size: int, seconds: float) -> dict:
-    """The worker's own decode + encode of the payload: the SDK's MessagePack codec, as BaseBridge
-    runs it for a call (decode of the request frame, encode of the success response)."""
-    import msgpack
-
+def worker_codec_us(size: int, seconds: float, codec_name: str) -> dict:
+    """The worker's own decode + encode of the payload: the SDK's codec (`msgpack` or `json`), as
+    BaseBridge runs it for a call (decode of the request frame, encode of the success response)."""
     sys.path.insert(0, str(ROOT / "python_bridges"))
-    from mlbridge.codec import MsgpackCodec
+    from mlbridge.codec import get_codec
 
-    codec = MsgpackCodec()
+    codec = get_codec(codec_name)
     request = {"type": "request", "id": 1, "command": "echo", "args": nested_payload(size)}
-    packed = msgpack.packb(request, use_bin_type=True)
+    packed = codec.encode(request)
     sizes = []
     times = []
     deadline = time.perf_counter() + seconds
@@ -211,6 +214,7 @@ def worker_codec_us(size: int, seconds: float) -> dict:
         times.append((time.perf_counter() - start) * 1e6)
     return {
         "row": "worker_codec",
+        "codec": codec_name,
         "size": size,
         "packed_bytes": len(packed),
         "latency": {"count": len(times), "median_us": statistics.median(times)},
@@ -240,9 +244,11 @@ def mlbridge_rows(rows_bin: str, port: str, seconds: str) -> list[dict]:
         dict(r, handler="async")
         for r in lines([rows_bin, "throughput", *async_echo, "--body", "{}", "--callers", "64"])
     ]
-    out += lines(
-        [rows_bin, "payload", *echo, "--kind", "nested", "--size", str(MIB), "--wrap-args"]
-    )
+    for bridge, codec in (("echo", "msgpack"), ("echo_json", "json")):
+        path = f"/v1/bridges/{bridge}/commands/echo"
+        nested = [rows_bin, "payload", "--port", port, "--path", path, "--seconds", seconds]
+        nested += ["--kind", "nested", "--size", str(MIB), "--wrap-args"]
+        out += [dict(r, codec=codec) for r in lines(nested)]
     return [dict(r, server="mlbridge") for r in out]
 
 
@@ -301,7 +307,9 @@ def main() -> int:
                         rows += [dict(r, taken=taken, round=turn) for r in lines(tcp)]
                         rows += [dict(r, round=turn) for r in side()]
                         if name == "mlbridge":
-                            rows.append(dict(worker_codec_us(MIB, float(seconds)), round=turn))
+                            for codec in ("msgpack", "json"):
+                                codec_row = worker_codec_us(MIB, float(seconds), codec)
+                                rows.append(dict(codec_row, round=turn))
             finally:
                 fastapi.stop()
             rows += [
