@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "mlbridge/protocol/codec.hpp"
+#include "mlbridge/protocol/encoded_args.hpp"
 #include "mlbridge/protocol/transcode.hpp"
 #include "msgpack_reader.hpp"
 
@@ -122,11 +123,34 @@ void dom_msgpack_to_json(benchmark::State& state, const std::string& text) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
 }
 
+// The check a JSON worker's result passes before it goes on as it is (is_json_value), and the
+// args' whole preparation for a call (EncodedArgs::from_json: transcoding, the bytes check, the
+// kept text).
+void json_check(benchmark::State& state, const std::string& text) {
+  for (auto _ : state) {
+    if (!mlbridge::protocol::is_json_value(text)) state.SkipWithError("is_json_value");
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+
+void encoded_args_from_json(benchmark::State& state, const std::string& text) {
+  const std::string args = R"({"data":)" + text + "}";
+  const auto limits = roomy();
+  for (auto _ : state) {
+    auto out = mlbridge::protocol::EncodedArgs::from_json(args, limits);
+    if (!out) state.SkipWithError(out.error().message.c_str());
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+
 // clang-format off
 BENCHMARK_CAPTURE(transcoder_json_to_msgpack, records_1MiB, records_json())->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(dom_json_to_msgpack, records_1MiB, records_json())->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(transcoder_msgpack_to_json, records_1MiB, records_json())->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(dom_msgpack_to_json, records_1MiB, records_json())->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(json_check, records_1MiB, records_json())->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(encoded_args_from_json, records_1MiB, records_json())->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(transcoder_json_to_msgpack, bytes_16MiB, bytes_json())->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(dom_json_to_msgpack, bytes_16MiB, bytes_json())->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(transcoder_msgpack_to_json, bytes_16MiB, bytes_json())->Unit(benchmark::kMillisecond);

@@ -356,7 +356,11 @@ Result<EncodedArgs> EncodedArgs::from_json(std::string_view json_text,
   }
   PreEncodedArgs encoded;
   encoded.msgpack = std::move(*msgpack);
-  if (!contains_bin(encoded.msgpack)) encoded.json_text = std::string(json_text);
+  // Bytes need a "__bytes__" key, which the text can only spell with that word or with \u
+  // escapes: without either, the walk over the MessagePack is not needed.
+  const bool may_hold_bytes = json_text.find("__bytes__") != std::string_view::npos ||
+                              json_text.find("\\u") != std::string_view::npos;
+  if (!may_hold_bytes || !contains_bin(encoded.msgpack)) encoded.json_text = std::string(json_text);
   return EncodedArgs(std::make_shared<const PreEncodedArgs>(std::move(encoded)));
 }
 
