@@ -70,8 +70,9 @@ TEST(JsonResponseTest, ChecksThatAResultIsOneWellFormedJsonValue) {
         "18446744073709551615", "-9223372036854775808"}) {
     EXPECT_TRUE(is_json_value(good)) << good;
   }
-  for (const std::string_view bad : {"", " ", "{", R"({"a":1}})", "[1] 2", "1e400", R"("\x")",
-                                     "nul", "NaN", "{\"a\":1,}", "\"\xff\"", "[1 2]"}) {
+  for (const std::string_view bad :
+       {"", " ", "{", R"({"a":1}})", "[1] 2", "1e400", R"("\x")", "nul", "NaN", "{\"a\":1,}",
+        "\"\xff\"", "[1 2]", "\"a\x01b\"", "\"\\ud800\""}) {
     EXPECT_FALSE(is_json_value(bad)) << bad;
   }
 }
