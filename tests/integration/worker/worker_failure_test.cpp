@@ -180,6 +180,21 @@ TEST_F(MisbehavingWorkerTest, NonMapFrameIsAProtocolError) {
   EXPECT_TRUE(contains(error.message, "array")) << error.message;
 }
 
+// A JSON answer in the SDK's layout is passed on as text without a DOM only once its result is
+// found to be well-formed JSON: a malformed one is the protocol violation it always was, also for
+// a call that wants its result as text (the HTTP API's).
+TEST_F(MisbehavingWorkerTest, AMalformedResultInTheSdksJsonLayoutIsAProtocolError) {
+  auto worker = start(misbehaving("bad_result_text"));
+  ASSERT_TRUE(worker);
+  const pid_t pid = worker->pid();
+  CallOptions options = with_timeout(10s);
+  options.result_as_json_text = true;
+  auto result = worker->call("echo", {{"x", 1}}, std::move(options));
+  ASSERT_FALSE(result.ok()) << result->dump();
+  EXPECT_EQ(result.error().category, ErrorCategory::kProtocolError) << result.error().describe();
+  EXPECT_TRUE(wait_until_gone(pid)) << "a worker that broke the protocol must be killed";
+}
+
 // The host kills a worker whose protocol pipe closed while it kept running; that SIGKILL is the
 // host's, so the report says what happened instead of blaming the out-of-memory killer.
 TEST_F(MisbehavingWorkerTest, ClosedStdoutIsReportedAsTheHostStoppingItNotAsTheOomKiller) {

@@ -21,6 +21,9 @@ Modes (all but the first three send a valid hello and answer ``init`` first):
   "error": "plain string error"}`` with no ``type``.
 - ``close_stdout``: on the first request, closes its stdout (the protocol pipe: this worker
   writes frames to fd 1 itself) and keeps running without answering.
+- ``bad_result_text``: on the first request, answers in the SDK's exact JSON success layout
+  (``{"type":"response","id":N,"success":true,"result":...}``, which the host reads without
+  decoding it) with a result that is not JSON (``{"a":}``), whatever the codec.
 
 After breaking the stream the worker waits for end of input, then exits 0.
 """
@@ -49,6 +52,7 @@ MODES = (
     "unknown_id",
     "string_error",
     "close_stdout",
+    "bad_result_text",
 )
 
 Encode = Callable[[Any], bytes]
@@ -177,6 +181,10 @@ def main() -> int:
             return 0
         elif mode == "close_stdout":
             os.close(1)
+            linger()
+        elif mode == "bad_result_text":
+            payload = b'{"type":"response","id":%d,"success":true,"result":{"a":}}' % request["id"]
+            write_all(struct.pack(">I", len(payload)) + payload)
             linger()
         elif mode == "non_map":
             send(encode, [1, 2, 3])
