@@ -72,7 +72,7 @@ TEST(JsonResponseTest, ChecksThatAResultIsOneWellFormedJsonValue) {
   }
   for (const std::string_view bad :
        {"", " ", "{", R"({"a":1}})", "[1] 2", "1e400", R"("\x")", "nul", "NaN", "{\"a\":1,}",
-        "\"\xff\"", "[1 2]", "\"a\x01b\"", "\"\\ud800\""}) {
+        "\"\xff\"", "[1 2]", "\"a\x01b\"", "18446744073709551616", "\"\\ud800\""}) {
     EXPECT_FALSE(is_json_value(bad)) << bad;
   }
 }

@@ -85,11 +85,12 @@ Result<std::string> msgpack_to_json(std::string_view msgpack, const TranscodeLim
 Result<std::string> value_to_json_text(const json& value, const TranscodeLimits& limits = {});
 
 /// True when `text` is exactly one well-formed JSON value, surrounded by optional whitespace:
-/// valid UTF-8, well-formed strings and escapes, numbers within a 64-bit integer's or a double's
-/// range, nesting at most `max_depth`. Checked by simdjson's DOM parser without building
-/// anything the caller sees (1 MiB of nested records in about 1 ms), for JSON text that passes
-/// through the host as it is (a JSON-codec worker's result, json_response.hpp). Keeps one parser
-/// per thread for texts up to 1 MiB, as json_to_msgpack does.
+/// valid UTF-8, well-formed strings and escapes, integers within 64 bits (a larger one is refused
+/// although JSON allows it: the caller's decoded path reads it as a double) and other numbers
+/// within a double's range, nesting at most `max_depth`. Checked by simdjson's DOM parser without
+/// building anything the caller sees (1 MiB of nested records in about 1 ms), for JSON text that
+/// passes through the host as it is (a JSON-codec worker's result, json_response.hpp). Keeps one
+/// parser per thread for texts up to 1 MiB, as json_to_msgpack does.
 bool is_json_value(std::string_view text, std::size_t max_depth = kMaxNesting);
 
 }  // namespace mlbridge::protocol
