@@ -133,33 +133,6 @@ bool read_key(const std::uint8_t*& at, const std::uint8_t* end, std::string_view
   return true;
 }
 
-// Visits the values of one MessagePack value in order (containers' headers included: a flat
-// walk) until `found(marker, data, end)` says so, `data` pointing past the marker and any length;
-// true when it did, and also on malformed bytes (the caller then assumes the worst).
-template <typename Found>
-bool any_value(std::span<const std::uint8_t> value, Found found) {
-  const std::uint8_t* at = value.data();
-  const std::uint8_t* const end = at + value.size();
-  while (at != end) {
-    const std::uint8_t marker = *at++;
-    std::uint64_t skip = 0;
-    std::uint64_t children = 0;
-    if (!value_extent(marker, at, end, skip, children)) return true;
-    if (found(marker, at, end)) return true;
-    if (static_cast<std::uint64_t>(end - at) < skip) return true;
-    at += skip;
-  }
-  return false;
-}
-
-// True when the MessagePack value holds a bin at any depth (also when the bytes are malformed).
-bool contains_bin(std::string_view msgpack) {
-  return any_value(std::span(reinterpret_cast<const std::uint8_t*>(msgpack.data()), msgpack.size()),
-                   [](std::uint8_t marker, const std::uint8_t*, const std::uint8_t*) {
-                     return marker >= 0xc4 && marker <= 0xc6;
-                   });
-}
-
 // The JSON frame: the envelope printed from its DOM (with a null "args"), the args spliced in
 // where the null was: their JSON text when the caller has it, else transcoded in one pass.
 Result<std::vector<std::uint8_t>> json_request_frame(Request request, std::string_view args_msgpack,
@@ -252,11 +225,19 @@ Result<std::vector<std::uint8_t>> msgpack_request_frame(const Request& request,
 }  // namespace
 
 bool contains_ext_type(std::span<const std::uint8_t> value, std::uint8_t type) {
-  return any_value(value, [type](std::uint8_t marker, const std::uint8_t* data,
-                                 const std::uint8_t* end) {
+  const std::uint8_t* at = value.data();
+  const std::uint8_t* const end = at + value.size();
+  while (at != end) {  // values in order, containers' headers included: a flat walk
+    const std::uint8_t marker = *at++;
+    std::uint64_t skip = 0;
+    std::uint64_t children = 0;
+    if (!value_extent(marker, at, end, skip, children)) return true;  // unknown: assume so
     const bool is_ext = (marker >= 0xc7 && marker <= 0xc9) || (marker >= 0xd4 && marker <= 0xd8);
-    return is_ext && data != end && *data == type;
-  });
+    if (is_ext && at != end && *at == type) return true;
+    if (static_cast<std::uint64_t>(end - at) < skip) return true;
+    at += skip;
+  }
+  return false;
 }
 
 std::optional<ResponseResultSpan> locate_response_result(std::span<const std::uint8_t> payload) {
@@ -348,7 +329,8 @@ std::optional<MovedBins> move_large_bins_out(std::string_view msgpack, SharedBlo
 
 Result<EncodedArgs> EncodedArgs::from_json(std::string_view json_text,
                                            const TranscodeLimits& limits) {
-  auto msgpack = json_to_msgpack(json_text, limits);
+  bool holds_bytes = false;
+  auto msgpack = json_to_msgpack(json_text, limits, &holds_bytes);
   if (!msgpack) return std::move(msgpack).error();
   if (!is_msgpack_map(*msgpack)) {
     return fail(ErrorCategory::kInvalidArgument,
@@ -356,11 +338,9 @@ Result<EncodedArgs> EncodedArgs::from_json(std::string_view json_text,
   }
   PreEncodedArgs encoded;
   encoded.msgpack = std::move(*msgpack);
-  // Bytes need a "__bytes__" key, which the text can only spell with that word or with \u
-  // escapes: without either, the walk over the MessagePack is not needed.
-  const bool may_hold_bytes = json_text.find("__bytes__") != std::string_view::npos ||
-                              json_text.find("\\u") != std::string_view::npos;
-  if (!may_hold_bytes || !contains_bin(encoded.msgpack)) encoded.json_text = std::string(json_text);
+  // A worker reading the text would miss a "__bytes__" key written with escapes: with bytes in
+  // the args it gets them transcoded.
+  if (!holds_bytes) encoded.json_text = std::string(json_text);
   return EncodedArgs(std::make_shared<const PreEncodedArgs>(std::move(encoded)));
 }
 

@@ -8,10 +8,6 @@
 namespace mlbridge::protocol {
 namespace {
 
-// Texts up to this size reuse the thread's parser; larger ones get one of their own, so that a
-// thread does not keep a large result's buffers for the rest of its life.
-constexpr std::size_t kReusedParserBytes = 1u << 20;
-
 bool parses(simdjson::dom::parser& parser, std::string_view text, std::size_t max_depth) {
   if (parser.max_depth() != max_depth &&
       parser.allocate(std::max(parser.capacity(), text.size()), max_depth) != simdjson::SUCCESS) {
@@ -26,7 +22,7 @@ bool parses(simdjson::dom::parser& parser, std::string_view text, std::size_t ma
 
 bool is_json_value(std::string_view text, std::size_t max_depth) {
   if (text.empty() || max_depth == 0) return false;
-  if (text.size() <= kReusedParserBytes) {
+  if (text.size() <= detail::kReusedParserBytes) {
     thread_local simdjson::dom::parser parser;
     return parses(parser, text, max_depth);
   }

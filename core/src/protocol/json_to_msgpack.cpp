@@ -17,6 +17,7 @@ namespace mlbridge::protocol {
 namespace {
 
 namespace od = simdjson::ondemand;
+using detail::kReusedParserBytes;
 using detail::padded_copy;
 using msgpack_writer::put_byte;
 using msgpack_writer::put_double;
@@ -26,9 +27,6 @@ using msgpack_writer::put_sized_header;
 using msgpack_writer::put_string;
 using msgpack_writer::put_unsigned;
 
-// Inputs up to this size reuse the thread's parser; larger ones get one of their own, so that a
-// thread does not keep a 16 MiB body's buffers for the rest of its life.
-constexpr std::size_t kReusedParserBytes = 1u << 20;
 // Space left for an array or map header until its count is known (a marker and 4 bytes).
 constexpr std::size_t kContainerSlot = 5;
 // Significant digits (leading zeros counted, to stay on the safe side) up to which simdjson's
@@ -48,6 +46,9 @@ class JsonToMsgpack {
       : text_(text), limits_(limits) {
     out_.reserve(text.size() + 16);
   }
+
+  // Whether a `__bytes__` value became a bin.
+  bool wrote_bytes() const { return wrote_bytes_; }
 
   Result<std::string> run(od::parser& parser) {
     // JSON allows no raw NUL byte anywhere (in strings it must be escaped), and simdjson would
@@ -310,6 +311,7 @@ class JsonToMsgpack {
     const auto size = base64_decoded_size(text);
     if (size && *size <= std::numeric_limits<std::uint32_t>::max()) {
       put_sized_header(out_, *size, 0xc4, 0xc5, 0xc6);
+      wrote_bytes_ = true;
       const std::size_t start = out_.size();
       out_.resize(start + *size);
       if (base64_decode_to(text, reinterpret_cast<std::uint8_t*>(out_.data() + start))) {
@@ -435,6 +437,7 @@ class JsonToMsgpack {
 
   std::string_view text_;
   const TranscodeLimits& limits_;
+  bool wrote_bytes_ = false;
   std::string out_;
   std::vector<Container> containers_;
   const char* padded_begin_ = nullptr;
@@ -442,7 +445,8 @@ class JsonToMsgpack {
 
 }  // namespace
 
-Result<std::string> json_to_msgpack(std::string_view json_text, const TranscodeLimits& limits) {
+Result<std::string> json_to_msgpack(std::string_view json_text, const TranscodeLimits& limits,
+                                    bool* holds_bytes) {
   if (json_text.size() > limits.max_input_bytes) {
     return fail(ErrorCategory::kInvalidArgument,
                 "JSON text of " + std::to_string(json_text.size()) +
@@ -450,12 +454,17 @@ Result<std::string> json_to_msgpack(std::string_view json_text, const TranscodeL
                     " bytes");
   }
   JsonToMsgpack transcoder(json_text, limits);
+  auto run = [&](od::parser& parser) {
+    auto out = transcoder.run(parser);
+    if (holds_bytes != nullptr) *holds_bytes = transcoder.wrote_bytes();
+    return out;
+  };
   if (json_text.size() <= kReusedParserBytes) {
     thread_local od::parser parser;
-    return transcoder.run(parser);
+    return run(parser);
   }
   od::parser parser;
-  return transcoder.run(parser);
+  return run(parser);
 }
 
 }  // namespace mlbridge::protocol

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mlbridge/protocol/codec.hpp"
@@ -416,6 +417,21 @@ TEST(TranscodeTest, ExtBytesErrorsAndOutputLimitEndTheTranscoding) {
   auto too_large = msgpack_to_json(msgpack, limits, large);
   ASSERT_FALSE(too_large);
   EXPECT_NE(too_large.error().message.find("more than the limit of 500"), std::string::npos);
+}
+
+TEST(TranscodeTest, SaysWhetherBytesBecameABinHoweverTheKeyWasWritten) {
+  const std::pair<const char*, bool> cases[] = {
+      {R"({"a":[1,"__bytes__"]})", false},
+      {R"({"a":{"__bytes__":5}})", false},
+      {R"({"a":{"__bytes__":"AQ==","b":1}})", false},
+      {R"({"a":[{"__bytes__":"AQ=="}]})", true},
+      {R"({"a":{"\u005f_bytes__":"AQ=="}})", true},
+  };
+  for (const auto& [text, expected] : cases) {
+    bool holds_bytes = !expected;
+    ASSERT_TRUE(json_to_msgpack(text, {}, &holds_bytes).ok()) << text;
+    EXPECT_EQ(holds_bytes, expected) << text;
+  }
 }
 
 }  // namespace

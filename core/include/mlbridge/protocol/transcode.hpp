@@ -53,8 +53,10 @@ struct TranscodeLimits {
 /// value. Fails with invalid_argument, with a message naming the byte offset where it applies,
 /// on: text that is not JSON, content after the value, invalid UTF-8, a malformed string escape,
 /// a number outside a double's range (`1e400`), nesting deeper than `limits.max_depth`, malformed
-/// base64 in a `__bytes__` value, and input or output larger than the limits.
-Result<std::string> json_to_msgpack(std::string_view json_text, const TranscodeLimits& limits = {});
+/// base64 in a `__bytes__` value, and input or output larger than the limits. With `holds_bytes`,
+/// also says whether a `__bytes__` value became a `bin` (however its key was written).
+Result<std::string> json_to_msgpack(std::string_view json_text, const TranscodeLimits& limits = {},
+                                    bool* holds_bytes = nullptr);
 
 /// Transcodes exactly one MessagePack value to compact JSON text: `bin` and `ext` become
 /// `{"__bytes__":"<base64>"}`, a non-finite float becomes `null` (as nlohmann's dump()). Fails
