@@ -124,8 +124,8 @@ void dom_msgpack_to_json(benchmark::State& state, const std::string& text) {
 }
 
 // The check a JSON worker's result passes before it goes on as it is (is_json_value), and the
-// args' whole preparation for a call (EncodedArgs::from_json: transcoding, which notes bytes, and the
-// kept text).
+// args' whole preparation for a call (EncodedArgs::from_json: transcoding, which notes bytes, and
+// the kept text).
 void json_check(benchmark::State& state, const std::string& text) {
   for (auto _ : state) {
     if (!mlbridge::protocol::is_json_value(text)) state.SkipWithError("is_json_value");
