@@ -191,6 +191,8 @@ class JsonCodec:
         # the TypeError it raises and clears costs more than the search itself.
         if orjson is not None and data.find(_BYTES_MARK) == -1:
             try:
+                if len(data) < _GC_PAUSE_BYTES:  # every call's request: no wrapper
+                    return orjson.loads(data)
                 return _decode_without_collections(orjson.loads, data)
             except orjson.JSONDecodeError:
                 pass  # what orjson refuses (a lone surrogate): the standard library decides
@@ -281,6 +283,8 @@ class MsgpackCodec:
 
     def decode(self, data: bytes | bytearray | memoryview) -> Any:
         """Decode one MessagePack object; trailing bytes are an error."""
+        if len(data) < _GC_PAUSE_BYTES:  # every call's request: no wrapper on the hot path
+            return self._unpackb(data, raw=False, strict_map_key=False, ext_hook=self._ext_hook)
         return _decode_without_collections(self._unpack, data)
 
     def _unpack(self, data: bytes | bytearray | memoryview) -> Any:
